@@ -1,0 +1,111 @@
+"""The GNA joint-attention core shared by every model adapter.
+
+Diffusion transformers attend over a joint sequence of text tokens and visual tokens (a row-major
+token grid). Here:
+
+* visual queries attend to their GNA neighborhood of visual tokens plus ALL text tokens
+  (NATTEN's ``additional_keys``/``additional_values``, merged by log-sum-exp inside NATTEN);
+* text queries attend to every token, exactly as in dense attention.
+
+Tensors use diffusers' processor layout ``[batch, tokens, heads, head_dim]``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .backends import REFERENCE
+from .recipe import ResolvedWindow
+from .reference import reference_joint_attention
+
+DenseAttention = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def sdpa_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """Dense attention in the [B, S, heads, head_dim] layout."""
+    out = F.scaled_dot_product_attention(query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2))
+    return out.transpose(1, 2)
+
+
+def gna_joint_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    *,
+    text_len: int,
+    text_first: bool,
+    window: ResolvedWindow,
+    backend: str,
+    dense_attention: DenseAttention = sdpa_attention,
+) -> torch.Tensor:
+    """GNA over the visual grid plus dense text attention, for one joint sequence.
+
+    ``window.grid`` is the visual token grid; the sequence holds ``prod(grid)`` visual tokens and
+    ``text_len`` text tokens, text first when ``text_first``. ``backend`` is a concrete backend
+    name (``na_accel.backends``); ``dense_attention`` runs the text queries (the model's own
+    attention backend, so text rows are computed exactly as stock).
+    """
+    if backend == REFERENCE:
+        return reference_joint_attention(
+            query, key, value, text_len=text_len, text_first=text_first, window=window
+        )
+    n_visual = math.prod(window.grid)
+    visual, text = _split(text_len, n_visual, text_first)
+    text_key, text_value = (key[:, text], value[:, text]) if text_len else (None, None)
+
+    visual_out = _neighborhood_attention(
+        query[:, visual], key[:, visual], value[:, visual], window, text_key, text_value, backend
+    )
+    if not text_len:
+        return visual_out
+    text_out = dense_attention(query[:, text], key, value)
+    parts = (text_out, visual_out) if text_first else (visual_out, text_out)
+    return torch.cat(parts, dim=1)
+
+
+def _split(text_len: int, n_visual: int, text_first: bool) -> tuple[slice, slice]:
+    if text_first:
+        return slice(text_len, text_len + n_visual), slice(0, text_len)
+    return slice(0, n_visual), slice(n_visual, n_visual + text_len)
+
+
+def _neighborhood_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    window: ResolvedWindow,
+    extra_key: torch.Tensor | None,
+    extra_value: torch.Tensor | None,
+    backend: str,
+) -> torch.Tensor:
+    """NATTEN neighborhood attention over the visual grid (plus extra keys seen by every query)."""
+    import natten
+
+    batch, n_tokens, heads, head_dim = query.shape
+    # NATTEN needs a window >= 2 on every axis; an axis of length 1 is trivially covered, so drop it.
+    axes = [a for a, n in enumerate(window.grid) if n > 1]
+    if not axes:  # a single visual token: its neighborhood is itself
+        full_key = key if extra_key is None else torch.cat([extra_key, key], dim=1)
+        full_value = value if extra_value is None else torch.cat([extra_value, value], dim=1)
+        return sdpa_attention(query, full_key, full_value)
+
+    grid = tuple(window.grid[a] for a in axes)
+    shape = (batch,) + grid + (heads, head_dim)
+    na_fn = {1: natten.na1d, 2: natten.na2d, 3: natten.na3d}[len(axes)]
+    out = na_fn(
+        query.reshape(shape),
+        key.reshape(shape),
+        value.reshape(shape),
+        kernel_size=tuple(window.kernel_size[a] for a in axes),
+        stride=tuple(window.stride[a] for a in axes),
+        dilation=tuple(window.dilation[a] for a in axes),
+        is_causal=tuple(window.is_causal[a] for a in axes),
+        additional_keys=extra_key,
+        additional_values=extra_value,
+        backend=backend,
+    )
+    return out.reshape(batch, n_tokens, heads, head_dim)

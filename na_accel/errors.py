@@ -1,0 +1,30 @@
+"""Errors raised by na_accel.
+
+Every error is a ``NaAccelError`` and also the built-in exception users would expect
+(``ValueError`` for bad values, ``TypeError`` for unsupported objects, ``RuntimeError`` for state
+problems), so ``except ValueError`` keeps working in user code.
+"""
+
+
+class NaAccelError(Exception):
+    """Base class of every error na_accel raises on purpose."""
+
+
+class RecipeError(NaAccelError, ValueError):
+    """A recipe is malformed: the message names the field, the value and what is allowed."""
+
+
+class UnsupportedModelError(NaAccelError, TypeError):
+    """The pipeline or transformer has no na_accel adapter."""
+
+
+class BackendUnavailableError(NaAccelError, RuntimeError):
+    """The requested attention backend cannot run here; the message lists every backend and why."""
+
+
+class PatchStateError(NaAccelError, RuntimeError):
+    """Patching something already patched, or unpatching something that is not patched."""
+
+
+class ArgumentError(NaAccelError, ValueError):
+    """A bad argument to a public function."""

@@ -1,0 +1,223 @@
+"""FLUX (FluxTransformer2DModel): joint [text, image] attention in dual- and single-stream blocks.
+
+Token layout: text first, then the image tokens of a row-major (height, width) grid of 2x2-packed
+latent patches (1024x1024 pixels -> 64x64 tokens). The grid comes from ``img_ids`` (columns 1 and
+2 hold row and column) and the text length from ``txt_ids``: single-stream blocks hand the
+processor the concatenated sequence without ``encoder_hidden_states``, so only the transformer's
+forward inputs tell where text ends.
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from typing import Any, Iterator
+
+import torch
+from diffusers.models.attention_dispatch import dispatch_attention_fn
+from diffusers.models.transformers.transformer_flux import (
+    FluxAttention,
+    FluxAttnProcessor,
+    FluxTransformer2DModel,
+    _get_qkv_projections,
+)
+from diffusers.models.embeddings import apply_rotary_emb
+
+from ..attention import gna_joint_attention
+from .base import ModelAdapter, TokenLayout
+
+
+class FluxAdapter(ModelAdapter):
+    family = "flux"
+    transformer_class_name = "FluxTransformer2DModel"
+    pipeline_names = ("FluxPipeline", "FluxImg2ImgPipeline", "FluxInpaintPipeline", "FluxControlPipeline")
+
+    def __init__(self) -> None:
+        # (weak reference to the img_ids tensor, its version, the result)
+        self._grid_cache: tuple[weakref.ref, int, tuple[int, int] | str] | None = None
+
+    def handles(self, transformer: torch.nn.Module) -> bool:
+        return isinstance(transformer, FluxTransformer2DModel)
+
+    def attention_layers(self, transformer: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module]]:
+        for name, module in transformer.named_modules():
+            if isinstance(module, FluxAttention):
+                yield name, module
+
+    def unsupported_processor_reason(self, module: torch.nn.Module) -> str | None:
+        processor = module.processor
+        if type(processor) is FluxAttnProcessor:
+            return None
+        return (
+            f"processor {type(processor).__name__} is not supported (GNA replaces FluxAttnProcessor "
+            "only; IP-Adapter and custom processors keep running as they are)"
+        )
+
+    def head_dim(self, transformer: torch.nn.Module) -> int:
+        return int(transformer.config.attention_head_dim)
+
+    def token_layout(self, transformer: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> TokenLayout:
+        inputs = _bind_forward(transformer, args, kwargs)
+        hidden_states, img_ids, txt_ids = (inputs.get(k) for k in ("hidden_states", "img_ids", "txt_ids"))
+        if img_ids is None or txt_ids is None or hidden_states is None:
+            return TokenLayout(None, 0, True, "forward called without hidden_states, img_ids or txt_ids")
+        if txt_ids.ndim == 3:  # deprecated batched ids: the transformer itself takes [0]
+            txt_ids = txt_ids[0]
+        if img_ids.ndim == 3:
+            img_ids = img_ids[0]
+        text_len = int(txt_ids.shape[0])
+        grid = self._grid_from_ids(img_ids)
+        if isinstance(grid, str):
+            return TokenLayout(None, text_len, True, grid)
+        if hidden_states.shape[1] != grid[0] * grid[1]:
+            return TokenLayout(
+                None, text_len, True,
+                f"{hidden_states.shape[1]} image tokens but img_ids describe a {grid[0]}x{grid[1]} grid",
+            )
+        return TokenLayout(grid, text_len, True)
+
+    def _grid_from_ids(self, img_ids: torch.Tensor) -> tuple[int, int] | str:
+        """(height, width) if img_ids are exactly a row-major grid, else why not.
+
+        Pipelines build img_ids once per call, so the (device-synchronizing) check is cached on
+        the tensor's identity and version.
+        """
+        cache = self._grid_cache
+        if cache is not None and cache[0]() is img_ids and cache[1] == img_ids._version:
+            return cache[2]
+        result = _row_major_grid(img_ids)
+        self._grid_cache = (weakref.ref(img_ids), img_ids._version, result)
+        return result
+
+    def make_processor(self, original: Any, route: Any) -> "GNAFluxAttnProcessor":
+        return GNAFluxAttnProcessor(original, route)
+
+
+def _row_major_grid(img_ids: torch.Tensor) -> tuple[int, int] | str:
+    n = img_ids.shape[0]
+    if img_ids.ndim != 2 or img_ids.shape[1] != 3 or n == 0:
+        return f"img_ids of shape {tuple(img_ids.shape)} are not (tokens, 3)"
+    rows, cols = img_ids[:, 1], img_ids[:, 2]
+    height, width = int(rows.max().item()) + 1, int(cols.max().item()) + 1
+    if height * width != n:
+        return (
+            f"{n} image tokens don't form the {height}x{width} grid their ids span "
+            "(extra reference tokens, e.g. FLUX Kontext, or an unknown layout)"
+        )
+    expected_rows = torch.arange(height, device=img_ids.device).repeat_interleave(width)
+    expected_cols = torch.arange(width, device=img_ids.device).repeat(height)
+    same_image = bool((img_ids[:, 0] == img_ids[0, 0]).all())
+    if not (same_image and torch.equal(rows.long(), expected_rows) and torch.equal(cols.long(), expected_cols)):
+        return "img_ids are not a row-major (height, width) grid"
+    return height, width
+
+
+_FORWARD_SIGNATURES: dict[type, inspect.Signature] = {}
+
+
+def _bind_forward(module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The forward's arguments by name (pipelines pass keywords; positional calls work too)."""
+    if not args:
+        return kwargs
+    signature = _FORWARD_SIGNATURES.setdefault(type(module), inspect.signature(type(module).forward))
+    return dict(signature.bind_partial(module, *args, **kwargs).arguments)
+
+
+class GNAFluxAttnProcessor:
+    """FluxAttnProcessor with GNA among image tokens; keeps the stock ``__call__`` parameters.
+
+    Projections, QK norms and RoPE are exactly the stock processor's. Calls that can't run sparse
+    go to the original processor (counted by the layer's route).
+    """
+
+    def __init__(self, original: FluxAttnProcessor, route: Any) -> None:
+        self.original = original
+        self.route = route
+
+    # set_attention_backend / context parallelism set these on processors: share them with the
+    # original, which runs the dense calls.
+    @property
+    def _attention_backend(self):
+        return self.original._attention_backend
+
+    @_attention_backend.setter
+    def _attention_backend(self, value):
+        self.original._attention_backend = value
+
+    @property
+    def _parallel_config(self):
+        return self.original._parallel_config
+
+    @_parallel_config.setter
+    def _parallel_config(self, value):
+        self.original._parallel_config = value
+
+    def __call__(
+        self,
+        attn: FluxAttention,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor = None,
+        attention_mask: torch.Tensor | None = None,
+        image_rotary_emb: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        text_len_seen = encoder_hidden_states.shape[1] if encoder_hidden_states is not None else None
+        call = self.route.route(
+            seq_len=hidden_states.shape[1] + (text_len_seen or 0),
+            text_len_seen=text_len_seen,
+            has_attention_mask=attention_mask is not None,
+            has_parallel_config=self._parallel_config is not None,
+            device=hidden_states.device,
+            dtype=hidden_states.dtype,
+        )
+        if call is None:
+            return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)
+
+        # --- as FluxAttnProcessor, up to the attention call ---
+        query, key, value, encoder_query, encoder_key, encoder_value = _get_qkv_projections(
+            attn, hidden_states, encoder_hidden_states
+        )
+        query = query.unflatten(-1, (-1, attn.head_dim))
+        key = key.unflatten(-1, (-1, attn.head_dim))
+        value = value.unflatten(-1, (-1, attn.head_dim))
+        query = attn.norm_q(query)
+        key = attn.norm_k(key)
+        if attn.added_kv_proj_dim is not None:
+            encoder_query = encoder_query.unflatten(-1, (-1, attn.head_dim))
+            encoder_key = encoder_key.unflatten(-1, (-1, attn.head_dim))
+            encoder_value = encoder_value.unflatten(-1, (-1, attn.head_dim))
+            encoder_query = attn.norm_added_q(encoder_query)
+            encoder_key = attn.norm_added_k(encoder_key)
+            query = torch.cat([encoder_query, query], dim=1)
+            key = torch.cat([encoder_key, key], dim=1)
+            value = torch.cat([encoder_value, value], dim=1)
+        if image_rotary_emb is not None:
+            query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
+            key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
+
+        # --- GNA among image tokens; text rows dense through the model's attention backend ---
+        hidden_states = gna_joint_attention(
+            query,
+            key,
+            value,
+            text_len=call.text_len,
+            text_first=call.text_first,
+            window=call.window,
+            backend=call.backend,
+            dense_attention=self._dense_attention,
+        )
+
+        # --- as FluxAttnProcessor, after the attention call ---
+        hidden_states = hidden_states.flatten(2, 3)
+        hidden_states = hidden_states.to(query.dtype)
+        if encoder_hidden_states is not None:
+            encoder_hidden_states, hidden_states = hidden_states.split_with_sizes(
+                [encoder_hidden_states.shape[1], hidden_states.shape[1] - encoder_hidden_states.shape[1]], dim=1
+            )
+            hidden_states = attn.to_out[0](hidden_states.contiguous())
+            hidden_states = attn.to_out[1](hidden_states)
+            encoder_hidden_states = attn.to_add_out(encoder_hidden_states.contiguous())
+            return hidden_states, encoder_hidden_states
+        return hidden_states
+
+    def _dense_attention(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        return dispatch_attention_fn(query, key, value, backend=self._attention_backend)

@@ -1,0 +1,456 @@
+"""Recipes: which attention layers run Generalized Neighborhood Attention, with which window.
+
+A recipe is plain data (a dict, a YAML/JSON file, or a shipped name)::
+
+    {"model": "flux",
+     "dense_steps": 0,
+     "default": {"kernel_size": [80, 80], "stride": [16, 16], "dilation": [1, 1]},
+     "layers": [{"match": "transformer_blocks.0.attn", "dense": true},
+                {"match": "single_transformer_blocks.*", "kernel_size": [64, 64]}]}
+
+Everything is validated when the recipe is loaded; errors name the field, the value and what is
+allowed. Windows are per token-grid axis: (height, width) for images, (frames, height, width) for
+video. At run time a window is resolved against the actual grid (``WindowSpec.resolve``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from .errors import RecipeError
+from .models.registry import FAMILY_AXES, supported_families
+
+WINDOW_KEYS = ("kernel_size", "stride", "dilation", "is_causal")
+RECIPE_KEYS = ("model", "dense_steps", "default", "layers")
+# Free-form documentation keys a recipe may carry; they never change behaviour.
+METADATA_KEYS = ("name", "description", "source", "provenance", "tuned_for", "notes", "metadata")
+RECIPE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+# --------------------------------------------------------------------------------------------
+# Windows
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedWindow:
+    """A window made legal for one concrete token grid (what the kernel actually runs)."""
+
+    grid: tuple[int, ...]
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    is_causal: tuple[bool, ...]
+    clamped_axes: tuple[int, ...] = ()  # axes whose window was clamped to the whole axis
+
+    @property
+    def covers_grid(self) -> bool:
+        """True when every query sees every token: the attention is dense."""
+        return all(k == n and not c for k, n, c in zip(self.kernel_size, self.grid, self.is_causal))
+
+    @property
+    def density(self) -> float:
+        """Fraction of visual query-key pairs computed, exact (border shifts and strides included).
+
+        The N-D neighborhood mask is the outer product of per-axis masks, so its density is the
+        product of the per-axis densities.
+        """
+        from .reference import axis_neighborhood_mask  # local import: reference imports this module
+
+        fraction = 1.0
+        for n, k, s, d, c in zip(self.grid, self.kernel_size, self.stride, self.dilation, self.is_causal):
+            fraction *= axis_neighborhood_mask(n, k, s, d, c).float().mean().item()
+        return fraction
+
+    def describe(self) -> str:
+        text = f"grid {_fmt(self.grid)}, " + _describe_window(
+            self.kernel_size, self.stride, self.dilation, self.is_causal
+        )
+        if self.clamped_axes:
+            text += f" (clamped to grid on axes {list(self.clamped_axes)})"
+        return text
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """A GNA window as the recipe states it, one entry per token-grid axis."""
+
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    is_causal: tuple[bool, ...]
+
+    def resolve(self, grid: Sequence[int]) -> ResolvedWindow:
+        """Make the window legal for ``grid``.
+
+        On an axis where kernel_size * dilation exceeds the grid, the window is clamped to the
+        whole axis (dense along it: kernel = axis length, stride 1, dilation 1). An axis of length
+        1 therefore gets kernel 1; the attention core drops such axes before calling NATTEN.
+        """
+        grid = tuple(int(n) for n in grid)
+        if len(grid) != len(self.kernel_size):
+            raise ValueError(
+                f"grid {grid} has {len(grid)} axes but the window has {len(self.kernel_size)}"
+            )
+        kernel, stride, dilation, clamped = [], [], [], []
+        for axis, (n, k, s, d) in enumerate(zip(grid, self.kernel_size, self.stride, self.dilation)):
+            if k * d > n:
+                kernel.append(n)
+                stride.append(1)
+                dilation.append(1)
+                clamped.append(axis)
+            else:
+                kernel.append(k)
+                stride.append(s)
+                dilation.append(d)
+        return ResolvedWindow(
+            grid=grid,
+            kernel_size=tuple(kernel),
+            stride=tuple(stride),
+            dilation=tuple(dilation),
+            is_causal=self.is_causal,
+            clamped_axes=tuple(clamped),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "dilation": list(self.dilation),
+        }
+        if any(self.is_causal):
+            out["is_causal"] = list(self.is_causal)
+        return out
+
+    def describe(self) -> str:
+        return _describe_window(self.kernel_size, self.stride, self.dilation, self.is_causal)
+
+
+def _describe_window(kernel, stride, dilation, causal) -> str:
+    text = f"window {_fmt(kernel)} stride {_fmt(stride)} dilation {_fmt(dilation)}"
+    if any(causal):
+        text += f" causal {_fmt(tuple(int(c) for c in causal))}"
+    return text
+
+
+def _fmt(values: Sequence[int]) -> str:
+    return "x".join(str(v) for v in values)
+
+
+# --------------------------------------------------------------------------------------------
+# Layer rules and the recipe
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerRule:
+    """One entry of ``layers``: a name pattern and what matching layers run."""
+
+    match: str
+    window: WindowSpec | None  # None: the matching layers keep stock (dense) attention
+    index: int
+
+    def matches(self, name: str) -> bool:
+        if self.match.startswith("re:"):
+            return re.fullmatch(self.match[3:], name) is not None
+        return fnmatch.fnmatchcase(name, self.match)
+
+    @property
+    def label(self) -> str:
+        return f"layers[{self.index}] (match {self.match!r})"
+
+
+@dataclass(frozen=True)
+class LayerSetting:
+    """What a recipe says for one attention layer."""
+
+    window: WindowSpec | None  # None: dense
+    source: str  # which part of the recipe decided: "default" or a rule label
+
+
+@dataclass(frozen=True)
+class Recipe:
+    model: str
+    dense_steps: int
+    default: WindowSpec | None
+    layers: tuple[LayerRule, ...] = ()
+    name: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def setting_for(self, layer_name: str) -> LayerSetting:
+        """First matching rule wins; layers no rule matches take ``default``."""
+        for rule in self.layers:
+            if rule.matches(layer_name):
+                return LayerSetting(rule.window, rule.label)
+        return LayerSetting(self.default, "default")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe in its dict form; ``load_recipe(r.to_dict()) == r``."""
+        return json.loads(json.dumps(self.raw))
+
+    @property
+    def hash(self) -> str:
+        """Short content hash of the behaviour-relevant fields (metadata excluded)."""
+        relevant = {k: self.raw[k] for k in RECIPE_KEYS if k in self.raw}
+        canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def list_recipes() -> list[str]:
+    """Names of the recipes shipped with na_accel (usable as ``recipe="<name>"``)."""
+    return sorted(path.name.rsplit(".", 1)[0] for path in _shipped_recipe_files())
+
+
+def _shipped_recipe_files() -> list[Any]:
+    folder = resources.files("na_accel.recipes")
+    return [p for p in folder.iterdir() if p.name.endswith(RECIPE_FILE_SUFFIXES)]
+
+
+def load_recipe(recipe: "str | Path | Mapping[str, Any] | Recipe") -> Recipe:
+    """Load and validate a recipe from a shipped name, a .yaml/.json path, a dict or a Recipe."""
+    if isinstance(recipe, Recipe):
+        return recipe
+    if isinstance(recipe, Mapping):
+        return parse_recipe(recipe)
+    if isinstance(recipe, Path) or (isinstance(recipe, str) and _looks_like_path(recipe)):
+        return _load_file(Path(recipe))
+    if isinstance(recipe, str):
+        for path in _shipped_recipe_files():
+            if path.name.rsplit(".", 1)[0] == recipe:
+                return parse_recipe(_parse_text(path.read_text(), path.name), name=recipe)
+        raise RecipeError(
+            f"recipe: unknown shipped recipe {recipe!r}; shipped recipes are {list_recipes()}, "
+            "or pass a path to a .yaml/.json file, a dict, or a na_accel.Recipe"
+        )
+    raise RecipeError(
+        f"recipe: expected a shipped recipe name, a path, a dict or a na_accel.Recipe, "
+        f"got {type(recipe).__name__}"
+    )
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.endswith(RECIPE_FILE_SUFFIXES) or "/" in text or "\\" in text or Path(text).is_file()
+
+
+def _load_file(path: Path) -> Recipe:
+    if not path.is_file():
+        raise RecipeError(f"recipe: file {str(path)!r} does not exist")
+    return parse_recipe(_parse_text(path.read_text(), str(path)), name=path.stem)
+
+
+def _parse_text(text: str, origin: str) -> Any:
+    try:
+        if origin.endswith(".json"):
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise RecipeError(f"recipe: {origin} is not valid YAML/JSON: {exc}") from None
+
+
+def parse_recipe(data: Any, name: str | None = None) -> Recipe:
+    """Validate the dict form of a recipe and build a ``Recipe``."""
+    if not isinstance(data, Mapping):
+        raise RecipeError(f"recipe: expected a mapping at the top level, got {type(data).__name__}")
+    _reject_unknown_keys("recipe", data, RECIPE_KEYS + METADATA_KEYS)
+
+    if "model" not in data:
+        raise RecipeError(f"recipe.model: missing; allowed model families are {supported_families()}")
+    model = data["model"]
+    if model not in FAMILY_AXES:
+        raise RecipeError(
+            f"recipe.model: unknown model family {model!r}; allowed: {supported_families()}"
+        )
+    axes = FAMILY_AXES[model]
+
+    dense_steps = data.get("dense_steps", 0)
+    _check_int("recipe.dense_steps", dense_steps, minimum=0)
+
+    if "default" not in data:
+        raise RecipeError(
+            "recipe.default: missing; give a window such as {'kernel_size': [...]} or {'dense': true}"
+        )
+    default_raw = _window_mapping("recipe.default", data["default"], allow_match=False)
+    default = _build_window("recipe.default", default_raw, None, axes)
+
+    layers_raw = data.get("layers", []) or []
+    if not isinstance(layers_raw, Sequence) or isinstance(layers_raw, (str, bytes)):
+        raise RecipeError(
+            f"recipe.layers: expected a list of rules, got {type(layers_raw).__name__}"
+        )
+    rules = []
+    for index, rule_raw in enumerate(layers_raw):
+        where = f"recipe.layers[{index}]"
+        rule_map = _window_mapping(where, rule_raw, allow_match=True)
+        match = rule_map.get("match")
+        if not isinstance(match, str) or not match:
+            raise RecipeError(
+                f"{where}.match: expected a non-empty glob (fnmatch) or 're:<regex>' string, "
+                f"got {match!r}"
+            )
+        if match.startswith("re:"):
+            try:
+                re.compile(match[3:])
+            except re.error as exc:
+                raise RecipeError(f"{where}.match: invalid regex {match[3:]!r}: {exc}") from None
+        window = _build_window(where, rule_map, default_raw, axes)
+        rules.append(LayerRule(match=match, window=window, index=index))
+
+    metadata = {k: data[k] for k in METADATA_KEYS if k in data}
+    raw = json.loads(json.dumps(dict(data), default=str))
+    return Recipe(
+        model=model,
+        dense_steps=int(dense_steps),
+        default=default,
+        layers=tuple(rules),
+        name=name if name is not None else metadata.get("name"),
+        metadata=metadata,
+        raw=raw,
+    )
+
+
+def _window_mapping(where: str, value: Any, allow_match: bool) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RecipeError(
+            f"{where}: expected a mapping with keys from {list(_allowed_window_keys(allow_match))}, "
+            f"got {value!r}"
+        )
+    _reject_unknown_keys(where, value, _allowed_window_keys(allow_match))
+    return value
+
+
+def _allowed_window_keys(allow_match: bool) -> tuple[str, ...]:
+    return (("match",) if allow_match else ()) + ("dense",) + WINDOW_KEYS
+
+
+def _build_window(
+    where: str,
+    own: Mapping[str, Any],
+    inherited: Mapping[str, Any] | None,
+    axes: tuple[str, ...],
+) -> WindowSpec | None:
+    """Window keys of ``own``, missing ones taken from ``inherited`` (the default), validated."""
+    dense = own.get("dense", False)
+    if not isinstance(dense, bool):
+        raise RecipeError(f"{where}.dense: expected true or false, got {dense!r}")
+    own_window_keys = [k for k in WINDOW_KEYS if k in own]
+    if dense:
+        if own_window_keys:
+            raise RecipeError(
+                f"{where}: 'dense: true' cannot be combined with window keys {own_window_keys}; "
+                "remove them or set dense to false"
+            )
+        return None
+
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    if inherited is not None and not inherited.get("dense", False):
+        for key in WINDOW_KEYS:
+            if key in inherited:
+                merged[key] = inherited[key]
+                origin[key] = "recipe.default"
+    for key in own_window_keys:
+        merged[key] = own[key]
+        origin[key] = where
+
+    if "kernel_size" not in merged:
+        raise RecipeError(
+            f"{where}.kernel_size: missing; a non-dense window needs kernel_size "
+            f"(an int or a list of {len(axes)} ints for axes {list(axes)}), or set 'dense: true'"
+        )
+
+    def field_name(key: str) -> str:
+        return f"{origin[key]}.{key}"
+
+    kernel = _per_axis_ints(field_name("kernel_size"), merged["kernel_size"], axes, minimum=2)
+    stride = (
+        _per_axis_ints(field_name("stride"), merged["stride"], axes, minimum=1)
+        if "stride" in merged
+        else (1,) * len(axes)
+    )
+    dilation = (
+        _per_axis_ints(field_name("dilation"), merged["dilation"], axes, minimum=1)
+        if "dilation" in merged
+        else (1,) * len(axes)
+    )
+    causal = (
+        _per_axis_bools(field_name("is_causal"), merged["is_causal"], axes)
+        if "is_causal" in merged
+        else (False,) * len(axes)
+    )
+    for axis, (k, s) in enumerate(zip(kernel, stride)):
+        if s > k:
+            raise RecipeError(
+                f"{field_name('stride')}: stride {s} on axis {axis} ({axes[axis]}) is larger than "
+                f"kernel_size {k} ({field_name('kernel_size')}); stride must be <= kernel_size"
+            )
+    return WindowSpec(kernel_size=kernel, stride=stride, dilation=dilation, is_causal=causal)
+
+
+def _per_axis_ints(where: str, value: Any, axes: tuple[str, ...], minimum: int) -> tuple[int, ...]:
+    values = _per_axis(where, value, axes, "integer")
+    for axis, item in enumerate(values):
+        _check_int(f"{where}[{axis}] ({axes[axis]})" if not _is_scalar(value) else where, item, minimum)
+    return tuple(int(v) for v in values)
+
+
+def _per_axis_bools(where: str, value: Any, axes: tuple[str, ...]) -> tuple[bool, ...]:
+    values = _per_axis(where, value, axes, "boolean")
+    for axis, item in enumerate(values):
+        if not isinstance(item, bool):
+            raise RecipeError(f"{where}[{axis}] ({axes[axis]}): expected true or false, got {item!r}")
+    return tuple(values)
+
+
+def _is_scalar(value: Any) -> bool:
+    return not isinstance(value, (list, tuple))
+
+
+def _per_axis(where: str, value: Any, axes: tuple[str, ...], kind: str) -> list[Any]:
+    if _is_scalar(value):
+        return [value] * len(axes)
+    if len(value) != len(axes):
+        raise RecipeError(
+            f"{where}: expected one {kind} or a list of {len(axes)} (axes {list(axes)}), "
+            f"got {list(value)!r} with {len(value)} entries"
+        )
+    return list(value)
+
+
+def _check_int(where: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecipeError(f"{where}: expected an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise RecipeError(f"{where}: expected an integer >= {minimum}, got {value}")
+
+
+def _reject_unknown_keys(where: str, mapping: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    unknown = [k for k in mapping if k not in allowed]
+    if unknown:
+        raise RecipeError(f"{where}: unknown key(s) {unknown}; allowed keys are {list(allowed)}")
+
+
+__all__ = [
+    "LayerRule",
+    "LayerSetting",
+    "Recipe",
+    "ResolvedWindow",
+    "WindowSpec",
+    "list_recipes",
+    "load_recipe",
+    "parse_recipe",
+]
