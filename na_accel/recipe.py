@@ -217,7 +217,10 @@ def list_recipes() -> list[str]:
 
 
 def _shipped_recipe_files() -> list[Any]:
-    folder = resources.files("na_accel.recipes")
+    try:  # installed: recipes/ ships as the na_accel.recipes package
+        folder = resources.files("na_accel.recipes")
+    except ModuleNotFoundError:  # running from a checkout without installing
+        folder = Path(__file__).resolve().parent.parent / "recipes"
     return [p for p in folder.iterdir() if p.name.endswith(RECIPE_FILE_SUFFIXES)]
 
 

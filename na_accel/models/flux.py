@@ -90,7 +90,22 @@ class FluxAdapter(ModelAdapter):
         return result
 
     def make_processor(self, original: Any, route: Any) -> "GNAFluxAttnProcessor":
+        _register_with_diffusers_hooks()
         return GNAFluxAttnProcessor(original, route)
+
+
+def _register_with_diffusers_hooks() -> None:
+    """Let diffusers' hooks (skip-layer guidance) treat the GNA processor like FluxAttnProcessor.
+
+    They look processors up by exact class in a private registry; if that registry changes,
+    those hooks just don't recognise patched layers, so a missing registry is not an error.
+    """
+    try:
+        from diffusers.hooks._helpers import AttentionProcessorRegistry
+    except ImportError:
+        return
+    metadata = AttentionProcessorRegistry.get(FluxAttnProcessor)
+    AttentionProcessorRegistry.register(GNAFluxAttnProcessor, metadata)
 
 
 def _row_major_grid(img_ids: torch.Tensor) -> tuple[int, int] | str:
