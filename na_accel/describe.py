@@ -45,7 +45,7 @@ class TransformerReport:
             total["full window"] += layer.full_window_calls
             for reason, count in layer.dense_calls.items():
                 total[f"dense: {reason}"] += count
-        return total
+        return Counter({key: count for key, count in total.items() if count})
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "layers"}

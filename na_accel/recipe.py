@@ -274,7 +274,7 @@ def parse_recipe(data: Any, name: str | None = None) -> Recipe:
     if "model" not in data:
         raise RecipeError(f"recipe.model: missing; allowed model families are {supported_families()}")
     model = data["model"]
-    if model not in FAMILY_AXES:
+    if not isinstance(model, str) or model not in FAMILY_AXES:
         raise RecipeError(
             f"recipe.model: unknown model family {model!r}; allowed: {supported_families()}"
         )
@@ -290,7 +290,9 @@ def parse_recipe(data: Any, name: str | None = None) -> Recipe:
     default_raw = _window_mapping("recipe.default", data["default"], allow_match=False)
     default = _build_window("recipe.default", default_raw, None, axes)
 
-    layers_raw = data.get("layers", []) or []
+    layers_raw = data.get("layers")
+    if layers_raw is None:  # absent, or an empty YAML value
+        layers_raw = []
     if not isinstance(layers_raw, Sequence) or isinstance(layers_raw, (str, bytes)):
         raise RecipeError(
             f"recipe.layers: expected a list of rules, got {type(layers_raw).__name__}"
@@ -315,6 +317,9 @@ def parse_recipe(data: Any, name: str | None = None) -> Recipe:
 
     metadata = {k: data[k] for k in METADATA_KEYS if k in data}
     raw = json.loads(json.dumps(dict(data), default=str))
+    if name is not None and "name" not in raw:  # a file's stem names it: keep that in to_dict()
+        raw["name"] = name
+        metadata["name"] = name
     return Recipe(
         model=model,
         dense_steps=int(dense_steps),
