@@ -119,7 +119,8 @@ class LayerRoute:
             )
         backend = self.patch.backend_for(device, dtype)
         if isinstance(backend, BackendUnavailableError):
-            return self._dense(f"backend {self.patch.requested_backend!r} unavailable on {device} {dtype}")
+            dtype_name = str(dtype).replace("torch.", "")
+            return self._dense(f"backend {self.patch.requested_backend!r} unavailable on {device} {dtype_name}")
         window = self.plan.setting.window.resolve(layout.grid)
         self.last_window = window
         self.counts[FULL_WINDOW if window.covers_grid else SPARSE] += 1
@@ -177,7 +178,10 @@ class TransformerPatch:
 
     @property
     def backends_used(self) -> dict[str, str]:
-        return {f"{d} {str(t).replace('torch.', '')}": str(b) for (d, t), b in self._backends_by_device.items()}
+        return {
+            f"{device} {str(dtype).replace('torch.', '')}": b if isinstance(b, str) else "none available"
+            for (device, dtype), b in self._backends_by_device.items()
+        }
 
     # -- applying and removing ----------------------------------------------------------------
 
