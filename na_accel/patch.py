@@ -21,6 +21,7 @@ import torch
 from .backends import AUTO, BACKEND_NAMES, BackendTarget, resolve_backend
 from .errors import ArgumentError, BackendUnavailableError, PatchStateError, RecipeError, UnsupportedModelError
 from .models import ModelAdapter, TokenLayout, adapter_for, supported_models_text
+from .models.registry import FAMILY_AXES
 from .recipe import LayerSetting, Recipe, ResolvedWindow, load_recipe
 
 STATE_ATTRIBUTE = "_na_accel_patch"
@@ -290,10 +291,15 @@ def patches_of(obj: Any) -> list[TransformerPatch]:
 def _find_transformers(obj: Any) -> tuple[Any, list[tuple[str, torch.nn.Module]]]:
     """(pipeline or None, [(attribute, transformer)]) for a pipeline or a bare transformer."""
     if isinstance(obj, torch.nn.Module):
-        return None, [(type(obj).__name__, obj)]
+        model = _unwrap_compiled(obj)
+        return None, [(type(model).__name__, model)]
     components = getattr(obj, "components", None)
     if isinstance(components, dict):
-        found = [(name, components[name]) for name in PIPELINE_TRANSFORMERS if components.get(name) is not None]
+        found = [
+            (name, _unwrap_compiled(components[name]))
+            for name in PIPELINE_TRANSFORMERS
+            if components.get(name) is not None
+        ]
         if not found:
             raise UnsupportedModelError(
                 f"{type(obj).__name__} has no 'transformer' component; na_accel patches diffusion "
@@ -304,6 +310,11 @@ def _find_transformers(obj: Any) -> tuple[Any, list[tuple[str, torch.nn.Module]]
         f"expected a diffusers pipeline or a transformer model, got {type(obj).__name__}; "
         f"supported: {supported_models_text()}"
     )
+
+
+def _unwrap_compiled(module: Any) -> Any:
+    """torch.compile wraps a model in an OptimizedModule; patch the model it wraps."""
+    return getattr(module, "_orig_mod", module)
 
 
 def _plan_transformer(
@@ -329,7 +340,7 @@ def _plan_transformer(
             device=parameter.device,
             dtype=parameter.dtype,
             head_dim=adapter.head_dim(transformer),
-            grid_rank=len(_axes(recipe)),
+            grid_rank=len(FAMILY_AXES[recipe.model]),
         )
         resolved = resolve_backend(backend, target)
 
@@ -344,12 +355,6 @@ def _plan_transformer(
         plans=plans,
         step_reader=_step_reader(pipeline, recipe, attribute),
     )
-
-
-def _axes(recipe: Recipe) -> tuple[str, ...]:
-    from .models.registry import FAMILY_AXES
-
-    return FAMILY_AXES[recipe.model]
 
 
 def _step_reader(pipeline: Any, recipe: Recipe, attribute: str) -> Callable[[], int | None] | None:

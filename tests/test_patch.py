@@ -90,6 +90,14 @@ def test_unsupported_objects_name_the_supported_models(obj):
         na_accel.patch(obj, SPARSE)
 
 
+def test_compiled_transformer_is_patched_through_its_wrapper(flux_transformer):
+    compiled = torch.compile(flux_transformer)  # not run: wrapping only
+    na_accel.patch(compiled, SPARSE)
+    assert hasattr(flux_transformer, STATE_ATTRIBUTE)
+    na_accel.unpatch(compiled)
+    assert not hasattr(flux_transformer, STATE_ATTRIBUTE)
+
+
 def test_pipeline_without_transformer_is_unsupported():
     class UNetPipeline:
         components = {"unet": torch.nn.Linear(2, 2), "transformer": None}
