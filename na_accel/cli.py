@@ -107,15 +107,16 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"  GNA vs reference (explicit mask): max |diff| {(sparse - reference).abs().max().item():.3e}"
           "  (same math: should be ~1e-6)")
     path = save_side_by_side(args.output_dir / "demo.png", dense[0], sparse[0])
-    print(f"\nWrote {path} (dense | GNA | |difference| x10)")
+    print(f"\nWrote {path} (dense | GNA | |difference| scaled to its maximum)")
     return 0
 
 
 def save_side_by_side(path: Path, dense: torch.Tensor, sparse: torch.Tensor) -> Path:
-    """PNG of dense | sparse | amplified absolute difference, from [3, H, W] images in [0, 1]."""
+    """PNG of dense | sparse | |difference| scaled to its maximum, from [3, H, W] images in [0, 1]."""
     from PIL import Image
 
-    difference = ((sparse - dense).abs() * 10).clamp(0, 1)
+    difference = (sparse - dense).abs().mean(0, keepdim=True)  # per-pixel, over channels
+    difference = (difference / difference.max().clamp(min=1e-12)).expand(3, -1, -1)
     row = torch.cat([dense, sparse, difference], dim=2)
     pixels = (row.permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     path.parent.mkdir(parents=True, exist_ok=True)
