@@ -32,6 +32,11 @@ warnings.filterwarnings(
 )
 
 
+def dtype_name(dtype: torch.dtype) -> str:
+    """'bfloat16' for torch.bfloat16: how dtypes appear in na_accel's messages and reports."""
+    return str(dtype).replace("torch.", "")
+
+
 @dataclass(frozen=True)
 class BackendTarget:
     """What a backend must run on: the attention inputs' device, dtype, head_dim and grid rank."""
@@ -43,7 +48,7 @@ class BackendTarget:
 
     def describe(self) -> str:
         return (
-            f"device={self.device}, dtype={str(self.dtype).replace('torch.', '')}, "
+            f"device={self.device}, dtype={dtype_name(self.dtype)}, "
             f"head_dim={self.head_dim}, {self.grid_rank}-D grid"
         )
 

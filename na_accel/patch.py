@@ -10,6 +10,7 @@ Applying a plan means, per transformer:
 
 from __future__ import annotations
 
+import math
 import warnings
 import weakref
 from collections import Counter
@@ -18,7 +19,7 @@ from typing import Any, Callable
 
 import torch
 
-from .backends import AUTO, BACKEND_NAMES, BackendTarget, resolve_backend
+from .backends import AUTO, BACKEND_NAMES, BackendTarget, dtype_name, resolve_backend
 from .errors import ArgumentError, BackendUnavailableError, PatchStateError, RecipeError, UnsupportedModelError
 from .models import ModelAdapter, TokenLayout, adapter_for, supported_models_text
 from .models.registry import FAMILY_AXES
@@ -108,10 +109,7 @@ class LayerRoute:
             return self._dense("an attention_mask was passed (GNA path takes none)")
         if has_parallel_config:
             return self._dense("context parallelism shards the sequence")
-        n_visual = 1
-        for n in layout.grid:
-            n_visual *= n
-        if seq_len != n_visual + layout.text_len or (
+        if seq_len != math.prod(layout.grid) + layout.text_len or (
             text_len_seen is not None and text_len_seen != layout.text_len
         ):
             return self._dense(
@@ -120,10 +118,12 @@ class LayerRoute:
             )
         backend = self.patch.backend_for(device, dtype)
         if isinstance(backend, BackendUnavailableError):
-            dtype_name = str(dtype).replace("torch.", "")
-            return self._dense(f"backend {self.patch.requested_backend!r} unavailable on {device} {dtype_name}")
-        window = self.plan.setting.window.resolve(layout.grid)
-        self.last_window = window
+            return self._dense(
+                f"backend {self.patch.requested_backend!r} unavailable on {device} {dtype_name(dtype)}"
+            )
+        window = self.last_window
+        if window is None or window.grid != layout.grid:  # resolve once per grid, not per call
+            window = self.last_window = self.plan.setting.window.resolve(layout.grid)
         self.counts[FULL_WINDOW if window.covers_grid else SPARSE] += 1
         return SparseCall(window, layout.text_len, layout.text_first, backend)
 
@@ -180,7 +180,7 @@ class TransformerPatch:
     @property
     def backends_used(self) -> dict[str, str]:
         return {
-            f"{device} {str(dtype).replace('torch.', '')}": b if isinstance(b, str) else "none available"
+            f"{device} {dtype_name(dtype)}": b if isinstance(b, str) else "none available"
             for (device, dtype), b in self._backends_by_device.items()
         }
 
