@@ -10,6 +10,7 @@ import yaml
 
 from na_accel import Recipe, RecipeError, WindowSpec, list_recipes, load_recipe
 from na_accel.recipe import LayerSetting, ResolvedWindow, parse_recipe
+from na_accel.models.registry import supported_families
 
 
 def base_recipe(**overrides):
@@ -76,7 +77,8 @@ def test_every_shipped_recipe_loads(name):
     recipe = load_recipe(name)
     assert isinstance(recipe, Recipe)
     assert recipe.name == name
-    assert recipe.model in ("flux",)
+    assert recipe.model in supported_families()
+    assert recipe.metadata.get("source"), "shipped recipes say where they come from"
 
 
 def test_load_yaml_path(tmp_path):
