@@ -1,0 +1,411 @@
+"""Model names -> something to run: embedded tiny presets, full-size random-weight configs, real weights.
+
+    load_model("tiny-flux")                               # tiny random FLUX pipeline, offline
+    load_model("flux-dev", random_weights=True, device="cuda", dtype=torch.bfloat16)
+    load_model("/path/to/FLUX.1-dev")                     # diffusers from_pretrained (or a hub id)
+
+Every loaded model has ``.pipe`` (what ``na_accel.patch`` takes) and ``.generate(...)``; adding a
+model is one entry in ``MODELS`` (and, for a new family, one input builder in ``synthetic.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .errors import ArgumentError
+from .models.registry import FamilyGeometry, family_geometry
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+# Transformer class -> recipe family, for real pipelines loaded from a path or hub id.
+FAMILY_OF_CLASS = {
+    "FluxTransformer2DModel": "flux",
+    "HunyuanVideoTransformer3DModel": "hunyuan_video",
+    "CosmosTransformer3DModel": "cosmos",
+    "WanTransformer3DModel": "wan",
+}
+
+# Random weights on the CPU above this many parameters are refused (a full-size model would take
+# tens of GB of RAM and hours per step); shrink the config with overrides or use a GPU.
+CPU_PARAMETER_LIMIT = 2_000_000_000
+
+
+# --------------------------------------------------------------------------------------------
+# Loaded models
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to run: ``pipe`` is what ``na_accel.patch`` takes."""
+
+    name: str
+    family: str
+    source: str  # "tiny preset", "random weights", "pretrained"
+    pipe: Any
+    default_height: int
+    default_width: int
+    default_frames: int | None
+    default_steps: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def geometry(self) -> FamilyGeometry:
+        return family_geometry(self.family)
+
+    @property
+    def is_video(self) -> bool:
+        return self.geometry.is_video
+
+    @property
+    def transformer(self) -> torch.nn.Module:
+        return self.pipe.components["transformer"]
+
+    @property
+    def outputs_pixels(self) -> bool:
+        """True when ``generate`` returns images/frames in [0, 1]; False for latents (random weights)."""
+        return self.source != "random weights"
+
+    def info(self) -> dict[str, Any]:
+        transformer = self.transformer
+        parameters = sum(p.numel() for p in transformer.parameters())
+        first = next(transformer.parameters())
+        return {
+            "name": self.name,
+            "family": self.family,
+            "source": self.source,
+            "transformer_class": type(transformer).__name__,
+            "parameters": parameters,
+            "dtype": str(first.dtype).replace("torch.", ""),
+            "device": str(first.device),
+            **self.details,
+        }
+
+    def generate(self, *, prompt: str, seed: int, height: int, width: int, frames: int | None,
+                 steps: int, batch: int = 1) -> torch.Tensor:
+        """Images [B, 3, H, W] / videos [B, F, 3, H, W] in [0, 1] (latents for random weights)."""
+        raise NotImplementedError
+
+
+@dataclass
+class PipelineModel(LoadedModel):
+    """A diffusers pipeline (tiny preset or real weights); ``prompt_kwargs`` turns a prompt into call kwargs."""
+
+    prompt_kwargs: Callable[[str, int, int], dict[str, Any]] | None = None
+
+    def generate(self, *, prompt, seed, height, width, frames, steps, batch=1):
+        kwargs: dict[str, Any] = dict(
+            height=height,
+            width=width,
+            num_inference_steps=steps,
+            output_type="pt",
+            generator=torch.Generator().manual_seed(seed),
+        )
+        if self.is_video and frames is not None:
+            kwargs["num_frames"] = frames
+        if self.prompt_kwargs is not None:
+            kwargs.update(self.prompt_kwargs(prompt, seed, batch))
+        else:
+            kwargs["prompt"] = [prompt] * batch
+        with torch.no_grad():
+            output = self.pipe(**kwargs)
+        result = getattr(output, "frames", None)
+        if result is None:
+            result = output.images
+        if isinstance(result, (list, tuple)):
+            result = torch.stack([torch.as_tensor(r) for r in result])
+        return result.float().cpu()
+
+
+@dataclass
+class SyntheticModel(LoadedModel):
+    """A full-size (or overridden) transformer with random weights in a synthetic denoising loop."""
+
+    def generate(self, *, prompt, seed, height, width, frames, steps, batch=1):
+        grid = self.geometry.token_grid(height, width, frames if self.is_video else None)
+        return self.pipe(grid=grid, num_inference_steps=steps, batch=batch, seed=seed).float().cpu()
+
+
+# --------------------------------------------------------------------------------------------
+# The registry
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: str
+    description: str
+    build_preset: Callable[[int], PipelineModel] | None = None  # tiny presets: seed -> model
+    config_file: str | None = None  # random weights: na_accel/configs/<file>
+    unavailable: str | None = None  # why a listed preset can't be built in this build
+
+    @property
+    def kind(self) -> str:
+        return "tiny preset" if self.config_file is None else "random-weights config"
+
+
+def prompt_seed(prompt: str, seed: int) -> int:
+    """A deterministic seed from the prompt text and the seed (tiny presets have no text encoders)."""
+    digest = hashlib.sha256(f"{seed}\x00{prompt}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def _tiny_flux(seed: int) -> PipelineModel:
+    from .tiny import tiny_flux_pipeline, tiny_flux_prompt
+
+    def prompt_kwargs(prompt: str, seed: int, batch: int) -> dict[str, Any]:
+        return {**tiny_flux_prompt(seed=prompt_seed(prompt, seed), batch=batch).as_kwargs(), "guidance_scale": 3.5}
+
+    return PipelineModel(
+        name="tiny-flux", family="flux", source="tiny preset", pipe=tiny_flux_pipeline(seed=seed),
+        default_height=128, default_width=160, default_frames=None, default_steps=4,
+        prompt_kwargs=prompt_kwargs,
+    )
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("tiny-flux", "flux", "tiny random-weight FluxPipeline (2 heads x 16), offline, CPU-fast",
+                  build_preset=_tiny_flux),
+        # HOOK (tiny-hunyuan-video): build_preset=_tiny_hunyuan_video, using na_accel.tiny.tiny_hunyuan_video_pipeline
+        ModelSpec("tiny-hunyuan-video", "hunyuan_video", "tiny random-weight HunyuanVideoPipeline, offline",
+                  unavailable="its tiny pipeline (na_accel.tiny.tiny_hunyuan_video_pipeline) is not in this build"),
+        # HOOK (tiny-cosmos): build_preset=_tiny_cosmos, using na_accel.tiny.tiny_cosmos_pipeline
+        ModelSpec("tiny-cosmos", "cosmos", "tiny random-weight Cosmos pipeline, offline",
+                  unavailable="its tiny pipeline (na_accel.tiny.tiny_cosmos_pipeline) is not in this build"),
+        ModelSpec("flux-dev", "flux", "FLUX.1-dev transformer (11.9B), random weights", config_file="flux-dev.json"),
+        ModelSpec("hunyuan-video", "hunyuan_video", "HunyuanVideo transformer (12.8B), random weights",
+                  config_file="hunyuan-video.json"),
+        ModelSpec("cosmos-7b", "cosmos", "Cosmos-Predict1 7B Text2World transformer (7.2B), random weights",
+                  config_file="cosmos-7b.json"),
+        ModelSpec("wan-14b", "wan", "Wan2.1 T2V 14B transformer (14.3B), random weights", config_file="wan-14b.json"),
+    )
+}
+
+
+def known_models_text() -> str:
+    return ", ".join(MODELS) + ", or a local pipeline folder / hub id"
+
+
+def shipped_config(name: str) -> dict[str, Any]:
+    """The JSON of a shipped architecture config: class_name, family, source, config, ..."""
+    spec = MODELS.get(name)
+    if spec is None or spec.config_file is None:
+        configs = [n for n, s in MODELS.items() if s.config_file]
+        raise ArgumentError(f"model: {name!r} has no shipped architecture config; allowed: {configs}")
+    return json.loads(resources.files("na_accel.configs").joinpath(spec.config_file).read_text())
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def parse_dtype(name: str) -> torch.dtype:
+    if name not in DTYPES:
+        raise ArgumentError(f"--dtype: {name!r} is not supported; allowed: {list(DTYPES)}")
+    return DTYPES[name]
+
+
+def parse_device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ArgumentError(f"--device: {name!r} is not a torch device; allowed e.g. cpu, cuda, cuda:1") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ArgumentError(f"--device: {name!r} asked for, but no CUDA device is visible; use --device cpu")
+    return device
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``["num_layers=1", "axes_dims_rope=[4,6,6]"]`` -> dict; values are JSON (else strings)."""
+    overrides = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ArgumentError(f"--config-override: {item!r} is not KEY=VALUE (e.g. num_layers=2)")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
+def load_model(
+    name: str,
+    *,
+    random_weights: bool = False,
+    device: str | torch.device = "cpu",
+    dtype: str | torch.dtype = "float32",
+    seed: int = 0,
+    config_overrides: dict[str, Any] | None = None,
+    text_len: int | None = None,
+) -> LoadedModel:
+    """Resolve ``name`` (a preset, a shipped config, a local folder or a hub id) and build it."""
+    device = parse_device(device) if isinstance(device, str) else device
+    dtype = parse_dtype(dtype) if isinstance(dtype, str) else dtype
+    spec = MODELS.get(name)
+    if spec is not None:
+        if spec.config_file is not None:
+            if not random_weights:
+                checkpoint = shipped_config(name)["checkpoint"]
+                raise ArgumentError(
+                    f"model: {name!r} is an architecture config without weights; add --random-weights to "
+                    f"time it with random weights, or pass the weights' folder or hub id ({checkpoint})"
+                )
+            return build_random_weights(name, device=device, dtype=dtype, seed=seed,
+                                        overrides=config_overrides, text_len=text_len)
+        if random_weights:
+            raise ArgumentError(f"--random-weights: {name!r} is a tiny preset, random already; "
+                                f"--random-weights applies to {[n for n, s in MODELS.items() if s.config_file]}")
+        if config_overrides:
+            raise ArgumentError("--config-override applies to --random-weights models only")
+        if spec.unavailable:
+            raise ArgumentError(f"model: {name!r} is not available: {spec.unavailable}")
+        model = spec.build_preset(seed)
+        model.pipe.to(device)
+        if dtype != torch.float32:  # tiny presets are built in float32
+            model.pipe.to(dtype=dtype)
+        return model
+    if random_weights:
+        raise ArgumentError(f"--random-weights: unknown config {name!r}; allowed: "
+                            f"{[n for n, s in MODELS.items() if s.config_file]}")
+    if Path(name).exists() or _looks_like_hub_id(name):
+        return load_pretrained(name, device=device, dtype=dtype)
+    raise ArgumentError(f"model: unknown model {name!r}; known: {known_models_text()}")
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
+
+
+def load_pretrained(path: str, *, device: torch.device, dtype: torch.dtype) -> PipelineModel:
+    from diffusers import DiffusionPipeline
+
+    try:
+        pipe = DiffusionPipeline.from_pretrained(path, torch_dtype=dtype)
+    except (OSError, ValueError) as exc:
+        raise ArgumentError(f"model: could not load a diffusers pipeline from {path!r}: {exc}") from None
+    pipe.to(device)
+    if hasattr(pipe, "set_progress_bar_config"):
+        pipe.set_progress_bar_config(disable=True)
+    transformer = pipe.components.get("transformer")
+    family = FAMILY_OF_CLASS.get(type(transformer).__name__)
+    if family is None:
+        raise ArgumentError(
+            f"model: {path!r} has transformer {type(transformer).__name__}; supported: {sorted(FAMILY_OF_CLASS)}"
+        )
+    geometry = family_geometry(family)
+    return PipelineModel(
+        name=path, family=family, source="pretrained", pipe=pipe,
+        default_height=geometry.default_height, default_width=geometry.default_width,
+        default_frames=geometry.default_frames, default_steps=28 if family == "flux" else 50,
+        details={"pipeline_class": type(pipe).__name__},
+    )
+
+
+def build_random_weights(
+    name: str,
+    *,
+    device: torch.device,
+    dtype: torch.dtype,
+    seed: int = 0,
+    overrides: dict[str, Any] | None = None,
+    text_len: int | None = None,
+) -> SyntheticModel:
+    """The transformer of a shipped config with random weights, built on the meta device first."""
+    from .synthetic import SyntheticPipeline
+
+    shipped = shipped_config(name)
+    config = dict(shipped["config"])
+    unknown = sorted(set(overrides or {}) - set(config))
+    if unknown:
+        raise ArgumentError(f"--config-override: unknown key(s) {unknown} for {name}; allowed: {sorted(config)}")
+    config.update(overrides or {})
+    transformer = build_on_device(shipped["class_name"], config, device=device, dtype=dtype, seed=seed)
+    geometry = family_geometry(shipped["family"])
+    return SyntheticModel(
+        name=name, family=shipped["family"], source="random weights",
+        pipe=SyntheticPipeline(transformer, shipped["family"], text_len=text_len),
+        default_height=geometry.default_height, default_width=geometry.default_width,
+        default_frames=geometry.default_frames, default_steps=shipped.get("default_steps", 28),
+        details={"checkpoint": shipped["checkpoint"], "config_source": shipped["source"],
+                 "config_overrides": overrides or {}},
+    )
+
+
+def meta_model(class_name: str, config: dict[str, Any]) -> torch.nn.Module:
+    """The model on the meta device (no memory); buffers stay real (they are small)."""
+    import diffusers
+    from accelerate import init_empty_weights
+
+    cls = getattr(diffusers, class_name)
+    try:
+        with init_empty_weights(include_buffers=False):
+            return cls.from_config(config)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentError(f"config: {class_name} rejects the config: {exc}") from None
+
+
+def build_on_device(class_name: str, config: dict[str, Any], *, device: torch.device, dtype: torch.dtype,
+                    seed: int = 0) -> torch.nn.Module:
+    """Random weights in ``dtype`` directly on ``device``: never the full model on the CPU by accident."""
+    model = meta_model(class_name, config)
+    parameters = sum(p.numel() for p in model.parameters())
+    if device.type == "cpu" and parameters > CPU_PARAMETER_LIMIT:
+        raise ArgumentError(
+            f"--device: {class_name} has {parameters / 1e9:.1f}B parameters "
+            f"({parameters * torch.finfo(dtype).bits / 8 / 2**30:.0f} GiB in {str(dtype).replace('torch.', '')}); "
+            f"random weights of that size are refused on the CPU (limit {CPU_PARAMETER_LIMIT / 1e9:.0f}B). Use "
+            "--device cuda, or shrink it with --config-override (e.g. num_layers=1)"
+        )
+    generator = torch.Generator(device=device).manual_seed(seed)
+    for module_name, module in model.named_modules():
+        for name, param in list(module._parameters.items()):
+            if param is None:
+                continue
+            data = torch.empty(param.shape, device=device, dtype=dtype)
+            if data.ndim >= 2:
+                data.normal_(0.0, 1.0 / math.sqrt(max(1, math.prod(data.shape[1:]))), generator=generator)
+            elif name == "bias":
+                data.zero_()
+            else:
+                data.fill_(1.0)  # norm scales
+            module._parameters[name] = torch.nn.Parameter(data, requires_grad=False)
+        for name, buffer in list(module._buffers.items()):
+            if buffer is not None:
+                module._buffers[name] = buffer.to(device=device, dtype=dtype if buffer.is_floating_point() else None)
+    return model.eval()
+
+
+def validate_size(model: LoadedModel, height: int, width: int, frames: int | None) -> tuple[int, ...]:
+    """The token grid for the size, or an ArgumentError naming the field, the value and what is allowed."""
+    geometry = model.geometry
+    step = geometry.pixels_per_token
+    for field_name, value in (("height", height), ("width", width)):
+        if value < step or value % step:
+            raise ArgumentError(
+                f"--{field_name}: {value} is not valid for {model.name}; allowed: a multiple of {step} "
+                f"pixels >= {step} (one {geometry.family} token is {step}x{step} pixels)"
+            )
+    if not geometry.is_video:
+        if frames not in (None, 1):
+            raise ArgumentError(f"--frames: {frames} is not valid for {model.name}, an image model; allowed: 1 or none")
+        return geometry.token_grid(height, width)
+    c = geometry.frames_per_token
+    if frames is not None and (frames < 1 or (frames - 1) % c):
+        raise ArgumentError(
+            f"--frames: {frames} is not valid for {model.name}; allowed: {c}k+1 frames (1, {c + 1}, {2 * c + 1}, ...)"
+        )
+    return geometry.token_grid(height, width, frames)
