@@ -391,21 +391,25 @@ def build_on_device(class_name: str, config: dict[str, Any], *, device: torch.de
 
 def validate_size(model: LoadedModel, height: int, width: int, frames: int | None) -> tuple[int, ...]:
     """The token grid for the size, or an ArgumentError naming the field, the value and what is allowed."""
-    geometry = model.geometry
+    return check_size(model.family, model.name, height, width, frames)
+
+
+def check_size(family: str, name: str, height: int, width: int, frames: int | None) -> tuple[int, ...]:
+    geometry = family_geometry(family)
     step = geometry.pixels_per_token
     for field_name, value in (("height", height), ("width", width)):
         if value < step or value % step:
             raise ArgumentError(
-                f"--{field_name}: {value} is not valid for {model.name}; allowed: a multiple of {step} "
+                f"--{field_name}: {value} is not valid for {name}; allowed: a multiple of {step} "
                 f"pixels >= {step} (one {geometry.family} token is {step}x{step} pixels)"
             )
     if not geometry.is_video:
         if frames not in (None, 1):
-            raise ArgumentError(f"--frames: {frames} is not valid for {model.name}, an image model; allowed: 1 or none")
+            raise ArgumentError(f"--frames: {frames} is not valid for {name}, an image model; allowed: 1 or none")
         return geometry.token_grid(height, width)
     c = geometry.frames_per_token
     if frames is not None and (frames < 1 or (frames - 1) % c):
         raise ArgumentError(
-            f"--frames: {frames} is not valid for {model.name}; allowed: {c}k+1 frames (1, {c + 1}, {2 * c + 1}, ...)"
+            f"--frames: {frames} is not valid for {name}; allowed: {c}k+1 frames (1, {c + 1}, {2 * c + 1}, ...)"
         )
     return geometry.token_grid(height, width, frames)

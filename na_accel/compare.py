@@ -1,0 +1,139 @@
+"""Dense vs patched outputs of the same seed: pictures, metrics JSON and (for a prompt set) an HTML report."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import describe, patch, unpatch
+from .bench import check_recipe_family, patch_summary
+from .errors import ArgumentError
+from .metrics import QualityMetrics
+from .report import write_html_report, write_json, write_outputs
+from .zoo import LoadedModel, validate_size
+
+DEFAULT_PROMPT = "a photo of a red fox in fresh snow"
+
+
+@dataclass
+class CompareSettings:
+    height: int
+    width: int
+    frames: int | None
+    steps: int
+    seed: int = 0
+    progress: bool = True
+
+
+def read_prompts(path: str | Path) -> list[str]:
+    """A prompt file: a JSON list of strings, or one prompt per line (blank lines and # comments skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArgumentError(f"--prompt-file: {str(path)!r} is not a file")
+    text = path.read_text()
+    if text.lstrip().startswith("["):
+        try:
+            prompts = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ArgumentError(f"--prompt-file: {str(path)!r} looks like JSON but does not parse: {exc}") from None
+        if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
+            raise ArgumentError(f"--prompt-file: {str(path)!r} must be a JSON list of strings")
+    else:
+        prompts = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not prompts:
+        raise ArgumentError(f"--prompt-file: {str(path)!r} holds no prompts")
+    return prompts
+
+
+def run_compare(
+    model: LoadedModel,
+    recipe: Any,
+    settings: CompareSettings,
+    prompts: list[str],
+    out_dir: Path,
+    *,
+    metrics: QualityMetrics | None = None,
+    backend: str = "auto",
+    html_report: bool = False,
+) -> dict[str, Any]:
+    """Generate every prompt dense, then patched (same seed); write pictures, metrics.json, report.html."""
+    from tqdm.auto import tqdm
+
+    grid = validate_size(model, settings.height, settings.width, settings.frames)
+    recipe = check_recipe_family(recipe, model)
+    if not model.outputs_pixels:
+        raise ArgumentError(
+            f"compare: {model.name} with --random-weights has no VAE and outputs latents; compare a tiny "
+            "preset or real weights (bench measures random-weight models)"
+        )
+    metrics = metrics or QualityMetrics()
+
+    def generate_all(mode: str) -> list:
+        outputs = []
+        for prompt in tqdm(prompts, desc=f"{model.name} {mode}", unit="prompt", disable=not settings.progress,
+                           leave=False):
+            output = model.generate(prompt=prompt, seed=settings.seed, height=settings.height, width=settings.width,
+                                    frames=settings.frames, steps=settings.steps, batch=1)
+            outputs.append(output[0])
+        return outputs
+
+    dense_outputs = generate_all("dense")
+    patch(model.pipe, recipe, backend=backend)
+    try:
+        patched_outputs = generate_all("patched")
+        report = describe(model.pipe)
+    finally:
+        unpatch(model.pipe)
+
+    entries = []
+    for index, (prompt, dense, patched) in enumerate(zip(prompts, dense_outputs, patched_outputs)):
+        folder = out_dir if len(prompts) == 1 and not html_report else out_dir / f"prompt_{index:03d}"
+        files = write_outputs(folder, dense, patched)
+        entries.append({
+            "prompt": prompt,
+            "folder": str(folder.relative_to(out_dir)) if folder != out_dir else ".",
+            "files": files,
+            "metrics": metrics.compute(dense, patched, prompt),
+        })
+    averages = average_metrics([entry["metrics"] for entry in entries])
+    result: dict[str, Any] = {
+        "token_grid": list(grid),
+        **patch_summary(recipe, report, backend, runs=len(prompts)),
+        "outputs": entries,
+        "averages": averages,
+        "skipped_metrics": metrics.skipped(),
+        "output_dir": str(out_dir),
+    }
+    if html_report:
+        result["report"] = "report.html"
+    return result
+
+
+def average_metrics(per_prompt: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean of every numeric metric (and of each number inside CLIP's dense / patched); skips stay skips."""
+    averages: dict[str, Any] = {}
+    for name, first in per_prompt[0].items():
+        if isinstance(first, dict) and "skipped" in first:
+            averages[name] = first
+        elif isinstance(first, dict):
+            averages[name] = {k: _mean([m[name][k] for m in per_prompt]) for k in first}
+        else:
+            averages[name] = _mean([m[name] for m in per_prompt])
+    return averages
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)  # inf (identical outputs) in any prompt keeps the mean inf
+
+
+def write_compare(result: dict[str, Any], out_dir: Path, title: str, header: dict[str, Any]) -> dict[str, Path]:
+    written = {"metrics": write_json(out_dir / "metrics.json", result)}
+    if result.get("report"):
+        written["report"] = write_html_report(
+            out_dir / result["report"], title, header, result["outputs"], result["averages"],
+            result["skipped_metrics"],
+        )
+    return written

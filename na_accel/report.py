@@ -1,0 +1,164 @@
+"""Pictures and reports: PNG/GIF/MP4 writers, dense | patched | difference heat map, HTML report."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def to_uint8(image: torch.Tensor):
+    """[3, H, W] in [0, 1] -> HxWx3 uint8 numpy array."""
+    return (image.detach().float().cpu().clamp(0, 1).permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+
+
+def save_png(path: Path, image: torch.Tensor) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(to_uint8(image)).save(path)
+    return path
+
+
+def heat_map(dense: torch.Tensor, patched: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+    """|difference| averaged over channels, scaled to ``scale`` (default: its maximum), as a
+    black -> red -> yellow -> white heat map [3, H, W]."""
+    difference = (patched.float() - dense.float()).abs().mean(0)
+    scale = float(difference.max()) if scale is None else scale
+    t = (difference / max(scale, 1e-12)).clamp(0, 1)
+    return torch.stack([(3 * t).clamp(0, 1), (3 * t - 1).clamp(0, 1), (3 * t - 2).clamp(0, 1)])
+
+
+def side_by_side(dense: torch.Tensor, patched: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+    """dense | patched | heat map of |difference|, one [3, H, 3W] image."""
+    return torch.cat([dense.float().clamp(0, 1), patched.float().clamp(0, 1), heat_map(dense, patched, scale)], dim=2)
+
+
+def save_side_by_side(path: Path, dense: torch.Tensor, sparse: torch.Tensor) -> Path:
+    """PNG of dense | sparse | |difference| heat map scaled to its maximum, from [3, H, W] images in [0, 1]."""
+    return save_png(path, side_by_side(dense, sparse))
+
+
+def save_gif(path: Path, frames: torch.Tensor, fps: int = 8) -> Path:
+    """[F, 3, H, W] in [0, 1] -> an animated GIF (Pillow, always available)."""
+    from PIL import Image
+
+    images = [Image.fromarray(to_uint8(frame)) for frame in frames]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=max(1, 1000 // fps), loop=0)
+    return path
+
+
+def save_mp4(path: Path, frames: torch.Tensor, fps: int = 8) -> Path | None:
+    """An mp4 when imageio + imageio-ffmpeg are importable; else None (the GIF is written anyway)."""
+    try:
+        import imageio.v2 as imageio
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    imageio.mimwrite(path, [to_uint8(frame) for frame in frames], fps=fps)
+    return path
+
+
+def write_outputs(out_dir: Path, dense: torch.Tensor, patched: torch.Tensor) -> dict[str, Any]:
+    """Writes the pictures of one comparison; returns their paths relative to ``out_dir``.
+
+    Images ([3, H, W]): dense.png, patched.png, side_by_side.png. Videos ([F, 3, H, W]):
+    dense_frames/ and patched_frames/ (PNG per frame), dense.gif, patched.gif, side_by_side.gif
+    (heat map scaled to the whole video's maximum), side_by_side.png (middle frame), and .mp4
+    versions when an mp4 writer is available.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Any] = {}
+    if dense.ndim == 3:
+        files["dense"] = save_png(out_dir / "dense.png", dense).name
+        files["patched"] = save_png(out_dir / "patched.png", patched).name
+        files["side_by_side"] = save_png(out_dir / "side_by_side.png", side_by_side(dense, patched)).name
+        return files
+    scale = float((patched.float() - dense.float()).abs().mean(1).max())
+    pairs = torch.stack([side_by_side(d, p, scale) for d, p in zip(dense, patched)])
+    for name, video in (("dense", dense), ("patched", patched)):
+        folder = out_dir / f"{name}_frames"
+        for index, frame in enumerate(video):
+            save_png(folder / f"frame_{index:04d}.png", frame)
+        files[f"{name}_frames"] = folder.name
+        files[name] = save_gif(out_dir / f"{name}.gif", video).name
+    files["side_by_side"] = save_png(out_dir / "side_by_side.png", pairs[len(pairs) // 2]).name
+    files["side_by_side_animation"] = save_gif(out_dir / "side_by_side.gif", pairs).name
+    mp4 = {name: save_mp4(out_dir / f"{name}.mp4", video) for name, video in
+           (("dense", dense), ("patched", patched), ("side_by_side", pairs))}
+    if all(path is not None for path in mp4.values()):
+        files["mp4"] = {name: path.name for name, path in mp4.items()}
+    else:
+        files["mp4"] = {"skipped": "no mp4 writer (pip install imageio imageio-ffmpeg); GIFs written instead"}
+    return files
+
+
+def json_safe(value: Any) -> Any:
+    """inf / nan floats -> "inf" / "nan" strings, so the JSON stays standard."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
+    return path
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, dict) and "skipped" in value:
+        return f'<span class="skip" title="{html.escape(value["skipped"])}">skipped</span>'
+    if isinstance(value, dict):
+        return ", ".join(f"{html.escape(k)} {_number(v)}" for k, v in value.items())
+    if isinstance(value, (int, float)):
+        return f"{value:.4f}" if math.isfinite(value) else str(value)
+    return html.escape(str(value))
+
+
+def write_html_report(path: Path, title: str, header: dict[str, Any], entries: list[dict[str, Any]],
+                      averages: dict[str, Any], skipped: dict[str, str]) -> Path:
+    """A self-contained HTML page (relative image paths): every prompt's pictures and numbers, and the averages.
+
+    ``entries``: {"prompt", "folder", "files", "metrics"} with paths relative to ``path.parent``.
+    """
+    metric_names = list(averages)
+    rows = []
+    for index, entry in enumerate(entries):
+        folder = entry["folder"]
+        picture = entry["files"].get("side_by_side_animation") or entry["files"]["side_by_side"]
+        cells = "".join(f"<td>{_number(entry['metrics'].get(name))}</td>" for name in metric_names)
+        rows.append(
+            f'<tr><td>{index}</td><td class="prompt">{html.escape(entry["prompt"])}</td>{cells}</tr>\n'
+            f'<tr><td></td><td colspan="{len(metric_names) + 1}"><img src="{html.escape(folder)}/'
+            f'{html.escape(picture)}" alt="dense | patched | difference"></td></tr>'
+        )
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in metric_names)
+    average_cells = "".join(f"<td>{_number(averages[name])}</td>" for name in metric_names)
+    details = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in header.items())
+    skips = "".join(f"<li>{html.escape(k)} skipped: {html.escape(v)}</li>" for k, v in skipped.items())
+    page = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}} img{{max-width:100%;image-rendering:pixelated}}
+.prompt{{max-width:30em}} .skip{{color:#999}} .avg td{{font-weight:bold;background:#f4f4f4}}</style></head>
+<body><h1>{html.escape(title)}</h1><ul>{details}</ul>
+<p>Each picture: dense | patched | |difference| heat map (black = equal, white = largest difference).</p>
+<table><tr><th>#</th><th>prompt</th>{head}</tr>
+<tr class="avg"><td></td><td>average over {len(entries)} prompt(s)</td>{average_cells}</tr>
+{chr(10).join(rows)}
+</table>{f"<ul>{skips}</ul>" if skips else ""}</body></html>
+"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page)
+    return path
