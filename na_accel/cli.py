@@ -116,9 +116,28 @@ def run_demo(args: argparse.Namespace) -> int:
           f"mean {(sparse - dense).abs().mean().item():.3e}  (sparse attention changes the output)")
     print(f"  GNA vs reference (explicit mask): max |diff| {(sparse - reference).abs().max().item():.3e}"
           "  (same math: should be ~1e-6)")
-    path = save_side_by_side(args.output_dir / "demo.png", dense[0], sparse[0])
-    print(f"\nWrote {path} (dense | GNA | |difference| scaled to its maximum)")
+    print_demo_outputs(args.output_dir, dense[0], sparse[0])
     return 0
+
+
+def print_demo_outputs(out_dir: Path, dense: torch.Tensor, sparse: torch.Tensor) -> None:
+    """The demo's pictures and quality metrics, written the way `na-accel compare` writes them."""
+    from .metrics import QualityMetrics, format_metrics
+    from .report import save_png, write_json
+
+    metrics = QualityMetrics().compute(dense, sparse)
+    print("\nQuality of GNA vs dense (what `na-accel compare` reports):")
+    print("  " + format_metrics(metrics).replace("\n", "\n  "))
+    print(f"\nOutputs in {out_dir}/:")
+    for path, what in (
+        (save_side_by_side(out_dir / "demo.png", dense, sparse), "dense | GNA | |difference| heat map"),
+        (save_png(out_dir / "dense.png", dense), "dense attention"),
+        (save_png(out_dir / "patched.png", sparse), "GNA"),
+        (write_json(out_dir / "metrics.json", metrics), "PSNR, SSIM (LPIPS / CLIP: see --help of compare)"),
+    ):
+        print(f"  {path.name:14} {what}")
+    print("\nNext: na-accel compare tiny-flux --recipe flux_gna --prompt-file prompts.txt   (HTML report)\n"
+          "      na-accel bench tiny-flux --recipe flux_gna   (timings; on a GPU: flux-dev --random-weights)")
 
 
 if __name__ == "__main__":
