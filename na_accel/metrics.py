@@ -1,9 +1,10 @@
 """Output quality of the patched pipeline against the dense one (same seed).
 
 * PSNR and SSIM (torchmetrics.functional; data range 1): always.
-* LPIPS: only from a local TorchScript file the user names (``lpips_weights``): a module taking
-  two image batches [N, 3, H, W] in [-1, 1] and returning the distance per image (e.g.
-  ``torch.jit.save(torch.jit.script(lpips.LPIPS(net="alex")), "lpips_alex.pt")``).
+* LPIPS: only from a local module file the user names (``lpips_weights``): a ``torch.export``
+  program (``.pt2``, ``torch.export.save``) or a TorchScript file (other suffixes, ``torch.jit.save``)
+  taking two image batches [N, 3, H, W] in [-1, 1] and returning the distance per image, e.g.
+  ``torch.jit.save(torch.jit.script(lpips.LPIPS(net="alex")), "lpips_alex.pt")``.
 * CLIP score: only from a local Hugging Face CLIP folder (``clip_model``), loaded with
   ``local_files_only=True``; score = 100 * max(cosine(image, prompt), 0), torchmetrics' definition.
 
@@ -14,6 +15,7 @@ Nothing is ever downloaded: a metric without local weights is recorded as
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import torch
 
 from .errors import ArgumentError
 
-LPIPS_SKIP = "no --lpips-weights given (a local TorchScript LPIPS file); na_accel never downloads weights"
+LPIPS_SKIP = "no --lpips-weights given (a local LPIPS module file); na_accel never downloads weights"
 CLIP_SKIP = "no --clip-model given (a local Hugging Face CLIP folder); na_accel never downloads weights"
 
 
@@ -54,16 +56,25 @@ def ssim(reference: torch.Tensor, other: torch.Tensor) -> float:
 
 
 class LPIPS:
-    """A local TorchScript LPIPS module."""
+    """A local LPIPS module: a torch.export program (.pt2) or a TorchScript file."""
 
     def __init__(self, path: str | Path):
         path = Path(path)
         if not path.is_file():
-            raise ArgumentError(f"--lpips-weights: {str(path)!r} is not a file; expected a TorchScript LPIPS module (.pt)")
+            raise ArgumentError(
+                f"--lpips-weights: {str(path)!r} is not a file; expected an LPIPS module "
+                "(torch.export .pt2 or TorchScript .pt)"
+            )
         try:
-            self.module = torch.jit.load(str(path), map_location="cpu").eval()
-        except Exception as exc:  # noqa: BLE001 - torch.jit raises many kinds
-            raise ArgumentError(f"--lpips-weights: {str(path)!r} is not a loadable TorchScript module: {exc}") from None
+            if path.suffix == ".pt2":
+                self.module = torch.export.load(str(path)).module()
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated, still works
+                    self.module = torch.jit.load(str(path), map_location="cpu").eval()
+        except Exception as exc:  # noqa: BLE001 - torch.jit / torch.export raise many kinds
+            kind = "torch.export program" if path.suffix == ".pt2" else "TorchScript module"
+            raise ArgumentError(f"--lpips-weights: {str(path)!r} is not a loadable {kind}: {exc}") from None
         self.path = str(path)
 
     def __call__(self, reference: torch.Tensor, other: torch.Tensor) -> float:

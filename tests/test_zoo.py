@@ -1,0 +1,127 @@
+"""Model names -> models: shipped full-size configs, random weights built on the meta device, presets."""
+
+import pytest
+import torch
+
+import na_accel
+from na_accel import ArgumentError
+from na_accel.zoo import MODELS, build_on_device, check_size, load_model, meta_model, shipped_config
+
+# Parameter counts of the published transformers (FLUX.1-dev ~11.9B, HunyuanVideo ~12.8B,
+# Cosmos-Predict1 7B ~7.2B, Wan2.1 14B ~14.3B).
+FULL_SIZE = {"flux-dev": 11.90e9, "hunyuan-video": 12.82e9, "cosmos-7b": 7.24e9, "wan-14b": 14.29e9}
+
+# Shrinks a shipped config to a toy (2 heads x head_dim 16, one block of each kind).
+TOY = {
+    "flux-dev": {"num_layers": 1, "num_single_layers": 1, "num_attention_heads": 2, "attention_head_dim": 16,
+                 "joint_attention_dim": 32, "pooled_projection_dim": 32, "axes_dims_rope": [4, 6, 6], "in_channels": 16},
+    "hunyuan-video": {"in_channels": 4, "out_channels": 4, "num_attention_heads": 2, "attention_head_dim": 16,
+                      "num_layers": 1, "num_single_layers": 1, "num_refiner_layers": 1, "text_embed_dim": 32,
+                      "pooled_projection_dim": 24, "rope_axes_dim": [4, 6, 6]},
+    "cosmos-7b": {"in_channels": 4, "out_channels": 4, "num_attention_heads": 2, "attention_head_dim": 16,
+                  "num_layers": 1, "mlp_ratio": 2.0, "text_embed_dim": 32, "adaln_lora_dim": 4,
+                  "max_size": [4, 32, 32], "concat_padding_mask": False},
+    "wan-14b": {"num_attention_heads": 2, "attention_head_dim": 16, "in_channels": 4, "out_channels": 4,
+                "text_dim": 32, "freq_dim": 32, "ffn_dim": 64, "num_layers": 1, "rope_max_seq_len": 32},
+}
+
+
+@pytest.mark.parametrize("name", sorted(FULL_SIZE))
+def test_shipped_config_loads_full_size_on_meta(name):
+    shipped = shipped_config(name)
+    model = meta_model(shipped["class_name"], shipped["config"])
+    assert type(model).__name__ == shipped["class_name"]
+    assert all(p.device.type == "meta" for p in model.parameters())
+    count = sum(p.numel() for p in model.parameters())
+    assert abs(count - FULL_SIZE[name]) / FULL_SIZE[name] < 0.01, count
+    assert abs(count - shipped["approx_parameters"]) / count < 0.02
+    assert MODELS[name].family == shipped["family"]
+
+
+def test_full_size_random_weights_are_refused_on_cpu():
+    with pytest.raises(ArgumentError, match=r"11\.9B parameters.*refused on the CPU.*--config-override"):
+        load_model("flux-dev", random_weights=True, device="cpu")
+
+
+@pytest.mark.parametrize("name", sorted(TOY))
+def test_random_weights_denoising_loop_runs_every_family(name):
+    """The synthetic inputs fit each family's forward; the scheduler drives the steps."""
+    model = load_model(name, random_weights=True, config_overrides=TOY[name], text_len=6, seed=1)
+    assert model.source == "random weights" and model.info()["parameters"] < 2_000_000
+    video = model.is_video
+    frames = model.geometry.frames_per_token + 1 if video else None  # two latent frames
+    out = model.generate(prompt="", seed=0, height=64, width=80, frames=frames, steps=2)
+    assert torch.isfinite(out).all()
+    assert model.pipe.scheduler.step_index == 2
+    if video:
+        assert out.shape[2:] == (2, 8, 10)  # latent frames, 64/8, 80/8
+    else:
+        assert out.shape == (1, 4 * 5, 16)  # packed FLUX latents: one per 16x16 pixels
+
+
+def test_random_weights_are_built_in_dtype_on_device_and_seeded():
+    shipped = shipped_config("flux-dev")
+    config = {**shipped["config"], **TOY["flux-dev"]}
+    a = build_on_device(shipped["class_name"], config, device=torch.device("cpu"), dtype=torch.bfloat16, seed=3)
+    b = build_on_device(shipped["class_name"], config, device=torch.device("cpu"), dtype=torch.bfloat16, seed=3)
+    c = build_on_device(shipped["class_name"], config, device=torch.device("cpu"), dtype=torch.bfloat16, seed=4)
+    params = dict(a.named_parameters())
+    assert all(p.dtype == torch.bfloat16 and p.device.type == "cpu" for p in params.values())
+    name = "transformer_blocks.0.attn.to_q.weight"
+    assert torch.equal(params[name], dict(b.named_parameters())[name])
+    assert not torch.equal(params[name], dict(c.named_parameters())[name])
+    assert 0.1 < params[name].float().std() * 16**0.5 * 4 < 10  # ~1/sqrt(fan_in) scale, not garbage
+
+
+def test_patch_accepts_the_synthetic_pipeline_and_reads_its_steps():
+    model = load_model("flux-dev", random_weights=True, config_overrides=TOY["flux-dev"], text_len=4)
+    recipe = {"model": "flux", "dense_steps": 1, "default": {"kernel_size": [3, 3]}}
+    na_accel.patch(model.pipe, recipe)
+    model.generate(prompt="", seed=0, height=64, width=96, frames=None, steps=3)
+    totals = na_accel.describe(model.pipe).transformers[0].totals
+    na_accel.unpatch(model.pipe)
+    layers = 2  # one dual-stream, one single-stream block
+    assert totals["sparse"] == 2 * layers
+    assert totals["dense: dense step (step < dense_steps=1)"] == layers
+
+
+def test_tiny_preset_prompts_change_the_output():
+    model = load_model("tiny-flux")
+    kwargs = dict(seed=0, height=64, width=64, frames=None, steps=1)
+    cat, cat_again, dog = (model.generate(prompt=p, **kwargs) for p in ("a cat", "a cat", "a dog"))
+    assert cat.shape == (1, 3, 64, 64) and 0 <= cat.min() and cat.max() <= 1
+    assert torch.equal(cat, cat_again)
+    assert (cat - dog).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: load_model("sdxl"), "unknown model 'sdxl'; known: tiny-flux, tiny-hunyuan-video"),
+    (lambda: load_model("flux-dev"), "add --random-weights"),
+    (lambda: load_model("tiny-flux", random_weights=True), "tiny preset, random already"),
+    (lambda: load_model("tiny-hunyuan-video"), "not available"),
+    (lambda: load_model("flux-dev", random_weights=True, config_overrides={"num_blocks": 1}), "unknown key(s) ['num_blocks']"),
+    (lambda: load_model("tiny-flux", dtype="float64"), "--dtype: 'float64' is not supported"),
+    (lambda: load_model("tiny-flux", device="tpu"), "--device: 'tpu'"),
+])
+def test_bad_models_say_what_is_allowed(call, message):
+    with pytest.raises(ArgumentError) as info:
+        call()
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("family,size,message", [
+    ("flux", (100, 64, None), "--height: 100 is not valid for m; allowed: a multiple of 16 pixels >= 16"),
+    ("flux", (64, 8, None), "--width: 8 is not valid"),
+    ("flux", (64, 64, 9), "--frames: 9 is not valid for m, an image model"),
+    ("wan", (64, 64, 6), "--frames: 6 is not valid for m; allowed: 4k+1 frames"),
+    ("cosmos", (64, 64, 10), "allowed: 8k+1 frames"),
+])
+def test_bad_sizes_name_field_value_and_allowed(family, size, message):
+    with pytest.raises(ArgumentError) as info:
+        check_size(family, "m", *size)
+    assert message in str(info.value)
+
+
+def test_good_sizes_give_the_token_grid():
+    assert check_size("flux", "m", 4096, 4096, None) == (256, 256)
+    assert check_size("hunyuan_video", "m", 720, 1280, 129) == (33, 45, 80)
