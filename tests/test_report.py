@@ -1,0 +1,75 @@
+"""Pictures and reports: heat maps, image/video writers, standard JSON, HTML report."""
+
+import json
+import math
+
+import numpy
+import torch
+from PIL import Image
+
+from na_accel.report import heat_map, json_safe, side_by_side, write_html_report, write_json, write_outputs
+
+
+def test_heat_map_is_black_where_equal_and_white_at_the_maximum():
+    dense = torch.zeros(3, 4, 5)
+    patched = dense.clone()
+    patched[:, 1, 2] = 0.5
+    patched[:, 3, 4] = 0.25
+    heat = heat_map(dense, patched)
+    assert heat.shape == (3, 4, 5)
+    assert torch.equal(heat[:, 0, 0], torch.zeros(3))
+    assert torch.equal(heat[:, 1, 2], torch.ones(3))
+    assert 0 < heat[:, 3, 4].sum() < 3  # half the maximum: red-orange, neither black nor white
+    assert torch.equal(heat_map(dense, dense), torch.zeros(3, 4, 5))
+    assert side_by_side(dense, patched).shape == (3, 4, 15)
+
+
+def test_image_outputs_are_written_and_readable(tmp_path):
+    dense, patched = torch.rand(3, 16, 24), torch.rand(3, 16, 24)
+    files = write_outputs(tmp_path, dense, patched)
+    assert files == {"dense": "dense.png", "patched": "patched.png", "side_by_side": "side_by_side.png"}
+    with Image.open(tmp_path / "side_by_side.png") as image:
+        assert image.size == (72, 16)
+    with Image.open(tmp_path / "dense.png") as image:
+        pixels = torch.from_numpy(numpy.array(image)).permute(2, 0, 1).float() / 255
+    assert (pixels - dense).abs().max() <= 0.5 / 255 + 1e-6
+
+
+def test_video_outputs_are_frames_and_animations(tmp_path):
+    frames = torch.rand(3, 3, 16, 16)
+    files = write_outputs(tmp_path, frames, frames.flip(0))
+    assert sorted(p.name for p in (tmp_path / "dense_frames").iterdir()) == [f"frame_000{i}.png" for i in range(3)]
+    for name in ("dense.gif", "patched.gif", "side_by_side.gif"):
+        with Image.open(tmp_path / name) as gif:
+            assert gif.n_frames == 3
+    with Image.open(tmp_path / files["side_by_side"]) as image:
+        assert image.size == (48, 16)
+    assert "mp4" in files
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        assert "skipped" in files["mp4"]
+
+
+def test_json_stays_standard_with_infinite_psnr(tmp_path):
+    path = write_json(tmp_path / "m.json", {"psnr": math.inf, "list": [1.0, -math.inf], "nan": math.nan})
+    data = json.loads(path.read_text(), parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
+    assert data == {"psnr": "inf", "list": [1.0, "-inf"], "nan": "nan"}
+    assert json_safe({"a": (1, 2)}) == {"a": [1, 2]}
+
+
+def test_html_report_lists_every_prompt_with_relative_pictures(tmp_path):
+    entries = []
+    for index, prompt in enumerate(["a <cat>", "a dog"]):
+        folder = tmp_path / f"prompt_{index:03d}"
+        files = write_outputs(folder, torch.rand(3, 8, 8), torch.rand(3, 8, 8))
+        entries.append({"prompt": prompt, "folder": folder.name, "files": files,
+                        "metrics": {"psnr": 30.0 + index, "lpips": {"skipped": "no weights"}}})
+    averages = {"psnr": 30.5, "lpips": {"skipped": "no weights"}}
+    path = write_html_report(tmp_path / "report.html", "t", {"model": "tiny-flux"}, entries, averages,
+                             {"lpips": "no weights"})
+    page = path.read_text()
+    assert "a &lt;cat&gt;" in page and "a dog" in page
+    assert "30.5000" in page and "average over 2 prompt(s)" in page and "lpips skipped: no weights" in page
+    assert 'src="prompt_000/side_by_side.png"' in page and str(tmp_path) not in page
+    assert (tmp_path / "prompt_001" / "side_by_side.png").is_file()
