@@ -69,6 +69,10 @@ def _prepare(args: argparse.Namespace):
     from .zoo import MODELS, check_size, load_model, parse_device, parse_dtype, parse_overrides
 
     _check_counts(args, {"steps": 1, "batch": 1, "repeats": 1, "warmup": 0, "text_len": 1, "frames": 1})
+    from .backends import BACKEND_NAMES
+
+    if args.backend not in BACKEND_NAMES:
+        raise ArgumentError(f"--backend: unknown backend {args.backend!r}; allowed: {list(BACKEND_NAMES)}")
     recipe = load_recipe(args.recipe)
     overrides = parse_overrides(args.config_override)
     parse_dtype(args.dtype)
