@@ -136,7 +136,7 @@ def print_demo_outputs(out_dir: Path, dense: torch.Tensor, sparse: torch.Tensor)
         (write_json(out_dir / "metrics.json", metrics), "PSNR, SSIM (LPIPS / CLIP: see --help of compare)"),
     ):
         print(f"  {path.name:14} {what}")
-    print("\nNext: na-accel compare tiny-flux --recipe flux_gna --prompt-file prompts.txt   (HTML report)\n"
+    print("\nNext: na-accel compare tiny-flux --recipe flux_gna --prompt-file eval/prompts.txt   (HTML report)\n"
           "      na-accel bench tiny-flux --recipe flux_gna   (timings; on a GPU: flux-dev --random-weights)")
 
 

@@ -162,11 +162,15 @@ def prompt_seed(prompt: str, seed: int) -> int:
 def _tiny_flux(seed: int) -> PipelineModel:
     from .tiny import tiny_flux_pipeline, tiny_flux_prompt
 
+    pipe = tiny_flux_pipeline(seed=seed)
+
     def prompt_kwargs(prompt: str, seed: int, batch: int) -> dict[str, Any]:
-        return {**tiny_flux_prompt(seed=prompt_seed(prompt, seed), batch=batch).as_kwargs(), "guidance_scale": 3.5}
+        parameter = next(pipe.transformer.parameters())  # the pipeline may have moved since it was built
+        embeds = tiny_flux_prompt(seed=prompt_seed(prompt, seed), batch=batch).as_kwargs()
+        return {**{k: v.to(parameter.device, parameter.dtype) for k, v in embeds.items()}, "guidance_scale": 3.5}
 
     return PipelineModel(
-        name="tiny-flux", family="flux", source="tiny preset", pipe=tiny_flux_pipeline(seed=seed),
+        name="tiny-flux", family="flux", source="tiny preset", pipe=pipe,
         default_height=128, default_width=160, default_frames=None, default_steps=4,
         prompt_kwargs=prompt_kwargs,
     )

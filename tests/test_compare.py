@@ -100,3 +100,14 @@ def test_empty_prompt_file_is_a_clear_error(tmp_path, capsys):
     prompts.write_text("\n# nothing\n")
     assert main(["compare", "tiny-flux", "--recipe", "flux_gna", "--prompt-file", str(prompts)]) == 2
     assert "holds no prompts" in capsys.readouterr().err
+
+
+def test_main_job_demo_shows_where_the_outputs_went(tmp_path, capsys):
+    """README's main job (scripts/demo.sh -> na-accel demo) writes compare-style outputs and lists them."""
+    assert main(["demo", "--height", "64", "--width", "64", "--steps", "2", "--output-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"Outputs in {tmp_path}/" in out and "psnr:" in out and "lpips: skipped" in out
+    for name in ("demo.png", "dense.png", "patched.png", "metrics.json"):
+        assert (tmp_path / name).is_file() and name in out
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert 0 < metrics["ssim"] <= 1 and "skipped" in metrics["lpips"]

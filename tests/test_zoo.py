@@ -125,3 +125,10 @@ def test_bad_sizes_name_field_value_and_allowed(family, size, message):
 def test_good_sizes_give_the_token_grid():
     assert check_size("flux", "m", 4096, 4096, None) == (256, 256)
     assert check_size("hunyuan_video", "m", 720, 1280, 129) == (33, 45, 80)
+
+
+def test_tiny_preset_runs_in_bfloat16():
+    model = load_model("tiny-flux", dtype="bfloat16")
+    assert next(model.transformer.parameters()).dtype == torch.bfloat16
+    out = model.generate(prompt="a cat", seed=0, height=32, width=32, frames=None, steps=1)
+    assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
