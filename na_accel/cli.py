@@ -4,6 +4,7 @@
                        difference to dense attention (and to the reference backend)
     na-accel bench     time a pipeline dense vs patched with a recipe (JSON + table)
     na-accel compare   dense vs patched outputs of one seed: pictures, PSNR/SSIM, HTML report
+    na-accel models    list the model names bench and compare accept
     na-accel recipes   list the shipped recipes
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .commands import add_subcommands, run_bench_command, run_compare_command
+from .commands import add_subcommands, run_bench_command, run_compare_command, run_models_command
 from .report import save_side_by_side  # noqa: F401  (moved to report.py; kept importable here)
 
 # Exercises every recipe feature on the tiny pipeline's 16x20 token grid (256x320 pixels).
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_bench_command(args)
         if args.command == "compare":
             return run_compare_command(args)
+        if args.command == "models":
+            return run_models_command(args)
         return list_shipped_recipes()
     except NaAccelError as exc:
         print(f"na-accel: error: {exc}", file=sys.stderr)

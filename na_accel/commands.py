@@ -37,6 +37,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_subcommands(commands: argparse._SubParsersAction) -> None:
+    commands.add_parser("models", help="list the model names bench and compare accept")
     bench = commands.add_parser("bench", help="time a pipeline dense vs patched with a recipe")
     _add_model_arguments(bench)
     bench.add_argument("--batch", type=int, default=1)
@@ -172,4 +173,15 @@ def run_compare_command(args: argparse.Namespace) -> int:
             print(f"  {key:24} {folder}{name}")
     for key, path in written.items():
         print(f"  {key:24} {path.name}")
+    return 0
+
+
+def run_models_command(args: argparse.Namespace) -> int:
+    from .zoo import MODELS
+
+    for spec in MODELS.values():
+        usage = "--random-weights" if spec.config_file else "offline"
+        status = f" (not available: {spec.unavailable})" if spec.unavailable else ""
+        print(f"{spec.name:20} {spec.family:14} {spec.kind:22} {usage:17} {spec.description}{status}")
+    print("or a local diffusers pipeline folder / hub id (loaded with from_pretrained)")
     return 0

@@ -146,7 +146,18 @@ class ModelSpec:
     description: str
     build_preset: Callable[[int], PipelineModel] | None = None  # tiny presets: seed -> model
     config_file: str | None = None  # random weights: na_accel/configs/<file>
-    unavailable: str | None = None  # why a listed preset can't be built in this build
+
+    @property
+    def unavailable(self) -> str | None:
+        """Why a listed tiny preset can't be built in this build (None when it can)."""
+        factory = getattr(self.build_preset, "factory", None)
+        if factory is None:
+            return None
+        from . import tiny
+
+        if hasattr(tiny, factory):
+            return None
+        return f"its tiny pipeline (na_accel.tiny.{factory}) is not in this build"
 
     @property
     def kind(self) -> str:
@@ -176,17 +187,42 @@ def _tiny_flux(seed: int) -> PipelineModel:
     )
 
 
+def tiny_pipeline_preset(name: str, family: str, factory: str, *, height: int, width: int,
+                         frames: int | None, steps: int,
+                         prompt_kwargs: Callable[[str, int, int], dict[str, Any]] | None = None):
+    """A preset builder for ``na_accel.tiny.<factory>(seed=...)``; without ``prompt_kwargs`` the
+    prompt text goes to the pipeline (tiny pipelines with tiny text encoders)."""
+
+    def build(seed: int) -> PipelineModel:
+        from . import tiny
+
+        pipe = getattr(tiny, factory)(seed=seed)
+        if hasattr(pipe, "set_progress_bar_config"):
+            pipe.set_progress_bar_config(disable=True)
+        return PipelineModel(name=name, family=family, source="tiny preset", pipe=pipe, default_height=height,
+                             default_width=width, default_frames=frames, default_steps=steps,
+                             prompt_kwargs=prompt_kwargs)
+
+    build.factory = factory
+    return build
+
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("tiny-flux", "flux", "tiny random-weight FluxPipeline (2 heads x 16), offline, CPU-fast",
                   build_preset=_tiny_flux),
-        # HOOK (tiny-hunyuan-video): build_preset=_tiny_hunyuan_video, using na_accel.tiny.tiny_hunyuan_video_pipeline
+        # HOOK (tiny-hunyuan-video): works once na_accel.tiny has tiny_hunyuan_video_pipeline; check its
+        # prompt handling (prompt_kwargs) and default size at merge.
         ModelSpec("tiny-hunyuan-video", "hunyuan_video", "tiny random-weight HunyuanVideoPipeline, offline",
-                  unavailable="its tiny pipeline (na_accel.tiny.tiny_hunyuan_video_pipeline) is not in this build"),
-        # HOOK (tiny-cosmos): build_preset=_tiny_cosmos, using na_accel.tiny.tiny_cosmos_pipeline
+                  build_preset=tiny_pipeline_preset("tiny-hunyuan-video", "hunyuan_video",
+                                                    "tiny_hunyuan_video_pipeline",
+                                                    height=64, width=64, frames=5, steps=2)),
+        # HOOK (tiny-cosmos): works once na_accel.tiny has tiny_cosmos_pipeline; if it is Cosmos 2
+        # text-to-image (one latent frame), set frames=None there and check prompt_kwargs at merge.
         ModelSpec("tiny-cosmos", "cosmos", "tiny random-weight Cosmos pipeline, offline",
-                  unavailable="its tiny pipeline (na_accel.tiny.tiny_cosmos_pipeline) is not in this build"),
+                  build_preset=tiny_pipeline_preset("tiny-cosmos", "cosmos", "tiny_cosmos_pipeline",
+                                                    height=64, width=64, frames=9, steps=2)),
         ModelSpec("flux-dev", "flux", "FLUX.1-dev transformer (11.9B), random weights", config_file="flux-dev.json"),
         ModelSpec("hunyuan-video", "hunyuan_video", "HunyuanVideo transformer (12.8B), random weights",
                   config_file="hunyuan-video.json"),

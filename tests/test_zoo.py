@@ -132,3 +132,27 @@ def test_tiny_preset_runs_in_bfloat16():
     assert next(model.transformer.parameters()).dtype == torch.bfloat16
     out = model.generate(prompt="a cat", seed=0, height=32, width=32, frames=None, steps=1)
     assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
+
+
+def test_video_tiny_presets_plug_in_when_their_pipelines_exist(monkeypatch):
+    import na_accel.tiny
+
+    spec = MODELS["tiny-hunyuan-video"]
+    if spec.unavailable is None:
+        pytest.skip("tiny_hunyuan_video_pipeline is in this build")
+    assert "na_accel.tiny.tiny_hunyuan_video_pipeline" in spec.unavailable
+    built = []
+    monkeypatch.setattr(na_accel.tiny, "tiny_hunyuan_video_pipeline",
+                        lambda seed: built.append(seed) or na_accel.tiny.tiny_flux_pipeline(seed), raising=False)
+    assert spec.unavailable is None
+    model = load_model("tiny-hunyuan-video", seed=5)
+    assert built == [5] and model.family == "hunyuan_video" and model.default_frames == 5
+
+
+def test_models_command_lists_every_model(capsys):
+    from na_accel.cli import main
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in MODELS)
+    assert "flux-dev             flux           random-weights config" in out
