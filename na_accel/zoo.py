@@ -334,7 +334,7 @@ def load_pretrained(path: str, *, device: torch.device, dtype: torch.dtype) -> P
     from diffusers import DiffusionPipeline
 
     try:
-        pipe = DiffusionPipeline.from_pretrained(path, torch_dtype=dtype)
+        pipe = DiffusionPipeline.from_pretrained(path, dtype=dtype)
     except (OSError, ValueError) as exc:
         raise ArgumentError(f"model: could not load a diffusers pipeline from {path!r}: {exc}") from None
     pipe.to(device)

@@ -1,0 +1,63 @@
+"""Real pipelines from a local folder (diffusers from_pretrained): a tiny FluxPipeline with text encoders."""
+
+import json
+
+import pytest
+import torch
+
+from na_accel.cli import main
+
+WORDS = ["a", "cat", "dog", "red", "fox", "in", "snow", "photo", "of"]
+
+
+@pytest.fixture(scope="module")
+def pipeline_folder(tmp_path_factory):
+    transformers = pytest.importorskip("transformers")
+    from diffusers import FluxPipeline
+
+    from na_accel.tiny import tiny_flux_pipeline
+
+    tiny = tiny_flux_pipeline(seed=0)
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1, **{w + "</w>": i + 2 for i, w in enumerate(WORDS)}}
+    torch.manual_seed(0)
+    clip = transformers.CLIPTextModel(transformers.CLIPTextConfig(
+        vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=2,
+        max_position_embeddings=77, projection_dim=32, bos_token_id=0, eos_token_id=1, pad_token_id=1))
+    t5_tokenizer = transformers.T5TokenizerFast(
+        vocab=[("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [("\u2581" + w, -1.0) for w in WORDS],
+        extra_ids=0, model_max_length=512)
+    t5 = transformers.T5EncoderModel(transformers.T5Config(
+        vocab_size=len(t5_tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=1, num_heads=2))
+    pipe = FluxPipeline(
+        scheduler=tiny.scheduler, vae=tiny.vae, transformer=tiny.transformer,
+        text_encoder=clip, tokenizer=transformers.CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77),
+        text_encoder_2=t5, tokenizer_2=t5_tokenizer,
+    )
+    folder = tmp_path_factory.mktemp("pipelines") / "tiny-flux-full"
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def test_compare_a_local_pipeline_folder(pipeline_folder, tmp_path, capsys):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model: flux\ndefault: {kernel_size: [3, 3]}\n")
+    out_dir = tmp_path / "out"
+    code = main(["compare", str(pipeline_folder), "--recipe", str(recipe), "--prompt", "a red fox",
+                 "--height", "64", "--width", "64", "--steps", "2", "--output-dir", str(out_dir), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    result = json.loads((out_dir / "metrics.json").read_text())
+    assert result["model"]["source"] == "pretrained" and result["model"]["pipeline_class"] == "FluxPipeline"
+    assert result["layer_calls"]["sparse"] == 2 * 4
+    assert (out_dir / "side_by_side.png").is_file()
+
+
+def test_a_local_pipeline_rejects_a_recipe_of_another_family(pipeline_folder, capsys):
+    code = main(["bench", str(pipeline_folder), "--recipe", "wan_gna", "--height", "64", "--width", "64",
+                 "--no-progress"])
+    assert code == 2
+    assert "--recipe: wan_gna is for model family 'wan'" in capsys.readouterr().err
+
+
+def test_a_missing_folder_is_an_unknown_model(capsys):
+    assert main(["bench", "./no/such/folder", "--recipe", "flux_gna"]) == 2
+    assert "unknown model './no/such/folder'; known: tiny-flux" in capsys.readouterr().err
