@@ -71,6 +71,7 @@ class SparseCall:
     text_len: int
     text_first: bool
     backend: str
+    text_valid_lens: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -91,7 +92,7 @@ class LayerRoute:
         *,
         seq_len: int,
         text_len_seen: int | None,
-        has_attention_mask: bool,
+        unhandled_attention_mask: bool,
         has_parallel_config: bool,
         device: torch.device,
         dtype: torch.dtype,
@@ -105,8 +106,8 @@ class LayerRoute:
         layout = ctx.layout
         if layout.grid is None:
             return self._dense(f"no token grid: {layout.problem}")
-        if has_attention_mask:
-            return self._dense("an attention_mask was passed (GNA path takes none)")
+        if unhandled_attention_mask:
+            return self._dense("an attention_mask was passed that the GNA path can't honour")
         if has_parallel_config:
             return self._dense("context parallelism shards the sequence")
         if seq_len != math.prod(layout.grid) + layout.text_len or (
@@ -125,7 +126,7 @@ class LayerRoute:
         if window is None or window.grid != layout.grid:  # resolve once per grid, not per call
             window = self.last_window = self.plan.setting.window.resolve(layout.grid)
         self.counts[FULL_WINDOW if window.covers_grid else SPARSE] += 1
-        return SparseCall(window, layout.text_len, layout.text_first, backend)
+        return SparseCall(window, layout.text_len, layout.text_first, backend, layout.text_valid_lens)
 
     def _dense(self, reason: str, warn: bool = True) -> None:
         key = f"dense: {reason}"

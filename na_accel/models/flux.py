@@ -14,7 +14,6 @@ import weakref
 from typing import Any, Iterator
 
 import torch
-from diffusers.models.attention_dispatch import dispatch_attention_fn
 from diffusers.models.transformers.transformer_flux import (
     FluxAttention,
     FluxAttnProcessor,
@@ -24,7 +23,7 @@ from diffusers.models.transformers.transformer_flux import (
 from diffusers.models.embeddings import apply_rotary_emb
 
 from ..attention import gna_joint_attention
-from .base import ModelAdapter, TokenLayout
+from .base import GNAProcessor, ModelAdapter, TokenLayout, register_like_stock
 
 
 class FluxAdapter(ModelAdapter):
@@ -90,22 +89,8 @@ class FluxAdapter(ModelAdapter):
         return result
 
     def make_processor(self, original: Any, route: Any) -> "GNAFluxAttnProcessor":
-        _register_with_diffusers_hooks()
+        register_like_stock(GNAFluxAttnProcessor, FluxAttnProcessor)
         return GNAFluxAttnProcessor(original, route)
-
-
-def _register_with_diffusers_hooks() -> None:
-    """Let diffusers' hooks (skip-layer guidance) treat the GNA processor like FluxAttnProcessor.
-
-    They look processors up by exact class in a private registry; if that registry changes,
-    those hooks just don't recognise patched layers, so a missing registry is not an error.
-    """
-    try:
-        from diffusers.hooks._helpers import AttentionProcessorRegistry
-    except ImportError:
-        return
-    metadata = AttentionProcessorRegistry.get(FluxAttnProcessor)
-    AttentionProcessorRegistry.register(GNAFluxAttnProcessor, metadata)
 
 
 def _row_major_grid(img_ids: torch.Tensor) -> tuple[int, int] | str:
@@ -138,34 +123,11 @@ def _bind_forward(module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) 
     return dict(signature.bind_partial(module, *args, **kwargs).arguments)
 
 
-class GNAFluxAttnProcessor:
+class GNAFluxAttnProcessor(GNAProcessor):
     """FluxAttnProcessor with GNA among image tokens; keeps the stock ``__call__`` parameters.
 
-    Projections, QK norms and RoPE are exactly the stock processor's. Calls that can't run sparse
-    go to the original processor (counted by the layer's route).
+    Projections, QK norms and RoPE are exactly the stock processor's.
     """
-
-    def __init__(self, original: FluxAttnProcessor, route: Any) -> None:
-        self.original = original
-        self.route = route
-
-    # set_attention_backend / context parallelism set these on processors: share them with the
-    # original, which runs the dense calls.
-    @property
-    def _attention_backend(self):
-        return self.original._attention_backend
-
-    @_attention_backend.setter
-    def _attention_backend(self, value):
-        self.original._attention_backend = value
-
-    @property
-    def _parallel_config(self):
-        return self.original._parallel_config
-
-    @_parallel_config.setter
-    def _parallel_config(self, value):
-        self.original._parallel_config = value
 
     def __call__(
         self,
@@ -179,7 +141,7 @@ class GNAFluxAttnProcessor:
         call = self.route.route(
             seq_len=hidden_states.shape[1] + (text_len_seen or 0),
             text_len_seen=text_len_seen,
-            has_attention_mask=attention_mask is not None,
+            unhandled_attention_mask=attention_mask is not None,
             has_parallel_config=self._parallel_config is not None,
             device=hidden_states.device,
             dtype=hidden_states.dtype,
@@ -233,6 +195,3 @@ class GNAFluxAttnProcessor:
             encoder_hidden_states = attn.to_add_out(encoder_hidden_states.contiguous())
             return hidden_states, encoder_hidden_states
         return hidden_states
-
-    def _dense_attention(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        return dispatch_attention_fn(query, key, value, backend=self._attention_backend)
