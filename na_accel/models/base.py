@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -52,6 +53,17 @@ class ModelAdapter:
     def make_processor(self, original: Any, route: Any) -> Any:
         """The GNA processor for one layer; ``route`` decides per call (na_accel.patch.LayerRoute)."""
         raise NotImplementedError
+
+
+_FORWARD_SIGNATURES: dict[type, inspect.Signature] = {}
+
+
+def forward_arguments(module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A forward call's arguments by name (pipelines pass keywords; positional calls work too)."""
+    if not args:
+        return kwargs
+    signature = _FORWARD_SIGNATURES.setdefault(type(module), inspect.signature(type(module).forward))
+    return dict(signature.bind_partial(module, *args, **kwargs).arguments)
 
 
 def video_token_grid(hidden_states: Any, patch_size: tuple[int, int, int]) -> tuple[int, int, int] | str:

@@ -9,7 +9,6 @@ forward inputs tell where text ends.
 
 from __future__ import annotations
 
-import inspect
 import weakref
 from typing import Any, Iterator
 
@@ -23,7 +22,7 @@ from diffusers.models.transformers.transformer_flux import (
 from diffusers.models.embeddings import apply_rotary_emb
 
 from ..attention import gna_joint_attention
-from .base import GNAProcessor, ModelAdapter, TokenLayout, register_like_stock
+from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, register_like_stock
 
 
 class FluxAdapter(ModelAdapter):
@@ -56,7 +55,7 @@ class FluxAdapter(ModelAdapter):
         return int(transformer.config.attention_head_dim)
 
     def token_layout(self, transformer: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> TokenLayout:
-        inputs = _bind_forward(transformer, args, kwargs)
+        inputs = forward_arguments(transformer, args, kwargs)
         hidden_states, img_ids, txt_ids = (inputs.get(k) for k in ("hidden_states", "img_ids", "txt_ids"))
         if img_ids is None or txt_ids is None or hidden_states is None:
             return TokenLayout(None, 0, True, "forward called without hidden_states, img_ids or txt_ids")
@@ -110,17 +109,6 @@ def _row_major_grid(img_ids: torch.Tensor) -> tuple[int, int] | str:
     if not (same_image and torch.equal(rows.long(), expected_rows) and torch.equal(cols.long(), expected_cols)):
         return "img_ids are not a row-major (height, width) grid"
     return height, width
-
-
-_FORWARD_SIGNATURES: dict[type, inspect.Signature] = {}
-
-
-def _bind_forward(module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The forward's arguments by name (pipelines pass keywords; positional calls work too)."""
-    if not args:
-        return kwargs
-    signature = _FORWARD_SIGNATURES.setdefault(type(module), inspect.signature(type(module).forward))
-    return dict(signature.bind_partial(module, *args, **kwargs).arguments)
 
 
 class GNAFluxAttnProcessor(GNAProcessor):
