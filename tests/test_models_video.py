@@ -81,10 +81,8 @@ def test_full_window_reproduces_stock(family, grid):
 @pytest.mark.parametrize(
     "grid, window",
     [
-        ((3, 5, 4), dict(kernel_size=[2, 3, 3])),
-        ((4, 5, 7), dict(kernel_size=[3, 3, 5], stride=[1, 2, 3])),
-        ((4, 6, 5), dict(kernel_size=[2, 3, 2], dilation=[2, 2, 1])),
-        ((4, 3, 6), dict(kernel_size=[3, 2, 4], stride=[2, 1, 2], dilation=[1, 1, 1], is_causal=[True, False, False])),
+        ((4, 5, 7), dict(kernel_size=[3, 3, 5], stride=[1, 2, 3])),  # odd sizes, borders, stride
+        ((4, 6, 5), dict(kernel_size=[2, 3, 2], stride=[2, 1, 1], dilation=[2, 1, 2], is_causal=[True, False, False])),
     ],
 )
 def test_sparse_window_matches_reference(family, grid, window):
