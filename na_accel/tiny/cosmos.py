@@ -76,3 +76,153 @@ def cosmos_transformer_inputs(
     if condition_mask:
         inputs["condition_mask"] = torch.zeros(batch, 1, *size, device=device, dtype=dtype)
     return inputs
+
+
+def tiny_cosmos_vae(seed: int = 0, latent_channels: int = 4):
+    """A small AutoencoderKLCosmos: 8x spatial, 4x temporal compression (Haar wavelet patcher).
+
+    The real Cosmos-Predict1 tokenizer compresses 8x in time too; 4x keeps a 3-latent-frame video
+    at 9 frames instead of 17 (its decoder is the slowest part of a tiny generation).
+    """
+    from diffusers import AutoencoderKLCosmos
+
+    torch.manual_seed(seed)
+    return AutoencoderKLCosmos(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=latent_channels,
+        encoder_block_out_channels=(8, 8, 8, 8),
+        decode_block_out_channels=(8, 8, 8, 8),
+        attention_resolutions=(8,),
+        resolution=64,
+        num_layers=1,
+        patch_size=4,
+        patch_type="haar",
+        scaling_factor=1.0,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
+        latents_mean=None,
+        latents_std=None,
+    ).eval()
+
+
+def tiny_cosmos_pipeline(seed: int = 0):
+    """A CosmosTextToWorldPipeline (Cosmos-Predict1): tiny transformer, T5 encoder, Cosmos VAE.
+
+    Scheduler: EDMEulerScheduler with Cosmos-Predict1's settings. The safety checker is a stand-in
+    that passes everything (Cosmos Guardrail is not installed and is a large model).
+    """
+    from diffusers import CosmosTextToWorldPipeline, EDMEulerScheduler
+
+    from ._text import SafetyCheckerStandIn, tiny_t5_text_encoder, tiny_t5_tokenizer
+
+    tokenizer = tiny_t5_tokenizer()
+    scheduler = EDMEulerScheduler(
+        sigma_min=0.002,
+        sigma_max=80.0,
+        sigma_data=0.5,
+        sigma_schedule="karras",
+        num_train_timesteps=1000,
+        prediction_type="epsilon",
+        rho=7.0,
+        final_sigmas_type="sigma_min",
+    )
+    pipe = CosmosTextToWorldPipeline(
+        text_encoder=tiny_t5_text_encoder(len(tokenizer), d_model=TINY_COSMOS_TEXT_DIM, seed=seed + 2),
+        tokenizer=tokenizer,
+        transformer=tiny_cosmos_transformer(seed),
+        vae=tiny_cosmos_vae(seed + 1),
+        scheduler=scheduler,
+        safety_checker=SafetyCheckerStandIn(),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def tiny_cosmos_call(
+    height: int = 48,
+    width: int = 80,
+    num_frames: int = 9,
+    steps: int = 2,
+    seed: int = 0,
+    prompt="a red fox in the snow",
+    max_sequence_length: int = 32,
+    **extra,
+) -> dict:
+    """Call kwargs for a small CosmosTextToWorldPipeline generation (``pipe(**kwargs).frames``).
+
+    Defaults: 9 frames of 48x80 pixels -> 3 latent frames of 6x10 (the tiny VAE compresses 8x8 x4)
+    -> token grid (T, H, W) = (3, 3, 5), ``max_sequence_length`` (32) text tokens. Classifier-free
+    guidance is on (guidance_scale 7): the transformer runs twice per step. A short negative prompt
+    replaces the pipeline's long default one, which the 32-token limit would truncate.
+    ``extra`` overrides or adds kwargs.
+    """
+    kwargs = {
+        "prompt": prompt,
+        "negative_prompt": "blurry, low quality",
+        "height": height,
+        "width": width,
+        "num_frames": num_frames,
+        "num_inference_steps": steps,
+        "guidance_scale": 7.0,
+        "generator": torch.Generator().manual_seed(seed),
+        "output_type": "pt",
+        "max_sequence_length": max_sequence_length,
+    }
+    kwargs.update(extra)
+    return kwargs
+
+
+def tiny_cosmos2_text_to_image_pipeline(seed: int = 0):
+    """A Cosmos2TextToImagePipeline (Cosmos-Predict2): tiny transformer, T5 encoder, Wan VAE.
+
+    Images are one latent frame: the transformer sees F = 1. The VAE is the tiny Wan one
+    (8x spatial); the safety checker is a stand-in that passes everything.
+    """
+    from diffusers import Cosmos2TextToImagePipeline, FlowMatchEulerDiscreteScheduler
+
+    from ._text import SafetyCheckerStandIn, tiny_t5_text_encoder, tiny_t5_tokenizer
+    from .wan import tiny_wan_vae
+
+    tokenizer = tiny_t5_tokenizer()
+    pipe = Cosmos2TextToImagePipeline(
+        text_encoder=tiny_t5_text_encoder(len(tokenizer), d_model=TINY_COSMOS_TEXT_DIM, seed=seed + 2),
+        tokenizer=tokenizer,
+        transformer=tiny_cosmos_transformer(seed),
+        vae=tiny_wan_vae(seed + 1),
+        scheduler=FlowMatchEulerDiscreteScheduler(use_karras_sigmas=True),
+        safety_checker=SafetyCheckerStandIn(),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def tiny_cosmos2_text_to_image_call(
+    height: int = 48,
+    width: int = 80,
+    steps: int = 2,
+    seed: int = 0,
+    prompt="a red fox in the snow",
+    max_sequence_length: int = 32,
+    **extra,
+) -> dict:
+    """Call kwargs for a small Cosmos2TextToImagePipeline generation (``pipe(**kwargs).images``).
+
+    Defaults: 48x80 pixels -> one latent frame of 6x10 -> token grid (T, H, W) = (1, 3, 5),
+    ``max_sequence_length`` (32) text tokens. Classifier-free guidance is on (guidance_scale 7):
+    the transformer runs twice per step.
+    ``extra`` overrides or adds kwargs.
+    """
+    kwargs = {
+        "prompt": prompt,
+        "negative_prompt": "blurry, low quality",
+        "height": height,
+        "width": width,
+        "num_inference_steps": steps,
+        "guidance_scale": 7.0,
+        "generator": torch.Generator().manual_seed(seed),
+        "output_type": "pt",
+        "max_sequence_length": max_sequence_length,
+    }
+    kwargs.update(extra)
+    return kwargs

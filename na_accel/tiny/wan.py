@@ -70,3 +70,81 @@ def wan_transformer_inputs(
             shape = (batch, WAN_IMAGE_TOKENS, config.image_dim)
         inputs["encoder_hidden_states_image"] = randn(shape, generator, device, dtype)
     return inputs
+
+
+# Wan 2.2 A14B switches from the high-noise to the low-noise expert at t = 0.875 * 1000.
+TINY_WAN_BOUNDARY_RATIO = 0.875
+
+
+def tiny_wan_vae(seed: int = 0, z_dim: int = 4):
+    """A small AutoencoderKLWan: 8x spatial, 4x temporal compression, ``z_dim`` latent channels."""
+    from diffusers import AutoencoderKLWan
+
+    torch.manual_seed(seed)
+    return AutoencoderKLWan(
+        base_dim=3,
+        z_dim=z_dim,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, True, True],
+        latents_mean=[0.0] * z_dim,
+        latents_std=[1.0] * z_dim,
+    ).eval()
+
+
+def tiny_wan_pipeline(seed: int = 0, two_stage: bool = False):
+    """A WanPipeline: tiny transformer, UMT5 text encoder and Wan VAE (8x spatial, 4x temporal).
+
+    ``two_stage=True`` gives a Wan 2.2 A14B-style pipeline: ``transformer`` (high noise, t >= 875)
+    and ``transformer_2`` (low noise) with ``boundary_ratio`` 0.875: a 2-step generation's timesteps
+    are 1000 and ~9, so each transformer runs one step (twice, with classifier-free guidance).
+    """
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline
+
+    from ._text import tiny_t5_text_encoder, tiny_t5_tokenizer
+
+    tokenizer = tiny_t5_tokenizer()
+    pipe = WanPipeline(
+        tokenizer=tokenizer,
+        text_encoder=tiny_t5_text_encoder(len(tokenizer), d_model=TINY_WAN_TEXT_DIM, umt5=True, seed=seed + 2),
+        vae=tiny_wan_vae(seed + 1),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        transformer=tiny_wan_transformer(seed),
+        transformer_2=tiny_wan_transformer(seed + 10) if two_stage else None,
+        boundary_ratio=TINY_WAN_BOUNDARY_RATIO if two_stage else None,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def tiny_wan_call(
+    height: int = 48,
+    width: int = 64,
+    num_frames: int = 9,
+    steps: int = 2,
+    seed: int = 0,
+    prompt="a red fox in the snow",
+    max_sequence_length: int = 32,
+    **extra,
+) -> dict:
+    """Call kwargs for a small WanPipeline generation (``pipe(**kwargs).frames``, a (B, F, H, W, 3) array).
+
+    Defaults: 9 frames of 48x64 pixels -> 3 latent frames of 6x8 -> token grid (T, H, W) = (3, 3, 4),
+    ``max_sequence_length`` (32) text tokens. Classifier-free guidance is on (guidance_scale 5, empty
+    negative prompt): the transformer runs twice per step. With a two-stage pipeline step 0 runs
+    ``transformer`` and step 1 ``transformer_2``.
+    ``extra`` overrides or adds kwargs.
+    """
+    kwargs = {
+        "prompt": prompt,
+        "height": height,
+        "width": width,
+        "num_frames": num_frames,
+        "num_inference_steps": steps,
+        "guidance_scale": 5.0,
+        "generator": torch.Generator().manual_seed(seed),
+        "output_type": "np",
+        "max_sequence_length": max_sequence_length,
+    }
+    kwargs.update(extra)
+    return kwargs
