@@ -28,9 +28,10 @@ import yaml
 
 from .errors import RecipeError
 from .models.registry import FAMILY_AXES, supported_families
+from .scaling import ScalingSpec, SnapContext, parse_scaling, resolve_window
 
 WINDOW_KEYS = ("kernel_size", "stride", "dilation", "is_causal")
-RECIPE_KEYS = ("model", "dense_steps", "default", "layers")
+RECIPE_KEYS = ("model", "dense_steps", "default", "layers", "scaling")
 # Free-form documentation keys a recipe may carry; they never change behaviour.
 METADATA_KEYS = ("name", "description", "source", "provenance", "tuned_for", "notes", "metadata")
 RECIPE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -51,6 +52,9 @@ class ResolvedWindow:
     dilation: tuple[int, ...]
     is_causal: tuple[bool, ...]
     clamped_axes: tuple[int, ...] = ()  # axes whose window was clamped to the whole axis
+    scaled: str | None = None  # how recipe.scaling changed the window for this grid, if it did
+    snapped: str | None = None  # the tiles it was snapped to (recipe.scaling.snap), if any
+    requested: tuple | None = None  # (kernel_size, stride) before snapping
 
     @property
     def covers_grid(self) -> bool:
@@ -77,6 +81,13 @@ class ResolvedWindow:
         )
         if self.clamped_axes:
             text += f" (clamped to grid on axes {list(self.clamped_axes)})"
+        if self.scaled:
+            text += f" [{self.scaled}]"
+        if self.snapped:
+            text += f" [{self.snapped}"
+            if self.requested and self.requested != (self.kernel_size, self.stride):
+                text += f", from window {_fmt(self.requested[0])} stride {_fmt(self.requested[1])}"
+            text += "]"
         return text
 
 
@@ -186,6 +197,15 @@ class Recipe:
     name: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    scaling: ScalingSpec | None = None  # recipe.scaling: resolution-aware windows (None: absolute)
+
+    def resolve(self, window: WindowSpec, grid: Sequence[int], context: SnapContext | None = None) -> ResolvedWindow:
+        """``window`` (a layer's) made legal for ``grid``, following ``recipe.scaling``.
+
+        Without a scaling section this is ``window.resolve(grid)``. ``context`` names the backend
+        (and head_dim, dtype) whose tiles ``scaling.snap: auto`` snaps to.
+        """
+        return resolve_window(window, grid, self.scaling, context)
 
     def setting_for(self, layer_name: str) -> LayerSetting:
         """First matching rule wins; layers no rule matches take ``default``."""
@@ -202,6 +222,8 @@ class Recipe:
     def hash(self) -> str:
         """Short content hash of the behaviour-relevant fields (metadata excluded)."""
         relevant = {k: self.raw[k] for k in RECIPE_KEYS if k in self.raw}
+        if self.scaling is not None and self.scaling.tuned_grid is not None:
+            relevant["tuned_grid"] = list(self.scaling.tuned_grid)  # may come from tuned_for
         canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
@@ -315,6 +337,13 @@ def parse_recipe(data: Any, name: str | None = None) -> Recipe:
         window = _build_window(where, rule_map, default_raw, axes)
         rules.append(LayerRule(match=match, window=window, index=index))
 
+    scaling = None
+    if data.get("scaling") is not None:
+        scaling = parse_scaling(
+            data["scaling"], axes, data.get("tuned_for"),
+            lambda where, mapping: _build_window(where, _window_mapping(where, mapping, False), None, axes),
+        )
+
     metadata = {k: data[k] for k in METADATA_KEYS if k in data}
     raw = json.loads(json.dumps(dict(data), default=str))
     if name is not None and "name" not in raw:  # a file's stem names it: keep that in to_dict()
@@ -328,6 +357,7 @@ def parse_recipe(data: Any, name: str | None = None) -> Recipe:
         name=name if name is not None else metadata.get("name"),
         metadata=metadata,
         raw=raw,
+        scaling=scaling,
     )
 
 
