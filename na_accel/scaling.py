@@ -91,6 +91,7 @@ class SnapContext:
     backend: str | None
     head_dim: int = 128
     dtype_bits: int = 16
+    tiles: Any = None  # a TileShape the caller already picked for ``backend`` (used by ``auto``)
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,6 +242,10 @@ def snap_tiles(snap: SnapSpec, grid: Sequence[int], context: SnapContext | None)
         return TileShape(tuple(snap.q_tile[a] for a in axes), tuple(snap.kv_tile[a] for a in axes),
                          "explicit", "recipe.scaling.snap")
     backend = snap.source if snap.source != SNAP_AUTO else (context.backend if context else None)
+    if context is not None and context.tiles is not None and context.tiles.rank == len(axes) and (
+        snap.source == SNAP_AUTO or context.tiles.backend == backend
+    ):
+        return context.tiles
     if backend is None:
         return None
     head_dim = context.head_dim if context else 128
