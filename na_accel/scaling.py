@@ -222,6 +222,14 @@ def resolve_window(window, grid: Sequence[int], scaling: ScalingSpec | None, con
     return snap_resolved(resolved, tiles)
 
 
+def check_snap_tiles(scaling: ScalingSpec | None, head_dim: int, grid_rank: int) -> None:
+    """Raise RecipeError now if ``snap: <backend>`` has no tiles for this head_dim (any rank <= grid_rank)."""
+    if scaling is None or scaling.snap is None or scaling.snap.source in (SNAP_AUTO, "explicit"):
+        return
+    for rank in range(1, grid_rank + 1):
+        snap_tiles(scaling.snap, (2,) * rank, SnapContext(None, head_dim, 16))
+
+
 def _round(x: float) -> int:
     return int(math.floor(x + 0.5))
 
