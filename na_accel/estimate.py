@@ -414,6 +414,8 @@ def format_estimate(result: RecipeEstimate) -> str:
             snapped = "snapped" if w.snapped.startswith("snapped") else w.snapped
             if w.requested and w.requested != (w.kernel_size, w.stride):
                 snapped += f" from {_fmt(w.requested[0])}/{_fmt(w.requested[1])}"
+            elif w.requested:
+                snapped += " (unchanged)"
             how.append(snapped)
         if w.clamped_axes:
             how.append(f"clamped axes {list(w.clamped_axes)}")

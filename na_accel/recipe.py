@@ -239,10 +239,15 @@ def list_recipes() -> list[str]:
 
 
 def _shipped_recipe_files() -> list[Any]:
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "recipes" / "__init__.py").is_file():
+        # A source checkout: its own recipes, even when an editable install maps
+        # na_accel.recipes to another checkout (git worktrees).
+        return [p for p in (checkout / "recipes").iterdir() if p.name.endswith(RECIPE_FILE_SUFFIXES)]
     try:  # installed: recipes/ ships as the na_accel.recipes package
         folder = resources.files("na_accel.recipes")
     except ModuleNotFoundError:  # running from a checkout without installing
-        folder = Path(__file__).resolve().parent.parent / "recipes"
+        folder = checkout / "recipes"
     return [p for p in folder.iterdir() if p.name.endswith(RECIPE_FILE_SUFFIXES)]
 
 
