@@ -10,7 +10,8 @@ A recipe is plain data (a dict, a YAML/JSON file, or a shipped name)::
 
 Everything is validated when the recipe is loaded; errors name the field, the value and what is
 allowed. Windows are per token-grid axis: (height, width) for images, (frames, height, width) for
-video. At run time a window is resolved against the actual grid (``WindowSpec.resolve``).
+video. At run time a window is resolved against the actual grid (``Recipe.resolve``: the optional
+``scaling`` section (``na_accel.scaling``) scales, overrides and snaps it; then ``WindowSpec.resolve``).
 """
 
 from __future__ import annotations
