@@ -3,6 +3,7 @@
     na-accel demo      patch an embedded tiny FLUX pipeline, show what ran sparse and the
                        difference to dense attention (and to the reference backend)
     na-accel recipes   list the shipped recipes
+    na-accel estimate  what a recipe buys at a resolution: density, FLOP / tile bounds, estimate
 """
 
 from __future__ import annotations
@@ -42,12 +43,18 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("recipes", help="list the shipped recipes")
 
+    from .estimate import add_estimate_parser, run_estimate
+
+    add_estimate_parser(commands)
+
     args = parser.parse_args(argv)
     from .errors import NaAccelError
 
     try:
         if args.command == "demo":
             return run_demo(args)
+        if args.command == "estimate":
+            return run_estimate(args)
         return list_shipped_recipes()
     except NaAccelError as exc:
         print(f"na-accel: error: {exc}", file=sys.stderr)
