@@ -6,6 +6,7 @@
     na-accel compare   dense vs patched outputs of one seed: pictures, PSNR/SSIM, HTML report
     na-accel models    list the model names bench and compare accept
     na-accel recipes   list the shipped recipes
+    na-accel estimate  what a recipe buys at a resolution: density, FLOP / tile bounds, estimate
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("recipes", help="list the shipped recipes")
     add_subcommands(commands)
 
+    from .estimate import add_estimate_parser, run_estimate
+
+    add_estimate_parser(commands)
+
     args = parser.parse_args(argv)
     from .errors import NaAccelError
 
@@ -61,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_compare_command(args)
         if args.command == "models":
             return run_models_command(args)
+        if args.command == "estimate":
+            return run_estimate(args)
         return list_shipped_recipes()
     except NaAccelError as exc:
         print(f"na-accel: error: {exc}", file=sys.stderr)

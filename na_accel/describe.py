@@ -6,7 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import PatchStateError
+import torch
+
+from .errors import NaAccelError, PatchStateError
 from .patch import FULL_WINDOW, SPARSE, TransformerPatch, patches_of, plan_patches
 
 
@@ -19,6 +21,8 @@ class LayerReport:
     dense_calls: dict[str, int] = field(default_factory=dict)  # reason -> count
     last_window: str | None = None  # the window as last resolved for the actual grid
     last_density: float | None = None  # fraction of visual query-key pairs computed
+    last_estimate: dict[str, Any] | None = None  # na_accel.estimate for the last window (bounds, tiles)
+    last_estimate_text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -100,6 +104,10 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
             if route.last_window is not None:
                 report.last_window = route.last_window.describe()
                 report.last_density = route.last_window.density
+                estimate = _estimate(patch, route)
+                if estimate is not None:
+                    report.last_estimate = estimate.to_dict()
+                    report.last_estimate_text = estimate.summary()
         layers.append(report)
     recipe = patch.recipe
     return TransformerReport(
@@ -114,6 +122,24 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
         patched=patched,
         layers=layers,
     )
+
+
+def _estimate(patch: TransformerPatch, route):
+    """The estimate (density, FLOP / tile bounds, block-sparsity) of the route's last window."""
+    from .estimate import estimate_window
+    from .scaling import SnapContext, SnapSpec, effective_axes, snap_tiles
+
+    grid, backend, device, dtype = route.last_key
+    window = route.last_window
+    tiles = None
+    tile_backend = patch.tile_backend(backend, device, dtype)
+    if tile_backend is not None and effective_axes(grid):
+        context = SnapContext(tile_backend, patch.target.head_dim, torch.finfo(dtype).bits)
+        try:
+            tiles = snap_tiles(SnapSpec(tile_backend), grid, context)
+        except NaAccelError:
+            tiles = None
+    return estimate_window(window, tiles)
 
 
 def _format_transformer(t: TransformerReport) -> str:
@@ -141,6 +167,8 @@ def _format_transformer(t: TransformerReport) -> str:
                 f"\n  {' ' * name_width}  last call: {layer.last_window}, "
                 f"density {layer.last_density:.1%}"
             )
+        if layer.last_estimate_text:
+            line += f"\n  {' ' * name_width}  estimate: {layer.last_estimate_text}"
         lines.append(line)
     totals = t.totals
     if any(totals.values()):

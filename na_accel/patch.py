@@ -19,11 +19,12 @@ from typing import Any, Callable
 
 import torch
 
-from .backends import AUTO, BACKEND_NAMES, BackendTarget, dtype_name, resolve_backend
+from .backends import AUTO, BACKEND_NAMES, REFERENCE, BackendTarget, dtype_name, resolve_backend
 from .errors import ArgumentError, BackendUnavailableError, PatchStateError, RecipeError, UnsupportedModelError
 from .models import ModelAdapter, TokenLayout, adapter_for, supported_models_text
 from .models.registry import FAMILY_AXES
 from .recipe import LayerSetting, Recipe, ResolvedWindow, load_recipe
+from .scaling import SnapContext, check_snap_tiles
 
 STATE_ATTRIBUTE = "_na_accel_patch"
 PIPELINE_TRANSFORMERS = ("transformer", "transformer_2")
@@ -71,6 +72,7 @@ class SparseCall:
     text_len: int
     text_first: bool
     backend: str
+    text_valid_lens: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -81,6 +83,7 @@ class LayerRoute:
     plan: LayerPlan
     counts: Counter = field(default_factory=Counter)
     last_window: ResolvedWindow | None = None
+    last_key: tuple | None = None  # (grid, backend, device, dtype) last_window was resolved for
 
     @property
     def name(self) -> str:
@@ -91,7 +94,7 @@ class LayerRoute:
         *,
         seq_len: int,
         text_len_seen: int | None,
-        has_attention_mask: bool,
+        unhandled_attention_mask: bool,
         has_parallel_config: bool,
         device: torch.device,
         dtype: torch.dtype,
@@ -105,8 +108,8 @@ class LayerRoute:
         layout = ctx.layout
         if layout.grid is None:
             return self._dense(f"no token grid: {layout.problem}")
-        if has_attention_mask:
-            return self._dense("an attention_mask was passed (GNA path takes none)")
+        if unhandled_attention_mask:
+            return self._dense("an attention_mask was passed that the GNA path can't honour")
         if has_parallel_config:
             return self._dense("context parallelism shards the sequence")
         if seq_len != math.prod(layout.grid) + layout.text_len or (
@@ -122,10 +125,13 @@ class LayerRoute:
                 f"backend {self.patch.requested_backend!r} unavailable on {device} {dtype_name(dtype)}"
             )
         window = self.last_window
-        if window is None or window.grid != layout.grid:  # resolve once per grid, not per call
-            window = self.last_window = self.plan.setting.window.resolve(layout.grid)
+        key = (layout.grid, backend, str(device), dtype)
+        if window is None or self.last_key != key:  # resolve once per grid (and backend), not per call
+            context = self.patch.snap_context(backend, device, dtype)
+            window = self.last_window = self.patch.recipe.resolve(self.plan.setting.window, layout.grid, context)
+            self.last_key = key
         self.counts[FULL_WINDOW if window.covers_grid else SPARSE] += 1
-        return SparseCall(window, layout.text_len, layout.text_first, backend)
+        return SparseCall(window, layout.text_len, layout.text_first, backend, layout.text_valid_lens)
 
     def _dense(self, reason: str, warn: bool = True) -> None:
         key = f"dense: {reason}"
@@ -176,6 +182,27 @@ class TransformerPatch:
                 except BackendUnavailableError as exc:
                     self._backends_by_device[key] = exc
         return self._backends_by_device[key]
+
+    def snap_context(self, backend: str, device: torch.device, dtype: torch.dtype) -> SnapContext | None:
+        """What ``scaling.snap`` needs: the NATTEN backend whose tiles apply, head_dim, dtype.
+
+        The reference backend has no tiles: it takes those of the backend ``auto`` picks for the
+        same device, so it computes exactly what that backend would.
+        """
+        scaling = self.recipe.scaling
+        if scaling is None or scaling.snap is None or self.target is None:
+            return None
+        return SnapContext(self.tile_backend(backend, device, dtype), self.target.head_dim, torch.finfo(dtype).bits)
+
+    def tile_backend(self, backend: str, device: torch.device, dtype: torch.dtype) -> str | None:
+        """The NATTEN backend whose tiles model ``backend`` (reference: what auto picks here)."""
+        if backend != REFERENCE:
+            return backend
+        target = BackendTarget(torch.device(device), dtype, self.target.head_dim, self.target.grid_rank)
+        try:
+            return resolve_backend(AUTO, target)
+        except BackendUnavailableError:
+            return None
 
     @property
     def backends_used(self) -> dict[str, str]:
@@ -343,6 +370,7 @@ def _plan_transformer(
             grid_rank=len(FAMILY_AXES[recipe.model]),
         )
         resolved = resolve_backend(backend, target)
+        check_snap_tiles(recipe.scaling, target.head_dim, target.grid_rank)
 
     return TransformerPatch(
         attribute=attribute,

@@ -10,7 +10,8 @@ A recipe is plain data (a dict, a YAML/JSON file, or a shipped name)::
 
 Everything is validated when the recipe is loaded; errors name the field, the value and what is
 allowed. Windows are per token-grid axis: (height, width) for images, (frames, height, width) for
-video. At run time a window is resolved against the actual grid (``WindowSpec.resolve``).
+video. At run time a window is resolved against the actual grid (``Recipe.resolve``: the optional
+``scaling`` section (``na_accel.scaling``) scales, overrides and snaps it; then ``WindowSpec.resolve``).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import yaml
 
 from .errors import RecipeError
 from .models.registry import FAMILY_AXES, supported_families
+from .scaling import ScalingSpec, SnapContext, parse_scaling, resolve_window
 
 WINDOW_KEYS = ("kernel_size", "stride", "dilation", "is_causal")
-RECIPE_KEYS = ("model", "dense_steps", "default", "layers")
+RECIPE_KEYS = ("model", "dense_steps", "default", "layers", "scaling")
 # Free-form documentation keys a recipe may carry; they never change behaviour.
 METADATA_KEYS = ("name", "description", "source", "provenance", "tuned_for", "notes", "metadata")
 RECIPE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -51,6 +53,9 @@ class ResolvedWindow:
     dilation: tuple[int, ...]
     is_causal: tuple[bool, ...]
     clamped_axes: tuple[int, ...] = ()  # axes whose window was clamped to the whole axis
+    scaled: str | None = None  # how recipe.scaling changed the window for this grid, if it did
+    snapped: str | None = None  # the tiles it was snapped to (recipe.scaling.snap), if any
+    requested: tuple | None = None  # (kernel_size, stride) before snapping
 
     @property
     def covers_grid(self) -> bool:
@@ -77,6 +82,13 @@ class ResolvedWindow:
         )
         if self.clamped_axes:
             text += f" (clamped to grid on axes {list(self.clamped_axes)})"
+        if self.scaled:
+            text += f" [{self.scaled}]"
+        if self.snapped:
+            text += f" [{self.snapped}"
+            if self.requested and self.requested != (self.kernel_size, self.stride):
+                text += f", from window {_fmt(self.requested[0])} stride {_fmt(self.requested[1])}"
+            text += "]"
         return text
 
 
@@ -186,6 +198,15 @@ class Recipe:
     name: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    scaling: ScalingSpec | None = None  # recipe.scaling: resolution-aware windows (None: absolute)
+
+    def resolve(self, window: WindowSpec, grid: Sequence[int], context: SnapContext | None = None) -> ResolvedWindow:
+        """``window`` (a layer's) made legal for ``grid``, following ``recipe.scaling``.
+
+        Without a scaling section this is ``window.resolve(grid)``. ``context`` names the backend
+        (and head_dim, dtype) whose tiles ``scaling.snap: auto`` snaps to.
+        """
+        return resolve_window(window, grid, self.scaling, context)
 
     def setting_for(self, layer_name: str) -> LayerSetting:
         """First matching rule wins; layers no rule matches take ``default``."""
@@ -202,6 +223,8 @@ class Recipe:
     def hash(self) -> str:
         """Short content hash of the behaviour-relevant fields (metadata excluded)."""
         relevant = {k: self.raw[k] for k in RECIPE_KEYS if k in self.raw}
+        if self.scaling is not None and self.scaling.tuned_grid is not None:
+            relevant["tuned_grid"] = list(self.scaling.tuned_grid)  # may come from tuned_for
         canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
@@ -217,10 +240,15 @@ def list_recipes() -> list[str]:
 
 
 def _shipped_recipe_files() -> list[Any]:
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "recipes" / "__init__.py").is_file():
+        # A source checkout: its own recipes, even when an editable install maps
+        # na_accel.recipes to another checkout (git worktrees).
+        return [p for p in (checkout / "recipes").iterdir() if p.name.endswith(RECIPE_FILE_SUFFIXES)]
     try:  # installed: recipes/ ships as the na_accel.recipes package
         folder = resources.files("na_accel.recipes")
     except ModuleNotFoundError:  # running from a checkout without installing
-        folder = Path(__file__).resolve().parent.parent / "recipes"
+        folder = checkout / "recipes"
     return [p for p in folder.iterdir() if p.name.endswith(RECIPE_FILE_SUFFIXES)]
 
 
@@ -315,6 +343,13 @@ def parse_recipe(data: Any, name: str | None = None) -> Recipe:
         window = _build_window(where, rule_map, default_raw, axes)
         rules.append(LayerRule(match=match, window=window, index=index))
 
+    scaling = None
+    if data.get("scaling") is not None:
+        scaling = parse_scaling(
+            data["scaling"], axes, data.get("tuned_for"),
+            lambda where, mapping: _build_window(where, _window_mapping(where, mapping, False), None, axes),
+        )
+
     metadata = {k: data[k] for k in METADATA_KEYS if k in data}
     raw = json.loads(json.dumps(dict(data), default=str))
     if name is not None and "name" not in raw:  # a file's stem names it: keep that in to_dict()
@@ -328,6 +363,7 @@ def parse_recipe(data: Any, name: str | None = None) -> Recipe:
         name=name if name is not None else metadata.get("name"),
         metadata=metadata,
         raw=raw,
+        scaling=scaling,
     )
 
 

@@ -19,6 +19,7 @@ text queries attend to everything. Memory grows with (tokens)^2: for small sizes
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -90,8 +91,13 @@ def reference_joint_attention(
     text_len: int,
     text_first: bool,
     window: ResolvedWindow,
+    text_valid_lens: Sequence[int] | None = None,
 ) -> torch.Tensor:
-    """GNA joint attention by explicit mask. Inputs and output are [B, S, heads, head_dim]."""
+    """GNA joint attention by explicit mask. Inputs and output are [B, S, heads, head_dim].
+
+    ``text_valid_lens``: per batch row, how many leading text tokens are real; the rest are
+    padding, which no query attends to.
+    """
     seq = query.shape[1]
     if seq != math.prod(window.grid) + text_len:
         raise ValueError(
@@ -104,6 +110,15 @@ def reference_joint_attention(
             "(it builds a tokens x tokens mask); use it at small sizes to verify a NATTEN backend"
         )
     mask = joint_attention_mask(text_len, text_first, window, device=query.device)
+    if text_valid_lens is not None:
+        if len(text_valid_lens) != query.shape[0]:
+            raise ValueError(f"reference backend: {len(text_valid_lens)} text lengths for a batch of {query.shape[0]}")
+        text_start = 0 if text_first else seq - text_len
+        position = torch.arange(text_len, device=query.device)
+        valid = torch.tensor(list(text_valid_lens), device=query.device)[:, None] > position[None, :]
+        key_ok = torch.ones(query.shape[0], seq, dtype=torch.bool, device=query.device)
+        key_ok[:, text_start : text_start + text_len] = valid
+        mask = mask[None, None] & key_ok[:, None, None, :]  # [B, 1, S, S]
     q, k, v = (t.transpose(1, 2).float() for t in (query, key, value))
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     return out.transpose(1, 2).to(query.dtype)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import random
 import json
 
 import pytest
@@ -760,3 +761,181 @@ def test_describe_mentions_window_and_clamping():
     assert "64x80" in text and "stride 1x16" in text
     assert "clamped" in text and "[0]" in text
     assert window((8, 8), causal=(True, False)).describe().endswith("causal 1x0")
+
+
+# ============================================================================================
+# Resolution-aware recipes: recipe.scaling (relative windows, overrides, snapping)
+# ============================================================================================
+
+from na_accel.scaling import SnapContext  # noqa: E402
+from na_accel.tilecount import axis_tiles  # noqa: E402
+from na_accel.tiles import TileShape, default_tiles  # noqa: E402
+
+
+def scaled_recipe(**scaling):
+    return load_recipe(base_recipe(layers=[], scaling=scaling))
+
+
+def assert_natten_legal(resolved):
+    for n, k, s, d in zip(resolved.grid, resolved.kernel_size, resolved.stride, resolved.dilation):
+        if n == 1:
+            continue
+        assert 2 <= k <= n and k * d <= n and 1 <= s <= k, resolved
+
+
+def test_recipe_without_scaling_resolves_like_windowspec():
+    recipe = load_recipe(base_recipe(layers=[]))
+    assert recipe.scaling is None
+    for grid in [(256, 256), (64, 96), (5, 7), (1, 300)]:
+        assert recipe.resolve(recipe.default, grid, SnapContext("hopper-fna")) == recipe.default.resolve(grid)
+
+
+def test_absolute_mode_is_todays_behaviour():
+    recipe = scaled_recipe(mode="absolute")
+    for grid in [(256, 256), (64, 96), (5, 7)]:
+        assert recipe.resolve(recipe.default, grid) == recipe.default.resolve(grid)
+
+
+def test_relative_mode_scales_kernel_and_stride_per_axis():
+    recipe = scaled_recipe(mode="relative", tuned_grid=[256, 256])
+    resolved = recipe.resolve(recipe.default, (128, 64))
+    assert resolved.kernel_size == (40, 20) and resolved.stride == (8, 4)
+    assert "relative" in resolved.scaled
+    assert recipe.resolve(recipe.default, (256, 256)).kernel_size == (80, 80)
+
+
+def test_relative_mode_takes_the_tuned_grid_from_tuned_for():
+    recipe = load_recipe(base_recipe(layers=[], tuned_for={"token_grid": [128, 128]}, scaling={"mode": "relative"}))
+    assert recipe.resolve(recipe.default, (64, 64)).kernel_size == (40, 40)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_relative_and_snapped_windows_are_always_legal(seed):
+    rng = random.Random(seed)
+    for snap in (False, "auto", "blackwell-fna", {"q_tile": [3, 5], "kv_tile": [7, 2]}):
+        recipe = scaled_recipe(mode="relative", tuned_grid=[256, 256], snap=snap)
+        for _ in range(40):
+            grid = (rng.choice([1, 2, 3, rng.randint(2, 400)]), rng.randint(1, 400))
+            resolved = recipe.resolve(recipe.default, grid, SnapContext("hopper-fna"))
+            assert_natten_legal(resolved)
+
+
+def test_snap_keeps_an_already_perfect_window():
+    recipe = scaled_recipe(snap="hopper-fna")
+    resolved = recipe.resolve(recipe.default, (256, 256))
+    assert (resolved.kernel_size, resolved.stride) == ((80, 80), (16, 16))
+    assert resolved.snapped.startswith("snapped to hopper-fna")
+
+
+@pytest.mark.parametrize("backend", ["hopper-fna", "blackwell-fna", "flex-fna", "cutlass-fna"])
+def test_snapped_windows_are_perfectly_block_sparse_where_the_grid_allows(backend):
+    recipe = scaled_recipe(mode="relative", tuned_grid=[256, 256], snap="auto")
+    tiles = default_tiles(backend, 2)
+    for grid in [(64, 64), (128, 128), (64, 96), (96, 64), (128, 72), (192, 320)]:
+        resolved = recipe.resolve(recipe.default, grid, SnapContext(backend))
+        assert_natten_legal(resolved)
+        for axis, n in enumerate(grid):
+            counts = axis_tiles(n, resolved.kernel_size[axis], resolved.stride[axis], 1, False,
+                                tiles.q_tile[axis], tiles.kv_tile[axis])
+            if n % tiles.q_tile[axis] == 0 and n % tiles.kv_tile[axis] == 0:
+                assert counts.block_sparse, (backend, grid, resolved)
+
+
+def test_snapping_on_odd_grids_aligns_interior_windows():
+    recipe = scaled_recipe(mode="relative", tuned_grid=[256, 256], snap="hopper-fna")
+    for grid in [(67, 101), (97, 131), (33, 45), (257, 251)]:  # multiples of nothing
+        resolved = recipe.resolve(recipe.default, grid)
+        assert_natten_legal(resolved)
+        for axis, (tq, tk) in enumerate(((16, 16), (8, 8))):
+            k, s = resolved.kernel_size[axis], resolved.stride[axis]
+            if k == grid[axis]:
+                continue  # whole axis
+            assert s % tq == 0 and k % tk == 0 and (k // 2 - s // 2) % tk == 0, (grid, resolved)
+
+
+def test_an_axis_inside_one_tile_becomes_the_whole_axis():
+    recipe = scaled_recipe(mode="relative", tuned_grid=[256, 256], snap="flex-fna")
+    resolved = recipe.resolve(recipe.default, (5, 40))
+    assert resolved.kernel_size[0] == 5 and 0 in resolved.clamped_axes
+
+
+def test_snap_auto_without_a_backend_leaves_the_window_and_says_so():
+    recipe = scaled_recipe(snap="auto")
+    resolved = recipe.resolve(recipe.default, (100, 100))
+    assert resolved.kernel_size == (80, 80) and "not snapped" in resolved.snapped
+
+
+def test_explicit_snap_tiles_drop_size_one_axes():
+    recipe = load_recipe({"model": "hunyuan_video", "default": {"kernel_size": [3, 12, 12], "stride": [1, 2, 2]},
+                          "scaling": {"snap": {"q_tile": [4, 4, 8], "kv_tile": [4, 4, 8]}}})
+    resolved = recipe.resolve(recipe.default, (1, 32, 64))
+    assert resolved.kernel_size[0] == 1  # the frame axis: dropped
+    assert resolved.stride[1] % 4 == 0 and resolved.stride[2] % 8 == 0
+
+
+def test_overrides_apply_to_their_exact_grid_only():
+    recipe = scaled_recipe(mode="relative", tuned_grid=[256, 256], snap="hopper-fna",
+                           overrides=[{"grid": [64, 64], "kernel_size": [48, 48], "stride": [16, 16]}])
+    at = recipe.resolve(recipe.default, (64, 64))
+    assert (at.kernel_size, at.stride, at.snapped) == ((48, 48), (16, 16), None)
+    assert "override" in at.scaled
+    assert recipe.resolve(recipe.default, (64, 65)).kernel_size != (48, 48)
+
+
+def test_scaling_changes_the_hash_and_round_trips():
+    plain = load_recipe(base_recipe())
+    relative = load_recipe(base_recipe(scaling={"mode": "relative", "tuned_grid": [256, 256]}))
+    snapped = load_recipe(base_recipe(scaling={"mode": "relative", "tuned_grid": [256, 256], "snap": "auto"}))
+    other_grid = load_recipe(base_recipe(scaling={"mode": "relative", "tuned_grid": [128, 128]}))
+    assert len({plain.hash, relative.hash, snapped.hash, other_grid.hash}) == 4
+    assert load_recipe(snapped.to_dict()) == snapped
+    # tuned_for is metadata unless scaling uses it
+    assert load_recipe(base_recipe(tuned_for={"token_grid": [1, 1]})).hash == plain.hash
+    via_tuned_for = load_recipe(base_recipe(tuned_for={"token_grid": [128, 128]}, scaling={"mode": "relative"}))
+    assert via_tuned_for.hash != relative.hash
+
+
+@pytest.mark.parametrize("scaling,message", [
+    ("relative", r"recipe.scaling: expected a mapping"),
+    ({"mode": "stretch"}, r"recipe.scaling.mode: unknown mode 'stretch'; allowed: \['absolute', 'relative'\]"),
+    ({"mode": "relative"}, r"recipe.scaling.tuned_grid: missing"),
+    ({"mode": "relative", "tuned_grid": [256]}, r"recipe.scaling.tuned_grid: expected a list of 2 integers"),
+    ({"mode": "relative", "tuned_grid": [256, 0]}, r"tuned_grid\[1\] \(width\): expected an integer >= 1, got 0"),
+    ({"snap": "tpu"}, r"recipe.scaling.snap: unknown tile source 'tpu'"),
+    ({"snap": {"q_tile": [16, 8]}}, r"recipe.scaling.snap: expected exactly the keys q_tile and kv_tile"),
+    ({"snap": {"q_tile": [16, 8], "kv_tile": [16]}}, r"recipe.scaling.snap.kv_tile: expected a list of 2"),
+    ({"scale": 2}, r"recipe.scaling: unknown key\(s\) \['scale'\]"),
+    ({"overrides": [{"kernel_size": 8}]}, r"recipe.scaling.overrides\[0\]: expected a mapping with 'grid'"),
+    ({"overrides": [{"grid": [8, 8], "kernel_size": 9}]}, r"overrides\[0\].kernel_size: kernel 9 x dilation 1"),
+    ({"overrides": [{"grid": [8, 8], "kernel_size": 4, "stride": 5}]}, r"stride 5 on axis 0 .* larger than"),
+    ({"overrides": [{"grid": [8, 8], "dense": True}]}, r"overrides\[0\].dense"),
+    ({"overrides": [{"grid": [8, 8], "kernel_size": 4}, {"grid": [8, 8], "kernel_size": 2}]}, r"given twice"),
+])
+def test_bad_scaling_sections_name_field_value_and_choices(scaling, message):
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(base_recipe(scaling=scaling))
+
+
+@pytest.mark.parametrize("height,width", [(1024, 1024), (2048, 2048), (4096, 4096), (1024, 1536), (1360, 768), (1000, 760)])
+def test_shipped_flux_gna_at_many_sizes(height, width):
+    from na_accel.estimate import estimate_recipe
+
+    result = estimate_recipe("flux_gna", height=height, width=width)
+    window = result.rows[0].estimate.window
+    assert_natten_legal(window)
+    assert not window.covers_grid  # sparse at every listed size (no longer clamped to dense at 1K)
+    assert 0.85 <= 1 - result.rows[0].estimate.density <= 0.95  # the relative window keeps ~90% sparsity
+    if height % 128 == 0 and width % 128 == 0:  # 16x8 hopper tiles of 16-pixel tokens
+        assert result.rows[0].estimate.block_sparse
+
+
+@pytest.mark.parametrize("height,width,frames", [(720, 1280, 129), (544, 960, 129), (768, 1280, 117)])
+def test_shipped_hunyuan_video_gna_sizes(height, width, frames):
+    from na_accel.estimate import estimate_recipe
+
+    result = estimate_recipe("hunyuan_video_gna", height=height, width=width, frames=frames)
+    window = result.rows[0].estimate.window
+    assert_natten_legal(window)
+    assert 0.85 <= 1 - result.rows[0].estimate.density <= 0.95
+    if result.grid == (30, 48, 80):  # the published configuration, unchanged
+        assert (window.kernel_size, window.stride) == ((18, 24, 24), (16, 8, 8))

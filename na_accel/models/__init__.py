@@ -9,9 +9,12 @@ from .base import ModelAdapter, TokenLayout
 
 
 def all_adapters() -> list[ModelAdapter]:
+    from .cosmos import CosmosAdapter
     from .flux import FluxAdapter
+    from .hunyuan_video import HunyuanVideoAdapter
+    from .wan import WanAdapter
 
-    return [FluxAdapter()]
+    return [FluxAdapter(), HunyuanVideoAdapter(), CosmosAdapter(), WanAdapter()]
 
 
 def adapter_for(transformer: torch.nn.Module, where: str = "transformer") -> ModelAdapter:

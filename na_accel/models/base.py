@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -20,6 +21,8 @@ class TokenLayout:
     text_len: int
     text_first: bool
     problem: str | None = None
+    # Per batch row, how many leading text tokens are real (the rest is padding); None: all are.
+    text_valid_lens: tuple[int, ...] | None = None
 
 
 class ModelAdapter:
@@ -50,3 +53,79 @@ class ModelAdapter:
     def make_processor(self, original: Any, route: Any) -> Any:
         """The GNA processor for one layer; ``route`` decides per call (na_accel.patch.LayerRoute)."""
         raise NotImplementedError
+
+
+_FORWARD_SIGNATURES: dict[type, inspect.Signature] = {}
+
+
+def forward_arguments(module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A forward call's arguments by name (pipelines pass keywords; positional calls work too)."""
+    if not args:
+        return kwargs
+    signature = _FORWARD_SIGNATURES.setdefault(type(module), inspect.signature(type(module).forward))
+    return dict(signature.bind_partial(module, *args, **kwargs).arguments)
+
+
+def video_token_grid(hidden_states: Any, patch_size: tuple[int, int, int]) -> tuple[int, int, int] | str:
+    """Token grid of a video transformer's (B, C, F, H, W) input, or why there is none."""
+    if not isinstance(hidden_states, torch.Tensor) or hidden_states.ndim != 5:
+        shape = tuple(hidden_states.shape) if isinstance(hidden_states, torch.Tensor) else type(hidden_states).__name__
+        return f"hidden_states {shape} is not a (batch, channels, frames, height, width) video latent"
+    sizes = hidden_states.shape[2:]
+    if any(n % p for n, p in zip(sizes, patch_size)):
+        return f"latent (frames, height, width) {tuple(sizes)} is not a multiple of the patch size {patch_size}"
+    return tuple(n // p for n, p in zip(sizes, patch_size))
+
+
+def register_like_stock(gna_class: type, stock_class: type) -> None:
+    """Let diffusers' hooks (skip-layer guidance) treat a GNA processor like the stock one.
+
+    They look processors up by exact class in a private registry; if the registry is missing or
+    doesn't know the stock class, those hooks just don't recognise patched layers: not an error.
+    """
+    try:
+        from diffusers.hooks._helpers import AttentionProcessorRegistry
+
+        metadata = AttentionProcessorRegistry.get(stock_class)
+    except (ImportError, ValueError):
+        return
+    AttentionProcessorRegistry.register(gna_class, metadata)
+
+
+class GNAProcessor:
+    """Plumbing shared by the GNA processors of every family.
+
+    Subclasses keep the stock processor's ``__call__`` parameters (``Attention.forward`` drops
+    every keyword a processor doesn't name) and redo its projections, norms and RoPE exactly.
+    Calls that can't run sparse go to ``original``, the stock processor (counted by ``route``).
+    """
+
+    def __init__(self, original: Any, route: Any) -> None:
+        self.original = original
+        self.route = route
+
+    # set_attention_backend / context parallelism set these on processors: share them with the
+    # original, which runs the dense calls.
+    @property
+    def _attention_backend(self):
+        return getattr(self.original, "_attention_backend", None)
+
+    @_attention_backend.setter
+    def _attention_backend(self, value):
+        self.original._attention_backend = value
+
+    @property
+    def _parallel_config(self):
+        return getattr(self.original, "_parallel_config", None)
+
+    @_parallel_config.setter
+    def _parallel_config(self, value):
+        self.original._parallel_config = value
+
+    def _dense_attention(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Dense attention through the model's own attention backend (text rows, as stock)."""
+        from diffusers.models.attention_dispatch import dispatch_attention_fn
+
+        return dispatch_attention_fn(query, key, value, attn_mask=attention_mask, backend=self._attention_backend)

@@ -9,12 +9,10 @@ forward inputs tell where text ends.
 
 from __future__ import annotations
 
-import inspect
 import weakref
 from typing import Any, Iterator
 
 import torch
-from diffusers.models.attention_dispatch import dispatch_attention_fn
 from diffusers.models.transformers.transformer_flux import (
     FluxAttention,
     FluxAttnProcessor,
@@ -24,7 +22,7 @@ from diffusers.models.transformers.transformer_flux import (
 from diffusers.models.embeddings import apply_rotary_emb
 
 from ..attention import gna_joint_attention
-from .base import ModelAdapter, TokenLayout
+from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, register_like_stock
 
 
 class FluxAdapter(ModelAdapter):
@@ -57,7 +55,7 @@ class FluxAdapter(ModelAdapter):
         return int(transformer.config.attention_head_dim)
 
     def token_layout(self, transformer: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> TokenLayout:
-        inputs = _bind_forward(transformer, args, kwargs)
+        inputs = forward_arguments(transformer, args, kwargs)
         hidden_states, img_ids, txt_ids = (inputs.get(k) for k in ("hidden_states", "img_ids", "txt_ids"))
         if img_ids is None or txt_ids is None or hidden_states is None:
             return TokenLayout(None, 0, True, "forward called without hidden_states, img_ids or txt_ids")
@@ -90,22 +88,8 @@ class FluxAdapter(ModelAdapter):
         return result
 
     def make_processor(self, original: Any, route: Any) -> "GNAFluxAttnProcessor":
-        _register_with_diffusers_hooks()
+        register_like_stock(GNAFluxAttnProcessor, FluxAttnProcessor)
         return GNAFluxAttnProcessor(original, route)
-
-
-def _register_with_diffusers_hooks() -> None:
-    """Let diffusers' hooks (skip-layer guidance) treat the GNA processor like FluxAttnProcessor.
-
-    They look processors up by exact class in a private registry; if that registry changes,
-    those hooks just don't recognise patched layers, so a missing registry is not an error.
-    """
-    try:
-        from diffusers.hooks._helpers import AttentionProcessorRegistry
-    except ImportError:
-        return
-    metadata = AttentionProcessorRegistry.get(FluxAttnProcessor)
-    AttentionProcessorRegistry.register(GNAFluxAttnProcessor, metadata)
 
 
 def _row_major_grid(img_ids: torch.Tensor) -> tuple[int, int] | str:
@@ -127,45 +111,11 @@ def _row_major_grid(img_ids: torch.Tensor) -> tuple[int, int] | str:
     return height, width
 
 
-_FORWARD_SIGNATURES: dict[type, inspect.Signature] = {}
-
-
-def _bind_forward(module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The forward's arguments by name (pipelines pass keywords; positional calls work too)."""
-    if not args:
-        return kwargs
-    signature = _FORWARD_SIGNATURES.setdefault(type(module), inspect.signature(type(module).forward))
-    return dict(signature.bind_partial(module, *args, **kwargs).arguments)
-
-
-class GNAFluxAttnProcessor:
+class GNAFluxAttnProcessor(GNAProcessor):
     """FluxAttnProcessor with GNA among image tokens; keeps the stock ``__call__`` parameters.
 
-    Projections, QK norms and RoPE are exactly the stock processor's. Calls that can't run sparse
-    go to the original processor (counted by the layer's route).
+    Projections, QK norms and RoPE are exactly the stock processor's.
     """
-
-    def __init__(self, original: FluxAttnProcessor, route: Any) -> None:
-        self.original = original
-        self.route = route
-
-    # set_attention_backend / context parallelism set these on processors: share them with the
-    # original, which runs the dense calls.
-    @property
-    def _attention_backend(self):
-        return self.original._attention_backend
-
-    @_attention_backend.setter
-    def _attention_backend(self, value):
-        self.original._attention_backend = value
-
-    @property
-    def _parallel_config(self):
-        return self.original._parallel_config
-
-    @_parallel_config.setter
-    def _parallel_config(self, value):
-        self.original._parallel_config = value
 
     def __call__(
         self,
@@ -179,7 +129,7 @@ class GNAFluxAttnProcessor:
         call = self.route.route(
             seq_len=hidden_states.shape[1] + (text_len_seen or 0),
             text_len_seen=text_len_seen,
-            has_attention_mask=attention_mask is not None,
+            unhandled_attention_mask=attention_mask is not None,
             has_parallel_config=self._parallel_config is not None,
             device=hidden_states.device,
             dtype=hidden_states.dtype,
@@ -233,6 +183,3 @@ class GNAFluxAttnProcessor:
             encoder_hidden_states = attn.to_add_out(encoder_hidden_states.contiguous())
             return hidden_states, encoder_hidden_states
         return hidden_states
-
-    def _dense_attention(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        return dispatch_attention_fn(query, key, value, backend=self._attention_backend)

@@ -27,6 +27,7 @@ class FamilyGeometry:
     default_width: int
     default_frames: int | None
     reference: str  # the checkpoint whose geometry this is
+    head_dim: int = 128  # attention head_dim of the reference checkpoint (all four: 128)
 
     @property
     def is_video(self) -> bool:

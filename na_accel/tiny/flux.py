@@ -103,3 +103,35 @@ def flux_transformer_inputs(
         "img_ids": img_ids,
         "txt_ids": torch.zeros(text_len, 3),
     }
+
+
+def tiny_flux_call(
+    height: int = 80,
+    width: int = 112,
+    steps: int = 2,
+    seed: int = 0,
+    batch: int = 1,
+    true_cfg: bool = False,
+    **extra,
+) -> dict:
+    """Call kwargs for a small tiny-FLUX generation (``pipe(**kwargs).images``).
+
+    Defaults: 80x112 pixels -> 10x14 latents -> token grid (H, W) = (5, 7), 8 text tokens (random
+    prompt embeddings: the tiny pipeline has no text encoders). Guidance-distilled: one
+    transformer call per step, two with ``true_cfg`` (true_cfg_scale 2 and negative embeddings).
+    ``extra`` overrides or adds kwargs.
+    """
+    kwargs = dict(tiny_flux_prompt(seed=seed + 1, batch=batch).as_kwargs())
+    if true_cfg:
+        kwargs.update(tiny_flux_prompt(seed=seed + 2, batch=batch).as_kwargs("negative_"))
+        kwargs["true_cfg_scale"] = 2.0
+    kwargs.update(
+        height=height,
+        width=width,
+        num_inference_steps=steps,
+        guidance_scale=3.5,
+        generator=torch.Generator().manual_seed(seed),
+        output_type="pt",
+    )
+    kwargs.update(extra)
+    return kwargs

@@ -1,0 +1,516 @@
+"""Say in advance what a recipe buys: density, FLOP bound, tile-level bound, end-to-end estimate.
+
+``na-accel estimate --recipe R --model flux --height 4096 --width 4096 [--backend hopper-fna]``
+
+Per layer (layers with the same window are one row): the token grid, the window after
+scaling / clamping / snapping, the attention density (fraction of visual query-key pairs
+computed), the FLOP-bound speedup (1 / density), the tile-level bound for the backend's tiles
+(``na_accel.tilecount``: dense attention's (q tile, kv tile) pairs over the pairs the FNA kernel
+visits, partly masked and padded tiles included), whether the window is perfectly block-sparse,
+and an end-to-end *estimate* from an attention share of the denoising time.
+
+Nothing here is measured: the bounds are upper bounds on the attention kernel's speedup over
+dense attention with the same tile sizes, and the end-to-end figure is Amdahl's law on an
+attention share (``--attention-share``, e.g. from ``na-accel bench``; by default an analytic FLOP
+share, which overstates attention's share of time when the rest of the model runs less
+efficiently, and ignores VAE, text encoders and memory-bound overheads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import ArgumentError
+from .models.registry import family_geometry, supported_families
+from .recipe import Recipe, ResolvedWindow, load_recipe
+from .scaling import SnapContext, effective_axes
+from .tilecount import axis_tiles
+from .tiles import DEFAULT_TILE_BACKEND, TILE_BACKENDS, TileShape, dtype_bits, pick_tiles
+
+# ---------------------------------------------------------------------------------------------
+# One window on one grid
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowEstimate:
+    window: ResolvedWindow
+    tiles: TileShape | None  # over the axes NATTEN sees (length > 1); None when dense / no tiles
+    density: float  # fraction of visual query-key pairs computed
+    visited_pairs: int | None = None  # (q tile, kv tile) pairs the FNA kernel visits
+    full_pairs: int | None = None  # of which fully used
+    dense_pairs: int | None = None  # pairs dense attention visits with the same tile sizes
+
+    @property
+    def dense(self) -> bool:
+        """NATTEN runs the window as plain self attention (it covers the grid)."""
+        return self.window.covers_grid
+
+    @property
+    def flop_bound(self) -> float:
+        return 1.0 / self.density
+
+    @property
+    def tile_bound(self) -> float | None:
+        if self.dense:
+            return 1.0
+        if self.visited_pairs is None:
+            return None
+        return self.dense_pairs / self.visited_pairs
+
+    @property
+    def block_sparse(self) -> bool | None:
+        """Every visited tile pair fully used, no padding (None: no tiles to judge)."""
+        if self.visited_pairs is None:
+            return None
+        return self.visited_pairs == self.full_pairs
+
+    @property
+    def tile_utilization(self) -> float | None:
+        """Attended (query, key) pairs over the pairs the visited tiles hold."""
+        if self.visited_pairs is None:
+            return None
+        tokens = math.prod(self.window.grid)
+        q, kv = math.prod(self.tiles.q_tile), math.prod(self.tiles.kv_tile)
+        return self.density * tokens * tokens / (self.visited_pairs * q * kv)
+
+    def to_dict(self) -> dict[str, Any]:
+        w = self.window
+        return {
+            "grid": list(w.grid),
+            "kernel_size": list(w.kernel_size),
+            "stride": list(w.stride),
+            "dilation": list(w.dilation),
+            "is_causal": list(w.is_causal),
+            "clamped_axes": list(w.clamped_axes),
+            "scaled": w.scaled,
+            "snapped": w.snapped,
+            "requested_before_snap": (
+                {"kernel_size": list(w.requested[0]), "stride": list(w.requested[1])} if w.requested else None
+            ),
+            "dense": self.dense,
+            "density": self.density,
+            "sparsity": 1.0 - self.density,
+            "flop_bound": self.flop_bound,
+            "tiles": self.tiles.to_dict() if self.tiles else None,
+            "visited_tile_pairs": self.visited_pairs,
+            "full_tile_pairs": self.full_pairs,
+            "dense_tile_pairs": self.dense_pairs,
+            "tile_bound": self.tile_bound,
+            "tile_utilization": self.tile_utilization,
+            "perfectly_block_sparse": self.block_sparse,
+        }
+
+    def summary(self) -> str:
+        """One line for describe(): density, bounds, block-sparse or not."""
+        text = f"density {self.density:.1%}, FLOP bound {self.flop_bound:.1f}x"
+        if self.dense:
+            return text + " (window covers the grid: NATTEN runs dense attention)"
+        if self.tiles is not None:
+            text += (f", tile bound {self.tile_bound:.1f}x on {self.tiles.describe()}, "
+                     f"{'perfectly block-sparse' if self.block_sparse else 'not perfectly block-sparse'}")
+        return text
+
+
+def estimate_window(window: ResolvedWindow, tiles: TileShape | None) -> WindowEstimate:
+    """Density and tile counts of ``window``; ``tiles`` over the axes of length > 1 (or None)."""
+    axes = effective_axes(window.grid)
+    density = 1.0
+    per_axis = []
+    for a in axes:
+        args = (window.grid[a], window.kernel_size[a], window.stride[a], window.dilation[a], window.is_causal[a])
+        if tiles is not None:
+            i = len(per_axis)
+            counts = axis_tiles(*args, tiles.q_tile[i], tiles.kv_tile[i])
+        else:
+            counts = axis_tiles(*args, 1, 1)
+        per_axis.append(counts)
+        density *= counts.density
+    if tiles is None or not axes or window.covers_grid:
+        return WindowEstimate(window, tiles if axes and not window.covers_grid else None, density)
+    if len(tiles.q_tile) != len(axes):
+        raise ArgumentError(
+            f"tiles: {tiles.describe()} is for a {len(tiles.q_tile)}-D grid but NATTEN sees {len(axes)} "
+            f"axes of grid {list(window.grid)} (axes of length 1 are dropped)"
+        )
+    tokens = math.prod(window.grid)
+    dense = math.ceil(tokens / math.prod(tiles.q_tile)) * math.ceil(tokens / math.prod(tiles.kv_tile))
+    return WindowEstimate(
+        window,
+        tiles,
+        density,
+        visited_pairs=math.prod(c.visited for c in per_axis),
+        full_pairs=math.prod(c.full for c in per_axis),
+        dense_pairs=dense,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# A recipe on a model family at a resolution
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FamilyModel:
+    """What the estimator needs to know about a family's transformer (no weights are loaded)."""
+
+    layers: tuple[str, ...]  # names of the attention modules na_accel patches (diffusers' names)
+    params: float  # transformer parameters
+    hidden: int  # attention width (heads x head_dim)
+    text_tokens: int  # text tokens in the joint self attention (0: text comes by cross attention)
+    default_steps: int  # the pipeline's default num_inference_steps
+    source: str
+
+
+def _names(pattern: str, count: int) -> tuple[str, ...]:
+    return tuple(pattern.format(i) for i in range(count))
+
+
+FAMILY_MODELS: dict[str, FamilyModel] = {
+    "flux": FamilyModel(
+        _names("transformer_blocks.{}.attn", 19) + _names("single_transformer_blocks.{}.attn", 38),
+        11.9e9, 3072, 512, 28,
+        "FLUX.1-dev: 19 dual + 38 single blocks, 24 heads x 128, ~12B parameters, T5 512 tokens, 28 steps",
+    ),
+    "hunyuan_video": FamilyModel(
+        _names("transformer_blocks.{}.attn", 20) + _names("single_transformer_blocks.{}.attn", 40),
+        12.8e9, 3072, 256, 50,
+        "HunyuanVideo: 20 dual + 40 single blocks, 24 heads x 128, ~13B parameters, 256 text tokens, 50 steps",
+    ),
+    "cosmos": FamilyModel(
+        _names("transformer_blocks.{}.attn1", 28), 7.0e9, 4096, 0, 36,
+        "Cosmos-Predict1-7B: 28 blocks, 32 heads x 128, text by cross attention, 36 steps",
+    ),
+    "wan": FamilyModel(
+        _names("blocks.{}.attn1", 40), 14.0e9, 5120, 0, 50,
+        "Wan 2.1 T2V 14B: 40 blocks, 40 heads x 128, text by cross attention, 50 steps",
+    ),
+}
+
+
+def attention_flop_share(family: str, visual_tokens: int) -> float:
+    """Self attention's share of the transformer's FLOPs per step (analytic; an estimate).
+
+    Attention: 4 * S^2 * hidden per layer (QK^T and PV); everything else: 2 * params * S.
+    """
+    model = FAMILY_MODELS[family]
+    tokens = visual_tokens + model.text_tokens
+    attention = len(model.layers) * 4.0 * tokens * tokens * model.hidden
+    rest = 2.0 * model.params * tokens
+    return attention / (attention + rest)
+
+
+@dataclass
+class EstimateRow:
+    source: str  # "default", a rule label, or "dense: ..."
+    layers: list[str]
+    estimate: WindowEstimate | None  # None: the layer stays dense (recipe)
+    joint_speedup: float = 1.0  # speedup of the layer's whole joint attention (text included)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "layer_count": len(self.layers),
+            "layers": self.layers,
+            "window": self.estimate.to_dict() if self.estimate else None,
+            "joint_attention_speedup_bound": self.joint_speedup,
+        }
+
+
+@dataclass
+class RecipeEstimate:
+    recipe: str
+    recipe_hash: str
+    model: str
+    height: int
+    width: int
+    frames: int | None
+    grid: tuple[int, ...]
+    backend: str
+    head_dim: int
+    dtype: str
+    tiles: TileShape | None
+    rows: list[EstimateRow]
+    attention_share: float
+    attention_share_source: str
+    steps: int
+    dense_steps: int
+    text_tokens: int
+    attention_speedup: float = 1.0  # over all layers and steps, tile-bound based
+    end_to_end: float = 1.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "recipe": self.recipe,
+            "recipe_hash": self.recipe_hash,
+            "model": self.model,
+            "height": self.height,
+            "width": self.width,
+            "frames": self.frames,
+            "token_grid": list(self.grid),
+            "backend": self.backend,
+            "head_dim": self.head_dim,
+            "dtype": self.dtype,
+            "tiles": self.tiles.to_dict() if self.tiles else None,
+            "text_tokens": self.text_tokens,
+            "steps": self.steps,
+            "dense_steps": self.dense_steps,
+            "attention_share": self.attention_share,
+            "attention_share_source": self.attention_share_source,
+            "attention_speedup_estimate": self.attention_speedup,
+            "end_to_end_speedup_estimate": self.end_to_end,
+            "rows": [row.to_dict() for row in self.rows],
+            "notes": self.notes,
+        }
+
+
+def estimate_recipe(
+    recipe: Any,
+    *,
+    model: str | None = None,
+    height: int | None = None,
+    width: int | None = None,
+    frames: int | None = None,
+    backend: str = DEFAULT_TILE_BACKEND,
+    head_dim: int | None = None,
+    dtype: str = "bfloat16",
+    q_tile: Sequence[int] | None = None,
+    kv_tile: Sequence[int] | None = None,
+    attention_share: float | None = None,
+    steps: int | None = None,
+) -> RecipeEstimate:
+    """Estimate ``recipe`` for ``model`` at height x width (x frames) pixels on ``backend``'s tiles."""
+    recipe = load_recipe(recipe)
+    model = recipe.model if model is None else model
+    if model != recipe.model:
+        raise ArgumentError(f"model: recipe {recipe.name or '<inline>'} is for {recipe.model!r}, not {model!r}")
+    if model not in FAMILY_MODELS:
+        raise ArgumentError(f"model: unknown model family {model!r}; allowed: {supported_families()}")
+    if backend not in TILE_BACKENDS:
+        raise ArgumentError(f"backend: {backend!r} has no tile tables; allowed: {list(TILE_BACKENDS)}")
+    geometry = family_geometry(model)
+    height = geometry.default_height if height is None else height
+    width = geometry.default_width if width is None else width
+    grid = geometry.token_grid(height, width, frames)
+    if geometry.is_video and frames is None:
+        frames = geometry.default_frames
+    head_dim = geometry.head_dim if head_dim is None else head_dim
+    if isinstance(head_dim, bool) or not isinstance(head_dim, int) or head_dim < 1:
+        raise ArgumentError(f"head_dim: expected a positive integer, got {head_dim!r}")
+    bits = dtype_bits(dtype)
+    family = FAMILY_MODELS[model]
+    steps = family.default_steps if steps is None else steps
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ArgumentError(f"steps: expected an integer >= 1, got {steps!r}")
+    if attention_share is not None and not (0.0 <= attention_share <= 1.0):
+        raise ArgumentError(f"attention_share: {attention_share!r} is not a fraction in [0, 1]")
+
+    rank = len(effective_axes(grid))
+    tiles = pick_tiles(backend, rank, head_dim, bits, q_tile, kv_tile) if rank else None
+    context = SnapContext(backend, head_dim, bits, tiles)
+
+    rows: dict[str, EstimateRow] = {}
+    n_visual = math.prod(grid)
+    n_text = family.text_tokens
+    for name in family.layers:
+        setting = recipe.setting_for(name)
+        if setting.window is None:
+            rows.setdefault(f"dense: recipe {setting.source}", EstimateRow(f"dense: recipe {setting.source}", [], None))
+            rows[f"dense: recipe {setting.source}"].layers.append(name)
+            continue
+        if setting.source not in rows:
+            window = recipe.resolve(setting.window, grid, context)
+            estimate = estimate_window(window, tiles)
+            bound = min(estimate.flop_bound, estimate.tile_bound or estimate.flop_bound)
+            rows[setting.source] = EstimateRow(
+                setting.source, [], estimate, _joint_speedup(n_visual, n_text, bound)
+            )
+        rows[setting.source].layers.append(name)
+
+    if attention_share is None:
+        share = attention_flop_share(model, n_visual)
+        share_source = ("analytic FLOP share (attention 4*S^2*hidden per layer vs 2*params*S), "
+                        "an assumption, not a measurement; pass --attention-share from na-accel bench")
+    else:
+        share, share_source = float(attention_share), "given (--attention-share)"
+    dense_steps = min(recipe.dense_steps, steps)
+    sparse_fraction = (steps - dense_steps) / steps
+    n_layers = len(family.layers)
+    mean_inverse = sum(len(r.layers) / r.joint_speedup for r in rows.values()) / n_layers
+    attention_time = (1 - sparse_fraction) + sparse_fraction * mean_inverse
+    result = RecipeEstimate(
+        recipe=recipe.name or "<inline>",
+        recipe_hash=recipe.hash,
+        model=model,
+        height=height,
+        width=width,
+        frames=frames,
+        grid=grid,
+        backend=backend if tiles is None or tiles.backend != "explicit" else "explicit",
+        head_dim=head_dim,
+        dtype=str(dtype),
+        tiles=tiles,
+        rows=list(rows.values()),
+        attention_share=share,
+        attention_share_source=share_source,
+        steps=steps,
+        dense_steps=dense_steps,
+        text_tokens=n_text,
+        attention_speedup=1.0 / attention_time,
+        end_to_end=1.0 / ((1.0 - share) + share * attention_time),
+    )
+    result.notes.append(
+        "FLOP and tile bounds are for the visual self attention (NATTEN's figures); the attention and "
+        f"end-to-end estimates also count {n_text} text tokens (dense), dense layers and dense steps, "
+        "and use the smaller of the two bounds per layer."
+    )
+    return result
+
+
+def _joint_speedup(n_visual: int, n_text: int, visual_bound: float) -> float:
+    """Speedup of joint [visual, text] attention when only visual->visual pairs get ``visual_bound``."""
+    total = (n_visual + n_text) ** 2
+    sparse = n_visual * n_visual / visual_bound + n_visual * n_text + n_text * (n_visual + n_text)
+    return total / sparse
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------------------------
+
+
+def _fmt(values: Sequence[int]) -> str:
+    return "x".join(str(v) for v in values)
+
+
+def format_estimate(result: RecipeEstimate) -> str:
+    frames = f" x {result.frames} frames" if result.frames is not None else ""
+    tiles = result.tiles.describe() if result.tiles else "none (grid of single tokens)"
+    lines = [
+        f"recipe {result.recipe} [{result.recipe_hash}] on {result.model} at {result.height}x{result.width} "
+        f"pixels{frames} -> token grid {_fmt(result.grid)} ({math.prod(result.grid)} visual tokens, "
+        f"{result.text_tokens} text)",
+        f"tiles: {tiles}, head_dim {result.head_dim}, {result.dtype}",
+        "",
+    ]
+    header = ["layers", "window", "stride", "dilation", "density", "FLOP bound", "tile bound",
+              "block-sparse", "resolution"]
+    table = [header]
+    for row in result.rows:
+        label = f"{row.source} ({len(row.layers)})"
+        e = row.estimate
+        if e is None:
+            table.append([label, "dense", "", "", "100%", "1.0x", "1.0x", "", ""])
+            continue
+        w = e.window
+        how = [w.scaled or ""]
+        if w.snapped:
+            snapped = "snapped" if w.snapped.startswith("snapped") else w.snapped
+            if w.requested and w.requested != (w.kernel_size, w.stride):
+                snapped += f" from {_fmt(w.requested[0])}/{_fmt(w.requested[1])}"
+            elif w.requested:
+                snapped += " (unchanged)"
+            how.append(snapped)
+        if w.clamped_axes:
+            how.append(f"clamped axes {list(w.clamped_axes)}")
+        table.append([
+            label,
+            _fmt(w.kernel_size),
+            _fmt(w.stride),
+            _fmt(w.dilation),
+            f"{e.density:.1%}",
+            f"{e.flop_bound:.1f}x",
+            "-" if e.tile_bound is None else f"{e.tile_bound:.1f}x",
+            "dense" if e.dense else ("-" if e.block_sparse is None else ("yes" if e.block_sparse else "no")),
+            "; ".join(h for h in how if h) or "as written",
+        ])
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for r in table:
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip())
+    lines += [
+        "",
+        f"attention share of denoising time: {result.attention_share:.0%} ({result.attention_share_source})",
+        f"dense steps: {result.dense_steps} of {result.steps}",
+        f"ESTIMATE (not a measurement): attention {result.attention_speedup:.2f}x faster, "
+        f"end to end {result.end_to_end:.2f}x faster",
+    ]
+    lines += [f"note: {n}" for n in result.notes]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+
+def add_estimate_parser(commands: Any) -> None:
+    p = commands.add_parser("estimate", help="what a recipe buys at a resolution (density, bounds, estimate)")
+    p.add_argument("--recipe", required=True, help="shipped name or .yaml/.json path")
+    p.add_argument("--model", default=None, help=f"model family ({', '.join(supported_families())}); default: the recipe's")
+    p.add_argument("--height", type=int, default=None, help="output height in pixels (default: the family's)")
+    p.add_argument("--width", type=int, default=None, help="output width in pixels (default: the family's)")
+    p.add_argument("--frames", type=int, default=None, help="output frames (video families; default: the family's)")
+    p.add_argument("--backend", default=DEFAULT_TILE_BACKEND, help=f"whose tiles: {', '.join(TILE_BACKENDS)}")
+    p.add_argument("--head-dim", type=int, default=None, help="attention head_dim (default: the family's, 128)")
+    p.add_argument("--dtype", default="bfloat16", choices=["float16", "bfloat16", "float32"])
+    p.add_argument("--q-tile", default=None, help="q tile, e.g. 16x8 (with --kv-tile; default: NATTEN's default)")
+    p.add_argument("--kv-tile", default=None, help="kv tile, e.g. 16x8")
+    p.add_argument("--attention-share", type=float, default=None,
+                   help="attention's share of denoising time in [0, 1] (from na-accel bench); "
+                        "default: an analytic FLOP share")
+    p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the pipeline's)")
+    p.add_argument("--json", type=Path, default=None, help="also write the estimate as JSON to this path")
+
+
+def _parse_tile(flag: str, text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(int(v) for v in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise ArgumentError(f"{flag}: {text!r} is not a tile shape like 16x8 or 4x4x8") from None
+    if any(v < 1 for v in values):
+        raise ArgumentError(f"{flag}: {text!r} has a non-positive size")
+    return values
+
+
+def run_estimate(args: argparse.Namespace) -> int:
+    result = estimate_recipe(
+        args.recipe,
+        model=args.model,
+        height=args.height,
+        width=args.width,
+        frames=args.frames,
+        backend=args.backend,
+        head_dim=args.head_dim,
+        dtype=args.dtype,
+        q_tile=_parse_tile("--q-tile", args.q_tile),
+        kv_tile=_parse_tile("--kv-tile", args.kv_tile),
+        attention_share=args.attention_share,
+        steps=args.steps,
+    )
+    print(format_estimate(result))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result.to_dict(), indent=2))
+        print(f"\nWrote {args.json}")
+    return 0
+
+
+__all__ = [
+    "FAMILY_MODELS",
+    "RecipeEstimate",
+    "WindowEstimate",
+    "add_estimate_parser",
+    "attention_flop_share",
+    "estimate_recipe",
+    "estimate_window",
+    "format_estimate",
+    "run_estimate",
+]

@@ -1,0 +1,150 @@
+"""HunyuanVideo (HunyuanVideoTransformer3DModel; HunyuanVideoPipeline, HunyuanVideoImageToVideoPipeline).
+
+Dual-stream (``transformer_blocks.<i>.attn``) and single-stream (``single_transformer_blocks.<i>.attn``)
+blocks attend over the joint sequence [video, text]. The text is padded to a fixed length: the
+forward builds a key mask (B, 1, 1, N) from ``encoder_attention_mask`` in which the first
+``encoder_attention_mask[b].sum()`` text tokens of row b are valid. GNA keeps that meaning: video
+queries see their (frames, height, width) neighborhood plus the valid text tokens of their row
+(padded ones are cut off, since NATTEN's extra keys take no mask); text queries attend to every
+valid token, as stock. RoPE applies to video tokens only, as stock. The text-token refiner
+(``context_embedder.token_refiner``) is text only and never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import torch
+from diffusers.models.attention_processor import Attention
+from diffusers.models.embeddings import apply_rotary_emb
+from diffusers.models.transformers.transformer_hunyuan_video import (
+    HunyuanVideoAttnProcessor2_0,
+    HunyuanVideoTransformer3DModel,
+)
+
+from ..attention import gna_joint_attention
+from .base import GNAProcessor, TokenLayout, forward_arguments, register_like_stock, video_token_grid
+from .video import VideoAdapter
+
+
+class HunyuanVideoAdapter(VideoAdapter):
+    family = "hunyuan_video"
+    transformer_class = HunyuanVideoTransformer3DModel
+    transformer_class_name = "HunyuanVideoTransformer3DModel"
+    pipeline_names = ("HunyuanVideoPipeline", "HunyuanVideoImageToVideoPipeline")
+    stock_processor_class = HunyuanVideoAttnProcessor2_0
+    layer_name_pattern = re.compile(r"(single_)?transformer_blocks\.\d+\.attn")
+
+    def patch_size(self, transformer: torch.nn.Module) -> tuple[int, int, int]:
+        config = transformer.config
+        return int(config.patch_size_t), int(config.patch_size), int(config.patch_size)
+
+    def token_layout(self, transformer: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> TokenLayout:
+        inputs = forward_arguments(transformer, args, kwargs)
+        text, text_mask = inputs.get("encoder_hidden_states"), inputs.get("encoder_attention_mask")
+        if not isinstance(text, torch.Tensor) or not isinstance(text_mask, torch.Tensor):
+            return TokenLayout(None, 0, False, "forward called without encoder_hidden_states or encoder_attention_mask")
+        text_len = int(text.shape[1])
+        grid = video_token_grid(inputs.get("hidden_states"), self.patch_size(transformer))
+        if isinstance(grid, str):
+            return TokenLayout(None, text_len, False, grid)
+        # As the stock forward: row b's valid text is its first mask.sum() tokens (one sync per forward).
+        valid = tuple(int(n) for n in text_mask.sum(dim=1).tolist())
+        return TokenLayout(grid, text_len, False, text_valid_lens=valid)
+
+    def make_processor(self, original: Any, route: Any) -> "GNAHunyuanVideoAttnProcessor":
+        register_like_stock(GNAHunyuanVideoAttnProcessor, HunyuanVideoAttnProcessor2_0)
+        return GNAHunyuanVideoAttnProcessor(original, route)
+
+
+class GNAHunyuanVideoAttnProcessor(GNAProcessor):
+    """HunyuanVideoAttnProcessor2_0 with GNA among video tokens."""
+
+    def __call__(
+        self,
+        attn: Attention,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        image_rotary_emb: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        call = None
+        if encoder_hidden_states is not None:
+            batch, n_video = hidden_states.shape[:2]
+            seq_len = n_video + encoder_hidden_states.shape[1]
+            # The forward's own padding mask is understood (its valid lengths are in the layout).
+            padding_mask_shape = (batch, 1, 1, seq_len)
+            call = self.route.route(
+                seq_len=seq_len,
+                text_len_seen=encoder_hidden_states.shape[1],
+                unhandled_attention_mask=attention_mask is not None
+                and tuple(attention_mask.shape) != padding_mask_shape,
+                has_parallel_config=self._parallel_config is not None,
+                device=hidden_states.device,
+                dtype=hidden_states.dtype,
+            )
+        if call is None:
+            return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)
+
+        text_len = encoder_hidden_states.shape[1]
+        single_stream = attn.add_q_proj is None
+        if single_stream:
+            hidden_states = torch.cat([hidden_states, encoder_hidden_states], dim=1)
+
+        # --- as HunyuanVideoAttnProcessor2_0, up to the attention call ---
+        query = attn.to_q(hidden_states).unflatten(2, (attn.heads, -1))
+        key = attn.to_k(hidden_states).unflatten(2, (attn.heads, -1))
+        value = attn.to_v(hidden_states).unflatten(2, (attn.heads, -1))
+        if attn.norm_q is not None:
+            query = attn.norm_q(query)
+        if attn.norm_k is not None:
+            key = attn.norm_k(key)
+        if image_rotary_emb is not None:  # video tokens only
+            if single_stream:
+                query = torch.cat(
+                    [apply_rotary_emb(query[:, :-text_len], image_rotary_emb, sequence_dim=1), query[:, -text_len:]],
+                    dim=1,
+                )
+                key = torch.cat(
+                    [apply_rotary_emb(key[:, :-text_len], image_rotary_emb, sequence_dim=1), key[:, -text_len:]],
+                    dim=1,
+                )
+            else:
+                query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
+                key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
+        if not single_stream:
+            encoder_query = attn.add_q_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
+            encoder_key = attn.add_k_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
+            encoder_value = attn.add_v_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
+            if attn.norm_added_q is not None:
+                encoder_query = attn.norm_added_q(encoder_query)
+            if attn.norm_added_k is not None:
+                encoder_key = attn.norm_added_k(encoder_key)
+            query = torch.cat([query, encoder_query], dim=1)
+            key = torch.cat([key, encoder_key], dim=1)
+            value = torch.cat([value, encoder_value], dim=1)
+
+        # --- GNA among video tokens + valid text; text rows dense with the stock mask ---
+        hidden_states = gna_joint_attention(
+            query,
+            key,
+            value,
+            text_len=text_len,
+            text_first=False,
+            window=call.window,
+            backend=call.backend,
+            dense_attention=self._dense_attention,
+            text_valid_lens=call.text_valid_lens,
+            attention_mask=attention_mask,
+        )
+
+        # --- as HunyuanVideoAttnProcessor2_0, after the attention call ---
+        hidden_states = hidden_states.flatten(2, 3).to(query.dtype)
+        hidden_states, encoder_hidden_states = hidden_states[:, :-text_len], hidden_states[:, -text_len:]
+        if getattr(attn, "to_out", None) is not None:
+            hidden_states = attn.to_out[0](hidden_states)
+            hidden_states = attn.to_out[1](hidden_states)
+        if getattr(attn, "to_add_out", None) is not None:
+            encoder_hidden_states = attn.to_add_out(encoder_hidden_states)
+        return hidden_states, encoder_hidden_states

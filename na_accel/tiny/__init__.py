@@ -1,0 +1,97 @@
+"""Tiny random-weight pipelines, built from config offline: for the demo, the tests and CI.
+
+They have the real model classes and token layouts at toy width (2 heads x head_dim 16), so
+every code path of a full-size model runs in milliseconds on a CPU. Their outputs are noise.
+
+One module per model family (flux, hunyuan_video, cosmos, wan), each with a tiny transformer,
+an input builder for a bare transformer of that class (the video builders read the transformer's
+config, so they serve full-size checkpoints too), a tiny offline pipeline and a helper giving the
+call kwargs of a small generation. ``TINY_PIPELINES`` maps preset names to (pipeline factory,
+call-kwargs helper): ``factory, call = TINY_PIPELINES["tiny-wan"]; out = factory()(**call())``.
+"""
+
+from ._text import SafetyCheckerStandIn
+from .cosmos import (
+    TINY_COSMOS_TEXT_DIM,
+    cosmos_transformer_inputs,
+    tiny_cosmos2_text_to_image_call,
+    tiny_cosmos2_text_to_image_pipeline,
+    tiny_cosmos_call,
+    tiny_cosmos_pipeline,
+    tiny_cosmos_transformer,
+)
+from .flux import (
+    TINY_FLUX_POOLED_DIM,
+    TINY_FLUX_TEXT_DIM,
+    FluxPromptEmbeds,
+    flux_transformer_inputs,
+    tiny_flux_call,
+    tiny_flux_pipeline,
+    tiny_flux_prompt,
+    tiny_flux_transformer,
+)
+from .hunyuan_video import (
+    TINY_HUNYUAN_POOLED_DIM,
+    TINY_HUNYUAN_TEXT_DIM,
+    hunyuan_video_transformer_inputs,
+    tiny_hunyuan_video_call,
+    tiny_hunyuan_video_pipeline,
+    tiny_hunyuan_video_prompt_template,
+    tiny_hunyuan_video_transformer,
+)
+from .wan import (
+    TINY_WAN_BOUNDARY_RATIO,
+    TINY_WAN_TEXT_DIM,
+    tiny_wan_call,
+    tiny_wan_pipeline,
+    tiny_wan_transformer,
+    wan_transformer_inputs,
+)
+
+
+def _tiny_wan22_pipeline(seed: int = 0):
+    return tiny_wan_pipeline(seed, two_stage=True)
+
+
+# preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
+TINY_PIPELINES = {
+    "tiny-flux": (tiny_flux_pipeline, tiny_flux_call),
+    "tiny-hunyuan-video": (tiny_hunyuan_video_pipeline, tiny_hunyuan_video_call),
+    "tiny-cosmos": (tiny_cosmos_pipeline, tiny_cosmos_call),
+    "tiny-cosmos2-t2i": (tiny_cosmos2_text_to_image_pipeline, tiny_cosmos2_text_to_image_call),
+    "tiny-wan": (tiny_wan_pipeline, tiny_wan_call),
+    "tiny-wan2.2": (_tiny_wan22_pipeline, tiny_wan_call),
+}
+
+__all__ = [
+    "TINY_COSMOS_TEXT_DIM",
+    "TINY_FLUX_POOLED_DIM",
+    "TINY_FLUX_TEXT_DIM",
+    "TINY_HUNYUAN_POOLED_DIM",
+    "TINY_HUNYUAN_TEXT_DIM",
+    "TINY_PIPELINES",
+    "TINY_WAN_BOUNDARY_RATIO",
+    "TINY_WAN_TEXT_DIM",
+    "FluxPromptEmbeds",
+    "SafetyCheckerStandIn",
+    "cosmos_transformer_inputs",
+    "flux_transformer_inputs",
+    "hunyuan_video_transformer_inputs",
+    "tiny_cosmos2_text_to_image_call",
+    "tiny_cosmos2_text_to_image_pipeline",
+    "tiny_cosmos_call",
+    "tiny_cosmos_pipeline",
+    "tiny_cosmos_transformer",
+    "tiny_flux_call",
+    "tiny_flux_pipeline",
+    "tiny_flux_prompt",
+    "tiny_flux_transformer",
+    "tiny_hunyuan_video_call",
+    "tiny_hunyuan_video_pipeline",
+    "tiny_hunyuan_video_prompt_template",
+    "tiny_hunyuan_video_transformer",
+    "tiny_wan_call",
+    "tiny_wan_pipeline",
+    "tiny_wan_transformer",
+    "wan_transformer_inputs",
+]

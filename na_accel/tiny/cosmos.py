@@ -1,0 +1,228 @@
+"""Tiny random-weight Cosmos (CosmosTransformer3DModel), built from config offline.
+
+Token layout: self-attention (attn1) over the video tokens only, a row-major (frames, height,
+width) grid of 1x2x2 latent patches; cross-attention (attn2) to the text. Cosmos 2 text-to-image
+has ONE latent frame.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._grid import check_grid, patch_sizes, randn
+
+TINY_COSMOS_TEXT_DIM = 32  # T5 d_model
+
+
+def tiny_cosmos_transformer(seed: int = 0, in_channels: int = 4):
+    """``in_channels`` = the VAE's latent channels (4 for the tiny pipelines' VAEs).
+
+    ``concat_padding_mask=False``: True resizes the padding mask with torchvision, not installed.
+    """
+    from diffusers import CosmosTransformer3DModel
+
+    torch.manual_seed(seed)
+    return CosmosTransformer3DModel(
+        in_channels=in_channels,
+        out_channels=in_channels,
+        num_attention_heads=2,
+        attention_head_dim=16,
+        num_layers=2,
+        mlp_ratio=2.0,
+        text_embed_dim=TINY_COSMOS_TEXT_DIM,
+        adaln_lora_dim=4,
+        max_size=(4, 32, 32),
+        patch_size=(1, 2, 2),
+        rope_scale=(2.0, 1.0, 1.0),
+        concat_padding_mask=False,
+        extra_pos_embed_type="learnable",
+    ).eval()
+
+
+def cosmos_transformer_inputs(
+    transformer,
+    grid: tuple[int, int, int] = (3, 3, 4),
+    batch: int = 1,
+    text_len: int = 8,
+    seed: int = 0,
+    device="cpu",
+    dtype: torch.dtype = torch.float32,
+    fps: int | None = 30,
+    condition_mask: bool = False,
+) -> dict[str, torch.Tensor]:
+    """Random forward kwargs for any CosmosTransformer3DModel, over a (T, H, W) token grid.
+
+    ``hidden_states`` is (batch, C, T * p_t, H * p_h, W * p_w). ``padding_mask`` (1, 1, h, w) zeros
+    is always passed, as the pipelines do (the model uses it only with concat_padding_mask, which
+    needs torchvision). ``fps`` feeds the temporal RoPE (Cosmos-Predict1 passes 30; Cosmos 2
+    text-to-image passes none). ``condition_mask=True`` splits the input channels into
+    ``in_channels - 1`` latent channels plus a (batch, 1, ...) condition mask, as the
+    video-to-world pipelines do; by default hidden_states carries all ``in_channels``.
+    """
+    frames, height, width = check_grid(grid, batch)
+    config = transformer.config
+    p_t, p_h, p_w = patch_sizes(config.patch_size)
+    size = (frames * p_t, height * p_h, width * p_w)
+    generator = torch.Generator().manual_seed(seed)
+    channels = config.in_channels - 1 if condition_mask else config.in_channels
+    inputs = {
+        "hidden_states": randn((batch, channels, *size), generator, device, dtype),
+        "timestep": torch.full((batch,), 0.5, device=device, dtype=dtype),
+        "encoder_hidden_states": randn((batch, text_len, config.text_embed_dim), generator, device, dtype),
+        "padding_mask": torch.zeros(1, 1, size[1], size[2], device=device, dtype=dtype),
+    }
+    if fps is not None:
+        inputs["fps"] = fps
+    if condition_mask:
+        inputs["condition_mask"] = torch.zeros(batch, 1, *size, device=device, dtype=dtype)
+    return inputs
+
+
+def tiny_cosmos_vae(seed: int = 0, latent_channels: int = 4):
+    """A small AutoencoderKLCosmos: 8x spatial, 4x temporal compression (Haar wavelet patcher).
+
+    The real Cosmos-Predict1 tokenizer compresses 8x in time too; 4x keeps a 3-latent-frame video
+    at 9 frames instead of 17 (its decoder is the slowest part of a tiny generation).
+    """
+    from diffusers import AutoencoderKLCosmos
+
+    torch.manual_seed(seed)
+    return AutoencoderKLCosmos(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=latent_channels,
+        encoder_block_out_channels=(8, 8, 8, 8),
+        decode_block_out_channels=(8, 8, 8, 8),
+        attention_resolutions=(8,),
+        resolution=64,
+        num_layers=1,
+        patch_size=4,
+        patch_type="haar",
+        scaling_factor=1.0,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
+        latents_mean=None,
+        latents_std=None,
+    ).eval()
+
+
+def tiny_cosmos_pipeline(seed: int = 0):
+    """A CosmosTextToWorldPipeline (Cosmos-Predict1): tiny transformer, T5 encoder, Cosmos VAE.
+
+    Scheduler: EDMEulerScheduler with Cosmos-Predict1's settings. The safety checker is a stand-in
+    that passes everything (Cosmos Guardrail is not installed and is a large model).
+    """
+    from diffusers import CosmosTextToWorldPipeline, EDMEulerScheduler
+
+    from ._text import SafetyCheckerStandIn, tiny_t5_text_encoder, tiny_t5_tokenizer
+
+    tokenizer = tiny_t5_tokenizer()
+    scheduler = EDMEulerScheduler(
+        sigma_min=0.002,
+        sigma_max=80.0,
+        sigma_data=0.5,
+        sigma_schedule="karras",
+        num_train_timesteps=1000,
+        prediction_type="epsilon",
+        rho=7.0,
+        final_sigmas_type="sigma_min",
+    )
+    pipe = CosmosTextToWorldPipeline(
+        text_encoder=tiny_t5_text_encoder(len(tokenizer), d_model=TINY_COSMOS_TEXT_DIM, seed=seed + 2),
+        tokenizer=tokenizer,
+        transformer=tiny_cosmos_transformer(seed),
+        vae=tiny_cosmos_vae(seed + 1),
+        scheduler=scheduler,
+        safety_checker=SafetyCheckerStandIn(),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def tiny_cosmos_call(
+    height: int = 48,
+    width: int = 80,
+    num_frames: int = 9,
+    steps: int = 2,
+    seed: int = 0,
+    prompt="a red fox in the snow",
+    max_sequence_length: int = 32,
+    **extra,
+) -> dict:
+    """Call kwargs for a small CosmosTextToWorldPipeline generation (``pipe(**kwargs).frames``).
+
+    Defaults: 9 frames of 48x80 pixels -> 3 latent frames of 6x10 (the tiny VAE compresses 8x8 x4)
+    -> token grid (T, H, W) = (3, 3, 5), ``max_sequence_length`` (32) text tokens. Classifier-free
+    guidance is on (guidance_scale 7): the transformer runs twice per step. A short negative prompt
+    replaces the pipeline's long default one, which the 32-token limit would truncate.
+    ``extra`` overrides or adds kwargs.
+    """
+    kwargs = {
+        "prompt": prompt,
+        "negative_prompt": "blurry, low quality",
+        "height": height,
+        "width": width,
+        "num_frames": num_frames,
+        "num_inference_steps": steps,
+        "guidance_scale": 7.0,
+        "generator": torch.Generator().manual_seed(seed),
+        "output_type": "pt",
+        "max_sequence_length": max_sequence_length,
+    }
+    kwargs.update(extra)
+    return kwargs
+
+
+def tiny_cosmos2_text_to_image_pipeline(seed: int = 0):
+    """A Cosmos2TextToImagePipeline (Cosmos-Predict2): tiny transformer, T5 encoder, Wan VAE.
+
+    Images are one latent frame: the transformer sees F = 1. The VAE is the tiny Wan one
+    (8x spatial); the safety checker is a stand-in that passes everything.
+    """
+    from diffusers import Cosmos2TextToImagePipeline, FlowMatchEulerDiscreteScheduler
+
+    from ._text import SafetyCheckerStandIn, tiny_t5_text_encoder, tiny_t5_tokenizer
+    from .wan import tiny_wan_vae
+
+    tokenizer = tiny_t5_tokenizer()
+    pipe = Cosmos2TextToImagePipeline(
+        text_encoder=tiny_t5_text_encoder(len(tokenizer), d_model=TINY_COSMOS_TEXT_DIM, seed=seed + 2),
+        tokenizer=tokenizer,
+        transformer=tiny_cosmos_transformer(seed),
+        vae=tiny_wan_vae(seed + 1),
+        scheduler=FlowMatchEulerDiscreteScheduler(use_karras_sigmas=True),
+        safety_checker=SafetyCheckerStandIn(),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def tiny_cosmos2_text_to_image_call(
+    height: int = 48,
+    width: int = 80,
+    steps: int = 2,
+    seed: int = 0,
+    prompt="a red fox in the snow",
+    max_sequence_length: int = 32,
+    **extra,
+) -> dict:
+    """Call kwargs for a small Cosmos2TextToImagePipeline generation (``pipe(**kwargs).images``).
+
+    Defaults: 48x80 pixels -> one latent frame of 6x10 -> token grid (T, H, W) = (1, 3, 5),
+    ``max_sequence_length`` (32) text tokens. Classifier-free guidance is on (guidance_scale 7):
+    the transformer runs twice per step.
+    ``extra`` overrides or adds kwargs.
+    """
+    kwargs = {
+        "prompt": prompt,
+        "negative_prompt": "blurry, low quality",
+        "height": height,
+        "width": width,
+        "num_inference_steps": steps,
+        "guidance_scale": 7.0,
+        "generator": torch.Generator().manual_seed(seed),
+        "output_type": "pt",
+        "max_sequence_length": max_sequence_length,
+    }
+    kwargs.update(extra)
+    return kwargs
