@@ -72,13 +72,14 @@ class Instruments:
     _open: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        transformer = self.model.transformer
-        self._handles.append(transformer.register_forward_pre_hook(self._transformer_start))
-        self._handles.append(transformer.register_forward_hook(self._transformer_end, always_call=True))
-        for _, module in attention_modules(transformer):
-            self._handles.append(module.register_forward_pre_hook(self._attention_start))
-            self._handles.append(module.register_forward_hook(self._attention_end, always_call=True))
-        self.attention_layers = len(attention_modules(transformer))
+        self.attention_layers = 0
+        for transformer in self.model.transformers:
+            self._handles.append(transformer.register_forward_pre_hook(self._transformer_start))
+            self._handles.append(transformer.register_forward_hook(self._transformer_end, always_call=True))
+            for _, module in attention_modules(transformer):
+                self._handles.append(module.register_forward_pre_hook(self._attention_start))
+                self._handles.append(module.register_forward_hook(self._attention_end, always_call=True))
+            self.attention_layers += len(attention_modules(transformer))
 
     def _step(self) -> int | None:
         scheduler = getattr(self.model.pipe, "scheduler", None)

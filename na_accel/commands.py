@@ -86,7 +86,7 @@ def _prepare(args: argparse.Namespace):
                 f"is {spec.family!r}; use a {spec.family} recipe (na-accel recipes lists them)"
             )
         if args.height is not None and args.width is not None:
-            check_size(spec.family, args.model, args.height, args.width, args.frames)
+            check_size(spec.geometry, args.model, args.height, args.width, args.frames)
     model = load_model(args.model, random_weights=args.random_weights, device=args.device, dtype=args.dtype,
                        seed=args.seed, config_overrides=overrides, text_len=args.text_len)
     height = args.height or model.default_height
@@ -167,10 +167,14 @@ def run_compare_command(args: argparse.Namespace) -> int:
     print("  " + format_metrics(result["averages"]).replace("\n", "\n  "))
     print(f"\nOutputs in {args.output_dir}/:")
     first = result["outputs"][0]
+    folder = "" if first["folder"] == "." else first["folder"] + "/"
     for key, name in first["files"].items():
         if isinstance(name, str):
-            folder = "" if first["folder"] == "." else first["folder"] + "/"
             print(f"  {key:24} {folder}{name}")
+        elif "skipped" in name:
+            print(f"  {key:24} skipped: {name['skipped']}")
+        else:
+            print(f"  {key:24} " + ", ".join(f"{folder}{n}" for n in name.values()))
     for key, path in written.items():
         print(f"  {key:24} {path.name}")
     return 0

@@ -6,8 +6,9 @@ then runs ``num_inference_steps`` transformer calls with scheduler steps in betw
 a pipeline to ``na_accel.patch`` (a ``components`` dict with "transformer", and a ``scheduler``
 whose ``step_index`` drives recipes' ``dense_steps``). Its output is the final latent tensor.
 
-One input builder per family: ``INPUT_BUILDERS[family](config, grid, batch, text_len, device, dtype,
-generator) -> SyntheticInputs``. Adding a family is one entry (see the video builders below).
+One input builder per family: ``INPUT_BUILDERS[family](transformer, grid, batch, text_len, device,
+dtype, seed) -> SyntheticInputs``; the video families reuse ``na_accel.tiny``'s config-driven
+builders. Adding a family is one entry.
 """
 
 from __future__ import annotations
@@ -38,53 +39,41 @@ def _randn(shape, generator, device, dtype) -> torch.Tensor:
     return torch.randn(shape, generator=generator, device="cpu", dtype=torch.float32).to(device, dtype)
 
 
-def _cfg(config: Any, key: str) -> Any:
-    return config[key] if isinstance(config, dict) else getattr(config, key)
-
-
-def flux_inputs(config, grid, batch, text_len, device, dtype, generator) -> SyntheticInputs:
+def flux_inputs(transformer, grid, batch, text_len, device, dtype, seed) -> SyntheticInputs:
+    """FLUX: packed latents (B, H*W, in_channels), img_ids / txt_ids, pooled text, guidance."""
+    config = transformer.config
+    generator = torch.Generator().manual_seed(seed)
     height, width = grid
     rows = torch.arange(height).repeat_interleave(width)
     cols = torch.arange(width).repeat(height)
     kwargs = {
-        "encoder_hidden_states": _randn((batch, text_len, _cfg(config, "joint_attention_dim")), generator, device, dtype),
-        "pooled_projections": _randn((batch, _cfg(config, "pooled_projection_dim")), generator, device, dtype),
+        "encoder_hidden_states": _randn((batch, text_len, config.joint_attention_dim), generator, device, dtype),
+        "pooled_projections": _randn((batch, config.pooled_projection_dim), generator, device, dtype),
         "img_ids": torch.stack([torch.zeros_like(rows), rows, cols], dim=1).to(device, dtype),
         "txt_ids": torch.zeros(text_len, 3, device=device, dtype=dtype),
     }
-    if _cfg(config, "guidance_embeds"):
+    if config.guidance_embeds:
         kwargs["guidance"] = torch.full((batch,), 3.5, device=device, dtype=torch.float32)
-    latents = _randn((batch, height * width, _cfg(config, "in_channels")), generator, device, dtype)
+    latents = _randn((batch, height * width, config.in_channels), generator, device, dtype)
     return SyntheticInputs(latents, kwargs, timestep_scale=1e-3)
 
 
-def _video_latents(config, grid, batch, generator, device, dtype, patch_t: int, patch_hw: int) -> torch.Tensor:
-    frames, height, width = grid
-    shape = (batch, _cfg(config, "in_channels"), frames * patch_t, height * patch_hw, width * patch_hw)
-    return _randn(shape, generator, device, dtype)
+def _from_tiny_builder(name: str) -> Callable[..., SyntheticInputs]:
+    """The video families: na_accel.tiny's config-driven input builders serve full-size configs too."""
+
+    def build(transformer, grid, batch, text_len, device, dtype, seed) -> SyntheticInputs:
+        from . import tiny
+
+        kwargs = getattr(tiny, name)(transformer, grid=tuple(grid), batch=batch, text_len=text_len, seed=seed,
+                                     device=device, dtype=dtype)
+        kwargs.pop("timestep", None)
+        return SyntheticInputs(kwargs.pop("hidden_states"), kwargs)
+
+    return build
 
 
-def hunyuan_video_inputs(config, grid, batch, text_len, device, dtype, generator) -> SyntheticInputs:
-    latents = _video_latents(config, grid, batch, generator, device, dtype,
-                             _cfg(config, "patch_size_t"), _cfg(config, "patch_size"))
-    kwargs = {
-        "encoder_hidden_states": _randn((batch, text_len, _cfg(config, "text_embed_dim")), generator, device, dtype),
-        "encoder_attention_mask": torch.ones(batch, text_len, device=device, dtype=torch.bool),
-        "pooled_projections": _randn((batch, _cfg(config, "pooled_projection_dim")), generator, device, dtype),
-    }
-    if _cfg(config, "guidance_embeds"):
-        kwargs["guidance"] = torch.full((batch,), 6000.0, device=device, dtype=torch.float32)
-    return SyntheticInputs(latents, kwargs)
-
-
-def cosmos_inputs(config, grid, batch, text_len, device, dtype, generator) -> SyntheticInputs:
-    patch_t, patch_h, _ = _cfg(config, "patch_size")
-    latents = _video_latents(config, grid, batch, generator, device, dtype, patch_t, patch_h)
-    kwargs = {
-        "encoder_hidden_states": _randn((batch, text_len, _cfg(config, "text_embed_dim")), generator, device, dtype),
-        "fps": 30,
-    }
-    if _cfg(config, "concat_padding_mask"):
+def cosmos_inputs(transformer, grid, batch, text_len, device, dtype, seed) -> SyntheticInputs:
+    if transformer.config.concat_padding_mask:
         try:
             import torchvision  # noqa: F401  (diffusers resizes the padding mask with torchvision)
         except ImportError:
@@ -92,24 +81,14 @@ def cosmos_inputs(config, grid, batch, text_len, device, dtype, generator) -> Sy
                 "model: CosmosTransformer3DModel with concat_padding_mask=true needs torchvision "
                 "(pip install torchvision), or override it: --config-override concat_padding_mask=false"
             ) from None
-        kwargs["padding_mask"] = torch.zeros(1, 1, latents.shape[-2], latents.shape[-1], device=device, dtype=dtype)
-    return SyntheticInputs(latents, kwargs)
-
-
-def wan_inputs(config, grid, batch, text_len, device, dtype, generator) -> SyntheticInputs:
-    patch_t, patch_h, _ = _cfg(config, "patch_size")
-    latents = _video_latents(config, grid, batch, generator, device, dtype, patch_t, patch_h)
-    kwargs = {
-        "encoder_hidden_states": _randn((batch, text_len, _cfg(config, "text_dim")), generator, device, dtype),
-    }
-    return SyntheticInputs(latents, kwargs)
+    return _from_tiny_builder("cosmos_transformer_inputs")(transformer, grid, batch, text_len, device, dtype, seed)
 
 
 INPUT_BUILDERS: dict[str, Callable[..., SyntheticInputs]] = {
     "flux": flux_inputs,
-    "hunyuan_video": hunyuan_video_inputs,
+    "hunyuan_video": _from_tiny_builder("hunyuan_video_transformer_inputs"),
     "cosmos": cosmos_inputs,
-    "wan": wan_inputs,
+    "wan": _from_tiny_builder("wan_transformer_inputs"),
 }
 
 
@@ -134,10 +113,7 @@ class SyntheticPipeline:
     def __call__(self, *, grid: tuple[int, ...], num_inference_steps: int, batch: int = 1, seed: int = 0) -> torch.Tensor:
         parameter = next(self.transformer.parameters())
         device, dtype = parameter.device, parameter.dtype
-        generator = torch.Generator().manual_seed(seed)
-        inputs = INPUT_BUILDERS[self.family](
-            self.transformer.config, tuple(grid), batch, self.text_len, device, dtype, generator
-        )
+        inputs = INPUT_BUILDERS[self.family](self.transformer, tuple(grid), batch, self.text_len, device, dtype, seed)
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         latents = inputs.latents
         for t in self.scheduler.timesteps:

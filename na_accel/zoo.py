@@ -10,6 +10,7 @@ model is one entry in ``MODELS`` (and, for a new family, one input builder in ``
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -32,6 +33,11 @@ FAMILY_OF_CLASS = {
     "CosmosTransformer3DModel": "cosmos",
     "WanTransformer3DModel": "wan",
 }
+
+def _geometry(family: str, frames_per_token: int | None) -> FamilyGeometry:
+    geometry = family_geometry(family)
+    return geometry if frames_per_token is None else dataclasses.replace(geometry, frames_per_token=frames_per_token)
+
 
 # Random weights on the CPU above this many parameters are refused (a full-size model would take
 # tens of GB of RAM and hours per step); shrink the config with overrides or use a GPU.
@@ -56,10 +62,11 @@ class LoadedModel:
     default_frames: int | None
     default_steps: int
     details: dict[str, Any] = field(default_factory=dict)
+    frames_per_token: int | None = None  # overrides the family's (tiny VAEs)
 
     @property
     def geometry(self) -> FamilyGeometry:
-        return family_geometry(self.family)
+        return _geometry(self.family, self.frames_per_token)
 
     @property
     def is_video(self) -> bool:
@@ -68,6 +75,12 @@ class LoadedModel:
     @property
     def transformer(self) -> torch.nn.Module:
         return self.pipe.components["transformer"]
+
+    @property
+    def transformers(self) -> list[torch.nn.Module]:
+        """The denoisers: ``transformer`` and, for two-stage pipelines (Wan 2.2), ``transformer_2``."""
+        components = self.pipe.components
+        return [components[k] for k in ("transformer", "transformer_2") if components.get(k) is not None]
 
     @property
     def outputs_pixels(self) -> bool:
@@ -146,18 +159,21 @@ class ModelSpec:
     description: str
     build_preset: Callable[[int], PipelineModel] | None = None  # tiny presets: seed -> model
     config_file: str | None = None  # random weights: na_accel/configs/<file>
+    frames_per_token: int | None = None  # a tiny preset whose VAE compresses time differently
+
+    @property
+    def geometry(self) -> FamilyGeometry:
+        return _geometry(self.family, self.frames_per_token)
 
     @property
     def unavailable(self) -> str | None:
         """Why a listed tiny preset can't be built in this build (None when it can)."""
-        factory = getattr(self.build_preset, "factory", None)
-        if factory is None:
+        preset = getattr(self.build_preset, "preset", None)
+        if preset is None:
             return None
-        from . import tiny
+        from .tiny import TINY_PIPELINES
 
-        if hasattr(tiny, factory):
-            return None
-        return f"its tiny pipeline (na_accel.tiny.{factory}) is not in this build"
+        return None if preset in TINY_PIPELINES else f"na_accel.tiny.TINY_PIPELINES has no {preset!r} in this build"
 
     @property
     def kind(self) -> str:
@@ -187,23 +203,39 @@ def _tiny_flux(seed: int) -> PipelineModel:
     )
 
 
-def tiny_pipeline_preset(name: str, family: str, factory: str, *, height: int, width: int,
-                         frames: int | None, steps: int,
-                         prompt_kwargs: Callable[[str, int, int], dict[str, Any]] | None = None):
-    """A preset builder for ``na_accel.tiny.<factory>(seed=...)``; without ``prompt_kwargs`` the
-    prompt text goes to the pipeline (tiny pipelines with tiny text encoders)."""
+# Keys of the tiny call helpers that ``PipelineModel.generate`` sets itself.
+_GENERATE_KEYS = ("height", "width", "num_frames", "num_inference_steps", "generator", "output_type", "prompt")
+
+
+def tiny_pipeline_preset(name: str, family: str, *, frames_per_token: int | None = None):
+    """A preset builder for ``na_accel.tiny.TINY_PIPELINES[name]`` (pipeline factory, call helper):
+    the call helper's defaults give the default size and the pipeline's extra kwargs (prompt
+    template, guidance, text length); the prompt text goes to the tiny text encoders."""
 
     def build(seed: int) -> PipelineModel:
-        from . import tiny
+        from .tiny import TINY_PIPELINES
 
-        pipe = getattr(tiny, factory)(seed=seed)
+        factory, call = TINY_PIPELINES[name]
+        pipe = factory(seed=seed)
         if hasattr(pipe, "set_progress_bar_config"):
             pipe.set_progress_bar_config(disable=True)
-        return PipelineModel(name=name, family=family, source="tiny preset", pipe=pipe, default_height=height,
-                             default_width=width, default_frames=frames, default_steps=steps,
-                             prompt_kwargs=prompt_kwargs)
+        defaults = call()
 
-    build.factory = factory
+        def prompt_kwargs(prompt: str, seed: int, batch: int) -> dict[str, Any]:
+            extra = {k: v for k, v in call(prompt=prompt, seed=seed).items() if k not in _GENERATE_KEYS}
+            extra["prompt"] = [prompt] * batch
+            if "negative_prompt" in extra and isinstance(extra["negative_prompt"], str):
+                extra["negative_prompt"] = [extra["negative_prompt"]] * batch
+            return extra
+
+        return PipelineModel(
+            name=name, family=family, source="tiny preset", pipe=pipe, default_height=defaults["height"],
+            default_width=defaults["width"], default_frames=defaults.get("num_frames"),
+            default_steps=defaults["num_inference_steps"], prompt_kwargs=prompt_kwargs,
+            frames_per_token=frames_per_token,
+        )
+
+    build.preset = name
     return build
 
 
@@ -212,17 +244,13 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec("tiny-flux", "flux", "tiny random-weight FluxPipeline (2 heads x 16), offline, CPU-fast",
                   build_preset=_tiny_flux),
-        # HOOK (tiny-hunyuan-video): works once na_accel.tiny has tiny_hunyuan_video_pipeline; check its
-        # prompt handling (prompt_kwargs) and default size at merge.
         ModelSpec("tiny-hunyuan-video", "hunyuan_video", "tiny random-weight HunyuanVideoPipeline, offline",
-                  build_preset=tiny_pipeline_preset("tiny-hunyuan-video", "hunyuan_video",
-                                                    "tiny_hunyuan_video_pipeline",
-                                                    height=64, width=64, frames=5, steps=2)),
-        # HOOK (tiny-cosmos): works once na_accel.tiny has tiny_cosmos_pipeline; if it is Cosmos 2
-        # text-to-image (one latent frame), set frames=None there and check prompt_kwargs at merge.
-        ModelSpec("tiny-cosmos", "cosmos", "tiny random-weight Cosmos pipeline, offline",
-                  build_preset=tiny_pipeline_preset("tiny-cosmos", "cosmos", "tiny_cosmos_pipeline",
-                                                    height=64, width=64, frames=9, steps=2)),
+                  build_preset=tiny_pipeline_preset("tiny-hunyuan-video", "hunyuan_video")),
+        # The tiny Cosmos VAE compresses time 4x (Cosmos-Predict1's: 8x).
+        ModelSpec("tiny-cosmos", "cosmos", "tiny random-weight CosmosTextToWorldPipeline (Predict1), offline",
+                  build_preset=tiny_pipeline_preset("tiny-cosmos", "cosmos", frames_per_token=4), frames_per_token=4),
+        ModelSpec("tiny-wan", "wan", "tiny random-weight WanPipeline (2.1), offline",
+                  build_preset=tiny_pipeline_preset("tiny-wan", "wan")),
         ModelSpec("flux-dev", "flux", "FLUX.1-dev transformer (11.9B), random weights", config_file="flux-dev.json"),
         ModelSpec("hunyuan-video", "hunyuan_video", "HunyuanVideo transformer (12.8B), random weights",
                   config_file="hunyuan-video.json"),
@@ -431,11 +459,12 @@ def build_on_device(class_name: str, config: dict[str, Any], *, device: torch.de
 
 def validate_size(model: LoadedModel, height: int, width: int, frames: int | None) -> tuple[int, ...]:
     """The token grid for the size, or an ArgumentError naming the field, the value and what is allowed."""
-    return check_size(model.family, model.name, height, width, frames)
+    return check_size(model.geometry, model.name, height, width, frames)
 
 
-def check_size(family: str, name: str, height: int, width: int, frames: int | None) -> tuple[int, ...]:
-    geometry = family_geometry(family)
+def check_size(geometry: FamilyGeometry | str, name: str, height: int, width: int,
+               frames: int | None) -> tuple[int, ...]:
+    geometry = family_geometry(geometry) if isinstance(geometry, str) else geometry
     step = geometry.pixels_per_token
     for field_name, value in (("height", height), ("width", width)):
         if value < step or value % step:

@@ -111,3 +111,19 @@ def test_main_job_demo_shows_where_the_outputs_went(tmp_path, capsys):
         assert (tmp_path / name).is_file() and name in out
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert 0 < metrics["ssim"] <= 1 and "skipped" in metrics["lpips"]
+
+
+def test_compare_a_video_preset_writes_frames_and_animations(tmp_path, capsys):
+    recipe = tmp_path / "hv.yaml"
+    recipe.write_text("model: hunyuan_video\ndefault: {kernel_size: [2, 2, 3]}\n")
+    out_dir = tmp_path / "video"
+    assert main(["compare", "tiny-hunyuan-video", "--recipe", str(recipe), "--output-dir", str(out_dir),
+                 "--no-progress"]) == 0
+    stdout = capsys.readouterr().out
+    assert "48x64x9 frames, token grid 3x3x4" in stdout and "mp4" in stdout
+    assert len(list((out_dir / "dense_frames").glob("frame_*.png"))) == 9
+    with Image.open(out_dir / "side_by_side.gif") as gif:
+        assert gif.n_frames == 9 and gif.size == (3 * 64, 48)
+    result = json.loads((out_dir / "metrics.json").read_text())
+    assert result["layer_calls"]["sparse"] > 0 and result["model"]["family"] == "hunyuan_video"
+    assert 0 < result["averages"]["ssim"] < 1

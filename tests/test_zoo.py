@@ -98,7 +98,6 @@ def test_tiny_preset_prompts_change_the_output():
     (lambda: load_model("sdxl"), "unknown model 'sdxl'; known: tiny-flux, tiny-hunyuan-video"),
     (lambda: load_model("flux-dev"), "add --random-weights"),
     (lambda: load_model("tiny-flux", random_weights=True), "tiny preset, random already"),
-    (lambda: load_model("tiny-hunyuan-video"), "not available"),
     (lambda: load_model("flux-dev", random_weights=True, config_overrides={"num_blocks": 1}), "unknown key(s) ['num_blocks']"),
     (lambda: load_model("tiny-flux", dtype="float64"), "--dtype: 'float64' is not supported"),
     (lambda: load_model("tiny-flux", device="tpu"), "--device: 'tpu'"),
@@ -134,19 +133,27 @@ def test_tiny_preset_runs_in_bfloat16():
     assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
 
 
-def test_video_tiny_presets_plug_in_when_their_pipelines_exist(monkeypatch):
+@pytest.mark.parametrize("name,frames_shape", [
+    ("tiny-hunyuan-video", (9, 3, 48, 64)),
+    ("tiny-cosmos", (9, 3, 48, 80)),
+    ("tiny-wan", (9, 3, 48, 64)),
+])
+def test_video_tiny_presets_generate_frames_from_prompt_text(name, frames_shape):
+    model = load_model(name)
+    assert model.is_video and model.default_frames == 9
+    kwargs = dict(seed=0, height=model.default_height, width=model.default_width, frames=9, steps=2)
+    fox, cat = (model.generate(prompt=p, **kwargs) for p in ("a red fox", "a cat"))
+    assert fox.shape == (1, *frames_shape) and 0 <= fox.min() and fox.max() <= 1
+    assert (fox - cat).abs().max() > 0  # the prompt reaches the tiny text encoder
+
+
+def test_a_preset_missing_from_tiny_pipelines_is_a_clear_error(monkeypatch):
     import na_accel.tiny
 
-    spec = MODELS["tiny-hunyuan-video"]
-    if spec.unavailable is None:
-        pytest.skip("tiny_hunyuan_video_pipeline is in this build")
-    assert "na_accel.tiny.tiny_hunyuan_video_pipeline" in spec.unavailable
-    built = []
-    monkeypatch.setattr(na_accel.tiny, "tiny_hunyuan_video_pipeline",
-                        lambda seed: built.append(seed) or na_accel.tiny.tiny_flux_pipeline(seed), raising=False)
-    assert spec.unavailable is None
-    model = load_model("tiny-hunyuan-video", seed=5)
-    assert built == [5] and model.family == "hunyuan_video" and model.default_frames == 5
+    pipelines = {k: v for k, v in na_accel.tiny.TINY_PIPELINES.items() if k != "tiny-wan"}
+    monkeypatch.setattr(na_accel.tiny, "TINY_PIPELINES", pipelines)
+    with pytest.raises(ArgumentError, match="'tiny-wan' is not available: na_accel.tiny.TINY_PIPELINES has no"):
+        load_model("tiny-wan")
 
 
 def test_models_command_lists_every_model(capsys):
