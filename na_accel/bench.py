@@ -225,6 +225,7 @@ def _time_mode(model: LoadedModel, mode: str, settings: BenchSettings, clock: Cl
                 )
                 clock.sync()
                 seconds = time.perf_counter() - start
+                output = output.float().cpu()
                 inner = instruments.collect()
                 (repeats if timed else warmup).append({"total_s": seconds, **inner})
                 bar.update(1)

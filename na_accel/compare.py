@@ -77,7 +77,7 @@ def run_compare(
                            leave=False):
             output = model.generate(prompt=prompt, seed=settings.seed, height=settings.height, width=settings.width,
                                     frames=settings.frames, steps=settings.steps, batch=1)
-            outputs.append(output[0])
+            outputs.append(output[0].float().cpu())
         return outputs
 
     dense_outputs = generate_all("dense")

@@ -104,7 +104,8 @@ class LoadedModel:
 
     def generate(self, *, prompt: str, seed: int, height: int, width: int, frames: int | None,
                  steps: int, batch: int = 1) -> torch.Tensor:
-        """Images [B, 3, H, W] / videos [B, F, 3, H, W] in [0, 1] (latents for random weights)."""
+        """Images [B, 3, H, W] / videos [B, F, 3, H, W] in [0, 1] (latents for random weights), on the
+        model's device (``.float().cpu()`` it after timing)."""
         raise NotImplementedError
 
 
@@ -135,7 +136,7 @@ class PipelineModel(LoadedModel):
             result = output.images
         if isinstance(result, (list, tuple)):
             result = torch.stack([torch.as_tensor(r) for r in result])
-        return result.float().cpu()
+        return result  # on the pipeline's device: callers move it after their timers stop
 
 
 @dataclass
@@ -144,7 +145,7 @@ class SyntheticModel(LoadedModel):
 
     def generate(self, *, prompt, seed, height, width, frames, steps, batch=1):
         grid = self.geometry.token_grid(height, width, frames if self.is_video else None)
-        return self.pipe(grid=grid, num_inference_steps=steps, batch=batch, seed=seed).float().cpu()
+        return self.pipe(grid=grid, num_inference_steps=steps, batch=batch, seed=seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,6 +287,9 @@ def parse_dtype(name: str) -> torch.dtype:
 
 
 def parse_device(name: str) -> torch.device:
+    """A torch device; ``"auto"`` is the first CUDA device when one is visible, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
@@ -313,7 +317,7 @@ def load_model(
     name: str,
     *,
     random_weights: bool = False,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
     dtype: str | torch.dtype = "float32",
     seed: int = 0,
     config_overrides: dict[str, Any] | None = None,
@@ -438,8 +442,21 @@ def build_on_device(class_name: str, config: dict[str, Any], *, device: torch.de
             f"random weights of that size are refused on the CPU (limit {CPU_PARAMETER_LIMIT / 1e9:.0f}B). Use "
             "--device cuda, or shrink it with --config-override (e.g. num_layers=1)"
         )
+    try:
+        return _materialize(model, device, dtype, seed)
+    except torch.cuda.OutOfMemoryError:
+        model = None
+        torch.cuda.empty_cache()
+        raise ArgumentError(
+            f"--device: {class_name} ({parameters / 1e9:.1f}B parameters, "
+            f"{parameters * torch.finfo(dtype).bits / 8 / 2**30:.0f} GiB in {str(dtype).replace('torch.', '')}) "
+            f"does not fit on {device}; use --dtype bfloat16, a larger GPU, or --config-override num_layers=..."
+        ) from None
+
+
+def _materialize(model: torch.nn.Module, device: torch.device, dtype: torch.dtype, seed: int) -> torch.nn.Module:
     generator = torch.Generator(device=device).manual_seed(seed)
-    for module_name, module in model.named_modules():
+    for module in model.modules():
         for name, param in list(module._parameters.items()):
             if param is None:
                 continue

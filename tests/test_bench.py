@@ -105,7 +105,7 @@ def test_bench_random_weights_with_a_shrunk_config(recipe_path, tmp_path, capsys
      "--recipe: hunyuan_video_gna is for model family 'hunyuan_video', but tiny-flux is 'flux'"),
     (["bench", "tiny-flux", "--recipe", "flux_gna", "--steps", "0"], "--steps: 0 must be >= 1"),
     (["bench", "tiny-flux", "--recipe", "flux_gna", "--frames", "9"], "--frames: 9 is not valid for tiny-flux"),
-    (["bench", "flux-dev", "--random-weights", "--recipe", "flux_gna"], "refused on the CPU"),
+    (["bench", "flux-dev", "--random-weights", "--recipe", "flux_gna", "--device", "cpu"], "refused on the CPU"),
     (["bench", "flux-dev", "--recipe", "flux_gna"], "add --random-weights"),
     (["bench", "tiny-flux", "--recipe", "flux_gna", "--backend", "cudnn"], "unknown backend 'cudnn'"),
 ])
