@@ -13,8 +13,9 @@ from typing import Any
 
 from .errors import ArgumentError, RecipeError
 
-MODEL_HELP = ("tiny-flux (embedded, offline), flux-dev / hunyuan-video / cosmos-7b / wan-14b with "
-              "--random-weights, or a local diffusers pipeline folder / hub id")
+MODEL_HELP = ("tiny-flux / tiny-hunyuan-video / tiny-cosmos / tiny-wan (embedded, offline), flux-dev / "
+              "hunyuan-video / cosmos-7b / wan-14b with --random-weights, or a local diffusers pipeline folder "
+              "/ hub id (`na-accel models` lists them)")
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,9 +53,12 @@ def add_subcommands(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--prompt", default=None, help="prompt text")
     compare.add_argument("--prompt-file", type=Path, default=None,
                          help="one prompt per line (or a JSON list); writes an HTML report")
-    compare.add_argument("--output-dir", type=Path, default=Path("na_accel_outputs/compare"))
-    compare.add_argument("--lpips-weights", default=None, help="local TorchScript LPIPS module (.pt)")
-    compare.add_argument("--clip-model", default=None, help="local Hugging Face CLIP model folder")
+    compare.add_argument("--output-dir", type=Path, default=Path("na_accel_outputs/compare"),
+                         help="where pictures, metrics.json and report.html go")
+    compare.add_argument("--lpips-weights", default=None,
+                         help="local LPIPS module: torch.export .pt2 or TorchScript .pt (never downloaded)")
+    compare.add_argument("--clip-model", default=None,
+                         help="local Hugging Face CLIP model folder for CLIP score (never downloaded)")
 
 
 def _check_counts(args: argparse.Namespace, names: dict[str, int]) -> None:
