@@ -50,7 +50,7 @@ class HunyuanVideoAdapter(VideoAdapter):
         if isinstance(grid, str):
             return TokenLayout(None, text_len, False, grid)
         # As the stock forward: row b's valid text is its first mask.sum() tokens (one sync per forward).
-        valid = tuple(int(n) for n in text_mask.sum(dim=1).tolist())
+        valid = tuple(int(n) for n in text_mask.sum(dim=1, dtype=torch.int).tolist())
         return TokenLayout(grid, text_len, False, text_valid_lens=valid)
 
     def make_processor(self, original: Any, route: Any) -> "GNAHunyuanVideoAttnProcessor":
