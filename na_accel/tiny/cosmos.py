@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ._grid import check_grid, patch_sizes, randn
+from ._imports import pipeline_classes
 
 TINY_COSMOS_TEXT_DIM = 32  # T5 d_model
 
@@ -112,7 +113,7 @@ def tiny_cosmos_pipeline(seed: int = 0):
     Scheduler: EDMEulerScheduler with Cosmos-Predict1's settings. The safety checker is a stand-in
     that passes everything (Cosmos Guardrail is not installed and is a large model).
     """
-    from diffusers import CosmosTextToWorldPipeline, EDMEulerScheduler
+    CosmosTextToWorldPipeline, EDMEulerScheduler = pipeline_classes("CosmosTextToWorldPipeline", "EDMEulerScheduler")
 
     from ._text import SafetyCheckerStandIn, tiny_t5_text_encoder, tiny_t5_tokenizer
 
@@ -179,7 +180,9 @@ def tiny_cosmos2_text_to_image_pipeline(seed: int = 0):
     Images are one latent frame: the transformer sees F = 1. The VAE is the tiny Wan one
     (8x spatial); the safety checker is a stand-in that passes everything.
     """
-    from diffusers import Cosmos2TextToImagePipeline, FlowMatchEulerDiscreteScheduler
+    Cosmos2TextToImagePipeline, FlowMatchEulerDiscreteScheduler = pipeline_classes(
+        "Cosmos2TextToImagePipeline", "FlowMatchEulerDiscreteScheduler"
+    )
 
     from ._text import SafetyCheckerStandIn, tiny_t5_text_encoder, tiny_t5_tokenizer
     from .wan import tiny_wan_vae

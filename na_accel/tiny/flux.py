@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ._imports import pipeline_classes
+
 
 @dataclass
 class FluxPromptEmbeds:
@@ -49,7 +51,9 @@ def tiny_flux_transformer(seed: int = 0):
 
 def tiny_flux_pipeline(seed: int = 0):
     """A FluxPipeline with a tiny transformer and VAE (scale factor 8), no text encoders."""
-    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline
+    AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline = pipeline_classes(
+        "AutoencoderKL", "FlowMatchEulerDiscreteScheduler", "FluxPipeline"
+    )
 
     transformer = tiny_flux_transformer(seed)
     torch.manual_seed(seed + 1)

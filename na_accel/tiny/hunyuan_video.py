@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ._grid import check_grid, randn
+from ._imports import pipeline_classes
 
 TINY_HUNYUAN_TEXT_DIM = 32  # Llama hidden size
 TINY_HUNYUAN_POOLED_DIM = 24  # CLIP hidden size
@@ -98,7 +99,9 @@ def tiny_hunyuan_video_pipeline(seed: int = 0):
     CLIP tokenizers have one token per character. Pass ``tiny_hunyuan_video_call()``'s kwargs (or
     at least its ``prompt_template``) to run it.
     """
-    from diffusers import AutoencoderKLHunyuanVideo, FlowMatchEulerDiscreteScheduler, HunyuanVideoPipeline
+    AutoencoderKLHunyuanVideo, FlowMatchEulerDiscreteScheduler, HunyuanVideoPipeline = pipeline_classes(
+        "AutoencoderKLHunyuanVideo", "FlowMatchEulerDiscreteScheduler", "HunyuanVideoPipeline"
+    )
 
     from ._text import tiny_clip_text_encoder, tiny_clip_tokenizer, tiny_llama_text_encoder, tiny_llama_tokenizer
 

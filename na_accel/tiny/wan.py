@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ._grid import check_grid, patch_sizes, randn
+from ._imports import pipeline_classes
 
 TINY_WAN_TEXT_DIM = 32  # UMT5 d_model
 WAN_IMAGE_TOKENS = 257  # CLIP ViT-H/14 image tokens of the Wan 2.1 image-to-video checkpoints
@@ -99,7 +100,7 @@ def tiny_wan_pipeline(seed: int = 0, two_stage: bool = False):
     and ``transformer_2`` (low noise) with ``boundary_ratio`` 0.875: a 2-step generation's timesteps
     are 1000 and ~9, so each transformer runs one step (twice, with classifier-free guidance).
     """
-    from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline
+    FlowMatchEulerDiscreteScheduler, WanPipeline = pipeline_classes("FlowMatchEulerDiscreteScheduler", "WanPipeline")
 
     from ._text import tiny_t5_text_encoder, tiny_t5_tokenizer
 
