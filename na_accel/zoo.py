@@ -252,6 +252,8 @@ MODELS: dict[str, ModelSpec] = {
                   build_preset=tiny_pipeline_preset("tiny-cosmos", "cosmos", frames_per_token=4), frames_per_token=4),
         ModelSpec("tiny-wan", "wan", "tiny random-weight WanPipeline (2.1), offline",
                   build_preset=tiny_pipeline_preset("tiny-wan", "wan")),
+        ModelSpec("tiny-wan2.2", "wan", "tiny random-weight Wan 2.2 two-expert WanPipeline (transformer_2), offline",
+                  build_preset=tiny_pipeline_preset("tiny-wan2.2", "wan")),
         ModelSpec("flux-dev", "flux", "FLUX.1-dev transformer (11.9B), random weights", config_file="flux-dev.json"),
         ModelSpec("hunyuan-video", "hunyuan_video", "HunyuanVideo transformer (12.8B), random weights",
                   config_file="hunyuan-video.json"),
