@@ -105,10 +105,13 @@ def markdown_table(rows: list[dict], skipped: list[str], failed: list[str]) -> s
         size = f"{arguments['height']}x{arguments['width']}" + (f"x{arguments['frames']}" if arguments.get("frames") else "")
         backends = sorted({b for used in row["backend"]["used"].values() for b in used.values()})
         calls = row["layer_calls"]
+        speedup = "-" if row["speedup"] is None else f"{row['speedup']:.2f}x"
+        if row.get("speedup_note"):
+            notes.add(row["speedup_note"])
         lines.append(
             f"| {row['model']['name']} | {size} | {'x'.join(map(str, row['token_grid']))} | "
             f"{row['recipe']['name']} | {', '.join(backends) or '-'} | {row['device']['name']} | "
-            f"{runs['dense']['median_s']:.4f} | {runs['patched']['median_s']:.4f} | {row['speedup']:.2f}x | "
+            f"{runs['dense']['median_s']:.4f} | {runs['patched']['median_s']:.4f} | {speedup} | "
             f"{runs['dense']['attention_share']:.0%} / {runs['patched']['attention_share']:.0%} | "
             f"{calls['sparse']} / {calls['full_window']} / {calls['dense']} |"
         )

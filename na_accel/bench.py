@@ -39,7 +39,7 @@ class Clock:
     def mark(self):
         if self.cuda:
             event = torch.cuda.Event(enable_timing=True)
-            event.record()
+            event.record(torch.cuda.current_stream(self.device))  # the model's GPU, not the current one
             return event
         return time.perf_counter()
 
@@ -52,17 +52,17 @@ class Clock:
 
 
 def attention_modules(transformer: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
-    """Every diffusers attention layer (a module with a swappable processor)."""
-    return [
-        (name, module)
-        for name, module in transformer.named_modules()
-        if hasattr(module, "processor") and hasattr(module, "set_processor")
-    ]
+    """The attention layers GNA may replace (the adapter's): self attention only, so the measured
+    share is the part a recipe can speed up (cross attention and text refiners are excluded)."""
+    from .models import adapter_for
+
+    return list(adapter_for(transformer).attention_layers(transformer))
 
 
 @dataclass
 class Instruments:
-    """Forward hooks that time transformer calls (with their step) and attention layer calls."""
+    """Forward hooks that time transformer calls (with their step) and the calls of the attention
+    layers GNA may replace (each layer's whole forward: projections, norms and RoPE included)."""
 
     model: LoadedModel
     clock: Clock
@@ -167,14 +167,28 @@ def run_bench(model: LoadedModel, recipe: Any, settings: BenchSettings, *, backe
                 unpatch(model.pipe)
 
     dense, patched = result["runs"]["dense"], result["runs"]["patched"]
+    summary = patch_summary(recipe, report, backend, runs=settings.warmup + settings.repeats)
+    sparse_calls = summary["layer_calls"]["sparse"]
     result.update(
         token_grid=list(grid),
         tokens=math.prod(grid),
-        **patch_summary(recipe, report, backend, runs=settings.warmup + settings.repeats),
-        speedup=dense["median_s"] / patched["median_s"] if patched["median_s"] > 0 else None,
+        **summary,
+        # A ratio of two dense runs is noise, not a speedup: none is reported.
+        speedup=dense["median_s"] / patched["median_s"] if sparse_calls and patched["median_s"] > 0 else None,
+        speedup_note=None if sparse_calls else no_sparse_reason(recipe, settings.steps),
         output_max_abs_diff=float((outputs["dense"] - outputs["patched"]).abs().max()),
     )
     return result
+
+
+def no_sparse_reason(recipe: Recipe, steps: int) -> str:
+    """Why a patched run had no sparse attention call (so bench reports no speedup)."""
+    if recipe.dense_steps >= steps:
+        return (
+            f"no attention call ran sparse: the recipe keeps the first {recipe.dense_steps} steps dense and the "
+            f"run has {steps}; use more --steps (or a recipe with fewer dense_steps)"
+        )
+    return "no attention call ran sparse (see dense_by_reason: full windows or fallbacks)"
 
 
 def patch_summary(recipe: Recipe, report, backend: str, runs: int) -> dict[str, Any]:
@@ -328,7 +342,8 @@ def format_table(result: dict[str, Any]) -> str:
     speedup = result["speedup"]
     lines += [
         "",
-        f"speedup (dense median / patched median): {speedup:.2f}x" if speedup else "speedup: n/a",
+        f"speedup (dense median / patched median): {speedup:.2f}x" if speedup
+        else f"speedup: none reported: {result.get('speedup_note') or 'n/a'}",
         f"attention layer calls while patched ({calls['runs_counted']} runs): {calls['sparse']} sparse, "
         f"{calls['full_window']} full-window, {calls['dense']} dense"
         + (f" ({', '.join(f'{k}: {v}' for k, v in calls['dense_by_reason'].items())})" if calls["dense_by_reason"] else ""),

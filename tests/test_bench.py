@@ -114,3 +114,29 @@ def test_bad_arguments_exit_2_with_a_clear_message(argv, message, capsys):
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_no_speedup_is_reported_when_nothing_ran_sparse(tmp_path, capsys):
+    path = tmp_path / "dense.json"
+    code = main(["bench", "tiny-flux", "--recipe", "flux_gna", "--repeats", "1", "--json", str(path), *SMALL])
+    result = json.loads(path.read_text())
+    assert code == 0
+    assert result["layer_calls"]["sparse"] == 0  # flux_gna's 80x80 window covers the 4x5 grid
+    assert result["speedup"] is None and "no attention call ran sparse" in result["speedup_note"]
+    assert "speedup: none reported" in capsys.readouterr().out
+
+
+def test_bench_times_both_wan22_experts_and_only_their_self_attention(tmp_path):
+    path = tmp_path / "wan22.json"
+    recipe = tmp_path / "wan.yaml"
+    recipe.write_text("model: wan\ndense_steps: 0\ndefault: {kernel_size: [2, 2, 3]}\n")
+    code = main(["bench", "tiny-wan2.2", "--recipe", str(recipe), "--steps", "3", "--repeats", "1",
+                 "--no-progress", "--json", str(path)])
+    result = json.loads(path.read_text())
+    assert code == 0 and result["speedup"] is not None
+    run = result["runs"]["patched"]["repeats"][0]
+    layers = 2  # blocks.{0,1}.attn1 of each expert; attn2 (cross attention) is not timed
+    assert run["transformer_calls"] == 2 * 3  # CFG: two calls per step, over both experts
+    assert run["attention_calls"] == layers * run["transformer_calls"]
+    assert len(run["per_step_s"]) == 3
+    assert result["layer_calls"]["sparse"] == result["runs"]["patched"]["repeats"][0]["attention_calls"] * 2
