@@ -105,8 +105,9 @@ class WindowSpec:
         """Make the window legal for ``grid``.
 
         On an axis where kernel_size * dilation exceeds the grid, the window is clamped to the
-        whole axis (kernel = axis length, stride 1, dilation 1: dense along it, or full-length causal). An axis of length
-        1 therefore gets kernel 1; the attention core drops such axes before calling NATTEN.
+        whole axis (kernel = axis length, stride 1, dilation 1: dense along it, or full-length
+        causal on a causal axis). An axis of length 1 therefore gets kernel 1; the attention core
+        drops such axes before calling NATTEN.
         """
         grid = tuple(int(n) for n in grid)
         if len(grid) != len(self.kernel_size):
