@@ -112,14 +112,19 @@ def run_demo(args: argparse.Namespace) -> int:
             **prompt.as_kwargs(),
         ).images
 
+    def generate_patched(backend: str, show_report: bool) -> torch.Tensor:
+        patch(pipe, recipe, backend=backend)
+        try:
+            images = generate()
+            if show_report:
+                print(describe(pipe))
+            return images
+        finally:
+            unpatch(pipe)
+
     dense = generate()
-    patch(pipe, recipe, backend=args.backend)
-    sparse = generate()
-    print(describe(pipe))
-    unpatch(pipe)
-    patch(pipe, recipe, backend="reference")
-    reference = generate()
-    unpatch(pipe)
+    sparse = generate_patched(args.backend, show_report=True)
+    reference = generate_patched("reference", show_report=False)
 
     print("\nOutput (images in [0, 1]):")
     print(f"  GNA vs dense attention:        max |diff| {(sparse - dense).abs().max().item():.3e}, "

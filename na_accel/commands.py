@@ -141,6 +141,11 @@ def run_compare_command(args: argparse.Namespace) -> int:
 
     if args.prompt_file is not None and args.prompt is not None:
         raise ArgumentError("--prompt and --prompt-file: give one of them, not both")
+    if args.random_weights:  # refused before building a (possibly full-size) model
+        raise ArgumentError(
+            "--random-weights: compare needs pictures, and random-weight models have no VAE (they output "
+            "latents); compare a tiny preset or real weights (bench measures random-weight models)"
+        )
     prompts = read_prompts(args.prompt_file) if args.prompt_file is not None else [args.prompt or DEFAULT_PROMPT]
     metrics = QualityMetrics(lpips_weights=args.lpips_weights, clip_model=args.clip_model)
     recipe, model, height, width, frames, steps = _prepare(args)

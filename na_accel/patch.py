@@ -98,8 +98,13 @@ class LayerRoute:
         has_parallel_config: bool,
         device: torch.device,
         dtype: torch.dtype,
+        mask_text_lens: tuple[int, ...] | None = None,
     ) -> SparseCall | None:
-        """A SparseCall to run GNA, or None to run the stock processor (the reason is counted)."""
+        """A SparseCall to run GNA, or None to run the stock processor (the reason is counted).
+
+        ``mask_text_lens``: the per-row valid text lengths a padding mask the processor was given
+        encodes; they must agree with the layout's (read from the transformer's inputs).
+        """
         ctx = self.patch.context
         if ctx is None:
             return self._dense("called outside the transformer's forward (no token layout)")
@@ -119,6 +124,13 @@ class LayerRoute:
                 f"sequence of {seq_len} tokens does not match grid {layout.grid} + "
                 f"{layout.text_len} text tokens"
             )
+        if mask_text_lens is not None:
+            expected = layout.text_valid_lens or (layout.text_len,) * len(mask_text_lens)
+            if tuple(mask_text_lens) != tuple(expected):
+                return self._dense(
+                    f"the attention mask's valid text lengths {list(mask_text_lens)} differ from the "
+                    f"transformer inputs' {list(expected)}"
+                )
         backend = self.patch.backend_for(device, dtype)
         if isinstance(backend, BackendUnavailableError):
             return self._dense(

@@ -22,17 +22,10 @@ from typing import Any, Callable
 import torch
 
 from .errors import ArgumentError
+from .models import adapter_for, supported_models_text
 from .models.registry import FamilyGeometry, family_geometry
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-# Transformer class -> recipe family, for real pipelines loaded from a path or hub id.
-FAMILY_OF_CLASS = {
-    "FluxTransformer2DModel": "flux",
-    "HunyuanVideoTransformer3DModel": "hunyuan_video",
-    "CosmosTransformer3DModel": "cosmos",
-    "WanTransformer3DModel": "wan",
-}
 
 def _geometry(family: str, frames_per_token: int | None) -> FamilyGeometry:
     geometry = family_geometry(family)
@@ -375,11 +368,10 @@ def load_pretrained(path: str, *, device: torch.device, dtype: torch.dtype) -> P
     if hasattr(pipe, "set_progress_bar_config"):
         pipe.set_progress_bar_config(disable=True)
     transformer = pipe.components.get("transformer")
-    family = FAMILY_OF_CLASS.get(type(transformer).__name__)
-    if family is None:
-        raise ArgumentError(
-            f"model: {path!r} has transformer {type(transformer).__name__}; supported: {sorted(FAMILY_OF_CLASS)}"
-        )
+    if not isinstance(transformer, torch.nn.Module):
+        raise ArgumentError(f"model: {path!r} is a {type(pipe).__name__} without a transformer; supported: "
+                            f"{supported_models_text()}")
+    family = adapter_for(transformer, where=f"model {path!r}: transformer").family  # same test as patch
     geometry = family_geometry(family)
     return PipelineModel(
         name=path, family=family, source="pretrained", pipe=pipe,

@@ -92,7 +92,7 @@ def test_compare_refuses_random_weights(capsys):
             "--config-override", "num_attention_heads=2", "--config-override", "attention_head_dim=16",
             "--config-override", "axes_dims_rope=[4,6,6]", *SMALL]
     assert main(argv) == 2
-    assert "outputs latents" in capsys.readouterr().err
+    assert "--random-weights: compare needs pictures" in capsys.readouterr().err
 
 
 def test_empty_prompt_file_is_a_clear_error(tmp_path, capsys):

@@ -216,3 +216,32 @@ def test_hunyuan_layers_are_dual_and_single_stream(hunyuan):
     assert names == [f"transformer_blocks.{i}.attn" for i in range(config.num_layers)] + [
         f"single_transformer_blocks.{i}.attn" for i in range(config.num_single_layers)
     ]
+
+
+@pytest.mark.parametrize("change", ["shorter text", "masked video key"])
+def test_hunyuan_mask_other_than_the_inputs_padding_runs_stock(hunyuan, change):
+    """A mask changed on its way to a layer (a user hook) is honoured: that layer runs stock, counted."""
+    inputs = _hunyuan_inputs(hunyuan, (2, 3, 4), valid_text_lens=[7, 5], seed=8)
+    recipe = _recipe("hunyuan_video", kernel_size=[2, 2, 3])
+    layer = dict(hunyuan.named_modules())["transformer_blocks.0.attn"]
+
+    def edit_mask(module, args, kwargs):
+        mask = kwargs["attention_mask"].clone()
+        n_video = kwargs["hidden_states"].shape[1]
+        if change == "shorter text":
+            mask[1, ..., n_video + 4] = False  # row 1: 4 valid text tokens, not 5
+        else:
+            mask[0, ..., 0] = False
+        return args, {**kwargs, "attention_mask": mask}
+
+    handle = layer.register_forward_pre_hook(edit_mask, with_kwargs=True)
+    try:
+        with pytest.warns(UserWarning, match="transformer_blocks.0.attn ran dense"):
+            _, totals = _run_patched(hunyuan, inputs, recipe)
+    finally:
+        handle.remove()
+    dense = {k: v for k, v in totals.items() if k.startswith("dense:")}
+    assert sum(dense.values()) == 1 and totals["sparse"] == len(
+        na_accel.describe(hunyuan, recipe).transformers[0].layers
+    ) - 1
+    assert ("differ from" in next(iter(dense))) == (change == "shorter text")

@@ -6,13 +6,15 @@ forward builds a key mask (B, 1, 1, N) from ``encoder_attention_mask`` in which 
 ``encoder_attention_mask[b].sum()`` text tokens of row b are valid. GNA keeps that meaning: video
 queries see their (frames, height, width) neighborhood plus the valid text tokens of their row
 (padded ones are cut off, since NATTEN's extra keys take no mask); text queries attend to every
-valid token, as stock. RoPE applies to video tokens only, as stock. The text-token refiner
+valid token, as stock. A layer handed any other mask (e.g. changed by a user's hook) runs the stock
+processor, counted. RoPE applies to video tokens only, as stock. The text-token refiner
 (``context_embedder.token_refiner``) is text only and never touched.
 """
 
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Any
 
 import torch
@@ -55,11 +57,48 @@ class HunyuanVideoAdapter(VideoAdapter):
 
     def make_processor(self, original: Any, route: Any) -> "GNAHunyuanVideoAttnProcessor":
         register_like_stock(GNAHunyuanVideoAttnProcessor, HunyuanVideoAttnProcessor2_0)
-        return GNAHunyuanVideoAttnProcessor(original, route)
+        return GNAHunyuanVideoAttnProcessor(original, route, PaddingMaskReader())
+
+
+class PaddingMaskReader:
+    """Reads the per-row valid text lengths out of the forward's (B, 1, 1, video + text) key mask.
+
+    The stock forward builds one mask per call and hands the same tensor to every block, so the
+    (device-synchronizing) read is cached on the tensor's identity and version.
+    """
+
+    def __init__(self) -> None:
+        self._cache: tuple[weakref.ref, int, int, tuple[int, ...] | None] | None = None
+
+    def text_lens(self, mask: torch.Tensor, n_video: int) -> tuple[int, ...] | None:
+        """Valid text lengths if ``mask`` is a padding mask (every video key valid, each row's
+        text a valid prefix), else None."""
+        cache = self._cache
+        if cache is not None and cache[0]() is mask and cache[1] == mask._version and cache[2] == n_video:
+            return cache[3]
+        result = _padding_text_lens(mask, n_video)
+        self._cache = (weakref.ref(mask), mask._version, n_video, result)
+        return result
+
+
+def _padding_text_lens(mask: torch.Tensor, n_video: int) -> tuple[int, ...] | None:
+    if mask.ndim != 4 or mask.shape[1:3] != (1, 1) or mask.dtype != torch.bool:
+        return None
+    keys = mask[:, 0, 0]
+    text = keys[:, n_video:]
+    lens = text.sum(dim=1)
+    prefix = torch.arange(text.shape[1], device=mask.device)[None, :] < lens[:, None]
+    if not (bool(keys[:, :n_video].all()) and torch.equal(text, prefix)):
+        return None
+    return tuple(int(n) for n in lens.tolist())
 
 
 class GNAHunyuanVideoAttnProcessor(GNAProcessor):
     """HunyuanVideoAttnProcessor2_0 with GNA among video tokens."""
+
+    def __init__(self, original: Any, route: Any, mask_reader: PaddingMaskReader) -> None:
+        super().__init__(original, route)
+        self.mask_reader = mask_reader
 
     def __call__(
         self,
@@ -73,16 +112,18 @@ class GNAHunyuanVideoAttnProcessor(GNAProcessor):
         if encoder_hidden_states is not None:
             batch, n_video = hidden_states.shape[:2]
             seq_len = n_video + encoder_hidden_states.shape[1]
-            # The forward's own padding mask is understood (its valid lengths are in the layout).
-            padding_mask_shape = (batch, 1, 1, seq_len)
+            # The forward's own padding mask is understood: GNA cuts the padded text it marks.
+            mask_text_lens = None
+            if attention_mask is not None and tuple(attention_mask.shape) == (batch, 1, 1, seq_len):
+                mask_text_lens = self.mask_reader.text_lens(attention_mask, n_video)
             call = self.route.route(
                 seq_len=seq_len,
                 text_len_seen=encoder_hidden_states.shape[1],
-                unhandled_attention_mask=attention_mask is not None
-                and tuple(attention_mask.shape) != padding_mask_shape,
+                unhandled_attention_mask=attention_mask is not None and mask_text_lens is None,
                 has_parallel_config=self._parallel_config is not None,
                 device=hidden_states.device,
                 dtype=hidden_states.dtype,
+                mask_text_lens=mask_text_lens,
             )
         if call is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)
