@@ -107,33 +107,33 @@ class LayerRoute:
         """
         ctx = self.patch.context
         if ctx is None:
-            return self._dense("called outside the transformer's forward (no token layout)")
+            return self.dense("called outside the transformer's forward (no token layout)")
         if ctx.step is not None and ctx.step < self.patch.recipe.dense_steps:
-            return self._dense(f"dense step (step < dense_steps={self.patch.recipe.dense_steps})", warn=False)
+            return self.dense(f"dense step (step < dense_steps={self.patch.recipe.dense_steps})", warn=False)
         layout = ctx.layout
         if layout.grid is None:
-            return self._dense(f"no token grid: {layout.problem}")
+            return self.dense(f"no token grid: {layout.problem}")
         if unhandled_attention_mask:
-            return self._dense("an attention_mask was passed that the GNA path can't honour")
+            return self.dense("an attention_mask was passed that the GNA path can't honour")
         if has_parallel_config:
-            return self._dense("context parallelism shards the sequence")
+            return self.dense("context parallelism shards the sequence")
         if seq_len != math.prod(layout.grid) + layout.text_len or (
             text_len_seen is not None and text_len_seen != layout.text_len
         ):
-            return self._dense(
+            return self.dense(
                 f"sequence of {seq_len} tokens does not match grid {layout.grid} + "
                 f"{layout.text_len} text tokens"
             )
         if mask_text_lens is not None:
             expected = layout.text_valid_lens or (layout.text_len,) * len(mask_text_lens)
             if tuple(mask_text_lens) != tuple(expected):
-                return self._dense(
+                return self.dense(
                     f"the attention mask's valid text lengths {list(mask_text_lens)} differ from the "
                     f"transformer inputs' {list(expected)}"
                 )
         backend = self.patch.backend_for(device, dtype)
         if isinstance(backend, BackendUnavailableError):
-            return self._dense(
+            return self.dense(
                 f"backend {self.patch.requested_backend!r} unavailable on {device} {dtype_name(dtype)}"
             )
         window = self.last_window
@@ -145,7 +145,8 @@ class LayerRoute:
         self.counts[FULL_WINDOW if window.covers_grid else SPARSE] += 1
         return SparseCall(window, layout.text_len, layout.text_first, backend, layout.text_valid_lens)
 
-    def _dense(self, reason: str, warn: bool = True) -> None:
+    def dense(self, reason: str, warn: bool = True) -> None:
+        """Count (and warn once about) a call the processor runs stock for ``reason``; returns None."""
         key = f"dense: {reason}"
         self.counts[key] += 1
         if warn and key not in self.patch.warned:

@@ -122,6 +122,17 @@ class GNAProcessor:
     def _parallel_config(self, value):
         self.original._parallel_config = value
 
+    def _route_self_attention(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None) -> Any:
+        """The route's decision for self attention over the visual tokens alone (no text)."""
+        return self.route.route(
+            seq_len=hidden_states.shape[1],
+            text_len_seen=None,
+            unhandled_attention_mask=attention_mask is not None,
+            has_parallel_config=self._parallel_config is not None,
+            device=hidden_states.device,
+            dtype=hidden_states.dtype,
+        )
+
     def _dense_attention(
         self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: torch.Tensor | None = None
     ) -> torch.Tensor:

@@ -51,16 +51,10 @@ class GNACosmosAttnProcessor(GNAProcessor):
         attention_mask: torch.Tensor | None = None,
         image_rotary_emb: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        call = None
-        if encoder_hidden_states is None:  # attn1 is always self attention; anything else runs stock
-            call = self.route.route(
-                seq_len=hidden_states.shape[1],
-                text_len_seen=None,
-                unhandled_attention_mask=attention_mask is not None,
-                has_parallel_config=self._parallel_config is not None,
-                device=hidden_states.device,
-                dtype=hidden_states.dtype,
-            )
+        if encoder_hidden_states is None:  # attn1 is always self attention
+            call = self._route_self_attention(hidden_states, attention_mask)
+        else:
+            call = self.route.dense("called with encoder_hidden_states (cross attention)")
         if call is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)
 

@@ -108,8 +108,9 @@ class GNAHunyuanVideoAttnProcessor(GNAProcessor):
         attention_mask: torch.Tensor | None = None,
         image_rotary_emb: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        call = None
-        if encoder_hidden_states is not None:
+        if encoder_hidden_states is None:  # every stock block passes the text
+            call = self.route.dense("called without encoder_hidden_states (no text to place)")
+        else:
             batch, n_video = hidden_states.shape[:2]
             seq_len = n_video + encoder_hidden_states.shape[1]
             # The forward's own padding mask is understood: GNA cuts the padded text it marks.

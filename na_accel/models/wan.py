@@ -59,16 +59,10 @@ class GNAWanAttnProcessor(GNAProcessor):
         attention_mask: torch.Tensor | None = None,
         rotary_emb: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        call = None
         if encoder_hidden_states is None and attn.add_k_proj is None:  # plain self attention only
-            call = self.route.route(
-                seq_len=hidden_states.shape[1],
-                text_len_seen=None,
-                unhandled_attention_mask=attention_mask is not None,
-                has_parallel_config=self._parallel_config is not None,
-                device=hidden_states.device,
-                dtype=hidden_states.dtype,
-            )
+            call = self._route_self_attention(hidden_states, attention_mask)
+        else:
+            call = self.route.dense("called with encoder_hidden_states or image keys (cross attention)")
         if call is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb)
 
