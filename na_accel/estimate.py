@@ -464,6 +464,8 @@ def add_estimate_parser(commands: Any) -> None:
     p.add_argument("--attention-share", type=float, default=None,
                    help="attention's share of denoising time in [0, 1] (from na-accel bench); "
                         "default: an analytic FLOP share")
+    p.add_argument("--bench-json", type=Path, default=None,
+                   help="take the attention share measured by `na-accel bench --json` (dense run) from this file")
     p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the pipeline's)")
     p.add_argument("--json", type=Path, default=None, help="also write the estimate as JSON to this path")
 
@@ -480,9 +482,37 @@ def _parse_tile(flag: str, text: str | None) -> tuple[int, ...] | None:
     return values
 
 
+def attention_share_from_bench(path: Path, family: str, grid: Sequence[int]) -> tuple[float, str]:
+    """The dense run's measured attention share from a ``na-accel bench --json`` file, checked to be
+    for the same model family and token grid (the share grows with the token count)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ArgumentError(f"--bench-json: cannot read {str(path)!r} as JSON ({exc})") from None
+    try:
+        share = float(data["runs"]["dense"]["attention_share"])
+        bench_family, bench_grid = data["model"]["family"], tuple(data["token_grid"])
+        device = data["device"]
+    except (KeyError, TypeError, ValueError):
+        raise ArgumentError(f"--bench-json: {str(path)!r} is not a na-accel bench JSON "
+                            "(no runs.dense.attention_share, model.family, token_grid, device)") from None
+    if bench_family != family:
+        raise ArgumentError(f"--bench-json: {str(path)!r} measured model family {bench_family!r}, not {family!r}")
+    if bench_grid != tuple(grid):
+        raise ArgumentError(
+            f"--bench-json: {str(path)!r} measured token grid {'x'.join(map(str, bench_grid))}, but this estimate "
+            f"is for {'x'.join(map(str, grid))}; bench at the same size (the share grows with the token count)"
+        )
+    source = f"measured by na-accel bench on {device.get('name')} ({device.get('type')}), dense run"
+    if device.get("type") != "cuda":
+        source += "; NOT a GPU measurement, so not representative of GPU runs"
+    return share, source
+
+
 def run_estimate(args: argparse.Namespace) -> int:
-    result = estimate_recipe(
-        args.recipe,
+    if args.bench_json is not None and args.attention_share is not None:
+        raise ArgumentError("--attention-share and --bench-json: give one of them, not both")
+    options = dict(
         model=args.model,
         height=args.height,
         width=args.width,
@@ -495,6 +525,11 @@ def run_estimate(args: argparse.Namespace) -> int:
         attention_share=args.attention_share,
         steps=args.steps,
     )
+    result = estimate_recipe(args.recipe, **options)
+    if args.bench_json is not None:  # the measured share, for the grid just worked out
+        share, source = attention_share_from_bench(args.bench_json, result.model, result.grid)
+        result = estimate_recipe(args.recipe, **{**options, "attention_share": share})
+        result.attention_share_source = source
     print(format_estimate(result))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

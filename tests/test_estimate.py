@@ -325,3 +325,27 @@ def test_named_snap_tiles_are_checked_at_patch_time():
     recipe = {"model": "flux", "default": {"kernel_size": 4}, "scaling": {"snap": "hopper-fna"}}
     with pytest.raises(na_accel.RecipeError, match=r"recipe.scaling.snap: cannot snap to hopper-fna tiles.*head_dim 16"):
         na_accel.patch(tiny_flux_transformer(seed=0), recipe)
+
+
+def test_cli_takes_the_attention_share_measured_by_bench(tmp_path, capsys):
+    bench_json = tmp_path / "bench.json"
+    assert main(["bench", "tiny-flux", "--recipe", "flux_gna", "--height", "64", "--width", "80", "--steps", "1",
+                 "--repeats", "1", "--warmup", "0", "--no-progress", "--json", str(bench_json)]) == 0
+    measured = json.loads(bench_json.read_text())["runs"]["dense"]["attention_share"]
+    capsys.readouterr()
+    out_json = tmp_path / "estimate.json"
+    argv = ["estimate", "--recipe", "flux_gna", "--height", "64", "--width", "80", "--json", str(out_json)]
+    assert main([*argv, "--bench-json", str(bench_json)]) == 0
+    estimate = json.loads(out_json.read_text())
+    assert estimate["attention_share"] == pytest.approx(measured)
+    assert "measured by na-accel bench" in estimate["attention_share_source"]
+    assert "NOT a GPU measurement" in capsys.readouterr().out
+
+    # The share belongs to one size and one family: anything else is refused, clearly.
+    assert main(["estimate", "--recipe", "flux_gna", "--height", "128", "--width", "80",
+                 "--bench-json", str(bench_json)]) == 2
+    assert "measured token grid 4x5" in capsys.readouterr().err
+    assert main(["estimate", "--recipe", "wan_gna", "--bench-json", str(bench_json)]) == 2
+    assert "measured model family 'flux'" in capsys.readouterr().err
+    assert main([*argv, "--bench-json", str(tmp_path / "missing.json")]) == 2
+    assert main([*argv, "--bench-json", str(bench_json), "--attention-share", "0.5"]) == 2
