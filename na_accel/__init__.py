@@ -4,6 +4,8 @@
     pipe = na_accel.patch(pipe, recipe="flux_gna")
     print(na_accel.describe(pipe))
     na_accel.unpatch(pipe)
+
+    print(na_accel.estimate_recipe("flux_gna", height=4096, width=4096))  # before running anything
 """
 
 from .backends import BACKEND_NAMES
@@ -16,6 +18,7 @@ from .errors import (
     RecipeError,
     UnsupportedModelError,
 )
+from .estimate import estimate_recipe
 from .patch import patch, unpatch
 from .recipe import Recipe, WindowSpec, list_recipes, load_recipe
 
@@ -33,6 +36,7 @@ __all__ = [
     "UnsupportedModelError",
     "WindowSpec",
     "describe",
+    "estimate_recipe",
     "list_recipes",
     "load_recipe",
     "patch",

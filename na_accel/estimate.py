@@ -245,6 +245,9 @@ class RecipeEstimate:
     end_to_end: float = 1.0
     notes: list[str] = field(default_factory=list)
 
+    def __str__(self) -> str:
+        return format_estimate(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "recipe": self.recipe,
