@@ -1,7 +1,8 @@
 """Timing: the same generation dense and patched, warm-up apart, N synchronized repeats.
 
-Per mode (dense, then patched with the recipe): ``warmup`` runs (compilation, autotuning, mask
-building; timed and reported apart), then ``repeats`` timed runs. Each run is timed end to end
+Per mode (dense, and patched with the recipe): ``warmup`` runs (compilation, autotuning, mask
+building; timed and reported apart), then ``repeats`` timed runs, alternating between the modes
+(dense-patched, patched-dense, ...) so drift falls on both. Each run is timed end to end
 with the device synchronized before and after; inside it, forward hooks time every transformer
 call (grouped by the scheduler's step into per-step times) and every attention layer call (the
 module's forward, i.e. the processor with its projections) the same way in both modes. On CUDA
@@ -14,6 +15,7 @@ import math
 import platform
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,7 @@ from .zoo import LoadedModel, validate_size
 CPU_NOTE = ("CPU timings say nothing about GPU speed: NATTEN's CPU path (flex-fna, unfused) materializes "
             "the score matrix; measure speedups on a GPU with NATTEN's fused kernels")
 CPU_MEMORY_NOTE = "peak memory is measured on CUDA devices only (torch.cuda.max_memory_allocated)"
+MODES = ("dense", "patched")
 
 
 class Clock:
@@ -148,26 +151,55 @@ def check_recipe_family(recipe: Any, model: LoadedModel) -> Recipe:
 
 
 def run_bench(model: LoadedModel, recipe: Any, settings: BenchSettings, *, backend: str = "auto") -> dict[str, Any]:
-    """Time ``model`` dense and patched with ``recipe``; returns the JSON-ready result."""
+    """Time ``model`` dense and patched with ``recipe``; returns the JSON-ready result.
+
+    Warm-ups run first (dense, then patched); the timed repeats then alternate between the modes
+    (dense-patched, patched-dense, ...) so that drift (clocks, caches, allocator) falls on both.
+    """
+    from tqdm.auto import tqdm
+
     grid = validate_size(model, settings.height, settings.width, settings.frames)
     recipe = check_recipe_family(recipe, model)
     device = next(model.transformer.parameters()).device
     clock = Clock(device)
-    result: dict[str, Any] = {"runs": {}}
-    outputs = {}
-    for mode in ("dense", "patched"):
-        if mode == "patched":
-            patch(model.pipe, recipe, backend=backend)
-        try:
-            outputs[mode], result["runs"][mode] = _time_mode(model, mode, settings, clock)
-            if mode == "patched":
-                report = describe(model.pipe)
-        finally:
-            if mode == "patched":
-                unpatch(model.pipe)
+    records: dict[str, dict[str, list]] = {mode: {"warmup": [], "repeats": []} for mode in MODES}
+    outputs: dict[str, torch.Tensor] = {}
+    peak_memory: dict[str, int] = {}
+    totals: Counter = Counter()
+    report = None
 
+    schedule = [(mode, "warmup") for mode in MODES for _ in range(settings.warmup)]
+    for index in range(settings.repeats):
+        schedule += [(mode, "repeats") for mode in (MODES if index % 2 == 0 else MODES[::-1])]
+    instruments = Instruments(model, clock)
+    try:
+        with tqdm(total=len(schedule), desc=f"{model.name} dense/patched", unit="run",
+                  disable=not settings.progress, leave=False) as bar:
+            for mode, phase in schedule:
+                if mode == "patched":
+                    patch(model.pipe, recipe, backend=backend)
+                try:
+                    outputs[mode], record, peak = _run_once(model, settings, clock, instruments, phase == "repeats")
+                    if mode == "patched":
+                        report = describe(model.pipe)
+                        for transformer_report in report.transformers:
+                            totals.update(transformer_report.totals)
+                finally:
+                    if mode == "patched":
+                        unpatch(model.pipe)
+                records[mode][phase].append(record)
+                if peak is not None:
+                    peak_memory[mode] = max(peak_memory.get(mode, 0), peak)
+                bar.update(1)
+    finally:
+        instruments.remove()
+
+    result: dict[str, Any] = {
+        "runs": {mode: _summarize(records[mode], peak_memory.get(mode), instruments.attention_layers, clock.cuda)
+                 for mode in MODES}
+    }
     dense, patched = result["runs"]["dense"], result["runs"]["patched"]
-    summary = patch_summary(recipe, report, backend, runs=settings.warmup + settings.repeats)
+    summary = patch_summary(recipe, report, backend, runs=settings.warmup + settings.repeats, totals=totals)
     sparse_calls = summary["layer_calls"]["sparse"]
     result.update(
         token_grid=list(grid),
@@ -177,6 +209,7 @@ def run_bench(model: LoadedModel, recipe: Any, settings: BenchSettings, *, backe
         speedup=dense["median_s"] / patched["median_s"] if sparse_calls and patched["median_s"] > 0 else None,
         speedup_note=None if sparse_calls else no_sparse_reason(recipe, settings.steps),
         output_max_abs_diff=float((outputs["dense"] - outputs["patched"]).abs().max()),
+        run_order=[f"{mode} {phase}" for mode, phase in schedule],
     )
     return result
 
@@ -191,12 +224,11 @@ def no_sparse_reason(recipe: Recipe, steps: int) -> str:
     return "no attention call ran sparse (see dense_by_reason: full windows or fallbacks)"
 
 
-def patch_summary(recipe: Recipe, report, backend: str, runs: int) -> dict[str, Any]:
-    """Recipe, backend (requested / resolved / actually used) and layer-call counts from ``describe``."""
-    totals: dict[str, int] = {}
-    for transformer_report in report.transformers:
-        for key, count in transformer_report.totals.items():
-            totals[key] = totals.get(key, 0) + count
+def patch_summary(recipe: Recipe, report, backend: str, runs: int, totals: Counter | None = None) -> dict[str, Any]:
+    """Recipe, backend (requested / resolved / actually used, from ``describe``'s ``report``) and
+    layer-call counts: ``totals`` when given (summed over several patches), else the report's."""
+    if totals is None:
+        totals = sum((Counter(t.totals) for t in report.transformers), Counter())
     dense_calls = {k[len("dense: "):]: v for k, v in totals.items() if k.startswith("dense: ")}
     return {
         "recipe": {"name": recipe.name or "<inline>", "hash": recipe.hash, "dense_steps": recipe.dense_steps},
@@ -215,39 +247,28 @@ def patch_summary(recipe: Recipe, report, backend: str, runs: int) -> dict[str, 
     }
 
 
-def _time_mode(model: LoadedModel, mode: str, settings: BenchSettings, clock: Clock):
-    from tqdm.auto import tqdm
+def _run_once(model: LoadedModel, settings: BenchSettings, clock: Clock, instruments: "Instruments", timed: bool):
+    """One synchronized generation: (output on the CPU, timings, peak memory in bytes or None)."""
+    if timed and clock.cuda:
+        torch.cuda.reset_peak_memory_stats(clock.device)
+    instruments.reset()
+    clock.sync()
+    start = time.perf_counter()
+    output = model.generate(
+        prompt=settings.prompt, seed=settings.seed, height=settings.height, width=settings.width,
+        frames=settings.frames, steps=settings.steps, batch=settings.batch,
+    )
+    clock.sync()
+    seconds = time.perf_counter() - start
+    peak = torch.cuda.max_memory_allocated(clock.device) if timed and clock.cuda else None
+    return output.float().cpu(), {"total_s": seconds, **instruments.collect()}, peak
 
-    instruments = Instruments(model, clock)
-    warmup, repeats = [], []
-    output = None
-    cuda = clock.cuda
-    try:
-        total = settings.warmup + settings.repeats
-        with tqdm(total=total, desc=f"{model.name} {mode}", unit="run", disable=not settings.progress,
-                  leave=False) as bar:
-            for index in range(total):
-                timed = index >= settings.warmup
-                if timed and index == settings.warmup and cuda:
-                    torch.cuda.reset_peak_memory_stats(clock.device)
-                instruments.reset()
-                clock.sync()
-                start = time.perf_counter()
-                output = model.generate(
-                    prompt=settings.prompt, seed=settings.seed, height=settings.height, width=settings.width,
-                    frames=settings.frames, steps=settings.steps, batch=settings.batch,
-                )
-                clock.sync()
-                seconds = time.perf_counter() - start
-                output = output.float().cpu()
-                inner = instruments.collect()
-                (repeats if timed else warmup).append({"total_s": seconds, **inner})
-                bar.update(1)
-    finally:
-        instruments.remove()
+
+def _summarize(records: dict[str, list], peak_memory: int | None, attention_layers: int, cuda: bool) -> dict[str, Any]:
+    repeats = records["repeats"]
     totals = [r["total_s"] for r in repeats]
     summary = {
-        "warmup": warmup,
+        "warmup": records["warmup"],
         "repeats": repeats,
         "median_s": statistics.median(totals),
         "min_s": min(totals),
@@ -258,14 +279,12 @@ def _time_mode(model: LoadedModel, mode: str, settings: BenchSettings, clock: Cl
         "attention_share": statistics.median(
             r["attention_s"] / r["total_s"] if r["total_s"] > 0 else 0.0 for r in repeats
         ),
-        "attention_layers": instruments.attention_layers,
+        "attention_layers": attention_layers,
+        "peak_memory_bytes": peak_memory if cuda else None,
     }
-    if cuda:
-        summary["peak_memory_bytes"] = torch.cuda.max_memory_allocated(clock.device)
-    else:
-        summary["peak_memory_bytes"] = None
+    if not cuda:
         summary["peak_memory_note"] = CPU_MEMORY_NOTE
-    return output, summary
+    return summary
 
 
 def _iqr(values: list[float]) -> float:

@@ -82,6 +82,10 @@ def test_bench_timings_are_consistent(bench_run):
         assert 0 < run["attention_share"] < 1
         assert run["peak_memory_bytes"] is None and "CUDA" in run["peak_memory_note"]
     assert bench_run[2]["speedup"] == pytest.approx(runs["dense"]["median_s"] / runs["patched"]["median_s"])
+    # warm-ups first, then timed repeats alternating so drift falls on both modes
+    assert bench_run[2]["run_order"] == [
+        "dense warmup", "patched warmup", "dense repeats", "patched repeats", "patched repeats", "dense repeats"
+    ]
 
 
 def test_bench_random_weights_with_a_shrunk_config(recipe_path, tmp_path, capsys):
