@@ -252,12 +252,17 @@ class TransformerPatch:
         self.context = None
         delattr(self.transformer, STATE_ATTRIBUTE)
 
+    # Run eagerly under torch.compile: reading the grid syncs with the device (.item(), equality
+    # checks), which would break the graph at the transformer's entry; the processors' routing
+    # is plain Python on these results and traces without graph breaks.
+    @torch.compiler.disable
     def _before_forward(self, module, args, kwargs):
         layout = self.adapter.token_layout(module, args, kwargs)
         step = self.step_reader() if self.step_reader is not None else None
         self.context = CallContext(layout=layout, step=step)
         return None
 
+    @torch.compiler.disable
     def _after_forward(self, module, args, output):
         self.context = None
         return None

@@ -7,7 +7,7 @@ forward builds a key mask (B, 1, 1, N) from ``encoder_attention_mask`` in which 
 queries see their (frames, height, width) neighborhood plus the valid text tokens of their row
 (padded ones are cut off, since NATTEN's extra keys take no mask); text queries attend to every
 valid token, as stock. A layer handed any other mask (e.g. changed by a user's hook) runs the stock
-processor, counted. RoPE applies to video tokens only, as stock. The text-token refiner
+processor, counted (checked eagerly; under torch.compile a mask of the padding mask's shape is trusted). RoPE applies to video tokens only, as stock. The text-token refiner
 (``context_embedder.token_refiner``) is text only and never touched.
 """
 
@@ -114,13 +114,18 @@ class GNAHunyuanVideoAttnProcessor(GNAProcessor):
             batch, n_video = hidden_states.shape[:2]
             seq_len = n_video + encoder_hidden_states.shape[1]
             # The forward's own padding mask is understood: GNA cuts the padded text it marks.
+            # Eagerly, the mask is read and checked against the inputs' valid lengths; under
+            # torch.compile that read (a device sync) would break the graph at every layer, so a
+            # mask of the padding mask's shape is trusted there.
+            padding_shaped = attention_mask is not None and tuple(attention_mask.shape) == (batch, 1, 1, seq_len)
+            trusted = padding_shaped and torch.compiler.is_compiling()
             mask_text_lens = None
-            if attention_mask is not None and tuple(attention_mask.shape) == (batch, 1, 1, seq_len):
+            if padding_shaped and not trusted:
                 mask_text_lens = self.mask_reader.text_lens(attention_mask, n_video)
             call = self.route.route(
                 seq_len=seq_len,
                 text_len_seen=encoder_hidden_states.shape[1],
-                unhandled_attention_mask=attention_mask is not None and mask_text_lens is None,
+                unhandled_attention_mask=attention_mask is not None and mask_text_lens is None and not trusted,
                 has_parallel_config=self._parallel_config is not None,
                 device=hidden_states.device,
                 dtype=hidden_states.dtype,
