@@ -35,7 +35,9 @@ DEMO_RECIPE = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="na-accel", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="na-accel", description="Training-free Generalized Neighborhood Attention for diffusers pipelines."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="GNA on an embedded tiny FLUX pipeline (CPU, offline)")
