@@ -1,4 +1,4 @@
-"""eval/verify_backend.py runs from a checkout and reports NATTEN vs reference errors."""
+"""eval/verify_backend.py and eval/attention_bench.py run from a checkout."""
 
 import importlib.util
 import json
@@ -6,15 +6,19 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "eval" / "verify_backend.py"
+EVAL = Path(__file__).resolve().parent.parent / "eval"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, EVAL / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture
 def verify_backend():
-    spec = importlib.util.spec_from_file_location("verify_backend", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load("verify_backend")
 
 
 def test_verify_backend_on_cpu(verify_backend, tmp_path, monkeypatch):
@@ -39,3 +43,23 @@ def test_verify_backend_fails_when_the_backend_is_off(verify_backend, monkeypatc
     monkeypatch.setattr(verify_backend, "CASES", [verify_backend.CASES[0]])
     monkeypatch.setattr(verify_backend, "gna_joint_attention", skewed)
     assert verify_backend.main(["--head-dim", "16"]) == 1
+
+
+def test_attention_bench_times_gna_against_every_dense_sdpa_backend(tmp_path, capsys):
+    attention_bench = _load("attention_bench")
+    out = tmp_path / "attention.json"
+    argv = ["--case", "custom", "--grid", "9x11", "--window", "4x5", "--stride", "2x2", "--text-len", "5",
+            "--heads", "2", "--head-dim", "16", "--dtype", "float32", "--warmup", "1", "--repeats", "2",
+            "--json", str(out)]
+    assert attention_bench.main(argv) == 0
+    report = json.loads(out.read_text())
+    (result,) = report["results"]
+    assert result["gna_backend"] == "flex-fna" and len(result["gna_times_s"]) == 2
+    timed = {k: v for k, v in result["dense_s"].items() if isinstance(v, float)}
+    assert result["best_dense"] == min(timed, key=timed.get)
+    assert result["speedup_vs_best_dense"] == pytest.approx(timed[result["best_dense"]] / result["gna_s"])
+    assert result["flop_bound"] == pytest.approx(1 / result["density"]) and result["flop_bound"] > 1
+    assert "CPU timings say nothing about GPU speed" in capsys.readouterr().out
+    # the published cases are the GNA paper's configurations
+    assert attention_bench.CASES["flux-4k"][:3] == ((256, 256), (80, 80), (16, 16))
+    assert attention_bench.CASES["hunyuan-video"][:3] == ((30, 48, 80), (18, 24, 24), (16, 8, 8))
