@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from . import describe, patch, unpatch
+from .patch import denoising_step
 from .errors import RecipeError
 from .recipe import Recipe, load_recipe
 from .zoo import LoadedModel, validate_size
@@ -85,10 +86,7 @@ class Instruments:
             self.attention_layers += len(attention_modules(transformer))
 
     def _step(self) -> int | None:
-        scheduler = getattr(self.model.pipe, "scheduler", None)
-        if scheduler is None or "step_index" not in dir(type(scheduler)):
-            return None
-        return scheduler.step_index or 0
+        return denoising_step(self.model.pipe)
 
     def _transformer_start(self, module, args):
         self._open["transformer"] = (self._step(), self.clock.mark())
@@ -140,12 +138,13 @@ class BenchSettings:
     progress: bool = True
 
 
-def check_recipe_family(recipe: Any, model: LoadedModel) -> Recipe:
+def check_recipe_family(recipe: Any, family: str, model_name: str) -> Recipe:
+    """The loaded recipe, if it is for ``family`` (the model's), else a RecipeError saying so."""
     recipe = load_recipe(recipe)
-    if recipe.model != model.family:
+    if recipe.model != family:
         raise RecipeError(
-            f"--recipe: {recipe.name or '<inline>'} is for model family {recipe.model!r}, but {model.name} is "
-            f"{model.family!r}; use a {model.family} recipe (na-accel recipes lists them)"
+            f"--recipe: {recipe.name or '<inline>'} is for model family {recipe.model!r}, but {model_name} is "
+            f"{family!r}; use a {family} recipe (na-accel recipes lists them)"
         )
     return recipe
 
@@ -159,7 +158,7 @@ def run_bench(model: LoadedModel, recipe: Any, settings: BenchSettings, *, backe
     from tqdm.auto import tqdm
 
     grid = validate_size(model, settings.height, settings.width, settings.frames)
-    recipe = check_recipe_family(recipe, model)
+    recipe = check_recipe_family(recipe, model.family, model.name)
     device = next(model.transformer.parameters()).device
     clock = Clock(device)
     records: dict[str, dict[str, list]] = {mode: {"warmup": [], "repeats": []} for mode in MODES}

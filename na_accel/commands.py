@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import ArgumentError, RecipeError
+from .errors import ArgumentError
 
 MODEL_HELP = ("tiny-flux / tiny-hunyuan-video / tiny-cosmos / tiny-wan (embedded, offline), flux-dev / "
               "hunyuan-video / cosmos-7b / wan-14b with --random-weights, or a local diffusers pipeline folder "
@@ -70,6 +70,7 @@ def _check_counts(args: argparse.Namespace, names: dict[str, int]) -> None:
 
 def _prepare(args: argparse.Namespace):
     """Validate everything cheap first (recipe, model name, sizes), then build the model."""
+    from .bench import check_recipe_family
     from .recipe import load_recipe
     from .zoo import MODELS, check_size, load_model, parse_device, parse_dtype, parse_overrides
 
@@ -84,11 +85,7 @@ def _prepare(args: argparse.Namespace):
     parse_device(args.device)
     spec = MODELS.get(args.model)
     if spec is not None:
-        if recipe.model != spec.family:
-            raise RecipeError(
-                f"--recipe: {recipe.name or '<inline>'} is for model family {recipe.model!r}, but {args.model} "
-                f"is {spec.family!r}; use a {spec.family} recipe (na-accel recipes lists them)"
-            )
+        check_recipe_family(recipe, spec.family, args.model)
         if args.height is not None and args.width is not None:
             check_size(spec.geometry, args.model, args.height, args.width, args.frames)
     model = load_model(args.model, random_weights=args.random_weights, device=args.device, dtype=args.dtype,

@@ -63,7 +63,7 @@ def run_compare(
     from tqdm.auto import tqdm
 
     grid = validate_size(model, settings.height, settings.width, settings.frames)
-    recipe = check_recipe_family(recipe, model)
+    recipe = check_recipe_family(recipe, model.family, model.name)
     if not model.outputs_pixels:
         raise ArgumentError(
             f"compare: {model.name} with --random-weights has no VAE and outputs latents; compare a tiny "

@@ -426,13 +426,19 @@ def _step_reader(pipeline: Any, recipe: Recipe, attribute: str) -> Callable[[], 
 
     def read_step() -> int | None:
         pipe = pipeline_ref()
-        scheduler = getattr(pipe, "scheduler", None) if pipe is not None else None
-        if not _has_step_index(scheduler):
-            return None
-        step = scheduler.step_index
-        return 0 if step is None else int(step)
+        return denoising_step(pipe) if pipe is not None else None
 
     return read_step
+
+
+def denoising_step(pipeline: Any) -> int | None:
+    """The pipeline's current denoising step: ``scheduler.step_index`` (None during step 0, so 0),
+    or None when its scheduler has no step index."""
+    scheduler = getattr(pipeline, "scheduler", None)
+    if not _has_step_index(scheduler):
+        return None
+    step = scheduler.step_index
+    return 0 if step is None else int(step)
 
 
 def _has_step_index(scheduler: Any) -> bool:

@@ -147,19 +147,12 @@ class GNAHunyuanVideoAttnProcessor(GNAProcessor):
             query = attn.norm_q(query)
         if attn.norm_k is not None:
             key = attn.norm_k(key)
-        if image_rotary_emb is not None:  # video tokens only
-            if single_stream:
-                query = torch.cat(
-                    [apply_rotary_emb(query[:, :-text_len], image_rotary_emb, sequence_dim=1), query[:, -text_len:]],
-                    dim=1,
-                )
-                key = torch.cat(
-                    [apply_rotary_emb(key[:, :-text_len], image_rotary_emb, sequence_dim=1), key[:, -text_len:]],
-                    dim=1,
-                )
-            else:
-                query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
-                key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
+        if image_rotary_emb is not None:  # video tokens only (single stream: all but the text tail)
+            video_len = query.shape[1] - text_len if single_stream else query.shape[1]
+            query, key = (
+                torch.cat([apply_rotary_emb(x[:, :video_len], image_rotary_emb, sequence_dim=1), x[:, video_len:]], dim=1)
+                for x in (query, key)
+            )
         if not single_stream:
             encoder_query = attn.add_q_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
             encoder_key = attn.add_k_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))

@@ -1,4 +1,4 @@
-"""Small helpers shared by the tiny input builders."""
+"""Small helpers shared by the tiny modules (input builders and call helpers)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,19 @@ def patch_sizes(patch_size) -> tuple[int, int, int]:
 def randn(shape, generator: torch.Generator, device, dtype) -> torch.Tensor:
     """Random normal in float32 on the CPU (same numbers on every device), then moved and cast."""
     return torch.randn(*shape, generator=generator).to(device=device, dtype=dtype)
+
+
+def generation_kwargs(
+    *, height: int, width: int, steps: int, seed: int, output_type: str, overrides: dict, **family_kwargs
+) -> dict:
+    """The kwargs of every tiny generation (size, steps, a seeded generator, output type), plus the
+    family's own (prompt, frames, guidance, text length, ...), then the caller's ``overrides``."""
+    kwargs = {
+        "height": height,
+        "width": width,
+        "num_inference_steps": steps,
+        "generator": torch.Generator().manual_seed(seed),
+        "output_type": output_type,
+        **family_kwargs,
+    }
+    return {**kwargs, **overrides}

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from ._grid import check_grid, patch_sizes, randn
+from ._grid import check_grid, generation_kwargs, patch_sizes, randn
 from ._imports import pipeline_classes
 
 TINY_COSMOS_TEXT_DIM = 32  # T5 d_model
+# Short: the pipeline's long default negative prompt would be truncated at 32 tokens.
+COSMOS_NEGATIVE_PROMPT = "blurry, low quality"
 
 
 def tiny_cosmos_transformer(seed: int = 0, in_channels: int = 4):
@@ -158,20 +160,11 @@ def tiny_cosmos_call(
     replaces the pipeline's long default one, which the 32-token limit would truncate.
     ``extra`` overrides or adds kwargs.
     """
-    kwargs = {
-        "prompt": prompt,
-        "negative_prompt": "blurry, low quality",
-        "height": height,
-        "width": width,
-        "num_frames": num_frames,
-        "num_inference_steps": steps,
-        "guidance_scale": 7.0,
-        "generator": torch.Generator().manual_seed(seed),
-        "output_type": "pt",
-        "max_sequence_length": max_sequence_length,
-    }
-    kwargs.update(extra)
-    return kwargs
+    return generation_kwargs(
+        height=height, width=width, steps=steps, seed=seed, output_type="pt", prompt=prompt,
+        negative_prompt=COSMOS_NEGATIVE_PROMPT, num_frames=num_frames, guidance_scale=7.0,
+        max_sequence_length=max_sequence_length, overrides=extra,
+    )
 
 
 def tiny_cosmos2_text_to_image_pipeline(seed: int = 0):
@@ -216,16 +209,7 @@ def tiny_cosmos2_text_to_image_call(
     the transformer runs twice per step.
     ``extra`` overrides or adds kwargs.
     """
-    kwargs = {
-        "prompt": prompt,
-        "negative_prompt": "blurry, low quality",
-        "height": height,
-        "width": width,
-        "num_inference_steps": steps,
-        "guidance_scale": 7.0,
-        "generator": torch.Generator().manual_seed(seed),
-        "output_type": "pt",
-        "max_sequence_length": max_sequence_length,
-    }
-    kwargs.update(extra)
-    return kwargs
+    return generation_kwargs(
+        height=height, width=width, steps=steps, seed=seed, output_type="pt", prompt=prompt,
+        negative_prompt=COSMOS_NEGATIVE_PROMPT, guidance_scale=7.0, max_sequence_length=max_sequence_length, overrides=extra,
+    )

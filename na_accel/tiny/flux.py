@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._grid import generation_kwargs
 from ._imports import pipeline_classes
 
 
@@ -125,17 +126,10 @@ def tiny_flux_call(
     transformer call per step, two with ``true_cfg`` (true_cfg_scale 2 and negative embeddings).
     ``extra`` overrides or adds kwargs.
     """
-    kwargs = dict(tiny_flux_prompt(seed=seed + 1, batch=batch).as_kwargs())
+    prompt = dict(tiny_flux_prompt(seed=seed + 1, batch=batch).as_kwargs())
     if true_cfg:
-        kwargs.update(tiny_flux_prompt(seed=seed + 2, batch=batch).as_kwargs("negative_"))
-        kwargs["true_cfg_scale"] = 2.0
-    kwargs.update(
-        height=height,
-        width=width,
-        num_inference_steps=steps,
-        guidance_scale=3.5,
-        generator=torch.Generator().manual_seed(seed),
-        output_type="pt",
+        prompt.update(tiny_flux_prompt(seed=seed + 2, batch=batch).as_kwargs("negative_"), true_cfg_scale=2.0)
+    return generation_kwargs(
+        height=height, width=width, steps=steps, seed=seed, output_type="pt", guidance_scale=3.5,
+        overrides=extra, **prompt,
     )
-    kwargs.update(extra)
-    return kwargs

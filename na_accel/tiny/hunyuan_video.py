@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ._grid import check_grid, randn
+from ._grid import check_grid, generation_kwargs, randn
 from ._imports import pipeline_classes
 
 TINY_HUNYUAN_TEXT_DIM = 32  # Llama hidden size
@@ -155,17 +155,9 @@ def tiny_hunyuan_video_call(
     """
     from ._text import tiny_llama_tokenizer
 
-    kwargs = {
-        "prompt": prompt,
-        "height": height,
-        "width": width,
-        "num_frames": num_frames,
-        "num_inference_steps": steps,
-        "guidance_scale": 6.0,
-        "generator": torch.Generator().manual_seed(seed),
-        "output_type": "pt",
-        "prompt_template": tiny_hunyuan_video_prompt_template(tiny_llama_tokenizer()),
-        "max_sequence_length": max_sequence_length,
-    }
-    kwargs.update(extra)
-    return kwargs
+    return generation_kwargs(
+        height=height, width=width, steps=steps, seed=seed, output_type="pt", prompt=prompt,
+        num_frames=num_frames, guidance_scale=6.0,
+        prompt_template=tiny_hunyuan_video_prompt_template(tiny_llama_tokenizer()),
+        max_sequence_length=max_sequence_length, overrides=extra,
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ._grid import check_grid, patch_sizes, randn
+from ._grid import check_grid, generation_kwargs, patch_sizes, randn
 from ._imports import pipeline_classes
 
 TINY_WAN_TEXT_DIM = 32  # UMT5 d_model
@@ -136,16 +136,7 @@ def tiny_wan_call(
     ``transformer`` and step 1 ``transformer_2``.
     ``extra`` overrides or adds kwargs.
     """
-    kwargs = {
-        "prompt": prompt,
-        "height": height,
-        "width": width,
-        "num_frames": num_frames,
-        "num_inference_steps": steps,
-        "guidance_scale": 5.0,
-        "generator": torch.Generator().manual_seed(seed),
-        "output_type": "np",
-        "max_sequence_length": max_sequence_length,
-    }
-    kwargs.update(extra)
-    return kwargs
+    return generation_kwargs(
+        height=height, width=width, steps=steps, seed=seed, output_type="np", prompt=prompt,
+        num_frames=num_frames, guidance_scale=5.0, max_sequence_length=max_sequence_length, overrides=extra,
+    )
