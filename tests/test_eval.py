@@ -63,3 +63,20 @@ def test_attention_bench_times_gna_against_every_dense_sdpa_backend(tmp_path, ca
     # the published cases are the GNA paper's configurations
     assert attention_bench.CASES["flux-4k"][:3] == ((256, 256), (80, 80), (16, 16))
     assert attention_bench.CASES["hunyuan-video"][:3] == ((30, 48, 80), (18, 24, 24), (16, 8, 8))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--case", "custom", "--window", "3x3"], "--case custom needs --grid and --window"),
+    (["--case", "custom", "--grid", "8xa", "--window", "3x3"], "--grid: '8xa' is not sizes like 8x10"),
+    (["--case", "custom", "--grid", "8x0", "--window", "3x3"], "--grid: '8x0' must be positive sizes"),
+])
+def test_attention_bench_bad_sizes_say_what_is_allowed(argv, message):
+    with pytest.raises(SystemExit, match=message):
+        _load("attention_bench").main(argv)
+
+
+def test_attention_bench_unavailable_backend_exits_2(capsys):
+    argv = ["--case", "custom", "--grid", "6x6", "--window", "3x3", "--heads", "1", "--head-dim", "16",
+            "--dtype", "float32", "--backend", "hopper-fna"]
+    assert _load("attention_bench").main(argv) == 2
+    assert "attention_bench: error: " in capsys.readouterr().err

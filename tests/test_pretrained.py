@@ -61,3 +61,24 @@ def test_a_local_pipeline_rejects_a_recipe_of_another_family(pipeline_folder, ca
 def test_a_missing_folder_is_an_unknown_model(capsys):
     assert main(["bench", "./no/such/folder", "--recipe", "flux_gna"]) == 2
     assert "unknown model './no/such/folder'; known: tiny-flux" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("transformer, message", [
+    (torch.nn.Linear(2, 2), "transformer: Linear is not supported; supported transformers: FluxTransformer2DModel"),
+    (None, "without a transformer; supported: FluxTransformer2DModel"),
+])
+def test_a_pipeline_with_an_unsupported_transformer_is_a_clear_error(monkeypatch, transformer, message):
+    from diffusers import DiffusionPipeline
+
+    from na_accel.errors import NaAccelError
+    from na_accel.zoo import load_pretrained
+
+    class Loaded:
+        components = {"transformer": transformer}
+
+        def to(self, device):
+            return self
+
+    monkeypatch.setattr(DiffusionPipeline, "from_pretrained", classmethod(lambda cls, path, dtype: Loaded()))
+    with pytest.raises(NaAccelError, match=message):
+        load_pretrained("/weights/other", device=torch.device("cpu"), dtype=torch.float32)
