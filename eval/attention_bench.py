@@ -21,6 +21,7 @@ attention) is printed next to the measured speedup.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import math
 import platform
@@ -34,12 +35,14 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from na_accel.attention import gna_joint_attention, sdpa_attention
-from na_accel.backends import AUTO, BackendTarget, dtype_name, resolve_backend
+from na_accel.kernels import BackendTarget, backend_reasons, dtype_name, resolve_backend
 from na_accel.errors import NaAccelError
 from na_accel.recipe import WindowSpec
 
 # name: (grid, window, stride, text tokens, text first, heads, head_dim)
 CASES = {
+    "flux-1k": ((64, 64), (20, 20), (4, 4), 512, True, 24, 128),
+    "flux-2k": ((128, 128), (40, 40), (8, 8), 512, True, 24, 128),
     "flux-4k": ((256, 256), (80, 80), (16, 16), 512, True, 24, 128),
     "hunyuan-video": ((30, 48, 80), (18, 24, 24), (16, 8, 8), 256, False, 24, 128),
 }
@@ -59,6 +62,13 @@ def _sizes(text: str, flag: str) -> tuple[int, ...]:
     if not values or any(v < 1 for v in values):
         raise SystemExit(f"{flag}: {text!r} must be positive sizes like 8x10")
     return values
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _timer(device: torch.device, warmup: int, repeats: int):
@@ -83,32 +93,33 @@ def _timer(device: torch.device, warmup: int, repeats: int):
     return measure
 
 
-def run_case(name, grid, window, stride, text_len, text_first, heads, head_dim, *, device, dtype, backend,
+def run_case(name, grid, window, stride, text_len, text_first, heads, head_dim, *, device, dtype, backends,
              batch, warmup, repeats) -> dict:
     resolved = WindowSpec(window, stride, (1,) * len(grid), (False,) * len(grid)).resolve(grid)
     tokens = math.prod(grid) + text_len
     generator = torch.Generator(device="cpu").manual_seed(0)
     q, k, v = (torch.randn(batch, tokens, heads, head_dim, generator=generator).to(device=device, dtype=dtype)
                for _ in range(3))
-    concrete = resolve_backend(backend, BackendTarget(device, dtype, head_dim, len(grid)))
     measure = _timer(device, warmup, repeats)
 
     dense = {}
     for label, sdpa_backend in SDPA_BACKENDS.items():
-        try:
-            with sdpa_kernel([sdpa_backend]):
-                dense[label] = statistics.median(measure(lambda: sdpa_attention(q, k, v)))
-        except RuntimeError as exc:  # this SDPA backend can't run these inputs here
-            dense[label] = f"unavailable: {str(exc).splitlines()[0][:120]}"
+        dense[label] = _timed(measure, lambda: sdpa_attention(q, k, v), sdpa_backend)
     timed = {label: t for label, t in dense.items() if isinstance(t, float)}
     best_dense = min(timed, key=timed.get)
 
-    def gna():
-        return gna_joint_attention(q, k, v, text_len=text_len, text_first=text_first, window=resolved,
-                                   backend=concrete, dense_attention=sdpa_attention)
+    gna, gna_peak = {}, {}
+    for backend in backends:
+        def run_gna(backend=backend):
+            return gna_joint_attention(q, k, v, text_len=text_len, text_first=text_first, window=resolved,
+                                       backend=backend, dense_attention=sdpa_attention)
 
-    gna_times = measure(gna)
-    gna_s = statistics.median(gna_times)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        gna[backend] = _timed(measure, run_gna)
+        if device.type == "cuda" and isinstance(gna[backend], float):
+            gna_peak[backend] = torch.cuda.max_memory_allocated(device)
+    fastest = min((b for b in gna if isinstance(gna[b], float)), key=gna.get, default=None)
     return {
         "case": name,
         "grid": list(grid),
@@ -119,13 +130,34 @@ def run_case(name, grid, window, stride, text_len, text_first, heads, head_dim, 
         "window": resolved.describe(),
         "density": resolved.density,
         "flop_bound": 1.0 / resolved.density,
-        "gna_backend": concrete,
-        "gna_s": gna_s,
-        "gna_times_s": gna_times,
+        "gna_s": gna,
+        "gna_peak_memory_bytes": gna_peak,
+        "fastest_gna": fastest,
         "dense_s": dense,
         "best_dense": best_dense,
-        "speedup_vs_best_dense": timed[best_dense] / gna_s,
+        "speedup_vs_best_dense": {b: timed[best_dense] / t for b, t in gna.items() if isinstance(t, float)},
     }
+
+
+def _timed(measure, fn, sdpa_backend=None):
+    """Median seconds of ``fn``, or why it could not run here (unavailable, out of memory)."""
+    try:
+        if sdpa_backend is None:
+            return statistics.median(measure(fn))
+        with sdpa_kernel([sdpa_backend]):
+            return statistics.median(measure(fn))
+    except (RuntimeError, NaAccelError) as exc:  # torch.OutOfMemoryError is a RuntimeError
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return f"failed: {str(exc).splitlines()[0][:160]}"
+
+
+def gna_backends(requested: str, device: torch.device, dtype: torch.dtype, head_dim: int, rank: int) -> list[str]:
+    """``all``: every backend that runs on the device except the O(tokens²) reference; else the list."""
+    target = BackendTarget(device, dtype, head_dim, rank)
+    if requested != "all":
+        return [resolve_backend(name, target) for name in requested.split(",")]
+    return [name for name, reason in backend_reasons(target).items() if reason is None and name != "reference"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case", default="all", choices=["all", *CASES, "custom"])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", default="bfloat16", choices=["float32", "float16", "bfloat16"])
-    parser.add_argument("--backend", default=AUTO, help="auto or a NATTEN backend name")
+    parser.add_argument("--backends", default="all",
+                        help="GNA backends to time, comma-separated (auto, triton, hopper-fna, ...); "
+                             "default: every backend that runs here except reference")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
@@ -160,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         for name, case in cases.items():
-            results.append(run_case(name, *case, device=device, dtype=dtype, backend=args.backend,
+            grid, head_dim = case[0], case[6]
+            backends = gna_backends(args.backends, device, dtype, head_dim, len(grid))
+            results.append(run_case(name, *case, device=device, dtype=dtype, backends=backends,
                                     batch=args.batch, warmup=args.warmup, repeats=args.repeats))
     except NaAccelError as exc:
         print(f"attention_bench: error: {exc}", file=sys.stderr)
@@ -168,10 +204,15 @@ def main(argv: list[str] | None = None) -> int:
 
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     print(f"device {device_name}, {dtype_name(dtype)}, torch {torch.__version__}")
-    print(f"{'case':16} {'GNA backend':12} {'GNA ms':>9} {'dense ms':>9} {'dense':>9} {'speedup':>8} {'FLOP bound':>10}")
+    print(f"{'case':16} {'backend':14} {'ms':>9} {'dense ms':>9} {'dense':>9} {'speedup':>8} {'FLOP bound':>10}")
     for r in results:
-        print(f"{r['case']:16} {r['gna_backend']:12} {r['gna_s'] * 1e3:9.2f} {r['dense_s'][r['best_dense']] * 1e3:9.2f} "
-              f"{r['best_dense']:>9} {r['speedup_vs_best_dense']:7.2f}x {r['flop_bound']:9.1f}x")
+        best = r["dense_s"][r["best_dense"]]
+        for backend, t in r["gna_s"].items():
+            if isinstance(t, float):
+                print(f"{r['case']:16} {backend:14} {t * 1e3:9.2f} {best * 1e3:9.2f} {r['best_dense']:>9} "
+                      f"{best / t:7.2f}x {r['flop_bound']:9.1f}x")
+            else:
+                print(f"{r['case']:16} {backend:14} {t}")
     if device.type != "cuda":
         print("NOTE: CPU timings say nothing about GPU speed (NATTEN's CPU path is unfused).")
     if args.json is not None:
@@ -181,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "device": {"type": device.type, "name": device_name},
             "dtype": dtype_name(dtype),
-            "versions": {"torch": torch.__version__, "natten": natten.__version__, "cuda": torch.version.cuda},
+            "versions": {"torch": torch.__version__, "natten": natten.__version__, "cuda": torch.version.cuda,
+                         "triton": _version("triton"), "na_accel": _version("na_accel")},
             "warmup": args.warmup,
             "repeats": args.repeats,
             "results": results,

@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from na_accel.attention import gna_joint_attention
-from na_accel.backends import BackendTarget, resolve_backend
+from na_accel.kernels import BackendTarget, resolve_backend
 from na_accel.recipe import WindowSpec
 
 # grid, kernel, stride, dilation, causal, text tokens, batch

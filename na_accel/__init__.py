@@ -8,7 +8,7 @@
     print(na_accel.estimate_recipe("flux_gna", height=4096, width=4096))  # before running anything
 """
 
-from .backends import BACKEND_NAMES
+from .kernels import BACKEND_NAMES
 from .describe import PatchReport, describe
 from .errors import (
     ArgumentError,

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = commands.add_parser("demo", help="GNA on an embedded tiny FLUX pipeline (CPU, offline)")
     demo.add_argument("--recipe", default=None, help="shipped name or .yaml/.json path (default: a demo recipe)")
-    demo.add_argument("--backend", default="auto", help="auto, reference or a NATTEN backend name")
+    demo.add_argument("--backend", default="auto", help="auto, triton, reference or a NATTEN backend name")
     demo.add_argument("--height", type=int, default=256, help="image height in pixels (multiple of 16)")
     demo.add_argument("--width", type=int, default=320, help="image width in pixels (multiple of 16)")
     demo.add_argument("--steps", type=int, default=4, help="denoising steps")

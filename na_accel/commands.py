@@ -21,7 +21,7 @@ MODEL_HELP = ("tiny-flux / tiny-hunyuan-video / tiny-cosmos / tiny-wan (embedded
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help=MODEL_HELP)
     parser.add_argument("--recipe", required=True, help="shipped recipe name or .yaml/.json path")
-    parser.add_argument("--backend", default="auto", help="auto, reference or a NATTEN backend name")
+    parser.add_argument("--backend", default="auto", help="auto, triton, reference or a NATTEN backend name")
     parser.add_argument("--random-weights", action="store_true",
                         help="build the full-size transformer from its shipped config with random weights")
     parser.add_argument("--config-override", action="append", metavar="KEY=VALUE",
@@ -75,10 +75,9 @@ def _prepare(args: argparse.Namespace):
     from .zoo import MODELS, check_size, load_model, parse_device, parse_dtype, parse_overrides
 
     _check_counts(args, {"steps": 1, "batch": 1, "repeats": 1, "warmup": 0, "text_len": 1, "frames": 1})
-    from .backends import BACKEND_NAMES
+    from .kernels import check_backend_name
 
-    if args.backend not in BACKEND_NAMES:
-        raise ArgumentError(f"--backend: unknown backend {args.backend!r}; allowed: {list(BACKEND_NAMES)}")
+    check_backend_name(args.backend, field="--backend")
     recipe = load_recipe(args.recipe)
     overrides = parse_overrides(args.config_override)
     parse_dtype(args.dtype)

@@ -19,8 +19,10 @@ from typing import Any, Callable
 
 import torch
 
-from .backends import AUTO, BACKEND_NAMES, REFERENCE, BackendTarget, dtype_name, resolve_backend
-from .errors import ArgumentError, BackendUnavailableError, PatchStateError, RecipeError, UnsupportedModelError
+from .kernels import (
+    AUTO, REFERENCE, BackendTarget, check_backend_name, dtype_name, get_backend, resolve_backend,
+)
+from .errors import BackendUnavailableError, PatchStateError, RecipeError, UnsupportedModelError
 from .models import ModelAdapter, TokenLayout, adapter_for, supported_models_text
 from .models.registry import FAMILY_AXES
 from .recipe import LayerSetting, Recipe, ResolvedWindow, load_recipe
@@ -208,12 +210,12 @@ class TransformerPatch:
         return SnapContext(self.tile_backend(backend, device, dtype), self.target.head_dim, torch.finfo(dtype).bits)
 
     def tile_backend(self, backend: str, device: torch.device, dtype: torch.dtype) -> str | None:
-        """The NATTEN backend whose tiles model ``backend`` (reference: what auto picks here)."""
+        """The tile table (``na_accel.tiles``) that models ``backend`` (reference: what auto picks here)."""
         if backend != REFERENCE:
-            return backend
+            return get_backend(backend).tile_backend
         target = BackendTarget(torch.device(device), dtype, self.target.head_dim, self.target.grid_rank)
         try:
-            return resolve_backend(AUTO, target)
+            return get_backend(resolve_backend(AUTO, target)).tile_backend
         except BackendUnavailableError:
             return None
 
@@ -279,7 +281,7 @@ def patch(obj: Any, recipe: Any, *, backend: str = AUTO) -> Any:
     ``obj`` is a diffusers pipeline (its ``transformer`` and, where present, ``transformer_2`` are
     patched) or a bare supported transformer. ``recipe`` is a shipped recipe name, a path to a
     .yaml/.json file, a dict or a ``Recipe``. ``backend`` is ``"auto"``, ``"reference"`` or a
-    NATTEN backend name. Everything is checked before anything changes. Returns ``obj``.
+    NATTEN backend name, or "triton" (na_accel's fused Triton kernel). Everything is checked before anything changes. Returns ``obj``.
     """
     patches = plan_patches(obj, recipe, backend=backend)
     for transformer_patch in patches:
@@ -290,8 +292,7 @@ def patch(obj: Any, recipe: Any, *, backend: str = AUTO) -> Any:
 def plan_patches(obj: Any, recipe: Any, *, backend: str = AUTO) -> list[TransformerPatch]:
     """Everything ``patch`` checks and decides, without changing ``obj``."""
     recipe = load_recipe(recipe)
-    if not isinstance(backend, str) or backend not in BACKEND_NAMES:
-        raise ArgumentError(f"backend: unknown backend {backend!r}; allowed: {list(BACKEND_NAMES)}")
+    check_backend_name(backend)
     pipeline, targets = _find_transformers(obj)
     patches = []
     for attribute, transformer in targets:

@@ -12,6 +12,8 @@ The tables live in ``natten/backends/configs/<backend>/__init__.py``:
 * ``cutlass-fna``: the 32x128, 64x64 and 64x128 GEMM tables (the last only on SM80/90/100/103);
   default ``_get_default_tile_shapes_forward(rank)``.
 * ``flex-fna``: ``FLEX_FORWARD_TILE_SHAPES[rank]``; default ``_get_default_tile_shapes_forward(rank)``.
+* ``triton`` (na_accel's kernel): ``na_accel.kernels.triton_tiles.TILE_TABLE[rank]``; the kernel
+  itself picks its tiles per window (``choose_tiles``), and finds these for windows snapped to them.
 
 When several tile shapes exist, NATTEN's default for the backend is used unless the caller picks
 another (``q_tile``/``kv_tile``).
@@ -24,7 +26,7 @@ from typing import Sequence
 
 from .errors import ArgumentError
 
-TILE_BACKENDS = ("hopper-fna", "blackwell-fna", "cutlass-fna", "flex-fna")
+TILE_BACKENDS = ("hopper-fna", "blackwell-fna", "cutlass-fna", "flex-fna", "triton")
 # The backend the published GNA figures were measured on (H100), and the estimator's default.
 DEFAULT_TILE_BACKEND = "hopper-fna"
 HOPPER_HEAD_DIMS_NOTE = "hopper-fna tiles exist for fp16/bf16 only"
@@ -36,7 +38,7 @@ class TileShape:
 
     q_tile: tuple[int, ...]
     kv_tile: tuple[int, ...]
-    backend: str  # a NATTEN backend name, or "explicit"
+    backend: str  # a tile_backend name (TILE_BACKENDS), or "explicit"
     source: str  # where the shape comes from
 
     @property
@@ -84,6 +86,12 @@ def tile_options(backend: str, rank: int, head_dim: int = 128, dtype_bits: int =
         pairs = _pairs(by_head[head_dim])
         where = f"natten HOPPER_FORWARD_CONFIGS[{rank}][{dtype_bits}][{head_dim}]"
         default = pairs[0]  # natten's get_default_forward_config takes the first entry
+    elif backend == "triton":
+        from .kernels.triton_tiles import TILE_TABLE
+
+        pairs = TILE_TABLE[rank]
+        where = f"na_accel triton TILE_TABLE[{rank}]"
+        default = pairs[0]
     else:
         if backend == "blackwell-fna":
             from natten.backends.configs import cutlass_blackwell as module
@@ -110,7 +118,7 @@ def tile_options(backend: str, rank: int, head_dim: int = 128, dtype_bits: int =
         default = tuple(tuple(t) for t in module._get_default_tile_shapes_forward(rank))
     ordered = [default] + [p for p in pairs if p != default]
     return [
-        TileShape(q, kv, backend, where + (" (NATTEN's default)" if i == 0 else ""))
+        TileShape(q, kv, backend, where + (" (the backend's default)" if i == 0 else ""))
         for i, (q, kv) in enumerate(ordered)
     ]
 

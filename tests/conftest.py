@@ -1,7 +1,17 @@
-import pytest
+import os
+
 import torch
 
-from na_accel.tiny import flux_transformer_inputs, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
+# The Triton kernel runs on CPU tensors under Triton's interpreter; the flag must be set before
+# the kernel is defined (na_accel imports it lazily). On a GPU machine the compiled kernel runs.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
+
+from na_accel.tiny import (  # noqa: E402
+    flux_transformer_inputs, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer,
+)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import na_accel
-from na_accel.backends import NATTEN_BACKENDS, BackendTarget, backend_reasons, resolve_backend
+from na_accel.kernels import NATTEN_BACKENDS, BackendTarget, backend_reasons, resolve_backend
 
 CPU_FP32 = BackendTarget(torch.device("cpu"), torch.float32, head_dim=16, grid_rank=2)
 

@@ -1,0 +1,84 @@
+"""What every attention backend is: the target it must run on, and the interface it implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..recipe import ResolvedWindow
+
+# (query, key, value, attention_mask or None) -> output, all [B, S, heads, head_dim]
+DenseAttention = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """'bfloat16' for torch.bfloat16: how dtypes appear in na_accel's messages and reports."""
+    return str(dtype).replace("torch.", "")
+
+
+@dataclass(frozen=True)
+class BackendTarget:
+    """What a backend must run on: the attention inputs' device, dtype, head_dim and grid rank."""
+
+    device: torch.device
+    dtype: torch.dtype
+    head_dim: int
+    grid_rank: int
+
+    def describe(self) -> str:
+        return (
+            f"device={self.device}, dtype={dtype_name(self.dtype)}, "
+            f"head_dim={self.head_dim}, {self.grid_rank}-D grid"
+        )
+
+
+def sdpa_attention(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Dense attention in the [B, S, heads, head_dim] layout."""
+    out = F.scaled_dot_product_attention(
+        query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2), attn_mask=attention_mask
+    )
+    return out.transpose(1, 2)
+
+
+def joint_slices(text_len: int, n_visual: int, text_first: bool) -> tuple[slice, slice]:
+    """(visual, text) token slices of a joint sequence."""
+    if text_first:
+        return slice(text_len, text_len + n_visual), slice(0, text_len)
+    return slice(0, n_visual), slice(n_visual, n_visual + text_len)
+
+
+class Backend:
+    """One way to run GNA joint attention. Subclasses live one per module in ``na_accel.kernels``.
+
+    ``tile_backend`` names the tile table (``na_accel.tiles``) that models the kernel, for recipe
+    snapping and estimates; None when the backend has no tiles of its own.
+    """
+
+    name: str = ""
+    tile_backend: str | None = None
+    on_gpu_by_auto: bool = False  # whether ``auto`` may pick it on a GPU
+
+    def unavailable_reason(self, target: BackendTarget) -> str | None:
+        """None when the backend can run on ``target``, else why it can't (one line)."""
+        raise NotImplementedError
+
+    def joint_attention(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        *,
+        text_len: int,
+        text_first: bool,
+        window: ResolvedWindow,
+        dense_attention: DenseAttention,
+        text_valid_lens: Sequence[int] | None,
+        attention_mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """GNA over the visual grid plus dense text attention (see ``na_accel.attention``)."""
+        raise NotImplementedError

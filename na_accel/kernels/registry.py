@@ -1,0 +1,76 @@
+"""The backend registry: every backend by name, ``auto``'s choice, and why the others can't run.
+
+``auto`` on a CUDA GPU: blackwell-fna > hopper-fna > triton > cutlass-fna (NATTEN's fused kernels
+where NATTEN's compiled library is installed, else na_accel's Triton kernel). It never picks
+flex-fna on a GPU: uncompiled, it materializes the score matrix and runs out of memory at real
+sizes (FLUX 2048²). On any other device ``auto`` is flex-fna, NATTEN's portable path.
+"""
+
+from __future__ import annotations
+
+from ..errors import ArgumentError, BackendUnavailableError
+from .base import Backend, BackendTarget
+from .natten_fna import NATTEN_BACKENDS, NattenBackend
+from .reference import ReferenceBackend
+from .triton_backend import TritonBackend
+
+AUTO = "auto"
+BACKENDS: dict[str, Backend] = {
+    b.name: b for b in [ReferenceBackend(), TritonBackend(), *(NattenBackend(n) for n in NATTEN_BACKENDS)]
+}
+BACKEND_NAMES = (AUTO, *BACKENDS)
+AUTO_ORDER_GPU = ("blackwell-fna", "hopper-fna", "triton", "cutlass-fna")
+AUTO_ORDER_OTHER = ("flex-fna",)
+
+
+def auto_order(target: BackendTarget) -> tuple[str, ...]:
+    """The backends ``auto`` tries on ``target``, best first."""
+    return AUTO_ORDER_GPU if target.device.type == "cuda" else AUTO_ORDER_OTHER
+
+
+def get_backend(name: str) -> Backend:
+    """The registered backend called ``name`` (not ``auto``)."""
+    check_backend_name(name)
+    if name == AUTO:
+        raise ArgumentError("backend: 'auto' is resolved per device; call resolve_backend first")
+    return BACKENDS[name]
+
+
+def check_backend_name(name, field: str = "backend") -> None:
+    if not isinstance(name, str) or name not in BACKEND_NAMES:
+        raise ArgumentError(f"{field}: unknown backend {name!r}; allowed: {list(BACKEND_NAMES)}")
+
+
+def backend_reasons(target: BackendTarget) -> dict[str, str | None]:
+    """For every registered backend: None when it can run on ``target``, else why it can't."""
+    return {name: backend.unavailable_reason(target) for name, backend in BACKENDS.items()}
+
+
+def resolve_backend(requested: str, target: BackendTarget) -> str:
+    """The concrete backend that runs for ``requested`` on ``target``; raises if none can."""
+    check_backend_name(requested)
+    if requested == "reference":
+        return requested
+    reasons = backend_reasons(target)
+    if requested == AUTO:
+        for name in auto_order(target):
+            if reasons[name] is None:
+                return name
+    elif reasons[requested] is None:
+        return requested
+    raise BackendUnavailableError(
+        f"backend: {requested!r} cannot run for {target.describe()}.\n"
+        f"{format_reasons(reasons)}\n"
+        + ("auto on a GPU tries " + " > ".join(AUTO_ORDER_GPU) + " and never the unfused flex-fna, which "
+           "cannot hold real sizes there (ask for backend='flex-fna' by name for small inputs).\n"
+           if requested == AUTO and target.device.type == "cuda" else "")
+        + "'triton' runs on CUDA GPUs with Triton installed; NATTEN's fused kernels (hopper-fna, "
+        "blackwell-fna, cutlass-fna) come with NATTEN's prebuilt CUDA wheels; 'reference' runs "
+        "anywhere at small sizes."
+    )
+
+
+def format_reasons(reasons: dict[str, str | None]) -> str:
+    return "Backends and why:\n" + "\n".join(
+        f"  {name}: {'available' if reason is None else reason}" for name, reason in reasons.items()
+    )

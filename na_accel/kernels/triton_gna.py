@@ -1,0 +1,204 @@
+"""na_accel's fused GNA forward kernel, in Triton.
+
+One program computes one query tile (a box of the token grid, ``TQ0 x TQ1 x TQ2`` tokens) for one
+(batch row, head). It runs a single online softmax over
+
+* the valid extra (text) keys of its batch row, ``BLOCK_N`` at a time, and
+* the key tiles (``TK0 x TK1 x TK2`` boxes) that intersect the union of its queries' windows,
+  found from the window geometry per axis: no mask tensor, no per-call mask building.
+
+Geometry is 3-D throughout (lower-rank grids get leading axes of length 1) and runtime integers,
+so a new resolution or window does not recompile; tile shapes and causality are compile-time.
+
+Dilation is handled as NATTEN's kernels do, without moving data: along an axis with dilation d the
+tokens split into d interleaved groups, a program's queries all lie in one group per axis, and
+tiles are cut in group coordinates (token = group + d * coordinate). Inside a group the window
+rules are the non-dilated ones (``na_accel.reference`` states them):
+
+* non-causal: queries in a stride group share the window of the group's center query (clamped
+  to the group), k keys shifted inward at the borders;
+* causal: the stride group's leader is its last query; query i sees keys j <= i with leader-j < k.
+
+A key tile that lies inside every query's window on every axis is *full* and needs no mask;
+only partly covered tiles are masked element-wise (perfectly block-sparse windows: never).
+
+Tensors keep diffusers' processor layout ``[B, S, heads, head_dim]`` with the visual tokens
+row-major at ``visual_start``; tokens are gathered by index arithmetic, never permuted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+import triton
+import triton.language as tl
+
+# Under TRITON_INTERPRET=1 (CPU) tl.dot on bf16 multiplies raw bit patterns (triton #11584):
+# the kernel then computes its dots in float32.
+INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
+# Running max starts finite so fully masked rows of a tile give exp2(-inf) = 0, never NaN.
+_NEG_START = tl.constexpr(-1.0e30)
+LOG2E = 1.4426950408889634
+
+
+@triton.jit
+def _axis_window(c, m, k, s, CAUSAL: tl.constexpr):
+    """[lo, hi) of the keys (group coordinates) that queries at coordinates ``c`` attend to."""
+    if CAUSAL:
+        leader = tl.minimum((c // s) * s + s - 1, m - 1)
+        lo = tl.maximum(leader - k + 1, 0)
+        hi = c + 1
+    else:
+        leader = tl.minimum((c // s) * s + s // 2, m - 1)
+        lo = tl.minimum(tl.maximum(leader - k // 2, 0), m - k)
+        hi = lo + k
+    return lo, hi
+
+
+@triton.jit
+def _dot(a, b, IEEE: tl.constexpr):
+    if IEEE:  # float32 inputs: exact products, not TF32
+        return tl.dot(a, b, input_precision="ieee")
+    return tl.dot(a, b)
+
+
+@triton.jit
+def _online_softmax_step(acc, m_i, l_i, qk, v, UPCAST: tl.constexpr, IEEE: tl.constexpr):
+    m_new = tl.maximum(m_i, tl.max(qk, 1))
+    p = tl.math.exp2(qk - m_new[:, None])
+    alpha = tl.math.exp2(m_i - m_new)
+    l_i = l_i * alpha + tl.sum(p, 1)
+    if UPCAST:
+        v = v.to(tl.float32)
+    acc = acc * alpha[:, None] + _dot(p.to(v.dtype), v, IEEE)
+    return acc, m_new, l_i
+
+
+@triton.jit
+def gna_forward_kernel(
+    Q, K, V, Out, TextValid,
+    stride_b, stride_s, stride_h,
+    o_stride_b, o_stride_s, o_stride_h,
+    heads, head_dim, qk_scale,
+    visual_start, text_start, text_len,
+    n0, n1, n2, k0, k1, k2, s0, s1, s2, d0, d1, d2,
+    nq1, nq2,  # q tiles along axes 1 and 2 (all dilation groups)
+    HAS_TEXT_VALID: tl.constexpr,
+    C0: tl.constexpr, C1: tl.constexpr, C2: tl.constexpr,
+    TQ0: tl.constexpr, TQ1: tl.constexpr, TQ2: tl.constexpr,
+    TK0: tl.constexpr, TK1: tl.constexpr, TK2: tl.constexpr,
+    BLOCK_D: tl.constexpr, UPCAST: tl.constexpr, IEEE: tl.constexpr,
+    MASKED: tl.constexpr,  # False when the tiles are perfectly block-sparse: no key tile needs a mask
+):
+    BLOCK_M: tl.constexpr = TQ0 * TQ1 * TQ2
+    BLOCK_N: tl.constexpr = TK0 * TK1 * TK2
+    pid = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = bh // heads
+    h = bh % heads
+
+    # This program's q tile per axis: dilation group g and tile index inside the group.
+    t2 = pid % nq2
+    t1 = (pid // nq2) % nq1
+    t0 = pid // (nq2 * nq1)
+    g0, g1, g2 = t0 % d0, t1 % d1, t2 % d2
+    m0 = (n0 - g0 + d0 - 1) // d0  # tokens in the group along each axis
+    m1 = (n1 - g1 + d1 - 1) // d1
+    m2 = (n2 - g2 + d2 - 1) // d2
+
+    offs_m = tl.arange(0, BLOCK_M)
+    qc0 = (t0 // d0) * TQ0 + offs_m // (TQ1 * TQ2)
+    qc1 = (t1 // d1) * TQ1 + (offs_m // TQ2) % TQ1
+    qc2 = (t2 // d2) * TQ2 + offs_m % TQ2
+    q_ok = (qc0 < m0) & (qc1 < m1) & (qc2 < m2)
+    q_tok = visual_start + ((g0 + d0 * qc0) * n1 + (g1 + d1 * qc1)) * n2 + (g2 + d2 * qc2)
+
+    lo0, hi0 = _axis_window(qc0, m0, k0, s0, C0)
+    lo1, hi1 = _axis_window(qc1, m1, k1, s1, C1)
+    lo2, hi2 = _axis_window(qc2, m2, k2, s2, C2)
+    BIG: tl.constexpr = 1 << 30
+    # Union of the windows (which key tiles to visit) and their intersection (which need no mask).
+    u_lo0 = tl.min(tl.where(q_ok, lo0, BIG), 0)
+    u_lo1 = tl.min(tl.where(q_ok, lo1, BIG), 0)
+    u_lo2 = tl.min(tl.where(q_ok, lo2, BIG), 0)
+    u_hi0 = tl.max(tl.where(q_ok, hi0, 0), 0)
+    u_hi1 = tl.max(tl.where(q_ok, hi1, 0), 0)
+    u_hi2 = tl.max(tl.where(q_ok, hi2, 0), 0)
+    i_lo0 = tl.max(tl.where(q_ok, lo0, 0), 0)
+    i_lo1 = tl.max(tl.where(q_ok, lo1, 0), 0)
+    i_lo2 = tl.max(tl.where(q_ok, lo2, 0), 0)
+    i_hi0 = tl.min(tl.where(q_ok, hi0, BIG), 0)
+    i_hi1 = tl.min(tl.where(q_ok, hi1, BIG), 0)
+    i_hi2 = tl.min(tl.where(q_ok, hi2, BIG), 0)
+
+    offs_d = tl.arange(0, BLOCK_D)
+    d_ok = offs_d < head_dim
+    base = b.to(tl.int64) * stride_b + h.to(tl.int64) * stride_h
+    q = tl.load(Q + base + q_tok[:, None] * stride_s + offs_d[None, :],
+                mask=q_ok[:, None] & d_ok[None, :], other=0.0)
+    if UPCAST:
+        q = q.to(tl.float32)
+
+    acc = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
+    m_i = tl.full([BLOCK_M], _NEG_START, dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+    offs_n = tl.arange(0, BLOCK_N)
+
+    # Extra (text) keys: every query sees the valid ones of its batch row.
+    if HAS_TEXT_VALID:
+        n_text = tl.load(TextValid + b)
+    else:
+        n_text = text_len
+    for start in range(0, n_text, BLOCK_N):
+        j = start + offs_n
+        j_ok = j < n_text
+        kv_off = base + (text_start + j)[:, None] * stride_s + offs_d[None, :]
+        kv_mask = j_ok[:, None] & d_ok[None, :]
+        k = tl.load(K + kv_off, mask=kv_mask, other=0.0)
+        v = tl.load(V + kv_off, mask=kv_mask, other=0.0)
+        if UPCAST:
+            k = k.to(tl.float32)
+        qk = _dot(q, tl.trans(k), IEEE)
+        qk = tl.where(j_ok[None, :], qk * qk_scale, float("-inf"))
+        acc, m_i, l_i = _online_softmax_step(acc, m_i, l_i, qk, v, UPCAST, IEEE)
+
+    # Visual keys: the key tiles intersecting the union of this q tile's windows.
+    f0, f1, f2 = u_lo0 // TK0, u_lo1 // TK1, u_lo2 // TK2
+    c0 = tl.maximum((u_hi0 - 1) // TK0 - f0 + 1, 0)  # 0 for a q tile of padding only
+    c1 = tl.maximum((u_hi1 - 1) // TK1 - f1 + 1, 0)
+    c2 = tl.maximum((u_hi2 - 1) // TK2 - f2 + 1, 0)
+    kl0 = offs_n // (TK1 * TK2)
+    kl1 = (offs_n // TK2) % TK1
+    kl2 = offs_n % TK2
+    for t in range(0, c0 * c1 * c2):
+        a0 = (f0 + t // (c1 * c2)) * TK0  # the key tile's first coordinate per axis
+        a1 = (f1 + (t // c2) % c1) * TK1
+        a2 = (f2 + t % c2) * TK2
+        kc0, kc1, kc2 = a0 + kl0, a1 + kl1, a2 + kl2
+        k_ok = (kc0 < m0) & (kc1 < m1) & (kc2 < m2)
+        k_tok = visual_start + ((g0 + d0 * kc0) * n1 + (g1 + d1 * kc1)) * n2 + (g2 + d2 * kc2)
+        kv_off = base + k_tok[:, None] * stride_s + offs_d[None, :]
+        kv_mask = k_ok[:, None] & d_ok[None, :]
+        k = tl.load(K + kv_off, mask=kv_mask, other=0.0)
+        v = tl.load(V + kv_off, mask=kv_mask, other=0.0)
+        if UPCAST:
+            k = k.to(tl.float32)
+        qk = _dot(q, tl.trans(k), IEEE)
+        qk = qk * qk_scale
+        full = (a0 >= i_lo0) & (a0 + TK0 <= i_hi0) & (a1 >= i_lo1) & (a1 + TK1 <= i_hi1) \
+            & (a2 >= i_lo2) & (a2 + TK2 <= i_hi2)
+        if MASKED:
+            if not full:
+                inside = (kc0[None, :] >= lo0[:, None]) & (kc0[None, :] < hi0[:, None]) \
+                    & (kc1[None, :] >= lo1[:, None]) & (kc1[None, :] < hi1[:, None]) \
+                    & (kc2[None, :] >= lo2[:, None]) & (kc2[None, :] < hi2[:, None])
+                qk = tl.where(inside, qk, float("-inf"))
+        acc, m_i, l_i = _online_softmax_step(acc, m_i, l_i, qk, v, UPCAST, IEEE)
+
+    l_i = tl.where(l_i == 0.0, 1.0, l_i)  # padded query rows only: never stored
+    out = acc / l_i[:, None]
+    o_base = b.to(tl.int64) * o_stride_b + h.to(tl.int64) * o_stride_h
+    tl.store(Out + o_base + q_tok[:, None] * o_stride_s + offs_d[None, :],
+             out.to(Out.dtype.element_ty), mask=q_ok[:, None] & d_ok[None, :])
