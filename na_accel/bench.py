@@ -235,6 +235,7 @@ def patch_summary(recipe: Recipe, report, backend: str, runs: int, totals: Count
             "requested": backend,
             "resolved": [t.backend for t in report.transformers],
             "used": {t.attribute: t.backends_used for t in report.transformers},
+            "passed_over": {t.attribute: t.backends_passed_over for t in report.transformers},
         },
         "layer_calls": {
             "sparse": totals.get("sparse", 0),

@@ -38,6 +38,7 @@ class TransformerReport:
     backend_requested: str
     backend: str | None  # resolved at patch time (None when no layer is sparse)
     backends_used: dict[str, str]  # per device/dtype seen at run time
+    backends_passed_over: dict[str, str]  # faster backends (auto's order) that could not run, and why
     patched: bool  # False for a dry run (describe with a recipe on an unpatched object)
     layers: list[LayerReport]
 
@@ -119,6 +120,7 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
         backend_requested=patch.requested_backend,
         backend=patch.backend,
         backends_used=patch.backends_used,
+        backends_passed_over=patch.passed_over,
         patched=patched,
         layers=layers,
     )
@@ -149,6 +151,8 @@ def _format_transformer(t: TransformerReport) -> str:
         f"  recipe {t.recipe} [{t.recipe_hash}], dense_steps={t.dense_steps}, "
         f"backend {t.backend_requested} -> {t.backend or 'none needed (no sparse layer)'}",
     ]
+    for name, reason in t.backends_passed_over.items():
+        lines.append(f"  not {name}: {reason}")
     if t.backends_used:
         lines.append("  backends used: " + ", ".join(f"{k}: {v}" for k, v in t.backends_used.items()))
     name_width = max(len(layer.name) for layer in t.layers)

@@ -20,7 +20,8 @@ from typing import Any, Callable
 import torch
 
 from .kernels import (
-    AUTO, REFERENCE, BackendTarget, check_backend_name, dtype_name, get_backend, resolve_backend,
+    AUTO, REFERENCE, BackendTarget, check_backend_name, dtype_name, faster_unavailable, get_backend,
+    resolve_backend,
 )
 from .errors import BackendUnavailableError, PatchStateError, RecipeError, UnsupportedModelError
 from .models import ModelAdapter, TokenLayout, adapter_for, supported_models_text
@@ -175,6 +176,7 @@ class TransformerPatch:
     requested_backend: str
     target: BackendTarget | None
     backend: str | None  # resolved at patch time for ``target``; None when nothing is sparse
+    passed_over: dict[str, str]  # backends auto ranks above ``backend`` on ``target``, and why not them
     plans: dict[str, LayerPlan]
     step_reader: Callable[[], int | None] | None
     routes: dict[str, LayerRoute] = field(default_factory=dict)
@@ -380,6 +382,7 @@ def _plan_transformer(
         raise UnsupportedModelError(f"{attribute}: no attention layers found to patch")
 
     target = resolved = None
+    passed_over: dict[str, str] = {}
     if any(plan.sparse for plan in plans.values()):
         parameter = next(transformer.parameters())
         target = BackendTarget(
@@ -389,6 +392,7 @@ def _plan_transformer(
             grid_rank=len(FAMILY_AXES[recipe.model]),
         )
         resolved = resolve_backend(backend, target)
+        passed_over = faster_unavailable(resolved, target)
         check_snap_tiles(recipe.scaling, target.head_dim, target.grid_rank)
 
     return TransformerPatch(
@@ -399,6 +403,7 @@ def _plan_transformer(
         requested_backend=backend,
         target=target,
         backend=resolved,
+        passed_over=passed_over,
         plans=plans,
         step_reader=_step_reader(pipeline, recipe, attribute),
     )

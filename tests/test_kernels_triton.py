@@ -14,13 +14,14 @@ import torch
 
 import na_accel
 from na_accel import tiny
+from na_accel.tiny import tiny_flux_prompt
 from na_accel.attention import gna_joint_attention
 from na_accel.kernels import BackendTarget, backend_reasons
 from na_accel.kernels.triton_op import triton_visual_attention
 from na_accel.kernels.triton_tiles import choose_tiles, count_tiles
 from na_accel.recipe import WindowSpec
 
-from conftest import run_flux_pipe, window_recipe
+from conftest import window_recipe
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -164,15 +165,25 @@ def test_forward_only():
         _joint(q, k, v, window, 0, True, None, "triton")
 
 
+def _generate(pipe):
+    """Tiny FLUX generation on DEVICE: odd 5x7 token grid, batch 2, true CFG."""
+    kwargs = {**tiny_flux_prompt(seed=1, batch=2).as_kwargs(),
+              **tiny_flux_prompt(seed=2, batch=2).as_kwargs("negative_")}
+    kwargs = {name: value.to(DEVICE) for name, value in kwargs.items()}
+    return pipe(height=80, width=112, num_inference_steps=2, guidance_scale=3.5, true_cfg_scale=2.0,
+                output_type="pt", generator=torch.Generator().manual_seed(0), **kwargs).images
+
+
 def test_flux_pipeline_equals_reference(flux_pipe):
-    """Tiny FLUX pipeline (odd 5x7 grid, batch 2, true CFG): triton generations equal the reference's."""
+    """Tiny FLUX pipeline (batch 2, true CFG): triton generations equal the reference's."""
+    flux_pipe.to(DEVICE)
     recipe = window_recipe([3, 4], stride=[2, 3])
     na_accel.patch(flux_pipe, recipe, backend="triton")
-    sparse = run_flux_pipe(flux_pipe)
+    sparse = _generate(flux_pipe)
     report = na_accel.describe(flux_pipe)
     na_accel.unpatch(flux_pipe)
     na_accel.patch(flux_pipe, recipe, backend="reference")
-    reference = run_flux_pipe(flux_pipe)
+    reference = _generate(flux_pipe)
     assert report.transformers[0].totals == {"sparse": 16}
     assert list(report.transformers[0].backends_used.values()) == ["triton"]
     assert (sparse - reference).abs().max().item() <= 1e-5
@@ -180,9 +191,10 @@ def test_flux_pipeline_equals_reference(flux_pipe):
 
 def test_hunyuan_video_padded_text_equals_reference():
     """Tiny HunyuanVideo transformer, rows with different valid text lengths in one launch."""
-    transformer = tiny.tiny_hunyuan_video_transformer(seed=0)
+    transformer = tiny.tiny_hunyuan_video_transformer(seed=0).to(DEVICE)
     inputs = tiny.hunyuan_video_transformer_inputs(transformer, (3, 4, 5), batch=2, text_len=7,
                                                    valid_text_lens=[7, 3], seed=8)
+    inputs = {name: value.to(DEVICE) if isinstance(value, torch.Tensor) else value for name, value in inputs.items()}
     recipe = {"model": "hunyuan_video", "default": {"kernel_size": [2, 3, 3], "stride": [1, 2, 1],
                                                     "is_causal": [True, False, False]}}
     outputs = {}

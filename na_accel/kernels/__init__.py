@@ -16,6 +16,7 @@ from .registry import (
     auto_order,
     backend_reasons,
     check_backend_name,
+    faster_unavailable,
     format_reasons,
     get_backend,
     resolve_backend,
@@ -25,6 +26,6 @@ REFERENCE = "reference"
 
 __all__ = [
     "AUTO", "BACKEND_NAMES", "BACKENDS", "NATTEN_BACKENDS", "REFERENCE", "Backend", "BackendTarget",
-    "DenseAttention", "auto_order", "backend_reasons", "check_backend_name", "dtype_name", "format_reasons",
+    "DenseAttention", "auto_order", "backend_reasons", "check_backend_name", "dtype_name", "faster_unavailable", "format_reasons",
     "get_backend", "joint_slices", "resolve_backend", "sdpa_attention",
 ]

@@ -70,6 +70,15 @@ def resolve_backend(requested: str, target: BackendTarget) -> str:
     )
 
 
+def faster_unavailable(resolved: str, target: BackendTarget) -> dict[str, str]:
+    """Why each backend ``auto`` ranks above ``resolved`` on ``target`` did not run (for reports)."""
+    order = auto_order(target)
+    if resolved not in order:
+        return {}
+    ahead = order[: order.index(resolved)]
+    return {name: BACKENDS[name].unavailable_reason(target) or "available" for name in ahead}
+
+
 def format_reasons(reasons: dict[str, str | None]) -> str:
     return "Backends and why:\n" + "\n".join(
         f"  {name}: {'available' if reason is None else reason}" for name, reason in reasons.items()
