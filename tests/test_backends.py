@@ -1,12 +1,17 @@
-"""Backend resolution: auto picks NATTEN's best; unavailable backends explain themselves."""
+"""The backend registry: every backend explains itself; auto picks the best that can run, and on a
+GPU never the unfused flex-fna. Parametrized over the registry, so a new backend is covered."""
 
 import pytest
 import torch
 
 import na_accel
-from na_accel.kernels import NATTEN_BACKENDS, BackendTarget, backend_reasons, resolve_backend
+from na_accel.kernels import (
+    AUTO, BACKENDS, NATTEN_BACKENDS, Backend, BackendTarget, auto_order, backend_reasons, faster_unavailable,
+    registry, resolve_backend,
+)
 
 CPU_FP32 = BackendTarget(torch.device("cpu"), torch.float32, head_dim=16, grid_rank=2)
+CUDA_BF16 = BackendTarget(torch.device("cuda"), torch.bfloat16, head_dim=128, grid_rank=2)
 
 
 def test_auto_on_cpu_is_flex():
@@ -18,9 +23,17 @@ def test_reference_always_resolves():
     assert resolve_backend("reference", odd) == "reference"
 
 
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_every_backend_is_a_named_backend_that_explains_itself(name):
+    backend = BACKENDS[name]
+    assert isinstance(backend, Backend) and backend.name == name
+    reason = backend.unavailable_reason(CPU_FP32)
+    assert reason is None or (isinstance(reason, str) and reason and "\n" not in reason)
+
+
 def test_reasons_cover_every_backend():
     reasons = backend_reasons(CPU_FP32)
-    assert set(reasons) == {"reference", *NATTEN_BACKENDS}
+    assert set(reasons) == set(BACKENDS) == {"reference", "triton", *NATTEN_BACKENDS}
     assert reasons["flex-fna"] is None
     assert "libnatten" in reasons["hopper-fna"]
 
@@ -30,7 +43,7 @@ def test_unavailable_backend_lists_every_backend_and_why():
         resolve_backend("hopper-fna", CPU_FP32)
     message = str(info.value)
     assert "'hopper-fna' cannot run for device=cpu, dtype=float32, head_dim=16" in message
-    for name in ("reference", *NATTEN_BACKENDS):
+    for name in BACKENDS:
         assert f"  {name}: " in message
     assert isinstance(info.value, RuntimeError)
 
@@ -44,3 +57,40 @@ def test_auto_fails_with_reasons_when_nothing_can_run():
 def test_unknown_backend_name():
     with pytest.raises(na_accel.ArgumentError, match="unknown backend 'cudnn'.*allowed"):
         resolve_backend("cudnn", CPU_FP32)
+
+
+def test_auto_order_on_a_gpu_prefers_fused_kernels_and_never_flex():
+    assert auto_order(CUDA_BF16) == ("blackwell-fna", "hopper-fna", "triton", "cutlass-fna")
+    assert "flex-fna" not in auto_order(CUDA_BF16)
+
+
+def _fake_reasons(available):
+    return lambda target: {name: None if name in available else f"{name} is not here" for name in BACKENDS}
+
+
+@pytest.mark.parametrize("available,expected", [
+    ({"triton", "cutlass-fna", "flex-fna", "reference"}, "triton"),
+    ({"hopper-fna", "triton", "flex-fna", "reference"}, "hopper-fna"),
+    ({"cutlass-fna", "flex-fna", "reference"}, "cutlass-fna"),
+])
+def test_auto_on_a_gpu_takes_the_first_available(monkeypatch, available, expected):
+    monkeypatch.setattr(registry, "backend_reasons", _fake_reasons(available))
+    assert resolve_backend(AUTO, CUDA_BF16) == expected
+
+
+def test_auto_on_a_gpu_refuses_unfused_flex(monkeypatch):
+    """Only flex-fna (and the reference) can run: auto raises instead of picking a path that runs
+    out of memory at real sizes, and says how to ask for flex-fna anyway."""
+    monkeypatch.setattr(registry, "backend_reasons", _fake_reasons({"flex-fna", "reference"}))
+    with pytest.raises(na_accel.BackendUnavailableError, match="never the unfused flex-fna") as info:
+        resolve_backend(AUTO, CUDA_BF16)
+    assert "backend='flex-fna'" in str(info.value)
+    assert resolve_backend("flex-fna", CUDA_BF16) == "flex-fna"  # by name it is allowed
+
+
+def test_faster_unavailable_names_the_backends_passed_over(monkeypatch):
+    for name in ("blackwell-fna", "hopper-fna"):
+        monkeypatch.setattr(BACKENDS[name], "unavailable_reason", lambda target, name=name: f"no {name} here")
+    assert faster_unavailable("triton", CUDA_BF16) == {"blackwell-fna": "no blackwell-fna here",
+                                                      "hopper-fna": "no hopper-fna here"}
+    assert faster_unavailable("flex-fna", CPU_FP32) == {}

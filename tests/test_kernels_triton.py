@@ -144,7 +144,8 @@ def test_small_grids_get_legal_tiles(geometry):
         assert block >= 16 and block & (block - 1) == 0
 
 
-def test_reasons():
+def test_reasons(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # CPU targets are then judged on dtype / head_dim
     target = BackendTarget(torch.device("cpu"), torch.float64, head_dim=16, grid_rank=2)
     assert "float64" in backend_reasons(target)["triton"]
     target = BackendTarget(torch.device("cpu"), torch.float32, head_dim=512, grid_rank=2)

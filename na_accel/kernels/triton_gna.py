@@ -94,6 +94,7 @@ def gna_forward_kernel(
 ):
     BLOCK_M: tl.constexpr = TQ0 * TQ1 * TQ2
     BLOCK_N: tl.constexpr = TK0 * TK1 * TK2
+    qk_scale = tl.cast(qk_scale, tl.float32)  # Inductor passes Python floats as float64
     pid = tl.program_id(0)
     bh = tl.program_id(1)
     b = bh // heads

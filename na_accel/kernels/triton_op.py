@@ -87,6 +87,14 @@ def gna_forward(
     return out
 
 
+# torch.compile calls this once while tracing and keeps the result as a constant (the tile search
+# runs numpy, which dynamo would otherwise try to trace).
+@torch.compiler.assume_constant_result
+def _chosen_tiles(grid, kernel_size, stride, dilation, is_causal, text_len) -> list[int]:
+    tiles = choose_tiles(grid, kernel_size, stride, dilation, is_causal, text_len)
+    return list(tiles.q_tile + tiles.kv_tile) + [tiles.partial]
+
+
 @lru_cache(maxsize=256)
 def _valid_lengths(lengths: tuple[int, ...], device: str) -> torch.Tensor:
     return torch.tensor(lengths, dtype=torch.int32, device=device)
@@ -112,8 +120,8 @@ def triton_visual_attention(
     row's valid text keys (one softmax), text rows are uninitialized (the caller's to fill)."""
     grid3, kernel3, stride3, dilation3 = (as_3d(v, 1) for v in (grid, kernel_size, stride, dilation))
     causal3 = as_3d(tuple(bool(c) for c in is_causal), False)
-    if tiles is None:
-        tiles = choose_tiles(grid3, kernel3, stride3, dilation3, causal3, text_len)
+    tile_params = _chosen_tiles(grid3, kernel3, stride3, dilation3, causal3, text_len) if tiles is None \
+        else list(tiles.q_tile + tiles.kv_tile) + [tiles.partial]
     text_valid = None
     if text_valid_lens is not None and any(int(n) != text_len for n in text_valid_lens):
         text_valid = _valid_lengths(tuple(int(n) for n in text_valid_lens), str(query.device))
@@ -121,5 +129,5 @@ def triton_visual_attention(
         query, key, value, text_valid,
         list(grid3 + kernel3 + stride3 + dilation3), list(causal3), text_len, text_first,
         query.shape[-1] ** -0.5 if scale is None else float(scale),
-        list(tiles.q_tile + tiles.kv_tile) + [tiles.partial],
+        tile_params,
     )
