@@ -6,16 +6,18 @@
 The published cases run the GNA paper's configurations at their real sizes, text tokens
 included, through the same code path a patched model runs (``na_accel.attention``):
 
-* ``flux-4k``: 256x256 image tokens + 512 text tokens (text first), 24 heads x 128,
-  window 80x80, stride 16x16;
+* ``flux-1k`` / ``flux-2k`` / ``flux-4k``: 64x64 / 128x128 / 256x256 image tokens + 512 text
+  tokens (text first), 24 heads x 128, window 20x20 / 40x40 / 80x80, stride 4x4 / 8x8 / 16x16;
 * ``hunyuan-video``: 30x48x80 video tokens + 256 text tokens (text last), 24 heads x 128,
   window 18x24x24, stride 16x8x8.
 
-Dense attention is timed with every SDPA backend that runs here (cuDNN, flash, memory-efficient,
-math); the fastest is the baseline, and the table says which it was. Timing: ``--warmup`` calls
-apart, then the median of ``--repeats`` calls, with CUDA events on a GPU (perf_counter on CPU,
-where the numbers say nothing about GPU speed). The FLOP bound (1 / density of the visual
-attention) is printed next to the measured speedup.
+Every GNA backend that runs on the device is timed (``--backends all``: na_accel's ``triton``,
+NATTEN's, never the O(tokens^2) reference; one that fails, e.g. out of memory, is recorded with
+why), and dense attention with every SDPA backend (cuDNN, flash, memory-efficient, math); the
+fastest dense is the baseline. Timing: ``--warmup`` calls apart, then the median of ``--repeats``
+calls, with CUDA events on a GPU (perf_counter on CPU, where the numbers say nothing about GPU
+speed), and peak memory per GNA backend. The FLOP bound (1 / density of the visual attention) is
+printed next to the measured speedup.
 """
 
 from __future__ import annotations
