@@ -16,20 +16,23 @@ from typing import Optional, Sequence
 import torch
 import triton
 
-from .triton_gna import LOG2E, INTERPRETED, gna_forward_kernel
+from .triton_gna import INTERPRETED, LOG2E, gna_forward_kernel
 from .triton_tiles import TritonTiles, choose_tiles
 
-_TUNE_KEY = ["BLOCK_D", "TQ0", "TQ1", "TQ2", "TK0", "TK1", "TK2", "C0", "C1", "C2", "HAS_TEXT_VALID", "IEEE", "MASKED"]
-# NA_ACCEL_TRITON_AUTOTUNE=0 launches one configuration (quick checks that compile many shapes).
+_TUNE_KEY = ["BLOCK_D", "TQ0", "TQ1", "TQ2", "TK0", "TK1", "TK2", "C0", "C1", "C2", "HAS_TEXT_VALID",
+             "IEEE", "MASKED"]
+# NA_ACCEL_TRITON_AUTOTUNE=0 launches one configuration (quick checks that compile many shapes);
+# on an H100 the autotuner picked 8 warps x 3 stages for every published window (BENCHMARKS.md).
 _AUTOTUNE = os.environ.get("NA_ACCEL_TRITON_AUTOTUNE", "1") != "0"
 if INTERPRETED:
     _kernel = gna_forward_kernel
 else:
     _kernel = triton.autotune(
         configs=[triton.Config({}, num_warps=w, num_stages=s) for w in (4, 8) for s in (2, 3, 4)]
-        if _AUTOTUNE else [triton.Config({}, num_warps=8, num_stages=2)],
+        if _AUTOTUNE else [triton.Config({}, num_warps=8, num_stages=3)],
         key=_TUNE_KEY,
     )(gna_forward_kernel)
+
 
 def as_3d(values: Sequence, fill) -> tuple:
     """Left-pad a per-axis tuple to 3 axes (a 2-D grid becomes 1 x H x W)."""
