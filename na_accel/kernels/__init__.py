@@ -9,6 +9,7 @@ A new backend is a ``Backend`` subclass in its own module, added to ``registry.B
 
 from .base import Backend, BackendTarget, DenseAttention, dtype_name, joint_slices, sdpa_attention
 from .natten_fna import NATTEN_BACKENDS
+from .reference import REFERENCE
 from .registry import (
     AUTO,
     BACKEND_NAMES,
@@ -22,10 +23,8 @@ from .registry import (
     resolve_backend,
 )
 
-REFERENCE = "reference"
-
 __all__ = [
     "AUTO", "BACKEND_NAMES", "BACKENDS", "NATTEN_BACKENDS", "REFERENCE", "Backend", "BackendTarget",
-    "DenseAttention", "auto_order", "backend_reasons", "check_backend_name", "dtype_name", "faster_unavailable", "format_reasons",
-    "get_backend", "joint_slices", "resolve_backend", "sdpa_attention",
+    "DenseAttention", "auto_order", "backend_reasons", "check_backend_name", "dtype_name", "faster_unavailable",
+    "format_reasons", "get_backend", "joint_slices", "resolve_backend", "sdpa_attention",
 ]

@@ -7,8 +7,11 @@ from ..reference import reference_joint_attention
 from .base import Backend, BackendTarget
 
 
+REFERENCE = "reference"
+
+
 class ReferenceBackend(Backend):
-    name = "reference"
+    name = REFERENCE
 
     def unavailable_reason(self, target: BackendTarget) -> str | None:
         return None

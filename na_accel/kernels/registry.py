@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..errors import ArgumentError, BackendUnavailableError
 from .base import Backend, BackendTarget
 from .natten_fna import NATTEN_BACKENDS, NattenBackend
-from .reference import ReferenceBackend
+from .reference import REFERENCE, ReferenceBackend
 from .triton_backend import TritonBackend
 
 AUTO = "auto"
@@ -49,7 +49,7 @@ def backend_reasons(target: BackendTarget) -> dict[str, str | None]:
 def resolve_backend(requested: str, target: BackendTarget) -> str:
     """The concrete backend that runs for ``requested`` on ``target``; raises if none can."""
     check_backend_name(requested)
-    if requested == "reference":
+    if requested == REFERENCE:  # runs anywhere: no probes needed
         return requested
     reasons = backend_reasons(target)
     if requested == AUTO:
