@@ -9,7 +9,8 @@ from typing import Any
 import torch
 
 from .errors import NaAccelError, PatchStateError
-from .patch import FULL_WINDOW, SPARSE, TransformerPatch, patches_of, plan_patches
+from .patch import TransformerPatch, patches_of, plan_patches
+from .runtime import FULL_WINDOW, SPARSE
 
 
 @dataclass

@@ -2,18 +2,19 @@
 
 Applying a plan means, per transformer:
 
-* one forward pre-hook (and a post-hook that clears it) reading the token grid, the text length
-  and the denoising step from the transformer's inputs into a per-call context;
+* one forward pre-hook (and a post-hook that ends the call) reading the token grid, the text
+  length and the denoising step from the transformer's inputs into a per-call, per-thread
+  context (``na_accel.runtime``);
 * one processor swap per layer planned sparse; the original processor is kept for unpatch and
   runs every call that can't be sparse (counted, never silently).
+
+Applying is all or nothing: if any step fails, everything applied so far is undone before the
+error propagates, so the pipeline is left as it was.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
 import weakref
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -21,145 +22,17 @@ import torch
 
 from .kernels import (
     AUTO, REFERENCE, BackendTarget, check_backend_name, dtype_name, faster_unavailable, get_backend,
-    resolve_backend,
+    resolve_backend, unavailable_reasons,
 )
 from .errors import BackendUnavailableError, PatchStateError, RecipeError, UnsupportedModelError
-from .models import ModelAdapter, TokenLayout, adapter_for, supported_models_text
+from .models import ModelAdapter, adapter_for, supported_models_text
 from .models.registry import FAMILY_AXES
-from .recipe import LayerSetting, Recipe, ResolvedWindow, load_recipe
+from .recipe import Recipe, load_recipe
+from .runtime import CallState, LayerPlan, LayerRoute
 from .scaling import SnapContext, check_snap_tiles
 
 STATE_ATTRIBUTE = "_na_accel_patch"
 PIPELINE_TRANSFORMERS = ("transformer", "transformer_2")
-
-SPARSE = "sparse"
-FULL_WINDOW = "full window"  # ran through GNA, but the window covered the whole grid (dense math)
-
-
-# --------------------------------------------------------------------------------------------
-# Plans
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class LayerPlan:
-    """What the recipe (and the layer's processor) say for one attention layer."""
-
-    name: str
-    setting: LayerSetting
-    blocked: str | None = None  # why the layer stays stock although the recipe asks for GNA
-
-    @property
-    def sparse(self) -> bool:
-        return self.setting.window is not None and self.blocked is None
-
-    def describe(self) -> str:
-        if self.blocked is not None:
-            return f"dense: {self.blocked}"
-        if self.setting.window is None:
-            return f"dense: recipe {self.setting.source}"
-        return f"GNA {self.setting.window.describe()} ({self.setting.source})"
-
-
-@dataclass
-class CallContext:
-    """Set by the pre-forward hook for one transformer forward call."""
-
-    layout: TokenLayout
-    step: int | None
-
-
-@dataclass
-class SparseCall:
-    window: ResolvedWindow
-    text_len: int
-    text_first: bool
-    backend: str
-    text_valid_lens: tuple[int, ...] | None = None
-
-
-@dataclass
-class LayerRoute:
-    """Per-layer run-time state: decides sparse vs stock per call, and counts what ran."""
-
-    patch: "TransformerPatch"
-    plan: LayerPlan
-    counts: Counter = field(default_factory=Counter)
-    last_window: ResolvedWindow | None = None
-    last_key: tuple | None = None  # (grid, backend, device, dtype) last_window was resolved for
-
-    @property
-    def name(self) -> str:
-        return self.plan.name
-
-    def route(
-        self,
-        *,
-        seq_len: int,
-        text_len_seen: int | None,
-        unhandled_attention_mask: bool,
-        has_parallel_config: bool,
-        device: torch.device,
-        dtype: torch.dtype,
-        mask_text_lens: tuple[int, ...] | None = None,
-    ) -> SparseCall | None:
-        """A SparseCall to run GNA, or None to run the stock processor (the reason is counted).
-
-        ``mask_text_lens``: the per-row valid text lengths a padding mask the processor was given
-        encodes; they must agree with the layout's (read from the transformer's inputs).
-        """
-        ctx = self.patch.context
-        if ctx is None:
-            return self.dense("called outside the transformer's forward (no token layout)")
-        if ctx.step is not None and ctx.step < self.patch.recipe.dense_steps:
-            return self.dense(f"dense step (step < dense_steps={self.patch.recipe.dense_steps})", warn=False)
-        layout = ctx.layout
-        if layout.grid is None:
-            return self.dense(f"no token grid: {layout.problem}")
-        if unhandled_attention_mask:
-            return self.dense("an attention_mask was passed that the GNA path can't honour")
-        if has_parallel_config:
-            return self.dense("context parallelism shards the sequence")
-        if seq_len != math.prod(layout.grid) + layout.text_len or (
-            text_len_seen is not None and text_len_seen != layout.text_len
-        ):
-            return self.dense(
-                f"sequence of {seq_len} tokens does not match grid {layout.grid} + "
-                f"{layout.text_len} text tokens"
-            )
-        if mask_text_lens is not None:
-            expected = layout.text_valid_lens or (layout.text_len,) * len(mask_text_lens)
-            if tuple(mask_text_lens) != tuple(expected):
-                return self.dense(
-                    f"the attention mask's valid text lengths {list(mask_text_lens)} differ from the "
-                    f"transformer inputs' {list(expected)}"
-                )
-        backend = self.patch.backend_for(device, dtype)
-        if isinstance(backend, BackendUnavailableError):
-            return self.dense(
-                f"backend {self.patch.requested_backend!r} unavailable on {device} {dtype_name(dtype)}"
-            )
-        window = self.last_window
-        key = (layout.grid, backend, str(device), dtype)
-        if window is None or self.last_key != key:  # resolve once per grid (and backend), not per call
-            context = self.patch.snap_context(backend, device, dtype)
-            window = self.last_window = self.patch.recipe.resolve(self.plan.setting.window, layout.grid, context)
-            self.last_key = key
-        self.counts[FULL_WINDOW if window.covers_grid else SPARSE] += 1
-        return SparseCall(window, layout.text_len, layout.text_first, backend, layout.text_valid_lens)
-
-    def dense(self, reason: str, warn: bool = True) -> None:
-        """Count (and warn once about) a call the processor runs stock for ``reason``; returns None."""
-        key = f"dense: {reason}"
-        self.counts[key] += 1
-        if warn and key not in self.patch.warned:
-            self.patch.warned.add(key)
-            warnings.warn(
-                f"na_accel: {self.patch.attribute} layer {self.name} ran dense attention: {reason}. "
-                "This and later fallbacks are counted in na_accel.describe(...).",
-                stacklevel=4,
-            )
-        return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,23 +55,36 @@ class TransformerPatch:
     routes: dict[str, LayerRoute] = field(default_factory=dict)
     originals: dict[str, Any] = field(default_factory=dict)
     hook_handles: list = field(default_factory=list)
-    context: CallContext | None = None
+    calls: CallState = field(default_factory=CallState)  # per-call contexts and the counts they add up to
     warned: set = field(default_factory=set)
     _backends_by_device: dict = field(default_factory=dict)
 
-    def backend_for(self, device: torch.device, dtype: torch.dtype) -> str | BackendUnavailableError:
-        """The backend for this call's tensors; re-resolved if the model moved since patching."""
-        key = (str(device), dtype)
-        if key not in self._backends_by_device:
-            if self.target is not None and (str(self.target.device), self.target.dtype) == key:
-                self._backends_by_device[key] = self.backend
+    def backend_for(self, device: torch.device, dtype: torch.dtype, needs_grad: bool = False
+                    ) -> str | BackendUnavailableError:
+        """The backend for this call's tensors; re-resolved if the model moved since patching, or
+        if autograd records the call (not every backend has a backward pass)."""
+        key = (str(device), dtype, needs_grad)
+        backend = self._backends_by_device.get(key)
+        if backend is None:
+            if self.target is not None and (str(self.target.device), self.target.dtype, False) == key:
+                backend = self.backend
             else:
-                target = BackendTarget(torch.device(device), dtype, self.target.head_dim, self.target.grid_rank)
                 try:
-                    self._backends_by_device[key] = resolve_backend(self.requested_backend, target)
+                    backend = resolve_backend(self.requested_backend, self._target(device, dtype, needs_grad))
                 except BackendUnavailableError as exc:
-                    self._backends_by_device[key] = exc
-        return self._backends_by_device[key]
+                    backend = exc
+            self._backends_by_device[key] = backend
+        return backend
+
+    def unavailable_reason(self, device: torch.device, dtype: torch.dtype, needs_grad: bool) -> str:
+        """One line saying why no backend runs this call (for the dense-fallback count)."""
+        target = self._target(device, dtype, needs_grad)
+        return f"backend {self.requested_backend!r} can't run for {target.describe()}: " + "; ".join(
+            f"{name}: {reason.rstrip('.')}" for name, reason in unavailable_reasons(self.requested_backend, target).items()
+        )
+
+    def _target(self, device: torch.device, dtype: torch.dtype, needs_grad: bool = False) -> BackendTarget:
+        return BackendTarget(torch.device(device), dtype, self.target.head_dim, self.target.grid_rank, needs_grad)
 
     def snap_context(self, backend: str, device: torch.device, dtype: torch.dtype) -> SnapContext | None:
         """What ``scaling.snap`` needs: the NATTEN backend whose tiles apply, head_dim, dtype.
@@ -215,46 +101,64 @@ class TransformerPatch:
         """The tile table (``na_accel.tiles``) that models ``backend`` (reference: what auto picks here)."""
         if backend != REFERENCE:
             return get_backend(backend).tile_backend
-        target = BackendTarget(torch.device(device), dtype, self.target.head_dim, self.target.grid_rank)
         try:
-            return get_backend(resolve_backend(AUTO, target)).tile_backend
+            return get_backend(resolve_backend(AUTO, self._target(device, dtype))).tile_backend
         except BackendUnavailableError:
             return None
 
     @property
     def backends_used(self) -> dict[str, str]:
         return {
-            f"{device} {dtype_name(dtype)}": b if isinstance(b, str) else "none available"
-            for (device, dtype), b in self._backends_by_device.items()
+            f"{device} {dtype_name(dtype)}{' autograd' if grad else ''}": b if isinstance(b, str) else "none available"
+            for (device, dtype, grad), b in self._backends_by_device.items()
         }
 
     # -- applying and removing ----------------------------------------------------------------
 
     def apply(self) -> None:
-        modules = dict(self.adapter.attention_layers(self.transformer))
-        for name, plan in self.plans.items():
-            if not plan.sparse:
-                continue
-            module = modules[name]
-            route = LayerRoute(self, plan)
-            self.routes[name] = route
-            self.originals[name] = module.processor
-            module.set_processor(self.adapter.make_processor(module.processor, route))
-        self.hook_handles = [
-            self.transformer.register_forward_pre_hook(self._before_forward, with_kwargs=True),
-            self.transformer.register_forward_hook(self._after_forward, always_call=True),
-        ]
-        setattr(self.transformer, STATE_ATTRIBUTE, self)
+        """Swap the planned processors and add the hooks; on any failure, undo all of it and raise."""
+        try:
+            setattr(self.transformer, STATE_ATTRIBUTE, self)
+            self.hook_handles = [
+                self.transformer.register_forward_pre_hook(self._before_forward, with_kwargs=True),
+                self.transformer.register_forward_hook(self._after_forward, always_call=True),
+            ]
+            modules = dict(self.adapter.attention_layers(self.transformer))
+            for name, plan in self.plans.items():
+                if not plan.sparse:
+                    continue
+                module = modules[name]
+                route = LayerRoute(self, plan)
+                processor = self.adapter.make_processor(module.processor, route)
+                original = module.processor
+                module.set_processor(processor)
+                self.routes[name] = route
+                self.originals[name] = original
+        except BaseException:
+            self.remove()
+            raise
 
     def remove(self) -> None:
+        """Restore every original processor and remove the hooks (also after a partial apply)."""
         modules = dict(self.adapter.attention_layers(self.transformer))
+        failures = []
         for name, original in self.originals.items():
-            modules[name].set_processor(original)
+            try:
+                modules[name].set_processor(original)
+            except Exception as exc:  # keep restoring the others; report after
+                failures.append((name, exc))
         for handle in self.hook_handles:
             handle.remove()
         self.hook_handles = []
-        self.context = None
-        delattr(self.transformer, STATE_ATTRIBUTE)
+        self.calls.clear()
+        if getattr(self.transformer, STATE_ATTRIBUTE, None) is self:
+            delattr(self.transformer, STATE_ATTRIBUTE)
+        if failures:
+            name, exc = failures[0]
+            raise PatchStateError(
+                f"{self.attribute}: could not restore the original processor of {len(failures)} layer(s), "
+                f"first {name}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     # Run eagerly under torch.compile: reading the grid syncs with the device (.item(), equality
     # checks), which would break the graph at the transformer's entry; the processors' routing
@@ -263,12 +167,12 @@ class TransformerPatch:
     def _before_forward(self, module, args, kwargs):
         layout = self.adapter.token_layout(module, args, kwargs)
         step = self.step_reader() if self.step_reader is not None else None
-        self.context = CallContext(layout=layout, step=step)
+        self.calls.begin(layout, step)
         return None
 
     @torch.compiler.disable
     def _after_forward(self, module, args, output):
-        self.context = None
+        self.calls.end()
         return None
 
 
@@ -286,8 +190,17 @@ def patch(obj: Any, recipe: Any, *, backend: str = AUTO) -> Any:
     NATTEN backend name, or "triton" (na_accel's fused Triton kernel). Everything is checked before anything changes. Returns ``obj``.
     """
     patches = plan_patches(obj, recipe, backend=backend)
-    for transformer_patch in patches:
-        transformer_patch.apply()
+    applied = []
+    try:
+        for transformer_patch in patches:
+            transformer_patch.apply()  # undoes itself if it fails
+            applied.append(transformer_patch)
+    except BaseException as exc:
+        for transformer_patch in reversed(applied):
+            transformer_patch.remove()
+        if isinstance(exc, Exception):
+            exc.add_note("na_accel: nothing was patched; every change made before the failure was undone")
+        raise
     return obj
 
 
@@ -343,11 +256,15 @@ def _find_transformers(obj: Any) -> tuple[Any, list[tuple[str, torch.nn.Module]]
         return None, [(type(model).__name__, model)]
     components = getattr(obj, "components", None)
     if isinstance(components, dict):
-        found = [
-            (name, _unwrap_compiled(components[name]))
-            for name in PIPELINE_TRANSFORMERS
-            if components.get(name) is not None
-        ]
+        found: list[tuple[str, torch.nn.Module]] = []
+        for name in PIPELINE_TRANSFORMERS:
+            module = components.get(name)
+            if module is None:
+                continue
+            module = _unwrap_compiled(module)
+            # transformer_2 may be the very same module as transformer: patch (and unpatch) it once
+            if all(module is not seen for _, seen in found):
+                found.append((name, module))
         if not found:
             raise UnsupportedModelError(
                 f"{type(obj).__name__} has no 'transformer' component; na_accel patches diffusion "

@@ -49,13 +49,14 @@ def test_patched_transformer_compiles_without_graph_breaks(family):
     sparse_before = report.totals["sparse"]
 
     counters.clear()
+    compiled = torch.compile(transformer, backend="eager")
     with torch.no_grad():
-        output = torch.compile(transformer, backend="eager")(**inputs).sample
+        outputs = [compiled(**inputs).sample for _ in range(2)]
     assert not counters["graph_break"], dict(counters["graph_break"])
-    assert counters["stats"]["unique_graphs"] == 1
-    assert (output - eager).abs().max().item() <= 1e-6
+    assert counters["stats"]["unique_graphs"] == 1  # each call's fresh per-call context causes no recompile
+    assert all((output - eager).abs().max().item() <= 1e-6 for output in outputs)
     # the counters still count (dynamo replays the routing's side effects)
-    assert na_accel.describe(transformer).transformers[0].totals["sparse"] == sparse_before + len(report.layers)
+    assert na_accel.describe(transformer).transformers[0].totals["sparse"] == sparse_before + 2 * len(report.layers)
 
 
 def test_compiled_pipeline_keeps_dense_steps_and_counts():

@@ -21,10 +21,11 @@ from .registry import (
     format_reasons,
     get_backend,
     resolve_backend,
+    unavailable_reasons,
 )
 
 __all__ = [
     "AUTO", "BACKEND_NAMES", "BACKENDS", "NATTEN_BACKENDS", "REFERENCE", "Backend", "BackendTarget",
     "DenseAttention", "auto_order", "backend_reasons", "check_backend_name", "dtype_name", "faster_unavailable",
-    "format_reasons", "get_backend", "joint_slices", "resolve_backend", "sdpa_attention",
+    "format_reasons", "get_backend", "joint_slices", "resolve_backend", "sdpa_attention", "unavailable_reasons",
 ]

@@ -21,17 +21,19 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 @dataclass(frozen=True)
 class BackendTarget:
-    """What a backend must run on: the attention inputs' device, dtype, head_dim and grid rank."""
+    """What a backend must run on: the attention inputs' device, dtype, head_dim and grid rank, and
+    whether autograd records the call (then the backend needs a backward pass)."""
 
     device: torch.device
     dtype: torch.dtype
     head_dim: int
     grid_rank: int
+    requires_grad: bool = False
 
     def describe(self) -> str:
         return (
             f"device={self.device}, dtype={dtype_name(self.dtype)}, "
-            f"head_dim={self.head_dim}, {self.grid_rank}-D grid"
+            f"head_dim={self.head_dim}, {self.grid_rank}-D grid" + (", with autograd" if self.requires_grad else "")
         )
 
 

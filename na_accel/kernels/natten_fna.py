@@ -52,8 +52,10 @@ class NattenBackend(Backend):
 
         check = getattr(checks, _CHECKS[self.name])
         # A probe shaped like the real input: [batch, *grid, heads, head_dim] (grid axes >= 2).
+        if self.name == "flex-fna" and target.requires_grad and target.device.type == "cpu":
+            return "no backward pass on CPU (PyTorch's FlexAttention has none there)"
         probe = torch.zeros((1,) + (8,) * target.grid_rank + (1, target.head_dim),
-                            device=target.device, dtype=target.dtype)
+                            device=target.device, dtype=target.dtype).requires_grad_(target.requires_grad)
         kwargs = {"torch_compile": False} if self.name == "flex-fna" else {}
         try:
             ok = check(probe, probe, probe, raise_error=True, **kwargs)

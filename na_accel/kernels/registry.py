@@ -70,6 +70,12 @@ def resolve_backend(requested: str, target: BackendTarget) -> str:
     )
 
 
+def unavailable_reasons(requested: str, target: BackendTarget) -> dict[str, str]:
+    """Why ``requested`` (for ``auto``: each backend it tries) can't run on ``target``."""
+    names = auto_order(target) if requested == AUTO else (requested,)
+    return {name: BACKENDS[name].unavailable_reason(target) or "available" for name in names}
+
+
 def faster_unavailable(resolved: str, target: BackendTarget) -> dict[str, str]:
     """Why each backend ``auto`` ranks above ``resolved`` on ``target`` did not run (for reports)."""
     order = auto_order(target)

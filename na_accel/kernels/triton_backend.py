@@ -28,6 +28,8 @@ class TritonBackend(Backend):
     def unavailable_reason(self, target: BackendTarget) -> str | None:
         if importlib.util.find_spec("triton") is None:
             return "Triton is not installed (it ships with torch's CUDA wheels on Linux: pip install triton)"
+        if target.requires_grad:
+            return "forward only (inference): no backward pass for autograd"
         if target.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
             return "runs on CUDA GPUs (on CPU only under TRITON_INTERPRET=1, for tests)"
         if target.device.type not in ("cpu", "cuda"):

@@ -92,6 +92,15 @@ def register_like_stock(gna_class: type, stock_class: type) -> None:
     AttentionProcessorRegistry.register(gna_class, metadata)
 
 
+def needs_grad(attn: torch.nn.Module, *inputs: torch.Tensor | None) -> bool:
+    """Whether autograd will record this attention call (its inputs or weights require grad)."""
+    if not torch.is_grad_enabled():
+        return False
+    return any(t is not None and t.requires_grad for t in inputs) or any(
+        p.requires_grad for p in attn.parameters()
+    )
+
+
 class GNAProcessor:
     """Plumbing shared by the GNA processors of every family.
 
@@ -122,7 +131,9 @@ class GNAProcessor:
     def _parallel_config(self, value):
         self.original._parallel_config = value
 
-    def _route_self_attention(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None) -> Any:
+    def _route_self_attention(
+        self, attn: torch.nn.Module, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None
+    ) -> Any:
         """The route's decision for self attention over the visual tokens alone (no text)."""
         return self.route.route(
             seq_len=hidden_states.shape[1],
@@ -131,6 +142,7 @@ class GNAProcessor:
             has_parallel_config=self._parallel_config is not None,
             device=hidden_states.device,
             dtype=hidden_states.dtype,
+            needs_grad=needs_grad(attn, hidden_states),
         )
 
     def _dense_attention(

@@ -52,7 +52,7 @@ class GNACosmosAttnProcessor(GNAProcessor):
         image_rotary_emb: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if encoder_hidden_states is None:  # attn1 is always self attention
-            call = self._route_self_attention(hidden_states, attention_mask)
+            call = self._route_self_attention(attn, hidden_states, attention_mask)
         else:
             call = self.route.dense("called with encoder_hidden_states (cross attention)")
         if call is None:

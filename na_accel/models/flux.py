@@ -22,7 +22,7 @@ from diffusers.models.transformers.transformer_flux import (
 from diffusers.models.embeddings import apply_rotary_emb
 
 from ..attention import gna_joint_attention
-from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, register_like_stock
+from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
 
 
 class FluxAdapter(ModelAdapter):
@@ -133,6 +133,7 @@ class GNAFluxAttnProcessor(GNAProcessor):
             has_parallel_config=self._parallel_config is not None,
             device=hidden_states.device,
             dtype=hidden_states.dtype,
+            needs_grad=needs_grad(attn, hidden_states, encoder_hidden_states),
         )
         if call is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)

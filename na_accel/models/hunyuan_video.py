@@ -26,7 +26,7 @@ from diffusers.models.transformers.transformer_hunyuan_video import (
 )
 
 from ..attention import gna_joint_attention
-from .base import GNAProcessor, TokenLayout, forward_arguments, register_like_stock, video_token_grid
+from .base import GNAProcessor, TokenLayout, forward_arguments, needs_grad, register_like_stock, video_token_grid
 from .video import VideoAdapter
 
 
@@ -129,6 +129,7 @@ class GNAHunyuanVideoAttnProcessor(GNAProcessor):
                 has_parallel_config=self._parallel_config is not None,
                 device=hidden_states.device,
                 dtype=hidden_states.dtype,
+                needs_grad=needs_grad(attn, hidden_states, encoder_hidden_states),
                 mask_text_lens=mask_text_lens,
             )
         if call is None:

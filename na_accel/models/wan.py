@@ -60,7 +60,7 @@ class GNAWanAttnProcessor(GNAProcessor):
         rotary_emb: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         if encoder_hidden_states is None and attn.add_k_proj is None:  # plain self attention only
-            call = self._route_self_attention(hidden_states, attention_mask)
+            call = self._route_self_attention(attn, hidden_states, attention_mask)
         else:
             call = self.route.dense("called with encoder_hidden_states or image keys (cross attention)")
         if call is None:

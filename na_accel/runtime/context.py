@@ -1,0 +1,62 @@
+"""Per-call state of a patched transformer, kept apart for every thread and every forward call.
+
+A patched transformer may serve several threads at once (a server handling two requests of
+different sizes). What one forward call reads from its inputs (token grid, text length, step)
+and what its layers count lives in that call's ``CallContext``, found through a thread-local;
+the counts are merged into the patch's totals under a lock when the call ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..models import TokenLayout
+
+
+@dataclass
+class CallContext:
+    """One transformer forward call: its token layout, denoising step and what its layers ran."""
+
+    layout: TokenLayout
+    step: int | None
+    counts: Counter = field(default_factory=Counter)  # (layer name, outcome) -> calls
+    outer: "CallContext | None" = None  # the context this call interrupted (a re-entrant forward)
+
+
+class CallState:
+    """The current ``CallContext`` of each thread, and the totals every finished call added to."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.totals: dict[str, Counter] = {}  # layer name -> outcome -> calls
+
+    @property
+    def current(self) -> CallContext | None:
+        return getattr(self._local, "context", None)
+
+    def begin(self, layout: TokenLayout, step: int | None) -> None:
+        self._local.context = CallContext(layout, step, outer=self.current)
+
+    def end(self) -> None:
+        context = self.current
+        if context is None:
+            return
+        self._local.context = context.outer
+        self.add(context.counts)
+
+    def clear(self) -> None:
+        self._local.context = None
+
+    def add(self, counts: Counter) -> None:
+        """Merge (layer name, outcome) counts into the totals."""
+        with self._lock:
+            for (layer, outcome), n in counts.items():
+                self.totals.setdefault(layer, Counter())[outcome] += n
+
+    def layer_totals(self, layer: str) -> Counter:
+        """A snapshot of one layer's totals (safe while other threads run)."""
+        with self._lock:
+            return Counter(self.totals.get(layer, ()))

@@ -1,0 +1,151 @@
+"""Per-layer routing: each call of a patched layer runs sparse (GNA) or stock, and is counted."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..errors import BackendUnavailableError
+from ..recipe import LayerSetting, ResolvedWindow
+
+if TYPE_CHECKING:
+    from ..patch import TransformerPatch
+
+SPARSE = "sparse"
+FULL_WINDOW = "full window"  # ran through GNA, but the window covered the whole grid (dense math)
+
+
+@dataclass
+class LayerPlan:
+    """What the recipe (and the layer's processor) say for one attention layer."""
+
+    name: str
+    setting: LayerSetting
+    blocked: str | None = None  # why the layer stays stock although the recipe asks for GNA
+
+    @property
+    def sparse(self) -> bool:
+        return self.setting.window is not None and self.blocked is None
+
+    def describe(self) -> str:
+        if self.blocked is not None:
+            return f"dense: {self.blocked}"
+        if self.setting.window is None:
+            return f"dense: recipe {self.setting.source}"
+        return f"GNA {self.setting.window.describe()} ({self.setting.source})"
+
+
+@dataclass
+class SparseCall:
+    window: ResolvedWindow
+    text_len: int
+    text_first: bool
+    backend: str
+    text_valid_lens: tuple[int, ...] | None = None
+
+
+class LayerRoute:
+    """Decides sparse vs stock for each call of one layer, and counts what ran."""
+
+    def __init__(self, patch: "TransformerPatch", plan: LayerPlan) -> None:
+        self.patch = patch
+        self.plan = plan
+        # (key, window): the window last resolved, and the (grid, backend, device, dtype) it was
+        # resolved for; one tuple, so concurrent calls never pair one call's key with another's window
+        self._resolved: tuple[tuple, ResolvedWindow] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    @property
+    def counts(self) -> Counter:
+        """What this layer's finished calls ran: outcome -> calls."""
+        return self.patch.calls.layer_totals(self.name)
+
+    @property
+    def last_window(self) -> ResolvedWindow | None:
+        return self._resolved[1] if self._resolved is not None else None
+
+    @property
+    def last_key(self) -> tuple | None:
+        return self._resolved[0] if self._resolved is not None else None
+
+    def route(
+        self,
+        *,
+        seq_len: int,
+        text_len_seen: int | None,
+        unhandled_attention_mask: bool,
+        has_parallel_config: bool,
+        device: torch.device,
+        dtype: torch.dtype,
+        needs_grad: bool = False,
+        mask_text_lens: tuple[int, ...] | None = None,
+    ) -> SparseCall | None:
+        """A SparseCall to run GNA, or None to run the stock processor (the reason is counted).
+
+        ``mask_text_lens``: the per-row valid text lengths a padding mask the processor was given
+        encodes; they must agree with the layout's (read from the transformer's inputs).
+        ``needs_grad``: autograd records this call (the backend must have a backward pass).
+        """
+        ctx = self.patch.calls.current
+        if ctx is None:
+            return self.dense("called outside the transformer's forward (no token layout)")
+        recipe = self.patch.recipe
+        if ctx.step is not None and ctx.step < recipe.dense_steps:
+            return self.dense(f"dense step (step < dense_steps={recipe.dense_steps})", warn=False)
+        layout = ctx.layout
+        if layout.grid is None:
+            return self.dense(f"no token grid: {layout.problem}")
+        if unhandled_attention_mask:
+            return self.dense("an attention_mask was passed that the GNA path can't honour")
+        if has_parallel_config:
+            return self.dense("context parallelism shards the sequence")
+        if seq_len != math.prod(layout.grid) + layout.text_len or (
+            text_len_seen is not None and text_len_seen != layout.text_len
+        ):
+            return self.dense(
+                f"sequence of {seq_len} tokens does not match grid {layout.grid} + "
+                f"{layout.text_len} text tokens"
+            )
+        if mask_text_lens is not None:
+            expected = layout.text_valid_lens or (layout.text_len,) * len(mask_text_lens)
+            if tuple(mask_text_lens) != tuple(expected):
+                return self.dense(
+                    f"the attention mask's valid text lengths {list(mask_text_lens)} differ from the "
+                    f"transformer inputs' {list(expected)}"
+                )
+        backend = self.patch.backend_for(device, dtype, needs_grad)
+        if isinstance(backend, BackendUnavailableError):
+            return self.dense(self.patch.unavailable_reason(device, dtype, needs_grad))
+        key = (layout.grid, backend, str(device), dtype)
+        resolved = self._resolved
+        if resolved is None or resolved[0] != key:  # resolve once per grid (and backend), not per call
+            context = self.patch.snap_context(backend, device, dtype)
+            resolved = self._resolved = (key, recipe.resolve(self.plan.setting.window, layout.grid, context))
+        window = resolved[1]
+        ctx.counts[(self.name, FULL_WINDOW if window.covers_grid else SPARSE)] += 1
+        return SparseCall(window, layout.text_len, layout.text_first, backend, layout.text_valid_lens)
+
+    def dense(self, reason: str, warn: bool = True) -> None:
+        """Count (and warn once about) a call the processor runs stock for ``reason``; returns None."""
+        key = f"dense: {reason}"
+        ctx = self.patch.calls.current
+        if ctx is not None:
+            ctx.counts[(self.name, key)] += 1
+        else:
+            self.patch.calls.add(Counter({(self.name, key): 1}))
+        if warn and key not in self.patch.warned:
+            self.patch.warned.add(key)
+            warnings.warn(
+                f"na_accel: {self.patch.attribute} layer {self.name} ran dense attention: {reason}. "
+                "This and later fallbacks are counted in na_accel.describe(...).",
+                stacklevel=4,
+            )
+        return None
