@@ -12,12 +12,16 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
+import textwrap
 from pathlib import Path
 
 import torch
 
-from .commands import add_subcommands, run_bench_command, run_compare_command, run_models_command
+from .commands import run_bench_command, run_compare_command, run_models_command
+from .estimate import run_estimate
 from .report import save_side_by_side  # noqa: F401  (moved to report.py; kept importable here)
 
 # Exercises every recipe feature on the tiny pipeline's 16x20 token grid (256x320 pixels).
@@ -34,46 +38,76 @@ DEMO_RECIPE = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's, without breaking lines at hyphens (model names like tiny-hunyuan-video stay whole)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .commands import OUTPUT_DIR_POLICY, add_subcommands
+    from .estimate import add_estimate_parser
+
     parser = argparse.ArgumentParser(
-        prog="na-accel", description="Training-free Generalized Neighborhood Attention for diffusers pipelines."
+        prog="na-accel", description="Training-free Generalized Neighborhood Attention for diffusers pipelines.",
+        formatter_class=HelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     parser_class=functools.partial(argparse.ArgumentParser,
+                                                                    formatter_class=HelpFormatter))
 
     demo = commands.add_parser("demo", help="GNA on an embedded tiny FLUX pipeline (CPU, offline)")
     demo.add_argument("--recipe", default=None, help="shipped name or .yaml/.json path (default: a demo recipe)")
-    demo.add_argument("--backend", default="auto", help="auto, triton, reference or a NATTEN backend name")
-    demo.add_argument("--height", type=int, default=256, help="image height in pixels (multiple of 16)")
-    demo.add_argument("--width", type=int, default=320, help="image width in pixels (multiple of 16)")
-    demo.add_argument("--steps", type=int, default=4, help="denoising steps")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--output-dir", type=Path, default=Path("na_accel_outputs"))
+    demo.add_argument("--backend", default="auto",
+                      help="auto, triton, reference or a NATTEN backend name (default: %(default)s)")
+    demo.add_argument("--height", type=int, default=256, help="image height in pixels, a multiple of 16 "
+                                                              "(default: %(default)s)")
+    demo.add_argument("--width", type=int, default=320, help="image width in pixels, a multiple of 16 "
+                                                             "(default: %(default)s)")
+    demo.add_argument("--steps", type=int, default=4, help="denoising steps (default: %(default)s)")
+    demo.add_argument("--seed", type=int, default=0,
+                      help="seed of the tiny pipeline's weights and of the latents (default: %(default)s)")
+    demo.add_argument("--output-dir", type=Path, default=Path("na_accel_outputs"),
+                      help=f"where the pictures and metrics.json go; {OUTPUT_DIR_POLICY} (default: %(default)s)")
 
     commands.add_parser("recipes", help="list the shipped recipes")
     add_subcommands(commands)
-
-    from .estimate import add_estimate_parser, run_estimate
-
     add_estimate_parser(commands)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     from .errors import NaAccelError
 
     try:
-        if args.command == "demo":
-            return run_demo(args)
-        if args.command == "bench":
-            return run_bench_command(args)
-        if args.command == "compare":
-            return run_compare_command(args)
-        if args.command == "models":
-            return run_models_command(args)
-        if args.command == "estimate":
-            return run_estimate(args)
-        return list_shipped_recipes()
+        try:
+            if args.command == "demo":
+                return run_demo(args)
+            if args.command == "bench":
+                return run_bench_command(args)
+            if args.command == "compare":
+                return run_compare_command(args)
+            if args.command == "models":
+                return run_models_command(args)
+            if args.command == "estimate":
+                return run_estimate(args)
+            return list_shipped_recipes()
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
     except NaAccelError as exc:
         print(f"na-accel: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`na-accel estimate ... | head`): stop quietly, as Python's docs advise
+        # (https://docs.python.org/3/library/signal.html#note-on-sigpipe): point stdout at devnull so
+        # the interpreter's final flush can't fail again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is no file (captured in-process): nothing left to flush
+            pass
+        return 1
 
 
 def list_shipped_recipes() -> int:
@@ -87,19 +121,19 @@ def list_shipped_recipes() -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     from . import describe, patch, unpatch
-    from .errors import ArgumentError
+    from .bench import check_recipe_family
+    from .kernels import check_backend_name
+    from .output_paths import check_output_dir
+    from .sizes import check_count, check_size
     from .tiny import tiny_flux_pipeline, tiny_flux_prompt
 
-    for name in ("height", "width"):
-        value = getattr(args, name)
-        if value < 32 or value % 16:
-            raise ArgumentError(f"--{name}: {value} is not a multiple of 16 >= 32 (FLUX packs 2x2 latents of 8x8 pixels)")
-    if args.steps < 1:
-        raise ArgumentError(f"--steps: {args.steps} must be >= 1")
-    recipe = args.recipe or DEMO_RECIPE
+    grid = check_size("flux", "tiny-flux", args.height, args.width)  # as bench and compare check it
+    check_count("steps", args.steps, 1)
+    check_backend_name(args.backend, field="--backend")
+    recipe = check_recipe_family(args.recipe or DEMO_RECIPE, "flux", "the demo's tiny-flux")
+    check_output_dir("--output-dir", args.output_dir)
     pipe = tiny_flux_pipeline(seed=args.seed)
     prompt = tiny_flux_prompt(seed=args.seed)
-    grid = (args.height // 16, args.width // 16)
     print(f"Tiny FLUX pipeline (random weights), {args.height}x{args.width} pixels -> token grid "
           f"{grid[0]}x{grid[1]}, {args.steps} steps\n")
 
@@ -138,20 +172,27 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def print_demo_outputs(out_dir: Path, dense: torch.Tensor, sparse: torch.Tensor) -> None:
-    """The demo's pictures and quality metrics, written the way `na-accel compare` writes them."""
+    """The demo's pictures and quality metrics, written the way `na-accel compare` writes them; the
+    files of the previous run in ``out_dir`` are replaced (``RunFolder``)."""
     from .metrics import QualityMetrics, format_metrics
     from .report import save_png, write_json
+    from .run_folder import RunFolder
 
     metrics = QualityMetrics().compute(dense, sparse)
     print("\nQuality of GNA vs dense (what `na-accel compare` reports):")
     print("  " + format_metrics(metrics).replace("\n", "\n  "))
-    print(f"\nOutputs in {out_dir}/:")
-    for path, what in (
+    folder = RunFolder(out_dir, "demo")
+    replaced = folder.clear_previous()
+    outputs = (
         (save_side_by_side(out_dir / "demo.png", dense, sparse), "dense | GNA | |difference| heat map"),
         (save_png(out_dir / "dense.png", dense), "dense attention"),
         (save_png(out_dir / "patched.png", sparse), "GNA"),
         (write_json(out_dir / "metrics.json", metrics), "PSNR, SSIM (LPIPS / CLIP: see --help of compare)"),
-    ):
+    )
+    folder.record(path for path, _ in outputs)
+    print(f"\nOutputs in {out_dir}/" + (f" (replaced the previous run's {len(replaced)} files)" if replaced else "")
+          + ":")
+    for path, what in outputs:
         print(f"  {path.name:14} {what}")
     print("\nNext: na-accel compare tiny-flux --recipe flux_gna --prompt-file eval/prompts.txt   (HTML report)\n"
           "      na-accel bench tiny-flux --recipe flux_gna   (timings; on a GPU: flux-dev --random-weights)")

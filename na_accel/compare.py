@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import describe, patch, unpatch
-from .bench import check_recipe_family, patch_summary
+from .bench import check_recipe_family, no_sparse_reason, patch_summary
 from .errors import ArgumentError
 from .metrics import QualityMetrics
 from .report import write_html_report, write_json, write_outputs
+from .run_folder import RunFolder
 from .zoo import LoadedModel, validate_size
 
 DEFAULT_PROMPT = "a photo of a red fox in fresh snow"
@@ -53,14 +53,19 @@ def run_compare(
     recipe: Any,
     settings: CompareSettings,
     prompts: list[str],
-    out_dir: Path,
+    out_dir: Path | RunFolder,
     *,
     metrics: QualityMetrics | None = None,
     backend: str = "auto",
     html_report: bool = False,
 ) -> dict[str, Any]:
-    """Generate every prompt dense, then patched (same seed); write pictures, metrics.json, report.html."""
+    """Generate every prompt dense, then patched (same seed), and write the pictures (``write_compare``
+    writes metrics.json and report.html). The files of the previous run in ``out_dir`` are removed
+    first (``RunFolder``); anything else there is left alone."""
     from tqdm.auto import tqdm
+
+    folder = out_dir if isinstance(out_dir, RunFolder) else RunFolder(out_dir, "compare")
+    out_dir = folder.path
 
     grid = validate_size(model, settings.height, settings.width, settings.frames)
     recipe = check_recipe_family(recipe, model.family, model.name)
@@ -88,20 +93,26 @@ def run_compare(
     finally:
         unpatch(model.pipe)
 
+    folder.clear_previous()
     entries = []
     for index, (prompt, dense, patched) in enumerate(zip(prompts, dense_outputs, patched_outputs)):
-        folder = out_dir if len(prompts) == 1 and not html_report else out_dir / f"prompt_{index:03d}"
-        files = write_outputs(folder, dense, patched)
+        prompt_dir = out_dir if len(prompts) == 1 and not html_report else out_dir / f"prompt_{index:03d}"
+        written: list[Path] = []
+        files = write_outputs(prompt_dir, dense, patched, written)
+        folder.record(written)
         entries.append({
             "prompt": prompt,
-            "folder": str(folder.relative_to(out_dir)) if folder != out_dir else ".",
+            "folder": prompt_dir.relative_to(out_dir).as_posix() if prompt_dir != out_dir else ".",
             "files": files,
             "metrics": metrics.compute(dense, patched, prompt),
         })
     averages = average_metrics([entry["metrics"] for entry in entries])
+    summary = patch_summary(recipe, report, backend, runs=len(prompts))
     result: dict[str, Any] = {
         "token_grid": list(grid),
-        **patch_summary(recipe, report, backend, runs=len(prompts)),
+        **summary,
+        # Why patched equals dense (PSNR inf) when no attention call ran sparse, as bench says it.
+        "note": None if summary["layer_calls"]["sparse"] else no_sparse_reason(recipe, settings.steps),
         "outputs": entries,
         "averages": averages,
         "skipped_metrics": metrics.skipped(),
@@ -129,11 +140,15 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values)  # inf (identical outputs) in any prompt keeps the mean inf
 
 
-def write_compare(result: dict[str, Any], out_dir: Path, title: str, header: dict[str, Any]) -> dict[str, Path]:
-    written = {"metrics": write_json(out_dir / "metrics.json", result)}
+def write_compare(result: dict[str, Any], out_dir: Path | RunFolder, title: str,
+                  header: dict[str, Any]) -> dict[str, Path]:
+    """metrics.json and (for a prompt set) the self-contained report.html, recorded as this run's."""
+    folder = out_dir if isinstance(out_dir, RunFolder) else RunFolder(out_dir, "compare")
+    written = {"metrics": write_json(folder.path / "metrics.json", result)}
     if result.get("report"):
         written["report"] = write_html_report(
-            out_dir / result["report"], title, header, result["outputs"], result["averages"],
+            folder.path / result["report"], title, header, result["outputs"], result["averages"],
             result["skipped_metrics"],
         )
+    folder.record(written.values())
     return written

@@ -27,8 +27,10 @@ from typing import Any, Sequence
 
 from .errors import ArgumentError
 from .models.registry import family_geometry, supported_families
+from .output_paths import check_output_file
 from .recipe import Recipe, ResolvedWindow, load_recipe
 from .scaling import SnapContext, effective_axes
+from .sizes import check_count, check_fraction, check_size
 from .tilecount import axis_tiles
 from .tiles import DEFAULT_TILE_BACKEND, TILE_BACKENDS, TileShape, dtype_bits, pick_tiles
 
@@ -300,19 +302,15 @@ def estimate_recipe(
     geometry = family_geometry(model)
     height = geometry.default_height if height is None else height
     width = geometry.default_width if width is None else width
-    grid = geometry.token_grid(height, width, frames)
+    grid = check_size(geometry, model, height, width, frames)  # what bench / compare / demo accept
     if geometry.is_video and frames is None:
         frames = geometry.default_frames
-    head_dim = geometry.head_dim if head_dim is None else head_dim
-    if isinstance(head_dim, bool) or not isinstance(head_dim, int) or head_dim < 1:
-        raise ArgumentError(f"head_dim: expected a positive integer, got {head_dim!r}")
+    head_dim = check_count("head_dim", geometry.head_dim if head_dim is None else head_dim, 1)
     bits = dtype_bits(dtype)
     family = FAMILY_MODELS[model]
-    steps = family.default_steps if steps is None else steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ArgumentError(f"steps: expected an integer >= 1, got {steps!r}")
-    if attention_share is not None and not (0.0 <= attention_share <= 1.0):
-        raise ArgumentError(f"attention_share: {attention_share!r} is not a fraction in [0, 1]")
+    steps = check_count("steps", family.default_steps if steps is None else steps, 1)
+    if attention_share is not None:
+        attention_share = check_fraction("attention_share", attention_share)
 
     rank = len(effective_axes(grid))
     tiles = pick_tiles(backend, rank, head_dim, bits, q_tile, kv_tile) if rank else None
@@ -459,18 +457,22 @@ def add_estimate_parser(commands: Any) -> None:
     p.add_argument("--height", type=int, default=None, help="output height in pixels (default: the family's)")
     p.add_argument("--width", type=int, default=None, help="output width in pixels (default: the family's)")
     p.add_argument("--frames", type=int, default=None, help="output frames (video families; default: the family's)")
-    p.add_argument("--backend", default=DEFAULT_TILE_BACKEND, help=f"whose tiles: {', '.join(TILE_BACKENDS)}")
+    p.add_argument("--backend", default=DEFAULT_TILE_BACKEND,
+                   help=f"whose tiles: {', '.join(TILE_BACKENDS)} (default: %(default)s)")
     p.add_argument("--head-dim", type=int, default=None, help="attention head_dim (default: the family's, 128)")
-    p.add_argument("--dtype", default="bfloat16", choices=["float16", "bfloat16", "float32"])
+    p.add_argument("--dtype", default="bfloat16", choices=["float16", "bfloat16", "float32"],
+                   help="element type: picks the tile table (default: %(default)s)")
     p.add_argument("--q-tile", default=None, help="q tile, e.g. 16x8 (with --kv-tile; default: NATTEN's default)")
-    p.add_argument("--kv-tile", default=None, help="kv tile, e.g. 16x8")
+    p.add_argument("--kv-tile", default=None, help="kv tile, e.g. 16x8 (default: NATTEN's default)")
     p.add_argument("--attention-share", type=float, default=None,
                    help="attention's share of denoising time in [0, 1] (from na-accel bench); "
                         "default: an analytic FLOP share")
     p.add_argument("--bench-json", type=Path, default=None,
-                   help="take the attention share measured by `na-accel bench --json` (dense run) from this file")
+                   help="take the attention share measured by `na-accel bench --json` (dense run) from this file "
+                        "(default: none)")
     p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the pipeline's)")
-    p.add_argument("--json", type=Path, default=None, help="also write the estimate as JSON to this path")
+    p.add_argument("--json", type=Path, default=None,
+                   help="also write the estimate as JSON to this path (default: none, printed only)")
 
 
 def _parse_tile(flag: str, text: str | None) -> tuple[int, ...] | None:
@@ -515,6 +517,8 @@ def attention_share_from_bench(path: Path, family: str, grid: Sequence[int]) -> 
 def run_estimate(args: argparse.Namespace) -> int:
     if args.bench_json is not None and args.attention_share is not None:
         raise ArgumentError("--attention-share and --bench-json: give one of them, not both")
+    if args.json is not None:
+        check_output_file("--json", args.json)
     options = dict(
         model=args.model,
         height=args.height,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import math
+import mimetypes
 from pathlib import Path
 from typing import Any
 
@@ -65,32 +67,41 @@ def save_mp4(path: Path, frames: torch.Tensor, fps: int = 8) -> Path | None:
     return path
 
 
-def write_outputs(out_dir: Path, dense: torch.Tensor, patched: torch.Tensor) -> dict[str, Any]:
-    """Writes the pictures of one comparison; returns their paths relative to ``out_dir``.
+def write_outputs(out_dir: Path, dense: torch.Tensor, patched: torch.Tensor,
+                  written: list[Path] | None = None) -> dict[str, Any]:
+    """Writes the pictures of one comparison; returns their paths relative to ``out_dir`` (and appends
+    every file written to ``written`` when given).
 
     Images ([3, H, W]): dense.png, patched.png, side_by_side.png. Videos ([F, 3, H, W]):
     dense_frames/ and patched_frames/ (PNG per frame), dense.gif, patched.gif, side_by_side.gif
     (heat map scaled to the whole video's maximum), side_by_side.png (middle frame), and .mp4
     versions when an mp4 writer is available.
     """
+    written = [] if written is None else written
+
+    def keep(path: Path | None) -> Path | None:
+        if path is not None:
+            written.append(path)
+        return path
+
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Any] = {}
     if dense.ndim == 3:
-        files["dense"] = save_png(out_dir / "dense.png", dense).name
-        files["patched"] = save_png(out_dir / "patched.png", patched).name
-        files["side_by_side"] = save_png(out_dir / "side_by_side.png", side_by_side(dense, patched)).name
+        files["dense"] = keep(save_png(out_dir / "dense.png", dense)).name
+        files["patched"] = keep(save_png(out_dir / "patched.png", patched)).name
+        files["side_by_side"] = keep(save_png(out_dir / "side_by_side.png", side_by_side(dense, patched))).name
         return files
     scale = float((patched.float() - dense.float()).abs().mean(1).max())
     pairs = torch.stack([side_by_side(d, p, scale) for d, p in zip(dense, patched)])
     for name, video in (("dense", dense), ("patched", patched)):
         folder = out_dir / f"{name}_frames"
         for index, frame in enumerate(video):
-            save_png(folder / f"frame_{index:04d}.png", frame)
+            keep(save_png(folder / f"frame_{index:04d}.png", frame))
         files[f"{name}_frames"] = folder.name
-        files[name] = save_gif(out_dir / f"{name}.gif", video).name
-    files["side_by_side"] = save_png(out_dir / "side_by_side.png", pairs[len(pairs) // 2]).name
-    files["side_by_side_animation"] = save_gif(out_dir / "side_by_side.gif", pairs).name
-    mp4 = {name: save_mp4(out_dir / f"{name}.mp4", video) for name, video in
+        files[name] = keep(save_gif(out_dir / f"{name}.gif", video)).name
+    files["side_by_side"] = keep(save_png(out_dir / "side_by_side.png", pairs[len(pairs) // 2])).name
+    files["side_by_side_animation"] = keep(save_gif(out_dir / "side_by_side.gif", pairs)).name
+    mp4 = {name: keep(save_mp4(out_dir / f"{name}.mp4", video)) for name, video in
            (("dense", dense), ("patched", patched), ("side_by_side", pairs))}
     if all(path is not None for path in mp4.values()):
         files["mp4"] = {name: path.name for name, path in mp4.items()}
@@ -126,22 +137,29 @@ def _number(value: Any) -> str:
     return html.escape(str(value))
 
 
+def data_uri(path: Path) -> str:
+    """The file as a ``data:`` URI, so a page showing it needs nothing next to it."""
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
 def write_html_report(path: Path, title: str, header: dict[str, Any], entries: list[dict[str, Any]],
                       averages: dict[str, Any], skipped: dict[str, str]) -> Path:
-    """A self-contained HTML page (relative image paths): every prompt's pictures and numbers, and the averages.
+    """A self-contained HTML page: every prompt's pictures (embedded, so the page can be moved or mailed
+    alone and read offline) and numbers, and the averages.
 
-    ``entries``: {"prompt", "folder", "files", "metrics"} with paths relative to ``path.parent``.
+    ``entries``: {"prompt", "folder", "files", "metrics"} with paths relative to ``path.parent``;
+    the side-by-side picture of each (its animation for videos) is read from there and embedded.
     """
     metric_names = list(averages)
     rows = []
     for index, entry in enumerate(entries):
-        folder = entry["folder"]
         picture = entry["files"].get("side_by_side_animation") or entry["files"]["side_by_side"]
         cells = "".join(f"<td>{_number(entry['metrics'].get(name))}</td>" for name in metric_names)
         rows.append(
             f'<tr><td>{index}</td><td class="prompt">{html.escape(entry["prompt"])}</td>{cells}</tr>\n'
-            f'<tr><td></td><td colspan="{len(metric_names) + 1}"><img src="{html.escape(folder)}/'
-            f'{html.escape(picture)}" alt="dense | patched | difference"></td></tr>'
+            f'<tr><td></td><td colspan="{len(metric_names) + 1}"><img src="'
+            f'{data_uri(path.parent / entry["folder"] / picture)}" alt="dense | patched | difference"></td></tr>'
         )
     head = "".join(f"<th>{html.escape(name)}</th>" for name in metric_names)
     average_cells = "".join(f"<td>{_number(averages[name])}</td>" for name in metric_names)

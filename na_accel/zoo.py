@@ -24,6 +24,7 @@ import torch
 from .errors import ArgumentError
 from .models import adapter_for, supported_models_text
 from .models.registry import FamilyGeometry, family_geometry
+from .sizes import check_size
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -56,6 +57,7 @@ class LoadedModel:
     default_steps: int
     details: dict[str, Any] = field(default_factory=dict)
     frames_per_token: int | None = None  # overrides the family's (tiny VAEs)
+    single_frame: bool = False  # a video family's transformer making images (one latent frame)
 
     @property
     def geometry(self) -> FamilyGeometry:
@@ -63,7 +65,7 @@ class LoadedModel:
 
     @property
     def is_video(self) -> bool:
-        return self.geometry.is_video
+        return self.geometry.is_video and not self.single_frame
 
     @property
     def transformer(self) -> torch.nn.Module:
@@ -154,6 +156,7 @@ class ModelSpec:
     build_preset: Callable[[int], PipelineModel] | None = None  # tiny presets: seed -> model
     config_file: str | None = None  # random weights: na_accel/configs/<file>
     frames_per_token: int | None = None  # a tiny preset whose VAE compresses time differently
+    single_frame: bool = False  # an image pipeline on a video family's transformer
 
     @property
     def geometry(self) -> FamilyGeometry:
@@ -201,7 +204,7 @@ def _tiny_flux(seed: int) -> PipelineModel:
 _GENERATE_KEYS = ("height", "width", "num_frames", "num_inference_steps", "generator", "output_type", "prompt")
 
 
-def tiny_pipeline_preset(name: str, family: str, *, frames_per_token: int | None = None):
+def tiny_pipeline_preset(name: str, family: str, *, frames_per_token: int | None = None, single_frame: bool = False):
     """A preset builder for ``na_accel.tiny.TINY_PIPELINES[name]`` (pipeline factory, call helper):
     the call helper's defaults give the default size and the pipeline's extra kwargs (prompt
     template, guidance, text length); the prompt text goes to the tiny text encoders."""
@@ -226,7 +229,7 @@ def tiny_pipeline_preset(name: str, family: str, *, frames_per_token: int | None
             name=name, family=family, source="tiny preset", pipe=pipe, default_height=defaults["height"],
             default_width=defaults["width"], default_frames=defaults.get("num_frames"),
             default_steps=defaults["num_inference_steps"], prompt_kwargs=prompt_kwargs,
-            frames_per_token=frames_per_token,
+            frames_per_token=frames_per_token, single_frame=single_frame,
         )
 
     build.preset = name
@@ -243,6 +246,9 @@ MODELS: dict[str, ModelSpec] = {
         # The tiny Cosmos VAE compresses time 4x (Cosmos-Predict1's: 8x).
         ModelSpec("tiny-cosmos", "cosmos", "tiny random-weight CosmosTextToWorldPipeline (Predict1), offline",
                   build_preset=tiny_pipeline_preset("tiny-cosmos", "cosmos", frames_per_token=4), frames_per_token=4),
+        ModelSpec("tiny-cosmos2-t2i", "cosmos", "tiny random-weight Cosmos2TextToImagePipeline (Predict2), images, "
+                  "offline", build_preset=tiny_pipeline_preset("tiny-cosmos2-t2i", "cosmos", single_frame=True),
+                  single_frame=True),
         ModelSpec("tiny-wan", "wan", "tiny random-weight WanPipeline (2.1), offline",
                   build_preset=tiny_pipeline_preset("tiny-wan", "wan")),
         ModelSpec("tiny-wan2.2", "wan", "tiny random-weight Wan 2.2 two-expert WanPipeline (transformer_2), offline",
@@ -259,6 +265,14 @@ MODELS: dict[str, ModelSpec] = {
 
 def known_models_text() -> str:
     return ", ".join(MODELS) + ", or a local pipeline folder / hub id"
+
+
+def models_help() -> str:
+    """The model argument's help, from ``MODELS`` (the one list of names)."""
+    tiny = ", ".join(n for n, s in MODELS.items() if s.config_file is None)
+    configs = ", ".join(n for n, s in MODELS.items() if s.config_file is not None)
+    return (f"{tiny} (embedded, offline); {configs} (with --random-weights); or a local diffusers pipeline "
+            "folder / hub id (`na-accel models` lists them)")
 
 
 def shipped_config(name: str) -> dict[str, Any]:
@@ -470,26 +484,4 @@ def _materialize(model: torch.nn.Module, device: torch.device, dtype: torch.dtyp
 
 def validate_size(model: LoadedModel, height: int, width: int, frames: int | None) -> tuple[int, ...]:
     """The token grid for the size, or an ArgumentError naming the field, the value and what is allowed."""
-    return check_size(model.geometry, model.name, height, width, frames)
-
-
-def check_size(geometry: FamilyGeometry | str, name: str, height: int, width: int,
-               frames: int | None) -> tuple[int, ...]:
-    geometry = family_geometry(geometry) if isinstance(geometry, str) else geometry
-    step = geometry.pixels_per_token
-    for field_name, value in (("height", height), ("width", width)):
-        if value < step or value % step:
-            raise ArgumentError(
-                f"--{field_name}: {value} is not valid for {name}; allowed: a multiple of {step} "
-                f"pixels >= {step} (one {geometry.family} token is {step}x{step} pixels)"
-            )
-    if not geometry.is_video:
-        if frames not in (None, 1):
-            raise ArgumentError(f"--frames: {frames} is not valid for {name}, an image model; allowed: 1 or none")
-        return geometry.token_grid(height, width)
-    c = geometry.frames_per_token
-    if frames is not None and (frames < 1 or (frames - 1) % c):
-        raise ArgumentError(
-            f"--frames: {frames} is not valid for {name}; allowed: {c}k+1 frames (1, {c + 1}, {2 * c + 1}, ...)"
-        )
-    return geometry.token_grid(height, width, frames)
+    return check_size(model.geometry, model.name, height, width, frames, single_frame=model.single_frame)

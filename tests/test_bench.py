@@ -104,10 +104,14 @@ def test_bench_random_weights_with_a_shrunk_config(recipe_path, tmp_path, capsys
     (["bench", "sdxl", "--recipe", "flux_gna"], "unknown model 'sdxl'; known: tiny-flux"),
     (["bench", "tiny-flux", "--recipe", "flux_gna", "--height", "100"],
      "--height: 100 is not valid for tiny-flux; allowed: a multiple of 16 pixels >= 16"),
+    (["bench", "tiny-flux", "--recipe", "flux_gna", "--height", "0"],
+     "--height: 0 is not valid for tiny-flux; allowed: a multiple of 16 pixels >= 16"),
     (["bench", "tiny-flux", "--recipe", "nope"], "unknown shipped recipe 'nope'"),
     (["bench", "tiny-flux", "--recipe", "hunyuan_video_gna"],
      "--recipe: hunyuan_video_gna is for model family 'hunyuan_video', but tiny-flux is 'flux'"),
-    (["bench", "tiny-flux", "--recipe", "flux_gna", "--steps", "0"], "--steps: 0 must be >= 1"),
+    (["bench", "tiny-flux", "--recipe", "flux_gna", "--steps", "0"], "--steps: 0 is not valid; allowed: an integer >= 1"),
+    (["bench", "tiny-cosmos2-t2i", "--recipe", "cosmos_gna", "--frames", "9"],
+     "--frames: 9 is not valid for tiny-cosmos2-t2i, an image model; allowed: 1 or none"),
     (["bench", "tiny-flux", "--recipe", "flux_gna", "--frames", "9"], "--frames: 9 is not valid for tiny-flux"),
     (["bench", "flux-dev", "--random-weights", "--recipe", "flux_gna", "--device", "cpu"], "refused on the CPU"),
     (["bench", "flux-dev", "--recipe", "flux_gna"], "add --random-weights"),
@@ -144,3 +148,24 @@ def test_bench_times_both_wan22_experts_and_only_their_self_attention(tmp_path):
     assert run["attention_calls"] == layers * run["transformer_calls"]
     assert len(run["per_step_s"]) == 3
     assert result["layer_calls"]["sparse"] == result["runs"]["patched"]["repeats"][0]["attention_calls"] * 2
+
+
+@pytest.mark.parametrize("where,message", [
+    ("folder", "is a folder"),
+    ("file in the way", "is a file, not a folder"),
+    ("unwritable", "cannot write '/sys/na_accel_test/bench.json'"),
+])
+def test_the_json_path_is_checked_before_anything_runs(where, message, tmp_path, capsys, monkeypatch):
+    import na_accel.zoo
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was built before --json was checked")
+
+    monkeypatch.setattr(na_accel.zoo, "load_model", no_model)
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("mine")
+    path = {"folder": tmp_path, "file in the way": blocker / "bench.json",
+            "unwritable": "/sys/na_accel_test/bench.json"}[where]
+    assert main(["bench", "tiny-flux", "--recipe", "flux_gna", "--json", str(path), *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert "--json: " in err and message in err and "Traceback" not in err

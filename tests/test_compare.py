@@ -1,6 +1,10 @@
 """na-accel compare: dense vs patched pictures, metrics JSON, HTML report for a prompt file."""
 
+import base64
+import io
 import json
+import re
+import shutil
 
 import numpy
 import pytest
@@ -60,7 +64,7 @@ def test_compare_prompt_file_writes_an_html_report(recipe_path, tmp_path, capsys
     psnrs = [o["metrics"]["psnr"] for o in result["outputs"]]
     assert result["averages"]["psnr"] == pytest.approx(sum(psnrs) / 2)
     page = (out_dir / "report.html").read_text()
-    assert "a &lt;blue&gt; whale" in page and 'src="prompt_001/side_by_side.png"' in page
+    assert "a &lt;blue&gt; whale" in page
     first, second = (numpy.asarray(Image.open(out_dir / f"prompt_00{i}" / "dense.png")) for i in (0, 1))
     assert numpy.abs(first.astype(int) - second.astype(int)).max() > 0  # prompts change the output
 
@@ -127,3 +131,122 @@ def test_compare_a_video_preset_writes_frames_and_animations(tmp_path, capsys):
     result = json.loads((out_dir / "metrics.json").read_text())
     assert result["layer_calls"]["sparse"] > 0 and result["model"]["family"] == "hunyuan_video"
     assert 0 < result["averages"]["ssim"] < 1
+
+
+def _compare(recipe, out_dir, *extra):
+    return main(["compare", "tiny-flux", "--recipe", str(recipe), "--output-dir", str(out_dir), *SMALL, *extra])
+
+
+def test_compare_checks_its_output_dir_before_building_the_model(tmp_path, capsys, monkeypatch):
+    import na_accel.zoo
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was built before the output dir was checked")
+
+    monkeypatch.setattr(na_accel.zoo, "load_model", no_model)
+    blocker = tmp_path / "taken"
+    blocker.write_text("mine")
+    assert _compare("flux_gna", blocker) == 2
+    assert f"--output-dir: {str(blocker)!r} is a file, not a folder" in capsys.readouterr().err
+    assert _compare("flux_gna", "/sys/na_accel_test") == 2
+    assert "--output-dir: cannot write '/sys/na_accel_test'" in capsys.readouterr().err
+
+
+def test_compare_explains_an_infinite_psnr_when_nothing_ran_sparse(tmp_path, capsys):
+    """flux_gna's 80x80 window covers the tiny 4x5 token grid: every call runs dense, outputs are equal."""
+    assert _compare("flux_gna", tmp_path / "o", "--prompt", "a cat") == 0
+    out = capsys.readouterr().out
+    result = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert result["layer_calls"]["sparse"] == 0
+    psnr = result["averages"]["psnr"]
+    assert psnr == "inf" or psnr > 100  # dense attention both times: equal up to rounding
+    assert "NOTE: no attention call ran sparse" in out and "numerical noise" in out
+    assert "no attention call ran sparse" in result["note"]
+
+
+def test_compare_sparse_run_has_no_note_and_a_readable_backend_line(recipe_path, tmp_path, capsys):
+    assert _compare(recipe_path, tmp_path / "o", "--prompt", "a cat") == 0
+    out = capsys.readouterr().out
+    backend_line = next(line for line in out.splitlines() if "backend used" in line)
+    assert "{" not in backend_line and "'" not in backend_line
+    assert "backend used: transformer: flex-fna (cpu float32)" in backend_line
+    assert "NOTE" not in out
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["note"] is None
+
+
+def test_compare_lists_every_prompt_and_its_folder(recipe_path, tmp_path, capsys):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red fox\na blue whale\n")
+    assert _compare(recipe_path, tmp_path / "o", "--prompt-file", str(prompts)) == 0
+    out = capsys.readouterr().out
+    listing = out.split("Outputs in")[1].splitlines()
+    for index, prompt in enumerate(["a red fox", "a blue whale"]):
+        line = next(line for line in listing if f"prompt_{index:03d}/" in line)
+        assert repr(prompt) in line and "dense.png, patched.png, side_by_side.png" in line
+    assert any("report.html" in line for line in listing)
+
+
+def _data_uri_bytes(uri):
+    header, _, payload = uri.partition(",")
+    assert header.startswith("data:image/") and header.endswith(";base64")
+    return base64.b64decode(payload)
+
+
+def test_the_html_report_is_self_contained(recipe_path, tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red fox\na blue whale\n")
+    out_dir = tmp_path / "o"
+    assert _compare(recipe_path, out_dir, "--prompt-file", str(prompts)) == 0
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    shutil.copy(out_dir / "report.html", moved / "report.html")  # the page alone, nothing next to it
+    page = (moved / "report.html").read_text()
+    references = re.findall(r'(?:src|href)="([^"]*)"', page)
+    assert len(references) == 2
+    assert all(reference.startswith("data:") for reference in references)
+    for index, reference in enumerate(references):
+        with Image.open(io.BytesIO(_data_uri_bytes(reference))) as embedded, \
+                Image.open(out_dir / f"prompt_{index:03d}" / "side_by_side.png") as on_disk:
+            assert numpy.array_equal(numpy.asarray(embedded), numpy.asarray(on_disk))
+
+
+def test_a_new_compare_run_replaces_the_previous_one_and_leaves_other_files(recipe_path, tmp_path, capsys):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red fox\na blue whale\n")
+    out_dir = tmp_path / "o"
+    assert _compare(recipe_path, out_dir, "--prompt-file", str(prompts)) == 0
+    (out_dir / "my_notes.txt").write_text("keep me")
+    assert (out_dir / "report.html").is_file() and (out_dir / "prompt_001").is_dir()
+    capsys.readouterr()
+    assert _compare(recipe_path, out_dir, "--prompt", "a cat") == 0
+    out = capsys.readouterr().out
+    assert "replaced the previous run's 8 files" in out  # 2 x 3 pictures, metrics.json, report.html
+    assert not (out_dir / "report.html").exists() and not (out_dir / "prompt_000").exists()
+    assert not (out_dir / "prompt_001").exists()
+    assert sorted(p.name for p in out_dir.iterdir() if not p.name.startswith(".")) == [
+        "dense.png", "metrics.json", "my_notes.txt", "patched.png", "side_by_side.png"]
+    assert json.loads((out_dir / "metrics.json").read_text())["outputs"][0]["prompt"] == "a cat"
+
+
+def test_a_demo_after_a_compare_in_the_same_folder_removes_the_compare_run(recipe_path, tmp_path, capsys):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red fox\n")
+    out_dir = tmp_path / "o"
+    assert _compare(recipe_path, out_dir, "--prompt-file", str(prompts)) == 0
+    assert main(["demo", "--height", "32", "--width", "32", "--steps", "1", "--output-dir", str(out_dir)]) == 0
+    assert not (out_dir / "report.html").exists() and not (out_dir / "prompt_000").exists()
+    assert sorted(p.name for p in out_dir.iterdir() if not p.name.startswith(".")) == [
+        "demo.png", "dense.png", "metrics.json", "patched.png"]
+
+
+def test_compare_cosmos2_text_to_image_preset(tmp_path, capsys):
+    recipe = tmp_path / "cosmos.yaml"
+    recipe.write_text("model: cosmos\ndefault: {kernel_size: [2, 2, 3]}\n")
+    assert main(["compare", "tiny-cosmos2-t2i", "--recipe", str(recipe), "--output-dir", str(tmp_path / "o"),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "48x80, token grid 1x3x5" in out and "frames" not in out.split("token grid")[0]
+    with Image.open(tmp_path / "o" / "side_by_side.png") as image:
+        assert image.size == (3 * 80, 48)
+    result = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert result["token_grid"] == [1, 3, 5] and result["layer_calls"]["sparse"] > 0

@@ -237,14 +237,26 @@ def test_default_share_grows_with_resolution():
     (dict(backend="cudnn"), "backend: 'cudnn' has no tile tables"),
     (dict(height=8), "height: 8 is not valid for flux"),
     (dict(frames=5), "frames: 5 is not valid for flux"),
-    (dict(attention_share=1.5), "attention_share: 1.5 is not a fraction"),
+    (dict(attention_share=1.5), "--attention-share: 1.5 is not valid; allowed: a number in [0, 1]"),
+    (dict(attention_share="0.5"), "--attention-share: '0.5' is not valid; allowed: a number in [0, 1]"),
+    (dict(attention_share=True), "--attention-share: True is not valid; allowed: a number in [0, 1]"),
+    (dict(height=100), "--height: 100 is not valid for flux; allowed: a multiple of 16 pixels >= 16"),
+    (dict(height=4096.0), "--height: 4096.0 is not valid for flux"),
     (dict(model="wan"), "model: recipe flux_gna is for 'flux', not 'wan'"),
     (dict(head_dim=48), "head_dim: hopper-fna has no tiles for head_dim 48"),
-    (dict(steps=0), "steps: expected an integer >= 1"),
+    (dict(steps=0), "--steps: 0 is not valid; allowed: an integer >= 1"),
+    (dict(head_dim=True), "--head-dim: True is not valid; allowed: an integer >= 1"),
 ])
 def test_bad_arguments_raise_clear_errors(kwargs, message):
-    with pytest.raises(ArgumentError, match=message):
+    with pytest.raises(ArgumentError) as info:
         estimate_recipe("flux_gna", **kwargs)
+    assert message in str(info.value)
+
+
+def test_wan_frames_must_be_4k_plus_1():
+    with pytest.raises(ArgumentError, match=r"--frames: 6 is not valid for wan; allowed: 4k\+1 frames"):
+        estimate_recipe("wan_gna", frames=6)
+    assert estimate_recipe("wan_gna", frames=5).grid[0] == 2
 
 
 # ============================================================================================
@@ -281,6 +293,21 @@ def test_cli_bad_arguments_exit_2(argv, message, capsys):
     args = ["estimate", "--recipe", "flux_gna"] + argv
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("size", [["--height", "100"], ["--width", "70"], ["--frames", "2"]])
+def test_estimate_refuses_the_sizes_bench_refuses_with_the_same_message(size, capsys):
+    assert main(["bench", "tiny-flux", "--recipe", "flux_gna", "--no-progress", *size]) == 2
+    bench_error = capsys.readouterr().err.replace("tiny-flux", "<model>")
+    assert main(["estimate", "--recipe", "flux_gna", *size]) == 2
+    estimate_error = capsys.readouterr().err.replace("for flux", "for <model>")
+    assert estimate_error == bench_error and f"{size[0]}: {size[1]} is not valid for <model>" in bench_error
+
+
+def test_estimate_checks_its_json_path_before_estimating(tmp_path, capsys):
+    assert main(["estimate", "--recipe", "flux_gna", "--json", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert f"--json: {str(tmp_path)!r} is a folder" in captured.err and "token grid" not in captured.out
 
 
 # ============================================================================================

@@ -1,7 +1,9 @@
 """Pictures and reports: heat maps, image/video writers, standard JSON, HTML report."""
 
+import base64
 import json
 import math
+import re
 
 import numpy
 import torch
@@ -58,7 +60,7 @@ def test_json_stays_standard_with_infinite_psnr(tmp_path):
     assert json_safe({"a": (1, 2)}) == {"a": [1, 2]}
 
 
-def test_html_report_lists_every_prompt_with_relative_pictures(tmp_path):
+def test_html_report_lists_every_prompt_with_embedded_pictures(tmp_path):
     entries = []
     for index, prompt in enumerate(["a <cat>", "a dog"]):
         folder = tmp_path / f"prompt_{index:03d}"
@@ -71,5 +73,16 @@ def test_html_report_lists_every_prompt_with_relative_pictures(tmp_path):
     page = path.read_text()
     assert "a &lt;cat&gt;" in page and "a dog" in page
     assert "30.5000" in page and "average over 2 prompt(s)" in page and "lpips skipped: no weights" in page
-    assert 'src="prompt_000/side_by_side.png"' in page and str(tmp_path) not in page
-    assert (tmp_path / "prompt_001" / "side_by_side.png").is_file()
+    sources = re.findall(r'src="([^"]*)"', page)
+    png = base64.b64encode((tmp_path / "prompt_001" / "side_by_side.png").read_bytes()).decode()
+    assert len(sources) == 2 and sources[1] == f"data:image/png;base64,{png}"
+    assert "prompt_000/" not in page and str(tmp_path) not in page
+
+
+def test_html_report_embeds_a_video_as_its_animation(tmp_path):
+    frames = torch.rand(3, 3, 8, 8)
+    files = write_outputs(tmp_path / "prompt_000", frames, frames.flip(0))
+    entry = {"prompt": "p", "folder": "prompt_000", "files": files, "metrics": {"psnr": 20.0}}
+    page = write_html_report(tmp_path / "report.html", "t", {}, [entry], {"psnr": 20.0}, {}).read_text()
+    gif = base64.b64encode((tmp_path / "prompt_000" / "side_by_side.gif").read_bytes()).decode()
+    assert re.findall(r'src="([^"]*)"', page) == [f"data:image/gif;base64,{gif}"]

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import na_accel
+import na_accel.tiny
 from na_accel import ArgumentError
 from na_accel.zoo import MODELS, build_on_device, check_size, load_model, meta_model, shipped_config
 
@@ -163,3 +164,45 @@ def test_models_command_lists_every_model(capsys):
     out = capsys.readouterr().out
     assert all(name in out for name in MODELS)
     assert "flux-dev             flux           random-weights config" in out
+
+
+def test_models_command_prints_a_header_first(capsys):
+    from na_accel.cli import main
+
+    assert main(["models"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert header[:4] == ["name", "family", "kind", "usage"]
+
+
+def test_every_tiny_pipeline_is_a_model():
+    """One list: na_accel.tiny's presets are all runnable by name (tiny-cosmos2-t2i included)."""
+    assert set(na_accel.tiny.TINY_PIPELINES) <= set(MODELS)
+    assert {n for n, s in MODELS.items() if s.config_file is None} == set(na_accel.tiny.TINY_PIPELINES)
+
+
+@pytest.mark.parametrize("command", ["bench", "compare"])
+def test_help_names_every_model(command, capsys, monkeypatch):
+    from na_accel.cli import main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    missing = [name for name in MODELS if name not in text]
+    assert missing == []
+
+
+def test_readme_names_every_model():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert [name for name in MODELS if f"`{name}`" not in readme] == []
+
+
+def test_the_cosmos2_text_to_image_preset_makes_images_from_prompts():
+    model = load_model("tiny-cosmos2-t2i")
+    assert not model.is_video and model.family == "cosmos" and model.default_frames is None
+    kwargs = dict(seed=0, height=model.default_height, width=model.default_width, frames=None, steps=2)
+    fox, cat = (model.generate(prompt=p, **kwargs) for p in ("a red fox", "a cat"))
+    assert fox.shape == (1, 3, 48, 80) and 0 <= fox.min() and fox.max() <= 1
+    assert (fox - cat).abs().max() > 0

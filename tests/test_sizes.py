@@ -1,0 +1,60 @@
+"""The one size / count / fraction check every command (estimate, bench, compare, demo) shares."""
+
+import pytest
+
+from na_accel import ArgumentError
+from na_accel.sizes import check_count, check_fraction, check_size
+
+
+@pytest.mark.parametrize("family,size,message", [
+    ("flux", (100, 64, None), "--height: 100 is not valid for m; allowed: a multiple of 16 pixels >= 16"),
+    ("flux", (64, 8, None), "--width: 8 is not valid for m; allowed: a multiple of 16 pixels >= 16"),
+    ("flux", (True, 64, None), "--height: True is not valid for m"),
+    ("flux", (64.0, 64, None), "--height: 64.0 is not valid for m"),
+    ("flux", (64, 64, 9), "--frames: 9 is not valid for m, an image model; allowed: 1 or none"),
+    ("wan", (64, 64, 6), "--frames: 6 is not valid for m; allowed: 4k+1 frames (1, 5, 9, ...)"),
+    ("wan", (64, 64, 0), "--frames: 0 is not valid for m; allowed: 4k+1 frames"),
+    ("wan", (64, 64, "9"), "--frames: '9' is not valid for m; allowed: 4k+1 frames"),
+    ("cosmos", (64, 64, 10), "allowed: 8k+1 frames"),
+])
+def test_bad_sizes_name_field_value_and_allowed(family, size, message):
+    with pytest.raises(ArgumentError) as info:
+        check_size(family, "m", *size)
+    assert message in str(info.value)
+
+
+def test_good_sizes_give_the_token_grid():
+    assert check_size("flux", "m", 4096, 4096, None) == (256, 256)
+    assert check_size("hunyuan_video", "m", 720, 1280, 129) == (33, 45, 80)
+    assert check_size("wan", "m", 480, 832, None) == (21, 30, 52)  # the family's default frames (81)
+
+
+def test_a_single_frame_model_of_a_video_family_is_an_image_model():
+    """Cosmos 2 text-to-image: a video transformer that sees one latent frame."""
+    assert check_size("cosmos", "m", 48, 80, None, single_frame=True) == (1, 3, 5)
+    assert check_size("cosmos", "m", 48, 80, 1, single_frame=True) == (1, 3, 5)
+    with pytest.raises(ArgumentError, match="--frames: 9 is not valid for m, an image model; allowed: 1 or none"):
+        check_size("cosmos", "m", 48, 80, 9, single_frame=True)
+
+
+@pytest.mark.parametrize("value,message", [
+    (0, "--steps: 0 is not valid; allowed: an integer >= 1"),
+    (True, "--steps: True is not valid; allowed: an integer >= 1"),
+    (2.0, "--steps: 2.0 is not valid"),
+    ("3", "--steps: '3' is not valid"),
+])
+def test_counts_are_integers_with_a_minimum(value, message):
+    with pytest.raises(ArgumentError, match=message):
+        check_count("steps", value, 1)
+    assert check_count("steps", 3, 1) == 3 and check_count("warmup", 0, 0) == 0 and check_count("x", None, 1) is None
+
+
+@pytest.mark.parametrize("value", ["0.5", True, False, 1.5, -0.1, float("nan"), float("inf"), None])
+def test_fractions_are_real_numbers_in_0_1(value):
+    with pytest.raises(ArgumentError, match=r"--attention-share: .* is not valid; allowed: a number in \[0, 1\]"):
+        check_fraction("attention_share", value)
+
+
+def test_good_fractions_pass_as_floats():
+    assert check_fraction("attention_share", 0) == 0.0 and check_fraction("attention_share", 0.25) == 0.25
+    assert isinstance(check_fraction("attention_share", 1), float)
