@@ -10,6 +10,7 @@ import torch
 
 from .errors import NaAccelError, PatchStateError
 from .patch import TransformerPatch, patches_of, plan_patches
+from .recipe import ResolvedWindow, WindowSpec
 from .runtime import FULL_WINDOW, SPARSE
 
 
@@ -17,6 +18,9 @@ from .runtime import FULL_WINDOW, SPARSE
 class LayerReport:
     name: str
     plan: str  # "GNA window ... (source)" or "dense: why"
+    recipe_window: str | None = None  # the recipe's nominal window for this layer (None: dense)
+    ran_window: str | None = None  # the window its last call ran, "window ... at grid ..." (None: none ran)
+    ran_from_recipe: str | None = None  # how the recipe window became ran_window (clamped, scaled, snapped)
     sparse_calls: int = 0
     full_window_calls: int = 0
     dense_calls: dict[str, int] = field(default_factory=dict)  # reason -> count
@@ -95,17 +99,21 @@ def describe(obj: Any, recipe: Any = None, *, backend: str = "auto") -> PatchRep
 def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
     layers = []
     for name, plan in patch.plans.items():
-        report = LayerReport(name=name, plan=plan.describe())
+        window = plan.setting.window if plan.sparse else None
+        report = LayerReport(name=name, plan=plan.describe(), recipe_window=window.describe() if window else None)
         route = patch.routes.get(name)
         if route is not None:
-            report.sparse_calls = route.counts.get(SPARSE, 0)
-            report.full_window_calls = route.counts.get(FULL_WINDOW, 0)
+            counts = route.counts  # one consistent snapshot while other threads may run
+            report.sparse_calls = counts.get(SPARSE, 0)
+            report.full_window_calls = counts.get(FULL_WINDOW, 0)
             report.dense_calls = {
-                key[len("dense: "):]: count for key, count in route.counts.items() if key.startswith("dense: ")
+                key[len("dense: "):]: count for key, count in counts.items() if key.startswith("dense: ")
             }
-            if route.last_window is not None:
-                report.last_window = route.last_window.describe()
-                report.last_density = route.last_window.density
+            last_window = route.last_window
+            if last_window is not None:
+                report.last_window = last_window.describe()
+                report.ran_window, report.ran_from_recipe = _ran_window(last_window)
+                report.last_density = last_window.density
                 estimate = _estimate(patch, route)
                 if estimate is not None:
                     report.last_estimate = estimate.to_dict()
@@ -132,8 +140,7 @@ def _estimate(patch: TransformerPatch, route):
     from .estimate import estimate_window
     from .scaling import SnapContext, SnapSpec, effective_axes, snap_tiles
 
-    grid, backend, device, dtype = route.last_key
-    window = route.last_window
+    (grid, backend, device, dtype), window = route.resolved
     tiles = None
     tile_backend = patch.tile_backend(backend, device, dtype)
     if tile_backend is not None and effective_axes(grid):
@@ -145,20 +152,63 @@ def _estimate(patch: TransformerPatch, route):
     return estimate_window(window, tiles)
 
 
+def _ran_window(window: ResolvedWindow) -> tuple[str, str | None]:
+    """('window ... at grid ...', how the recipe's window became it: clamped, scaled, snapped)."""
+    def fmt(values) -> str:
+        return "x".join(str(v) for v in values)
+
+    core = WindowSpec(window.kernel_size, window.stride, window.dilation, window.is_causal).describe()
+    how = []
+    if window.clamped_axes:
+        how.append(f"clamped to grid on axes {list(window.clamped_axes)}")
+    if window.scaled:
+        how.append(window.scaled)
+    if window.snapped:
+        snapped = window.snapped
+        if window.requested and window.requested != (window.kernel_size, window.stride):
+            snapped += f", from window {fmt(window.requested[0])} stride {fmt(window.requested[1])}"
+        how.append(snapped)
+    return f"{core} at grid {fmt(window.grid)}", "; ".join(how) or None
+
+
+def _counted(texts: list[str]) -> str:
+    """'a (2 layers), b (1 layer)': distinct texts in first-seen order, with how many layers each."""
+    counts = Counter(texts)
+    return ", ".join(f"{text} ({n} layer{'s' if n != 1 else ''})" for text, n in counts.items())
+
+
+def _window_lines(t: TransformerReport) -> list[str]:
+    """The windows that ran (what the kernel computed at the grids seen), then the recipe's nominal ones."""
+    ran = [layer.ran_window for layer in t.layers if layer.ran_window]
+    if ran:
+        ran_text = _counted(ran)
+    elif any(layer.sparse_calls or layer.full_window_calls or layer.dense_calls for layer in t.layers):
+        ran_text = "none: every call so far ran dense (see totals)"
+    else:
+        ran_text = "nothing has run yet"
+    recipe = _counted([layer.recipe_window or "dense" for layer in t.layers])
+    return [f"  windows run: {ran_text}", f"  recipe windows: {recipe}"]
+
+
 def _format_transformer(t: TransformerReport) -> str:
     status = "patched" if t.patched else "dry run (not patched)"
     lines = [
         f"{t.attribute} ({t.model_class}) — {status}",
         f"  recipe {t.recipe} [{t.recipe_hash}], dense_steps={t.dense_steps}, "
         f"backend {t.backend_requested} -> {t.backend or 'none needed (no sparse layer)'}",
+        *_window_lines(t),
     ]
     for name, reason in t.backends_passed_over.items():
         lines.append(f"  not {name}: {reason}")
     if t.backends_used:
         lines.append("  backends used: " + ", ".join(f"{k}: {v}" for k, v in t.backends_used.items()))
     name_width = max(len(layer.name) for layer in t.layers)
+    indent = "\n  " + " " * name_width + "  "
     for layer in t.layers:
-        line = f"  {layer.name:<{name_width}}  {layer.plan}"
+        if layer.ran_window:  # lead with what ran; the recipe's window (and how it became this) second
+            line = f"  {layer.name:<{name_width}}  GNA {layer.ran_window} (last call), density {layer.last_density:.1%}"
+        else:
+            line = f"  {layer.name:<{name_width}}  {layer.plan}"
         ran = []
         if layer.sparse_calls:
             ran.append(f"{layer.sparse_calls} sparse")
@@ -166,14 +216,13 @@ def _format_transformer(t: TransformerReport) -> str:
             ran.append(f"{layer.full_window_calls} full-window")
         ran += [f"{count} dense ({reason})" for reason, count in layer.dense_calls.items()]
         if ran:
-            line += "\n  " + " " * name_width + "  ran: " + ", ".join(ran)
-        if layer.last_window:
-            line += (
-                f"\n  {' ' * name_width}  last call: {layer.last_window}, "
-                f"density {layer.last_density:.1%}"
-            )
+            line += indent + "ran: " + ", ".join(ran)
+        if layer.ran_window:
+            line += indent + f"recipe: {layer.plan}"
+            if layer.ran_from_recipe:
+                line += f"; here: {layer.ran_from_recipe}"
         if layer.last_estimate_text:
-            line += f"\n  {' ' * name_width}  estimate: {layer.last_estimate_text}"
+            line += indent + f"estimate: {layer.last_estimate_text}"
         lines.append(line)
     totals = t.totals
     if any(totals.values()):

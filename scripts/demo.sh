@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+echo "==> na-accel demo${*:+ $*}: builds a tiny FLUX pipeline offline, runs it dense, then with GNA"
 exec "${PYTHON:-python3}" -m na_accel.cli demo "$@"

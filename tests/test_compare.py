@@ -122,7 +122,7 @@ def test_compare_a_video_preset_writes_frames_and_animations(tmp_path, capsys):
     recipe.write_text("model: hunyuan_video\ndefault: {kernel_size: [2, 2, 3]}\n")
     out_dir = tmp_path / "video"
     assert main(["compare", "tiny-hunyuan-video", "--recipe", str(recipe), "--output-dir", str(out_dir),
-                 "--no-progress"]) == 0
+                 "--height", "48", "--width", "64", "--frames", "9", "--steps", "2", "--no-progress"]) == 0
     stdout = capsys.readouterr().out
     assert "48x64x9 frames, token grid 3x3x4" in stdout and "mp4" in stdout
     assert len(list((out_dir / "dense_frames").glob("frame_*.png"))) == 9

@@ -1,4 +1,5 @@
-"""The tiny offline models: bare transformers with their input builders, and 2-step pipeline runs."""
+"""The tiny offline models: bare transformers with their input builders, pipeline runs, plain prompt
+calls, and default runs that the shipped recipes run sparse."""
 
 from contextlib import contextmanager
 
@@ -6,9 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+import na_accel
+from na_accel.errors import ArgumentError
 from na_accel.models.registry import family_geometry
 from na_accel.tiny import (
     TINY_PIPELINES,
+    tiny_pipeline,
     cosmos_transformer_inputs,
     hunyuan_video_transformer_inputs,
     tiny_cosmos_transformer,
@@ -20,12 +24,21 @@ from na_accel.tiny import (
 
 # preset -> (output attribute, token grid of the call helper's default sizes, transformer calls per step)
 PRESETS = {
-    "tiny-flux": ("images", (5, 7), 1),
-    "tiny-hunyuan-video": ("frames", (3, 3, 4), 1),
-    "tiny-cosmos": ("frames", (3, 3, 5), 2),
-    "tiny-cosmos2-t2i": ("images", (1, 3, 5), 2),
-    "tiny-wan": ("frames", (3, 3, 4), 2),
-    "tiny-wan2.2": ("frames", (3, 3, 4), 2),
+    "tiny-flux": ("images", (16, 16), 1),
+    "tiny-hunyuan-video": ("frames", (3, 3, 8), 1),
+    "tiny-cosmos": ("frames", (3, 3, 44), 2),
+    "tiny-cosmos2-t2i": ("images", (1, 3, 44), 2),
+    "tiny-wan": ("frames", (3, 3, 32), 2),
+    "tiny-wan2.2": ("frames", (3, 3, 32), 2),
+}
+# preset -> its family's shipped recipe
+SHIPPED_RECIPES = {
+    "tiny-flux": "flux_gna",
+    "tiny-hunyuan-video": "hunyuan_video_gna",
+    "tiny-cosmos": "cosmos_gna",
+    "tiny-cosmos2-t2i": "cosmos_gna",
+    "tiny-wan": "wan_gna",
+    "tiny-wan2.2": "wan_gna",
 }
 
 TRANSFORMERS = {
@@ -49,14 +62,28 @@ def pipes():
     return {name: factory(seed=0) for name, (factory, _) in TINY_PIPELINES.items()}
 
 
+class TooManyTokens(Exception):
+    pass
+
+
 @contextmanager
-def transformer_calls(pipe):
-    """Records (component name, forward kwargs) of every transformer call of ``pipe``."""
+def transformer_calls(pipe, max_tokens=None):
+    """Records (component name, forward kwargs) of every transformer call of ``pipe``; with
+    ``max_tokens``, a call over more visual tokens stops the run at once (a full-size default)."""
     calls, handles = [], []
+
+    def record(name, module, kwargs):
+        hidden_states = kwargs["hidden_states"]
+        grid = token_grid(module, hidden_states)
+        tokens = hidden_states.shape[1] if grid is None else int(np.prod(grid))
+        if max_tokens is not None and tokens > max_tokens:
+            raise TooManyTokens(f"{name} called on {tokens} visual tokens (> {max_tokens})")
+        calls.append((name, kwargs))
+
     for name in ("transformer", "transformer_2"):
         module = getattr(pipe, name, None)
         if module is not None:
-            hook = lambda mod, args, kwargs, name=name: calls.append((name, kwargs))  # noqa: E731
+            hook = lambda mod, args, kwargs, name=name: record(name, mod, kwargs)  # noqa: E731
             handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
     try:
         yield calls
@@ -175,6 +202,15 @@ def test_wan22_two_stage_runs_both_transformers(pipes):
     with transformer_calls(pipe) as calls:
         pipe(**TINY_PIPELINES["tiny-wan2.2"][1](steps=2))
     assert [component for component, _ in calls] == ["transformer"] * 2 + ["transformer_2"] * 2
+    # a longer run: the high-noise expert runs the steps whose timestep is >= boundary_ratio * 1000
+    scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
+    scheduler.set_timesteps(6)
+    boundary = pipe.config.boundary_ratio * scheduler.config.num_train_timesteps
+    expected = ["transformer" if t >= boundary else "transformer_2" for t in scheduler.timesteps.tolist()]
+    assert len(set(expected)) == 2
+    with transformer_calls(pipe) as calls:
+        pipe(**TINY_PIPELINES["tiny-wan2.2"][1](steps=6))
+    assert [component for component, _ in calls] == [c for c in expected for _ in range(2)]  # CFG: twice
 
 
 @pytest.mark.parametrize("name", ["tiny-cosmos", "tiny-cosmos2-t2i", "tiny-wan"])
@@ -186,3 +222,73 @@ def test_cfg_calls_the_transformer_twice_per_step(pipes, name):
     with transformer_calls(pipe) as calls:
         pipe(**call(steps=3, guidance_scale=1.0))
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_a_plain_prompt_call_runs_the_tiny_defaults_and_follows_the_prompt(pipes, name):
+    """``pipe("a red fox", num_inference_steps=2)``, as any diffusers pipeline is called: the tiny
+    text encoders encode the prompt, and left-out sizes are the call helper's (not the full model's)."""
+    attribute, grid, calls_per_step = PRESETS[name]
+    pipe = pipes[name]
+    max_tokens = int(np.prod(grid))  # the full-size defaults are thousands of times more
+    embeddings = {}
+    for prompt in ("a red fox", "a big cat"):
+        with transformer_calls(pipe, max_tokens=max_tokens) as calls:
+            out = pipe(prompt, num_inference_steps=2, generator=torch.Generator().manual_seed(0))
+        assert len(calls) == 2 * calls_per_step
+        defaults = TINY_PIPELINES[name][1]()
+        picture = np.asarray(getattr(out, attribute)[0])  # (H, W, 3), or (F, H, W, 3) for a video
+        assert picture.shape[-3:-1] == (defaults["height"], defaults["width"])
+        component, seen = calls[0]
+        transformer = getattr(pipe, component)
+        if len(grid) == 3:
+            assert token_grid(transformer, seen["hidden_states"]) == grid
+        else:
+            assert seen["hidden_states"].shape[1] == grid[0] * grid[1]
+        embeddings[prompt] = seen["encoder_hidden_states"]
+    fox, cat = embeddings.values()
+    assert fox.shape == cat.shape and (fox - cat).abs().max() > 0  # the prompt reaches the text encoders
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_the_default_run_is_sparse_with_the_shipped_recipe(pipes, name):
+    """The call helper's defaults (size, steps) give the shipped recipe grids it does not cover
+    whole and steps past its dense_steps, so GNA runs: not only full windows and dense steps."""
+    pipe, call = pipes[name], TINY_PIPELINES[name][1]
+    recipe = na_accel.load_recipe(SHIPPED_RECIPES[name])
+    na_accel.patch(pipe, recipe)
+    try:
+        pipe(**call(output_type="latent"))
+        report = na_accel.describe(pipe)
+    finally:
+        na_accel.unpatch(pipe)
+    assert report.transformers
+    for transformer in report.transformers:  # Wan 2.2: both experts
+        assert transformer.totals["sparse"] > 0, (transformer.attribute, dict(transformer.totals))
+
+
+def test_tiny_pipeline_by_name():
+    pipe = tiny_pipeline("tiny-wan", seed=1)
+    assert type(pipe).__name__ == "WanPipeline" and pipe.transformer is not None
+    with pytest.raises(ArgumentError, match=r"name: 'tiny-sdxl' is not a tiny preset; allowed: tiny-cosmos, "):
+        tiny_pipeline("tiny-sdxl")
+
+
+def test_tiny_call_defaults_fill_only_what_a_call_leaves_out():
+    from na_accel.tiny._defaults import tiny_pipeline_class, with_call_defaults
+
+    class Pipeline:
+        def __call__(self, prompt=None, negative_prompt=None, negative_prompt_embeds=None, height=1024,
+                     num_inference_steps=50, generator=None):
+            return dict(prompt=prompt, negative_prompt=negative_prompt, negative_prompt_embeds=negative_prompt_embeds,
+                        height=height, num_inference_steps=num_inference_steps, generator=generator)
+
+    defaults = {"prompt": "a cat", "negative_prompt": "blurry", "height": 48, "num_inference_steps": 2,
+                "generator": "seeded"}
+    pipe = with_call_defaults(tiny_pipeline_class(Pipeline)(), defaults)
+    assert type(pipe).__name__ == "Pipeline" and isinstance(pipe, Pipeline)
+    assert pipe("a fox") == dict(prompt="a fox", negative_prompt="blurry", negative_prompt_embeds=None, height=48,
+                                 num_inference_steps=2, generator=None)  # the prompt and generator: the caller's
+    given = pipe("a fox", "dark", height=64, num_inference_steps=3)  # positional and keyword arguments win
+    assert (given["negative_prompt"], given["height"], given["num_inference_steps"]) == ("dark", 64, 3)
+    assert pipe("a fox", negative_prompt_embeds="embeds")["negative_prompt"] is None  # not text and embeddings

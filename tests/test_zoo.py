@@ -142,7 +142,7 @@ def test_tiny_preset_runs_in_bfloat16():
 def test_video_tiny_presets_generate_frames_from_prompt_text(name, frames_shape):
     model = load_model(name)
     assert model.is_video and model.default_frames == 9
-    kwargs = dict(seed=0, height=model.default_height, width=model.default_width, frames=9, steps=2)
+    kwargs = dict(seed=0, height=frames_shape[2], width=frames_shape[3], frames=9, steps=2)
     fox, cat = (model.generate(prompt=p, **kwargs) for p in ("a red fox", "a cat"))
     assert fox.shape == (1, *frames_shape) and 0 <= fox.min() and fox.max() <= 1
     assert (fox - cat).abs().max() > 0  # the prompt reaches the tiny text encoder

@@ -69,6 +69,11 @@ class LayerRoute:
         return self.patch.calls.layer_totals(self.name)
 
     @property
+    def resolved(self) -> tuple[tuple, ResolvedWindow] | None:
+        """((grid, backend, device, dtype), window) of the last call that ran GNA, read at once."""
+        return self._resolved
+
+    @property
     def last_window(self) -> ResolvedWindow | None:
         return self._resolved[1] if self._resolved is not None else None
 

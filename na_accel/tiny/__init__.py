@@ -1,13 +1,18 @@
 """Tiny random-weight pipelines, built from config offline: for the demo, the tests and CI.
 
-They have the real model classes and token layouts at toy width (2 heads x head_dim 16), so
-every code path of a full-size model runs in milliseconds on a CPU. Their outputs are noise.
+They have the real model classes and token layouts at toy width (2 heads x head_dim 16) and tiny
+text encoders (CLIP, T5, Llama with one token per character), so every code path of a full-size
+model runs in milliseconds on a CPU. Their outputs are noise.
 
 One module per model family (flux, hunyuan_video, cosmos, wan), each with a tiny transformer,
 an input builder for a bare transformer of that class (the video builders read the transformer's
 config, so they serve full-size checkpoints too), a tiny offline pipeline and a helper giving the
-call kwargs of a small generation. ``TINY_PIPELINES`` maps preset names to (pipeline factory,
+call kwargs of its default generation. ``TINY_PIPELINES`` maps preset names to (pipeline factory,
 call-kwargs helper): ``factory, call = TINY_PIPELINES["tiny-wan"]; out = factory()(**call())``.
+A tiny pipeline is also called like any diffusers pipeline, ``tiny_pipeline("tiny-wan")("a red
+fox")``: arguments left out take the call helper's defaults. Those defaults (size, steps) are
+chosen so that the family's shipped recipe runs sparse: grids its window does not cover whole,
+steps past its ``dense_steps``.
 """
 
 from ._text import SafetyCheckerStandIn
@@ -42,6 +47,7 @@ from .hunyuan_video import (
 from .wan import (
     TINY_WAN_BOUNDARY_RATIO,
     TINY_WAN_TEXT_DIM,
+    tiny_wan22_call,
     tiny_wan_call,
     tiny_wan_pipeline,
     tiny_wan_transformer,
@@ -60,8 +66,19 @@ TINY_PIPELINES = {
     "tiny-cosmos": (tiny_cosmos_pipeline, tiny_cosmos_call),
     "tiny-cosmos2-t2i": (tiny_cosmos2_text_to_image_pipeline, tiny_cosmos2_text_to_image_call),
     "tiny-wan": (tiny_wan_pipeline, tiny_wan_call),
-    "tiny-wan2.2": (_tiny_wan22_pipeline, tiny_wan_call),
+    "tiny-wan2.2": (_tiny_wan22_pipeline, tiny_wan22_call),
 }
+
+
+def tiny_pipeline(name: str, seed: int = 0):
+    """The tiny preset ``name`` (a key of TINY_PIPELINES) built with ``seed``: a diffusers pipeline,
+    called like any other (``pipe("a red fox")``; left-out arguments take the preset's small defaults)."""
+    if name not in TINY_PIPELINES:
+        from ..errors import ArgumentError
+
+        raise ArgumentError(f"name: {name!r} is not a tiny preset; allowed: {', '.join(sorted(TINY_PIPELINES))}")
+    factory, _ = TINY_PIPELINES[name]
+    return factory(seed=seed)
 
 __all__ = [
     "TINY_COSMOS_TEXT_DIM",
@@ -90,6 +107,8 @@ __all__ = [
     "tiny_hunyuan_video_pipeline",
     "tiny_hunyuan_video_prompt_template",
     "tiny_hunyuan_video_transformer",
+    "tiny_pipeline",
+    "tiny_wan22_call",
     "tiny_wan_call",
     "tiny_wan_pipeline",
     "tiny_wan_transformer",

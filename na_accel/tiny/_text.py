@@ -61,7 +61,8 @@ def tiny_clip_tokenizer():
 
     chars = sorted(set(_CHARS.lower()))
     vocab = {t: i for i, t in enumerate(["<|startoftext|>", "<|endoftext|>", *chars, *(c + "</w>" for c in chars)])}
-    return CLIPTokenizer(vocab=vocab, merges=[])
+    # 77 as the real CLIP's: FluxPipeline pads its CLIP prompts to model_max_length
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
 
 
 def tiny_clip_text_encoder(tokenizer, hidden_size: int = 24, seed: int = 0):

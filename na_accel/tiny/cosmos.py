@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import torch
 
+from ._defaults import tiny_pipeline_class, with_call_defaults
 from ._grid import check_grid, generation_kwargs, patch_sizes, randn
 from ._imports import pipeline_classes
 
 TINY_COSMOS_TEXT_DIM = 32  # T5 d_model
 # Short: the pipeline's long default negative prompt would be truncated at 32 tokens.
 COSMOS_NEGATIVE_PROMPT = "blurry, low quality"
+# cosmos_gna's window is 12x28x40 tokens, as written at every grid, and its first 10 steps run dense:
+# the default run is 44 tokens wide (the window is narrower) and has 2 steps past the dense ones.
+TINY_COSMOS_WIDTH = 704
+TINY_COSMOS_STEPS = 12
 
 
 def tiny_cosmos_transformer(seed: int = 0, in_channels: int = 4):
@@ -34,7 +39,7 @@ def tiny_cosmos_transformer(seed: int = 0, in_channels: int = 4):
         mlp_ratio=2.0,
         text_embed_dim=TINY_COSMOS_TEXT_DIM,
         adaln_lora_dim=4,
-        max_size=(4, 32, 32),
+        max_size=(4, 32, 128),  # latent frames, height, width (the learnable position embeddings)
         patch_size=(1, 2, 2),
         rope_scale=(2.0, 1.0, 1.0),
         concat_padding_mask=False,
@@ -130,7 +135,7 @@ def tiny_cosmos_pipeline(seed: int = 0):
         rho=7.0,
         final_sigmas_type="sigma_min",
     )
-    pipe = CosmosTextToWorldPipeline(
+    pipe = tiny_pipeline_class(CosmosTextToWorldPipeline)(
         text_encoder=tiny_t5_text_encoder(len(tokenizer), d_model=TINY_COSMOS_TEXT_DIM, seed=seed + 2),
         tokenizer=tokenizer,
         transformer=tiny_cosmos_transformer(seed),
@@ -139,14 +144,14 @@ def tiny_cosmos_pipeline(seed: int = 0):
         safety_checker=SafetyCheckerStandIn(),
     )
     pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return with_call_defaults(pipe, tiny_cosmos_call())
 
 
 def tiny_cosmos_call(
     height: int = 48,
-    width: int = 80,
+    width: int = TINY_COSMOS_WIDTH,
     num_frames: int = 9,
-    steps: int = 2,
+    steps: int = TINY_COSMOS_STEPS,
     seed: int = 0,
     prompt="a red fox in the snow",
     max_sequence_length: int = 32,
@@ -154,8 +159,9 @@ def tiny_cosmos_call(
 ) -> dict:
     """Call kwargs for a small CosmosTextToWorldPipeline generation (``pipe(**kwargs).frames``).
 
-    Defaults: 9 frames of 48x80 pixels -> 3 latent frames of 6x10 (the tiny VAE compresses 8x8 x4)
-    -> token grid (T, H, W) = (3, 3, 5), ``max_sequence_length`` (32) text tokens. Classifier-free
+    Defaults: 9 frames of 48x704 pixels -> 3 latent frames of 6x88 (the tiny VAE compresses 8x8 x4)
+    -> token grid (T, H, W) = (3, 3, 44), ``max_sequence_length`` (32) text tokens, 12 steps: the
+    shipped cosmos_gna runs sparse in the last 2 (its window is narrower than 44). Classifier-free
     guidance is on (guidance_scale 7): the transformer runs twice per step. A short negative prompt
     replaces the pipeline's long default one, which the 32-token limit would truncate.
     ``extra`` overrides or adds kwargs.
@@ -181,7 +187,7 @@ def tiny_cosmos2_text_to_image_pipeline(seed: int = 0):
     from .wan import tiny_wan_vae
 
     tokenizer = tiny_t5_tokenizer()
-    pipe = Cosmos2TextToImagePipeline(
+    pipe = tiny_pipeline_class(Cosmos2TextToImagePipeline)(
         text_encoder=tiny_t5_text_encoder(len(tokenizer), d_model=TINY_COSMOS_TEXT_DIM, seed=seed + 2),
         tokenizer=tokenizer,
         transformer=tiny_cosmos_transformer(seed),
@@ -190,13 +196,13 @@ def tiny_cosmos2_text_to_image_pipeline(seed: int = 0):
         safety_checker=SafetyCheckerStandIn(),
     )
     pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return with_call_defaults(pipe, tiny_cosmos2_text_to_image_call())
 
 
 def tiny_cosmos2_text_to_image_call(
     height: int = 48,
-    width: int = 80,
-    steps: int = 2,
+    width: int = TINY_COSMOS_WIDTH,
+    steps: int = TINY_COSMOS_STEPS,
     seed: int = 0,
     prompt="a red fox in the snow",
     max_sequence_length: int = 32,
@@ -204,8 +210,9 @@ def tiny_cosmos2_text_to_image_call(
 ) -> dict:
     """Call kwargs for a small Cosmos2TextToImagePipeline generation (``pipe(**kwargs).images``).
 
-    Defaults: 48x80 pixels -> one latent frame of 6x10 -> token grid (T, H, W) = (1, 3, 5),
-    ``max_sequence_length`` (32) text tokens. Classifier-free guidance is on (guidance_scale 7):
+    Defaults: 48x704 pixels -> one latent frame of 6x88 -> token grid (T, H, W) = (1, 3, 44),
+    ``max_sequence_length`` (32) text tokens, 12 steps: the shipped cosmos_gna runs sparse (2-D
+    over height x width) in the last 2. Classifier-free guidance is on (guidance_scale 7):
     the transformer runs twice per step.
     ``extra`` overrides or adds kwargs.
     """

@@ -1,7 +1,8 @@
-"""Tiny random-weight pipelines, built from config offline: for the demo, the tests and CI.
+"""Tiny random-weight FLUX (FluxTransformer2DModel, FluxPipeline), built from config offline.
 
-They have the real model classes and token layouts at toy width (2 heads x head_dim 16), so
-every code path of a full-size model runs in milliseconds on a CPU. Their outputs are noise.
+Token layout: [text, image]; the image tokens are a row-major (height, width) grid of 2x2-packed
+latents. The pipeline has tiny CLIP and T5 text encoders, so it takes prompt text; the tests, the
+demo and bare transformers can pass random prompt embeddings instead (``tiny_flux_prompt``).
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from dataclasses import dataclass
 
 import torch
 
+from ._defaults import tiny_pipeline_class, with_call_defaults
 from ._grid import generation_kwargs
 from ._imports import pipeline_classes
 
 
 @dataclass
 class FluxPromptEmbeds:
-    """Stand-ins for the text encoders' outputs (the tiny pipeline has no text encoders)."""
+    """Random prompt embeddings of the text encoders' shapes (to skip the text encoders)."""
 
     prompt_embeds: torch.Tensor
     pooled_prompt_embeds: torch.Tensor
@@ -28,8 +30,9 @@ class FluxPromptEmbeds:
         }
 
 
-TINY_FLUX_TEXT_DIM = 32
-TINY_FLUX_POOLED_DIM = 32
+TINY_FLUX_TEXT_DIM = 32  # T5 d_model
+TINY_FLUX_POOLED_DIM = 32  # CLIP hidden size
+NEGATIVE_PROMPT = "blurry, low quality"
 
 
 def tiny_flux_transformer(seed: int = 0):
@@ -51,10 +54,15 @@ def tiny_flux_transformer(seed: int = 0):
 
 
 def tiny_flux_pipeline(seed: int = 0):
-    """A FluxPipeline with a tiny transformer and VAE (scale factor 8), no text encoders."""
+    """A FluxPipeline: tiny transformer, VAE (scale factor 8), CLIP and T5 text encoders.
+
+    Called plainly (``pipe("a red fox")``), arguments left out take ``tiny_flux_call()``'s values.
+    """
     AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline = pipeline_classes(
         "AutoencoderKL", "FlowMatchEulerDiscreteScheduler", "FluxPipeline"
     )
+
+    from ._text import tiny_clip_text_encoder, tiny_clip_tokenizer, tiny_t5_text_encoder, tiny_t5_tokenizer
 
     transformer = tiny_flux_transformer(seed)
     torch.manual_seed(seed + 1)
@@ -70,17 +78,18 @@ def tiny_flux_pipeline(seed: int = 0):
         shift_factor=0.0,
         scaling_factor=1.0,
     ).eval()
-    pipe = FluxPipeline(
+    tokenizer, tokenizer_2 = tiny_clip_tokenizer(), tiny_t5_tokenizer()
+    pipe = tiny_pipeline_class(FluxPipeline)(
         scheduler=FlowMatchEulerDiscreteScheduler(),
         vae=vae,
-        text_encoder=None,
-        tokenizer=None,
-        text_encoder_2=None,
-        tokenizer_2=None,
+        text_encoder=tiny_clip_text_encoder(tokenizer, hidden_size=TINY_FLUX_POOLED_DIM, seed=seed + 2),
+        tokenizer=tokenizer,
+        text_encoder_2=tiny_t5_text_encoder(len(tokenizer_2), d_model=TINY_FLUX_TEXT_DIM, seed=seed + 3),
+        tokenizer_2=tokenizer_2,
         transformer=transformer,
     )
     pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return with_call_defaults(pipe, tiny_flux_call())
 
 
 def tiny_flux_prompt(seed: int = 0, batch: int = 1, text_len: int = 8) -> FluxPromptEmbeds:
@@ -111,25 +120,28 @@ def flux_transformer_inputs(
 
 
 def tiny_flux_call(
-    height: int = 80,
-    width: int = 112,
+    height: int = 256,
+    width: int = 256,
     steps: int = 2,
     seed: int = 0,
     batch: int = 1,
     true_cfg: bool = False,
+    prompt: str = "a red fox in the snow",
+    max_sequence_length: int = 32,
     **extra,
 ) -> dict:
     """Call kwargs for a small tiny-FLUX generation (``pipe(**kwargs).images``).
 
-    Defaults: 80x112 pixels -> 10x14 latents -> token grid (H, W) = (5, 7), 8 text tokens (random
-    prompt embeddings: the tiny pipeline has no text encoders). Guidance-distilled: one
-    transformer call per step, two with ``true_cfg`` (true_cfg_scale 2 and negative embeddings).
+    Defaults: 256x256 pixels -> 32x32 latents -> token grid (H, W) = (16, 16), where flux_gna's
+    window (scaled from its 256x256 grid, snapped to the backend's tiles) is smaller than the grid:
+    it runs sparse. ``max_sequence_length`` (32) T5 tokens. Guidance-distilled: one transformer call
+    per step, two with ``true_cfg`` (true_cfg_scale 2 and a negative prompt).
     ``extra`` overrides or adds kwargs.
     """
-    prompt = dict(tiny_flux_prompt(seed=seed + 1, batch=batch).as_kwargs())
+    text = {"prompt": [prompt] * batch}
     if true_cfg:
-        prompt.update(tiny_flux_prompt(seed=seed + 2, batch=batch).as_kwargs("negative_"), true_cfg_scale=2.0)
+        text.update(negative_prompt=[NEGATIVE_PROMPT] * batch, true_cfg_scale=2.0)
     return generation_kwargs(
         height=height, width=width, steps=steps, seed=seed, output_type="pt", guidance_scale=3.5,
-        overrides=extra, **prompt,
+        max_sequence_length=max_sequence_length, overrides=extra, **text,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from ._defaults import tiny_pipeline_class, with_call_defaults
 from ._grid import check_grid, generation_kwargs, patch_sizes, randn
 from ._imports import pipeline_classes
 
@@ -73,8 +74,11 @@ def wan_transformer_inputs(
     return inputs
 
 
-# Wan 2.2 A14B switches from the high-noise to the low-noise expert at t = 0.875 * 1000.
+# Wan 2.2 A14B text-to-video switches from the high-noise to the low-noise expert at t = 0.875 * 1000,
+# and samples with flow shift 12 (Wan 2.1's 480p text-to-video: 3).
 TINY_WAN_BOUNDARY_RATIO = 0.875
+TINY_WAN22_SHIFT = 12.0
+TINY_WAN_SHIFT = 3.0
 
 
 def tiny_wan_vae(seed: int = 0, z_dim: int = 4):
@@ -97,32 +101,41 @@ def tiny_wan_pipeline(seed: int = 0, two_stage: bool = False):
     """A WanPipeline: tiny transformer, UMT5 text encoder and Wan VAE (8x spatial, 4x temporal).
 
     ``two_stage=True`` gives a Wan 2.2 A14B-style pipeline: ``transformer`` (high noise, t >= 875)
-    and ``transformer_2`` (low noise) with ``boundary_ratio`` 0.875: a 2-step generation's timesteps
-    are 1000 and ~9, so each transformer runs one step (twice, with classifier-free guidance).
+    and ``transformer_2`` (low noise) with ``boundary_ratio`` 0.875 and shift 12: a 2-step
+    generation's timesteps are 1000 and ~126, so each transformer runs one step (twice, with
+    classifier-free guidance); the first expert runs ~60% of a longer run's steps.
     """
     FlowMatchEulerDiscreteScheduler, WanPipeline = pipeline_classes("FlowMatchEulerDiscreteScheduler", "WanPipeline")
 
     from ._text import tiny_t5_text_encoder, tiny_t5_tokenizer
 
     tokenizer = tiny_t5_tokenizer()
-    pipe = WanPipeline(
+    pipe = tiny_pipeline_class(WanPipeline)(
         tokenizer=tokenizer,
         text_encoder=tiny_t5_text_encoder(len(tokenizer), d_model=TINY_WAN_TEXT_DIM, umt5=True, seed=seed + 2),
         vae=tiny_wan_vae(seed + 1),
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=TINY_WAN22_SHIFT if two_stage else TINY_WAN_SHIFT),
         transformer=tiny_wan_transformer(seed),
         transformer_2=tiny_wan_transformer(seed + 10) if two_stage else None,
         boundary_ratio=TINY_WAN_BOUNDARY_RATIO if two_stage else None,
     )
     pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return with_call_defaults(pipe, tiny_wan22_call() if two_stage else tiny_wan_call())
+
+
+# wan_gna's window is 14x24x24 tokens, as written at every grid, and its first 15 steps run dense:
+# the default run is 32 tokens wide (the window is narrower) and has 2 steps past the dense ones.
+TINY_WAN_STEPS = 17
+# Wan 2.2: the first expert runs the steps with t >= 875, ~60% of them with shift 12: 27 steps give it
+# 17, 2 of them past the 15 dense steps, so both experts run sparse.
+TINY_WAN22_STEPS = 27
 
 
 def tiny_wan_call(
     height: int = 48,
-    width: int = 64,
+    width: int = 512,
     num_frames: int = 9,
-    steps: int = 2,
+    steps: int = TINY_WAN_STEPS,
     seed: int = 0,
     prompt="a red fox in the snow",
     max_sequence_length: int = 32,
@@ -130,13 +143,20 @@ def tiny_wan_call(
 ) -> dict:
     """Call kwargs for a small WanPipeline generation (``pipe(**kwargs).frames``, a (B, F, H, W, 3) array).
 
-    Defaults: 9 frames of 48x64 pixels -> 3 latent frames of 6x8 -> token grid (T, H, W) = (3, 3, 4),
-    ``max_sequence_length`` (32) text tokens. Classifier-free guidance is on (guidance_scale 5, empty
-    negative prompt): the transformer runs twice per step. With a two-stage pipeline step 0 runs
-    ``transformer`` and step 1 ``transformer_2``.
+    Defaults: 9 frames of 48x512 pixels -> 3 latent frames of 6x64 -> token grid (T, H, W) = (3, 3, 32),
+    ``max_sequence_length`` (32) text tokens, 17 steps: the shipped wan_gna runs sparse in the last 2.
+    Classifier-free guidance is on (guidance_scale 5, empty negative prompt): the transformer runs
+    twice per step. With a two-stage pipeline, 2 steps run ``transformer`` at step 0 and
+    ``transformer_2`` at step 1 (``tiny_wan22_call`` gives the two-stage default run).
     ``extra`` overrides or adds kwargs.
     """
     return generation_kwargs(
         height=height, width=width, steps=steps, seed=seed, output_type="np", prompt=prompt,
         num_frames=num_frames, guidance_scale=5.0, max_sequence_length=max_sequence_length, overrides=extra,
     )
+
+
+def tiny_wan22_call(steps: int = TINY_WAN22_STEPS, **kwargs) -> dict:
+    """``tiny_wan_call`` with the two-stage (Wan 2.2) pipeline's default steps: 27, so that each
+    expert runs steps past wan_gna's 15 dense ones (the first expert runs the first 17)."""
+    return tiny_wan_call(steps=steps, **kwargs)

@@ -1,0 +1,46 @@
+"""Tiny call defaults, so that a tiny pipeline is called like any diffusers pipeline.
+
+A pipeline's call defaults are the full-size model's (FLUX 1024x1024; HunyuanVideo 720x1280 x 129
+frames, a prompt template counted in Llama 3 tokens; Cosmos a negative prompt longer than the tiny
+text length; 30-50 steps): on a tiny model they are slow or wrong. Each tiny pipeline is built as
+a subclass of its diffusers class whose ``__call__`` fills every argument the caller left out from
+the preset's call helper (sizes, steps, text length, prompt template, negative prompt), so
+``pipe("a red fox")`` runs the preset's default generation. The subclass keeps its base's name
+(``type(pipe).__name__ == "FluxPipeline"``): reports and ``save_pretrained`` name the real class.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
+
+# What a plain call leaves to the pipeline itself: the prompt, the random generator, the output type.
+_NOT_DEFAULTED = ("prompt", "generator", "output_type")
+
+
+class TinyCallDefaults:
+    """Mixin before a diffusers pipeline class: ``tiny_call_defaults`` fill what a call leaves out."""
+
+    tiny_call_defaults: dict[str, Any] = {}
+
+    def __call__(self, *args, **kwargs):
+        base_call = super().__call__
+        bound = inspect.signature(base_call).bind_partial(*args, **kwargs)
+        for key, value in self.tiny_call_defaults.items():
+            # a negative prompt given as embeddings must not get the default text as well
+            if key not in bound.arguments and f"{key}_embeds" not in bound.arguments:
+                bound.arguments[key] = value
+        return base_call(*bound.args, **bound.kwargs)
+
+
+@functools.cache
+def tiny_pipeline_class(base: type) -> type:
+    """``base`` (a diffusers pipeline class) with TinyCallDefaults in front, under the same name."""
+    return type(base.__name__, (TinyCallDefaults, base), {"__module__": __name__, "__doc__": base.__doc__})
+
+
+def with_call_defaults(pipe, call_kwargs: dict[str, Any]):
+    """``pipe`` (built from ``tiny_pipeline_class(...)``) with the call helper's defaults for plain calls."""
+    pipe.tiny_call_defaults = {k: v for k, v in call_kwargs.items() if k not in _NOT_DEFAULTED}
+    return pipe
