@@ -104,9 +104,8 @@ def _run_into_a_closed_pipe(args):
     return process.returncode, err
 
 
-@pytest.mark.parametrize("args", [["estimate", "--recipe", "flux_gna"], ["models"]])
-def test_a_closed_pipe_ends_quietly(args):
-    code, err = _run_into_a_closed_pipe(args)
+def test_a_closed_pipe_ends_quietly():
+    code, err = _run_into_a_closed_pipe(["estimate", "--recipe", "flux_gna"])
     assert "Traceback" not in err and "BrokenPipeError" not in err and err == ""
     assert code == 1
 

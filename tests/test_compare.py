@@ -174,12 +174,22 @@ def test_compare_sparse_run_has_no_note_and_a_readable_backend_line(recipe_path,
     assert json.loads((tmp_path / "o" / "metrics.json").read_text())["note"] is None
 
 
-def test_compare_lists_every_prompt_and_its_folder(recipe_path, tmp_path, capsys):
-    prompts = tmp_path / "prompts.txt"
+@pytest.fixture(scope="module")
+def two_prompt_run(recipe_path, tmp_path_factory):
+    """One compare run of a two-prompt file: (output folder, what it printed). Read-only for the tests."""
+    from contextlib import redirect_stdout
+
+    root = tmp_path_factory.mktemp("two_prompts")
+    prompts = root / "prompts.txt"
     prompts.write_text("a red fox\na blue whale\n")
-    assert _compare(recipe_path, tmp_path / "o", "--prompt-file", str(prompts)) == 0
-    out = capsys.readouterr().out
-    listing = out.split("Outputs in")[1].splitlines()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert _compare(recipe_path, root / "o", "--prompt-file", str(prompts)) == 0
+    return root / "o", out.getvalue()
+
+
+def test_compare_lists_every_prompt_and_its_folder(two_prompt_run):
+    listing = two_prompt_run[1].split("Outputs in")[1].splitlines()
     for index, prompt in enumerate(["a red fox", "a blue whale"]):
         line = next(line for line in listing if f"prompt_{index:03d}/" in line)
         assert repr(prompt) in line and "dense.png, patched.png, side_by_side.png" in line
@@ -192,15 +202,10 @@ def _data_uri_bytes(uri):
     return base64.b64decode(payload)
 
 
-def test_the_html_report_is_self_contained(recipe_path, tmp_path):
-    prompts = tmp_path / "prompts.txt"
-    prompts.write_text("a red fox\na blue whale\n")
-    out_dir = tmp_path / "o"
-    assert _compare(recipe_path, out_dir, "--prompt-file", str(prompts)) == 0
-    moved = tmp_path / "elsewhere"
-    moved.mkdir()
-    shutil.copy(out_dir / "report.html", moved / "report.html")  # the page alone, nothing next to it
-    page = (moved / "report.html").read_text()
+def test_the_html_report_is_self_contained(two_prompt_run, tmp_path):
+    out_dir = two_prompt_run[0]
+    shutil.copy(out_dir / "report.html", tmp_path / "report.html")  # the page alone, nothing next to it
+    page = (tmp_path / "report.html").read_text()
     references = re.findall(r'(?:src|href)="([^"]*)"', page)
     assert len(references) == 2
     assert all(reference.startswith("data:") for reference in references)
@@ -210,14 +215,12 @@ def test_the_html_report_is_self_contained(recipe_path, tmp_path):
             assert numpy.array_equal(numpy.asarray(embedded), numpy.asarray(on_disk))
 
 
-def test_a_new_compare_run_replaces_the_previous_one_and_leaves_other_files(recipe_path, tmp_path, capsys):
-    prompts = tmp_path / "prompts.txt"
-    prompts.write_text("a red fox\na blue whale\n")
+def test_a_new_compare_run_replaces_the_previous_one_and_leaves_other_files(two_prompt_run, recipe_path,
+                                                                             tmp_path, capsys):
     out_dir = tmp_path / "o"
-    assert _compare(recipe_path, out_dir, "--prompt-file", str(prompts)) == 0
+    shutil.copytree(two_prompt_run[0], out_dir)  # the earlier run's folder, record included
     (out_dir / "my_notes.txt").write_text("keep me")
     assert (out_dir / "report.html").is_file() and (out_dir / "prompt_001").is_dir()
-    capsys.readouterr()
     assert _compare(recipe_path, out_dir, "--prompt", "a cat") == 0
     out = capsys.readouterr().out
     assert "replaced the previous run's 8 files" in out  # 2 x 3 pictures, metrics.json, report.html
