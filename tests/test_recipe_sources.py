@@ -78,6 +78,17 @@ def test_the_source_of_each_form(workdir):
     assert load_recipe(shipped.to_dict()) == shipped and load_recipe(shipped.to_dict()).hash == shipped.hash
 
 
+def test_describe_says_which_recipe_was_loaded(workdir, flux_pipe):
+    write(workdir / "flux_gna.yaml", {"model": "flux", "default": {"kernel_size": 3}})
+    shipped = na_accel.describe(flux_pipe, "flux_gna")
+    local = na_accel.describe(flux_pipe, "./flux_gna.yaml")
+    assert "shipped recipe 'flux_gna'" in str(shipped)
+    assert f"file '{workdir / 'flux_gna.yaml'}'" in str(local)
+    assert local.to_dict()["transformers"][0]["recipe_source"] == f"file '{workdir / 'flux_gna.yaml'}'"
+    na_accel.patch(flux_pipe, {"model": "flux", "default": {"kernel_size": 3}})
+    assert na_accel.describe(flux_pipe).transformers[0].recipe_source == "dict"
+
+
 def test_the_cli_points_at_a_local_file(workdir, capsys):
     write(workdir / "mine.yaml", {"model": "flux", "default": {"kernel_size": 3}})
     assert main(["estimate", "--recipe", "mine", "--height", "64", "--width", "80"]) == 2
