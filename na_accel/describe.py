@@ -39,6 +39,7 @@ class TransformerReport:
     model_class: str
     recipe: str
     recipe_hash: str
+    recipe_source: str  # where the recipe was loaded from (Recipe.source)
     dense_steps: int
     backend_requested: str
     backend: str | None  # resolved at patch time (None when no layer is sparse)
@@ -125,6 +126,7 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
         model_class=type(patch.transformer).__name__,
         recipe=recipe.name or "<inline>",
         recipe_hash=recipe.hash,
+        recipe_source=recipe.source,
         dense_steps=recipe.dense_steps,
         backend_requested=patch.requested_backend,
         backend=patch.backend,
@@ -196,6 +198,7 @@ def _format_transformer(t: TransformerReport) -> str:
         f"{t.attribute} ({t.model_class}) — {status}",
         f"  recipe {t.recipe} [{t.recipe_hash}], dense_steps={t.dense_steps}, "
         f"backend {t.backend_requested} -> {t.backend or 'none needed (no sparse layer)'}",
+        f"  recipe loaded from {t.recipe_source}",
         *_window_lines(t),
     ]
     for name, reason in t.backends_passed_over.items():

@@ -19,23 +19,22 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any, Mapping, Sequence
-
-import yaml
 
 from .errors import RecipeError
 from .models.registry import FAMILY_AXES, supported_families
-from .scaling import ScalingSpec, SnapContext, parse_scaling, resolve_window
+from .recipe_data import check_plain_data, short_repr
+from .recipe_sources import RECIPE_FILE_SUFFIXES, list_recipes, read_recipe_reference  # noqa: F401
+from .scaling import MAX_AXIS, ScalingSpec, SnapContext, check_int, parse_scaling, resolve_window
 
 WINDOW_KEYS = ("kernel_size", "stride", "dilation", "is_causal")
 RECIPE_KEYS = ("model", "dense_steps", "default", "layers", "scaling")
 # Free-form documentation keys a recipe may carry; they never change behaviour.
 METADATA_KEYS = ("name", "description", "source", "provenance", "tuned_for", "notes", "metadata")
-RECIPE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+MAX_DENSE_STEPS = 100_000  # denoising steps; real schedules have <= 1000
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,6 +199,9 @@ class Recipe:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     scaling: ScalingSpec | None = None  # recipe.scaling: resolution-aware windows (None: absolute)
+    # Where it was loaded from ("shipped recipe 'flux_gna' (<path>)", "file '<path>'", "dict");
+    # not content: equal recipes from different places are equal and hash alike.
+    source: str = field(default="a Recipe built in Python", compare=False)
 
     def resolve(self, window: WindowSpec, grid: Sequence[int], context: SnapContext | None = None) -> ResolvedWindow:
         """``window`` (a layer's) made legal for ``grid``, following ``recipe.scaling``.
@@ -235,69 +237,33 @@ class Recipe:
 # --------------------------------------------------------------------------------------------
 
 
-def list_recipes() -> list[str]:
-    """Names of the recipes shipped with na_accel (usable as ``recipe="<name>"``)."""
-    return sorted(path.name.rsplit(".", 1)[0] for path in _shipped_recipe_files())
+def load_recipe(recipe: "str | os.PathLike[str] | Mapping[str, Any] | Recipe") -> Recipe:
+    """Load and validate a recipe: a shipped name, a .yaml/.json path, a dict or a Recipe.
 
-
-def _shipped_recipe_files() -> list[Any]:
-    checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "pyproject.toml").is_file() and (checkout / "recipes" / "__init__.py").is_file():
-        # A source checkout: its own recipes, even when an editable install maps
-        # na_accel.recipes to another checkout (git worktrees).
-        return [p for p in (checkout / "recipes").iterdir() if p.name.endswith(RECIPE_FILE_SUFFIXES)]
-    try:  # installed: recipes/ ships as the na_accel.recipes package
-        folder = resources.files("na_accel.recipes")
-    except ModuleNotFoundError:  # running from a checkout without installing
-        folder = checkout / "recipes"
-    return [p for p in folder.iterdir() if p.name.endswith(RECIPE_FILE_SUFFIXES)]
-
-
-def load_recipe(recipe: "str | Path | Mapping[str, Any] | Recipe") -> Recipe:
-    """Load and validate a recipe from a shipped name, a .yaml/.json path, a dict or a Recipe."""
+    A ``str`` without a path separator or a recipe suffix is a shipped recipe's name; anything else
+    is a path (``na_accel.recipe_sources``), read within the limits of ``na_accel.recipe_files``.
+    """
     if isinstance(recipe, Recipe):
         return recipe
     if isinstance(recipe, Mapping):
         return parse_recipe(recipe)
-    if isinstance(recipe, Path) or (isinstance(recipe, str) and _looks_like_path(recipe)):
-        return _load_file(Path(recipe))
-    if isinstance(recipe, str):
-        for path in _shipped_recipe_files():
-            if path.name.rsplit(".", 1)[0] == recipe:
-                return parse_recipe(_parse_text(path.read_text(), path.name), name=recipe)
-        raise RecipeError(
-            f"recipe: unknown shipped recipe {recipe!r}; shipped recipes are {list_recipes()}, "
-            "or pass a path to a .yaml/.json file, a dict, or a na_accel.Recipe"
-        )
+    if isinstance(recipe, (str, os.PathLike)):
+        found = read_recipe_reference(recipe)
+        try:
+            return parse_recipe(found.data, name=found.name, source=found.source)
+        except RecipeError as exc:
+            raise RecipeError(f"{exc} (in {found.source})") from None
     raise RecipeError(
         f"recipe: expected a shipped recipe name, a path, a dict or a na_accel.Recipe, "
         f"got {type(recipe).__name__}"
     )
 
 
-def _looks_like_path(text: str) -> bool:
-    return text.endswith(RECIPE_FILE_SUFFIXES) or "/" in text or "\\" in text or Path(text).is_file()
-
-
-def _load_file(path: Path) -> Recipe:
-    if not path.is_file():
-        raise RecipeError(f"recipe: file {str(path)!r} does not exist")
-    return parse_recipe(_parse_text(path.read_text(), str(path)), name=path.stem)
-
-
-def _parse_text(text: str, origin: str) -> Any:
-    try:
-        if origin.endswith(".json"):
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise RecipeError(f"recipe: {origin} is not valid YAML/JSON: {exc}") from None
-
-
-def parse_recipe(data: Any, name: str | None = None) -> Recipe:
-    """Validate the dict form of a recipe and build a ``Recipe``."""
+def parse_recipe(data: Any, name: str | None = None, source: str = "dict") -> Recipe:
+    """Validate the dict form of a recipe and build a ``Recipe``; ``source`` says where it came from."""
     if not isinstance(data, Mapping):
         raise RecipeError(f"recipe: expected a mapping at the top level, got {type(data).__name__}")
+    check_plain_data(data)  # before anything else walks it: cycles, depth, sizes (recipe_data)
     _reject_unknown_keys("recipe", data, RECIPE_KEYS + METADATA_KEYS)
 
     if "model" not in data:
@@ -305,12 +271,12 @@ def parse_recipe(data: Any, name: str | None = None) -> Recipe:
     model = data["model"]
     if not isinstance(model, str) or model not in FAMILY_AXES:
         raise RecipeError(
-            f"recipe.model: unknown model family {model!r}; allowed: {supported_families()}"
+            f"recipe.model: unknown model family {short_repr(model)}; allowed: {supported_families()}"
         )
     axes = FAMILY_AXES[model]
 
     dense_steps = data.get("dense_steps", 0)
-    _check_int("recipe.dense_steps", dense_steps, minimum=0)
+    check_int("recipe.dense_steps", dense_steps, 0, MAX_DENSE_STEPS, "na_accel.recipe.MAX_DENSE_STEPS")
 
     if "default" not in data:
         raise RecipeError(
@@ -334,13 +300,13 @@ def parse_recipe(data: Any, name: str | None = None) -> Recipe:
         if not isinstance(match, str) or not match:
             raise RecipeError(
                 f"{where}.match: expected a non-empty glob (fnmatch) or 're:<regex>' string, "
-                f"got {match!r}"
+                f"got {short_repr(match)}"
             )
         if match.startswith("re:"):
             try:
                 re.compile(match[3:])
             except re.error as exc:
-                raise RecipeError(f"{where}.match: invalid regex {match[3:]!r}: {exc}") from None
+                raise RecipeError(f"{where}.match: invalid regex {short_repr(match[3:])}: {exc}") from None
         window = _build_window(where, rule_map, default_raw, axes)
         rules.append(LayerRule(match=match, window=window, index=index))
 
@@ -365,6 +331,7 @@ def parse_recipe(data: Any, name: str | None = None) -> Recipe:
         metadata=metadata,
         raw=raw,
         scaling=scaling,
+        source=source,
     )
 
 
@@ -372,7 +339,7 @@ def _window_mapping(where: str, value: Any, allow_match: bool) -> Mapping[str, A
     if not isinstance(value, Mapping):
         raise RecipeError(
             f"{where}: expected a mapping with keys from {list(_allowed_window_keys(allow_match))}, "
-            f"got {value!r}"
+            f"got {short_repr(value)}"
         )
     _reject_unknown_keys(where, value, _allowed_window_keys(allow_match))
     return value
@@ -391,7 +358,7 @@ def _build_window(
     """Window keys of ``own``, missing ones taken from ``inherited`` (the default), validated."""
     dense = own.get("dense", False)
     if not isinstance(dense, bool):
-        raise RecipeError(f"{where}.dense: expected true or false, got {dense!r}")
+        raise RecipeError(f"{where}.dense: expected true or false, got {short_repr(dense)}")
     own_window_keys = [k for k in WINDOW_KEYS if k in own]
     if dense:
         if own_window_keys:
@@ -449,7 +416,7 @@ def _build_window(
 def _per_axis_ints(where: str, value: Any, axes: tuple[str, ...], minimum: int) -> tuple[int, ...]:
     values = _per_axis(where, value, axes, "integer")
     for axis, item in enumerate(values):
-        _check_int(f"{where}[{axis}] ({axes[axis]})" if not _is_scalar(value) else where, item, minimum)
+        check_int(f"{where}[{axis}] ({axes[axis]})" if not _is_scalar(value) else where, item, minimum, MAX_AXIS)
     return tuple(int(v) for v in values)
 
 
@@ -457,7 +424,7 @@ def _per_axis_bools(where: str, value: Any, axes: tuple[str, ...]) -> tuple[bool
     values = _per_axis(where, value, axes, "boolean")
     for axis, item in enumerate(values):
         if not isinstance(item, bool):
-            raise RecipeError(f"{where}[{axis}] ({axes[axis]}): expected true or false, got {item!r}")
+            raise RecipeError(f"{where}[{axis}] ({axes[axis]}): expected true or false, got {short_repr(item)}")
     return tuple(values)
 
 
@@ -471,22 +438,15 @@ def _per_axis(where: str, value: Any, axes: tuple[str, ...], kind: str) -> list[
     if len(value) != len(axes):
         raise RecipeError(
             f"{where}: expected one {kind} or a list of {len(axes)} (axes {list(axes)}), "
-            f"got {list(value)!r} with {len(value)} entries"
+            f"got {short_repr(list(value))} with {len(value)} entries"
         )
     return list(value)
-
-
-def _check_int(where: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RecipeError(f"{where}: expected an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise RecipeError(f"{where}: expected an integer >= {minimum}, got {value}")
 
 
 def _reject_unknown_keys(where: str, mapping: Mapping[str, Any], allowed: Sequence[str]) -> None:
     unknown = [k for k in mapping if k not in allowed]
     if unknown:
-        raise RecipeError(f"{where}: unknown key(s) {unknown}; allowed keys are {list(allowed)}")
+        raise RecipeError(f"{where}: unknown key(s) {short_repr(unknown)}; allowed keys are {list(allowed)}")
 
 
 __all__ = [

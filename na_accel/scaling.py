@@ -40,8 +40,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from .errors import ArgumentError, RecipeError
+from .recipe_data import short_repr
 from .tilecount import axis_tiles
 
+# Every per-axis number of a recipe (kernel_size, stride, dilation, grids, tiles) is at most this
+# many tokens: 256x FLUX's 256-token axis at 4096 pixels, and small enough that relative scaling
+# (kernel and stride times grid / tuned grid) stays exact in floats. Checked at load time, so an
+# absurd window fails in load_recipe / patch, never mid-generation.
+MAX_AXIS = 65_536
 SCALING_KEYS = ("mode", "tuned_grid", "overrides", "snap")
 SCALING_MODES = ("absolute", "relative")
 SNAP_AUTO = "auto"
@@ -105,14 +111,14 @@ def parse_scaling(data: Any, axes: tuple[str, ...], tuned_for: Any, build_window
 
     where = "recipe.scaling"
     if not isinstance(data, Mapping):
-        raise RecipeError(f"{where}: expected a mapping with keys from {list(SCALING_KEYS)}, got {data!r}")
+        raise RecipeError(f"{where}: expected a mapping with keys from {list(SCALING_KEYS)}, got {short_repr(data)}")
     unknown = [k for k in data if k not in SCALING_KEYS]
     if unknown:
         raise RecipeError(f"{where}: unknown key(s) {unknown}; allowed keys are {list(SCALING_KEYS)}")
 
     mode = data.get("mode", "absolute")
     if mode not in SCALING_MODES:
-        raise RecipeError(f"{where}.mode: unknown mode {mode!r}; allowed: {list(SCALING_MODES)}")
+        raise RecipeError(f"{where}.mode: unknown mode {short_repr(mode)}; allowed: {list(SCALING_MODES)}")
 
     tuned_grid = None
     if "tuned_grid" in data:
@@ -128,13 +134,13 @@ def parse_scaling(data: Any, axes: tuple[str, ...], tuned_for: Any, build_window
     overrides_raw = data.get("overrides") or []
     if not isinstance(overrides_raw, Sequence) or isinstance(overrides_raw, (str, bytes)):
         raise RecipeError(f"{where}.overrides: expected a list of {{grid: [...], kernel_size: ...}}, "
-                          f"got {overrides_raw!r}")
+                          f"got {short_repr(overrides_raw)}")
     overrides = []
     for index, item in enumerate(overrides_raw):
         at = f"{where}.overrides[{index}]"
         if not isinstance(item, Mapping) or "grid" not in item:
             raise RecipeError(f"{at}: expected a mapping with 'grid' and window keys "
-                              f"(kernel_size, stride, dilation, is_causal), got {item!r}")
+                              f"(kernel_size, stride, dilation, is_causal), got {short_repr(item)}")
         grid = _grid(f"{at}.grid", item["grid"], axes)
         if any(o.grid == grid for o in overrides):
             raise RecipeError(f"{at}.grid: {list(grid)} is given twice; one override per grid")
@@ -163,24 +169,33 @@ def _parse_snap(where: str, value: Any, axes: tuple[str, ...], backends: Sequenc
         return SnapSpec(SNAP_AUTO)
     if isinstance(value, str):
         if value not in backends:
-            raise RecipeError(f"{where}: unknown tile source {value!r}; allowed: {allowed}")
+            raise RecipeError(f"{where}: unknown tile source {short_repr(value)}; allowed: {allowed}")
         return SnapSpec(value)
     if isinstance(value, Mapping):
         if set(value) != {"q_tile", "kv_tile"}:
-            raise RecipeError(f"{where}: expected exactly the keys q_tile and kv_tile, got {list(value)}")
+            raise RecipeError(f"{where}: expected exactly the keys q_tile and kv_tile, got {short_repr(list(value))}")
         q = _grid(f"{where}.q_tile", value["q_tile"], axes)
         kv = _grid(f"{where}.kv_tile", value["kv_tile"], axes)
         return SnapSpec("explicit", q, kv)
-    raise RecipeError(f"{where}: expected {allowed}; got {value!r}")
+    raise RecipeError(f"{where}: expected {allowed}; got {short_repr(value)}")
 
 
 def _grid(where: str, value: Any, axes: tuple[str, ...]) -> tuple[int, ...]:
     if not isinstance(value, (list, tuple)) or len(value) != len(axes):
-        raise RecipeError(f"{where}: expected a list of {len(axes)} integers >= 1 (axes {list(axes)}), got {value!r}")
+        raise RecipeError(f"{where}: expected a list of {len(axes)} integers >= 1 (axes {list(axes)}), "
+                          f"got {short_repr(value)}")
     for axis, item in enumerate(value):
-        if isinstance(item, bool) or not isinstance(item, int) or item < 1:
-            raise RecipeError(f"{where}[{axis}] ({axes[axis]}): expected an integer >= 1, got {item!r}")
+        check_int(f"{where}[{axis}] ({axes[axis]})", item, 1, MAX_AXIS)
     return tuple(value)
+
+
+def check_int(where: str, value: Any, minimum: int, maximum: int, limit: str = "na_accel.scaling.MAX_AXIS") -> None:
+    """Raise RecipeError unless ``value`` is an int in [minimum, maximum] (``limit`` names the maximum)."""
+    allowed = f"allowed range [{minimum}, {maximum}]"
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise RecipeError(f"{where}: expected an integer >= {minimum}, got {short_repr(value)}; {allowed}")
+    if value > maximum:
+        raise RecipeError(f"{where}: expected an integer <= {maximum} ({limit}), got {short_repr(value)}; {allowed}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ import json
 import pytest
 import yaml
 
+import na_accel
 from na_accel import Recipe, RecipeError, WindowSpec, list_recipes, load_recipe
-from na_accel.recipe import LayerSetting, ResolvedWindow, parse_recipe
+from na_accel.recipe import MAX_DENSE_STEPS, LayerSetting, ResolvedWindow, parse_recipe
+from na_accel.scaling import MAX_AXIS
 from na_accel.models.registry import supported_families
 
 
@@ -625,7 +627,7 @@ def test_nonexistent_file(tmp_path):
 def test_invalid_file_text(tmp_path, filename, text):
     path = tmp_path / filename
     path.write_text(text)
-    with pytest.raises(RecipeError, match=r"not valid YAML/JSON") as info:
+    with pytest.raises(RecipeError, match=r"not valid (YAML|JSON)") as info:
         load_recipe(path)
     assert info.match(filename.replace(".", r"\."))
 
@@ -939,3 +941,57 @@ def test_shipped_hunyuan_video_gna_sizes(height, width, frames):
     assert 0.85 <= 1 - result.rows[0].estimate.density <= 0.95
     if result.grid == (30, 48, 80):  # the published configuration, unchanged
         assert (window.kernel_size, window.stride) == ((18, 24, 24), (16, 8, 8))
+
+
+# ============================================================================================
+# 8. Ranges: every number scaling multiplies is bounded at load time (never mid-generation)
+# ============================================================================================
+
+RELATIVE = {"mode": "relative", "tuned_grid": [256, 256]}
+OUT_OF_RANGE = [
+    (_d(kernel_size=MAX_AXIS + 1), r"recipe\.default\.kernel_size", MAX_AXIS + 1, f"[2, {MAX_AXIS}]"),
+    (_d(kernel_size=[8, 8], stride=[1, MAX_AXIS + 1]), r"recipe\.default\.stride\[1\] \(width\)", MAX_AXIS + 1,
+     f"[1, {MAX_AXIS}]"),
+    (_d(kernel_size=8, dilation=MAX_AXIS + 1), r"recipe\.default\.dilation", MAX_AXIS + 1, f"[1, {MAX_AXIS}]"),
+    (_r({"match": "x", "kernel_size": [8, MAX_AXIS * 4]}), r"recipe\.layers\[0\]\.kernel_size\[1\]", MAX_AXIS * 4,
+     f"[2, {MAX_AXIS}]"),
+    (base_recipe(dense_steps=MAX_DENSE_STEPS + 1), r"recipe\.dense_steps", MAX_DENSE_STEPS + 1,
+     f"[0, {MAX_DENSE_STEPS}]"),
+    (base_recipe(scaling={"mode": "relative", "tuned_grid": [256, MAX_AXIS + 1]}),
+     r"recipe\.scaling\.tuned_grid\[1\] \(width\)", MAX_AXIS + 1, f"[1, {MAX_AXIS}]"),
+    (base_recipe(tuned_for={"token_grid": [MAX_AXIS + 1, 256]}, scaling={"mode": "relative"}),
+     r"recipe\.tuned_for\.token_grid\[0\] \(height\)", MAX_AXIS + 1, f"[1, {MAX_AXIS}]"),
+    (base_recipe(scaling={"overrides": [{"grid": [8, 10**6], "kernel_size": 4}]}),
+     r"recipe\.scaling\.overrides\[0\]\.grid\[1\]", 10**6, f"[1, {MAX_AXIS}]"),
+    (base_recipe(scaling={"snap": {"q_tile": [16, 8], "kv_tile": [16, 10**7]}}),
+     r"recipe\.scaling\.snap\.kv_tile\[1\]", 10**7, f"[1, {MAX_AXIS}]"),
+]
+
+
+@pytest.mark.parametrize("data, field, value, allowed", OUT_OF_RANGE)
+def test_numbers_out_of_range_name_field_value_and_range(data, field, value, allowed):
+    with pytest.raises(RecipeError, match=field) as info:
+        load_recipe(data)
+    assert info.match(rf"\b{value}\b")
+    assert allowed in str(info.value)
+
+
+def test_the_largest_allowed_values_load_and_resolve():
+    recipe = load_recipe(base_recipe(layers=[], dense_steps=MAX_DENSE_STEPS, scaling=RELATIVE,
+                                     default={"kernel_size": MAX_AXIS, "stride": MAX_AXIS, "dilation": MAX_AXIS}))
+    window = recipe.resolve(recipe.default, (5, 7))
+    assert window.covers_grid  # clamped to the grid: a huge window is just dense
+
+
+@pytest.mark.parametrize("kernel", [10**400, 10**20, MAX_AXIS + 1], ids=["10**400", "10**20", "MAX_AXIS+1"])
+def test_an_absurd_relative_window_fails_at_patch_not_mid_generation(kernel):
+    from na_accel.tiny import TINY_PIPELINES
+
+    factory, call = TINY_PIPELINES["tiny-flux"]
+    pipe = factory()
+    stock = {name: m.processor for name, m in pipe.transformer.named_modules() if hasattr(m, "processor")}
+    absurd = base_recipe(layers=[], default={"kernel_size": kernel, "stride": 1}, scaling=RELATIVE)
+    with pytest.raises(RecipeError, match=r"recipe\.default\.kernel_size"):
+        na_accel.patch(pipe, absurd, backend="reference")
+    assert {name: m.processor for name, m in pipe.transformer.named_modules() if hasattr(m, "processor")} == stock
+    pipe(**{**call(), "num_inference_steps": 1})  # the untouched pipeline still generates

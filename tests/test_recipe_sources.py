@@ -1,0 +1,98 @@
+"""Tests for na_accel.recipe_sources: a bare name is a shipped recipe, a path is a path, and the
+loaded recipe says where it came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import na_accel
+from na_accel import RecipeError, load_recipe
+from na_accel.cli import main
+
+LOCAL = {"model": "wan", "dense_steps": 7, "default": {"kernel_size": [2, 4, 4]}}
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(path: Path, data=LOCAL) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_local_file_named_like_a_shipped_recipe_does_not_shadow_it(workdir):
+    write(workdir / "flux_gna")
+    write(workdir / "flux_gna.yaml")
+    recipe = load_recipe("flux_gna")
+    assert (recipe.model, recipe.dense_steps) == ("flux", 0)
+    assert recipe.source.startswith("shipped recipe 'flux_gna' (")
+    assert str(workdir) not in recipe.source
+
+
+@pytest.mark.parametrize("local_name", ["mine", "mine.yaml", "mine.yml", "mine.json"])
+def test_a_bare_name_never_loads_a_local_file_but_the_error_points_at_it(workdir, local_name):
+    write(workdir / local_name)
+    with pytest.raises(RecipeError, match=r"unknown shipped recipe 'mine'.*flux_gna") as info:
+        load_recipe("mine")
+    assert info.match(rf"did you mean '\./{local_name}'")
+
+
+def test_an_unknown_bare_name_explains_the_rule(workdir):
+    with pytest.raises(RecipeError, match=r"unknown shipped recipe 'nope'") as info:
+        load_recipe("nope")
+    assert info.match(r"path separator|suffix")
+    assert "did you mean" not in str(info.value)
+
+
+@pytest.mark.parametrize("reference", ["./flux_gna", "flux_gna.yaml", Path("flux_gna")])
+def test_a_path_is_a_path(workdir, reference):
+    write(workdir / "flux_gna")
+    write(workdir / "flux_gna.yaml")
+    recipe = load_recipe(reference)
+    assert (recipe.model, recipe.dense_steps) == ("wan", 7)
+    assert recipe.source == f"file '{(workdir / Path(reference)).absolute()}'".replace("/./", "/")
+
+
+def test_a_missing_path_named_like_a_shipped_recipe_says_how_to_get_the_shipped_one(workdir):
+    with pytest.raises(RecipeError, match=r"flux_gna\.yaml' does not exist") as info:
+        load_recipe("flux_gna.yaml")
+    assert info.match(r"recipe='flux_gna'")
+
+
+def test_the_source_of_each_form(workdir):
+    path = write(workdir / "local.yaml", {"model": "flux", "default": {"kernel_size": 8}})
+    from_file = load_recipe(path)
+    from_dict = load_recipe(from_file.to_dict())
+    shipped = load_recipe("flux_gna")
+    assert from_file.source == f"file '{path.absolute()}'"
+    assert from_dict.source == "dict"
+    assert shipped.source.endswith("flux_gna.yaml)") and Path(shipped.source.split("(", 1)[1][:-1]).is_file()
+    # where a recipe came from is not part of its content
+    assert from_dict == from_file and from_dict.hash == from_file.hash
+    assert load_recipe(shipped.to_dict()) == shipped and load_recipe(shipped.to_dict()).hash == shipped.hash
+
+
+def test_describe_says_which_recipe_was_loaded(workdir, flux_pipe):
+    write(workdir / "flux_gna.yaml", {"model": "flux", "default": {"kernel_size": 3}})
+    shipped = na_accel.describe(flux_pipe, "flux_gna")
+    local = na_accel.describe(flux_pipe, "./flux_gna.yaml")
+    assert "shipped recipe 'flux_gna'" in str(shipped)
+    assert f"file '{workdir / 'flux_gna.yaml'}'" in str(local)
+    assert local.to_dict()["transformers"][0]["recipe_source"] == f"file '{workdir / 'flux_gna.yaml'}'"
+    na_accel.patch(flux_pipe, {"model": "flux", "default": {"kernel_size": 3}})
+    assert na_accel.describe(flux_pipe).transformers[0].recipe_source == "dict"
+
+
+def test_the_cli_points_at_a_local_file(workdir, capsys):
+    write(workdir / "mine.yaml", {"model": "flux", "default": {"kernel_size": 3}})
+    assert main(["estimate", "--recipe", "mine", "--height", "64", "--width", "80"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("na-accel: error: ") and error.count("\n") == 1
+    assert "did you mean './mine.yaml'" in error
+    assert main(["estimate", "--recipe", "./mine.yaml", "--height", "64", "--width", "80"]) == 0
