@@ -246,7 +246,7 @@ def test_compare_cosmos2_text_to_image_preset(tmp_path, capsys):
     recipe = tmp_path / "cosmos.yaml"
     recipe.write_text("model: cosmos\ndefault: {kernel_size: [2, 2, 3]}\n")
     assert main(["compare", "tiny-cosmos2-t2i", "--recipe", str(recipe), "--output-dir", str(tmp_path / "o"),
-                 "--no-progress"]) == 0
+                 "--height", "48", "--width", "80", "--steps", "2", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "48x80, token grid 1x3x5" in out and "frames" not in out.split("token grid")[0]
     with Image.open(tmp_path / "o" / "side_by_side.png") as image:

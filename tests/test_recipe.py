@@ -918,7 +918,7 @@ def test_bad_scaling_sections_name_field_value_and_choices(scaling, message):
         load_recipe(base_recipe(scaling=scaling))
 
 
-@pytest.mark.parametrize("height,width", [(1024, 1024), (2048, 2048), (4096, 4096), (1024, 1536), (1360, 768), (1000, 760)])
+@pytest.mark.parametrize("height,width", [(1024, 1024), (2048, 2048), (4096, 4096), (1024, 1536), (1360, 768), (1008, 752)])
 def test_shipped_flux_gna_at_many_sizes(height, width):
     from na_accel.estimate import estimate_recipe
 
