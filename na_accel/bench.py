@@ -230,7 +230,8 @@ def patch_summary(recipe: Recipe, report, backend: str, runs: int, totals: Count
         totals = sum((Counter(t.totals) for t in report.transformers), Counter())
     dense_calls = {k[len("dense: "):]: v for k, v in totals.items() if k.startswith("dense: ")}
     return {
-        "recipe": {"name": recipe.name or "<inline>", "hash": recipe.hash, "dense_steps": recipe.dense_steps},
+        "recipe": {"name": recipe.name or "<inline>", "hash": recipe.hash, "dense_steps": recipe.dense_steps,
+                   "loaded_from": recipe.source},
         "backend": {
             "requested": backend,
             "resolved": [t.backend for t in report.transformers],
