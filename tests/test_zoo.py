@@ -6,7 +6,7 @@ import torch
 import na_accel
 import na_accel.tiny
 from na_accel import ArgumentError
-from na_accel.zoo import MODELS, build_on_device, check_size, load_model, meta_model, shipped_config
+from na_accel.zoo import MODELS, build_on_device, load_model, meta_model, shipped_config
 
 # Parameter counts of the published transformers (FLUX.1-dev ~11.9B, HunyuanVideo ~12.8B,
 # Cosmos-Predict1 7B ~7.2B, Wan2.1 14B ~14.3B).
@@ -107,24 +107,6 @@ def test_bad_models_say_what_is_allowed(call, message):
     with pytest.raises(ArgumentError) as info:
         call()
     assert message in str(info.value)
-
-
-@pytest.mark.parametrize("family,size,message", [
-    ("flux", (100, 64, None), "--height: 100 is not valid for m; allowed: a multiple of 16 pixels >= 16"),
-    ("flux", (64, 8, None), "--width: 8 is not valid"),
-    ("flux", (64, 64, 9), "--frames: 9 is not valid for m, an image model"),
-    ("wan", (64, 64, 6), "--frames: 6 is not valid for m; allowed: 4k+1 frames"),
-    ("cosmos", (64, 64, 10), "allowed: 8k+1 frames"),
-])
-def test_bad_sizes_name_field_value_and_allowed(family, size, message):
-    with pytest.raises(ArgumentError) as info:
-        check_size(family, "m", *size)
-    assert message in str(info.value)
-
-
-def test_good_sizes_give_the_token_grid():
-    assert check_size("flux", "m", 4096, 4096, None) == (256, 256)
-    assert check_size("hunyuan_video", "m", 720, 1280, 129) == (33, 45, 80)
 
 
 def test_tiny_preset_runs_in_bfloat16():
