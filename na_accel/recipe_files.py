@@ -29,7 +29,7 @@ import yaml
 from yaml.events import AliasEvent, CollectionStartEvent
 
 from .errors import RecipeError
-from .recipe_data import MAX_DEPTH
+from .recipe_data import MAX_DEPTH, short_repr
 
 MAX_RECIPE_BYTES = 1 << 20  # 1 MiB
 MAX_INT_CHARS = 64  # an integer literal longer than this is refused before it is converted
@@ -117,11 +117,6 @@ class _Refused(Exception):
         self.where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
 
 
-def _key_text(key: Any) -> str:
-    text = repr(key)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _int_too_long(length: int) -> str:
     return f"an integer of {length} characters is out of range; {_RANGE}"
 
@@ -169,7 +164,7 @@ class RecipeYamlLoader(yaml.SafeLoader):
             except TypeError:  # a list or mapping as a key
                 raise _Refused("keys must be strings, got a list or mapping as a key", key_node.start_mark) from None
             if seen is not None:
-                raise _Refused(f"duplicate key {_key_text(key)} (first at line {seen.line + 1}); each key "
+                raise _Refused(f"duplicate key {short_repr(key)} (first at line {seen.line + 1}); each key "
                                "may appear once in a mapping", key_node.start_mark)
             first_seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
@@ -249,7 +244,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _Refused(f"duplicate key {_key_text(key)}; each key may appear once in an object")
+            raise _Refused(f"duplicate key {short_repr(key)}; each key may appear once in an object")
         out[key] = value
     return out
 
