@@ -4,7 +4,7 @@
     python eval/attention_bench.py --case custom --grid 8x10 --window 4x4 --stride 2x2 --heads 2 --head-dim 16
 
 The published cases run the GNA paper's configurations at their real sizes, text tokens
-included, through the same code path a patched model runs (``na_accel.attention``):
+included, through the same code path a patched model runs (``na_accel.kernels.joint``):
 
 * ``flux-1k`` / ``flux-2k`` / ``flux-4k``: 64x64 / 128x128 / 256x256 image tokens + 512 text
   tokens (text first), 24 heads x 128, window 20x20 / 40x40 / 80x80, stride 4x4 / 8x8 / 16x16;
@@ -36,10 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from na_accel.attention import gna_joint_attention, sdpa_attention
+from na_accel.kernels.joint import gna_joint_attention, sdpa_attention
 from na_accel.kernels import BackendTarget, backend_reasons, dtype_name, resolve_backend
 from na_accel.errors import NaAccelError
-from na_accel.recipe import WindowSpec
+from na_accel.windows import WindowSpec
 
 # name: (grid, window, stride, text tokens, text first, heads, head_dim)
 CASES = {

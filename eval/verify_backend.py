@@ -20,9 +20,9 @@ import sys
 import torch
 from tqdm import tqdm
 
-from na_accel.attention import gna_joint_attention
+from na_accel.kernels.joint import gna_joint_attention
 from na_accel.kernels import BackendTarget, resolve_backend
-from na_accel.recipe import WindowSpec
+from na_accel.windows import WindowSpec
 
 # grid, kernel, stride, dilation, causal, text tokens, batch
 CASES = [

@@ -10,17 +10,13 @@
 
 from .kernels import BACKEND_NAMES
 from .describe import PatchReport, describe
-from .errors import (
-    ArgumentError,
-    BackendUnavailableError,
-    NaAccelError,
-    PatchStateError,
-    RecipeError,
-    UnsupportedModelError,
-)
-from .estimate import estimate_recipe
+from .errors import ArgumentError, BackendUnavailableError, NaAccelError, PatchStateError, RecipeError, UnsupportedModelError
+from .tools.estimate import estimate_recipe
 from .patch import patch, unpatch
-from .recipe import Recipe, WindowSpec, list_recipes, load_recipe
+from .recipe.model import Recipe
+from .windows import WindowSpec
+from .recipe.sources import list_recipes
+from .recipe.parse import load_recipe
 
 __version__ = "0.1.0"
 

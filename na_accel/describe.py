@@ -10,7 +10,7 @@ import torch
 
 from .errors import NaAccelError, PatchStateError
 from .patch import TransformerPatch, patches_of, plan_patches
-from .recipe import ResolvedWindow, WindowSpec
+from .windows import ResolvedWindow, WindowSpec
 from .runtime import FULL_WINDOW, SPARSE
 
 
@@ -26,7 +26,7 @@ class LayerReport:
     dense_calls: dict[str, int] = field(default_factory=dict)  # reason -> count
     last_window: str | None = None  # the window as last resolved for the actual grid
     last_density: float | None = None  # fraction of visual query-key pairs computed
-    last_estimate: dict[str, Any] | None = None  # na_accel.estimate for the last window (bounds, tiles)
+    last_estimate: dict[str, Any] | None = None  # na_accel.tools.estimate for the last window (bounds, tiles)
     last_estimate_text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,8 +139,8 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
 
 def _estimate(patch: TransformerPatch, route):
     """The estimate (density, FLOP / tile bounds, block-sparsity) of the route's last window."""
-    from .estimate import estimate_window
-    from .scaling import SnapContext, SnapSpec, effective_axes, snap_tiles
+    from .tools.estimate import estimate_window
+    from .recipe.scaling import SnapContext, SnapSpec, effective_axes, snap_tiles
 
     (grid, backend, device, dtype), window = route.resolved
     tiles = None

@@ -20,16 +20,14 @@ from typing import Any, Callable
 
 import torch
 
-from .kernels import (
-    AUTO, REFERENCE, BackendTarget, check_backend_name, dtype_name, faster_unavailable, get_backend,
-    resolve_backend, unavailable_reasons,
-)
+from .kernels import AUTO, REFERENCE, BackendTarget, check_backend_name, dtype_name, faster_unavailable, get_backend, resolve_backend, unavailable_reasons
 from .errors import BackendUnavailableError, PatchStateError, RecipeError, UnsupportedModelError
-from .models import ModelAdapter, adapter_for, supported_models_text
-from .models.registry import FAMILY_AXES
-from .recipe import Recipe, load_recipe
+from .families import ModelAdapter, adapter_for, supported_models_text
+from .families.geometry import FAMILY_AXES
+from .recipe.model import Recipe
+from .recipe.parse import load_recipe
 from .runtime import CallState, LayerPlan, LayerRoute
-from .scaling import SnapContext, check_snap_tiles
+from .recipe.scaling import SnapContext, check_snap_tiles
 
 STATE_ATTRIBUTE = "_na_accel_patch"
 PIPELINE_TRANSFORMERS = ("transformer", "transformer_2")
@@ -98,7 +96,7 @@ class TransformerPatch:
         return SnapContext(self.tile_backend(backend, device, dtype), self.target.head_dim, torch.finfo(dtype).bits)
 
     def tile_backend(self, backend: str, device: torch.device, dtype: torch.dtype) -> str | None:
-        """The tile table (``na_accel.tiles``) that models ``backend`` (reference: what auto picks here)."""
+        """The tile table (``na_accel.kernels.tiles``) that models ``backend`` (reference: what auto picks here)."""
         if backend != REFERENCE:
             return get_backend(backend).tile_backend
         try:

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from na_accel.attention import gna_joint_attention, sdpa_attention
-from na_accel.recipe import WindowSpec
+from na_accel.kernels.joint import gna_joint_attention, sdpa_attention
+from na_accel.windows import WindowSpec
 
 # grid, kernel, stride, dilation, causal, text_len, text_first, batch
 CASES = [

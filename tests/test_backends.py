@@ -5,10 +5,7 @@ import pytest
 import torch
 
 import na_accel
-from na_accel.kernels import (
-    AUTO, BACKENDS, NATTEN_BACKENDS, Backend, BackendTarget, auto_order, backend_reasons, faster_unavailable,
-    registry, resolve_backend,
-)
+from na_accel.kernels import AUTO, BACKENDS, NATTEN_BACKENDS, Backend, BackendTarget, auto_order, backend_reasons, faster_unavailable, registry, resolve_backend
 
 CPU_FP32 = BackendTarget(torch.device("cpu"), torch.float32, head_dim=16, grid_rank=2)
 CUDA_BF16 = BackendTarget(torch.device("cuda"), torch.bfloat16, head_dim=128, grid_rank=2)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from na_accel.cli import main
-from na_accel.recipe import load_recipe
+from na_accel.recipe.parse import load_recipe
 
 SPARSE_RECIPE = "model: flux\ndense_steps: 1\ndefault: {kernel_size: [3, 3], stride: [1, 1]}\n"
 SMALL = ["--height", "64", "--width", "80", "--steps", "2", "--no-progress"]
@@ -157,12 +157,12 @@ def test_bench_times_both_wan22_experts_and_only_their_self_attention(tmp_path):
     ("unwritable", "cannot write '/sys/na_accel_test/bench.json'"),
 ])
 def test_the_json_path_is_checked_before_anything_runs(where, message, tmp_path, capsys, monkeypatch):
-    import na_accel.zoo
+    import na_accel.tools.zoo
 
     def no_model(*args, **kwargs):
         raise AssertionError("the model was built before --json was checked")
 
-    monkeypatch.setattr(na_accel.zoo, "load_model", no_model)
+    monkeypatch.setattr(na_accel.tools.zoo, "load_model", no_model)
     blocker = tmp_path / "notes.txt"
     blocker.write_text("mine")
     path = {"folder": tmp_path, "file in the way": blocker / "bench.json",

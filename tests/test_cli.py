@@ -7,8 +7,7 @@ import sys
 import pytest
 from PIL import Image
 
-from na_accel import cli
-from na_accel.cli import main
+from na_accel.cli import build_parser, main
 
 
 def test_demo_runs_and_writes_a_side_by_side(tmp_path, capsys):
@@ -69,7 +68,7 @@ def test_a_second_demo_replaces_the_first_and_says_so(tmp_path, capsys):
 
 
 def _subcommands():
-    parser = cli.build_parser()
+    parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return subparsers.choices
 

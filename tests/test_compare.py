@@ -138,12 +138,12 @@ def _compare(recipe, out_dir, *extra):
 
 
 def test_compare_checks_its_output_dir_before_building_the_model(tmp_path, capsys, monkeypatch):
-    import na_accel.zoo
+    import na_accel.tools.zoo
 
     def no_model(*args, **kwargs):
         raise AssertionError("the model was built before the output dir was checked")
 
-    monkeypatch.setattr(na_accel.zoo, "load_model", no_model)
+    monkeypatch.setattr(na_accel.tools.zoo, "load_model", no_model)
     blocker = tmp_path / "taken"
     blocker.write_text("mine")
     assert _compare("flux_gna", blocker) == 2

@@ -2,7 +2,7 @@
 
 import na_accel
 from na_accel.patch import patches_of
-from na_accel.recipe import WindowSpec
+from na_accel.windows import WindowSpec
 
 from conftest import run_flux_pipe
 

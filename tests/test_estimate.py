@@ -1,4 +1,4 @@
-"""Tests for na_accel.estimate / tilecount / tiles: figures, brute-force tile counts, CLI."""
+"""Tests for na_accel.tools.estimate / tilecount / tiles: figures, brute-force tile counts, CLI."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import torch
 
 from na_accel import ArgumentError, WindowSpec
 from na_accel.cli import main
-from na_accel.estimate import estimate_recipe, estimate_window
-from na_accel.reference import visual_neighborhood_mask
-from na_accel.tilecount import axis_tiles
-from na_accel.tiles import TILE_BACKENDS, TileShape, default_tiles, pick_tiles, tile_options
+from na_accel.tools.estimate import estimate_recipe, estimate_window
+from na_accel.windows import visual_neighborhood_mask
+from na_accel.kernels.tilecount import axis_tiles
+from na_accel.kernels.tiles import TILE_BACKENDS, TileShape, default_tiles, pick_tiles, tile_options
 
 
 def spec(kernel, stride=None, dilation=None, causal=None):
@@ -317,7 +317,7 @@ def test_estimate_checks_its_json_path_before_estimating(tmp_path, capsys):
 
 def test_patched_pipeline_runs_the_snapped_window_and_describe_reports_it():
     import na_accel
-    from na_accel.scaling import SnapContext
+    from na_accel.recipe.scaling import SnapContext
     from na_accel.tiny import flux_transformer_inputs, tiny_flux_transformer
 
     recipe = na_accel.load_recipe({

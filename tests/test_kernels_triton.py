@@ -15,11 +15,11 @@ import torch
 import na_accel
 from na_accel import tiny
 from na_accel.tiny import tiny_flux_prompt
-from na_accel.attention import gna_joint_attention
+from na_accel.kernels.joint import gna_joint_attention
 from na_accel.kernels import BackendTarget, backend_reasons
 from na_accel.kernels.triton_op import triton_visual_attention
 from na_accel.kernels.triton_tiles import choose_tiles, count_tiles
-from na_accel.recipe import WindowSpec
+from na_accel.windows import WindowSpec
 
 from conftest import window_recipe
 

@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from na_accel.attention import gna_joint_attention
-from na_accel.recipe import WindowSpec
+from na_accel.kernels.joint import gna_joint_attention
+from na_accel.windows import WindowSpec
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

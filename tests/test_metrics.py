@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from na_accel import ArgumentError
-from na_accel.metrics import CLIP_SKIP, LPIPS_SKIP, QualityMetrics, format_metrics, psnr, ssim
+from na_accel.tools.metrics import CLIP_SKIP, LPIPS_SKIP, QualityMetrics, format_metrics, psnr, ssim
 
 
 def smooth_image(seed=0, size=(3, 48, 64)):

@@ -7,7 +7,7 @@ import torch
 from diffusers.models.transformers.transformer_flux import FluxAttnProcessor
 
 import na_accel
-from na_accel.models.flux import GNAFluxAttnProcessor
+from na_accel.families.flux import GNAFluxAttnProcessor
 from na_accel.tiny import flux_transformer_inputs
 from conftest import run_flux_pipe, run_flux_transformer, window_recipe
 

@@ -12,9 +12,9 @@ import torch
 import na_accel
 from na_accel import tiny
 from na_accel.errors import RecipeError
-from na_accel.models.cosmos import GNACosmosAttnProcessor
-from na_accel.models.hunyuan_video import GNAHunyuanVideoAttnProcessor
-from na_accel.models.wan import GNAWanAttnProcessor
+from na_accel.families.cosmos import GNACosmosAttnProcessor
+from na_accel.families.hunyuan_video import GNAHunyuanVideoAttnProcessor
+from na_accel.families.wan import GNAWanAttnProcessor
 
 TOLERANCE = 1e-5
 

@@ -3,7 +3,7 @@
 import pytest
 
 from na_accel import ArgumentError
-from na_accel.output_paths import check_output_dir, check_output_file
+from na_accel.tools.output_paths import check_output_dir, check_output_file
 
 # Writing under /sys is refused even to root (the tests may run as root, where chmod does not bite).
 UNWRITABLE = "/sys/na_accel_test/result.json"

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import na_accel
-from na_accel.models import adapter_for
+from na_accel.families import adapter_for
 from na_accel.tiny import flux_transformer_inputs, tiny_wan_pipeline
 from conftest import window_recipe
 from test_patch import assert_untouched, processors

@@ -71,7 +71,7 @@ def test_a_pipeline_with_an_unsupported_transformer_is_a_clear_error(monkeypatch
     from diffusers import DiffusionPipeline
 
     from na_accel.errors import NaAccelError
-    from na_accel.zoo import load_pretrained
+    from na_accel.tools.zoo import load_pretrained
 
     class Loaded:
         components = {"transformer": transformer}

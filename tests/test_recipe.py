@@ -11,9 +11,11 @@ import yaml
 
 import na_accel
 from na_accel import Recipe, RecipeError, WindowSpec, list_recipes, load_recipe
-from na_accel.recipe import MAX_DENSE_STEPS, LayerSetting, ResolvedWindow, parse_recipe
-from na_accel.scaling import MAX_AXIS
-from na_accel.models.registry import supported_families
+from na_accel.recipe.model import MAX_DENSE_STEPS, LayerSetting
+from na_accel.windows import ResolvedWindow
+from na_accel.recipe.parse import parse_recipe
+from na_accel.recipe.scaling import MAX_AXIS
+from na_accel.families.geometry import supported_families
 
 
 def base_recipe(**overrides):
@@ -769,9 +771,9 @@ def test_describe_mentions_window_and_clamping():
 # Resolution-aware recipes: recipe.scaling (relative windows, overrides, snapping)
 # ============================================================================================
 
-from na_accel.scaling import SnapContext  # noqa: E402
-from na_accel.tilecount import axis_tiles  # noqa: E402
-from na_accel.tiles import TileShape, default_tiles  # noqa: E402
+from na_accel.recipe.scaling import SnapContext  # noqa: E402
+from na_accel.kernels.tilecount import axis_tiles  # noqa: E402
+from na_accel.kernels.tiles import TileShape, default_tiles  # noqa: E402
 
 
 def scaled_recipe(**scaling):
@@ -920,7 +922,7 @@ def test_bad_scaling_sections_name_field_value_and_choices(scaling, message):
 
 @pytest.mark.parametrize("height,width", [(1024, 1024), (2048, 2048), (4096, 4096), (1024, 1536), (1360, 768), (1008, 752)])
 def test_shipped_flux_gna_at_many_sizes(height, width):
-    from na_accel.estimate import estimate_recipe
+    from na_accel.tools.estimate import estimate_recipe
 
     result = estimate_recipe("flux_gna", height=height, width=width)
     window = result.rows[0].estimate.window
@@ -933,7 +935,7 @@ def test_shipped_flux_gna_at_many_sizes(height, width):
 
 @pytest.mark.parametrize("height,width,frames", [(720, 1280, 129), (544, 960, 129), (768, 1280, 117)])
 def test_shipped_hunyuan_video_gna_sizes(height, width, frames):
-    from na_accel.estimate import estimate_recipe
+    from na_accel.tools.estimate import estimate_recipe
 
     result = estimate_recipe("hunyuan_video_gna", height=height, width=width, frames=frames)
     window = result.rows[0].estimate.window

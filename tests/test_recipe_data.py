@@ -1,4 +1,4 @@
-"""Tests for na_accel.recipe_data: recipes passed as Python data are bounded like files."""
+"""Tests for na_accel.recipe.data: recipes passed as Python data are bounded like files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 from na_accel import RecipeError, load_recipe
-from na_accel.recipe_data import MAX_DEPTH, MAX_INT, MAX_STRING_CHARS, MAX_VALUES
+from na_accel.recipe.data import MAX_DEPTH, MAX_INT, MAX_STRING_CHARS, MAX_VALUES
 
 
 def recipe(**extra):

@@ -1,4 +1,4 @@
-"""Tests for na_accel.recipe_files: hostile recipe files give a RecipeError naming the file and the problem."""
+"""Tests for na_accel.recipe.files: hostile recipe files give a RecipeError naming the file and the problem."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from na_accel import RecipeError, load_recipe
-from na_accel.recipe_data import MAX_DEPTH
-from na_accel.recipe_files import MAX_RECIPE_BYTES
+from na_accel.recipe.data import MAX_DEPTH
+from na_accel.recipe.files import MAX_RECIPE_BYTES
 
 VALID = "model: flux\ndefault: {kernel_size: 8}\n"
 SECRET = "do-not-echo-this-text"  # file content that must never appear in an error

@@ -1,4 +1,4 @@
-"""Tests for na_accel.recipe_sources: a bare name is a shipped recipe, a path is a path, and the
+"""Tests for na_accel.recipe.sources: a bare name is a shipped recipe, a path is a path, and the
 loaded recipe says where it came from."""
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ import math
 import pytest
 import torch
 
-from na_accel.recipe import WindowSpec
-from na_accel.reference import axis_neighborhood_mask, reference_joint_attention
+from na_accel.windows import WindowSpec
+from na_accel.windows import axis_neighborhood_mask
+from na_accel.kernels.reference import reference_joint_attention
 
 
 def neighbors(n, k, s, d, causal, i):

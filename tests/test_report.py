@@ -9,7 +9,7 @@ import numpy
 import torch
 from PIL import Image
 
-from na_accel.report import heat_map, json_safe, side_by_side, write_html_report, write_json, write_outputs
+from na_accel.tools.report import heat_map, json_safe, side_by_side, write_html_report, write_json, write_outputs
 
 
 def test_heat_map_is_black_where_equal_and_white_at_the_maximum():

@@ -2,7 +2,7 @@
 
 import json
 
-from na_accel.run_folder import MANIFEST, RunFolder
+from na_accel.tools.run_folder import MANIFEST, RunFolder
 
 
 def _write(path, text="x"):

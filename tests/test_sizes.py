@@ -3,7 +3,7 @@
 import pytest
 
 from na_accel import ArgumentError
-from na_accel.sizes import check_count, check_fraction, check_size
+from na_accel.tools.sizes import check_count, check_fraction, check_size
 
 
 @pytest.mark.parametrize("family,size,message", [

@@ -10,19 +10,7 @@ A new backend is a ``Backend`` subclass in its own module, added to ``registry.B
 from .base import Backend, BackendTarget, DenseAttention, dtype_name, joint_slices, sdpa_attention
 from .natten_fna import NATTEN_BACKENDS
 from .reference import REFERENCE
-from .registry import (
-    AUTO,
-    BACKEND_NAMES,
-    BACKENDS,
-    auto_order,
-    backend_reasons,
-    check_backend_name,
-    faster_unavailable,
-    format_reasons,
-    get_backend,
-    resolve_backend,
-    unavailable_reasons,
-)
+from .registry import AUTO, BACKEND_NAMES, BACKENDS, auto_order, backend_reasons, check_backend_name, faster_unavailable, format_reasons, get_backend, resolve_backend, unavailable_reasons
 
 __all__ = [
     "AUTO", "BACKEND_NAMES", "BACKENDS", "NATTEN_BACKENDS", "REFERENCE", "Backend", "BackendTarget",

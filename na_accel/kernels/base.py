@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..recipe import ResolvedWindow
+from ..windows import ResolvedWindow
 
 # (query, key, value, attention_mask or None) -> output, all [B, S, heads, head_dim]
 DenseAttention = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
@@ -57,7 +57,7 @@ def joint_slices(text_len: int, n_visual: int, text_first: bool) -> tuple[slice,
 class Backend:
     """One way to run GNA joint attention. Subclasses live one per module in ``na_accel.kernels``.
 
-    ``tile_backend`` names the tile table (``na_accel.tiles``) that models the kernel, for recipe
+    ``tile_backend`` names the tile table (``na_accel.kernels.tiles``) that models the kernel, for recipe
     snapping and estimates; None when the backend has no tiles of its own.
     """
 
@@ -82,5 +82,5 @@ class Backend:
         text_valid_lens: Sequence[int] | None,
         attention_mask: torch.Tensor | None,
     ) -> torch.Tensor:
-        """GNA over the visual grid plus dense text attention (see ``na_accel.attention``)."""
+        """GNA over the visual grid plus dense text attention (see ``na_accel.kernels.joint``)."""
         raise NotImplementedError

@@ -1,13 +1,23 @@
-"""The ``reference`` backend: na_accel's explicit-mask dense GNA (``na_accel.reference``), the judge
-every other backend is checked against. Runs anywhere, at small sizes only."""
+"""The ``reference`` backend: GNA as an explicit boolean mask over dense attention, the judge every
+other backend is checked against. The masks (``na_accel.windows.masks``) are written from NATTEN's
+documented semantics, independently of NATTEN's code. Runs anywhere, at small sizes only: its mask
+and scores are (tokens)^2.
+"""
 
 from __future__ import annotations
 
-from ..reference import reference_joint_attention
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..windows import ResolvedWindow, joint_attention_mask
 from .base import Backend, BackendTarget
 
-
 REFERENCE = "reference"
+# Largest joint sequence the reference accepts: its mask and scores are (tokens)^2.
+MAX_REFERENCE_TOKENS = 16384
 
 
 class ReferenceBackend(Backend):
@@ -20,3 +30,44 @@ class ReferenceBackend(Backend):
                         text_valid_lens, attention_mask):
         return reference_joint_attention(query, key, value, text_len=text_len, text_first=text_first,
                                          window=window, text_valid_lens=text_valid_lens)
+
+
+def reference_joint_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    *,
+    text_len: int,
+    text_first: bool,
+    window: ResolvedWindow,
+    text_valid_lens: Sequence[int] | None = None,
+) -> torch.Tensor:
+    """GNA joint attention by explicit mask. Inputs and output are [B, S, heads, head_dim].
+
+    ``text_valid_lens``: per batch row, how many leading text tokens are real; the rest are
+    padding, which no query attends to.
+    """
+    seq = query.shape[1]
+    if seq != math.prod(window.grid) + text_len:
+        raise ValueError(
+            f"reference backend: sequence length {seq} != grid {window.grid} tokens "
+            f"+ {text_len} text tokens"
+        )
+    if seq > MAX_REFERENCE_TOKENS:
+        raise ValueError(
+            f"reference backend: {seq} tokens exceed its limit of {MAX_REFERENCE_TOKENS} "
+            "(it builds a tokens x tokens mask); use it at small sizes to verify a NATTEN backend"
+        )
+    mask = joint_attention_mask(text_len, text_first, window, device=query.device)
+    if text_valid_lens is not None:
+        if len(text_valid_lens) != query.shape[0]:
+            raise ValueError(f"reference backend: {len(text_valid_lens)} text lengths for a batch of {query.shape[0]}")
+        text_start = 0 if text_first else seq - text_len
+        position = torch.arange(text_len, device=query.device)
+        valid = torch.tensor(list(text_valid_lens), device=query.device)[:, None] > position[None, :]
+        key_ok = torch.ones(query.shape[0], seq, dtype=torch.bool, device=query.device)
+        key_ok[:, text_start : text_start + text_len] = valid
+        mask = mask[None, None] & key_ok[:, None, None, :]  # [B, 1, S, S]
+    q, k, v = (t.transpose(1, 2).float() for t in (query, key, value))
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    return out.transpose(1, 2).to(query.dtype)

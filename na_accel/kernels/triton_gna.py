@@ -13,7 +13,7 @@ so a new resolution or window does not recompile; tile shapes and causality are 
 Dilation is handled as NATTEN's kernels do, without moving data: along an axis with dilation d the
 tokens split into d interleaved groups, a program's queries all lie in one group per axis, and
 tiles are cut in group coordinates (token = group + d * coordinate). Inside a group the window
-rules are the non-dilated ones (``na_accel.reference`` states them):
+rules are the non-dilated ones (``na_accel.windows.masks`` states them):
 
 * non-causal: queries in a stride group share the window of the group's center query (clamped
   to the group), k keys shifted inward at the borders;

@@ -2,7 +2,7 @@
 
 A q tile (``BLOCK_M`` queries) and a kv tile (``BLOCK_N`` keys) are boxes of the token grid, one
 power-of-two side per axis. The kernel visits, per q tile, every kv tile that intersects the union
-of its queries' windows; partly covered tiles cost an element-wise mask. ``na_accel.tilecount``
+of its queries' windows; partly covered tiles cost an element-wise mask. ``na_accel.kernels.tilecount``
 counts both exactly per axis (the kernel tiles dilation groups the way that model assumes), so
 the choice here is the shape with the least modelled work: no timing, no GPU, cached per window.
 """
@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..tilecount import axis_tiles
+from .tilecount import axis_tiles
 
 BLOCK_M_CHOICES = (128, 64, 32, 16)  # the smaller ones win only on small grids
 BLOCK_N_CHOICES = (128, 64, 32, 16)

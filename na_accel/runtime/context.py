@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..models import TokenLayout
+from ..families import TokenLayout
 
 
 @dataclass

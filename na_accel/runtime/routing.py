@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..errors import BackendUnavailableError
-from ..recipe import LayerSetting, ResolvedWindow
+from ..recipe.model import LayerSetting
+from ..windows import ResolvedWindow
 
 if TYPE_CHECKING:
     from ..patch import TransformerPatch

@@ -19,7 +19,7 @@ from diffusers.models.transformers.transformer_wan import (
     _get_qkv_projections,
 )
 
-from ..attention import gna_joint_attention
+from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, register_like_stock
 from .video import VideoAdapter
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from .errors import ArgumentError
+from ..errors import ArgumentError
+from ..windows import format_axes
 
 TILE_BACKENDS = ("hopper-fna", "blackwell-fna", "cutlass-fna", "flex-fna", "triton")
 # The backend the published GNA figures were measured on (H100), and the estimator's default.
@@ -46,8 +47,7 @@ class TileShape:
         return len(self.q_tile)
 
     def describe(self) -> str:
-        fmt = lambda t: "x".join(str(v) for v in t)  # noqa: E731
-        return f"{self.backend} q tile {fmt(self.q_tile)} kv tile {fmt(self.kv_tile)}"
+        return f"{self.backend} q tile {format_axes(self.q_tile)} kv tile {format_axes(self.kv_tile)}"
 
     def to_dict(self) -> dict:
         return {"backend": self.backend, "q_tile": list(self.q_tile), "kv_tile": list(self.kv_tile),
@@ -87,7 +87,7 @@ def tile_options(backend: str, rank: int, head_dim: int = 128, dtype_bits: int =
         where = f"natten HOPPER_FORWARD_CONFIGS[{rank}][{dtype_bits}][{head_dim}]"
         default = pairs[0]  # natten's get_default_forward_config takes the first entry
     elif backend == "triton":
-        from .kernels.triton_tiles import TILE_TABLE
+        from .triton_tiles import TILE_TABLE
 
         pairs = TILE_TABLE[rank]
         where = f"na_accel triton TILE_TABLE[{rank}]"
@@ -150,9 +150,9 @@ def pick_tiles(
         for option in options:
             if (option.q_tile, option.kv_tile) == (q, kv):
                 return option
-        listing = ", ".join(f"{_fmt(o.q_tile)}/{_fmt(o.kv_tile)}" for o in options)
+        listing = ", ".join(f"{format_axes(o.q_tile)}/{format_axes(o.kv_tile)}" for o in options)
         raise ArgumentError(
-            f"tiles: q tile {_fmt(q)} / kv tile {_fmt(kv)} is not a {backend} configuration for a "
+            f"tiles: q tile {format_axes(q)} / kv tile {format_axes(kv)} is not a {backend} configuration for a "
             f"{rank}-D grid (head_dim {head_dim}); allowed q/kv: {listing}"
         )
     if backend == "explicit":
@@ -166,9 +166,6 @@ def _shape(name: str, value: Sequence[int], rank: int) -> tuple[int, ...]:
         raise ArgumentError(f"{name}: expected {rank} positive integers (one per grid axis), got {list(values)}")
     return values
 
-
-def _fmt(values: Sequence[int]) -> str:
-    return "x".join(str(v) for v in values)
 
 
 def dtype_bits(dtype) -> int:

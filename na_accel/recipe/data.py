@@ -16,7 +16,7 @@ import datetime
 import reprlib
 from typing import Any, Mapping
 
-from .errors import RecipeError
+from ..errors import RecipeError
 
 MAX_DEPTH = 32  # nesting levels; the top-level mapping is level 1 (real recipes: 5)
 MAX_VALUES = 100_000  # values in the whole tree, counting every visit of a shared list or dict
@@ -49,7 +49,7 @@ def describe_int(value: int) -> str:
 
 def int_out_of_range(where: str, value_text: str) -> RecipeError:
     return RecipeError(f"{where}: {value_text} is out of range; a recipe's integers lie within "
-                       f"±(2**63 - 1) (na_accel.recipe_data.MAX_INT)")
+                       f"±(2**63 - 1) (na_accel.recipe.data.MAX_INT)")
 
 
 class _Walk:
@@ -61,7 +61,7 @@ class _Walk:
         self.values += 1
         if self.values > MAX_VALUES:
             raise RecipeError(f"{where}: the recipe has more than {MAX_VALUES} values "
-                              "(na_accel.recipe_data.MAX_VALUES); recipes are small data")
+                              "(na_accel.recipe.data.MAX_VALUES); recipes are small data")
         if isinstance(value, SCALARS):
             self._check_scalar(value, where)
             return
@@ -70,7 +70,7 @@ class _Walk:
                               f"or null), got a {type(value).__name__}")
         if depth > MAX_DEPTH:
             raise RecipeError(f"{where}: nested deeper than {MAX_DEPTH} levels "
-                              "(na_accel.recipe_data.MAX_DEPTH); recipes are small data")
+                              "(na_accel.recipe.data.MAX_DEPTH); recipes are small data")
         if id(value) in self.path_ids:
             raise RecipeError(f"{where}: the value refers to itself (a cycle); a recipe must be a tree of plain data")
         self.path_ids.add(id(value))
@@ -91,7 +91,7 @@ class _Walk:
             raise int_out_of_range(where, describe_int(value))
         if isinstance(value, str) and len(value) > MAX_STRING_CHARS:
             raise RecipeError(f"{where}: a string longer than {MAX_STRING_CHARS} characters "
-                              "(na_accel.recipe_data.MAX_STRING_CHARS)")
+                              "(na_accel.recipe.data.MAX_STRING_CHARS)")
 
     @staticmethod
     def _check_key(key: Any, where: str) -> None:
@@ -99,7 +99,7 @@ class _Walk:
             raise RecipeError(f"{where}: keys must be strings, got a key of type {type(key).__name__}")
         if len(key) > MAX_STRING_CHARS:
             raise RecipeError(f"{where}: a key longer than {MAX_STRING_CHARS} characters "
-                              "(na_accel.recipe_data.MAX_STRING_CHARS)")
+                              "(na_accel.recipe.data.MAX_STRING_CHARS)")
 
 
 def _short(key: str, limit: int = 40) -> str:

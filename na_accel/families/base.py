@@ -26,7 +26,7 @@ class TokenLayout:
 
 
 class ModelAdapter:
-    """Base class of the per-family adapters (one small module per family in na_accel.models)."""
+    """Base class of the per-family adapters (one small module per family in na_accel.families)."""
 
     family: str  # recipe "model" value
     transformer_class_name: str

@@ -28,12 +28,12 @@ from typing import Any
 import yaml
 from yaml.events import AliasEvent, CollectionStartEvent
 
-from .errors import RecipeError
-from .recipe_data import MAX_DEPTH, short_repr
+from ..errors import RecipeError
+from .data import MAX_DEPTH, short_repr
 
 MAX_RECIPE_BYTES = 1 << 20  # 1 MiB
 MAX_INT_CHARS = 64  # an integer literal longer than this is refused before it is converted
-_RANGE = "a recipe's integers lie within ±(2**63 - 1) (na_accel.recipe_data.MAX_INT)"
+_RANGE = "a recipe's integers lie within ±(2**63 - 1) (na_accel.recipe.data.MAX_INT)"
 
 
 def read_recipe_file(path: Path, label: str, missing_hint: str = "") -> Any:
@@ -90,7 +90,7 @@ def _read_bounded(path: Path, label: str, missing_hint: str) -> bytes:
             raise RecipeError(f"recipe: {label} cannot be read: {exc.strerror or exc}") from None
     if len(data) > MAX_RECIPE_BYTES:
         raise RecipeError(f"recipe: {label} is larger than {MAX_RECIPE_BYTES} bytes "
-                          "(na_accel.recipe_files.MAX_RECIPE_BYTES); recipes are small data")
+                          "(na_accel.recipe.files.MAX_RECIPE_BYTES); recipes are small data")
     return data
 
 
@@ -145,7 +145,7 @@ class RecipeYamlLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            raise _Refused(f"nested deeper than {MAX_DEPTH} levels (the limit, na_accel.recipe_data."
+            raise _Refused(f"nested deeper than {MAX_DEPTH} levels (the limit, na_accel.recipe.data."
                            "MAX_DEPTH); recipes are small data", event.start_mark)
         try:
             return super().compose_node(parent, index)
@@ -209,7 +209,7 @@ def _parse_json(text: str) -> Any:
     line = _json_line_too_deep(text)
     if line is not None:
         raise _Refused(f"line {line}: nested deeper than {MAX_DEPTH} levels (the limit, "
-                       "na_accel.recipe_data.MAX_DEPTH); recipes are small data")
+                       "na_accel.recipe.data.MAX_DEPTH); recipes are small data")
     return json.loads(text, object_pairs_hook=_unique_keys, parse_int=_bounded_int)
 
 

@@ -21,7 +21,7 @@ from diffusers.models.transformers.transformer_flux import (
 )
 from diffusers.models.embeddings import apply_rotary_emb
 
-from ..attention import gna_joint_attention
+from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
 
 

@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import ArgumentError
+from ..errors import ArgumentError
 
 
 def check_output_file(option: str, path: str | Path) -> Path:

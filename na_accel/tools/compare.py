@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import describe, patch, unpatch
+from .. import describe, patch, unpatch
 from .bench import check_recipe_family, no_sparse_reason, patch_summary
-from .errors import ArgumentError
+from ..errors import ArgumentError
 from .metrics import QualityMetrics
 from .report import write_html_report, write_json, write_outputs
 from .run_folder import RunFolder

@@ -21,10 +21,11 @@ from typing import Any
 
 import torch
 
-from . import describe, patch, unpatch
-from .patch import denoising_step
-from .errors import RecipeError
-from .recipe import Recipe, load_recipe
+from .. import describe, patch, unpatch
+from ..patch import denoising_step
+from ..errors import RecipeError
+from ..recipe.model import Recipe
+from ..recipe.parse import load_recipe
 from .zoo import LoadedModel, validate_size
 
 CPU_NOTE = ("CPU timings say nothing about GPU speed: NATTEN's CPU path (flex-fna, unfused) materializes "
@@ -58,7 +59,7 @@ class Clock:
 def attention_modules(transformer: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
     """The attention layers GNA may replace (the adapter's): self attention only, so the measured
     share is the part a recipe can speed up (cross attention and text refiners are excluded)."""
-    from .models import adapter_for
+    from ..families import adapter_for
 
     return list(adapter_for(transformer).attention_layers(transformer))
 
@@ -316,7 +317,7 @@ def _cpu_name() -> str:
 def versions() -> dict[str, str | None]:
     import diffusers
 
-    from . import __version__
+    from .. import __version__
 
     try:
         import natten

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from .commands import run_bench_command, run_compare_command, run_models_command
-from .estimate import run_estimate
-from .report import save_side_by_side  # noqa: F401  (moved to report.py; kept importable here)
+from ..tools.estimate import run_estimate
+from ..tools.report import save_side_by_side  # noqa: F401(moved to report.py; kept importable here)
 
 # Exercises every recipe feature on the tiny pipeline's 16x20 token grid (256x320 pixels).
 DEMO_RECIPE = {
@@ -47,7 +47,7 @@ class HelpFormatter(argparse.HelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     from .commands import OUTPUT_DIR_POLICY, add_subcommands
-    from .estimate import add_estimate_parser
+    from ..tools.estimate import add_estimate_parser
 
     parser = argparse.ArgumentParser(
         prog="na-accel", description="Training-free Generalized Neighborhood Attention for diffusers pipelines.",
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .errors import NaAccelError
+    from ..errors import NaAccelError
 
     try:
         try:
@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def list_shipped_recipes() -> int:
-    from .recipe import list_recipes, load_recipe
+    from ..recipe.sources import list_recipes
+    from ..recipe.parse import load_recipe
 
     for name in list_recipes():
         recipe = load_recipe(name)
@@ -120,12 +121,12 @@ def list_shipped_recipes() -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from . import describe, patch, unpatch
-    from .bench import check_recipe_family
-    from .kernels import check_backend_name
-    from .output_paths import check_output_dir
-    from .sizes import check_count, check_size
-    from .tiny import tiny_flux_pipeline, tiny_flux_prompt
+    from .. import describe, patch, unpatch
+    from ..tools.bench import check_recipe_family
+    from ..kernels import check_backend_name
+    from ..tools.output_paths import check_output_dir
+    from ..tools.sizes import check_count, check_size
+    from ..tiny import tiny_flux_pipeline, tiny_flux_prompt
 
     grid = check_size("flux", "tiny-flux", args.height, args.width)  # as bench and compare check it
     check_count("steps", args.steps, 1)
@@ -174,9 +175,9 @@ def run_demo(args: argparse.Namespace) -> int:
 def print_demo_outputs(out_dir: Path, dense: torch.Tensor, sparse: torch.Tensor) -> None:
     """The demo's pictures and quality metrics, written the way `na-accel compare` writes them; the
     files of the previous run in ``out_dir`` are replaced (``RunFolder``)."""
-    from .metrics import QualityMetrics, format_metrics
-    from .report import save_png, write_json
-    from .run_folder import RunFolder
+    from ..tools.metrics import QualityMetrics, format_metrics
+    from ..tools.report import save_png, write_json
+    from ..tools.run_folder import RunFolder
 
     metrics = QualityMetrics().compute(dense, sparse)
     print("\nQuality of GNA vs dense (what `na-accel compare` reports):")
@@ -197,6 +198,3 @@ def print_demo_outputs(out_dir: Path, dense: torch.Tensor, sparse: torch.Tensor)
     print("\nNext: na-accel compare tiny-flux --recipe flux_gna --prompt-file eval/prompts.txt   (HTML report)\n"
           "      na-accel bench tiny-flux --recipe flux_gna   (timings; on a GPU: flux-dev --random-weights)")
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -25,7 +25,7 @@ from diffusers.models.transformers.transformer_hunyuan_video import (
     HunyuanVideoTransformer3DModel,
 )
 
-from ..attention import gna_joint_attention
+from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, TokenLayout, forward_arguments, needs_grad, register_like_stock, video_token_grid
 from .video import VideoAdapter
 

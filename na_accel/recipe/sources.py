@@ -16,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import RecipeError
-from .recipe_files import parse_recipe_bytes, read_recipe_file
+from ..errors import RecipeError
+from .files import parse_recipe_bytes, read_recipe_file
 
 RECIPE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 RULE = ("a name without a path separator or a .yaml/.yml/.json suffix is a shipped recipe; "
@@ -54,7 +54,7 @@ def list_recipes() -> list[str]:
 
 
 def shipped_recipe_files() -> list[Any]:
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parents[2]  # na_accel/recipe/sources.py -> the checkout
     if (checkout / "pyproject.toml").is_file() and (checkout / "recipes" / "__init__.py").is_file():
         # A source checkout: its own recipes, even when an editable install maps
         # na_accel.recipes to another checkout (git worktrees).

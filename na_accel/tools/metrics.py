@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .errors import ArgumentError
+from ..errors import ArgumentError
 
 LPIPS_SKIP = "no --lpips-weights given (a local LPIPS module file); na_accel never downloads weights"
 CLIP_SKIP = "no --clip-model given (a local Hugging Face CLIP folder); na_accel never downloads weights"

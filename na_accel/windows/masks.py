@@ -1,8 +1,7 @@
-"""The ``reference`` backend: GNA as an explicit boolean mask over dense attention.
+"""The exact meaning of a GNA window, as boolean masks over the token grid.
 
-Written from NATTEN's documented semantics, independently of NATTEN's code, so the NATTEN path
-can be checked against it on any device. Per axis of length n, with kernel k, stride s,
-dilation d:
+Written from NATTEN's documented semantics, independently of NATTEN's code, so every kernel can
+be checked against it on any device. Per axis of length n, with kernel k, stride s, dilation d:
 
 * dilation splits the axis into d interleaved groups (index % d); a query only sees its group,
   and the rules below apply to the coordinates inside the group (index // d);
@@ -18,16 +17,12 @@ text queries attend to everything. Memory grows with (tokens)^2: for small sizes
 
 from __future__ import annotations
 
-import math
-from typing import Sequence
+from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 
-from .recipe import ResolvedWindow
-
-# Largest joint sequence the reference accepts: its mask and scores are (tokens)^2.
-MAX_REFERENCE_TOKENS = 16384
+if TYPE_CHECKING:
+    from .spec import ResolvedWindow
 
 
 def axis_neighborhood_mask(
@@ -51,7 +46,7 @@ def axis_neighborhood_mask(
     return same_group & in_window
 
 
-def visual_neighborhood_mask(grid, window: ResolvedWindow, device=None) -> torch.Tensor:
+def visual_neighborhood_mask(grid, window: "ResolvedWindow", device=None) -> torch.Tensor:
     """Boolean [N, N] mask over the row-major flattened grid (N = prod(grid))."""
     mask = torch.ones(1, 1, dtype=torch.bool, device=device)
     for axis, n in enumerate(grid):
@@ -71,7 +66,7 @@ def visual_neighborhood_mask(grid, window: ResolvedWindow, device=None) -> torch
 
 
 def joint_attention_mask(
-    text_len: int, text_first: bool, window: ResolvedWindow, device=None
+    text_len: int, text_first: bool, window: "ResolvedWindow", device=None
 ) -> torch.Tensor:
     """Boolean [S, S] mask over the joint [text, visual] (or [visual, text]) sequence."""
     visual = visual_neighborhood_mask(window.grid, window, device=device)
@@ -81,44 +76,3 @@ def joint_attention_mask(
     vis = slice(text_len, total) if text_first else slice(0, n)
     mask[vis, vis] = visual
     return mask
-
-
-def reference_joint_attention(
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    *,
-    text_len: int,
-    text_first: bool,
-    window: ResolvedWindow,
-    text_valid_lens: Sequence[int] | None = None,
-) -> torch.Tensor:
-    """GNA joint attention by explicit mask. Inputs and output are [B, S, heads, head_dim].
-
-    ``text_valid_lens``: per batch row, how many leading text tokens are real; the rest are
-    padding, which no query attends to.
-    """
-    seq = query.shape[1]
-    if seq != math.prod(window.grid) + text_len:
-        raise ValueError(
-            f"reference backend: sequence length {seq} != grid {window.grid} tokens "
-            f"+ {text_len} text tokens"
-        )
-    if seq > MAX_REFERENCE_TOKENS:
-        raise ValueError(
-            f"reference backend: {seq} tokens exceed its limit of {MAX_REFERENCE_TOKENS} "
-            "(it builds a tokens x tokens mask); use it at small sizes to verify a NATTEN backend"
-        )
-    mask = joint_attention_mask(text_len, text_first, window, device=query.device)
-    if text_valid_lens is not None:
-        if len(text_valid_lens) != query.shape[0]:
-            raise ValueError(f"reference backend: {len(text_valid_lens)} text lengths for a batch of {query.shape[0]}")
-        text_start = 0 if text_first else seq - text_len
-        position = torch.arange(text_len, device=query.device)
-        valid = torch.tensor(list(text_valid_lens), device=query.device)[:, None] > position[None, :]
-        key_ok = torch.ones(query.shape[0], seq, dtype=torch.bool, device=query.device)
-        key_ok[:, text_start : text_start + text_len] = valid
-        mask = mask[None, None] & key_ok[:, None, None, :]  # [B, 1, S, S]
-    q, k, v = (t.transpose(1, 2).float() for t in (query, key, value))
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    return out.transpose(1, 2).to(query.dtype)

@@ -11,17 +11,17 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .compare import DEFAULT_PROMPT
-from .errors import ArgumentError
-from .output_paths import check_output_dir, check_output_file
-from .sizes import check_count, check_size
+from ..tools.compare import DEFAULT_PROMPT
+from ..errors import ArgumentError
+from ..tools.output_paths import check_output_dir, check_output_file
+from ..tools.sizes import check_count, check_size
 
 OUTPUT_DIR_POLICY = ("a run first removes the files the previous na-accel run wrote there (listed in "
                      ".na-accel-run.json), so runs never mix; other files are left alone")
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    from .zoo import models_help
+    from ..tools.zoo import models_help
 
     parser.add_argument("model", help=models_help())
     parser.add_argument("--recipe", required=True, help="shipped recipe name or .yaml/.json path")
@@ -84,10 +84,10 @@ def _bench_json_path(args: argparse.Namespace) -> Path:
 
 def _prepare(args: argparse.Namespace, check_outputs):
     """Validate everything cheap first (counts, recipe, model name, sizes, output paths), then build the model."""
-    from .bench import check_recipe_family
-    from .kernels import check_backend_name
-    from .recipe import load_recipe
-    from .zoo import MODELS, load_model, parse_device, parse_dtype, parse_overrides
+    from ..tools.bench import check_recipe_family
+    from ..kernels import check_backend_name
+    from ..recipe.parse import load_recipe
+    from ..tools.zoo import MODELS, load_model, parse_device, parse_dtype, parse_overrides
 
     for name, minimum in {"steps": 1, "batch": 1, "repeats": 1, "warmup": 0, "text_len": 1, "frames": 1}.items():
         check_count(name, getattr(args, name, None), minimum)
@@ -116,7 +116,7 @@ def _prepare(args: argparse.Namespace, check_outputs):
 def _header(args: argparse.Namespace, model) -> dict[str, Any]:
     import torch
 
-    from .bench import device_info, versions
+    from ..tools.bench import device_info, versions
 
     device = next(model.transformer.parameters()).device
     arguments = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "command"}
@@ -129,8 +129,8 @@ def _slug(text: str) -> str:
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
-    from .bench import BenchSettings, format_table, run_bench
-    from .report import write_json
+    from ..tools.bench import BenchSettings, format_table, run_bench
+    from ..tools.report import write_json
 
     path = _bench_json_path(args)
     recipe, model, height, width, frames, steps = _prepare(args, lambda: check_output_file("--json", path))
@@ -148,10 +148,10 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
 
 def run_compare_command(args: argparse.Namespace) -> int:
-    from .compare import CompareSettings, read_prompts, run_compare, write_compare
-    from .compare_summary import format_compare_summary
-    from .metrics import QualityMetrics
-    from .run_folder import RunFolder
+    from ..tools.compare import CompareSettings, read_prompts, run_compare, write_compare
+    from ..tools.compare_summary import format_compare_summary
+    from ..tools.metrics import QualityMetrics
+    from ..tools.run_folder import RunFolder
 
     if args.prompt_file is not None and args.prompt is not None:
         raise ArgumentError("--prompt and --prompt-file: give one of them, not both")
@@ -185,7 +185,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
 
 
 def run_models_command(args: argparse.Namespace) -> int:
-    from .zoo import MODELS
+    from ..tools.zoo import MODELS
 
     print(f"{'name':20} {'family':14} {'kind':22} {'usage':17} description")
     for spec in MODELS.values():

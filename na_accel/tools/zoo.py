@@ -21,9 +21,9 @@ from typing import Any, Callable
 
 import torch
 
-from .errors import ArgumentError
-from .models import adapter_for, supported_models_text
-from .models.registry import FamilyGeometry, family_geometry
+from ..errors import ArgumentError
+from ..families import adapter_for, supported_models_text
+from ..families.geometry import FamilyGeometry, family_geometry
 from .sizes import check_size
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -168,7 +168,7 @@ class ModelSpec:
         preset = getattr(self.build_preset, "preset", None)
         if preset is None:
             return None
-        from .tiny import TINY_PIPELINES
+        from ..tiny import TINY_PIPELINES
 
         return None if preset in TINY_PIPELINES else f"na_accel.tiny.TINY_PIPELINES has no {preset!r} in this build"
 
@@ -184,7 +184,7 @@ def prompt_seed(prompt: str, seed: int) -> int:
 
 
 def _tiny_flux(seed: int) -> PipelineModel:
-    from .tiny import tiny_flux_pipeline, tiny_flux_prompt
+    from ..tiny import tiny_flux_pipeline, tiny_flux_prompt
 
     pipe = tiny_flux_pipeline(seed=seed)
 
@@ -210,7 +210,7 @@ def tiny_pipeline_preset(name: str, family: str, *, frames_per_token: int | None
     template, guidance, text length); the prompt text goes to the tiny text encoders."""
 
     def build(seed: int) -> PipelineModel:
-        from .tiny import TINY_PIPELINES
+        from ..tiny import TINY_PIPELINES
 
         factory, call = TINY_PIPELINES[name]
         pipe = factory(seed=seed)
@@ -281,7 +281,7 @@ def shipped_config(name: str) -> dict[str, Any]:
     if spec is None or spec.config_file is None:
         configs = [n for n, s in MODELS.items() if s.config_file]
         raise ArgumentError(f"model: {name!r} has no shipped architecture config; allowed: {configs}")
-    return json.loads(resources.files("na_accel.configs").joinpath(spec.config_file).read_text())
+    return json.loads(resources.files("na_accel.families.configs").joinpath(spec.config_file).read_text())
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from typing import Sequence
 
 import torch
 
-from .kernels import DenseAttention, get_backend, sdpa_attention
-from .recipe import ResolvedWindow
+from . import DenseAttention, get_backend, sdpa_attention
+from ..windows import ResolvedWindow
 
 
 def gna_joint_attention(

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import torch
 
-from .errors import ArgumentError
+from ..errors import ArgumentError
 
 # Text lengths the real pipelines use by default (T5 512 for FLUX-dev, LLaMA 256 for HunyuanVideo,
 # T5-11B 512 for Cosmos, UMT5 512 for Wan).
@@ -62,7 +62,7 @@ def _from_tiny_builder(name: str) -> Callable[..., SyntheticInputs]:
     """The video families: na_accel.tiny's config-driven input builders serve full-size configs too."""
 
     def build(transformer, grid, batch, text_len, device, dtype, seed) -> SyntheticInputs:
-        from . import tiny
+        from .. import tiny
 
         kwargs = getattr(tiny, name)(transformer, grid=tuple(grid), batch=batch, text_len=text_len, seed=seed,
                                      device=device, dtype=dtype)

@@ -5,7 +5,7 @@
 Per layer (layers with the same window are one row): the token grid, the window after
 scaling / clamping / snapping, the attention density (fraction of visual query-key pairs
 computed), the FLOP-bound speedup (1 / density), the tile-level bound for the backend's tiles
-(``na_accel.tilecount``: dense attention's (q tile, kv tile) pairs over the pairs the FNA kernel
+(``na_accel.kernels.tilecount``: dense attention's (q tile, kv tile) pairs over the pairs the FNA kernel
 visits, partly masked and padded tiles included), whether the window is perfectly block-sparse,
 and an end-to-end *estimate* from an attention share of the denoising time.
 
@@ -25,14 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import ArgumentError
-from .models.registry import family_geometry, supported_families
+from ..errors import ArgumentError
+from ..families.geometry import family_geometry, supported_families
 from .output_paths import check_output_file
-from .recipe import Recipe, ResolvedWindow, load_recipe
-from .scaling import SnapContext, effective_axes
+from ..recipe.model import Recipe
+from ..windows import ResolvedWindow
+from ..recipe.parse import load_recipe
+from ..recipe.scaling import SnapContext, effective_axes
 from .sizes import check_count, check_fraction, check_size
-from .tilecount import axis_tiles
-from .tiles import DEFAULT_TILE_BACKEND, TILE_BACKENDS, TileShape, dtype_bits, pick_tiles
+from ..kernels.tilecount import axis_tiles
+from ..kernels.tiles import DEFAULT_TILE_BACKEND, TILE_BACKENDS, TileShape, dtype_bits, pick_tiles
 
 # ---------------------------------------------------------------------------------------------
 # One window on one grid

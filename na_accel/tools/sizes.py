@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ArgumentError
-from .models.registry import FamilyGeometry, family_geometry
+from ..errors import ArgumentError
+from ..families.geometry import FamilyGeometry, family_geometry
 
 
 def _flag(field: str) -> str:

@@ -14,8 +14,8 @@ The N-D neighborhood mask is the outer product of per-axis masks, and so is the 
 
 Along one axis every query's neighborhood is a contiguous range (in its dilation group's
 coordinates), which gives the counts in O(axis length) without building a mask. Window rules are
-NATTEN's, as written in ``na_accel.reference`` (the tests check these counts against tiles cut
-from ``reference`` masks).
+NATTEN's, as written in ``na_accel.windows.masks`` (the tests check these counts against tiles cut
+from those masks).
 """
 
 from __future__ import annotations

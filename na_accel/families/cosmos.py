@@ -17,7 +17,7 @@ from diffusers.models.attention_processor import Attention
 from diffusers.models.embeddings import apply_rotary_emb
 from diffusers.models.transformers.transformer_cosmos import CosmosAttnProcessor2_0, CosmosTransformer3DModel
 
-from ..attention import gna_joint_attention
+from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, register_like_stock
 from .video import VideoAdapter
 

@@ -15,7 +15,7 @@ A recipe's optional ``scaling`` section::
 Resolution order for one grid: exact-grid override, else the layer's window scaled (``relative``:
 kernel and stride times grid / tuned_grid per axis, rounded, kernel >= 2, 1 <= stride <= kernel),
 then clamped to the grid (as ``WindowSpec.resolve``), then snapped per axis to the nearest
-perfectly block-sparse window for the tiles (``na_accel.tilecount``). Axes of length 1 are left
+perfectly block-sparse window for the tiles (``na_accel.kernels.tilecount``). Axes of length 1 are left
 alone (the attention core drops them; tiles are those of the remaining rank).
 
 Snapping, per axis of length n with q tile tq and kv tile tk:
@@ -39,9 +39,10 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
-from .errors import ArgumentError, RecipeError
-from .recipe_data import short_repr
-from .tilecount import axis_tiles
+from ..errors import ArgumentError, RecipeError
+from .data import short_repr
+from ..kernels.tilecount import axis_tiles
+from ..windows import WindowSpec, format_axes
 
 # Every per-axis number of a recipe (kernel_size, stride, dilation, grids, tiles) is at most this
 # many tokens: 256x FLUX's 256-token axis at 4096 pixels, and small enough that relative scaling
@@ -62,7 +63,7 @@ class SnapSpec:
 
     def describe(self) -> str:
         if self.source == "explicit":
-            return f"explicit tiles q {_fmt(self.q_tile)} kv {_fmt(self.kv_tile)}"
+            return f"explicit tiles q {format_axes(self.q_tile)} kv {format_axes(self.kv_tile)}"
         return "the running backend's tiles" if self.source == SNAP_AUTO else f"{self.source} tiles"
 
 
@@ -107,7 +108,7 @@ class SnapContext:
 
 def parse_scaling(data: Any, axes: tuple[str, ...], tuned_for: Any, build_window: Callable) -> ScalingSpec:
     """Validate ``recipe.scaling``; ``build_window(where, mapping)`` validates an override's window."""
-    from .tiles import TILE_BACKENDS
+    from ..kernels.tiles import TILE_BACKENDS
 
     where = "recipe.scaling"
     if not isinstance(data, Mapping):
@@ -189,7 +190,7 @@ def _grid(where: str, value: Any, axes: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(value)
 
 
-def check_int(where: str, value: Any, minimum: int, maximum: int, limit: str = "na_accel.scaling.MAX_AXIS") -> None:
+def check_int(where: str, value: Any, minimum: int, maximum: int, limit: str = "na_accel.recipe.scaling.MAX_AXIS") -> None:
     """Raise RecipeError unless ``value`` is an int in [minimum, maximum] (``limit`` names the maximum)."""
     allowed = f"allowed range [{minimum}, {maximum}]"
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -205,14 +206,13 @@ def check_int(where: str, value: Any, minimum: int, maximum: int, limit: str = "
 
 def resolve_window(window, grid: Sequence[int], scaling: ScalingSpec | None, context: SnapContext | None = None):
     """The ``ResolvedWindow`` for ``grid``: override / scaling, clamping, then snapping."""
-    from .recipe import WindowSpec
 
     grid = tuple(int(n) for n in grid)
     if scaling is None:
         return window.resolve(grid)
     override = scaling.override_for(grid)
     if override is not None:
-        return replace(override.window.resolve(grid), scaled=f"override for grid {_fmt(grid)}")
+        return replace(override.window.resolve(grid), scaled=f"override for grid {format_axes(grid)}")
     scaled_note = None
     if scaling.mode == "relative" and len(grid) == len(scaling.tuned_grid) and grid != scaling.tuned_grid:
         kernel, stride = [], []
@@ -224,7 +224,7 @@ def resolve_window(window, grid: Sequence[int], scaling: ScalingSpec | None, con
             k2 = max(2, _round(k * n / t))
             kernel.append(k2)
             stride.append(min(max(1, _round(s * n / t)), k2))
-        scaled_note = f"relative to tuned grid {_fmt(scaling.tuned_grid)}"
+        scaled_note = f"relative to tuned grid {format_axes(scaling.tuned_grid)}"
         window = WindowSpec(tuple(kernel), tuple(stride), window.dilation, window.is_causal)
     resolved = window.resolve(grid)
     if scaled_note:
@@ -256,7 +256,7 @@ def effective_axes(grid: Sequence[int]) -> list[int]:
 
 def snap_tiles(snap: SnapSpec, grid: Sequence[int], context: SnapContext | None):
     """The TileShape (over the axes of length > 1) to snap to, or None when unknown."""
-    from .tiles import TileShape, default_tiles
+    from ..kernels.tiles import TileShape, default_tiles
 
     axes = effective_axes(grid)
     if not axes:
@@ -334,7 +334,3 @@ def snap_axis(n: int, k0: int, s0: int, d: int, tq: int, tk: int) -> tuple[int, 
     if visited >= axis_tiles(n, n, 1, 1, False, tq, tk).visited:
         return whole
     return choice
-
-
-def _fmt(values: Sequence[int]) -> str:
-    return "x".join(str(v) for v in values)

@@ -1,0 +1,101 @@
+"""The recipe model: which attention layers run GNA with which window, and how windows follow the grid.
+
+A recipe is plain data (a dict, a YAML/JSON file, or a shipped name)::
+
+    {"model": "flux",
+     "dense_steps": 0,
+     "default": {"kernel_size": [80, 80], "stride": [16, 16], "dilation": [1, 1]},
+     "layers": [{"match": "transformer_blocks.0.attn", "dense": true},
+                {"match": "single_transformer_blocks.*", "kernel_size": [64, 64]}]}
+
+``parse`` validates that data into a ``Recipe``. At run time a layer's window is resolved against
+the actual grid (``Recipe.resolve``: the optional ``scaling`` section scales, overrides and snaps
+it; then ``WindowSpec.resolve``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from ..windows import ResolvedWindow, WindowSpec
+from .scaling import ScalingSpec, SnapContext, resolve_window
+
+WINDOW_KEYS = ("kernel_size", "stride", "dilation", "is_causal")
+RECIPE_KEYS = ("model", "dense_steps", "default", "layers", "scaling")
+# Free-form documentation keys a recipe may carry; they never change behaviour.
+METADATA_KEYS = ("name", "description", "source", "provenance", "tuned_for", "notes", "metadata")
+MAX_DENSE_STEPS = 100_000  # denoising steps; real schedules have <= 1000
+
+
+@dataclass(frozen=True)
+class LayerRule:
+    """One entry of ``layers``: a name pattern and what matching layers run."""
+
+    match: str
+    window: WindowSpec | None  # None: the matching layers keep stock (dense) attention
+    index: int
+
+    def matches(self, name: str) -> bool:
+        if self.match.startswith("re:"):
+            return re.fullmatch(self.match[3:], name) is not None
+        return fnmatch.fnmatchcase(name, self.match)
+
+    @property
+    def label(self) -> str:
+        return f"layers[{self.index}] (match {self.match!r})"
+
+
+@dataclass(frozen=True)
+class LayerSetting:
+    """What a recipe says for one attention layer."""
+
+    window: WindowSpec | None  # None: dense
+    source: str  # which part of the recipe decided: "default" or a rule label
+
+
+@dataclass(frozen=True)
+class Recipe:
+    model: str
+    dense_steps: int
+    default: WindowSpec | None
+    layers: tuple[LayerRule, ...] = ()
+    name: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    scaling: ScalingSpec | None = None  # recipe.scaling: resolution-aware windows (None: absolute)
+    # Where it was loaded from ("shipped recipe 'flux_gna' (<path>)", "file '<path>'", "dict");
+    # not content: equal recipes from different places are equal and hash alike.
+    source: str = field(default="a Recipe built in Python", compare=False)
+
+    def resolve(self, window: WindowSpec, grid: Sequence[int], context: SnapContext | None = None) -> ResolvedWindow:
+        """``window`` (a layer's) made legal for ``grid``, following ``recipe.scaling``.
+
+        Without a scaling section this is ``window.resolve(grid)``. ``context`` names the backend
+        (and head_dim, dtype) whose tiles ``scaling.snap: auto`` snaps to.
+        """
+        return resolve_window(window, grid, self.scaling, context)
+
+    def setting_for(self, layer_name: str) -> LayerSetting:
+        """First matching rule wins; layers no rule matches take ``default``."""
+        for rule in self.layers:
+            if rule.matches(layer_name):
+                return LayerSetting(rule.window, rule.label)
+        return LayerSetting(self.default, "default")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe in its dict form; ``load_recipe(r.to_dict()) == r``."""
+        return json.loads(json.dumps(self.raw))
+
+    @property
+    def hash(self) -> str:
+        """Short content hash of the behaviour-relevant fields (metadata excluded)."""
+        relevant = {k: self.raw[k] for k in RECIPE_KEYS if k in self.raw}
+        if self.scaling is not None and self.scaling.tuned_grid is not None:
+            relevant["tuned_grid"] = list(self.scaling.tuned_grid)  # may come from tuned_for
+        canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
