@@ -26,7 +26,8 @@ from .families import ModelAdapter, adapter_for, supported_models_text
 from .families.geometry import FAMILY_AXES
 from .recipe.model import Recipe
 from .recipe.parse import load_recipe
-from .runtime import CallState, LayerPlan, LayerRoute
+from .plan import LayerPlan, plan_layers
+from .runtime import CallState, LayerRoute
 from .recipe.scaling import SnapContext, check_snap_tiles
 
 STATE_ATTRIBUTE = "_na_accel_patch"
@@ -288,11 +289,10 @@ def _plan_transformer(
     backend: str,
     pipeline: Any,
 ) -> TransformerPatch:
-    plans = {}
-    for name, module in adapter.attention_layers(transformer):
-        setting = recipe.setting_for(name)
-        blocked = adapter.unsupported_processor_reason(module) if setting.window is not None else None
-        plans[name] = LayerPlan(name, setting, blocked)
+    modules = dict(adapter.attention_layers(transformer))
+    blocked = {name: reason for name, module in modules.items()
+               if (reason := adapter.unsupported_processor_reason(module)) is not None}
+    plans = plan_layers(recipe, modules, blocked)
     if not plans:
         raise UnsupportedModelError(f"{attribute}: no attention layers found to patch")
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..errors import BackendUnavailableError
-from ..recipe.model import LayerSetting
+from ..plan import LayerPlan
 from ..windows import ResolvedWindow
 
 if TYPE_CHECKING:
@@ -19,26 +19,6 @@ if TYPE_CHECKING:
 
 SPARSE = "sparse"
 FULL_WINDOW = "full window"  # ran through GNA, but the window covered the whole grid (dense math)
-
-
-@dataclass
-class LayerPlan:
-    """What the recipe (and the layer's processor) say for one attention layer."""
-
-    name: str
-    setting: LayerSetting
-    blocked: str | None = None  # why the layer stays stock although the recipe asks for GNA
-
-    @property
-    def sparse(self) -> bool:
-        return self.setting.window is not None and self.blocked is None
-
-    def describe(self) -> str:
-        if self.blocked is not None:
-            return f"dense: {self.blocked}"
-        if self.setting.window is None:
-            return f"dense: recipe {self.setting.source}"
-        return f"GNA {self.setting.window.describe()} ({self.setting.source})"
 
 
 @dataclass
