@@ -11,7 +11,7 @@ import torch
 from .errors import NaAccelError, PatchStateError
 from .patch import TransformerPatch, patches_of, plan_patches
 from .windows import ResolvedWindow, WindowSpec
-from .runtime import FULL_WINDOW, SPARSE
+from .runtime import FULL_WINDOW, SPARSE, Outcome
 
 
 @dataclass
@@ -50,12 +50,13 @@ class TransformerReport:
 
     @property
     def totals(self) -> Counter:
+        """Calls of every layer by outcome, as text: "sparse", "full window", "dense: <reason>"."""
         total: Counter = Counter()
         for layer in self.layers:
-            total["sparse"] += layer.sparse_calls
-            total["full window"] += layer.full_window_calls
+            total[str(SPARSE)] += layer.sparse_calls
+            total[str(FULL_WINDOW)] += layer.full_window_calls
             for reason, count in layer.dense_calls.items():
-                total[f"dense: {reason}"] += count
+                total[str(Outcome.dense(reason))] += count
         return Counter({key: count for key, count in total.items() if count})
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,9 +108,7 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
             counts = route.counts  # one consistent snapshot while other threads may run
             report.sparse_calls = counts.get(SPARSE, 0)
             report.full_window_calls = counts.get(FULL_WINDOW, 0)
-            report.dense_calls = {
-                key[len("dense: "):]: count for key, count in counts.items() if key.startswith("dense: ")
-            }
+            report.dense_calls = {outcome.reason: n for outcome, n in counts.items() if outcome.is_dense}
             last_window = route.last_window
             if last_window is not None:
                 report.last_window = last_window.describe()

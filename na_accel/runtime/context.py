@@ -21,7 +21,7 @@ class CallContext:
 
     layout: TokenLayout
     step: int | None
-    counts: Counter = field(default_factory=Counter)  # (layer name, outcome) -> calls
+    counts: Counter = field(default_factory=Counter)  # (layer name, Outcome) -> calls
     outer: "CallContext | None" = None  # the context this call interrupted (a re-entrant forward)
 
 
@@ -31,7 +31,7 @@ class CallState:
     def __init__(self) -> None:
         self._local = threading.local()
         self._lock = threading.Lock()
-        self.totals: dict[str, Counter] = {}  # layer name -> outcome -> calls
+        self.totals: dict[str, Counter] = {}  # layer name -> Outcome -> calls
 
     @property
     def current(self) -> CallContext | None:

@@ -12,13 +12,12 @@ import torch
 
 from ..errors import BackendUnavailableError
 from ..plan import LayerPlan
+from .outcomes import FULL_WINDOW, SPARSE, Outcome
 from ..windows import ResolvedWindow
 
 if TYPE_CHECKING:
     from ..patch import TransformerPatch
 
-SPARSE = "sparse"
-FULL_WINDOW = "full window"  # ran through GNA, but the window covered the whole grid (dense math)
 
 
 @dataclass
@@ -46,7 +45,7 @@ class LayerRoute:
 
     @property
     def counts(self) -> Counter:
-        """What this layer's finished calls ran: outcome -> calls."""
+        """What this layer's finished calls ran: ``Outcome`` -> calls."""
         return self.patch.calls.layer_totals(self.name)
 
     @property
@@ -121,7 +120,7 @@ class LayerRoute:
 
     def dense(self, reason: str, warn: bool = True) -> None:
         """Count (and warn once about) a call the processor runs stock for ``reason``; returns None."""
-        key = f"dense: {reason}"
+        key = Outcome.dense(reason)
         ctx = self.patch.calls.current
         if ctx is not None:
             ctx.counts[(self.name, key)] += 1
