@@ -158,7 +158,7 @@ def gna_backends(requested: str, device: torch.device, dtype: torch.dtype, head_
     """``all``: every backend that runs on the device except the O(tokens²) reference; else the list."""
     target = BackendTarget(device, dtype, head_dim, rank)
     if requested != "all":
-        return [resolve_backend(name, target) for name in requested.split(",")]
+        return [resolve_backend(name, target).name for name in requested.split(",")]
     return [name for name, reason in backend_reasons(target).items() if reason is None and name != "reference"]
 
 

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     results, failed = [], False
     for grid, kernel, stride, dilation, causal, text_len, batch in tqdm(CASES, desc="cases"):
         target = BackendTarget(device, dtype, args.head_dim, len(grid))
-        backend = resolve_backend(args.backend, target)
+        backend = resolve_backend(args.backend, target).name
         window = WindowSpec(kernel, stride, dilation, causal).resolve(grid)
         generator = torch.Generator(device=device).manual_seed(len(results))
         shape = (batch, math.prod(grid) + text_len, args.heads, args.head_dim)

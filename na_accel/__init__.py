@@ -8,15 +8,13 @@
     print(na_accel.estimate_recipe("flux_gna", height=4096, width=4096))  # before running anything
 """
 
-from .kernels import BACKEND_NAMES
 from .describe import PatchReport, describe
 from .errors import ArgumentError, BackendUnavailableError, NaAccelError, PatchStateError, RecipeError, UnsupportedModelError
-from .tools.estimate import estimate_recipe
+from .kernels import BACKEND_NAMES
 from .patch import patch, unpatch
-from .recipe.model import Recipe
+from .recipe import Recipe, list_recipes, load_recipe
+from .tools.estimate import estimate_recipe  # the public face may use a tool; the core never does
 from .windows import WindowSpec
-from .recipe.sources import list_recipes
-from .recipe.parse import load_recipe
 
 __version__ = "0.1.0"
 

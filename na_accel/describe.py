@@ -9,9 +9,11 @@ from typing import Any
 import torch
 
 from .errors import NaAccelError, PatchStateError
+from .kernels.window_cost import WindowEstimate, estimate_window
 from .patch import TransformerPatch, patches_of, plan_patches
-from .windows import ResolvedWindow, WindowSpec
+from .recipe.scaling import SnapContext, SnapSpec, snap_tiles
 from .runtime import FULL_WINDOW, SPARSE, Outcome
+from .windows import ResolvedWindow, WindowSpec, effective_axes, format_axes
 
 
 @dataclass
@@ -127,25 +129,22 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
         recipe_hash=recipe.hash,
         recipe_source=recipe.source,
         dense_steps=recipe.dense_steps,
-        backend_requested=patch.requested_backend,
-        backend=patch.backend,
-        backends_used=patch.backends_used,
-        backends_passed_over=patch.passed_over,
+        backend_requested=patch.backends.requested,
+        backend=patch.backends.backend.name if patch.backends.backend else None,
+        backends_used=patch.backends.used,
+        backends_passed_over=patch.backends.passed_over,
         patched=patched,
         layers=layers,
     )
 
 
-def _estimate(patch: TransformerPatch, route):
+def _estimate(patch: TransformerPatch, route) -> WindowEstimate:
     """The estimate (density, FLOP / tile bounds, block-sparsity) of the route's last window."""
-    from .tools.estimate import estimate_window
-    from .recipe.scaling import SnapContext, SnapSpec, effective_axes, snap_tiles
-
     (grid, backend, device, dtype), window = route.resolved
     tiles = None
-    tile_backend = patch.tile_backend(backend, device, dtype)
+    tile_backend = patch.backends.tile_backend(backend, device, dtype)
     if tile_backend is not None and effective_axes(grid):
-        context = SnapContext(tile_backend, patch.target.head_dim, torch.finfo(dtype).bits)
+        context = SnapContext(tile_backend, patch.backends.target.head_dim, torch.finfo(dtype).bits)
         try:
             tiles = snap_tiles(SnapSpec(tile_backend), grid, context)
         except NaAccelError:
@@ -155,9 +154,6 @@ def _estimate(patch: TransformerPatch, route):
 
 def _ran_window(window: ResolvedWindow) -> tuple[str, str | None]:
     """('window ... at grid ...', how the recipe's window became it: clamped, scaled, snapped)."""
-    def fmt(values) -> str:
-        return "x".join(str(v) for v in values)
-
     core = WindowSpec(window.kernel_size, window.stride, window.dilation, window.is_causal).describe()
     how = []
     if window.clamped_axes:
@@ -167,9 +163,9 @@ def _ran_window(window: ResolvedWindow) -> tuple[str, str | None]:
     if window.snapped:
         snapped = window.snapped
         if window.requested and window.requested != (window.kernel_size, window.stride):
-            snapped += f", from window {fmt(window.requested[0])} stride {fmt(window.requested[1])}"
+            snapped += f", from window {format_axes(window.requested[0])} stride {format_axes(window.requested[1])}"
         how.append(snapped)
-    return f"{core} at grid {fmt(window.grid)}", "; ".join(how) or None
+    return f"{core} at grid {format_axes(window.grid)}", "; ".join(how) or None
 
 
 def _counted(texts: list[str]) -> str:

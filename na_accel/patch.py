@@ -14,21 +14,20 @@ error propagates, so the pipeline is left as it was.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
 
-from .kernels import AUTO, REFERENCE, BackendTarget, check_backend_name, dtype_name, faster_unavailable, get_backend, resolve_backend, unavailable_reasons
-from .errors import BackendUnavailableError, PatchStateError, RecipeError, UnsupportedModelError
+from .errors import PatchStateError, RecipeError, UnsupportedModelError
 from .families import ModelAdapter, adapter_for, supported_models_text
 from .families.geometry import FAMILY_AXES
+from .kernels import AUTO, BackendTarget, check_backend_name
+from .plan import LayerPlan, plan_layers
 from .recipe.model import Recipe
 from .recipe.parse import load_recipe
-from .plan import LayerPlan, plan_layers
-from .runtime import CallState, LayerRoute
-from .recipe.scaling import SnapContext, check_snap_tiles
+from .recipe.scaling import check_snap_tiles
+from .runtime import BackendChoice, CallState, LayerRoute, step_reader
 
 STATE_ATTRIBUTE = "_na_accel_patch"
 PIPELINE_TRANSFORMERS = ("transformer", "transformer_2")
@@ -41,76 +40,21 @@ PIPELINE_TRANSFORMERS = ("transformer", "transformer_2")
 
 @dataclass
 class TransformerPatch:
+    """One transformer's patch: planned by ``plan_patches`` (nothing changed yet: what ``describe``
+    shows in a dry run), then applied by ``apply`` and undone by ``remove``."""
+
     attribute: str  # "transformer", "transformer_2", or the class name for a bare model
     transformer: torch.nn.Module
     adapter: ModelAdapter
     recipe: Recipe
-    requested_backend: str
-    target: BackendTarget | None
-    backend: str | None  # resolved at patch time for ``target``; None when nothing is sparse
-    passed_over: dict[str, str]  # backends auto ranks above ``backend`` on ``target``, and why not them
+    backends: BackendChoice
     plans: dict[str, LayerPlan]
     step_reader: Callable[[], int | None] | None
     routes: dict[str, LayerRoute] = field(default_factory=dict)
     originals: dict[str, Any] = field(default_factory=dict)
     hook_handles: list = field(default_factory=list)
     calls: CallState = field(default_factory=CallState)  # per-call contexts and the counts they add up to
-    warned: set = field(default_factory=set)
-    _backends_by_device: dict = field(default_factory=dict)
-
-    def backend_for(self, device: torch.device, dtype: torch.dtype, needs_grad: bool = False
-                    ) -> str | BackendUnavailableError:
-        """The backend for this call's tensors; re-resolved if the model moved since patching, or
-        if autograd records the call (not every backend has a backward pass)."""
-        key = (str(device), dtype, needs_grad)
-        backend = self._backends_by_device.get(key)
-        if backend is None:
-            if self.target is not None and (str(self.target.device), self.target.dtype, False) == key:
-                backend = self.backend
-            else:
-                try:
-                    backend = resolve_backend(self.requested_backend, self._target(device, dtype, needs_grad))
-                except BackendUnavailableError as exc:
-                    backend = exc
-            self._backends_by_device[key] = backend
-        return backend
-
-    def unavailable_reason(self, device: torch.device, dtype: torch.dtype, needs_grad: bool) -> str:
-        """One line saying why no backend runs this call (for the dense-fallback count)."""
-        target = self._target(device, dtype, needs_grad)
-        return f"backend {self.requested_backend!r} can't run for {target.describe()}: " + "; ".join(
-            f"{name}: {reason.rstrip('.')}" for name, reason in unavailable_reasons(self.requested_backend, target).items()
-        )
-
-    def _target(self, device: torch.device, dtype: torch.dtype, needs_grad: bool = False) -> BackendTarget:
-        return BackendTarget(torch.device(device), dtype, self.target.head_dim, self.target.grid_rank, needs_grad)
-
-    def snap_context(self, backend: str, device: torch.device, dtype: torch.dtype) -> SnapContext | None:
-        """What ``scaling.snap`` needs: the NATTEN backend whose tiles apply, head_dim, dtype.
-
-        The reference backend has no tiles: it takes those of the backend ``auto`` picks for the
-        same device, so it computes exactly what that backend would.
-        """
-        scaling = self.recipe.scaling
-        if scaling is None or scaling.snap is None or self.target is None:
-            return None
-        return SnapContext(self.tile_backend(backend, device, dtype), self.target.head_dim, torch.finfo(dtype).bits)
-
-    def tile_backend(self, backend: str, device: torch.device, dtype: torch.dtype) -> str | None:
-        """The tile table (``na_accel.kernels.tiles``) that models ``backend`` (reference: what auto picks here)."""
-        if backend != REFERENCE:
-            return get_backend(backend).tile_backend
-        try:
-            return get_backend(resolve_backend(AUTO, self._target(device, dtype))).tile_backend
-        except BackendUnavailableError:
-            return None
-
-    @property
-    def backends_used(self) -> dict[str, str]:
-        return {
-            f"{device} {dtype_name(dtype)}{' autograd' if grad else ''}": b if isinstance(b, str) else "none available"
-            for (device, dtype, grad), b in self._backends_by_device.items()
-        }
+    warned: set = field(default_factory=set)  # outcomes already warned about (once each)
 
     # -- applying and removing ----------------------------------------------------------------
 
@@ -296,8 +240,7 @@ def _plan_transformer(
     if not plans:
         raise UnsupportedModelError(f"{attribute}: no attention layers found to patch")
 
-    target = resolved = None
-    passed_over: dict[str, str] = {}
+    target = None
     if any(plan.sparse for plan in plans.values()):
         parameter = next(transformer.parameters())
         target = BackendTarget(
@@ -306,8 +249,6 @@ def _plan_transformer(
             head_dim=adapter.head_dim(transformer),
             grid_rank=len(FAMILY_AXES[recipe.model]),
         )
-        resolved = resolve_backend(backend, target)
-        passed_over = faster_unavailable(resolved, target)
         check_snap_tiles(recipe.scaling, target.head_dim, target.grid_rank)
 
     return TransformerPatch(
@@ -315,55 +256,10 @@ def _plan_transformer(
         transformer=transformer,
         adapter=adapter,
         recipe=recipe,
-        requested_backend=backend,
-        target=target,
-        backend=resolved,
-        passed_over=passed_over,
+        backends=BackendChoice(backend, target),
         plans=plans,
-        step_reader=_step_reader(pipeline, recipe, attribute),
+        step_reader=step_reader(pipeline, recipe, attribute),
     )
-
-
-def _step_reader(pipeline: Any, recipe: Recipe, attribute: str) -> Callable[[], int | None] | None:
-    """Reads the denoising step from ``pipeline.scheduler.step_index`` (None in step 0 -> 0).
-
-    Counting forward calls would break with classifier-free guidance (two calls per step).
-    """
-    if pipeline is None:
-        if recipe.dense_steps:
-            raise RecipeError(
-                f"recipe.dense_steps: {recipe.dense_steps} needs the denoising step, which na_accel "
-                f"reads from a pipeline's scheduler; patch the pipeline instead of the bare "
-                f"{attribute}, or set dense_steps to 0"
-            )
-        return None
-    scheduler = getattr(pipeline, "scheduler", None)
-    if recipe.dense_steps and not _has_step_index(scheduler):
-        raise RecipeError(
-            f"recipe.dense_steps: {recipe.dense_steps} needs scheduler.step_index, which "
-            f"{type(scheduler).__name__} does not have; set dense_steps to 0"
-        )
-    pipeline_ref = weakref.ref(pipeline)
-
-    def read_step() -> int | None:
-        pipe = pipeline_ref()
-        return denoising_step(pipe) if pipe is not None else None
-
-    return read_step
-
-
-def denoising_step(pipeline: Any) -> int | None:
-    """The pipeline's current denoising step: ``scheduler.step_index`` (None during step 0, so 0),
-    or None when its scheduler has no step index."""
-    scheduler = getattr(pipeline, "scheduler", None)
-    if not _has_step_index(scheduler):
-        return None
-    step = scheduler.step_index
-    return 0 if step is None else int(step)
-
-
-def _has_step_index(scheduler: Any) -> bool:
-    return scheduler is not None and "step_index" in dir(type(scheduler))
 
 
 __all__ = ["patch", "unpatch", "plan_patches", "patches_of", "TransformerPatch", "LayerRoute", "LayerPlan"]

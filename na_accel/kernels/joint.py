@@ -17,7 +17,8 @@ from typing import Sequence
 
 import torch
 
-from . import DenseAttention, get_backend, sdpa_attention
+from .base import Backend, DenseAttention, sdpa_attention
+from .registry import get_backend
 from ..windows import ResolvedWindow
 
 
@@ -29,7 +30,7 @@ def gna_joint_attention(
     text_len: int,
     text_first: bool,
     window: ResolvedWindow,
-    backend: str,
+    backend: Backend | str,
     dense_attention: DenseAttention = sdpa_attention,
     text_valid_lens: Sequence[int] | None = None,
     attention_mask: torch.Tensor | None = None,
@@ -37,15 +38,16 @@ def gna_joint_attention(
     """GNA over the visual grid plus dense text attention, for one joint sequence.
 
     ``window.grid`` is the visual token grid; the sequence holds ``prod(grid)`` visual tokens and
-    ``text_len`` text tokens, text first when ``text_first``. ``backend`` is a concrete backend
-    name (``na_accel.kernels``); ``dense_attention`` runs the text queries (the model's own
+    ``text_len`` text tokens, text first when ``text_first``. ``backend`` is a backend of
+    ``na_accel.kernels`` (or its name); ``dense_attention`` runs the text queries (the model's own
     attention backend, so text rows are computed exactly as stock), with ``attention_mask``.
 
     ``text_valid_lens`` (one per batch row) marks padded text: in row b only the first
     ``text_valid_lens[b]`` text tokens are keys; ``attention_mask`` must then be the model's own
     key mask saying the same (HunyuanVideo builds both from ``encoder_attention_mask``).
     """
-    return get_backend(backend).joint_attention(
+    backend = get_backend(backend) if isinstance(backend, str) else backend
+    return backend.joint_attention(
         query, key, value, text_len=text_len, text_first=text_first, window=window,
         dense_attention=dense_attention, text_valid_lens=text_valid_lens, attention_mask=attention_mask,
     )

@@ -46,18 +46,18 @@ def backend_reasons(target: BackendTarget) -> dict[str, str | None]:
     return {name: backend.unavailable_reason(target) for name, backend in BACKENDS.items()}
 
 
-def resolve_backend(requested: str, target: BackendTarget) -> str:
-    """The concrete backend that runs for ``requested`` on ``target``; raises if none can."""
+def resolve_backend(requested: str, target: BackendTarget) -> Backend:
+    """The backend that runs for ``requested`` (a name or ``auto``) on ``target``; raises if none can."""
     check_backend_name(requested)
     if requested == REFERENCE:  # runs anywhere: no probes needed
-        return requested
+        return BACKENDS[requested]
     reasons = backend_reasons(target)
     if requested == AUTO:
         for name in auto_order(target):
             if reasons[name] is None:
-                return name
+                return BACKENDS[name]
     elif reasons[requested] is None:
-        return requested
+        return BACKENDS[requested]
     raise BackendUnavailableError(
         f"backend: {requested!r} cannot run for {target.describe()}.\n"
         f"{format_reasons(reasons)}\n"

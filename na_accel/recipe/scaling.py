@@ -42,7 +42,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..errors import ArgumentError, RecipeError
 from .data import short_repr
 from ..kernels.tilecount import axis_tiles
-from ..windows import WindowSpec, format_axes
+from ..windows import WindowSpec, effective_axes, format_axes
 
 # Every per-axis number of a recipe (kernel_size, stride, dilation, grids, tiles) is at most this
 # many tokens: 256x FLUX's 256-token axis at 4096 pixels, and small enough that relative scaling
@@ -247,11 +247,6 @@ def check_snap_tiles(scaling: ScalingSpec | None, head_dim: int, grid_rank: int)
 
 def _round(x: float) -> int:
     return int(math.floor(x + 0.5))
-
-
-def effective_axes(grid: Sequence[int]) -> list[int]:
-    """Axes NATTEN sees: na_accel drops axes of length 1."""
-    return [a for a, n in enumerate(grid) if n > 1]
 
 
 def snap_tiles(snap: SnapSpec, grid: Sequence[int], context: SnapContext | None):

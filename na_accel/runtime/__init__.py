@@ -1,7 +1,13 @@
-"""What runs inside a patched transformer's forward: per-call context, per-layer routing, counts."""
+"""What runs inside a patched transformer's forward: per-call context, per-layer routing, the backend
+choice, the denoising step and typed outcomes."""
 
+from .backend_choice import BackendChoice
 from .context import CallContext, CallState
 from .outcomes import FULL_WINDOW, SPARSE, Outcome, Ran
 from .routing import LayerRoute, SparseCall
+from .steps import denoising_step, step_reader
 
-__all__ = ["CallContext", "CallState", "FULL_WINDOW", "SPARSE", "Outcome", "Ran", "LayerRoute", "SparseCall"]
+__all__ = [
+    "FULL_WINDOW", "SPARSE", "BackendChoice", "CallContext", "CallState", "LayerRoute", "Outcome", "Ran", "SparseCall",
+    "denoising_step", "step_reader",
+]

@@ -6,17 +6,15 @@ import math
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 
 from ..errors import BackendUnavailableError
+from ..kernels import Backend
 from ..plan import LayerPlan
 from .outcomes import FULL_WINDOW, SPARSE, Outcome
 from ..windows import ResolvedWindow
-
-if TYPE_CHECKING:
-    from ..patch import TransformerPatch
 
 
 
@@ -25,15 +23,15 @@ class SparseCall:
     window: ResolvedWindow
     text_len: int
     text_first: bool
-    backend: str
+    backend: Backend
     text_valid_lens: tuple[int, ...] | None = None
 
 
 class LayerRoute:
     """Decides sparse vs stock for each call of one layer, and counts what ran."""
 
-    def __init__(self, patch: "TransformerPatch", plan: LayerPlan) -> None:
-        self.patch = patch
+    def __init__(self, patch: Any, plan: LayerPlan) -> None:
+        self.patch = patch  # the na_accel.patch.TransformerPatch this layer belongs to
         self.plan = plan
         # (key, window): the window last resolved, and the (grid, backend, device, dtype) it was
         # resolved for; one tuple, so concurrent calls never pair one call's key with another's window
@@ -106,13 +104,14 @@ class LayerRoute:
                     f"the attention mask's valid text lengths {list(mask_text_lens)} differ from the "
                     f"transformer inputs' {list(expected)}"
                 )
-        backend = self.patch.backend_for(device, dtype, needs_grad)
+        backends = self.patch.backends
+        backend = backends.for_call(device, dtype, needs_grad)
         if isinstance(backend, BackendUnavailableError):
-            return self.dense(self.patch.unavailable_reason(device, dtype, needs_grad))
+            return self.dense(backends.unavailable_reason(device, dtype, needs_grad))
         key = (layout.grid, backend, str(device), dtype)
         resolved = self._resolved
         if resolved is None or resolved[0] != key:  # resolve once per grid (and backend), not per call
-            context = self.patch.snap_context(backend, device, dtype)
+            context = backends.snap_context(recipe.scaling, backend, device, dtype)
             resolved = self._resolved = (key, recipe.resolve(self.plan.setting.window, layout.grid, context))
         window = resolved[1]
         ctx.counts[(self.name, FULL_WINDOW if window.covers_grid else SPARSE)] += 1

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from .. import describe, patch, unpatch
-from ..patch import denoising_step
+from ..runtime import denoising_step
 from ..errors import RecipeError
 from ..recipe.model import Recipe
 from ..recipe.parse import load_recipe

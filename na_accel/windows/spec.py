@@ -126,3 +126,8 @@ def _describe_window(kernel, stride, dilation, causal) -> str:
 def format_axes(values: Sequence[int]) -> str:
     """(16, 16) -> '16x16': how grids, windows and tiles appear in na_accel's messages."""
     return "x".join(str(v) for v in values)
+
+
+def effective_axes(grid: Sequence[int]) -> list[int]:
+    """The axes a kernel sees: na_accel drops axes of length 1 (one latent frame: 2-D attention)."""
+    return [a for a, n in enumerate(grid) if n > 1]

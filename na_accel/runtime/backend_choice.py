@@ -1,0 +1,83 @@
+"""Which backend runs a patched transformer's attention calls.
+
+Resolved when patching, for the device and dtype of the model's weights; resolved again (once,
+then cached) for a call that brings tensors of another device or dtype, or that autograd records
+(not every backend has a backward pass). A call no backend can run gets the reason instead, and
+runs the stock processor (counted).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import BackendUnavailableError
+from ..kernels import (
+    AUTO, REFERENCE, Backend, BackendTarget, dtype_name, faster_unavailable, resolve_backend, unavailable_reasons,
+)
+from ..recipe.scaling import ScalingSpec, SnapContext
+
+
+class BackendChoice:
+    def __init__(self, requested: str, target: BackendTarget | None) -> None:
+        self.requested = requested
+        self.target = target  # None when no layer is sparse: nothing to run
+        self.backend: Backend | None = resolve_backend(requested, target) if target is not None else None
+        # the backends auto ranks above the chosen one on ``target``, and why they can't run
+        self.passed_over: dict[str, str] = faster_unavailable(self.backend.name, target) if self.backend else {}
+        self._by_call: dict[tuple, Backend | BackendUnavailableError] = {}
+        if self.backend is not None:
+            self._by_call[self._key(target.device, target.dtype, False)] = self.backend
+
+    @staticmethod
+    def _key(device, dtype: torch.dtype, needs_grad: bool) -> tuple:
+        return (str(device), dtype, needs_grad)
+
+    def for_call(self, device: torch.device, dtype: torch.dtype, needs_grad: bool = False
+                 ) -> Backend | BackendUnavailableError:
+        """The backend for a call's tensors, or why none can run them."""
+        key = self._key(device, dtype, needs_grad)
+        backend = self._by_call.get(key)
+        if backend is None:
+            try:
+                backend = resolve_backend(self.requested, self._target(device, dtype, needs_grad))
+            except BackendUnavailableError as exc:
+                backend = exc
+            self._by_call[key] = backend
+        return backend
+
+    def unavailable_reason(self, device: torch.device, dtype: torch.dtype, needs_grad: bool) -> str:
+        """One line saying why no backend runs this call (for the dense-fallback count)."""
+        target = self._target(device, dtype, needs_grad)
+        return f"backend {self.requested!r} can't run for {target.describe()}: " + "; ".join(
+            f"{name}: {reason.rstrip('.')}" for name, reason in unavailable_reasons(self.requested, target).items()
+        )
+
+    def tile_backend(self, backend: Backend, device: torch.device, dtype: torch.dtype) -> str | None:
+        """The tile table (``na_accel.kernels.tiles``) that models ``backend``. The reference has no
+        tiles: it takes those of the backend ``auto`` picks for the same device, so that it computes
+        exactly what that backend would."""
+        if backend.name != REFERENCE:
+            return backend.tile_backend
+        try:
+            return resolve_backend(AUTO, self._target(device, dtype)).tile_backend
+        except BackendUnavailableError:
+            return None
+
+    def snap_context(self, scaling: ScalingSpec | None, backend: Backend, device: torch.device,
+                     dtype: torch.dtype) -> SnapContext | None:
+        """What ``scaling.snap`` needs to know: the tiles that apply, head_dim, dtype."""
+        if scaling is None or scaling.snap is None or self.target is None:
+            return None
+        return SnapContext(self.tile_backend(backend, device, dtype), self.target.head_dim, torch.finfo(dtype).bits)
+
+    @property
+    def used(self) -> dict[str, str]:
+        """Per device / dtype (/ autograd) seen so far: the backend that ran, or "none available"."""
+        return {
+            f"{device} {dtype_name(dtype)}{' autograd' if grad else ''}":
+                b.name if isinstance(b, Backend) else "none available"
+            for (device, dtype, grad), b in list(self._by_call.items())
+        }
+
+    def _target(self, device, dtype: torch.dtype, needs_grad: bool = False) -> BackendTarget:
+        return BackendTarget(torch.device(device), dtype, self.target.head_dim, self.target.grid_rank, needs_grad)
