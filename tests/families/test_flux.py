@@ -118,10 +118,18 @@ def test_reference_tokens_fall_back_to_dense(flux_transformer):
 def test_shuffled_ids_are_not_a_grid(flux_transformer):
     inputs = flux_transformer_inputs(3, 4, batch=1)
     inputs["img_ids"] = inputs["img_ids"].flip(0)
+    with torch.no_grad():
+        stock = flux_transformer(**inputs).sample
     na_accel.patch(flux_transformer, window_recipe(2))
     with pytest.warns(UserWarning, match="not a row-major"):
         with torch.no_grad():
-            flux_transformer(**inputs)
+            patched = flux_transformer(**inputs).sample
+    assert torch.equal(patched, stock)  # the fallback ran the stock processor
+    layers = na_accel.describe(flux_transformer).transformers[0].layers
+    for layer in layers:  # and every layer counted its dense call
+        (reason, count), = layer.dense_calls.items()
+        assert count == 1 and "not a row-major" in reason, (layer.name, layer.dense_calls)
+    assert totals(flux_transformer)["sparse"] == 0
 
 
 # --- the processor keeps the stock interface ----------------------------------------------------

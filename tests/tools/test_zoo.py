@@ -177,7 +177,7 @@ def test_help_names_every_model(command, capsys, monkeypatch):
 def test_readme_names_every_model():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert [name for name in MODELS if f"`{name}`" not in readme] == []
 
 

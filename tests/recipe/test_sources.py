@@ -3,14 +3,17 @@ loaded recipe says where it came from."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 import na_accel
-from na_accel import RecipeError, load_recipe
+from na_accel import Recipe, RecipeError, list_recipes, load_recipe
 from na_accel.cli import main
+from na_accel.families.geometry import supported_families
+from sample_recipes import base_recipe, window
 
 LOCAL = {"model": "wan", "dense_steps": 7, "default": {"kernel_size": [2, 4, 4]}}
 
@@ -96,3 +99,88 @@ def test_the_cli_points_at_a_local_file(workdir, capsys):
     assert error.startswith("na-accel: error: ") and error.count("\n") == 1
     assert "did you mean './mine.yaml'" in error
     assert main(["estimate", "--recipe", "./mine.yaml", "--height", "64", "--width", "80"]) == 0
+
+
+# ============================================================================================
+# Shipped recipes and recipe files, each form
+# ============================================================================================
+
+
+def test_list_recipes_contains_flux_gna():
+    names = list_recipes()
+    assert isinstance(names, list)
+    assert "flux_gna" in names
+    assert names == sorted(names)
+
+
+def test_load_shipped_flux_gna():
+    recipe = load_recipe("flux_gna")
+    assert isinstance(recipe, Recipe)
+    assert recipe.model == "flux"
+    assert recipe.name == "flux_gna"
+    assert recipe.dense_steps == 0
+    assert recipe.default == window((80, 80), stride=(16, 16), dilation=(1, 1))
+    assert recipe.default.kernel_size == (80, 80)
+    assert recipe.default.stride == (16, 16)
+    assert recipe.layers == ()
+    # Documentation keys are kept as metadata.
+    assert recipe.metadata["name"] == "flux_gna"
+    assert "description" in recipe.metadata
+
+
+def _names_or_empty():
+    # Collected at import time; if listing itself fails, test_list_recipes_* reports it.
+    try:
+        return list_recipes()
+    except Exception:  # noqa: BLE001
+        return ["<list_recipes() failed>"]
+
+
+@pytest.mark.parametrize("name", _names_or_empty())
+def test_every_shipped_recipe_loads(name):
+    recipe = load_recipe(name)
+    assert isinstance(recipe, Recipe)
+    assert recipe.name == name
+    assert recipe.model in supported_families()
+    assert recipe.metadata.get("source"), "shipped recipes say where they come from"
+
+
+def test_load_yaml_path(tmp_path):
+    path = tmp_path / "my_recipe.yaml"
+    path.write_text(yaml.safe_dump(base_recipe(dense_steps=2)))
+    # Both a Path and a str path work.
+    for source in (path, str(path)):
+        recipe = load_recipe(source)
+        assert recipe.model == "flux"
+        assert recipe.dense_steps == 2
+        assert recipe.name == "my_recipe"  # file stem when the file has no name key
+        assert recipe.default == window((80, 80), stride=(16, 16))
+        assert len(recipe.layers) == 2
+        assert recipe.layers[0].window is None
+        assert recipe.layers[1].window == window((64, 64), stride=(16, 16))
+
+
+def test_load_json_path(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(base_recipe(default={"kernel_size": 32, "stride": 8})))
+    recipe = load_recipe(str(path))
+    assert recipe.name == "other"
+    assert recipe.default == window((32, 32), stride=(8, 8))
+    # Same content as a dict gives the same windows.
+    assert recipe.default == load_recipe(json.loads(path.read_text())).default
+
+
+def test_unknown_shipped_name():
+    with pytest.raises(RecipeError, match=r"recipe\b.*unknown shipped recipe") as info:
+        load_recipe("no_such_recipe")
+    assert info.match(r"'no_such_recipe'")
+    assert info.match(r"'flux_gna'")  # lists what is shipped
+
+
+def test_nonexistent_file(tmp_path):
+    path = tmp_path / "missing.yaml"
+    with pytest.raises(RecipeError, match=r"recipe\b.*does not exist") as info:
+        load_recipe(str(path))
+    assert info.match(r"missing\.yaml")
+    with pytest.raises(RecipeError, match=r"does not exist"):
+        load_recipe(path)

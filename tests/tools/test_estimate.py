@@ -6,7 +6,6 @@ import itertools
 import json
 import math
 import random
-import time
 
 import pytest
 import torch
@@ -14,9 +13,12 @@ import torch
 from na_accel import ArgumentError, WindowSpec
 from na_accel.cli import main
 from na_accel.tools.estimate import estimate_recipe, estimate_window
-from na_accel.windows import visual_neighborhood_mask
+from na_accel.windows import axis_neighborhood_mask, masks, visual_neighborhood_mask
+from na_accel.windows import spec as spec_module
+from na_accel.kernels import tilecount
 from na_accel.kernels.tilecount import axis_tiles
 from na_accel.kernels.tiles import TILE_BACKENDS, TileShape, default_tiles, pick_tiles, tile_options
+from window_oracles import tiles_from_mask
 
 
 def spec(kernel, stride=None, dilation=None, causal=None):
@@ -151,11 +153,34 @@ def test_brute_force_finds_perfect_and_imperfect_cases():
     assert v > f  # windows of 4 starting at odd offsets straddle kv tiles
 
 
-def test_estimate_is_fast_at_4k_and_video_sizes():
-    start = time.perf_counter()
-    estimate_window(spec((80, 80), (16, 16)).resolve((512, 512)), default_tiles("hopper-fna", 2))
-    estimate_window(spec((18, 24, 24), (16, 8, 8)).resolve((33, 45, 80)), default_tiles("hopper-fna", 3))
-    assert time.perf_counter() - start < 1.0
+@pytest.mark.parametrize("window, tiles", [
+    (spec((80, 80), (16, 16)).resolve((512, 512)), default_tiles("hopper-fna", 2)),
+    (spec((18, 24, 24), (16, 8, 8)).resolve((33, 45, 80)), default_tiles("hopper-fna", 3)),
+])
+def test_estimate_at_4k_and_video_sizes_works_per_axis_never_on_the_token_grid(monkeypatch, window, tiles):
+    # per axis, tile pairs cut from the axis's own mask; the N-D counts are their products
+    per_axis = [tiles_from_mask(axis_neighborhood_mask(n, k, s, d, c), d, tq, tk) for n, k, s, d, c, tq, tk in
+                zip(window.grid, window.kernel_size, window.stride, window.dilation, window.is_causal,
+                    tiles.q_tile, tiles.kv_tile)]
+    lengths = []
+    real_axis_ranges = tilecount.axis_ranges
+
+    def counting_axis_ranges(n, *args):
+        lengths.append(n)
+        return real_axis_ranges(n, *args)
+
+    def no_masks(*args, **kwargs):
+        raise AssertionError("the estimate built a token mask")
+
+    monkeypatch.setattr(tilecount, "axis_ranges", counting_axis_ranges)
+    for name in ("axis_neighborhood_mask", "visual_neighborhood_mask", "joint_attention_mask"):
+        monkeypatch.setattr(masks, name, no_masks)
+    monkeypatch.setattr(spec_module, "axis_neighborhood_mask", no_masks)
+    est = estimate_window(window, tiles)
+    assert lengths == list(window.grid)  # one pass over each axis: work grows with the axis lengths
+    assert est.visited_pairs == math.prod(a["visited"] for a in per_axis)
+    assert est.full_pairs == math.prod(a["full"] for a in per_axis)
+    assert est.density == pytest.approx(math.prod(a["attended"] / n ** 2 for a, n in zip(per_axis, window.grid)))
 
 
 def test_axis_counts_are_per_axis_products():

@@ -4,12 +4,26 @@ import base64
 import json
 import math
 import re
+import sys
+import types
+from pathlib import Path
 
 import numpy
 import torch
 from PIL import Image
 
 from na_accel.tools.report import heat_map, json_safe, side_by_side, write_html_report, write_json, write_outputs
+
+MP4S = {"dense": "dense.mp4", "patched": "patched.mp4", "side_by_side": "side_by_side.mp4"}
+
+
+def mp4_writer_available():
+    try:
+        import imageio.v2  # noqa: F401
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def test_heat_map_is_black_where_equal_and_white_at_the_maximum():
@@ -46,11 +60,43 @@ def test_video_outputs_are_frames_and_animations(tmp_path):
             assert gif.n_frames == 3
     with Image.open(tmp_path / files["side_by_side"]) as image:
         assert image.size == (48, 16)
-    assert "mp4" in files
-    try:
-        import imageio_ffmpeg  # noqa: F401
-    except ImportError:
-        assert "skipped" in files["mp4"]
+    if mp4_writer_available():
+        assert files["mp4"] == MP4S
+        assert all((tmp_path / name).stat().st_size > 0 for name in MP4S.values())
+    else:
+        assert set(files["mp4"]) == {"skipped"} and "imageio-ffmpeg" in files["mp4"]["skipped"]
+        assert not list(tmp_path.glob("*.mp4"))
+
+
+def test_mp4s_are_written_and_listed_when_a_writer_is_importable(tmp_path, monkeypatch):
+    calls = []
+
+    def mimwrite(path, frames, fps):
+        frames = list(frames)
+        calls.append((Path(path).name, len(frames), frames[0].shape, frames[0].dtype.name, fps))
+        Path(path).write_bytes(b"mp4")
+
+    imageio, v2 = types.ModuleType("imageio"), types.ModuleType("imageio.v2")
+    v2.mimwrite, imageio.v2 = mimwrite, v2
+    monkeypatch.setitem(sys.modules, "imageio", imageio)
+    monkeypatch.setitem(sys.modules, "imageio.v2", v2)
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", types.ModuleType("imageio_ffmpeg"))
+    frames, written = torch.rand(3, 3, 16, 16), []
+    files = write_outputs(tmp_path, frames, frames.flip(0), written)
+    assert files["mp4"] == MP4S
+    assert sorted(calls) == [("dense.mp4", 3, (16, 16, 3), "uint8", 8), ("patched.mp4", 3, (16, 16, 3), "uint8", 8),
+                             ("side_by_side.mp4", 3, (16, 48, 3), "uint8", 8)]
+    assert {p.name for p in written if p.suffix == ".mp4"} == set(MP4S.values())
+    assert all((tmp_path / name).read_bytes() == b"mp4" for name in MP4S.values())
+
+
+def test_without_an_mp4_writer_no_mp4_is_written_or_listed(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # import imageio_ffmpeg -> ImportError
+    frames, written = torch.rand(3, 3, 8, 8), []
+    files = write_outputs(tmp_path, frames, frames.flip(0), written)
+    assert list(files["mp4"]) == ["skipped"] and "imageio imageio-ffmpeg" in files["mp4"]["skipped"]
+    assert not list(tmp_path.rglob("*.mp4")) and not [p for p in written if p.suffix == ".mp4"]
+    assert {p.name for p in written if p.suffix == ".gif"} == {"dense.gif", "patched.gif", "side_by_side.gif"}
 
 
 def test_json_stays_standard_with_infinite_psnr(tmp_path):

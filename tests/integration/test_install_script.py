@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "install.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "install.sh"
 PINNED = ("torch==2.13.0", "natten==0.21.7", "triton==3.7.1")
 
 FAKE_PYTHON = """#!/usr/bin/env bash

@@ -169,3 +169,35 @@ def test_validation_errors_from_a_file_name_the_file(tmp_path):
 def test_unsafe_yaml_tags_are_refused(tmp_path):
     path = write(tmp_path, "tag.yaml", VALID + "notes: !!python/object/apply:os.system [echo hi]\n")
     refused(path, r"not valid YAML")
+
+
+def test_top_level_not_a_mapping_in_file(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- model: flux\n- default: {kernel_size: 8}\n")
+    with pytest.raises(RecipeError, match=r"top level") as info:
+        load_recipe(path)
+    assert info.match(r"got list")
+
+
+@pytest.mark.parametrize(
+    "filename, text",
+    [
+        ("bad.yaml", "model: flux\ndefault: {kernel_size: [80, 80\n"),
+        ("bad.yml", "model: [flux\n  : :\n"),
+        ("bad.json", '{"model": "flux", "default": '),
+    ],
+)
+def test_invalid_file_text(tmp_path, filename, text):
+    path = tmp_path / filename
+    path.write_text(text)
+    with pytest.raises(RecipeError, match=r"not valid (YAML|JSON)") as info:
+        load_recipe(path)
+    assert info.match(filename.replace(".", r"\."))
+
+
+def test_bad_value_in_file_names_field(tmp_path):
+    path = tmp_path / "bad_value.yaml"
+    path.write_text("model: flux\ndefault:\n  kernel_size: [80, 80]\n  stride: [16, 160]\n")
+    with pytest.raises(RecipeError, match=r"recipe\.default\.stride") as info:
+        load_recipe(path)
+    assert info.match(r"stride 160\b")

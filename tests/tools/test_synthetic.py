@@ -1,0 +1,106 @@
+"""Tests for na_accel.tools.synthetic: random inputs each family's transformer accepts, reproducible by seed,
+and a denoising loop that patch and recipes see like a pipeline."""
+
+from __future__ import annotations
+
+import math
+import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import na_accel
+from na_accel import tiny
+from na_accel.errors import ArgumentError
+from na_accel.tools.synthetic import INPUT_BUILDERS, SyntheticPipeline, cosmos_inputs
+
+FAMILIES = sorted(INPUT_BUILDERS)
+GRIDS = {2: (3, 5), 3: (2, 3, 5)}
+
+
+def tiny_transformer(family):
+    return getattr(tiny, f"tiny_{family}_transformer")(seed=0)
+
+
+def grid_of(family):
+    return GRIDS[2] if family == "flux" else GRIDS[3]
+
+
+def expected_latent_shape(transformer, family, grid, batch):
+    """The latent shape the family's pipeline passes, from the transformer's config alone."""
+    config = transformer.config
+    if family == "flux":  # packed tokens
+        return (batch, math.prod(grid), config.in_channels)
+    patch = config.patch_size
+    if isinstance(patch, int):  # hunyuan_video: patch_size (spatial) and patch_size_t
+        patch = (config.patch_size_t, patch, patch)
+    return (batch, config.in_channels, *(n * p for n, p in zip(grid, patch)))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_inputs_have_the_shapes_the_transformer_takes(family):
+    transformer, grid = tiny_transformer(family), grid_of(family)
+    inputs = INPUT_BUILDERS[family](transformer, grid, 2, 7, "cpu", torch.float32, 0)
+    assert tuple(inputs.latents.shape) == expected_latent_shape(transformer, family, grid, 2)
+    assert tuple(inputs.kwargs["encoder_hidden_states"].shape[:2]) == (2, 7)  # batch, text_len
+    timestep = torch.full((2,), 500.0) * inputs.timestep_scale
+    with torch.no_grad():
+        out = transformer(**inputs.kwargs, **{inputs.latent_key: inputs.latents}, timestep=timestep,
+                          return_dict=False)[0]
+    assert out.shape == inputs.latents.shape and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_same_seed_gives_the_same_inputs_and_another_seed_others(family):
+    transformer, grid = tiny_transformer(family), grid_of(family)
+    first, again, other = (INPUT_BUILDERS[family](transformer, grid, 1, 5, "cpu", torch.float32, seed)
+                           for seed in (3, 3, 4))
+    assert torch.equal(first.latents, again.latents)
+    assert first.kwargs.keys() == again.kwargs.keys()
+    for key, value in first.kwargs.items():
+        if isinstance(value, torch.Tensor):
+            assert torch.equal(value, again.kwargs[key]), key
+    assert not torch.equal(first.latents, other.latents)
+    assert not torch.equal(first.kwargs["encoder_hidden_states"], other.kwargs["encoder_hidden_states"])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_loop_calls_the_transformer_once_per_step_and_is_reproducible(family):
+    pipe = SyntheticPipeline(tiny_transformer(family), family, text_len=6)
+    timesteps = []
+    pipe.transformer.register_forward_pre_hook(
+        lambda module, args, kwargs: timesteps.append(kwargs["timestep"].clone()), with_kwargs=True)
+    grid = grid_of(family)
+    out = pipe(grid=grid, num_inference_steps=3, batch=2, seed=1)
+    assert len(timesteps) == 3
+    # FLUX's transformer takes t / 1000, the video transformers take the scheduler's t in [0, 1000]
+    top = 1.0 if family == "flux" else 1000.0
+    assert all(t.shape == (2,) and 0 < t.max() <= top for t in timesteps)
+    assert timesteps[0].max() > top / 2  # not scaled twice
+    assert out.shape == expected_latent_shape(pipe.transformer, family, grid, 2)
+    assert torch.equal(out, pipe(grid=grid, num_inference_steps=3, batch=2, seed=1))
+    assert not torch.equal(out, pipe(grid=grid, num_inference_steps=3, batch=2, seed=2))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_patch_finds_the_token_grid_of_synthetic_inputs(family):
+    pipe = SyntheticPipeline(tiny_transformer(family), family, text_len=6)
+    grid = grid_of(family)
+    na_accel.patch(pipe, {"model": family, "default": {"kernel_size": 2}}, backend="reference")
+    pipe(grid=grid, num_inference_steps=2, seed=0)
+    totals = na_accel.describe(pipe).transformers[0].totals
+    assert totals.get("sparse", 0) > 0 and set(totals) == {"sparse"}, totals  # no dense fallback
+
+
+def test_an_unknown_family_names_it_and_the_known_ones():
+    with pytest.raises(ArgumentError, match=r"model: no synthetic inputs for family 'sd3'") as info:
+        SyntheticPipeline(torch.nn.Linear(1, 1), "sd3")
+    assert all(repr(family) in str(info.value) for family in FAMILIES)
+
+
+def test_cosmos_with_a_padding_mask_needs_torchvision_and_says_how_to_avoid_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torchvision", None)  # import torchvision -> ImportError
+    transformer = SimpleNamespace(config=SimpleNamespace(concat_padding_mask=True))
+    with pytest.raises(ArgumentError, match=r"torchvision.*--config-override concat_padding_mask=false"):
+        cosmos_inputs(transformer, (2, 3, 5), 1, 4, "cpu", torch.float32, 0)
