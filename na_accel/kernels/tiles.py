@@ -172,8 +172,9 @@ def dtype_bits(dtype) -> int:
     """Bits of a torch dtype or dtype name ('bfloat16' -> 16)."""
     import torch
 
+    given = dtype
     if isinstance(dtype, str):
         dtype = getattr(torch, dtype, None)
-        if not isinstance(dtype, torch.dtype):
-            raise ArgumentError("dtype: expected float16, bfloat16 or float32")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ArgumentError(f"dtype: expected float16, bfloat16 or float32, got {given!r}")
     return torch.finfo(dtype).bits
