@@ -26,6 +26,8 @@ from ..runtime import denoising_step
 from ..errors import RecipeError
 from ..recipe.model import Recipe
 from ..recipe.parse import load_recipe
+from ..windows import format_axes
+from .run_summary import no_sparse_reason, patch_summary
 from .zoo import LoadedModel, validate_size
 
 CPU_NOTE = ("CPU timings say nothing about GPU speed: NATTEN's CPU path (flex-fna, unfused) materializes "
@@ -214,41 +216,6 @@ def run_bench(model: LoadedModel, recipe: Any, settings: BenchSettings, *, backe
     return result
 
 
-def no_sparse_reason(recipe: Recipe, steps: int) -> str:
-    """Why a patched run had no sparse attention call (so bench reports no speedup)."""
-    if recipe.dense_steps >= steps:
-        return (
-            f"no attention call ran sparse: the recipe keeps the first {recipe.dense_steps} steps dense and the "
-            f"run has {steps}; use more --steps (or a recipe with fewer dense_steps)"
-        )
-    return "no attention call ran sparse (see dense_by_reason: full windows or fallbacks)"
-
-
-def patch_summary(recipe: Recipe, report, backend: str, runs: int, totals: Counter | None = None) -> dict[str, Any]:
-    """Recipe, backend (requested / resolved / actually used, from ``describe``'s ``report``) and
-    layer-call counts: ``totals`` when given (summed over several patches), else the report's."""
-    if totals is None:
-        totals = sum((Counter(t.totals) for t in report.transformers), Counter())
-    dense_calls = {k[len("dense: "):]: v for k, v in totals.items() if k.startswith("dense: ")}
-    return {
-        "recipe": {"name": recipe.name or "<inline>", "hash": recipe.hash, "dense_steps": recipe.dense_steps,
-                   "loaded_from": recipe.source},
-        "backend": {
-            "requested": backend,
-            "resolved": [t.backend for t in report.transformers],
-            "used": {t.attribute: t.backends_used for t in report.transformers},
-            "passed_over": {t.attribute: t.backends_passed_over for t in report.transformers},
-        },
-        "layer_calls": {
-            "sparse": totals.get("sparse", 0),
-            "full_window": totals.get("full window", 0),
-            "dense": sum(dense_calls.values()),
-            "dense_by_reason": dense_calls,
-            "runs_counted": runs,
-        },
-    }
-
-
 def _run_once(model: LoadedModel, settings: BenchSettings, clock: Clock, instruments: "Instruments", timed: bool):
     """One synchronized generation: (output on the CPU, timings, peak memory in bytes or None)."""
     if timed and clock.cuda:
@@ -341,7 +308,7 @@ def format_table(result: dict[str, Any]) -> str:
     lines = [
         f"model {result['model']['name']} ({result['model']['source']}, {result['model']['transformer_class']}, "
         f"{result['model']['parameters'] / 1e6:,.1f}M params, {result['model']['dtype']}), token grid "
-        f"{'x'.join(map(str, result['token_grid']))}, {result['arguments']['steps']} steps, "
+        f"{format_axes(result['token_grid'])}, {result['arguments']['steps']} steps, "
         f"batch {result['arguments']['batch']}",
         f"device {device['type']} ({device['name']}); recipe {result['recipe']['name']} [{result['recipe']['hash']}]; "
         f"backend {result['backend']['requested']} -> {result['backend']['resolved']}",

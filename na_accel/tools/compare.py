@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import describe, patch, unpatch
-from .bench import check_recipe_family, no_sparse_reason, patch_summary
+from .bench import check_recipe_family
 from ..errors import ArgumentError
 from .metrics import QualityMetrics
 from .report import write_html_report, write_json, write_outputs
 from .run_folder import RunFolder
+from .run_summary import no_sparse_reason, patch_summary
 from .zoo import LoadedModel, validate_size
 
 DEFAULT_PROMPT = "a photo of a red fox in fresh snow"
