@@ -1,12 +1,15 @@
-"""The ``na-accel`` command line.
+"""The ``na-accel`` command line: ``build_parser`` and ``main``; each subcommand is a module here.
 
     na-accel demo      patch an embedded tiny FLUX pipeline, show what ran sparse and the
                        difference to dense attention (and to the reference backend)
+    na-accel recipes   list the shipped recipes
+    na-accel models    list the model names bench and compare accept
     na-accel bench     time a pipeline dense vs patched with a recipe (JSON + table)
     na-accel compare   dense vs patched outputs of one seed: pictures, PSNR/SSIM, HTML report
-    na-accel models    list the model names bench and compare accept
-    na-accel recipes   list the shipped recipes
     na-accel estimate  what a recipe buys at a resolution: density, FLOP / tile bounds, estimate
+
+A subcommand module has ``NAME``, ``add_parser(subparsers) -> parser`` and ``run(args) -> int``;
+adding one is a module and an entry in ``SUBCOMMANDS``.
 """
 
 from __future__ import annotations
@@ -16,26 +19,11 @@ import functools
 import os
 import sys
 import textwrap
-from pathlib import Path
 
-import torch
+from ..errors import NaAccelError
+from . import bench, compare, demo, estimate, models, recipes
 
-from .commands import run_bench_command, run_compare_command, run_models_command
-from ..tools.estimate import run_estimate
-from ..tools.report import save_side_by_side  # noqa: F401(moved to report.py; kept importable here)
-
-# Exercises every recipe feature on the tiny pipeline's 16x20 token grid (256x320 pixels).
-DEMO_RECIPE = {
-    "model": "flux",
-    "name": "demo",
-    "description": "demo recipe for the tiny FLUX pipeline (token grid 16x20)",
-    "dense_steps": 1,
-    "default": {"kernel_size": [7, 9], "stride": [2, 3], "dilation": [1, 1]},
-    "layers": [
-        {"match": "transformer_blocks.0.attn", "dense": True},
-        {"match": "single_transformer_blocks.*", "kernel_size": [5, 5], "stride": 1, "dilation": [2, 2]},
-    ],
-}
+SUBCOMMANDS = (demo, recipes, models, bench, compare, estimate)  # in --help's order
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -46,54 +34,24 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import OUTPUT_DIR_POLICY, add_subcommands
-    from ..tools.estimate import add_estimate_parser
-
     parser = argparse.ArgumentParser(
         prog="na-accel", description="Training-free Generalized Neighborhood Attention for diffusers pipelines.",
         formatter_class=HelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True,
-                                     parser_class=functools.partial(argparse.ArgumentParser,
-                                                                    formatter_class=HelpFormatter))
-
-    demo = commands.add_parser("demo", help="GNA on an embedded tiny FLUX pipeline (CPU, offline)")
-    demo.add_argument("--recipe", default=None, help="shipped name or .yaml/.json path (default: a demo recipe)")
-    demo.add_argument("--backend", default="auto",
-                      help="auto, triton, reference or a NATTEN backend name (default: %(default)s)")
-    demo.add_argument("--height", type=int, default=256, help="image height in pixels, a multiple of 16 "
-                                                              "(default: %(default)s)")
-    demo.add_argument("--width", type=int, default=320, help="image width in pixels, a multiple of 16 "
-                                                             "(default: %(default)s)")
-    demo.add_argument("--steps", type=int, default=4, help="denoising steps (default: %(default)s)")
-    demo.add_argument("--seed", type=int, default=0,
-                      help="seed of the tiny pipeline's weights and of the latents (default: %(default)s)")
-    demo.add_argument("--output-dir", type=Path, default=Path("na_accel_outputs"),
-                      help=f"where the pictures and metrics.json go; {OUTPUT_DIR_POLICY} (default: %(default)s)")
-
-    commands.add_parser("recipes", help="list the shipped recipes")
-    add_subcommands(commands)
-    add_estimate_parser(commands)
+    subparsers = parser.add_subparsers(dest="command", required=True,
+                                       parser_class=functools.partial(argparse.ArgumentParser,
+                                                                      formatter_class=HelpFormatter))
+    for command in SUBCOMMANDS:
+        command.add_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from ..errors import NaAccelError
-
+    run = {command.NAME: command.run for command in SUBCOMMANDS}[args.command]
     try:
         try:
-            if args.command == "demo":
-                return run_demo(args)
-            if args.command == "bench":
-                return run_bench_command(args)
-            if args.command == "compare":
-                return run_compare_command(args)
-            if args.command == "models":
-                return run_models_command(args)
-            if args.command == "estimate":
-                return run_estimate(args)
-            return list_shipped_recipes()
+            return run(args)
         finally:
             sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
     except NaAccelError as exc:
@@ -108,93 +66,3 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError):  # stdout is no file (captured in-process): nothing left to flush
             pass
         return 1
-
-
-def list_shipped_recipes() -> int:
-    from ..recipe.sources import list_recipes
-    from ..recipe.parse import load_recipe
-
-    for name in list_recipes():
-        recipe = load_recipe(name)
-        print(f"{name}: model {recipe.model} — {recipe.metadata.get('description', '')}")
-    return 0
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    from .. import describe, patch, unpatch
-    from ..tools.bench import check_recipe_family
-    from ..kernels import check_backend_name
-    from ..tools.output_paths import check_output_dir
-    from ..tools.sizes import check_count, check_size
-    from ..tiny import tiny_flux_pipeline, tiny_flux_prompt
-
-    grid = check_size("flux", "tiny-flux", args.height, args.width)  # as bench and compare check it
-    check_count("steps", args.steps, 1)
-    check_backend_name(args.backend, field="--backend")
-    recipe = check_recipe_family(args.recipe or DEMO_RECIPE, "flux", "the demo's tiny-flux")
-    check_output_dir("--output-dir", args.output_dir)
-    pipe = tiny_flux_pipeline(seed=args.seed)
-    prompt = tiny_flux_prompt(seed=args.seed)
-    print(f"Tiny FLUX pipeline (random weights), {args.height}x{args.width} pixels -> token grid "
-          f"{grid[0]}x{grid[1]}, {args.steps} steps\n")
-
-    def generate() -> torch.Tensor:
-        return pipe(
-            height=args.height,
-            width=args.width,
-            num_inference_steps=args.steps,
-            guidance_scale=3.5,
-            output_type="pt",
-            generator=torch.Generator().manual_seed(args.seed),
-            **prompt.as_kwargs(),
-        ).images
-
-    def generate_patched(backend: str, show_report: bool) -> torch.Tensor:
-        patch(pipe, recipe, backend=backend)
-        try:
-            images = generate()
-            if show_report:
-                print(describe(pipe))
-            return images
-        finally:
-            unpatch(pipe)
-
-    dense = generate()
-    sparse = generate_patched(args.backend, show_report=True)
-    reference = generate_patched("reference", show_report=False)
-
-    print("\nOutput (images in [0, 1]):")
-    print(f"  GNA vs dense attention:        max |diff| {(sparse - dense).abs().max().item():.3e}, "
-          f"mean {(sparse - dense).abs().mean().item():.3e}  (sparse attention changes the output)")
-    print(f"  GNA vs reference (explicit mask): max |diff| {(sparse - reference).abs().max().item():.3e}"
-          "  (same math: should be ~1e-6)")
-    print_demo_outputs(args.output_dir, dense[0], sparse[0])
-    return 0
-
-
-def print_demo_outputs(out_dir: Path, dense: torch.Tensor, sparse: torch.Tensor) -> None:
-    """The demo's pictures and quality metrics, written the way `na-accel compare` writes them; the
-    files of the previous run in ``out_dir`` are replaced (``RunFolder``)."""
-    from ..tools.metrics import QualityMetrics, format_metrics
-    from ..tools.report import save_png, write_json
-    from ..tools.run_folder import RunFolder
-
-    metrics = QualityMetrics().compute(dense, sparse)
-    print("\nQuality of GNA vs dense (what `na-accel compare` reports):")
-    print("  " + format_metrics(metrics).replace("\n", "\n  "))
-    folder = RunFolder(out_dir, "demo")
-    replaced = folder.clear_previous()
-    outputs = (
-        (save_side_by_side(out_dir / "demo.png", dense, sparse), "dense | GNA | |difference| heat map"),
-        (save_png(out_dir / "dense.png", dense), "dense attention"),
-        (save_png(out_dir / "patched.png", sparse), "GNA"),
-        (write_json(out_dir / "metrics.json", metrics), "PSNR, SSIM (LPIPS / CLIP: see --help of compare)"),
-    )
-    folder.record(path for path, _ in outputs)
-    print(f"\nOutputs in {out_dir}/" + (f" (replaced the previous run's {len(replaced)} files)" if replaced else "")
-          + ":")
-    for path, what in outputs:
-        print(f"  {path.name:14} {what}")
-    print("\nNext: na-accel compare tiny-flux --recipe flux_gna --prompt-file eval/prompts.txt   (HTML report)\n"
-          "      na-accel bench tiny-flux --recipe flux_gna   (timings; on a GPU: flux-dev --random-weights)")
-

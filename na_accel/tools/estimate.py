@@ -18,18 +18,14 @@ efficiently, and ignores VAE, text encoders and memory-bound overheads).
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import ArgumentError
 from ..families.geometry import family_geometry, supported_families
-from .output_paths import check_output_file
 from ..recipe.model import Recipe
-from ..windows import ResolvedWindow
+from ..windows import ResolvedWindow, format_axes
 from ..recipe.parse import load_recipe
 from ..recipe.scaling import SnapContext, effective_axes
 from .sizes import check_count, check_fraction, check_size
@@ -270,16 +266,12 @@ def _joint_speedup(n_visual: int, n_text: int, visual_bound: float) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
-def _fmt(values: Sequence[int]) -> str:
-    return "x".join(str(v) for v in values)
-
-
 def format_estimate(result: RecipeEstimate) -> str:
     frames = f" x {result.frames} frames" if result.frames is not None else ""
     tiles = result.tiles.describe() if result.tiles else "none (grid of single tokens)"
     lines = [
         f"recipe {result.recipe} [{result.recipe_hash}] on {result.model} at {result.height}x{result.width} "
-        f"pixels{frames} -> token grid {_fmt(result.grid)} ({math.prod(result.grid)} visual tokens, "
+        f"pixels{frames} -> token grid {format_axes(result.grid)} ({math.prod(result.grid)} visual tokens, "
         f"{result.text_tokens} text)",
         f"tiles: {tiles}, head_dim {result.head_dim}, {result.dtype}",
         "",
@@ -298,7 +290,7 @@ def format_estimate(result: RecipeEstimate) -> str:
         if w.snapped:
             snapped = "snapped" if w.snapped.startswith("snapped") else w.snapped
             if w.requested and w.requested != (w.kernel_size, w.stride):
-                snapped += f" from {_fmt(w.requested[0])}/{_fmt(w.requested[1])}"
+                snapped += f" from {format_axes(w.requested[0])}/{format_axes(w.requested[1])}"
             elif w.requested:
                 snapped += " (unchanged)"
             how.append(snapped)
@@ -306,9 +298,9 @@ def format_estimate(result: RecipeEstimate) -> str:
             how.append(f"clamped axes {list(w.clamped_axes)}")
         table.append([
             label,
-            _fmt(w.kernel_size),
-            _fmt(w.stride),
-            _fmt(w.dilation),
+            format_axes(w.kernel_size),
+            format_axes(w.stride),
+            format_axes(w.dilation),
             f"{e.density:.1%}",
             f"{e.flop_bound:.1f}x",
             "-" if e.tile_bound is None else f"{e.tile_bound:.1f}x",
@@ -329,114 +321,12 @@ def format_estimate(result: RecipeEstimate) -> str:
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------------------------
-# Command line
-# ---------------------------------------------------------------------------------------------
-
-
-def add_estimate_parser(commands: Any) -> None:
-    p = commands.add_parser("estimate", help="what a recipe buys at a resolution (density, bounds, estimate)")
-    p.add_argument("--recipe", required=True, help="shipped name or .yaml/.json path")
-    p.add_argument("--model", default=None, help=f"model family ({', '.join(supported_families())}); default: the recipe's")
-    p.add_argument("--height", type=int, default=None, help="output height in pixels (default: the family's)")
-    p.add_argument("--width", type=int, default=None, help="output width in pixels (default: the family's)")
-    p.add_argument("--frames", type=int, default=None, help="output frames (video families; default: the family's)")
-    p.add_argument("--backend", default=DEFAULT_TILE_BACKEND,
-                   help=f"whose tiles: {', '.join(TILE_BACKENDS)} (default: %(default)s)")
-    p.add_argument("--head-dim", type=int, default=None, help="attention head_dim (default: the family's, 128)")
-    p.add_argument("--dtype", default="bfloat16", choices=["float16", "bfloat16", "float32"],
-                   help="element type: picks the tile table (default: %(default)s)")
-    p.add_argument("--q-tile", default=None, help="q tile, e.g. 16x8 (with --kv-tile; default: NATTEN's default)")
-    p.add_argument("--kv-tile", default=None, help="kv tile, e.g. 16x8 (default: NATTEN's default)")
-    p.add_argument("--attention-share", type=float, default=None,
-                   help="attention's share of denoising time in [0, 1] (from na-accel bench); "
-                        "default: an analytic FLOP share")
-    p.add_argument("--bench-json", type=Path, default=None,
-                   help="take the attention share measured by `na-accel bench --json` (dense run) from this file "
-                        "(default: none)")
-    p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the pipeline's)")
-    p.add_argument("--json", type=Path, default=None,
-                   help="also write the estimate as JSON to this path (default: none, printed only)")
-
-
-def _parse_tile(flag: str, text: str | None) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    try:
-        values = tuple(int(v) for v in text.lower().replace(",", "x").split("x"))
-    except ValueError:
-        raise ArgumentError(f"{flag}: {text!r} is not a tile shape like 16x8 or 4x4x8") from None
-    if any(v < 1 for v in values):
-        raise ArgumentError(f"{flag}: {text!r} has a non-positive size")
-    return values
-
-
-def attention_share_from_bench(path: Path, family: str, grid: Sequence[int]) -> tuple[float, str]:
-    """The dense run's measured attention share from a ``na-accel bench --json`` file, checked to be
-    for the same model family and token grid (the share grows with the token count)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise ArgumentError(f"--bench-json: cannot read {str(path)!r} as JSON ({exc})") from None
-    try:
-        share = float(data["runs"]["dense"]["attention_share"])
-        bench_family, bench_grid = data["model"]["family"], tuple(data["token_grid"])
-        device = data["device"]
-    except (KeyError, TypeError, ValueError):
-        raise ArgumentError(f"--bench-json: {str(path)!r} is not a na-accel bench JSON "
-                            "(no runs.dense.attention_share, model.family, token_grid, device)") from None
-    if bench_family != family:
-        raise ArgumentError(f"--bench-json: {str(path)!r} measured model family {bench_family!r}, not {family!r}")
-    if bench_grid != tuple(grid):
-        raise ArgumentError(
-            f"--bench-json: {str(path)!r} measured token grid {'x'.join(map(str, bench_grid))}, but this estimate "
-            f"is for {'x'.join(map(str, grid))}; bench at the same size (the share grows with the token count)"
-        )
-    source = f"measured by na-accel bench on {device.get('name')} ({device.get('type')}), dense run"
-    if device.get("type") != "cuda":
-        source += "; NOT a GPU measurement, so not representative of GPU runs"
-    return share, source
-
-
-def run_estimate(args: argparse.Namespace) -> int:
-    if args.bench_json is not None and args.attention_share is not None:
-        raise ArgumentError("--attention-share and --bench-json: give one of them, not both")
-    if args.json is not None:
-        check_output_file("--json", args.json)
-    options = dict(
-        model=args.model,
-        height=args.height,
-        width=args.width,
-        frames=args.frames,
-        backend=args.backend,
-        head_dim=args.head_dim,
-        dtype=args.dtype,
-        q_tile=_parse_tile("--q-tile", args.q_tile),
-        kv_tile=_parse_tile("--kv-tile", args.kv_tile),
-        attention_share=args.attention_share,
-        steps=args.steps,
-    )
-    result = estimate_recipe(args.recipe, **options)
-    if args.bench_json is not None:  # the measured share, for the grid just worked out
-        share, source = attention_share_from_bench(args.bench_json, result.model, result.grid)
-        result = estimate_recipe(args.recipe, **{**options, "attention_share": share})
-        result.attention_share_source = source
-    print(format_estimate(result))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result.to_dict(), indent=2))
-        print(f"\nWrote {args.json}")
-    return 0
-
-
 __all__ = [
     "FAMILY_MODELS",
     "RecipeEstimate",
     "WindowEstimate",
-    "add_estimate_parser",
     "attention_flop_share",
     "estimate_recipe",
     "estimate_window",
     "format_estimate",
-    "run_estimate",
 ]

@@ -24,9 +24,9 @@ import torch
 from ..errors import ArgumentError
 from ..families import adapter_for, supported_models_text
 from ..families.geometry import FamilyGeometry, family_geometry
+from .devices import parse_device, parse_dtype
 from .sizes import check_size
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 def _geometry(family: str, frames_per_token: int | None) -> FamilyGeometry:
     geometry = family_geometry(family)
@@ -287,39 +287,6 @@ def shipped_config(name: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
-
-
-def parse_dtype(name: str) -> torch.dtype:
-    if name not in DTYPES:
-        raise ArgumentError(f"--dtype: {name!r} is not supported; allowed: {list(DTYPES)}")
-    return DTYPES[name]
-
-
-def parse_device(name: str) -> torch.device:
-    """A torch device; ``"auto"`` is the first CUDA device when one is visible, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise ArgumentError(f"--device: {name!r} is not a torch device; allowed e.g. cpu, cuda, cuda:1") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ArgumentError(f"--device: {name!r} asked for, but no CUDA device is visible; use --device cpu")
-    return device
-
-
-def parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    """``["num_layers=1", "axes_dims_rope=[4,6,6]"]`` -> dict; values are JSON (else strings)."""
-    overrides = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ArgumentError(f"--config-override: {item!r} is not KEY=VALUE (e.g. num_layers=2)")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value
-    return overrides
 
 
 def load_model(

@@ -1,0 +1,56 @@
+"""``na-accel bench``: time a pipeline dense vs patched with a recipe; a table, and the JSON (``tools.bench``)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from ..tools.compare import DEFAULT_PROMPT
+from .arguments import add_model_arguments
+from .model_run import prepare_model_run
+
+NAME = "bench"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(NAME, help="time a pipeline dense vs patched with a recipe")
+    add_model_arguments(parser)
+    parser.add_argument("--batch", type=int, default=1, help="images / videos per call (default: %(default)s)")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="warm-up runs per mode, reported apart from the timed ones (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per mode (default: %(default)s)")
+    parser.add_argument("--prompt", default=None,
+                        help=f"prompt text (pipelines with text encoders / tiny presets; default: {DEFAULT_PROMPT!r})")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="where to write the JSON, checked before the run "
+                             "(default: na_accel_outputs/bench-<model>-<recipe>.json)")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..tools.bench import BenchSettings, format_table, run_bench
+    from ..tools.output_paths import check_output_file
+    from ..tools.report import write_json
+
+    path = bench_json_path(args)
+    prepared = prepare_model_run(args, lambda: check_output_file("--json", path))
+    settings = BenchSettings(height=prepared.height, width=prepared.width, frames=prepared.frames,
+                             steps=prepared.steps, batch=args.batch, warmup=args.warmup, repeats=args.repeats,
+                             seed=args.seed, prompt=args.prompt or DEFAULT_PROMPT, progress=not args.no_progress)
+    result = run_bench(prepared.model, prepared.recipe, settings, backend=args.backend)
+    result = {"command": NAME, **prepared.header(args), **result}
+    write_json(path, result)
+    print(format_table(result))
+    print(f"\nWrote {path}")
+    return 0
+
+
+def bench_json_path(args: argparse.Namespace) -> Path:
+    """``--json``, or na_accel_outputs/bench-<model>-<recipe>.json."""
+    return args.json or Path("na_accel_outputs") / f"bench-{_slug(args.model)}-{_slug(args.recipe)}.json"
+
+
+def _slug(text: str) -> str:
+    """A model or recipe name (or path: its stem) as a file-name part."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(text).stem if text.endswith((".yaml", ".json")) else text).strip("_")
