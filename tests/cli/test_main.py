@@ -1,13 +1,22 @@
-"""The na-accel command line: the demo runs end to end and bad arguments fail clearly."""
+"""The na-accel command line: the console script pyproject.toml installs, the one list of subcommands and
+dispatch; the demo runs end to end and bad arguments fail clearly."""
 
 import argparse
+import importlib
+import re
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from na_accel.cli import build_parser, main
+from na_accel.cli.main import SUBCOMMANDS
+from na_accel.errors import ArgumentError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_runs_and_writes_a_side_by_side(tmp_path, capsys):
@@ -44,7 +53,7 @@ def test_recipes_lists_shipped_recipes(capsys):
     assert "flux_gna: model flux" in capsys.readouterr().out
 
 
-def test_console_entry_point_is_installed():
+def test_python_dash_m_runs_the_command_line():
     result = subprocess.run([sys.executable, "-m", "na_accel.cli", "recipes"], capture_output=True, text=True)
     assert result.returncode == 0 and "flux_gna" in result.stdout
 
@@ -113,3 +122,65 @@ def test_piping_into_head_prints_the_first_line_only():
     result = subprocess.run(f"{sys.executable} -m na_accel.cli estimate --recipe flux_gna | head -n 1",
                             shell=True, capture_output=True, text=True)
     assert result.stdout.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def console_script() -> tuple[str, str]:
+    """pyproject.toml's ``na-accel = "module:function"``, as pip reads it to write the launcher."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    target = project["project"]["scripts"]["na-accel"]
+    match = re.fullmatch(r"([\w.]+):(\w+)", target)
+    assert match, f"[project.scripts] na-accel = {target!r} is not 'module:function'"
+    return match.group(1), match.group(2)
+
+
+def test_the_console_script_is_na_accel_cli_main_and_its_package_is_installed():
+    module, function = console_script()
+    assert getattr(importlib.import_module(module), function) is sys.modules["na_accel.cli.main"].main
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    assert module in packages
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["--help"], ["usage: na-accel", *(command.NAME for command in SUBCOMMANDS)]),
+    (["recipes"], ["flux_gna: model flux"]),
+])
+def test_the_console_script_runs_as_pips_launcher_runs_it(argv, expected):
+    module, function = console_script()
+    launcher = f"import sys; from {module} import {function}; sys.exit({function}())"  # what pip writes
+    result = subprocess.run([sys.executable, "-c", launcher, *argv], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert [text for text in expected if text not in result.stdout] == []
+
+
+def test_every_subcommand_is_registered_from_the_one_list_in_order():
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(subparsers.choices) == [command.NAME for command in SUBCOMMANDS]
+    assert [command.NAME for command in SUBCOMMANDS] == ["demo", "recipes", "models", "bench", "compare", "estimate"]
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS, ids=lambda command: command.NAME)
+def test_a_subcommand_module_adds_its_own_parser(command):
+    subparsers = argparse.ArgumentParser().add_subparsers(dest="command")
+    parser = command.add_parser(subparsers)
+    assert isinstance(parser, argparse.ArgumentParser) and subparsers.choices == {command.NAME: parser}
+    assert callable(command.run)
+
+
+def test_main_runs_the_named_subcommand_with_the_parsed_arguments(monkeypatch):
+    recipes = next(command for command in SUBCOMMANDS if command.NAME == "recipes")
+    seen = []
+    monkeypatch.setattr(recipes, "run", lambda args: seen.append(args.command) or 7)
+    assert main(["recipes"]) == 7
+    assert seen == ["recipes"]
+
+
+def test_an_na_accel_error_becomes_exit_code_2_and_one_line_on_stderr(monkeypatch, capsys):
+    models = next(command for command in SUBCOMMANDS if command.NAME == "models")
+
+    def fail(args):
+        raise ArgumentError("--model: 'x' is not known")
+
+    monkeypatch.setattr(models, "run", fail)
+    assert main(["models"]) == 2
+    assert capsys.readouterr().err == "na-accel: error: --model: 'x' is not known\n"

@@ -1,0 +1,88 @@
+"""na_accel.cli.model_run: bench and compare check every argument before a model is built, then fill
+in the model's defaults; the JSON header records the sizes that ran."""
+
+import argparse
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import na_accel.tools.zoo
+from na_accel.cli.arguments import add_model_arguments
+from na_accel.cli.model_run import prepare_model_run
+from na_accel.errors import NaAccelError
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser()
+    add_model_arguments(parser)
+    parser.add_argument("--batch", type=int, default=1)
+    return parser.parse_args(list(argv))
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was built before the arguments were checked")
+
+    monkeypatch.setattr(na_accel.tools.zoo, "load_model", refuse)
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--steps", "0"], "--steps: 0 is not valid; allowed: an integer >= 1"),
+    (["--batch", "0"], "--batch: 0 is not valid; allowed: an integer >= 1"),
+    (["--frames", "0"], "--frames: 0 is not valid; allowed: an integer >= 1"),
+    (["--backend", "cudnn"], "--backend: unknown backend 'cudnn'"),
+    (["--recipe", "wan_gna"], "--recipe: wan_gna is for model family 'wan', but tiny-flux is 'flux'"),
+    (["--config-override", "num_layers"], "--config-override: 'num_layers' is not KEY=VALUE"),
+    (["--dtype", "float64"], "--dtype: 'float64' is not supported"),
+    (["--device", "tpu"], "--device: 'tpu'"),
+    (["--height", "40"], "--height: 40 is not valid for tiny-flux"),
+])
+def test_bad_arguments_are_refused_before_the_model_is_built(extra, message, no_model):
+    args = parse("tiny-flux", "--recipe", "flux_gna", *extra)
+    with pytest.raises(NaAccelError, match=message):
+        prepare_model_run(args, lambda: None)
+
+
+def test_outputs_are_checked_after_the_arguments_and_before_the_model(no_model):
+    checked = []
+
+    def check_outputs():
+        checked.append(True)
+        raise NaAccelError("--json: in the way")
+
+    with pytest.raises(NaAccelError, match="--steps"):
+        prepare_model_run(parse("tiny-flux", "--recipe", "flux_gna", "--steps", "0"), check_outputs)
+    assert checked == []
+    with pytest.raises(NaAccelError, match="--json: in the way"):
+        prepare_model_run(parse("tiny-flux", "--recipe", "flux_gna"), check_outputs)
+    assert checked == [True]
+
+
+def fake_model(**kwargs):
+    transformer = torch.nn.Linear(2, 2)
+    return SimpleNamespace(default_height=96, default_width=128, default_frames=None, default_steps=5,
+                           transformer=transformer, info=lambda: {"name": "fake"}, **kwargs)
+
+
+def test_the_models_defaults_fill_what_was_not_given_and_the_header_records_them(monkeypatch):
+    built = {}
+
+    def load_model(name, **kwargs):
+        built.update(name=name, **kwargs)
+        return fake_model()
+
+    monkeypatch.setattr(na_accel.tools.zoo, "load_model", load_model)
+    args = parse("tiny-flux", "--recipe", "flux_gna", "--width", "64", "--seed", "3", "--device", "cpu",
+                 "--config-override", "num_layers=1")
+    run = prepare_model_run(args, lambda: None)
+    assert (run.height, run.width, run.frames, run.steps) == (96, 64, None, 5)
+    assert run.recipe.name == "flux_gna"
+    assert built == {"name": "tiny-flux", "random_weights": False, "device": "cpu", "dtype": "float32", "seed": 3,
+                     "config_overrides": {"num_layers": 1}, "text_len": None}
+    header = run.header(args)
+    assert header["model"] == {"name": "fake"} and header["device"]["type"] == "cpu"
+    assert {k: header["arguments"][k] for k in ("height", "width", "frames", "steps", "seed")} == {
+        "height": 96, "width": 64, "frames": None, "steps": 5, "seed": 3}
+    assert "command" not in header["arguments"] and set(header["versions"]) >= {"na_accel", "torch"}
