@@ -25,7 +25,7 @@ from typing import Any, Sequence
 from ..errors import ArgumentError
 from ..families.geometry import family_geometry, supported_families
 from ..recipe.model import Recipe
-from ..windows import ResolvedWindow, format_axes
+from ..windows import format_axes
 from ..recipe.parse import load_recipe
 from ..recipe.scaling import SnapContext, effective_axes
 from .sizes import check_count, check_fraction, check_size
