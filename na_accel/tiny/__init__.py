@@ -4,17 +4,20 @@ They have the real model classes and token layouts at toy width (2 heads x head_
 text encoders (CLIP, T5, Llama with one token per character), so every code path of a full-size
 model runs in milliseconds on a CPU. Their outputs are noise.
 
-One module per model family (flux, hunyuan_video, cosmos, wan), each with a tiny transformer,
-an input builder for a bare transformer of that class (the video builders read the transformer's
-config, so they serve full-size checkpoints too), a tiny offline pipeline and a helper giving the
-call kwargs of its default generation. ``TINY_PIPELINES`` maps preset names to (pipeline factory,
-call-kwargs helper): ``factory, call = TINY_PIPELINES["tiny-wan"]; out = factory()(**call())``.
+One module per model family (flux, hunyuan_video, cosmos, wan), each with a tiny transformer, a
+tiny offline pipeline and the call kwargs of its default generation (a ``TinyCall``). The input
+builders of bare transformers are the families' own (``FamilySpec.transformer_inputs``, config-driven,
+re-exported here as ``<family>_transformer_inputs``; ``flux_transformer_inputs`` is the tiny FLUX's).
+``TINY_TRANSFORMERS`` maps each family to its tiny transformer factory; ``TINY_PIPELINES`` maps
+preset names to (pipeline factory, call-kwargs helper):
+``factory, call = TINY_PIPELINES["tiny-wan"]; out = factory()(**call())``.
 A tiny pipeline is also called like any diffusers pipeline, ``tiny_pipeline("tiny-wan")("a red
 fox")``: arguments left out take the call helper's defaults. Those defaults (size, steps) are
 chosen so that the family's shipped recipe runs sparse: grids its window does not cover whole,
 steps past its ``dense_steps``.
 """
 
+from ._call import TinyCall
 from ._text import SafetyCheckerStandIn
 from .cosmos import TINY_COSMOS_TEXT_DIM, cosmos_transformer_inputs, tiny_cosmos2_text_to_image_call, tiny_cosmos2_text_to_image_pipeline, tiny_cosmos_call, tiny_cosmos_pipeline, tiny_cosmos_transformer
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
@@ -25,6 +28,14 @@ from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, ti
 def _tiny_wan22_pipeline(seed: int = 0):
     return tiny_wan_pipeline(seed, two_stage=True)
 
+
+# family name -> tiny transformer factory(seed=0) (tests/families parametrize over the family registry)
+TINY_TRANSFORMERS = {
+    "flux": tiny_flux_transformer,
+    "hunyuan_video": tiny_hunyuan_video_transformer,
+    "cosmos": tiny_cosmos_transformer,
+    "wan": tiny_wan_transformer,
+}
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
 TINY_PIPELINES = {
@@ -54,10 +65,12 @@ __all__ = [
     "TINY_HUNYUAN_POOLED_DIM",
     "TINY_HUNYUAN_TEXT_DIM",
     "TINY_PIPELINES",
+    "TINY_TRANSFORMERS",
     "TINY_WAN_BOUNDARY_RATIO",
     "TINY_WAN_TEXT_DIM",
     "FluxPromptEmbeds",
     "SafetyCheckerStandIn",
+    "TinyCall",
     "cosmos_transformer_inputs",
     "flux_transformer_inputs",
     "hunyuan_video_transformer_inputs",

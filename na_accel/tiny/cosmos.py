@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import torch
 
+from ..families.cosmos_spec import transformer_inputs as cosmos_transformer_inputs
+from ._call import TinyCall
 from ._defaults import tiny_pipeline_class, with_call_defaults
-from ._grid import check_grid, generation_kwargs, patch_sizes, randn
 from ._imports import pipeline_classes
 
 TINY_COSMOS_TEXT_DIM = 32  # T5 d_model
@@ -45,45 +46,6 @@ def tiny_cosmos_transformer(seed: int = 0, in_channels: int = 4):
         concat_padding_mask=False,
         extra_pos_embed_type="learnable",
     ).eval()
-
-
-def cosmos_transformer_inputs(
-    transformer,
-    grid: tuple[int, int, int] = (3, 3, 4),
-    batch: int = 1,
-    text_len: int = 8,
-    seed: int = 0,
-    device="cpu",
-    dtype: torch.dtype = torch.float32,
-    fps: int | None = 30,
-    condition_mask: bool = False,
-) -> dict[str, torch.Tensor]:
-    """Random forward kwargs for any CosmosTransformer3DModel, over a (T, H, W) token grid.
-
-    ``hidden_states`` is (batch, C, T * p_t, H * p_h, W * p_w). ``padding_mask`` (1, 1, h, w) zeros
-    is always passed, as the pipelines do (the model uses it only with concat_padding_mask, which
-    needs torchvision). ``fps`` feeds the temporal RoPE (Cosmos-Predict1 passes 30; Cosmos 2
-    text-to-image passes none). ``condition_mask=True`` splits the input channels into
-    ``in_channels - 1`` latent channels plus a (batch, 1, ...) condition mask, as the
-    video-to-world pipelines do; by default hidden_states carries all ``in_channels``.
-    """
-    frames, height, width = check_grid(grid, batch)
-    config = transformer.config
-    p_t, p_h, p_w = patch_sizes(config.patch_size)
-    size = (frames * p_t, height * p_h, width * p_w)
-    generator = torch.Generator().manual_seed(seed)
-    channels = config.in_channels - 1 if condition_mask else config.in_channels
-    inputs = {
-        "hidden_states": randn((batch, channels, *size), generator, device, dtype),
-        "timestep": torch.full((batch,), 0.5, device=device, dtype=dtype),
-        "encoder_hidden_states": randn((batch, text_len, config.text_embed_dim), generator, device, dtype),
-        "padding_mask": torch.zeros(1, 1, size[1], size[2], device=device, dtype=dtype),
-    }
-    if fps is not None:
-        inputs["fps"] = fps
-    if condition_mask:
-        inputs["condition_mask"] = torch.zeros(batch, 1, *size, device=device, dtype=dtype)
-    return inputs
 
 
 def tiny_cosmos_vae(seed: int = 0, latent_channels: int = 4):
@@ -147,30 +109,15 @@ def tiny_cosmos_pipeline(seed: int = 0):
     return with_call_defaults(pipe, tiny_cosmos_call())
 
 
-def tiny_cosmos_call(
-    height: int = 48,
-    width: int = TINY_COSMOS_WIDTH,
-    num_frames: int = 9,
-    steps: int = TINY_COSMOS_STEPS,
-    seed: int = 0,
-    prompt="a red fox in the snow",
-    max_sequence_length: int = 32,
-    **extra,
-) -> dict:
-    """Call kwargs for a small CosmosTextToWorldPipeline generation (``pipe(**kwargs).frames``).
-
-    Defaults: 9 frames of 48x704 pixels -> 3 latent frames of 6x88 (the tiny VAE compresses 8x8 x4)
-    -> token grid (T, H, W) = (3, 3, 44), ``max_sequence_length`` (32) text tokens, 12 steps: the
-    shipped cosmos_gna runs sparse in the last 2 (its window is narrower than 44). Classifier-free
-    guidance is on (guidance_scale 7): the transformer runs twice per step. A short negative prompt
-    replaces the pipeline's long default one, which the 32-token limit would truncate.
-    ``extra`` overrides or adds kwargs.
-    """
-    return generation_kwargs(
-        height=height, width=width, steps=steps, seed=seed, output_type="pt", prompt=prompt,
-        negative_prompt=COSMOS_NEGATIVE_PROMPT, num_frames=num_frames, guidance_scale=7.0,
-        max_sequence_length=max_sequence_length, overrides=extra,
-    )
+# 9 frames of 48x704 pixels -> 3 latent frames of 6x88 (the tiny VAE compresses 8x8 x4) -> token grid
+# (T, H, W) = (3, 3, 44), 32 text tokens, 12 steps: the shipped cosmos_gna runs sparse in the last 2
+# (its window is narrower than 44). Classifier-free guidance is on (guidance_scale 7): the transformer
+# runs twice per step. A short negative prompt replaces the pipeline's long default one, which the
+# 32-token limit would truncate.
+tiny_cosmos_call = TinyCall(
+    height=48, width=TINY_COSMOS_WIDTH, num_frames=9, steps=TINY_COSMOS_STEPS,
+    pipeline_kwargs={"negative_prompt": COSMOS_NEGATIVE_PROMPT, "guidance_scale": 7.0},
+)
 
 
 def tiny_cosmos2_text_to_image_pipeline(seed: int = 0):
@@ -199,24 +146,10 @@ def tiny_cosmos2_text_to_image_pipeline(seed: int = 0):
     return with_call_defaults(pipe, tiny_cosmos2_text_to_image_call())
 
 
-def tiny_cosmos2_text_to_image_call(
-    height: int = 48,
-    width: int = TINY_COSMOS_WIDTH,
-    steps: int = TINY_COSMOS_STEPS,
-    seed: int = 0,
-    prompt="a red fox in the snow",
-    max_sequence_length: int = 32,
-    **extra,
-) -> dict:
-    """Call kwargs for a small Cosmos2TextToImagePipeline generation (``pipe(**kwargs).images``).
-
-    Defaults: 48x704 pixels -> one latent frame of 6x88 -> token grid (T, H, W) = (1, 3, 44),
-    ``max_sequence_length`` (32) text tokens, 12 steps: the shipped cosmos_gna runs sparse (2-D
-    over height x width) in the last 2. Classifier-free guidance is on (guidance_scale 7):
-    the transformer runs twice per step.
-    ``extra`` overrides or adds kwargs.
-    """
-    return generation_kwargs(
-        height=height, width=width, steps=steps, seed=seed, output_type="pt", prompt=prompt,
-        negative_prompt=COSMOS_NEGATIVE_PROMPT, guidance_scale=7.0, max_sequence_length=max_sequence_length, overrides=extra,
-    )
+# 48x704 pixels -> one latent frame of 6x88 -> token grid (T, H, W) = (1, 3, 44), 32 text tokens,
+# 12 steps: the shipped cosmos_gna runs sparse (2-D over height x width) in the last 2.
+# Classifier-free guidance is on (guidance_scale 7): the transformer runs twice per step.
+tiny_cosmos2_text_to_image_call = TinyCall(
+    height=48, width=TINY_COSMOS_WIDTH, steps=TINY_COSMOS_STEPS,
+    pipeline_kwargs={"negative_prompt": COSMOS_NEGATIVE_PROMPT, "guidance_scale": 7.0},
+)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from ._defaults import tiny_pipeline_class, with_call_defaults
-from ._grid import generation_kwargs
+from ._call import TinyCall
 from ._imports import pipeline_classes
 
 
@@ -32,7 +32,6 @@ class FluxPromptEmbeds:
 
 TINY_FLUX_TEXT_DIM = 32  # T5 d_model
 TINY_FLUX_POOLED_DIM = 32  # CLIP hidden size
-NEGATIVE_PROMPT = "blurry, low quality"
 
 
 def tiny_flux_transformer(seed: int = 0):
@@ -119,29 +118,7 @@ def flux_transformer_inputs(
     }
 
 
-def tiny_flux_call(
-    height: int = 256,
-    width: int = 256,
-    steps: int = 2,
-    seed: int = 0,
-    batch: int = 1,
-    true_cfg: bool = False,
-    prompt: str = "a red fox in the snow",
-    max_sequence_length: int = 32,
-    **extra,
-) -> dict:
-    """Call kwargs for a small tiny-FLUX generation (``pipe(**kwargs).images``).
-
-    Defaults: 256x256 pixels -> 32x32 latents -> token grid (H, W) = (16, 16), where flux_gna's
-    window (scaled from its 256x256 grid, snapped to the backend's tiles) is smaller than the grid:
-    it runs sparse. ``max_sequence_length`` (32) T5 tokens. Guidance-distilled: one transformer call
-    per step, two with ``true_cfg`` (true_cfg_scale 2 and a negative prompt).
-    ``extra`` overrides or adds kwargs.
-    """
-    text = {"prompt": [prompt] * batch}
-    if true_cfg:
-        text.update(negative_prompt=[NEGATIVE_PROMPT] * batch, true_cfg_scale=2.0)
-    return generation_kwargs(
-        height=height, width=width, steps=steps, seed=seed, output_type="pt", guidance_scale=3.5,
-        max_sequence_length=max_sequence_length, overrides=extra, **text,
-    )
+# 256x256 pixels -> 32x32 latents -> token grid (H, W) = (16, 16), where flux_gna's window (scaled
+# from its 256x256 grid, snapped to the backend's tiles) is smaller than the grid: it runs sparse.
+# Guidance-distilled: one transformer call per step (two with true_cfg_scale and a negative_prompt).
+tiny_flux_call = TinyCall(height=256, width=256, steps=2, pipeline_kwargs={"guidance_scale": 3.5})

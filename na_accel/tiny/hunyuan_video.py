@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import torch
 
+from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
+from ._call import TinyCall
 from ._defaults import tiny_pipeline_class, with_call_defaults
-from ._grid import check_grid, generation_kwargs, randn
 from ._imports import pipeline_classes
 
 TINY_HUNYUAN_TEXT_DIM = 32  # Llama hidden size
@@ -35,50 +36,6 @@ def tiny_hunyuan_video_transformer(seed: int = 0):
         rope_axes_dim=(4, 6, 6),
         guidance_embeds=True,
     ).eval()
-
-
-def hunyuan_video_transformer_inputs(
-    transformer,
-    grid: tuple[int, int, int] = (3, 3, 4),
-    batch: int = 1,
-    text_len: int = 8,
-    valid_text_lens=None,
-    seed: int = 0,
-    device="cpu",
-    dtype: torch.dtype = torch.float32,
-) -> dict[str, torch.Tensor]:
-    """Random forward kwargs for any HunyuanVideoTransformer3DModel, over a (T, H, W) token grid.
-
-    ``hidden_states`` is (batch, in_channels, T * patch_size_t, H * patch_size, W * patch_size).
-    ``encoder_attention_mask`` is (batch, text_len) in ``dtype`` with 1 for the first
-    ``valid_text_lens[b]`` tokens of row b and 0 for the padding after them, as the pipeline passes
-    it (default: every token valid). ``guidance`` is there when the config has guidance_embeds.
-    """
-    frames, height, width = check_grid(grid, batch)
-    config = transformer.config
-    if valid_text_lens is None:
-        valid_text_lens = [text_len] * batch
-    valid_text_lens = [int(n) for n in valid_text_lens]
-    if len(valid_text_lens) != batch or not all(0 <= n <= text_len for n in valid_text_lens):
-        raise ValueError(
-            f"valid_text_lens: {valid_text_lens!r} is not valid; allowed: {batch} ints in [0, {text_len}]"
-        )
-    generator = torch.Generator().manual_seed(seed)
-    p, p_t = int(config.patch_size), int(config.patch_size_t)
-    mask = (torch.arange(text_len)[None, :] < torch.tensor(valid_text_lens)[:, None]).to(device=device, dtype=dtype)
-    inputs = {
-        "hidden_states": randn(
-            (batch, config.in_channels, frames * p_t, height * p, width * p), generator, device, dtype
-        ),
-        "timestep": torch.full((batch,), 500.0, device=device, dtype=dtype),
-        "encoder_hidden_states": randn((batch, text_len, config.text_embed_dim), generator, device, dtype),
-        "encoder_attention_mask": mask,
-        "pooled_projections": randn((batch, config.pooled_projection_dim), generator, device, dtype),
-    }
-    if config.guidance_embeds:
-        # the pipeline passes guidance_scale * 1000
-        inputs["guidance"] = torch.full((batch,), 6000.0, device=device, dtype=dtype)
-    return inputs
 
 
 def tiny_hunyuan_video_prompt_template(tokenizer) -> dict:
@@ -136,34 +93,18 @@ def tiny_hunyuan_video_pipeline(seed: int = 0):
     return with_call_defaults(pipe, tiny_hunyuan_video_call())
 
 
-# hunyuan_video_gna runs its first 12 steps dense: the default run has 2 steps past them.
-TINY_HUNYUAN_VIDEO_STEPS = 14
-
-
-def tiny_hunyuan_video_call(
-    height: int = 48,
-    width: int = 128,
-    num_frames: int = 9,
-    steps: int = TINY_HUNYUAN_VIDEO_STEPS,
-    seed: int = 0,
-    prompt="a red fox in the snow",
-    max_sequence_length: int = 32,
-    **extra,
-) -> dict:
-    """Call kwargs for a small HunyuanVideoPipeline generation (``pipe(**kwargs).frames``).
-
-    Defaults: 9 frames of 48x128 pixels -> 3 latent frames of 6x16 -> token grid (T, H, W) = (3, 3, 8),
-    plus ``max_sequence_length`` (32) text tokens of which only the prompt's are valid (one token per
-    character, plus the end-of-turn token); 14 steps. There hunyuan_video_gna (scaled from its
-    30x48x80 grid, snapped to the backend's tiles) runs sparse after its 12 dense steps.
-    Guidance-distilled: one transformer call per step (``true_cfg_scale`` stays 1).
-    ``extra`` overrides or adds kwargs.
-    """
+def _prompt_template() -> dict:
     from ._text import tiny_llama_tokenizer
 
-    return generation_kwargs(
-        height=height, width=width, steps=steps, seed=seed, output_type="pt", prompt=prompt,
-        num_frames=num_frames, guidance_scale=6.0,
-        prompt_template=tiny_hunyuan_video_prompt_template(tiny_llama_tokenizer()),
-        max_sequence_length=max_sequence_length, overrides=extra,
-    )
+    return {"prompt_template": tiny_hunyuan_video_prompt_template(tiny_llama_tokenizer())}
+
+
+# 9 frames of 48x128 pixels -> 3 latent frames of 6x16 -> token grid (T, H, W) = (3, 3, 8), plus 32
+# text tokens of which only the prompt's are valid (one token per character, plus the end-of-turn
+# token); 14 steps: hunyuan_video_gna (scaled from its 30x48x80 grid, snapped to the backend's tiles)
+# runs sparse after its 12 dense steps. Guidance-distilled: one transformer call per step
+# (true_cfg_scale stays 1). The short prompt template replaces the pipeline's long default one.
+tiny_hunyuan_video_call = TinyCall(
+    height=48, width=128, num_frames=9, steps=14, pipeline_kwargs={"guidance_scale": 6.0},
+    computed_kwargs=_prompt_template,
+)

@@ -7,14 +7,16 @@ image-to-video checkpoints).
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
+from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
+from ._call import TinyCall
 from ._defaults import tiny_pipeline_class, with_call_defaults
-from ._grid import check_grid, generation_kwargs, patch_sizes, randn
 from ._imports import pipeline_classes
 
 TINY_WAN_TEXT_DIM = 32  # UMT5 d_model
-WAN_IMAGE_TOKENS = 257  # CLIP ViT-H/14 image tokens of the Wan 2.1 image-to-video checkpoints
 
 
 def tiny_wan_transformer(seed: int = 0, in_channels: int = 4):
@@ -36,42 +38,6 @@ def tiny_wan_transformer(seed: int = 0, in_channels: int = 4):
         qk_norm="rms_norm_across_heads",
         rope_max_seq_len=32,
     ).eval()
-
-
-def wan_transformer_inputs(
-    transformer,
-    grid: tuple[int, int, int] = (3, 3, 4),
-    batch: int = 1,
-    text_len: int = 8,
-    seed: int = 0,
-    device="cpu",
-    dtype: torch.dtype = torch.float32,
-) -> dict[str, torch.Tensor]:
-    """Random forward kwargs for any WanTransformer3DModel, over a (T, H, W) token grid.
-
-    ``hidden_states`` is (batch, in_channels, T * p_t, H * p_h, W * p_w). Image-to-video configs
-    (``image_dim`` set) also get ``encoder_hidden_states_image``: 257 image tokens per sample, or
-    two images' worth when the config has ``pos_embed_seq_len`` (first-last-frame checkpoints).
-    """
-    frames, height, width = check_grid(grid, batch)
-    config = transformer.config
-    p_t, p_h, p_w = patch_sizes(config.patch_size)
-    generator = torch.Generator().manual_seed(seed)
-    inputs = {
-        "hidden_states": randn(
-            (batch, config.in_channels, frames * p_t, height * p_h, width * p_w), generator, device, dtype
-        ),
-        "timestep": torch.full((batch,), 500.0, device=device, dtype=dtype),
-        "encoder_hidden_states": randn((batch, text_len, config.text_dim), generator, device, dtype),
-    }
-    if config.image_dim is not None:
-        if config.pos_embed_seq_len:
-            # WanImageEmbedding folds pairs of images into one sequence of pos_embed_seq_len tokens
-            shape = (2 * batch, config.pos_embed_seq_len // 2, config.image_dim)
-        else:
-            shape = (batch, WAN_IMAGE_TOKENS, config.image_dim)
-        inputs["encoder_hidden_states_image"] = randn(shape, generator, device, dtype)
-    return inputs
 
 
 # Wan 2.2 A14B text-to-video switches from the high-noise to the low-noise expert at t = 0.875 * 1000,
@@ -131,32 +97,12 @@ TINY_WAN_STEPS = 17
 TINY_WAN22_STEPS = 27
 
 
-def tiny_wan_call(
-    height: int = 48,
-    width: int = 512,
-    num_frames: int = 9,
-    steps: int = TINY_WAN_STEPS,
-    seed: int = 0,
-    prompt="a red fox in the snow",
-    max_sequence_length: int = 32,
-    **extra,
-) -> dict:
-    """Call kwargs for a small WanPipeline generation (``pipe(**kwargs).frames``, a (B, F, H, W, 3) array).
-
-    Defaults: 9 frames of 48x512 pixels -> 3 latent frames of 6x64 -> token grid (T, H, W) = (3, 3, 32),
-    ``max_sequence_length`` (32) text tokens, 17 steps: the shipped wan_gna runs sparse in the last 2.
-    Classifier-free guidance is on (guidance_scale 5, empty negative prompt): the transformer runs
-    twice per step. With a two-stage pipeline, 2 steps run ``transformer`` at step 0 and
-    ``transformer_2`` at step 1 (``tiny_wan22_call`` gives the two-stage default run).
-    ``extra`` overrides or adds kwargs.
-    """
-    return generation_kwargs(
-        height=height, width=width, steps=steps, seed=seed, output_type="np", prompt=prompt,
-        num_frames=num_frames, guidance_scale=5.0, max_sequence_length=max_sequence_length, overrides=extra,
-    )
-
-
-def tiny_wan22_call(steps: int = TINY_WAN22_STEPS, **kwargs) -> dict:
-    """``tiny_wan_call`` with the two-stage (Wan 2.2) pipeline's default steps: 27, so that each
-    expert runs steps past wan_gna's 15 dense ones (the first expert runs the first 17)."""
-    return tiny_wan_call(steps=steps, **kwargs)
+# 9 frames of 48x512 pixels -> 3 latent frames of 6x64 -> token grid (T, H, W) = (3, 3, 32), 32 text
+# tokens, 17 steps: the shipped wan_gna runs sparse in the last 2. Classifier-free guidance is on
+# (guidance_scale 5, empty negative prompt): the transformer runs twice per step. The output is a
+# (B, F, H, W, 3) array. With a two-stage pipeline, 2 steps run ``transformer`` at step 0 and
+# ``transformer_2`` at step 1; ``tiny_wan22_call`` gives the two-stage default run.
+tiny_wan_call = TinyCall(
+    height=48, width=512, num_frames=9, steps=TINY_WAN_STEPS, output_type="np", pipeline_kwargs={"guidance_scale": 5.0},
+)
+tiny_wan22_call = dataclasses.replace(tiny_wan_call, steps=TINY_WAN22_STEPS)

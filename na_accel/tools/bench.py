@@ -23,7 +23,7 @@ import torch
 
 from .. import describe, patch, unpatch
 from ..runtime import denoising_step
-from ..errors import RecipeError
+from ..families import registry as family_registry
 from ..recipe.model import Recipe
 from ..recipe.parse import load_recipe
 from ..windows import format_axes
@@ -144,11 +144,7 @@ class BenchSettings:
 def check_recipe_family(recipe: Any, family: str, model_name: str) -> Recipe:
     """The loaded recipe, if it is for ``family`` (the model's), else a RecipeError saying so."""
     recipe = load_recipe(recipe)
-    if recipe.model != family:
-        raise RecipeError(
-            f"--recipe: {recipe.name or '<inline>'} is for model family {recipe.model!r}, but {model_name} is "
-            f"{family!r}; use a {family} recipe (na-accel recipes lists them)"
-        )
+    family_registry.check_recipe_family(recipe.model, family, f"--recipe: {recipe.name or '<inline>'}", model_name)
     return recipe
 
 

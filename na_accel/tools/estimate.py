@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ..errors import ArgumentError
-from ..families.geometry import family_geometry, supported_families
+from ..families.registry import FAMILY_SPECS, check_recipe_family, family_spec
+from ..families.spec import FamilySpec
 from ..recipe.model import Recipe
 from ..windows import format_axes
 from ..recipe.parse import load_recipe
 from ..recipe.scaling import SnapContext, effective_axes
-from .sizes import check_count, check_fraction, check_size
+from .sizes import check_count, check_fraction
 from ..kernels.window_cost import WindowEstimate, estimate_window
 from ..kernels.tiles import DEFAULT_TILE_BACKEND, TILE_BACKENDS, TileShape, dtype_bits, pick_tiles
 
@@ -39,40 +40,33 @@ from ..kernels.tiles import DEFAULT_TILE_BACKEND, TILE_BACKENDS, TileShape, dtyp
 
 @dataclass(frozen=True)
 class FamilyModel:
-    """What the estimator needs to know about a family's transformer (no weights are loaded)."""
+    """What the estimator needs to know about a family's full-size transformer (no weights are loaded),
+    read from its ``FamilySpec`` and shipped config."""
 
     layers: tuple[str, ...]  # names of the attention modules na_accel patches (diffusers' names)
     params: float  # transformer parameters
     hidden: int  # attention width (heads x head_dim)
+    head_dim: int
     text_tokens: int  # text tokens in the joint self attention (0: text comes by cross attention)
     default_steps: int  # the pipeline's default num_inference_steps
     source: str
 
+    @classmethod
+    def from_spec(cls, spec: FamilySpec) -> "FamilyModel":
+        shipped = spec.shipped_config()
+        config = shipped["config"]
+        return cls(
+            layers=spec.layer_names(config),
+            params=float(shipped["approx_parameters"]),
+            hidden=int(config["num_attention_heads"]) * int(config["attention_head_dim"]),
+            head_dim=int(config["attention_head_dim"]),
+            text_tokens=spec.default_text_tokens if spec.text_in_self_attention else 0,
+            default_steps=spec.default_steps,
+            source=f"{shipped['name']} ({shipped['checkpoint']})",
+        )
 
-def _names(pattern: str, count: int) -> tuple[str, ...]:
-    return tuple(pattern.format(i) for i in range(count))
 
-
-FAMILY_MODELS: dict[str, FamilyModel] = {
-    "flux": FamilyModel(
-        _names("transformer_blocks.{}.attn", 19) + _names("single_transformer_blocks.{}.attn", 38),
-        11.9e9, 3072, 512, 28,
-        "FLUX.1-dev: 19 dual + 38 single blocks, 24 heads x 128, ~12B parameters, T5 512 tokens, 28 steps",
-    ),
-    "hunyuan_video": FamilyModel(
-        _names("transformer_blocks.{}.attn", 20) + _names("single_transformer_blocks.{}.attn", 40),
-        12.8e9, 3072, 256, 50,
-        "HunyuanVideo: 20 dual + 40 single blocks, 24 heads x 128, ~13B parameters, 256 text tokens, 50 steps",
-    ),
-    "cosmos": FamilyModel(
-        _names("transformer_blocks.{}.attn1", 28), 7.0e9, 4096, 0, 36,
-        "Cosmos-Predict1-7B: 28 blocks, 32 heads x 128, text by cross attention, 36 steps",
-    ),
-    "wan": FamilyModel(
-        _names("blocks.{}.attn1", 40), 14.0e9, 5120, 0, 50,
-        "Wan 2.1 T2V 14B: 40 blocks, 40 heads x 128, text by cross attention, 50 steps",
-    ),
-}
+FAMILY_MODELS: dict[str, FamilyModel] = {spec.name: FamilyModel.from_spec(spec) for spec in FAMILY_SPECS}
 
 
 def attention_flop_share(family: str, visual_tokens: int) -> float:
@@ -173,21 +167,18 @@ def estimate_recipe(
     """Estimate ``recipe`` for ``model`` at height x width (x frames) pixels on ``backend``'s tiles."""
     recipe = load_recipe(recipe)
     model = recipe.model if model is None else model
-    if model != recipe.model:
-        raise ArgumentError(f"model: recipe {recipe.name or '<inline>'} is for {recipe.model!r}, not {model!r}")
-    if model not in FAMILY_MODELS:
-        raise ArgumentError(f"model: unknown model family {model!r}; allowed: {supported_families()}")
+    geometry = family_spec(model).geometry  # unknown families: ArgumentError listing the known ones
+    check_recipe_family(recipe.model, model, f"model: recipe {recipe.name or '<inline>'}", "the estimate's model")
     if backend not in TILE_BACKENDS:
         raise ArgumentError(f"backend: {backend!r} has no tile tables; allowed: {list(TILE_BACKENDS)}")
-    geometry = family_geometry(model)
     height = geometry.default_height if height is None else height
     width = geometry.default_width if width is None else width
-    grid = check_size(geometry, model, height, width, frames)  # what bench / compare / demo accept
+    grid = geometry.token_grid(height, width, frames, name=model)  # the size check bench / compare / demo use
     if geometry.is_video and frames is None:
         frames = geometry.default_frames
-    head_dim = check_count("head_dim", geometry.head_dim if head_dim is None else head_dim, 1)
-    bits = dtype_bits(dtype)
     family = FAMILY_MODELS[model]
+    head_dim = check_count("head_dim", family.head_dim if head_dim is None else head_dim, 1)
+    bits = dtype_bits(dtype)
     steps = check_count("steps", family.default_steps if steps is None else steps, 1)
     if attention_share is not None:
         attention_share = check_fraction("attention_share", attention_share)

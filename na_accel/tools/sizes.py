@@ -1,5 +1,6 @@
 """The checks every command shares for sizes, counts and fractions: estimate, bench, compare and demo
-refuse the same values with the same message (field, value, what is allowed).
+refuse the same values with the same message (field, value, what is allowed). Sizes are checked by
+the family's geometry (``FamilyGeometry.token_grid``); ``check_size`` looks the geometry up by name.
 
 Fields are named as on the command line (``--height``), the Python API included, so an error reads
 the same wherever it comes from.
@@ -37,32 +38,11 @@ def check_fraction(field: str, value: Any) -> float:
 
 def check_size(geometry: FamilyGeometry | str, name: str, height: Any, width: Any, frames: Any = None, *,
                single_frame: bool = False) -> tuple[int, ...]:
-    """The token grid of ``name`` (a model of ``geometry``'s family) at height x width (x frames) pixels,
-    or an ArgumentError naming the field, the value and what is allowed.
-
-    ``single_frame``: a video family's transformer run on images (Cosmos 2 text-to-image): frames
-    must be 1 or none, and the grid has one latent frame.
-    """
+    """The token grid of ``name`` (a model of ``geometry``'s family, or of the family named so) at
+    height x width (x frames) pixels, or an ArgumentError naming the field, the value and what is
+    allowed: ``FamilyGeometry.token_grid``, the one size check."""
     geometry = family_geometry(geometry) if isinstance(geometry, str) else geometry
-    step = geometry.pixels_per_token
-    for field_name, value in (("height", height), ("width", width)):
-        if not _is_int(value) or value < step or value % step:
-            raise ArgumentError(
-                f"--{field_name}: {value!r} is not valid for {name}; allowed: a multiple of {step} "
-                f"pixels >= {step} (one {geometry.family} token is {step}x{step} pixels)"
-            )
-    if not geometry.is_video or single_frame:
-        if frames is not None and not (_is_int(frames) and frames == 1):
-            raise ArgumentError(f"--frames: {frames!r} is not valid for {name}, an image model; allowed: 1 or none")
-        if single_frame:
-            return geometry.token_grid(height, width, 1)
-        return geometry.token_grid(height, width)
-    c = geometry.frames_per_token
-    if frames is not None and not (_is_int(frames) and frames >= 1 and (frames - 1) % c == 0):
-        raise ArgumentError(
-            f"--frames: {frames!r} is not valid for {name}; allowed: {c}k+1 frames (1, {c + 1}, {2 * c + 1}, ...)"
-        )
-    return geometry.token_grid(height, width, frames)
+    return geometry.token_grid(height, width, frames, name=name, single_frame=single_frame)
 
 
 __all__ = ["check_count", "check_fraction", "check_size"]

@@ -4,8 +4,9 @@
     load_model("flux-dev", random_weights=True, device="cuda", dtype=torch.bfloat16)
     load_model("/path/to/FLUX.1-dev")                     # diffusers from_pretrained (or a hub id)
 
-Every loaded model has ``.pipe`` (what ``na_accel.patch`` takes) and ``.generate(...)``; adding a
-model is one entry in ``MODELS`` (and, for a new family, one input builder in ``synthetic.py``).
+Every loaded model has ``.pipe`` (what ``na_accel.patch`` takes) and ``.generate(...)``. ``MODELS``
+lists the tiny presets and, from the family registry, one random-weights model per family (its
+``FamilySpec``'s shipped config and input builder): a new family needs no entry here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,13 +23,14 @@ import torch
 
 from ..errors import ArgumentError
 from ..families import adapter_for, supported_models_text
-from ..families.geometry import FamilyGeometry, family_geometry
+from ..families.registry import FAMILY_SPECS, family_spec
+from ..families.spec import FamilyGeometry
 from .devices import parse_device, parse_dtype
-from .sizes import check_size
 
 
 def _geometry(family: str, frames_per_token: int | None) -> FamilyGeometry:
-    geometry = family_geometry(family)
+    """The family's geometry; ``frames_per_token`` overrides its VAE's temporal compression (tiny VAEs)."""
+    geometry = family_spec(family).geometry
     return geometry if frames_per_token is None else dataclasses.replace(geometry, frames_per_token=frames_per_token)
 
 
@@ -139,7 +140,7 @@ class SyntheticModel(LoadedModel):
     """A full-size (or overridden) transformer with random weights in a synthetic denoising loop."""
 
     def generate(self, *, prompt, seed, height, width, frames, steps, batch=1):
-        grid = self.geometry.token_grid(height, width, frames if self.is_video else None)
+        grid = self.geometry.token_grid(height, width, frames, name=self.name, single_frame=self.single_frame)
         return self.pipe(grid=grid, num_inference_steps=steps, batch=batch, seed=seed)
 
 
@@ -154,7 +155,7 @@ class ModelSpec:
     family: str
     description: str
     build_preset: Callable[[int], PipelineModel] | None = None  # tiny presets: seed -> model
-    config_file: str | None = None  # random weights: na_accel/configs/<file>
+    config_file: str | None = None  # random weights: the family's shipped config (na_accel/families/configs/)
     frames_per_token: int | None = None  # a tiny preset whose VAE compresses time differently
     single_frame: bool = False  # an image pipeline on a video family's transformer
 
@@ -236,31 +237,39 @@ def tiny_pipeline_preset(name: str, family: str, *, frames_per_token: int | None
     return build
 
 
+def _random_weights_spec(family) -> ModelSpec:
+    """The random-weights model of a family (``FamilySpec``): its shipped full-size config."""
+    shipped = family.shipped_config()
+    return ModelSpec(shipped["name"], family.name,
+                     f"{shipped['title']} transformer ({shipped['approx_parameters'] / 1e9:.1f}B), random weights",
+                     config_file=family.config_file)
+
+
+def _tiny_preset(name: str, family: str, description: str, *, frames_per_token: int | None = None,
+                 single_frame: bool = False) -> ModelSpec:
+    """A tiny preset of ``na_accel.tiny.TINY_PIPELINES``, named and described once."""
+    build = tiny_pipeline_preset(name, family, frames_per_token=frames_per_token, single_frame=single_frame)
+    return ModelSpec(name, family, description, build_preset=build, frames_per_token=frames_per_token,
+                     single_frame=single_frame)
+
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("tiny-flux", "flux", "tiny random-weight FluxPipeline (2 heads x 16), offline, CPU-fast",
                   build_preset=_tiny_flux),
-        ModelSpec("tiny-hunyuan-video", "hunyuan_video", "tiny random-weight HunyuanVideoPipeline, offline",
-                  build_preset=tiny_pipeline_preset("tiny-hunyuan-video", "hunyuan_video")),
+        _tiny_preset("tiny-hunyuan-video", "hunyuan_video", "tiny random-weight HunyuanVideoPipeline, offline"),
         # The tiny Cosmos VAE compresses time 4x (Cosmos-Predict1's: 8x).
-        ModelSpec("tiny-cosmos", "cosmos", "tiny random-weight CosmosTextToWorldPipeline (Predict1), offline",
-                  build_preset=tiny_pipeline_preset("tiny-cosmos", "cosmos", frames_per_token=4), frames_per_token=4),
-        ModelSpec("tiny-cosmos2-t2i", "cosmos", "tiny random-weight Cosmos2TextToImagePipeline (Predict2), images, "
-                  "offline", build_preset=tiny_pipeline_preset("tiny-cosmos2-t2i", "cosmos", single_frame=True),
-                  single_frame=True),
-        ModelSpec("tiny-wan", "wan", "tiny random-weight WanPipeline (2.1), offline",
-                  build_preset=tiny_pipeline_preset("tiny-wan", "wan")),
-        ModelSpec("tiny-wan2.2", "wan", "tiny random-weight Wan 2.2 two-expert WanPipeline (transformer_2), offline",
-                  build_preset=tiny_pipeline_preset("tiny-wan2.2", "wan")),
-        ModelSpec("flux-dev", "flux", "FLUX.1-dev transformer (11.9B), random weights", config_file="flux-dev.json"),
-        ModelSpec("hunyuan-video", "hunyuan_video", "HunyuanVideo transformer (12.8B), random weights",
-                  config_file="hunyuan-video.json"),
-        ModelSpec("cosmos-7b", "cosmos", "Cosmos-Predict1 7B Text2World transformer (7.2B), random weights",
-                  config_file="cosmos-7b.json"),
-        ModelSpec("wan-14b", "wan", "Wan2.1 T2V 14B transformer (14.3B), random weights", config_file="wan-14b.json"),
+        _tiny_preset("tiny-cosmos", "cosmos", "tiny random-weight CosmosTextToWorldPipeline (Predict1), offline",
+                     frames_per_token=4),
+        _tiny_preset("tiny-cosmos2-t2i", "cosmos", "tiny random-weight Cosmos2TextToImagePipeline (Predict2), images, "
+                     "offline", single_frame=True),
+        _tiny_preset("tiny-wan", "wan", "tiny random-weight WanPipeline (2.1), offline"),
+        _tiny_preset("tiny-wan2.2", "wan", "tiny random-weight Wan 2.2 two-expert WanPipeline (transformer_2), offline"),
     )
 }
+# ... and one random-weights model per family, from the family registry.
+MODELS.update((spec.name, spec) for spec in (_random_weights_spec(family) for family in FAMILY_SPECS))
 
 
 def known_models_text() -> str:
@@ -281,7 +290,7 @@ def shipped_config(name: str) -> dict[str, Any]:
     if spec is None or spec.config_file is None:
         configs = [n for n, s in MODELS.items() if s.config_file]
         raise ArgumentError(f"model: {name!r} has no shipped architecture config; allowed: {configs}")
-    return json.loads(resources.files("na_accel.families.configs").joinpath(spec.config_file).read_text())
+    return family_spec(spec.family).shipped_config()
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,12 +361,12 @@ def load_pretrained(path: str, *, device: torch.device, dtype: torch.dtype) -> P
     if not isinstance(transformer, torch.nn.Module):
         raise ArgumentError(f"model: {path!r} is a {type(pipe).__name__} without a transformer; supported: "
                             f"{supported_models_text()}")
-    family = adapter_for(transformer, where=f"model {path!r}: transformer").family  # same test as patch
-    geometry = family_geometry(family)
+    family = family_spec(adapter_for(transformer, where=f"model {path!r}: transformer").family)  # same test as patch
+    geometry = family.geometry
     return PipelineModel(
-        name=path, family=family, source="pretrained", pipe=pipe,
+        name=path, family=family.name, source="pretrained", pipe=pipe,
         default_height=geometry.default_height, default_width=geometry.default_width,
-        default_frames=geometry.default_frames, default_steps=28 if family == "flux" else 50,
+        default_frames=geometry.default_frames, default_steps=family.default_steps,
         details={"pipeline_class": type(pipe).__name__},
     )
 
@@ -381,12 +390,13 @@ def build_random_weights(
         raise ArgumentError(f"--config-override: unknown key(s) {unknown} for {name}; allowed: {sorted(config)}")
     config.update(overrides or {})
     transformer = build_on_device(shipped["class_name"], config, device=device, dtype=dtype, seed=seed)
-    geometry = family_geometry(shipped["family"])
+    family = family_spec(shipped["family"])
+    geometry = family.geometry
     return SyntheticModel(
-        name=name, family=shipped["family"], source="random weights",
-        pipe=SyntheticPipeline(transformer, shipped["family"], text_len=text_len),
+        name=name, family=family.name, source="random weights",
+        pipe=SyntheticPipeline(transformer, family.name, text_len=text_len),
         default_height=geometry.default_height, default_width=geometry.default_width,
-        default_frames=geometry.default_frames, default_steps=shipped.get("default_steps", 28),
+        default_frames=geometry.default_frames, default_steps=family.default_steps,
         details={"checkpoint": shipped["checkpoint"], "config_source": shipped["source"],
                  "config_overrides": overrides or {}},
     )
@@ -451,4 +461,4 @@ def _materialize(model: torch.nn.Module, device: torch.device, dtype: torch.dtyp
 
 def validate_size(model: LoadedModel, height: int, width: int, frames: int | None) -> tuple[int, ...]:
     """The token grid for the size, or an ArgumentError naming the field, the value and what is allowed."""
-    return check_size(model.geometry, model.name, height, width, frames, single_frame=model.single_frame)
+    return model.geometry.token_grid(height, width, frames, name=model.name, single_frame=model.single_frame)

@@ -10,7 +10,7 @@ import random
 import pytest
 import torch
 
-from na_accel import ArgumentError, WindowSpec
+from na_accel import ArgumentError, RecipeError, WindowSpec
 from na_accel.cli import main
 from na_accel.tools.estimate import estimate_recipe, estimate_window
 from na_accel.windows import axis_neighborhood_mask, masks, visual_neighborhood_mask
@@ -267,7 +267,6 @@ def test_default_share_grows_with_resolution():
     (dict(attention_share=True), "--attention-share: True is not valid; allowed: a number in [0, 1]"),
     (dict(height=100), "--height: 100 is not valid for flux; allowed: a multiple of 16 pixels >= 16"),
     (dict(height=4096.0), "--height: 4096.0 is not valid for flux"),
-    (dict(model="wan"), "model: recipe flux_gna is for 'flux', not 'wan'"),
     (dict(head_dim=48), "head_dim: hopper-fna has no tiles for head_dim 48"),
     (dict(steps=0), "--steps: 0 is not valid; allowed: an integer >= 1"),
     (dict(head_dim=True), "--head-dim: True is not valid; allowed: an integer >= 1"),
@@ -276,6 +275,12 @@ def test_bad_arguments_raise_clear_errors(kwargs, message):
     with pytest.raises(ArgumentError) as info:
         estimate_recipe("flux_gna", **kwargs)
     assert message in str(info.value)
+
+
+def test_a_recipe_for_another_family_is_refused():
+    with pytest.raises(RecipeError) as info:
+        estimate_recipe("flux_gna", model="wan")
+    assert "model: recipe flux_gna is for model family 'flux', but the estimate's model is 'wan'" in str(info.value)
 
 
 def test_wan_frames_must_be_4k_plus_1():

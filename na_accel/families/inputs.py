@@ -1,0 +1,31 @@
+"""Small helpers shared by the families' config-driven input builders (``<family>_spec.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def check_grid(grid: Any, batch: Any, axes: tuple[str, ...] = ("frames", "height", "width")) -> tuple[int, ...]:
+    """A token grid of positive ints over ``axes``, and a positive batch."""
+    grid = tuple(grid)
+    if len(grid) != len(axes) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in grid):
+        raise ValueError(f"grid: {grid!r} is not valid; allowed: ({', '.join(axes)}) positive ints in tokens")
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise ValueError(f"batch: {batch!r} is not valid; allowed: a positive int")
+    return grid
+
+
+def patch_sizes(patch_size: Any) -> tuple[int, int, int]:
+    """(temporal, height, width) patch sizes from a config's 3-tuple patch_size."""
+    p_t, p_h, p_w = (int(p) for p in patch_size)
+    return p_t, p_h, p_w
+
+
+def randn(shape, generator: torch.Generator, device, dtype) -> torch.Tensor:
+    """Random normal in float32 on the CPU (same numbers on every device), then moved and cast."""
+    return torch.randn(*shape, generator=generator).to(device=device, dtype=dtype)
+
+
+__all__ = ["check_grid", "patch_sizes", "randn"]

@@ -1,0 +1,76 @@
+"""The model families na_accel knows: ONE list of specs, and every lookup derived from it.
+
+A new family is a ``<family>_spec.py`` (its FamilySpec) next to its adapter module, one line in
+``FAMILY_SPECS``, a config in ``configs/`` and a recipe in ``recipes/``; the family tests
+(tests/families/test_registry.py) are parametrized over this list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ArgumentError, RecipeError, UnsupportedModelError
+from .cosmos_spec import COSMOS
+from .flux_spec import FLUX
+from .hunyuan_video_spec import HUNYUAN_VIDEO
+from .spec import FamilySpec
+from .wan_spec import WAN
+
+# In the order adapters are tried on a transformer (first match wins) and listed in messages.
+FAMILY_SPECS: tuple[FamilySpec, ...] = (FLUX, HUNYUAN_VIDEO, COSMOS, WAN)
+
+FAMILIES: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}
+
+
+def supported_families() -> list[str]:
+    return sorted(FAMILIES)
+
+
+def family_spec(family: str) -> FamilySpec:
+    try:
+        return FAMILIES[family]
+    except (KeyError, TypeError):
+        raise ArgumentError(f"model: unknown model family {family!r}; allowed: {supported_families()}") from None
+
+
+def check_recipe_family(recipe_family: str, family: str, where: str, model: str) -> None:
+    """A RecipeError unless a recipe for ``recipe_family`` suits a model of ``family``.
+
+    ``where`` is the field and the recipe (``"--recipe: flux_gna"``), ``model`` what the recipe was
+    given for (``"tiny-flux"``, ``"transformer (FluxTransformer2DModel)"``); the message reads
+    "<where> is for model family 'flux', but <model> is 'wan'; use a wan recipe (...)".
+    """
+    if recipe_family != family:
+        raise RecipeError(
+            f"{where} is for model family {recipe_family!r}, but {model} is {family!r}; "
+            f"use a {family} recipe (na-accel recipes lists them)"
+        )
+
+
+def all_adapters() -> list[Any]:
+    """A new adapter of every family (imports diffusers' model modules)."""
+    return [spec.adapter() for spec in FAMILY_SPECS]
+
+
+def adapter_for(transformer: Any, where: str = "transformer") -> Any:
+    """The adapter of ``transformer``'s family, or an UnsupportedModelError listing the supported ones."""
+    for adapter in all_adapters():
+        if adapter.handles(transformer):
+            return adapter
+    raise UnsupportedModelError(
+        f"{where}: {type(transformer).__name__} is not supported; supported transformers: "
+        f"{supported_models_text()}"
+    )
+
+
+def supported_models_text() -> str:
+    return "; ".join(
+        f"{a.transformer_class_name} (recipe model {a.family!r}, pipelines {', '.join(a.pipeline_names)})"
+        for a in all_adapters()
+    )
+
+
+__all__ = [
+    "FAMILIES", "FAMILY_SPECS", "adapter_for", "all_adapters", "check_recipe_family", "family_spec",
+    "supported_families", "supported_models_text",
+]

@@ -1,0 +1,147 @@
+"""What a model family is, in one object: ``FamilySpec`` (and the ``FamilyGeometry`` it holds).
+
+Every other place that needs a family fact (recipe validation, patch, estimate, the random-weight
+benchmarks, the model zoo, the tests) reads it from the family's spec, declared once in
+``na_accel/families/<family>_spec.py`` and listed in ``registry.py``. Nothing here imports
+diffusers: recipes validate and estimates run without loading model code; the adapter is imported
+on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Callable, Mapping
+
+from ..errors import ArgumentError
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class FamilyGeometry:
+    """How a family's pipelines turn (height, width, frames) in pixels into a token grid.
+
+    ``pixels_per_token`` is the VAE's spatial downsampling times the transformer's spatial patch
+    size; ``frames_per_token`` the VAE's temporal compression times the temporal patch size (None
+    for image models). Video VAEs keep the first frame apart: ``latent = (frames - 1) // c + 1``.
+    """
+
+    family: str
+    axes: tuple[str, ...]  # token-grid axes in token order (row-major)
+    pixels_per_token: int
+    frames_per_token: int | None
+    default_height: int
+    default_width: int
+    default_frames: int | None
+    reference: str  # the checkpoint whose geometry this is
+
+    @property
+    def is_video(self) -> bool:
+        return self.frames_per_token is not None
+
+    def token_grid(self, height: Any, width: Any, frames: Any = None, *, name: str | None = None,
+                   single_frame: bool = False) -> tuple[int, ...]:
+        """The token grid the transformer sees for an output of ``height`` x ``width`` (x ``frames``) pixels.
+
+        The one size check of na_accel (estimate, bench, compare, demo and the zoo call it): a bad
+        size is an ArgumentError naming the field as on the command line, the value, the model
+        (``name``, default the family) and what is allowed. Video families default to their
+        ``default_frames``. ``single_frame``: a video family's transformer run on images (Cosmos 2
+        text-to-image): frames must be 1 or none, and the grid has one latent frame.
+        """
+        name = self.family if name is None else name
+        step = self.pixels_per_token
+        for field, value in (("height", height), ("width", width)):
+            if not _is_int(value) or value < step or value % step:
+                raise ArgumentError(
+                    f"--{field}: {value!r} is not valid for {name}; allowed: a multiple of {step} "
+                    f"pixels >= {step} (one {self.family} token is {step}x{step} pixels)"
+                )
+        spatial = (height // step, width // step)
+        if not self.is_video or single_frame:
+            if frames is not None and not (_is_int(frames) and frames == 1):
+                raise ArgumentError(f"--frames: {frames!r} is not valid for {name}, an image model; allowed: 1 or none")
+            return (1, *spatial) if self.is_video else spatial
+        c = self.frames_per_token
+        frames = self.default_frames if frames is None else frames
+        if not (_is_int(frames) and frames >= 1 and (frames - 1) % c == 0):
+            raise ArgumentError(
+                f"--frames: {frames!r} is not valid for {name}; allowed: {c}k+1 frames (1, {c + 1}, {2 * c + 1}, ...)"
+            )
+        return ((frames - 1) // c + 1, *spatial)
+
+
+# (transformer, grid, *, batch, text_len, seed, device, dtype) -> forward kwargs, "hidden_states" and
+# "timestep" included: random inputs shaped as the family's pipeline passes them, read from the config.
+InputBuilder = Callable[..., dict]
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """One model family: everything na_accel knows about it, in one place.
+
+    Pipeline defaults (``default_steps``, ``default_text_tokens``) and the size of the full model
+    are read from the family's shipped config (``configs/<config_file>``), never restated.
+    """
+
+    name: str  # the recipe "model" value
+    geometry: FamilyGeometry
+    config_file: str  # the full-size architecture config, in na_accel/families/configs/
+    # diffusers config (the shipped one, a tiny one, ...) -> qualified names of the attention modules
+    # GNA may replace, in module order (estimate plans over these without building a model).
+    layer_names: Callable[[Mapping[str, Any]], tuple[str, ...]]
+    transformer_inputs: InputBuilder
+    adapter_path: str  # "module:Class" of the ModelAdapter; its module imports diffusers, so: lazily
+    text_in_self_attention: bool  # text tokens join the visual self attention (else: cross attention)
+    timestep_scale: float = 1.0  # scheduler timesteps (0..1000) -> the transformer's (FLUX: t / 1000)
+
+    def __post_init__(self) -> None:
+        if self.geometry.family != self.name:
+            raise ValueError(f"FamilySpec {self.name!r}: geometry is for {self.geometry.family!r}")
+
+    @property
+    def recipe(self) -> str:
+        """The shipped recipe for this family (recipes/<name>_gna.yaml)."""
+        return f"{self.name}_gna"
+
+    def shipped_config(self) -> dict[str, Any]:
+        """The shipped config file: name, family, class_name, checkpoint, source, approx_parameters,
+        default_steps, default_text_tokens and ``config`` (the diffusers config). A fresh copy."""
+        return json.loads(_config_text(self.config_file))
+
+    @property
+    def default_steps(self) -> int:
+        """The pipeline's default num_inference_steps."""
+        return int(self.shipped_config()["default_steps"])
+
+    @property
+    def default_text_tokens(self) -> int:
+        """Text tokens the pipeline passes by default (its max_sequence_length)."""
+        return int(self.shipped_config()["default_text_tokens"])
+
+    def adapter_class(self) -> type:
+        module, _, attribute = self.adapter_path.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def adapter(self) -> Any:
+        """A new adapter (na_accel.families.base.ModelAdapter) for this family's transformers."""
+        return self.adapter_class()()
+
+
+@functools.cache
+def _config_text(file: str) -> str:
+    return resources.files("na_accel.families.configs").joinpath(file).read_text()
+
+
+def numbered(pattern: str, count: int) -> tuple[str, ...]:
+    """``pattern`` with {} replaced by 0 .. count-1: the names of a stack of blocks."""
+    return tuple(pattern.format(i) for i in range(int(count)))
+
+
+__all__ = ["FamilyGeometry", "FamilySpec", "InputBuilder", "numbered"]
