@@ -17,12 +17,15 @@ chosen so that the family's shipped recipe runs sparse: grids its window does no
 steps past its ``dense_steps``.
 """
 
+from ..families.cosmos_spec import transformer_inputs as cosmos_transformer_inputs
+from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
+from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
 from ._call import TinyCall
 from ._text import SafetyCheckerStandIn
-from .cosmos import TINY_COSMOS_TEXT_DIM, cosmos_transformer_inputs, tiny_cosmos2_text_to_image_call, tiny_cosmos2_text_to_image_pipeline, tiny_cosmos_call, tiny_cosmos_pipeline, tiny_cosmos_transformer
+from .cosmos import TINY_COSMOS_TEXT_DIM, tiny_cosmos2_text_to_image_call, tiny_cosmos2_text_to_image_pipeline, tiny_cosmos_call, tiny_cosmos_pipeline, tiny_cosmos_transformer
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
-from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, hunyuan_video_transformer_inputs, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
-from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer, wan_transformer_inputs
+from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
+from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
 
 
 def _tiny_wan22_pipeline(seed: int = 0):

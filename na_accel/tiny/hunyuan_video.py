@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 
-from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
 from ._call import TinyCall
 from ._defaults import tiny_pipeline_class, with_call_defaults
 from ._imports import pipeline_classes

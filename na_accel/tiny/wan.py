@@ -11,7 +11,6 @@ import dataclasses
 
 import torch
 
-from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
 from ._call import TinyCall
 from ._defaults import tiny_pipeline_class, with_call_defaults
 from ._imports import pipeline_classes

@@ -1,0 +1,153 @@
+"""Every family of the registry, checked against itself: its config, geometry, layer names, recipe and
+input builder agree with its adapter on real (tiny or meta-device) models.
+
+Parametrized over ``FAMILY_SPECS``: a new family is tested here without editing this file (it needs
+a tiny transformer in ``na_accel.tiny.TINY_TRANSFORMERS`` and a tiny preset in the zoo).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from na_accel import RecipeError, estimate_recipe, list_recipes, load_recipe
+from na_accel.families import FAMILIES, FAMILY_AXES, FAMILY_SPECS, adapter_for, check_recipe_family, supported_families
+from na_accel.plan import plan_layers
+from na_accel.tiny import TINY_PIPELINES, TINY_TRANSFORMERS
+from na_accel.tools.zoo import MODELS, meta_model
+
+SPECS = pytest.mark.parametrize("spec", FAMILY_SPECS, ids=[spec.name for spec in FAMILY_SPECS])
+
+
+class FirstCall(Exception):
+    """Raised by a forward pre-hook to stop a pipeline at its first transformer call."""
+
+
+def first_transformer_call(pipe, kwargs):
+    """(args, kwargs) of the pipeline's first ``transformer`` call, without running the rest."""
+    seen = {}
+
+    def stop(module, args, call_kwargs):
+        seen.update(args=args, kwargs=call_kwargs)
+        raise FirstCall
+
+    handle = pipe.transformer.register_forward_pre_hook(stop, with_kwargs=True)
+    try:
+        with torch.no_grad(), pytest.raises(FirstCall):
+            pipe(**kwargs)
+    finally:
+        handle.remove()
+    return seen["args"], seen["kwargs"]
+
+
+def test_the_registry_is_the_one_list():
+    names = [spec.name for spec in FAMILY_SPECS]
+    assert len(set(names)) == len(names) and list(FAMILIES) == names
+    assert sorted(names) == supported_families() == sorted(FAMILY_AXES)
+    assert len({spec.config_file for spec in FAMILY_SPECS}) == len(names)
+    assert set(TINY_TRANSFORMERS) == set(names)
+    random_weights = sorted(m.family for m in MODELS.values() if m.config_file is not None)
+    assert random_weights == sorted(names)  # one full-size random-weights model per family, from its spec
+
+
+@SPECS
+def test_config_loads_and_names_the_adapters_class(spec):
+    shipped = spec.shipped_config()
+    assert shipped["family"] == spec.name
+    assert shipped["class_name"] == spec.adapter_class().transformer_class_name
+    assert spec.adapter().family == spec.name
+    assert spec.default_steps >= 1 and spec.default_text_tokens >= 1
+    assert MODELS[shipped["name"]].family == spec.name
+    shipped["config"]["num_layers"] = -1  # a fresh copy each time
+    assert spec.shipped_config()["config"]["num_layers"] > 0
+
+
+@SPECS
+def test_layer_names_are_the_adapters_on_the_full_size_model(spec):
+    shipped = spec.shipped_config()
+    model = meta_model(shipped["class_name"], shipped["config"])
+    names = [name for name, _ in spec.adapter().attention_layers(model)]
+    assert names and names == list(spec.layer_names(shipped["config"]))
+
+
+@SPECS
+def test_layer_names_are_the_adapters_on_the_tiny_transformer(spec):
+    transformer = TINY_TRANSFORMERS[spec.name](seed=0)
+    assert adapter_for(transformer).family == spec.name
+    names = [name for name, _ in spec.adapter().attention_layers(transformer)]
+    assert names == list(spec.layer_names(transformer.config))
+
+
+@SPECS
+def test_geometry_predicts_the_token_grid_the_adapter_reads_on_tiny_pipelines(spec):
+    """Pixels -> tokens (the geometry) against what the adapter reads from the transformer's inputs,
+    at each tiny preset's default size (a preset may compress time differently: its zoo geometry)."""
+    presets = [name for name, model in MODELS.items() if model.family == spec.name and name in TINY_PIPELINES]
+    assert presets, f"no tiny preset of family {spec.name!r} in na_accel.tools.zoo.MODELS"
+    for name in presets:
+        factory, call = TINY_PIPELINES[name]
+        pipe, kwargs = factory(seed=0), call(steps=1)
+        model = MODELS[name]
+        assert model.geometry.pixels_per_token == spec.geometry.pixels_per_token
+        expected = model.geometry.token_grid(kwargs["height"], kwargs["width"], kwargs.get("num_frames"),
+                                             single_frame=model.single_frame)
+        args, call_kwargs = first_transformer_call(pipe, kwargs)
+        layout = spec.adapter().token_layout(pipe.transformer, args, call_kwargs)
+        assert layout.problem is None and layout.grid == expected, name
+
+
+@SPECS
+def test_input_builder_feeds_the_tiny_transformer(spec):
+    transformer = TINY_TRANSFORMERS[spec.name](seed=0)
+    grid = (2, 3, 5)[-len(spec.geometry.axes):]
+    inputs = spec.transformer_inputs(transformer, grid, batch=2, text_len=5, seed=0, device="cpu",
+                                     dtype=torch.float32)
+    assert {"hidden_states", "timestep"} <= set(inputs)
+    layout = spec.adapter().token_layout(transformer, (), inputs)
+    assert layout.problem is None and layout.grid == grid
+    assert layout.text_len == (5 if spec.text_in_self_attention else 0)
+    with torch.no_grad():
+        out = transformer(**inputs, return_dict=False)[0]
+    assert out.shape[0] == 2 and torch.isfinite(out).all()
+    again = spec.transformer_inputs(transformer, grid, batch=2, text_len=5, seed=0)
+    assert torch.equal(again["hidden_states"], inputs["hidden_states"])  # seeded
+
+
+@SPECS
+def test_shipped_recipe_loads_plans_and_estimates(spec):
+    assert spec.recipe in list_recipes()
+    recipe = load_recipe(spec.recipe)
+    assert recipe.model == spec.name
+    layers = spec.layer_names(spec.shipped_config()["config"])
+    plans = plan_layers(recipe, layers)
+    assert list(plans) == list(layers) and any(plan.sparse for plan in plans.values())
+    estimate = estimate_recipe(spec.recipe)
+    geometry = spec.geometry
+    assert estimate.grid == geometry.token_grid(geometry.default_height, geometry.default_width)
+    assert estimate.steps == spec.default_steps
+    assert sum(len(row.layers) for row in estimate.rows) == len(layers)
+
+
+def test_recipes_validate_and_estimate_without_importing_diffusers():
+    """The adapters import diffusers' model code: specs name them, and nothing imports them early."""
+    code = (
+        "import sys, na_accel\n"
+        "from na_accel.families import FAMILY_SPECS\n"
+        "for spec in FAMILY_SPECS:\n"
+        "    na_accel.load_recipe(spec.recipe); na_accel.estimate_recipe(spec.recipe)\n"
+        "adapters = [spec.adapter_path.partition(':')[0] for spec in FAMILY_SPECS]\n"
+        "print(sorted(m for m in sys.modules if m == 'diffusers' or m in adapters))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_recipe_for_another_family_is_refused_with_field_value_and_fix():
+    check_recipe_family("flux", "flux", "--recipe: flux_gna", "tiny-flux")  # same family: fine
+    with pytest.raises(RecipeError) as info:
+        check_recipe_family("wan", "flux", "--recipe: wan_gna", "tiny-flux")
+    assert str(info.value) == ("--recipe: wan_gna is for model family 'wan', but tiny-flux is 'flux'; "
+                               "use a flux recipe (na-accel recipes lists them)")
