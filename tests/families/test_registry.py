@@ -17,7 +17,8 @@ from na_accel import RecipeError, estimate_recipe, list_recipes, load_recipe
 from na_accel.families import FAMILIES, FAMILY_AXES, FAMILY_SPECS, adapter_for, check_recipe_family, supported_families
 from na_accel.plan import plan_layers
 from na_accel.tiny import TINY_PIPELINES, TINY_TRANSFORMERS
-from na_accel.tools.zoo import MODELS, meta_model
+from na_accel.tools.random_weights import meta_model
+from na_accel.tools.zoo import MODELS
 
 SPECS = pytest.mark.parametrize("spec", FAMILY_SPECS, ids=[spec.name for spec in FAMILY_SPECS])
 
