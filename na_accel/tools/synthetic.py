@@ -1,21 +1,51 @@
 """A synthetic denoising loop for transformers with random weights (speed does not depend on weights).
 
 ``SyntheticPipeline`` holds a bare transformer and a real ``FlowMatchEulerDiscreteScheduler``: each
-call builds random latents and text embeddings shaped as the family's pipeline would pass them
-(the family's own input builder, ``FamilySpec.transformer_inputs``, read from the transformer's
-config), then runs ``num_inference_steps`` transformer calls with scheduler steps in between. It
-looks like a pipeline to ``na_accel.patch`` (a ``components`` dict with "transformer", and a
-``scheduler`` whose ``step_index`` drives recipes' ``dense_steps``). Its output is the final latent
-tensor.
+call builds random latents and text embeddings shaped as the family's pipeline would pass them,
+then runs ``num_inference_steps`` transformer calls with scheduler steps in between. It looks like
+a pipeline to ``na_accel.patch`` (a ``components`` dict with "transformer", and a ``scheduler``
+whose ``step_index`` drives recipes' ``dense_steps``). Its output is the final latent tensor.
+
+The inputs are each family's own (``FamilySpec.transformer_inputs``, read from the transformer's
+config): ``INPUT_BUILDERS[family](transformer, grid, batch, text_len, device, dtype, seed) ->
+SyntheticInputs`` is derived from the family registry, so a new family needs nothing here.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 
-from ..families.registry import family_spec
+from ..errors import ArgumentError
+from ..families.registry import FAMILIES, FAMILY_SPECS
+from ..families.spec import FamilySpec
+
+
+@dataclass
+class SyntheticInputs:
+    """Keyword arguments of one transformer call; ``latents`` replaces ``kwargs[latent_key]``."""
+
+    latents: torch.Tensor
+    kwargs: dict[str, Any]
+    latent_key: str = "hidden_states"
+    timestep_scale: float = 1.0  # scheduler timesteps are 0..1000; FLUX's transformer takes t / 1000
+
+
+def _input_builder(spec: FamilySpec) -> Callable[..., SyntheticInputs]:
+    """The family's input builder, as the loop takes it: the latents apart, the timestep left to the scheduler."""
+
+    def build(transformer, grid, batch, text_len, device, dtype, seed) -> SyntheticInputs:
+        kwargs = spec.transformer_inputs(transformer, tuple(grid), batch=batch, text_len=text_len, seed=seed,
+                                         device=device, dtype=dtype)
+        kwargs.pop("timestep")
+        return SyntheticInputs(kwargs.pop("hidden_states"), kwargs, timestep_scale=spec.timestep_scale)
+
+    return build
+
+
+INPUT_BUILDERS: dict[str, Callable[..., SyntheticInputs]] = {spec.name: _input_builder(spec) for spec in FAMILY_SPECS}
 
 
 class SyntheticPipeline:
@@ -27,11 +57,12 @@ class SyntheticPipeline:
     def __init__(self, transformer: torch.nn.Module, family: str, text_len: int | None = None):
         from diffusers import FlowMatchEulerDiscreteScheduler
 
-        self.spec = family_spec(family)
+        if family not in INPUT_BUILDERS:
+            raise ArgumentError(f"model: no synthetic inputs for family {family!r}; known: {sorted(INPUT_BUILDERS)}")
         self.transformer = transformer
         self.family = family
         self.scheduler = FlowMatchEulerDiscreteScheduler()
-        self.text_len = text_len or self.spec.default_text_tokens
+        self.text_len = text_len or FAMILIES[family].default_text_tokens
 
     @property
     def components(self) -> dict[str, Any]:
@@ -41,13 +72,12 @@ class SyntheticPipeline:
     def __call__(self, *, grid: tuple[int, ...], num_inference_steps: int, batch: int = 1, seed: int = 0) -> torch.Tensor:
         parameter = next(self.transformer.parameters())
         device, dtype = parameter.device, parameter.dtype
-        kwargs = self.spec.transformer_inputs(self.transformer, tuple(grid), batch=batch, text_len=self.text_len,
-                                              seed=seed, device=device, dtype=dtype)
-        latents = kwargs.pop("hidden_states")
-        kwargs.pop("timestep")  # the scheduler's, below
+        inputs = INPUT_BUILDERS[self.family](self.transformer, tuple(grid), batch, self.text_len, device, dtype, seed)
         self.scheduler.set_timesteps(num_inference_steps, device=device)
+        latents = inputs.latents
         for t in self.scheduler.timesteps:
-            timestep = t.expand(batch).to(device=device, dtype=torch.float32) * self.spec.timestep_scale
-            prediction = self.transformer(**kwargs, hidden_states=latents, timestep=timestep, return_dict=False)[0]
+            timestep = t.expand(batch).to(device=device, dtype=torch.float32) * inputs.timestep_scale
+            kwargs = {**inputs.kwargs, inputs.latent_key: latents, "timestep": timestep}
+            prediction = self.transformer(**kwargs, return_dict=False)[0]
             latents = self.scheduler.step(prediction, t, latents, return_dict=False)[0]
         return latents

@@ -13,7 +13,7 @@ import torch
 import na_accel
 from na_accel import tiny
 from na_accel.errors import ArgumentError
-from na_accel.tools.synthetic import INPUT_BUILDERS, SyntheticPipeline, cosmos_inputs
+from na_accel.tools.synthetic import INPUT_BUILDERS, SyntheticPipeline
 
 FAMILIES = sorted(INPUT_BUILDERS)
 GRIDS = {2: (3, 5), 3: (2, 3, 5)}
@@ -103,4 +103,4 @@ def test_cosmos_with_a_padding_mask_needs_torchvision_and_says_how_to_avoid_it(m
     monkeypatch.setitem(sys.modules, "torchvision", None)  # import torchvision -> ImportError
     transformer = SimpleNamespace(config=SimpleNamespace(concat_padding_mask=True))
     with pytest.raises(ArgumentError, match=r"torchvision.*--config-override concat_padding_mask=false"):
-        cosmos_inputs(transformer, (2, 3, 5), 1, 4, "cpu", torch.float32, 0)
+        INPUT_BUILDERS["cosmos"](transformer, (2, 3, 5), 1, 4, "cpu", torch.float32, 0)
