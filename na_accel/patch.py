@@ -20,8 +20,7 @@ from typing import Any, Callable
 import torch
 
 from .errors import PatchStateError, RecipeError, UnsupportedModelError
-from .families import ModelAdapter, adapter_for, supported_models_text
-from .families.geometry import FAMILY_AXES
+from .families import FAMILY_AXES, ModelAdapter, adapter_for, check_recipe_family, supported_models_text
 from .kernels import AUTO, BackendTarget, check_backend_name
 from .plan import LayerPlan, plan_layers
 from .recipe.model import Recipe
@@ -155,11 +154,8 @@ def plan_patches(obj: Any, recipe: Any, *, backend: str = AUTO) -> list[Transfor
     patches = []
     for attribute, transformer in targets:
         adapter = adapter_for(transformer, where=attribute)
-        if recipe.model != adapter.family:
-            raise RecipeError(
-                f"recipe.model: {recipe.model!r} does not match {attribute} "
-                f"({type(transformer).__name__}), whose recipes use model {adapter.family!r}"
-            )
+        check_recipe_family(recipe.model, adapter.family, f"recipe.model: {recipe.name or '<inline>'}",
+                            f"{attribute} ({type(transformer).__name__})")
         if hasattr(transformer, STATE_ATTRIBUTE):
             raise PatchStateError(
                 f"{attribute} ({type(transformer).__name__}) is already patched by na_accel; "

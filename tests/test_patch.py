@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import na_accel
-from na_accel.patch import STATE_ATTRIBUTE
+from na_accel.patch import STATE_ATTRIBUTE, patches_of
 from conftest import run_flux_pipe, run_flux_transformer, window_recipe
 
 SPARSE = window_recipe([3, 4], stride=[2, 3])
@@ -226,3 +226,10 @@ def test_model_moved_after_patching_re_resolves_backend(flux_transformer, dtype)
     else:
         assert report.backends_used["cpu bfloat16"] == "flex-fna"
         assert report.totals == {"sparse": 4}
+
+
+def test_a_recipe_of_another_family_is_refused_naming_both_families(flux_pipe):
+    recipe = {"model": "wan", "default": {"kernel_size": [2, 3, 3]}}
+    with pytest.raises(na_accel.RecipeError, match=r"is for model family 'wan', but transformer \(FluxTransformer2DModel\) is 'flux'"):
+        na_accel.patch(flux_pipe, recipe)
+    assert not patches_of(flux_pipe)

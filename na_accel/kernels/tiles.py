@@ -33,6 +33,12 @@ DEFAULT_TILE_BACKEND = "hopper-fna"
 HOPPER_HEAD_DIMS_NOTE = "hopper-fna tiles exist for fp16/bf16 only"
 
 
+def check_tile_backend(backend) -> None:
+    """An ArgumentError unless ``backend`` names a tile table."""
+    if backend not in TILE_BACKENDS:
+        raise ArgumentError(f"backend: {backend!r} has no tile tables; allowed: {list(TILE_BACKENDS)}")
+
+
 @dataclass(frozen=True)
 class TileShape:
     """One (q tile, kv tile) configuration of a kernel, per token-grid axis."""
@@ -66,8 +72,7 @@ def _pairs(entries) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
 
 def tile_options(backend: str, rank: int, head_dim: int = 128, dtype_bits: int = 16) -> list[TileShape]:
     """Every forward tile configuration NATTEN lists for ``backend``; NATTEN's default first."""
-    if backend not in TILE_BACKENDS:
-        raise ArgumentError(f"backend: {backend!r} has no tile tables; allowed: {list(TILE_BACKENDS)}")
+    check_tile_backend(backend)
     if rank not in (1, 2, 3):
         raise ArgumentError(f"rank: NATTEN runs 1-, 2- and 3-D neighborhoods, got a {rank}-D grid")
     if backend == "hopper-fna":

@@ -31,7 +31,7 @@ from ..recipe.parse import load_recipe
 from ..recipe.scaling import SnapContext, effective_axes
 from .sizes import check_count, check_fraction
 from ..kernels.window_cost import WindowEstimate, estimate_window
-from ..kernels.tiles import DEFAULT_TILE_BACKEND, TILE_BACKENDS, TileShape, dtype_bits, pick_tiles
+from ..kernels.tiles import DEFAULT_TILE_BACKEND, TileShape, check_tile_backend, dtype_bits, pick_tiles
 
 # ---------------------------------------------------------------------------------------------
 # A recipe on a model family at a resolution
@@ -169,8 +169,7 @@ def estimate_recipe(
     model = recipe.model if model is None else model
     geometry = family_spec(model).geometry  # unknown families: ArgumentError listing the known ones
     check_recipe_family(recipe.model, model, f"model: recipe {recipe.name or '<inline>'}", "the estimate's model")
-    if backend not in TILE_BACKENDS:
-        raise ArgumentError(f"backend: {backend!r} has no tile tables; allowed: {list(TILE_BACKENDS)}")
+    check_tile_backend(backend)
     height = geometry.default_height if height is None else height
     width = geometry.default_width if width is None else width
     grid = geometry.token_grid(height, width, frames, name=model)  # the size check bench / compare / demo use
