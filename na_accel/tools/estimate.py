@@ -25,13 +25,14 @@ from typing import Any, Sequence
 from ..errors import ArgumentError
 from ..families.registry import FAMILY_SPECS, check_recipe_family, family_spec
 from ..families.spec import FamilySpec
-from ..recipe.model import Recipe
-from ..windows import format_axes
-from ..recipe.parse import load_recipe
-from ..recipe.scaling import SnapContext, effective_axes
-from .sizes import check_count, check_fraction
-from ..kernels.window_cost import WindowEstimate, estimate_window
 from ..kernels.tiles import DEFAULT_TILE_BACKEND, TileShape, check_tile_backend, dtype_bits, pick_tiles
+from ..kernels.window_cost import WindowEstimate, estimate_window
+from ..plan import plan_layers
+from ..recipe.model import Recipe
+from ..recipe.parse import load_recipe
+from ..recipe.scaling import SnapContext
+from ..windows import effective_axes, format_axes
+from .sizes import check_count, check_fraction
 
 # ---------------------------------------------------------------------------------------------
 # A recipe on a model family at a resolution
@@ -189,12 +190,12 @@ def estimate_recipe(
     rows: dict[str, EstimateRow] = {}
     n_visual = math.prod(grid)
     n_text = family.text_tokens
-    for name in family.layers:
-        setting = recipe.setting_for(name)
-        if setting.window is None:
-            rows.setdefault(f"dense: recipe {setting.source}", EstimateRow(f"dense: recipe {setting.source}", [], None))
-            rows[f"dense: recipe {setting.source}"].layers.append(name)
+    for name, plan in plan_layers(recipe, family.layers).items():
+        if not plan.sparse:
+            label = plan.describe()  # "dense: recipe <rule>"
+            rows.setdefault(label, EstimateRow(label, [], None)).layers.append(name)
             continue
+        setting = plan.setting
         if setting.source not in rows:
             window = recipe.resolve(setting.window, grid, context)
             estimate = estimate_window(window, tiles)
