@@ -6,13 +6,15 @@ from typing import Any
 
 import torch
 
+from .spec import is_int
+
 
 def check_grid(grid: Any, batch: Any, axes: tuple[str, ...] = ("frames", "height", "width")) -> tuple[int, ...]:
     """A token grid of positive ints over ``axes``, and a positive batch."""
     grid = tuple(grid)
-    if len(grid) != len(axes) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in grid):
+    if len(grid) != len(axes) or not all(is_int(n) and n >= 1 for n in grid):
         raise ValueError(f"grid: {grid!r} is not valid; allowed: ({', '.join(axes)}) positive ints in tokens")
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+    if not is_int(batch) or batch < 1:
         raise ValueError(f"batch: {batch!r} is not valid; allowed: a positive int")
     return grid
 

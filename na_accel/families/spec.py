@@ -19,7 +19,8 @@ from typing import Any, Callable, Mapping
 from ..errors import ArgumentError
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """An int that is not a bool (True is an int to Python, never a size to na_accel)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -58,19 +59,19 @@ class FamilyGeometry:
         name = self.family if name is None else name
         step = self.pixels_per_token
         for field, value in (("height", height), ("width", width)):
-            if not _is_int(value) or value < step or value % step:
+            if not is_int(value) or value < step or value % step:
                 raise ArgumentError(
                     f"--{field}: {value!r} is not valid for {name}; allowed: a multiple of {step} "
                     f"pixels >= {step} (one {self.family} token is {step}x{step} pixels)"
                 )
         spatial = (height // step, width // step)
         if not self.is_video or single_frame:
-            if frames is not None and not (_is_int(frames) and frames == 1):
+            if frames is not None and not (is_int(frames) and frames == 1):
                 raise ArgumentError(f"--frames: {frames!r} is not valid for {name}, an image model; allowed: 1 or none")
             return (1, *spatial) if self.is_video else spatial
         c = self.frames_per_token
         frames = self.default_frames if frames is None else frames
-        if not (_is_int(frames) and frames >= 1 and (frames - 1) % c == 0):
+        if not (is_int(frames) and frames >= 1 and (frames - 1) % c == 0):
             raise ArgumentError(
                 f"--frames: {frames!r} is not valid for {name}; allowed: {c}k+1 frames (1, {c + 1}, {2 * c + 1}, ...)"
             )
@@ -144,4 +145,4 @@ def numbered(pattern: str, count: int) -> tuple[str, ...]:
     return tuple(pattern.format(i) for i in range(int(count)))
 
 
-__all__ = ["FamilyGeometry", "FamilySpec", "InputBuilder", "numbered"]
+__all__ = ["FamilyGeometry", "FamilySpec", "InputBuilder", "is_int", "numbered"]

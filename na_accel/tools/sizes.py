@@ -12,19 +12,16 @@ from typing import Any
 
 from ..errors import ArgumentError
 from ..families.geometry import FamilyGeometry, family_geometry
+from ..families.spec import is_int
 
 
 def _flag(field: str) -> str:
     return "--" + field.lstrip("-").replace("_", "-")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def check_count(field: str, value: Any, minimum: int) -> Any:
     """``value`` if it is None or an integer >= ``minimum`` (True, 2.0 and "3" are refused)."""
-    if value is not None and not (_is_int(value) and value >= minimum):
+    if value is not None and not (is_int(value) and value >= minimum):
         raise ArgumentError(f"{_flag(field)}: {value!r} is not valid; allowed: an integer >= {minimum}")
     return value
 
