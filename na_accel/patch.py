@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import torch
 
-from .errors import PatchStateError, RecipeError, UnsupportedModelError
+from .errors import PatchStateError, UnsupportedModelError
 from .families import FAMILY_AXES, ModelAdapter, adapter_for, check_recipe_family, supported_models_text
 from .kernels import AUTO, BackendTarget, check_backend_name
 from .plan import LayerPlan, plan_layers

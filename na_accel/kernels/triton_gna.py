@@ -28,10 +28,8 @@ row-major at ``visual_start``; tokens are gathered by index arithmetic, never pe
 
 from __future__ import annotations
 
-import math
 import os
 
-import torch
 import triton
 import triton.language as tl
 

@@ -28,7 +28,7 @@ from ..recipe.model import Recipe
 from ..recipe.parse import load_recipe
 from ..windows import format_axes
 from .run_summary import no_sparse_reason, patch_summary
-from .zoo import LoadedModel, validate_size
+from .loaded_models import LoadedModel, validate_size
 
 CPU_NOTE = ("CPU timings say nothing about GPU speed: NATTEN's CPU path (flex-fna, unfused) materializes "
             "the score matrix; measure speedups on a GPU with NATTEN's fused kernels")

@@ -14,7 +14,7 @@ from .metrics import QualityMetrics
 from .report import write_html_report, write_json, write_outputs
 from .run_folder import RunFolder
 from .run_summary import no_sparse_reason, patch_summary
-from .zoo import LoadedModel, validate_size
+from .loaded_models import LoadedModel, validate_size
 
 DEFAULT_PROMPT = "a photo of a red fox in fresh snow"
 

@@ -18,17 +18,16 @@ efficiently, and ignores VAE, text encoders and memory-bound overheads).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..errors import ArgumentError
-from ..families.registry import FAMILY_SPECS, check_recipe_family, family_spec
+from ..families.registry import check_recipe_family, family_spec
 from ..families.spec import FamilySpec
 from ..kernels.tiles import DEFAULT_TILE_BACKEND, TileShape, check_tile_backend, dtype_bits, pick_tiles
 from ..kernels.window_cost import WindowEstimate, estimate_window
 from ..plan import plan_layers
-from ..recipe.model import Recipe
 from ..recipe.parse import load_recipe
 from ..recipe.scaling import SnapContext
 from ..windows import effective_axes, format_axes
@@ -67,7 +66,10 @@ class FamilyModel:
         )
 
 
-FAMILY_MODELS: dict[str, FamilyModel] = {spec.name: FamilyModel.from_spec(spec) for spec in FAMILY_SPECS}
+@functools.cache
+def family_model(family: str) -> FamilyModel:
+    """The estimator's model of ``family`` (read from its config on first use, not at import)."""
+    return FamilyModel.from_spec(family_spec(family))
 
 
 def attention_flop_share(family: str, visual_tokens: int) -> float:
@@ -75,7 +77,7 @@ def attention_flop_share(family: str, visual_tokens: int) -> float:
 
     Attention: 4 * S^2 * hidden per layer (QK^T and PV); everything else: 2 * params * S.
     """
-    model = FAMILY_MODELS[family]
+    model = family_model(family)
     tokens = visual_tokens + model.text_tokens
     attention = len(model.layers) * 4.0 * tokens * tokens * model.hidden
     rest = 2.0 * model.params * tokens
@@ -176,7 +178,7 @@ def estimate_recipe(
     grid = geometry.token_grid(height, width, frames, name=model)  # the size check bench / compare / demo use
     if geometry.is_video and frames is None:
         frames = geometry.default_frames
-    family = FAMILY_MODELS[model]
+    family = family_model(model)
     head_dim = check_count("head_dim", family.head_dim if head_dim is None else head_dim, 1)
     bits = dtype_bits(dtype)
     steps = check_count("steps", family.default_steps if steps is None else steps, 1)
@@ -313,11 +315,10 @@ def format_estimate(result: RecipeEstimate) -> str:
 
 
 __all__ = [
-    "FAMILY_MODELS",
+    "FamilyModel",
     "RecipeEstimate",
-    "WindowEstimate",
     "attention_flop_share",
     "estimate_recipe",
-    "estimate_window",
+    "family_model",
     "format_estimate",
 ]

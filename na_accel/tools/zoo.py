@@ -23,9 +23,8 @@ from ..families import adapter_for, supported_models_text
 from ..families.registry import FAMILY_SPECS, family_spec
 from ..families.spec import FamilyGeometry
 from .devices import parse_device, parse_dtype
-# validate_size and meta_model are imported from the zoo too (bench, compare, tests)
-from .loaded_models import LoadedModel, PipelineModel, SyntheticModel, model_geometry, validate_size  # noqa: F401
-from .random_weights import build_on_device, meta_model  # noqa: F401
+from .loaded_models import LoadedModel, PipelineModel, SyntheticModel, model_geometry
+from .random_weights import build_on_device
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ import torch
 
 from na_accel import ArgumentError, RecipeError, WindowSpec
 from na_accel.cli import main
-from na_accel.tools.estimate import estimate_recipe, estimate_window
+from na_accel.kernels.window_cost import estimate_window
+from na_accel.tools.estimate import estimate_recipe
 from na_accel.windows import axis_neighborhood_mask, masks, visual_neighborhood_mask
 from na_accel.windows import spec as spec_module
 from na_accel.kernels import tilecount

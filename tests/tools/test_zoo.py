@@ -6,7 +6,8 @@ import torch
 import na_accel
 import na_accel.tiny
 from na_accel import ArgumentError
-from na_accel.tools.zoo import MODELS, build_on_device, load_model, meta_model, shipped_config
+from na_accel.tools.random_weights import build_on_device, meta_model
+from na_accel.tools.zoo import MODELS, load_model, shipped_config
 
 # Parameter counts of the published transformers (FLUX.1-dev ~11.9B, HunyuanVideo ~12.8B,
 # Cosmos-Predict1 7B ~7.2B, Wan2.1 14B ~14.3B).
