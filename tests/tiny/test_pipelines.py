@@ -20,6 +20,7 @@ PRESETS = {
     "tiny-cosmos2-t2i": ("images", (1, 3, 44), 2),
     "tiny-wan": ("frames", (3, 3, 32), 2),
     "tiny-wan2.2": ("frames", (3, 3, 32), 2),
+    "tiny-qwen-image": ("images", (16, 16), 2),  # true CFG with the default negative prompt
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -29,6 +30,7 @@ SHIPPED_RECIPES = {
     "tiny-cosmos2-t2i": "cosmos_gna",
     "tiny-wan": "wan_gna",
     "tiny-wan2.2": "wan_gna",
+    "tiny-qwen-image": "qwen_image_gna",
 }
 
 TRANSFORMERS = {
