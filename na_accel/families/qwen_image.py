@@ -5,7 +5,9 @@ Every block (``transformer_blocks.<i>.attn``, QwenDoubleStreamAttnProcessor2_0) 
 joint sequence [text, image]; there are no other attention layers. Token layout: text first, then
 the image tokens, a row-major (height, width) grid of 2x2-packed latents (1024x1024 pixels -> 64x64
 tokens) read from the forward kwarg ``img_shapes`` (per batch row, a list of (frames, height, width)
-in tokens: the generated image first, then any reference images the edit pipelines append).
+in tokens: the generated image first, then any reference images the edit pipelines append). Each
+reference image is a grid of its own (``TokenLayout.extra_grids``): its queries see their own
+neighborhood, and every grid's queries see all tokens of the other grids (README, "Reference images").
 
 The text is right-padded to the batch's longest prompt; ``encoder_hidden_states_mask`` marks the
 valid tokens (the pipeline passes None when no row is padded) and the stock processor masks the
@@ -75,13 +77,12 @@ class QwenImageAdapter(ModelAdapter):
         if hidden_states.shape[1] != tokens:
             return TokenLayout(None, text_len, True, f"{hidden_states.shape[1]} image tokens but img_shapes "
                                f"{[list(g) for g in grids]} describe {tokens}")
-        if len(grids) > 1:
-            return TokenLayout(None, text_len, True, f"img_shapes lists {len(grids) - 1} reference image(s) after "
-                               "the generated one (edit pipelines): multi-grid layouts are not supported yet")
         valid = text_valid_lens(inputs.get("encoder_hidden_states_mask"), hidden_states.shape[0], text_len)
         if isinstance(valid, str):
             return TokenLayout(None, text_len, True, valid)
-        return TokenLayout(grids[0][1:], text_len, True, text_valid_lens=valid)
+        # the generated image, then the edit pipelines' reference images (their own grids)
+        first, *references = (grid[1:] for grid in grids)
+        return TokenLayout(first, text_len, True, text_valid_lens=valid, extra_grids=tuple(references))
 
     def make_processor(self, original: Any, route: Any) -> "GNAQwenDoubleStreamAttnProcessor":
         register_like_stock(GNAQwenDoubleStreamAttnProcessor, QwenDoubleStreamAttnProcessor2_0)
@@ -226,6 +227,7 @@ class GNAQwenDoubleStreamAttnProcessor(GNAProcessor):
             dense_attention=self._dense_attention,
             text_valid_lens=call.text_valid_lens,
             attention_mask=attention_mask,
+            extra_windows=call.extra_windows,
         )
 
         # --- as QwenDoubleStreamAttnProcessor2_0, after the attention call ---

@@ -39,6 +39,7 @@ def transformer_inputs(
     batch: int = 1,
     text_len: int = 8,
     valid_text_lens=None,
+    reference_grids=(),
     seed: int = 0,
     device="cpu",
     dtype: torch.dtype = torch.float32,
@@ -47,15 +48,18 @@ def transformer_inputs(
     as QwenImagePipeline passes them: packed latents (B, H*W, in_channels), text (B, text_len,
     joint_attention_dim), ``img_shapes`` [[(1, H, W)]] per row, timestep t / 1000, and the padding
     mask ``encoder_hidden_states_mask`` when ``valid_text_lens`` pads some row (else None).
-    Layered configs (``use_additional_t_cond``) also get ``additional_t_cond``."""
-    height, width = check_grid(grid, batch, ("height", "width"))
+    ``reference_grids``: (height, width) token grids of reference images, appended after the
+    image's tokens and to ``img_shapes`` as the edit pipelines do. Layered configs
+    (``use_additional_t_cond``) also get ``additional_t_cond``."""
+    grids = [check_grid(g, batch, ("height", "width")) for g in (grid, *reference_grids)]
     config = transformer.config
     generator = torch.Generator().manual_seed(seed)
+    tokens = sum(h * w for h, w in grids)
     inputs = {
-        "hidden_states": randn((batch, height * width, config.in_channels), generator, device, dtype),
+        "hidden_states": randn((batch, tokens, config.in_channels), generator, device, dtype),
         "encoder_hidden_states": randn((batch, text_len, config.joint_attention_dim), generator, device, dtype),
         "encoder_hidden_states_mask": text_padding_mask(text_len, valid_text_lens, batch, device),
-        "img_shapes": [[(1, height, width)]] * batch,
+        "img_shapes": [[(1, h, w) for h, w in grids]] * batch,
         "timestep": torch.full((batch,), 0.5, device=device, dtype=dtype),  # the pipeline passes t / 1000
     }
     if config.use_additional_t_cond:

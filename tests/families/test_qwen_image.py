@@ -25,9 +25,9 @@ def transformer():
     return tiny.tiny_qwen_image_transformer(seed=0)
 
 
-def _inputs(transformer, grid=(5, 7), valid=(7, 3), seed=0, batch=2):
+def _inputs(transformer, grid=(5, 7), valid=(7, 3), seed=0, batch=2, references=()):
     return tiny.qwen_image_transformer_inputs(transformer, grid, batch=batch, text_len=TEXT_LEN,
-                                              valid_text_lens=valid, seed=seed)
+                                              valid_text_lens=valid, reference_grids=references, seed=seed)
 
 
 def _recipe(kernel_size, stride=1, dilation=1, **extra):
@@ -82,10 +82,45 @@ def test_sparse_window_matches_reference(transformer, grid, window):
     assert _max_diff(sparse, _run(transformer, inputs)) > 1e-3  # the window really changed the attention
 
 
+# --- reference images (edit pipelines): extra grids ------------------------------------------------
+
+
+def _reference_windows(transformer):
+    return [layer.ran_reference_windows for layer in na_accel.describe(transformer).transformers[0].layers]
+
+
+@pytest.mark.parametrize("references, window", [
+    ([(3, 4)], dict(kernel_size=[3, 3], stride=[2, 1])),  # QwenImageEditPipeline: one reference image
+    ([(4, 3), (2, 5)], dict(kernel_size=[2, 3], dilation=[2, 1])),  # EditPlus: several, of other sizes
+])
+def test_reference_images_are_extra_grids_matching_the_reference_backend(transformer, references, window):
+    inputs = _inputs(transformer, (5, 6), (7, 3), seed=10, references=references)
+    recipe = _recipe(**window)
+    na_accel.patch(transformer, recipe)
+    try:
+        sparse = _run(transformer, inputs)
+        assert na_accel.describe(transformer).transformers[0].totals == {"sparse": 2}
+        ran = _reference_windows(transformer)
+    finally:
+        na_accel.unpatch(transformer)
+    assert all([w.rsplit(" at grid ", 1)[1] for w in layer] == [f"{h}x{w}" for h, w in references] for layer in ran)
+    reference, _, _ = _run_patched(transformer, inputs, recipe, backend="reference")
+    assert _max_diff(sparse, reference) <= TOLERANCE
+    assert _max_diff(sparse, _run(transformer, inputs)) > 1e-3
+
+
+def test_a_window_covering_every_grid_reproduces_stock_with_reference_images(transformer):
+    inputs = _inputs(transformer, (5, 6), (7, 3), seed=11, references=[(6, 4)])
+    stock = _run(transformer, inputs)
+    patched, totals, _ = _run_patched(transformer, inputs, _recipe([6, 6]))
+    assert totals == {"full window": 2} and _max_diff(patched, stock) <= TOLERANCE
+
+
 def test_zero_cond_t_modulation_leaves_the_layout_alone():
-    """Qwen-Image-Edit-2511's zero_cond_t doubles the timestep for the modulation only."""
+    """Qwen-Image-Edit-2511's zero_cond_t modulates the reference images' tokens with timestep 0:
+    the modulation changes, the attention layout does not."""
     transformer = tiny.tiny_qwen_image_transformer(seed=3, zero_cond_t=True)
-    inputs = _inputs(transformer, (5, 6), (7, 2), seed=3)
+    inputs = _inputs(transformer, (5, 6), (7, 2), seed=3, references=[(3, 5)])
     stock = _run(transformer, inputs)
     full, _, _ = _run_patched(transformer, inputs, _recipe([5, 6]))
     assert _max_diff(full, stock) <= TOLERANCE
@@ -144,17 +179,10 @@ def _two_frames(inputs):
     return dict(inputs, img_shapes=[[(2, 5, 3)]] * 2)
 
 
-def _reference_image(inputs):
-    extra = inputs["hidden_states"][:, :6]
-    return dict(inputs, hidden_states=torch.cat([inputs["hidden_states"], extra], dim=1),
-                img_shapes=[[(1, 5, 6), (1, 2, 3)]] * 2)
-
-
 @pytest.mark.parametrize("change, reason", [
     (_left_padded, "encoder_hidden_states_mask is not a valid prefix in every row"),
     (_rows_differ, "img_shapes differ between batch rows"),
     (_two_frames, "has a grid of several frames"),
-    (_reference_image, "img_shapes lists 1 reference image(s) after the generated one"),
 ])
 def test_unknown_layouts_run_stock_counted_with_the_reason(transformer, change, reason):
     inputs = change(_inputs(transformer, (5, 6), (7, 3), seed=6))
