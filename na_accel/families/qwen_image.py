@@ -1,5 +1,5 @@
 """Qwen-Image (QwenImageTransformer2DModel; QwenImagePipeline, its img2img / inpaint / ControlNet
-pipelines and the edit pipelines).
+pipelines and the edit pipelines). Not Qwen-Image-Layered (its img_shapes are layers: runs stock).
 
 Every block (``transformer_blocks.<i>.attn``, QwenDoubleStreamAttnProcessor2_0) attends over the
 joint sequence [text, image]; there are no other attention layers. Token layout: text first, then
@@ -41,7 +41,8 @@ class QwenImageAdapter(ModelAdapter):
     family = "qwen_image"
     transformer_class_name = "QwenImageTransformer2DModel"
     pipeline_names = ("QwenImagePipeline", "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline",
-                      "QwenImageControlNetPipeline", "QwenImageEditPipeline", "QwenImageEditPlusPipeline")
+                      "QwenImageControlNetPipeline", "QwenImageControlNetInpaintPipeline", "QwenImageEditPipeline",
+                      "QwenImageEditInpaintPipeline", "QwenImageEditPlusPipeline")
 
     def handles(self, transformer: torch.nn.Module) -> bool:
         return type(transformer) is QwenImageTransformer2DModel
@@ -246,11 +247,13 @@ class GNAQwenDoubleStreamAttnProcessor(GNAProcessor):
         text_len = encoder_hidden_states.shape[1]
         # Eagerly the mask is read (cached per tensor) and checked against the inputs' valid
         # lengths; under torch.compile that read (a device sync) would break the graph at every
-        # layer, so a mask of the padding mask's shape is trusted there.
-        trusted = mask is not None and tuple(mask.shape) == (batch, text_len) and torch.compiler.is_compiling()
+        # layer, so a mask of the padding mask's shape is trusted there. The forward hands the
+        # layers a bool mask; any other (a float one adds its values to the scores) runs stock.
+        padding_shaped = mask is not None and tuple(mask.shape) == (batch, text_len) and mask.dtype == torch.bool
+        trusted = padding_shaped and torch.compiler.is_compiling()
         if mask is None:
             mask_lens = (text_len,) * batch  # no mask: every text token is a key
-        elif trusted or tuple(mask.shape) != (batch, text_len):
+        elif trusted or not padding_shaped:
             mask_lens = None
         else:
             mask_lens = self.mask_reader.text_lens(mask)

@@ -222,25 +222,35 @@ def test_layered_transformers_run_stock():
     assert totals["sparse"] == 0 and sum(totals.values()) == 2
 
 
-def test_a_layer_handed_another_mask_runs_stock(transformer):
+def _shorter_text(mask):
+    mask = mask.clone()
+    mask[1, 4] = False  # row 1: 4 valid text tokens, not 5
+    return mask
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (_shorter_text, "the attention mask's valid text lengths [7, 4] differ from the transformer inputs' [7, 5]"),
+    (lambda mask: mask.float(), "an attention_mask was passed that the GNA path can't honour"),  # added to scores
+    (lambda mask: None, "the attention mask's valid text lengths [7, 7] differ"),  # padding would become keys
+])
+def test_a_layer_handed_another_mask_runs_stock(transformer, edit, reason):
     """A mask changed on its way to one layer (a user's hook) is honoured: that layer runs stock."""
     inputs = _inputs(transformer, (4, 5), (7, 5), seed=8)
     layer = transformer.transformer_blocks[0].attn
 
-    def shorter_text(module, args, kwargs):
-        mask = kwargs["encoder_hidden_states_mask"].clone()
-        mask[1, 4] = False  # row 1: 4 valid text tokens, not 5
-        return args, {**kwargs, "encoder_hidden_states_mask": mask}
+    def edit_mask(module, args, kwargs):
+        return args, {**kwargs, "encoder_hidden_states_mask": edit(kwargs["encoder_hidden_states_mask"])}
 
-    handle = layer.register_forward_pre_hook(shorter_text, with_kwargs=True)
+    handle = layer.register_forward_pre_hook(edit_mask, with_kwargs=True)
     try:
+        stock = _run(transformer, inputs)
         with pytest.warns(UserWarning, match="transformer_blocks.0.attn ran dense"):
-            _, totals, dense = _run_patched(transformer, inputs, _recipe([2, 3]))
+            patched, totals, dense = _run_patched(transformer, inputs, _recipe([4, 5]))  # full window
     finally:
         handle.remove()
-    assert totals["sparse"] == 1
-    (reason, count), = dense["transformer_blocks.0.attn"].items()
-    assert count == 1 and "differ from the transformer inputs' [7, 5]" in reason
+    assert totals["full window"] == 1 and _max_diff(patched, stock) <= TOLERANCE
+    (key, count), = dense["transformer_blocks.0.attn"].items()
+    assert count == 1 and reason in key, key
 
 
 # --- which layers, processors and unpatch ----------------------------------------------------------
