@@ -101,7 +101,8 @@ def image_grids(img_shapes: Any) -> tuple[tuple[int, int, int], ...] | str:
     rows = img_shapes if isinstance(img_shapes, list) else [img_shapes]
     if not rows:
         return "img_shapes is an empty list"
-    shapes = [row if isinstance(row, list) else [row] for row in rows]
+    shapes = [[tuple(s) if isinstance(s, (tuple, list)) else s for s in (row if isinstance(row, list) else [row])]
+              for row in rows]
     if any(row != shapes[0] for row in shapes[1:]):
         return f"img_shapes differ between batch rows ({shapes}); the stock RoPE takes row 0's for every row"
     grids = []
@@ -111,7 +112,8 @@ def image_grids(img_shapes: Any) -> tuple[tuple[int, int, int], ...] | str:
             return f"img_shapes entry {shape!r} is not (frames, height, width) positive ints"
         grids.append(tuple(int(n) for n in shape))
     if any(frames != 1 for frames, _, _ in grids):
-        return f"img_shapes {[list(g) for g in grids]} has a grid of several frames; GNA runs one-frame (height, width) grids"
+        return (f"img_shapes {[list(g) for g in grids]} has a grid of several frames; GNA runs one-frame "
+                "(height, width) grids")
     return tuple(grids)
 
 
