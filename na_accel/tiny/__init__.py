@@ -4,7 +4,7 @@ They have the real model classes and token layouts at toy width (2 heads x head_
 text encoders (CLIP, T5, Llama with one token per character), so every code path of a full-size
 model runs in milliseconds on a CPU. Their outputs are noise.
 
-One module per model family (flux, hunyuan_video, cosmos, wan), each with a tiny transformer, a
+One module per model family (flux, hunyuan_video, cosmos, wan, hunyuan_video15), each with a tiny transformer, a
 tiny offline pipeline and the call kwargs of its default generation (a ``TinyCall``). The input
 builders of bare transformers are the families' own (``FamilySpec.transformer_inputs``, config-driven,
 re-exported here as ``<family>_transformer_inputs``; ``flux_transformer_inputs`` is the tiny FLUX's).
@@ -18,12 +18,14 @@ steps past its ``dense_steps``.
 """
 
 from ..families.cosmos_spec import transformer_inputs as cosmos_transformer_inputs
+from ..families.hunyuan_video15_spec import transformer_inputs as hunyuan_video15_transformer_inputs
 from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
 from ._call import TinyCall
 from ._text import SafetyCheckerStandIn
 from .cosmos import TINY_COSMOS_TEXT_DIM, tiny_cosmos2_text_to_image_call, tiny_cosmos2_text_to_image_pipeline, tiny_cosmos_call, tiny_cosmos_pipeline, tiny_cosmos_transformer
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
+from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
 
@@ -38,6 +40,7 @@ TINY_TRANSFORMERS = {
     "hunyuan_video": tiny_hunyuan_video_transformer,
     "cosmos": tiny_cosmos_transformer,
     "wan": tiny_wan_transformer,
+    "hunyuan_video15": tiny_hunyuan_video15_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -48,6 +51,7 @@ TINY_PIPELINES = {
     "tiny-cosmos2-t2i": (tiny_cosmos2_text_to_image_pipeline, tiny_cosmos2_text_to_image_call),
     "tiny-wan": (tiny_wan_pipeline, tiny_wan_call),
     "tiny-wan2.2": (_tiny_wan22_pipeline, tiny_wan22_call),
+    "tiny-hunyuan-video15": (tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_call),
 }
 
 
@@ -76,6 +80,7 @@ __all__ = [
     "TinyCall",
     "cosmos_transformer_inputs",
     "flux_transformer_inputs",
+    "hunyuan_video15_transformer_inputs",
     "hunyuan_video_transformer_inputs",
     "tiny_cosmos2_text_to_image_call",
     "tiny_cosmos2_text_to_image_pipeline",
@@ -86,6 +91,9 @@ __all__ = [
     "tiny_flux_pipeline",
     "tiny_flux_prompt",
     "tiny_flux_transformer",
+    "tiny_hunyuan_video15_call",
+    "tiny_hunyuan_video15_pipeline",
+    "tiny_hunyuan_video15_transformer",
     "tiny_hunyuan_video_call",
     "tiny_hunyuan_video_pipeline",
     "tiny_hunyuan_video_prompt_template",
