@@ -92,6 +92,9 @@ def tiny_hunyuan_video15_pipeline(seed: int = 0, guidance_scale: float = 6.0):
         spatial_compression_ratio=16,
         temporal_compression_ratio=4,
     ).eval()
+    # diffusers 0.42.1's VAE attention block builds a (batch, S, S) causal mask that does not
+    # broadcast against its (batch, 1, S, C) queries when batch > 1: decode one video at a time.
+    vae.enable_slicing()
     tokenizer, tokenizer_2 = tiny_qwen2_tokenizer(), tiny_byt5_tokenizer()
     pipe = tiny_pipeline_class(HunyuanVideo15Pipeline)(
         text_encoder=tiny_qwen25_vl_text_encoder(len(tokenizer), hidden_size=TINY_HUNYUAN15_TEXT_DIM, seed=seed + 2),

@@ -240,3 +240,45 @@ def test_input_builder_splits_the_joint_text_as_the_pipeline(transformer):
         hunyuan_video15_transformer_inputs(transformer, batch=2, text_len=24, valid_text_lens=[17, 1])
     with pytest.raises(ValueError, match=r"allowed: 2 ints in \[8, 24\]"):
         hunyuan_video15_transformer_inputs(transformer, batch=2, text_len=24, valid_text_lens=[7, 9], image_to_video=True)
+
+
+def test_pipeline_batch_of_two_prompt_lengths_with_cfg_matches_reference():
+    """Two prompts of different lengths (one with ByT5 glyph text), the guider's CFG, a dense step."""
+    from na_accel.tiny import TINY_PIPELINES
+
+    make, call = TINY_PIPELINES["tiny-hunyuan-video15"]
+    pipe = make(seed=0)
+    kwargs = dict(prompt=["a cat", 'a sign "FOX" in the snow'], steps=3, output_type="latent")
+    recipe = {"model": "hunyuan_video15", "dense_steps": 1, "default": {"kernel_size": [2, 3, 3], "stride": [1, 2, 1]}}
+    outputs = {}
+    for backend in ("auto", "reference"):
+        na_accel.patch(pipe, recipe, backend=backend)
+        try:
+            outputs[backend] = pipe(**call(**kwargs)).frames
+            totals = na_accel.describe(pipe).transformers[0].totals
+        finally:
+            na_accel.unpatch(pipe)
+        layers = pipe.transformer.config.num_layers  # 2 calls per step (CFG): 1 dense step, 2 sparse
+        assert totals == {"dense: dense step (step < dense_steps=1)": 2 * layers, "sparse": 2 * 2 * layers}
+    assert (outputs["auto"] - outputs["reference"]).abs().max().item() <= TOLERANCE
+    assert (outputs["auto"] - pipe(**call(**kwargs)).frames).abs().max().item() > 1e-4
+
+
+def test_under_torch_compile_the_trusted_mask_runs_sparse_and_equals_eager(transformer):
+    """The stock forward breaks dynamo's graph (data-dependent ``if is_t2v``), so the blocks compile
+    as frames of their own; the processors trust the (batch, text) mask there and stay exact."""
+    inputs = _inputs(transformer, (2, 3, 4), seed=8)
+    recipe = _recipe(kernel_size=[2, 3, 3])
+    torch._dynamo.reset()
+    na_accel.patch(transformer, recipe, backend="reference")
+    try:
+        eager = _run(transformer, inputs)
+        compiled = torch.compile(transformer, backend="eager")
+        with torch.no_grad():
+            outputs = [compiled(**inputs).sample for _ in range(2)]
+        totals = na_accel.describe(transformer).transformers[0].totals
+    finally:
+        na_accel.unpatch(transformer)
+        torch._dynamo.reset()
+    assert all((output - eager).abs().max().item() <= 1e-6 for output in outputs)
+    assert totals == {"sparse": 3 * transformer.config.num_layers}

@@ -13,6 +13,7 @@ import torch
 import na_accel
 from na_accel import tiny
 from na_accel.errors import ArgumentError
+from na_accel.families import FAMILIES as FAMILY_REGISTRY
 from na_accel.tools.synthetic import INPUT_BUILDERS, SyntheticPipeline
 
 FAMILIES = sorted(INPUT_BUILDERS)
@@ -28,14 +29,16 @@ def grid_of(family):
 
 
 def expected_latent_shape(transformer, family, grid, batch):
-    """The latent shape the family's pipeline passes, from the transformer's config alone."""
+    """The latent shape the family's pipeline passes, from the transformer's config alone: the
+    channels it predicts (HunyuanVideo 1.5 also takes condition channels after the latents)."""
     config = transformer.config
     if family == "flux":  # packed tokens
         return (batch, math.prod(grid), config.in_channels)
     patch = config.patch_size
-    if isinstance(patch, int):  # hunyuan_video: patch_size (spatial) and patch_size_t
+    if isinstance(patch, int):  # hunyuan_video(15): patch_size (spatial) and patch_size_t
         patch = (config.patch_size_t, patch, patch)
-    return (batch, config.in_channels, *(n * p for n, p in zip(grid, patch)))
+    channels = min(config.in_channels, config.get("out_channels") or config.in_channels)
+    return (batch, channels, *(n * p for n, p in zip(grid, patch)))
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -43,11 +46,20 @@ def test_inputs_have_the_shapes_the_transformer_takes(family):
     transformer, grid = tiny_transformer(family), grid_of(family)
     inputs = INPUT_BUILDERS[family](transformer, grid, 2, 7, "cpu", torch.float32, 0)
     assert tuple(inputs.latents.shape) == expected_latent_shape(transformer, family, grid, 2)
-    assert tuple(inputs.kwargs["encoder_hidden_states"].shape[:2]) == (2, 7)  # batch, text_len
+    model_input = inputs.latents
+    if inputs.condition is not None:  # condition channels after the latents, up to in_channels
+        model_input = torch.cat([inputs.latents, inputs.condition], dim=1)
+    assert model_input.shape[1] == (transformer.config.in_channels if family != "flux" else model_input.shape[1])
+    kwargs = {**inputs.kwargs, inputs.latent_key: model_input}
+    assert inputs.kwargs["encoder_hidden_states"].shape[0] == 2
+    spec = FAMILY_REGISTRY[family]
+    if spec.text_in_self_attention:  # text_len tokens join the attention (HunyuanVideo 1.5: from 3 inputs)
+        assert spec.adapter().token_layout(transformer, (), kwargs).text_len == 7
+    else:
+        assert inputs.kwargs["encoder_hidden_states"].shape[1] == 7
     timestep = torch.full((2,), 500.0) * inputs.timestep_scale
     with torch.no_grad():
-        out = transformer(**inputs.kwargs, **{inputs.latent_key: inputs.latents}, timestep=timestep,
-                          return_dict=False)[0]
+        out = transformer(**kwargs, timestep=timestep, return_dict=False)[0]
     assert out.shape == inputs.latents.shape and torch.isfinite(out).all()
 
 
