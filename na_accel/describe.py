@@ -28,6 +28,9 @@ class LayerReport:
     dense_calls: dict[str, int] = field(default_factory=dict)  # reason -> count
     last_window: str | None = None  # the window as last resolved for the actual grid
     last_density: float | None = None  # fraction of visual query-key pairs computed
+    # reference-image grids of the last call (FLUX.1 Kontext, ...): "window ... at grid ..." each;
+    # their queries also see every token of the other grids
+    ran_reference_windows: list[str] = field(default_factory=list)
     last_estimate: dict[str, Any] | None = None  # na_accel.tools.estimate for the last window (bounds, tiles)
     last_estimate_text: str | None = None
 
@@ -111,15 +114,18 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
             report.sparse_calls = counts.get(SPARSE, 0)
             report.full_window_calls = counts.get(FULL_WINDOW, 0)
             report.dense_calls = {outcome.reason: n for outcome, n in counts.items() if outcome.is_dense}
-            last_window = route.last_window
+            last_window, reference_windows = route.last_windows
             if last_window is not None:
                 report.last_window = last_window.describe()
                 report.ran_window, report.ran_from_recipe = _ran_window(last_window)
                 report.last_density = last_window.density
+                report.ran_reference_windows = [_ran_window(w)[0] for w in reference_windows]
                 estimate = _estimate(patch, route)
                 if estimate is not None:
                     report.last_estimate = estimate.to_dict()
                     report.last_estimate_text = estimate.summary()
+                    if report.ran_reference_windows:
+                        report.last_estimate_text += " (generated image only: reference-image tokens are extra keys)"
         layers.append(report)
     recipe = patch.recipe
     return TransformerReport(
@@ -215,6 +221,8 @@ def _format_transformer(t: TransformerReport) -> str:
         ran += [f"{count} dense ({reason})" for reason, count in layer.dense_calls.items()]
         if ran:
             line += indent + "ran: " + ", ".join(ran)
+        if layer.ran_reference_windows:
+            line += indent + "reference images: " + "; ".join(layer.ran_reference_windows) + " (+ every other grid's tokens)"
         if layer.ran_window:
             line += indent + f"recipe: {layer.plan}"
             if layer.ran_from_recipe:
