@@ -66,9 +66,13 @@ class HunyuanVideo15Adapter(VideoAdapter):
                                                f"{', '.join(TEXT_INPUTS)}: the joint text is built from them)")
         qwen, qwen_mask, byt5, byt5_mask, image = text
         batch = hidden_states.shape[0]
-        if any(m.ndim != 2 or t.ndim != 3 or tuple(m.shape) != tuple(t.shape[:2]) for m, t in ((qwen_mask, qwen), (byt5_mask, byt5))) or (
-            image.ndim != 3 or any(t.shape[0] != batch for t in text)
-        ):
+        shaped = (
+            all(t.ndim == 3 for t in (qwen, byt5, image))
+            and tuple(qwen_mask.shape) == tuple(qwen.shape[:2])
+            and tuple(byt5_mask.shape) == tuple(byt5.shape[:2])
+            and all(t.shape[0] == batch for t in text)
+        )
+        if not shaped:
             return TokenLayout(None, 0, False, (
                 "text inputs of unexpected shapes: expected encoder_hidden_states (B, N, C) with "
                 "encoder_attention_mask (B, N), encoder_hidden_states_2 (B, N2, C2) with encoder_attention_mask_2 "
