@@ -14,7 +14,6 @@ processor, counted (checked eagerly; under torch.compile a mask of the padding m
 from __future__ import annotations
 
 import re
-import weakref
 from typing import Any
 
 import torch
@@ -27,6 +26,7 @@ from diffusers.models.transformers.transformer_hunyuan_video import (
 
 from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, TokenLayout, forward_arguments, needs_grad, register_like_stock, video_token_grid
+from .text_mask import MaskReadCache, prefix_lengths
 from .video import VideoAdapter
 
 
@@ -57,46 +57,24 @@ class HunyuanVideoAdapter(VideoAdapter):
 
     def make_processor(self, original: Any, route: Any) -> "GNAHunyuanVideoAttnProcessor":
         register_like_stock(GNAHunyuanVideoAttnProcessor, HunyuanVideoAttnProcessor2_0)
-        return GNAHunyuanVideoAttnProcessor(original, route, PaddingMaskReader())
+        return GNAHunyuanVideoAttnProcessor(original, route, MaskReadCache(padding_text_lens))
 
 
-class PaddingMaskReader:
-    """Reads the per-row valid text lengths out of the forward's (B, 1, 1, video + text) key mask.
-
-    The stock forward builds one mask per call and hands the same tensor to every block, so the
-    (device-synchronizing) read is cached on the tensor's identity and version.
-    """
-
-    def __init__(self) -> None:
-        self._cache: tuple[weakref.ref, int, int, tuple[int, ...] | None] | None = None
-
-    def text_lens(self, mask: torch.Tensor, n_video: int) -> tuple[int, ...] | None:
-        """Valid text lengths if ``mask`` is a padding mask (every video key valid, each row's
-        text a valid prefix), else None."""
-        cache = self._cache
-        if cache is not None and cache[0]() is mask and cache[1] == mask._version and cache[2] == n_video:
-            return cache[3]
-        result = _padding_text_lens(mask, n_video)
-        self._cache = (weakref.ref(mask), mask._version, n_video, result)
-        return result
-
-
-def _padding_text_lens(mask: torch.Tensor, n_video: int) -> tuple[int, ...] | None:
+def padding_text_lens(mask: torch.Tensor, n_video: int) -> tuple[int, ...] | None:
+    """Valid text lengths if ``mask`` is the forward's (B, 1, 1, video + text) padding mask (every
+    video key valid, each row's text a valid prefix), else None."""
     if mask.ndim != 4 or mask.shape[1:3] != (1, 1) or mask.dtype != torch.bool:
         return None
     keys = mask[:, 0, 0]
-    text = keys[:, n_video:]
-    lens = text.sum(dim=1)
-    prefix = torch.arange(text.shape[1], device=mask.device)[None, :] < lens[:, None]
-    if not (bool(keys[:, :n_video].all()) and torch.equal(text, prefix)):
+    if not bool(keys[:, :n_video].all()):
         return None
-    return tuple(int(n) for n in lens.tolist())
+    return prefix_lengths(keys[:, n_video:])
 
 
 class GNAHunyuanVideoAttnProcessor(GNAProcessor):
     """HunyuanVideoAttnProcessor2_0 with GNA among video tokens."""
 
-    def __init__(self, original: Any, route: Any, mask_reader: PaddingMaskReader) -> None:
+    def __init__(self, original: Any, route: Any, mask_reader: MaskReadCache) -> None:
         super().__init__(original, route)
         self.mask_reader = mask_reader
 
@@ -121,7 +99,7 @@ class GNAHunyuanVideoAttnProcessor(GNAProcessor):
             trusted = padding_shaped and torch.compiler.is_compiling()
             mask_text_lens = None
             if padding_shaped and not trusted:
-                mask_text_lens = self.mask_reader.text_lens(attention_mask, n_video)
+                mask_text_lens = self.mask_reader(attention_mask, n_video)
             call = self.route.route(
                 seq_len=seq_len,
                 text_len_seen=encoder_hidden_states.shape[1],

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import numbers
 import re
-import weakref
 from typing import Any, Iterator
 
 import torch
@@ -33,6 +32,7 @@ from diffusers.models.transformers.transformer_qwenimage import (
 
 from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
+from .text_mask import MaskReadCache, prefix_lengths
 
 LAYER_NAME = re.compile(r"transformer_blocks\.\d+\.attn")
 
@@ -87,7 +87,8 @@ class QwenImageAdapter(ModelAdapter):
 
     def make_processor(self, original: Any, route: Any) -> "GNAQwenDoubleStreamAttnProcessor":
         register_like_stock(GNAQwenDoubleStreamAttnProcessor, QwenDoubleStreamAttnProcessor2_0)
-        return GNAQwenDoubleStreamAttnProcessor(original, route, TextMaskReader())
+        # the stock forward hands every block the same bool mask tensor: read once per forward
+        return GNAQwenDoubleStreamAttnProcessor(original, route, MaskReadCache(prefix_lengths))
 
 
 def image_grids(img_shapes: Any) -> tuple[tuple[int, int, int], ...] | str:
@@ -125,47 +126,18 @@ def text_valid_lens(mask: Any, batch: int, text_len: int) -> tuple[int, ...] | N
     if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != (batch, text_len):
         shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
         return f"encoder_hidden_states_mask {shape} is not (batch, text tokens) = {(batch, text_len)}"
-    lens = prefix_lengths(mask)
+    lens = prefix_lengths(mask.bool())  # the stock forward's reading of any mask dtype
     if lens is None:
         return ("encoder_hidden_states_mask is not a valid prefix in every row (text padded other than on the "
                 "right): GNA cuts right padding only")
     return lens
 
 
-def prefix_lengths(mask: torch.Tensor) -> tuple[int, ...] | None:
-    """Per row of a (batch, text) mask, its number of valid tokens if they are a prefix, else None."""
-    valid = mask.bool()
-    lens = valid.sum(dim=1)
-    prefix = torch.arange(valid.shape[1], device=mask.device)[None, :] < lens[:, None]
-    if not torch.equal(valid, prefix):
-        return None
-    return tuple(int(n) for n in lens.tolist())
-
-
-class TextMaskReader:
-    """Reads the per-row valid text lengths of the ``encoder_hidden_states_mask`` a layer is given.
-
-    The stock forward hands the same (bool) mask tensor to every block, so the
-    (device-synchronizing) read is cached on the tensor's identity and version.
-    """
-
-    def __init__(self) -> None:
-        self._cache: tuple[weakref.ref, int, tuple[int, ...] | None] | None = None
-
-    def text_lens(self, mask: torch.Tensor) -> tuple[int, ...] | None:
-        cache = self._cache
-        if cache is not None and cache[0]() is mask and cache[1] == mask._version:
-            return cache[2]
-        result = prefix_lengths(mask)
-        self._cache = (weakref.ref(mask), mask._version, result)
-        return result
-
-
 class GNAQwenDoubleStreamAttnProcessor(GNAProcessor):
     """QwenDoubleStreamAttnProcessor2_0 with GNA among image tokens; keeps the stock ``__call__``
     parameters. Projections, QK norms and RoPE are exactly the stock processor's."""
 
-    def __init__(self, original: Any, route: Any, mask_reader: TextMaskReader) -> None:
+    def __init__(self, original: Any, route: Any, mask_reader: MaskReadCache) -> None:
         super().__init__(original, route)
         self.mask_reader = mask_reader
 
@@ -258,7 +230,7 @@ class GNAQwenDoubleStreamAttnProcessor(GNAProcessor):
         elif trusted or not padding_shaped:
             mask_lens = None
         else:
-            mask_lens = self.mask_reader.text_lens(mask)
+            mask_lens = self.mask_reader(mask)  # a bool (batch, text) mask: its valid prefix lengths
         return self.route.route(
             seq_len=n_image + text_len,
             text_len_seen=text_len,

@@ -1,13 +1,13 @@
 """Tiny random-weight pipelines, built from config offline: for the demo, the tests and CI.
 
 They have the real model classes and token layouts at toy width (2 heads x head_dim 16) and tiny
-text encoders (CLIP, T5, Llama with one token per character; Qwen2.5-VL with one per byte), so
-every code path of a full-size model runs in milliseconds on a CPU. Their outputs are noise.
+text encoders (CLIP, T5, Llama, Qwen2.5-VL with one token per character; ByT5), so every code path
+of a full-size model runs in milliseconds on a CPU. Their outputs are noise.
 
-One module per model family (flux, hunyuan_video, cosmos, wan, qwen_image; flux_kontext: FLUX.1
-Kontext), each with a tiny transformer, a tiny offline pipeline and the call kwargs of its default
-generation (a ``TinyCall``). The input builders of bare transformers are the families' own
-(``FamilySpec.transformer_inputs``, config-driven, re-exported here as
+One module per model family (flux, hunyuan_video, cosmos, wan, hunyuan_video15, qwen_image;
+flux_kontext: FLUX.1 Kontext), each with a tiny transformer, a tiny offline pipeline and the call
+kwargs of its default generation (a ``TinyCall``). The input builders of bare transformers are the
+families' own (``FamilySpec.transformer_inputs``, config-driven, re-exported here as
 ``<family>_transformer_inputs``; ``flux_transformer_inputs`` is the tiny FLUX's).
 ``TINY_TRANSFORMERS`` maps each family to its tiny transformer factory; ``TINY_PIPELINES`` maps
 preset names to (pipeline factory, call-kwargs helper):
@@ -19,6 +19,7 @@ steps past its ``dense_steps``.
 """
 
 from ..families.cosmos_spec import transformer_inputs as cosmos_transformer_inputs
+from ..families.hunyuan_video15_spec import transformer_inputs as hunyuan_video15_transformer_inputs
 from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
 from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
@@ -27,6 +28,7 @@ from ._text import SafetyCheckerStandIn
 from .cosmos import TINY_COSMOS_TEXT_DIM, tiny_cosmos2_text_to_image_call, tiny_cosmos2_text_to_image_pipeline, tiny_cosmos_call, tiny_cosmos_pipeline, tiny_cosmos_transformer
 from .flux_kontext import tiny_flux_kontext_call, tiny_flux_kontext_pipeline, tiny_reference_image
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
+from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
@@ -42,6 +44,7 @@ TINY_TRANSFORMERS = {
     "hunyuan_video": tiny_hunyuan_video_transformer,
     "cosmos": tiny_cosmos_transformer,
     "wan": tiny_wan_transformer,
+    "hunyuan_video15": tiny_hunyuan_video15_transformer,
     "qwen_image": tiny_qwen_image_transformer,
 }
 
@@ -54,6 +57,7 @@ TINY_PIPELINES = {
     "tiny-cosmos2-t2i": (tiny_cosmos2_text_to_image_pipeline, tiny_cosmos2_text_to_image_call),
     "tiny-wan": (tiny_wan_pipeline, tiny_wan_call),
     "tiny-wan2.2": (_tiny_wan22_pipeline, tiny_wan22_call),
+    "tiny-hunyuan-video15": (tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_call),
     "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
 }
 
@@ -84,6 +88,7 @@ __all__ = [
     "TinyCall",
     "cosmos_transformer_inputs",
     "flux_transformer_inputs",
+    "hunyuan_video15_transformer_inputs",
     "hunyuan_video_transformer_inputs",
     "qwen_image_transformer_inputs",
     "tiny_cosmos2_text_to_image_call",
@@ -97,6 +102,9 @@ __all__ = [
     "tiny_flux_pipeline",
     "tiny_flux_prompt",
     "tiny_flux_transformer",
+    "tiny_hunyuan_video15_call",
+    "tiny_hunyuan_video15_pipeline",
+    "tiny_hunyuan_video15_transformer",
     "tiny_hunyuan_video_call",
     "tiny_hunyuan_video_pipeline",
     "tiny_hunyuan_video_prompt_template",

@@ -29,6 +29,8 @@ class TinyCall:
     pipeline_kwargs: Mapping[str, Any] = field(default_factory=dict)  # guidance, negative prompt, ...
     # kwargs computed at call time (they need a tokenizer, say), e.g. HunyuanVideo's prompt template
     computed_kwargs: Callable[[], Mapping[str, Any]] | None = None
+    # the pipeline's text-length argument; None where it has none (HunyuanVideo 1.5: set on the pipeline)
+    text_tokens_kwarg: str | None = "max_sequence_length"
 
     def __call__(self, *, steps: int | None = None, seed: int = 0, prompt: Any = DEFAULT_PROMPT, **overrides) -> dict:
         kwargs = {
@@ -38,8 +40,9 @@ class TinyCall:
             "generator": torch.Generator().manual_seed(seed),
             "output_type": self.output_type,
             "prompt": prompt,
-            "max_sequence_length": TEXT_TOKENS,
         }
+        if self.text_tokens_kwarg is not None:
+            kwargs[self.text_tokens_kwarg] = TEXT_TOKENS
         if self.num_frames is not None:
             kwargs["num_frames"] = self.num_frames
         kwargs.update(self.pipeline_kwargs)

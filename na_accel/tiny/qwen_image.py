@@ -1,8 +1,9 @@
 """Tiny random-weight Qwen-Image (QwenImageTransformer2DModel, QwenImagePipeline), built from config offline.
 
 Token layout: [text, image]; the image tokens are a row-major (height, width) grid of 2x2-packed
-latents, given to the transformer as ``img_shapes``. The text is the tiny Qwen2.5-VL's last hidden
-states, right-padded to the batch's longest prompt and masked by ``encoder_hidden_states_mask``.
+latents, given to the transformer as ``img_shapes``. The text is the last hidden states of a tiny
+Qwen2.5-VL language model (HunyuanVideo 1.5's stand-in: the pipeline only reads its text hidden
+states), right-padded to the batch's longest prompt and masked by ``encoder_hidden_states_mask``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from ._imports import pipeline_classes
 TINY_QWEN_TEXT_DIM = 32  # the tiny Qwen2.5-VL's hidden size
 TINY_QWEN_LATENT_CHANNELS = 4  # the tiny VAE's z_dim; the transformer sees 2x2 packs of them
 
-# The real pipeline's prompt template with a one-line system prompt: the real one is long, and its
-# prompt_template_encode_start_idx (34) counts the real tokenizer's tokens, not the tiny one's bytes.
+# The real pipeline's prompt template (Qwen's chat format) with a one-line system prompt: the real
+# one is long, and its prompt_template_encode_start_idx (34) counts the real tokenizer's tokens, not
+# the tiny one's characters.
+TINY_QWEN_SYSTEM_MESSAGE = "Describe the image."
 TINY_QWEN_PROMPT_TEMPLATE = (
-    "<|im_start|>system\nDescribe the image.<|im_end|>\n<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
+    f"<|im_start|>system\n{TINY_QWEN_SYSTEM_MESSAGE}<|im_end|>\n<|im_start|>user\n{{}}<|im_end|>\n"
+    "<|im_start|>assistant\n"
 )
 
 
@@ -59,7 +63,8 @@ def tiny_qwen_image_vae(seed: int = 0):
 
 
 def tiny_qwen_image_pipeline(seed: int = 0):
-    """A QwenImagePipeline: tiny transformer, Qwen2.5-VL text encoder, Qwen2 tokenizer and VAE.
+    """A QwenImagePipeline: tiny transformer, Qwen2.5-VL text model, Qwen2 tokenizer (one token per
+    character) and VAE.
 
     The prompt template is the real one with a short system prompt (``TINY_QWEN_PROMPT_TEMPLATE``),
     its drop index counted in the tiny tokenizer's tokens. Called plainly (``pipe("a red fox")``),
@@ -69,18 +74,19 @@ def tiny_qwen_image_pipeline(seed: int = 0):
         "FlowMatchEulerDiscreteScheduler", "QwenImagePipeline"
     )
 
-    from ._qwen_vl import template_prefix_tokens, tiny_qwen2_5_vl_text_encoder, tiny_qwen2_tokenizer
+    from ._qwen_text import chat_prefix_tokens, tiny_qwen25_vl_text_encoder, tiny_qwen2_tokenizer
 
     tokenizer = tiny_qwen2_tokenizer()
     pipe = tiny_pipeline_class(QwenImagePipeline)(
         scheduler=FlowMatchEulerDiscreteScheduler(),
         vae=tiny_qwen_image_vae(seed + 1),
-        text_encoder=tiny_qwen2_5_vl_text_encoder(tokenizer, hidden_size=TINY_QWEN_TEXT_DIM, seed=seed + 2),
+        text_encoder=tiny_qwen25_vl_text_encoder(len(tokenizer), hidden_size=TINY_QWEN_TEXT_DIM, num_layers=2,
+                                                 seed=seed + 2),
         tokenizer=tokenizer,
         transformer=tiny_qwen_image_transformer(seed),
     )
     pipe.prompt_template_encode = TINY_QWEN_PROMPT_TEMPLATE
-    pipe.prompt_template_encode_start_idx = template_prefix_tokens(tokenizer, TINY_QWEN_PROMPT_TEMPLATE)
+    pipe.prompt_template_encode_start_idx = chat_prefix_tokens(tokenizer, TINY_QWEN_SYSTEM_MESSAGE)
     pipe.set_progress_bar_config(disable=True)
     return with_call_defaults(pipe, tiny_qwen_image_call())
 

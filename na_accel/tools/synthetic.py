@@ -31,6 +31,9 @@ class SyntheticInputs:
     kwargs: dict[str, Any]
     latent_key: str = "hidden_states"
     timestep_scale: float = 1.0  # scheduler timesteps are 0..1000; FLUX's transformer takes t / 1000
+    # Channels the transformer takes after the latents, the same every step (HunyuanVideo 1.5: the
+    # condition latent and its mask, as its pipelines concatenate them); None: the input is the latents.
+    condition: torch.Tensor | None = None
 
 
 def _input_builder(spec: FamilySpec) -> Callable[..., SyntheticInputs]:
@@ -40,7 +43,14 @@ def _input_builder(spec: FamilySpec) -> Callable[..., SyntheticInputs]:
         kwargs = spec.transformer_inputs(transformer, tuple(grid), batch=batch, text_len=text_len, seed=seed,
                                          device=device, dtype=dtype)
         kwargs.pop("timestep")
-        return SyntheticInputs(kwargs.pop("hidden_states"), kwargs, timestep_scale=spec.timestep_scale)
+        hidden_states = kwargs.pop("hidden_states")
+        # A video transformer that predicts fewer channels than it takes gets condition channels
+        # after the latents (its output is the latents' update).
+        latent_channels = transformer.config.get("out_channels")
+        if hidden_states.ndim == 5 and latent_channels and hidden_states.shape[1] > latent_channels:
+            return SyntheticInputs(hidden_states[:, :latent_channels], kwargs, timestep_scale=spec.timestep_scale,
+                                   condition=hidden_states[:, latent_channels:])
+        return SyntheticInputs(hidden_states, kwargs, timestep_scale=spec.timestep_scale)
 
     return build
 
@@ -77,7 +87,8 @@ class SyntheticPipeline:
         latents = inputs.latents
         for t in self.scheduler.timesteps:
             timestep = t.expand(batch).to(device=device, dtype=torch.float32) * inputs.timestep_scale
-            kwargs = {**inputs.kwargs, inputs.latent_key: latents, "timestep": timestep}
+            model_input = latents if inputs.condition is None else torch.cat([latents, inputs.condition], dim=1)
+            kwargs = {**inputs.kwargs, inputs.latent_key: model_input, "timestep": timestep}
             prediction = self.transformer(**kwargs, return_dict=False)[0]
             latents = self.scheduler.step(prediction, t, latents, return_dict=False)[0]
         return latents

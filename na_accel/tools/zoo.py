@@ -151,6 +151,8 @@ MODELS: dict[str, ModelSpec] = {
                      "offline", single_frame=True),
         _tiny_preset("tiny-wan", "wan", "tiny random-weight WanPipeline (2.1), offline"),
         _tiny_preset("tiny-wan2.2", "wan", "tiny random-weight Wan 2.2 two-expert WanPipeline (transformer_2), offline"),
+        _tiny_preset("tiny-hunyuan-video15", "hunyuan_video15", "tiny random-weight HunyuanVideo15Pipeline (text-to-video, "
+                     "Qwen2.5-VL + ByT5 text encoders), offline"),
         _tiny_preset("tiny-qwen-image", "qwen_image", "tiny random-weight QwenImagePipeline (tiny Qwen2.5-VL text "
                      "encoder), offline"),
     )

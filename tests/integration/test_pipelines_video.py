@@ -20,6 +20,7 @@ PRESETS = {
     "tiny-cosmos2-t2i": ("cosmos", 2, ("transformer",)),  # one latent frame
     "tiny-wan": ("wan", 2, ("transformer",)),
     "tiny-wan2.2": ("wan", 2, ("transformer", "transformer_2")),  # step 0 expert 1, step 1 expert 2
+    "tiny-hunyuan-video15": ("hunyuan_video15", 2, ("transformer",)),  # CFG by the guider
 }
 
 
@@ -110,10 +111,11 @@ def test_patch_unpatch_leaves_pipeline_bit_identical(preset):
     assert torch.equal(_generate(pipe, call_kwargs, seed=2), before)
 
 
-@pytest.mark.parametrize("name", ["hunyuan_video_gna", "cosmos_gna", "wan_gna"])
+@pytest.mark.parametrize("name", ["hunyuan_video_gna", "cosmos_gna", "wan_gna", "hunyuan_video15_gna"])
 def test_shipped_video_recipes_plan_on_their_pipelines(name):
     recipe = na_accel.load_recipe(name)
-    preset = {"hunyuan_video": "tiny-hunyuan-video", "cosmos": "tiny-cosmos", "wan": "tiny-wan2.2"}[recipe.model]
+    preset = {"hunyuan_video": "tiny-hunyuan-video", "cosmos": "tiny-cosmos", "wan": "tiny-wan2.2",
+              "hunyuan_video15": "tiny-hunyuan-video15"}[recipe.model]
     pipe = TINY_PIPELINES[preset][0](seed=0)
     for report in na_accel.describe(pipe, recipe).transformers:
         assert report.layers and all(layer.plan.startswith("GNA") for layer in report.layers)

@@ -11,7 +11,7 @@ import torch
 import na_accel
 from na_accel.errors import ArgumentError
 from na_accel.families.geometry import family_geometry
-from na_accel.tiny import TINY_PIPELINES, tiny_pipeline, cosmos_transformer_inputs, hunyuan_video_transformer_inputs, tiny_cosmos_transformer, tiny_hunyuan_video_call, tiny_hunyuan_video_transformer, tiny_wan_transformer, wan_transformer_inputs
+from na_accel.tiny import TINY_PIPELINES, tiny_pipeline, cosmos_transformer_inputs, hunyuan_video15_transformer_inputs, hunyuan_video_transformer_inputs, tiny_cosmos_transformer, tiny_hunyuan_video15_call, tiny_hunyuan_video15_transformer, tiny_hunyuan_video_call, tiny_hunyuan_video_transformer, tiny_wan_transformer, wan_transformer_inputs
 
 # preset -> (output attribute, token grid of the call helper's default sizes, transformer calls per step)
 PRESETS = {
@@ -22,6 +22,7 @@ PRESETS = {
     "tiny-cosmos2-t2i": ("images", (1, 3, 44), 2),
     "tiny-wan": ("frames", (3, 3, 32), 2),
     "tiny-wan2.2": ("frames", (3, 3, 32), 2),
+    "tiny-hunyuan-video15": ("frames", (3, 3, 8), 2),
     "tiny-qwen-image": ("images", (16, 16), 2),  # true CFG with the default negative prompt
 }
 # preset -> its family's shipped recipe
@@ -33,6 +34,7 @@ SHIPPED_RECIPES = {
     "tiny-cosmos2-t2i": "cosmos_gna",
     "tiny-wan": "wan_gna",
     "tiny-wan2.2": "wan_gna",
+    "tiny-hunyuan-video15": "hunyuan_video15_gna",
     "tiny-qwen-image": "qwen_image_gna",
 }
 
@@ -40,6 +42,7 @@ TRANSFORMERS = {
     "hunyuan_video": (tiny_hunyuan_video_transformer, hunyuan_video_transformer_inputs),
     "cosmos": (tiny_cosmos_transformer, cosmos_transformer_inputs),
     "wan": (tiny_wan_transformer, wan_transformer_inputs),
+    "hunyuan_video15": (tiny_hunyuan_video15_transformer, hunyuan_video15_transformer_inputs),
 }
 
 
@@ -107,7 +110,9 @@ def test_tiny_transformer_forward_keeps_shape(family, grid, batch):
     assert token_grid(transformer, inputs["hidden_states"]) == grid
     with torch.no_grad():
         out = transformer(**inputs).sample
-    assert out.shape == inputs["hidden_states"].shape
+    # out_channels: the latent's (HunyuanVideo 1.5's input also holds a condition latent and a mask)
+    channels = transformer.config.get("out_channels") or inputs["hidden_states"].shape[1]
+    assert out.shape == (batch, channels, *inputs["hidden_states"].shape[2:])
     assert torch.isfinite(out).all()
 
 
@@ -162,9 +167,10 @@ def test_tiny_pipeline_generates(pipes, name):
             assert seen["hidden_states"].shape[1] == sum(math.prod(g) for g in grids)
 
 
-@pytest.mark.parametrize("name, family", [("tiny-hunyuan-video", "hunyuan_video"), ("tiny-wan", "wan")])
+@pytest.mark.parametrize("name, family", [("tiny-hunyuan-video", "hunyuan_video"), ("tiny-wan", "wan"),
+                                          ("tiny-hunyuan-video15", "hunyuan_video15")])
 def test_default_grid_matches_family_geometry(name, family):
-    """These two tiny VAEs compress like the real ones, so the registry predicts their grids."""
+    """These tiny VAEs compress like the real ones, so the registry predicts their grids."""
     kwargs = TINY_PIPELINES[name][1]()
     grid = family_geometry(family).token_grid(kwargs["height"], kwargs["width"], kwargs["num_frames"])
     assert grid == PRESETS[name][1]
@@ -290,3 +296,22 @@ def test_tiny_call_defaults_fill_only_what_a_call_leaves_out():
     given = pipe("a fox", "dark", height=64, num_inference_steps=3)  # positional and keyword arguments win
     assert (given["negative_prompt"], given["height"], given["num_inference_steps"]) == ("dark", 64, 3)
     assert pipe("a fox", negative_prompt_embeds="embeds")["negative_prompt"] is None  # not text and embeddings
+
+
+def test_hunyuan_video15_prompts_set_qwen_and_byt5_valid_tokens(pipes):
+    """One Qwen token per character plus the chat template's 13 closing tokens; quoted text is
+    ByT5 glyph text (``Text "FOX". ``, one token per byte plus the end token), else none valid."""
+    pipe = pipes["tiny-hunyuan-video15"]
+    prompts = ["a cat", 'a sign "FOX"']
+    with transformer_calls(pipe) as calls:
+        pipe(**tiny_hunyuan_video15_call(prompt=prompts, steps=1))
+    (_, cond), (_, uncond) = calls  # classifier-free guidance: conditional call, then unconditional
+    assert cond["encoder_attention_mask"].shape == (2, 48) and cond["encoder_attention_mask_2"].shape == (2, 16)
+    assert cond["encoder_attention_mask"].sum(dim=1).tolist() == [len(p) + 13 for p in prompts]
+    assert cond["encoder_attention_mask_2"].sum(dim=1).tolist() == [0, len('Text "FOX". ') + 1]
+    assert uncond["encoder_attention_mask"].sum(dim=1).tolist() == [1 + 13] * 2  # the empty prompt is " "
+    assert not cond["image_embeds"].any()  # text-to-video: the image tokens are padding
+    unguided = TINY_PIPELINES["tiny-hunyuan-video15"][0](seed=0, guidance_scale=1.0)
+    with transformer_calls(unguided) as calls:
+        unguided(**tiny_hunyuan_video15_call(steps=2))
+    assert len(calls) == 2  # no guidance: one call per step

@@ -27,6 +27,7 @@ def test_good_sizes_give_the_token_grid():
     assert check_size("flux", "m", 4096, 4096, None) == (256, 256)
     assert check_size("hunyuan_video", "m", 720, 1280, 129) == (33, 45, 80)
     assert check_size("wan", "m", 480, 832, None) == (21, 30, 52)  # the family's default frames (81)
+    assert check_size("hunyuan_video15", "m", 480, 848, None) == (31, 30, 53)  # VAE 16x, patch 1; 121 frames
 
 
 def test_a_single_frame_model_of_a_video_family_is_an_image_model():
