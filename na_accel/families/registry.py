@@ -11,13 +11,14 @@ from typing import Any
 
 from ..errors import ArgumentError, RecipeError, UnsupportedModelError
 from .cosmos_spec import COSMOS
+from .flux2_spec import FLUX2
 from .flux_spec import FLUX
 from .hunyuan_video_spec import HUNYUAN_VIDEO
 from .spec import FamilySpec
 from .wan_spec import WAN
 
 # In the order adapters are tried on a transformer (first match wins) and listed in messages.
-FAMILY_SPECS: tuple[FamilySpec, ...] = (FLUX, HUNYUAN_VIDEO, COSMOS, WAN)
+FAMILY_SPECS: tuple[FamilySpec, ...] = (FLUX, HUNYUAN_VIDEO, COSMOS, WAN, FLUX2)
 
 FAMILIES: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}
 
