@@ -1,6 +1,7 @@
 """The tiny offline models: bare transformers with their input builders, pipeline runs, plain prompt
 calls, and default runs that the shipped recipes run sparse."""
 
+import inspect
 from contextlib import contextmanager
 
 import numpy as np
@@ -20,6 +21,8 @@ PRESETS = {
     "tiny-cosmos2-t2i": ("images", (1, 3, 44), 2),
     "tiny-wan": ("frames", (3, 3, 32), 2),
     "tiny-wan2.2": ("frames", (3, 3, 32), 2),
+    "tiny-flux2": ("images", (16, 16), 1),
+    "tiny-flux2-klein": ("images", (16, 16), 2),
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -29,6 +32,8 @@ SHIPPED_RECIPES = {
     "tiny-cosmos2-t2i": "cosmos_gna",
     "tiny-wan": "wan_gna",
     "tiny-wan2.2": "wan_gna",
+    "tiny-flux2": "flux2_gna",
+    "tiny-flux2-klein": "flux2_gna",
 }
 
 TRANSFORMERS = {
@@ -203,7 +208,7 @@ def test_wan22_two_stage_runs_both_transformers(pipes):
     assert [component for component, _ in calls] == [c for c in expected for _ in range(2)]  # CFG: twice
 
 
-@pytest.mark.parametrize("name", ["tiny-cosmos", "tiny-cosmos2-t2i", "tiny-wan"])
+@pytest.mark.parametrize("name", ["tiny-cosmos", "tiny-cosmos2-t2i", "tiny-wan", "tiny-flux2-klein"])
 def test_cfg_calls_the_transformer_twice_per_step(pipes, name):
     pipe, call = pipes[name], TINY_PIPELINES[name][1]
     with transformer_calls(pipe) as calls:
@@ -212,6 +217,14 @@ def test_cfg_calls_the_transformer_twice_per_step(pipes, name):
     with transformer_calls(pipe) as calls:
         pipe(**call(steps=3, guidance_scale=1.0))
     assert len(calls) == 3
+
+
+def call_with_prompt(pipe, prompt, **kwargs):
+    """``pipe(prompt, ...)``; by name where the diffusers class takes another argument first (Flux2's
+    pipelines take ``image`` first, the real ones as the tiny ones)."""
+    base = type(pipe).__bases__[-1]  # the diffusers class behind the tiny call defaults
+    first = list(inspect.signature(base.__call__).parameters)[1]
+    return pipe(prompt, **kwargs) if first == "prompt" else pipe(prompt=prompt, **kwargs)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -224,7 +237,7 @@ def test_a_plain_prompt_call_runs_the_tiny_defaults_and_follows_the_prompt(pipes
     embeddings = {}
     for prompt in ("a red fox", "a big cat"):
         with transformer_calls(pipe, max_tokens=max_tokens) as calls:
-            out = pipe(prompt, num_inference_steps=2, generator=torch.Generator().manual_seed(0))
+            out = call_with_prompt(pipe, prompt, num_inference_steps=2, generator=torch.Generator().manual_seed(0))
         assert len(calls) == 2 * calls_per_step
         defaults = TINY_PIPELINES[name][1]()
         picture = np.asarray(getattr(out, attribute)[0])  # (H, W, 3), or (F, H, W, 3) for a video
