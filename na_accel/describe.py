@@ -28,6 +28,9 @@ class LayerReport:
     dense_calls: dict[str, int] = field(default_factory=dict)  # reason -> count
     last_window: str | None = None  # the window as last resolved for the actual grid
     last_density: float | None = None  # fraction of visual query-key pairs computed
+    # reference-image grids of the last call (FLUX.1 Kontext, ...): "window ... at grid ..." each;
+    # their queries also see every token of the other grids
+    ran_reference_windows: list[str] = field(default_factory=list)
     last_estimate: dict[str, Any] | None = None  # na_accel.tools.estimate for the last window (bounds, tiles)
     last_estimate_text: str | None = None
 
@@ -116,6 +119,7 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
                 report.last_window = last_window.describe()
                 report.ran_window, report.ran_from_recipe = _ran_window(last_window)
                 report.last_density = last_window.density
+                report.ran_reference_windows = [_ran_window(w)[0] for w in route.last_reference_windows]
                 estimate = _estimate(patch, route)
                 if estimate is not None:
                     report.last_estimate = estimate.to_dict()
@@ -215,6 +219,8 @@ def _format_transformer(t: TransformerReport) -> str:
         ran += [f"{count} dense ({reason})" for reason, count in layer.dense_calls.items()]
         if ran:
             line += indent + "ran: " + ", ".join(ran)
+        if layer.ran_reference_windows:
+            line += indent + "reference images: " + "; ".join(layer.ran_reference_windows) + " (+ every other grid's tokens)"
         if layer.ran_window:
             line += indent + f"recipe: {layer.plan}"
             if layer.ran_from_recipe:

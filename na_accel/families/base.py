@@ -14,7 +14,9 @@ class TokenLayout:
     """Where the visual tokens sit in one forward call, read from the transformer's inputs.
 
     ``grid`` is None when the visual tokens don't form a known row-major grid; ``problem`` then
-    says why, and every GNA layer of that call runs dense (counted).
+    says why, and every GNA layer of that call runs dense (counted). ``extra_grids`` are the grids
+    of reference images (FLUX.1 Kontext, FLUX.2, Qwen-Image-Edit) whose tokens follow ``grid``'s,
+    in token order; text comes before or after all visual tokens.
     """
 
     grid: tuple[int, ...] | None
@@ -23,6 +25,7 @@ class TokenLayout:
     problem: str | None = None
     # Per batch row, how many leading text tokens are real (the rest is padding); None: all are.
     text_valid_lens: tuple[int, ...] | None = None
+    extra_grids: tuple[tuple[int, ...], ...] = ()
 
 
 class ModelAdapter:

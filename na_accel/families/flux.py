@@ -4,7 +4,9 @@ Token layout: text first, then the image tokens of a row-major (height, width) g
 latent patches (1024x1024 pixels -> 64x64 tokens). The grid comes from ``img_ids`` (columns 1 and
 2 hold row and column) and the text length from ``txt_ids``: single-stream blocks hand the
 processor the concatenated sequence without ``encoder_hidden_states``, so only the transformer's
-forward inputs tell where text ends.
+forward inputs tell where text ends. FLUX.1 Kontext appends the reference image's tokens, their
+ids marked 1 in column 0: each run of equal column-0 values is one grid, the first the generated
+image, the rest reference images (``TokenLayout.extra_grids``).
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, ne
 class FluxAdapter(ModelAdapter):
     family = "flux"
     transformer_class_name = "FluxTransformer2DModel"
-    pipeline_names = ("FluxPipeline", "FluxImg2ImgPipeline", "FluxInpaintPipeline", "FluxControlPipeline")
+    pipeline_names = ("FluxPipeline", "FluxImg2ImgPipeline", "FluxInpaintPipeline", "FluxControlPipeline",
+                      "FluxKontextPipeline")
 
     def __init__(self) -> None:
         # (weak reference to the img_ids tensor, its version, the result)
-        self._grid_cache: tuple[weakref.ref, int, tuple[int, int] | str] | None = None
+        self._grid_cache: tuple[weakref.ref, int, tuple[tuple[int, int], ...] | str] | None = None
 
     def handles(self, transformer: torch.nn.Module) -> bool:
         return isinstance(transformer, FluxTransformer2DModel)
@@ -64,18 +67,19 @@ class FluxAdapter(ModelAdapter):
         if img_ids.ndim == 3:
             img_ids = img_ids[0]
         text_len = int(txt_ids.shape[0])
-        grid = self._grid_from_ids(img_ids)
-        if isinstance(grid, str):
-            return TokenLayout(None, text_len, True, grid)
-        if hidden_states.shape[1] != grid[0] * grid[1]:
+        grids = self._grids_from_ids(img_ids)
+        if isinstance(grids, str):
+            return TokenLayout(None, text_len, True, grids)
+        n_image = sum(h * w for h, w in grids)
+        if hidden_states.shape[1] != n_image:
             return TokenLayout(
                 None, text_len, True,
-                f"{hidden_states.shape[1]} image tokens but img_ids describe a {grid[0]}x{grid[1]} grid",
+                f"{hidden_states.shape[1]} image tokens but img_ids describe grids {list(grids)} ({n_image} tokens)",
             )
-        return TokenLayout(grid, text_len, True)
+        return TokenLayout(grids[0], text_len, True, extra_grids=grids[1:])
 
-    def _grid_from_ids(self, img_ids: torch.Tensor) -> tuple[int, int] | str:
-        """(height, width) if img_ids are exactly a row-major grid, else why not.
+    def _grids_from_ids(self, img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | str:
+        """The (height, width) of each image whose ids are exactly a row-major grid, else why not.
 
         Pipelines build img_ids once per call, so the (device-synchronizing) check is cached on
         the tensor's identity and version.
@@ -83,7 +87,7 @@ class FluxAdapter(ModelAdapter):
         cache = self._grid_cache
         if cache is not None and cache[0]() is img_ids and cache[1] == img_ids._version:
             return cache[2]
-        result = _row_major_grid(img_ids)
+        result = _image_grids(img_ids)
         self._grid_cache = (weakref.ref(img_ids), img_ids._version, result)
         return result
 
@@ -92,21 +96,32 @@ class FluxAdapter(ModelAdapter):
         return GNAFluxAttnProcessor(original, route)
 
 
-def _row_major_grid(img_ids: torch.Tensor) -> tuple[int, int] | str:
-    n = img_ids.shape[0]
-    if img_ids.ndim != 2 or img_ids.shape[1] != 3 or n == 0:
+def _image_grids(img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | str:
+    """One (height, width) per run of equal column-0 ids (image index), in token order."""
+    if img_ids.ndim != 2 or img_ids.shape[1] != 3 or img_ids.shape[0] == 0:
         return f"img_ids of shape {tuple(img_ids.shape)} are not (tokens, 3)"
+    image = img_ids[:, 0]
+    starts = [0, *((image[1:] != image[:-1]).nonzero().flatten() + 1).tolist(), img_ids.shape[0]]
+    grids = []
+    for i, (start, stop) in enumerate(zip(starts, starts[1:])):
+        grid = _row_major_grid(img_ids[start:stop])
+        if isinstance(grid, str):
+            which = "the generated image" if i == 0 else f"reference image {i}"
+            return f"{which} (tokens {start}..{stop - 1}): {grid}"
+        grids.append(grid)
+    return tuple(grids)
+
+
+def _row_major_grid(img_ids: torch.Tensor) -> tuple[int, int] | str:
+    """(height, width) if one image's ids are exactly rows 0..h-1 x columns 0..w-1, row-major."""
+    n = img_ids.shape[0]
     rows, cols = img_ids[:, 1], img_ids[:, 2]
     height, width = int(rows.max().item()) + 1, int(cols.max().item()) + 1
     if height * width != n:
-        return (
-            f"{n} image tokens don't form the {height}x{width} grid their ids span "
-            "(extra reference tokens, e.g. FLUX Kontext, or an unknown layout)"
-        )
+        return f"{n} tokens don't form the {height}x{width} grid their ids span (an unknown layout)"
     expected_rows = torch.arange(height, device=img_ids.device).repeat_interleave(width)
     expected_cols = torch.arange(width, device=img_ids.device).repeat(height)
-    same_image = bool((img_ids[:, 0] == img_ids[0, 0]).all())
-    if not (same_image and torch.equal(rows.long(), expected_rows) and torch.equal(cols.long(), expected_cols)):
+    if not (torch.equal(rows.long(), expected_rows) and torch.equal(cols.long(), expected_cols)):
         return "img_ids are not a row-major (height, width) grid"
     return height, width
 
@@ -170,6 +185,7 @@ class GNAFluxAttnProcessor(GNAProcessor):
             window=call.window,
             backend=call.backend,
             dense_attention=self._dense_attention,
+            extra_windows=call.extra_windows,
         )
 
         # --- as FluxAttnProcessor, after the attention call ---

@@ -69,6 +69,24 @@ class Backend:
         """None when the backend can run on ``target``, else why it can't (one line)."""
         raise NotImplementedError
 
+    def visual_attention(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        *,
+        text_len: int,
+        text_first: bool,
+        window: ResolvedWindow,
+        text_valid_lens: Sequence[int] | None,
+    ) -> torch.Tensor:
+        """GNA for the visual queries of one joint sequence (neighborhood + the valid text keys).
+
+        Returns a [B, S, heads, head_dim] tensor whose visual rows hold the result; its text rows
+        are left for the caller to fill.
+        """
+        raise NotImplementedError
+
     def joint_attention(
         self,
         query: torch.Tensor,
@@ -81,6 +99,21 @@ class Backend:
         dense_attention: DenseAttention,
         text_valid_lens: Sequence[int] | None,
         attention_mask: torch.Tensor | None,
+        extra_windows: Sequence[ResolvedWindow] = (),
     ) -> torch.Tensor:
-        """GNA over the visual grid plus dense text attention (see ``na_accel.kernels.joint``)."""
-        raise NotImplementedError
+        """GNA over the visual grid(s) plus dense text attention (see ``na_accel.kernels.joint``)."""
+        from .multi_grid import multi_grid_visual_attention
+
+        if extra_windows:
+            out = multi_grid_visual_attention(
+                self.visual_attention, query, key, value, text_len=text_len, text_first=text_first,
+                windows=(window, *extra_windows), text_valid_lens=text_valid_lens,
+            )
+        else:
+            out = self.visual_attention(query, key, value, text_len=text_len, text_first=text_first, window=window,
+                                        text_valid_lens=text_valid_lens)
+        if text_len:
+            n_visual = query.shape[1] - text_len
+            _, text = joint_slices(text_len, n_visual, text_first)
+            out[:, text] = dense_attention(query[:, text], key, value, attention_mask)
+        return out

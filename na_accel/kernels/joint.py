@@ -5,7 +5,9 @@ token grid). Here:
 
 * visual queries attend to their GNA neighborhood of visual tokens plus every VALID text token of
   their batch row;
-* text queries attend to every (valid) token, exactly as in dense attention.
+* text queries attend to every (valid) token, exactly as in dense attention;
+* with reference images (several visual grids), each grid's queries also see every token of the
+  other grids (``multi_grid``).
 
 Tensors use diffusers' processor layout ``[batch, tokens, heads, head_dim]``. The backend
 (``na_accel.kernels``) decides how: NATTEN, na_accel's Triton kernel or the explicit-mask reference.
@@ -34,6 +36,7 @@ def gna_joint_attention(
     dense_attention: DenseAttention = sdpa_attention,
     text_valid_lens: Sequence[int] | None = None,
     attention_mask: torch.Tensor | None = None,
+    extra_windows: Sequence[ResolvedWindow] = (),
 ) -> torch.Tensor:
     """GNA over the visual grid plus dense text attention, for one joint sequence.
 
@@ -45,11 +48,16 @@ def gna_joint_attention(
     ``text_valid_lens`` (one per batch row) marks padded text: in row b only the first
     ``text_valid_lens[b]`` text tokens are keys; ``attention_mask`` must then be the model's own
     key mask saying the same (HunyuanVideo builds both from ``encoder_attention_mask``).
+
+    ``extra_windows``: one resolved window per reference-image grid whose tokens follow
+    ``window.grid``'s; each grid's queries see their own neighborhood, the valid text and every
+    token of the other grids (``na_accel.kernels.multi_grid``).
     """
     backend = get_backend(backend) if isinstance(backend, str) else backend
     return backend.joint_attention(
         query, key, value, text_len=text_len, text_first=text_first, window=window,
         dense_attention=dense_attention, text_valid_lens=text_valid_lens, attention_mask=attention_mask,
+        extra_windows=tuple(extra_windows),
     )
 
 

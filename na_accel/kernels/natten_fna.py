@@ -63,16 +63,12 @@ class NattenBackend(Backend):
             return str(exc).strip().splitlines()[0]
         return None if ok else "NATTEN's check declined without a reason"
 
-    def joint_attention(self, query, key, value, *, text_len, text_first, window, dense_attention,
-                        text_valid_lens, attention_mask):
+    def visual_attention(self, query, key, value, *, text_len, text_first, window, text_valid_lens):
         visual, text = joint_slices(text_len, math.prod(window.grid), text_first)
-        visual_out = self._visual(query[:, visual], key[:, visual], value[:, visual], key[:, text],
-                                  value[:, text], window, text_valid_lens)
-        if not text_len:
-            return visual_out
-        text_out = dense_attention(query[:, text], key, value, attention_mask)
-        parts = (text_out, visual_out) if text_first else (visual_out, text_out)
-        return torch.cat(parts, dim=1)
+        out = torch.empty_like(query)
+        out[:, visual] = self._visual(query[:, visual], key[:, visual], value[:, visual], key[:, text],
+                                      value[:, text], window, text_valid_lens)
+        return out
 
     def _visual(self, query, key, value, text_key, text_value, window, text_valid_lens):
         """Visual queries: neighborhood plus the valid text tokens of their batch row."""

@@ -26,10 +26,17 @@ class ReferenceBackend(Backend):
     def unavailable_reason(self, target: BackendTarget) -> str | None:
         return None
 
-    def joint_attention(self, query, key, value, *, text_len, text_first, window, dense_attention,
-                        text_valid_lens, attention_mask):
+    def visual_attention(self, query, key, value, *, text_len, text_first, window, text_valid_lens):
         return reference_joint_attention(query, key, value, text_len=text_len, text_first=text_first,
                                          window=window, text_valid_lens=text_valid_lens)
+
+    def joint_attention(self, query, key, value, *, text_len, text_first, window, dense_attention,
+                        text_valid_lens, attention_mask, extra_windows=()):
+        # One explicit mask over the whole layout (reference grids included): the independent judge
+        # of the per-grid decomposition the other backends run (``kernels.multi_grid``).
+        return reference_joint_attention(query, key, value, text_len=text_len, text_first=text_first,
+                                         window=window, text_valid_lens=text_valid_lens,
+                                         extra_windows=extra_windows)
 
 
 def reference_joint_attention(
@@ -41,16 +48,19 @@ def reference_joint_attention(
     text_first: bool,
     window: ResolvedWindow,
     text_valid_lens: Sequence[int] | None = None,
+    extra_windows: Sequence[ResolvedWindow] = (),
 ) -> torch.Tensor:
     """GNA joint attention by explicit mask. Inputs and output are [B, S, heads, head_dim].
 
     ``text_valid_lens``: per batch row, how many leading text tokens are real; the rest are
-    padding, which no query attends to.
+    padding, which no query attends to. ``extra_windows``: the grids of reference images that
+    follow ``window.grid``'s tokens (``na_accel.windows.joint_attention_mask`` states the rule).
     """
     seq = query.shape[1]
-    if seq != math.prod(window.grid) + text_len:
+    grids = [w.grid for w in (window, *extra_windows)]
+    if seq != sum(math.prod(g) for g in grids) + text_len:
         raise ValueError(
-            f"reference backend: sequence length {seq} != grid {window.grid} tokens "
+            f"reference backend: sequence length {seq} != grids {grids} tokens "
             f"+ {text_len} text tokens"
         )
     if seq > MAX_REFERENCE_TOKENS:
@@ -58,7 +68,7 @@ def reference_joint_attention(
             f"reference backend: {seq} tokens exceed its limit of {MAX_REFERENCE_TOKENS} "
             "(it builds a tokens x tokens mask); use it at small sizes to verify a NATTEN backend"
         )
-    mask = joint_attention_mask(text_len, text_first, window, device=query.device)
+    mask = joint_attention_mask(text_len, text_first, window, device=query.device, extra_windows=tuple(extra_windows))
     if text_valid_lens is not None:
         if len(text_valid_lens) != query.shape[0]:
             raise ValueError(f"reference backend: {len(text_valid_lens)} text lengths for a batch of {query.shape[0]}")

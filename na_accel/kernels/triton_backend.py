@@ -3,18 +3,18 @@ runs Triton, after a plain ``pip install`` (Triton comes with torch's CUDA wheel
 
 Visual queries run the kernel (neighborhood and valid text keys in one online softmax, one launch
 for the whole batch, padded prompts of different lengths included); text queries run the model's
-dense attention and are written into the kernel's output. Forward only (inference).
+dense attention and are written into the kernel's output (``Backend.joint_attention``). Forward
+only (inference).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 
 import torch
 
-from .base import Backend, BackendTarget, dtype_name, joint_slices
+from .base import Backend, BackendTarget, dtype_name
 
 DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 HEAD_DIM_LIMIT = 256  # one program holds a (query tile x head_dim) float32 accumulator in registers
@@ -46,8 +46,7 @@ class TritonBackend(Backend):
                 return f"needs compute capability 7.5+, this GPU has {major}.{minor}"
         return None
 
-    def joint_attention(self, query, key, value, *, text_len, text_first, window, dense_attention,
-                        text_valid_lens, attention_mask):
+    def visual_attention(self, query, key, value, *, text_len, text_first, window, text_valid_lens):
         from .triton_op import triton_visual_attention
 
         if torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value)):
@@ -55,12 +54,8 @@ class TritonBackend(Backend):
                 "backend 'triton' is forward-only (inference): run the pipeline under torch.no_grad() "
                 "or torch.inference_mode(), or pick a NATTEN backend for training"
             )
-        out = triton_visual_attention(
+        return triton_visual_attention(
             query, key, value, grid=window.grid, kernel_size=window.kernel_size, stride=window.stride,
             dilation=window.dilation, is_causal=window.is_causal, text_len=text_len, text_first=text_first,
             text_valid_lens=text_valid_lens,
         )
-        if text_len:
-            _, text = joint_slices(text_len, math.prod(window.grid), text_first)
-            out[:, text] = dense_attention(query[:, text], key, value, attention_mask)
-        return out

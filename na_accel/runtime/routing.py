@@ -17,7 +17,6 @@ from .outcomes import FULL_WINDOW, SPARSE, Outcome
 from ..windows import ResolvedWindow
 
 
-
 @dataclass
 class SparseCall:
     window: ResolvedWindow
@@ -25,6 +24,7 @@ class SparseCall:
     text_first: bool
     backend: Backend
     text_valid_lens: tuple[int, ...] | None = None
+    extra_windows: tuple[ResolvedWindow, ...] = ()  # one per reference-image grid (TokenLayout.extra_grids)
 
 
 class LayerRoute:
@@ -33,9 +33,10 @@ class LayerRoute:
     def __init__(self, patch: Any, plan: LayerPlan) -> None:
         self.patch = patch  # the na_accel.patch.TransformerPatch this layer belongs to
         self.plan = plan
-        # (key, window): the window last resolved, and the (grid, backend, device, dtype) it was
-        # resolved for; one tuple, so concurrent calls never pair one call's key with another's window
-        self._resolved: tuple[tuple, ResolvedWindow] | None = None
+        # (key, window, reference windows): the windows last resolved, and the (grids, backend,
+        # device, dtype) they were resolved for; one tuple, so concurrent calls never pair one
+        # call's key with another's windows
+        self._resolved: tuple[tuple, ResolvedWindow, tuple[ResolvedWindow, ...]] | None = None
 
     @property
     def name(self) -> str:
@@ -48,16 +49,27 @@ class LayerRoute:
 
     @property
     def resolved(self) -> tuple[tuple, ResolvedWindow] | None:
-        """((grid, backend, device, dtype), window) of the last call that ran GNA, read at once."""
-        return self._resolved
+        """((grid, backend, device, dtype), window) of the last call that ran GNA, read at once;
+        ``grid`` is the generated image's (the first visual grid)."""
+        resolved = self._resolved
+        if resolved is None:
+            return None
+        (grids, backend, device, dtype), window, _ = resolved
+        return (grids[0], backend, device, dtype), window
 
     @property
     def last_window(self) -> ResolvedWindow | None:
         return self._resolved[1] if self._resolved is not None else None
 
     @property
+    def last_reference_windows(self) -> tuple[ResolvedWindow, ...]:
+        """The windows the last call ran on its reference-image grids (none: no reference images)."""
+        return self._resolved[2] if self._resolved is not None else ()
+
+    @property
     def last_key(self) -> tuple | None:
-        return self._resolved[0] if self._resolved is not None else None
+        resolved = self.resolved
+        return resolved[0] if resolved is not None else None
 
     def route(
         self,
@@ -90,11 +102,13 @@ class LayerRoute:
             return self.dense("an attention_mask was passed that the GNA path can't honour")
         if has_parallel_config:
             return self.dense("context parallelism shards the sequence")
-        if seq_len != math.prod(layout.grid) + layout.text_len or (
+        grids = (layout.grid, *layout.extra_grids)
+        if seq_len != sum(math.prod(g) for g in grids) + layout.text_len or (
             text_len_seen is not None and text_len_seen != layout.text_len
         ):
+            refs = f" + reference grids {list(layout.extra_grids)}" if layout.extra_grids else ""
             return self.dense(
-                f"sequence of {seq_len} tokens does not match grid {layout.grid} + "
+                f"sequence of {seq_len} tokens does not match grid {layout.grid}{refs} + "
                 f"{layout.text_len} text tokens"
             )
         if mask_text_lens is not None:
@@ -108,14 +122,16 @@ class LayerRoute:
         backend = backends.for_call(device, dtype, needs_grad)
         if isinstance(backend, BackendUnavailableError):
             return self.dense(backends.unavailable_reason(device, dtype, needs_grad))
-        key = (layout.grid, backend, str(device), dtype)
+        key = (grids, backend, str(device), dtype)
         resolved = self._resolved
-        if resolved is None or resolved[0] != key:  # resolve once per grid (and backend), not per call
+        if resolved is None or resolved[0] != key:  # resolve once per grids (and backend), not per call
             context = backends.snap_context(recipe.scaling, backend, device, dtype)
-            resolved = self._resolved = (key, recipe.resolve(self.plan.setting.window, layout.grid, context))
-        window = resolved[1]
-        ctx.counts[(self.name, FULL_WINDOW if window.covers_grid else SPARSE)] += 1
-        return SparseCall(window, layout.text_len, layout.text_first, backend, layout.text_valid_lens)
+            window, *extra = (recipe.resolve(self.plan.setting.window, grid, context) for grid in grids)
+            resolved = self._resolved = (key, window, tuple(extra))
+        _, window, extra_windows = resolved
+        covered = window.covers_grid and all(w.covers_grid for w in extra_windows)
+        ctx.counts[(self.name, FULL_WINDOW if covered else SPARSE)] += 1
+        return SparseCall(window, layout.text_len, layout.text_first, backend, layout.text_valid_lens, extra_windows)
 
     def dense(self, reason: str, warn: bool = True) -> None:
         """Count (and warn once about) a call the processor runs stock for ``reason``; returns None."""

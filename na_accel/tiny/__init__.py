@@ -4,7 +4,7 @@ They have the real model classes and token layouts at toy width (2 heads x head_
 text encoders (CLIP, T5, Llama with one token per character), so every code path of a full-size
 model runs in milliseconds on a CPU. Their outputs are noise.
 
-One module per model family (flux, flux2, hunyuan_video, cosmos, wan), each with a tiny transformer, a
+One module per model family (flux, flux2, hunyuan_video, cosmos, wan; flux_kontext: FLUX.1 Kontext), each with a tiny transformer, a
 tiny offline pipeline and the call kwargs of its default generation (a ``TinyCall``). The input
 builders of bare transformers are the families' own (``FamilySpec.transformer_inputs``, config-driven,
 re-exported here as ``<family>_transformer_inputs``; ``flux_transformer_inputs`` is the tiny FLUX's).
@@ -25,6 +25,7 @@ from ._call import TinyCall
 from ._text import SafetyCheckerStandIn
 from .cosmos import TINY_COSMOS_TEXT_DIM, tiny_cosmos2_text_to_image_call, tiny_cosmos2_text_to_image_pipeline, tiny_cosmos_call, tiny_cosmos_pipeline, tiny_cosmos_transformer
 from .flux2 import TINY_FLUX2_TEXT_DIM, tiny_flux2_call, tiny_flux2_klein_call, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
+from .flux_kontext import tiny_flux_kontext_call, tiny_flux_kontext_pipeline, tiny_reference_image
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
@@ -46,6 +47,7 @@ TINY_TRANSFORMERS = {
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
 TINY_PIPELINES = {
     "tiny-flux": (tiny_flux_pipeline, tiny_flux_call),
+    "tiny-flux-kontext": (tiny_flux_kontext_pipeline, tiny_flux_kontext_call),
     "tiny-hunyuan-video": (tiny_hunyuan_video_pipeline, tiny_hunyuan_video_call),
     "tiny-cosmos": (tiny_cosmos_pipeline, tiny_cosmos_call),
     "tiny-cosmos2-t2i": (tiny_cosmos2_text_to_image_pipeline, tiny_cosmos2_text_to_image_call),
@@ -95,6 +97,8 @@ __all__ = [
     "tiny_flux2_pipeline",
     "tiny_flux2_transformer",
     "tiny_flux_call",
+    "tiny_flux_kontext_call",
+    "tiny_flux_kontext_pipeline",
     "tiny_flux_pipeline",
     "tiny_flux_prompt",
     "tiny_flux_transformer",
@@ -103,6 +107,7 @@ __all__ = [
     "tiny_hunyuan_video_prompt_template",
     "tiny_hunyuan_video_transformer",
     "tiny_pipeline",
+    "tiny_reference_image",
     "tiny_wan22_call",
     "tiny_wan_call",
     "tiny_wan_pipeline",

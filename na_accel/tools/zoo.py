@@ -141,6 +141,8 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec("tiny-flux", "flux", "tiny random-weight FluxPipeline (2 heads x 16), offline, CPU-fast",
                   build_preset=_tiny_flux),
+        _tiny_preset("tiny-flux-kontext", "flux", "tiny random-weight FluxKontextPipeline (FLUX.1 Kontext: a reference "
+                     "image, a second token grid), offline"),
         _tiny_preset("tiny-hunyuan-video", "hunyuan_video", "tiny random-weight HunyuanVideoPipeline, offline"),
         # The tiny Cosmos VAE compresses time 4x (Cosmos-Predict1's: 8x).
         _tiny_preset("tiny-cosmos", "cosmos", "tiny random-weight CosmosTextToWorldPipeline (Predict1), offline",

@@ -12,7 +12,9 @@ be checked against it on any device. Per axis of length n, with kernel k, stride
   leader - j < k.
 
 The N-D mask is the product of the per-axis masks. Text tokens are attended by every query, and
-text queries attend to everything. Memory grows with (tokens)^2: for small sizes only.
+text queries attend to everything. With several visual grids (reference images after the generated
+one), each grid's queries see their neighborhood in their own grid and every token of the other
+grids. Memory grows with (tokens)^2: for small sizes only.
 """
 
 from __future__ import annotations
@@ -66,13 +68,21 @@ def visual_neighborhood_mask(grid, window: "ResolvedWindow", device=None) -> tor
 
 
 def joint_attention_mask(
-    text_len: int, text_first: bool, window: "ResolvedWindow", device=None
+    text_len: int, text_first: bool, window: "ResolvedWindow", device=None,
+    extra_windows: "tuple[ResolvedWindow, ...]" = (),
 ) -> torch.Tensor:
-    """Boolean [S, S] mask over the joint [text, visual] (or [visual, text]) sequence."""
-    visual = visual_neighborhood_mask(window.grid, window, device=device)
-    n = visual.shape[0]
+    """Boolean [S, S] mask over the joint [text, visual] (or [visual, text]) sequence.
+
+    The visual part is ``window.grid``'s tokens followed by those of each ``extra_windows`` grid;
+    each grid's block on the diagonal is its neighborhood mask, every other visual block is True.
+    """
+    blocks = [visual_neighborhood_mask(w.grid, w, device=device) for w in (window, *extra_windows)]
+    n = sum(block.shape[0] for block in blocks)
     total = n + text_len
     mask = torch.ones(total, total, dtype=torch.bool, device=device)
-    vis = slice(text_len, total) if text_first else slice(0, n)
-    mask[vis, vis] = visual
+    start = text_len if text_first else 0
+    for block in blocks:
+        own = slice(start, start + block.shape[0])
+        mask[own, own] = block
+        start += block.shape[0]
     return mask

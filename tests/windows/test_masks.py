@@ -85,3 +85,26 @@ def test_joint_mask_lets_text_see_and_be_seen_by_everything(text_first):
     assert joint[text, :].all() and joint[:, text].all()
     assert torch.equal(joint[visual, visual], visual_neighborhood_mask(grid, window))
     assert not joint[visual, visual].all()  # the window really masks something
+
+
+@pytest.mark.parametrize("text_first", [True, False])
+def test_joint_mask_with_reference_grids_follows_the_multi_grid_rule(text_first):
+    """Each grid's queries: own neighborhood + every token of the other grids + text (per token)."""
+    text_len = 3
+    windows = [WindowSpec((2, 3), (1, 2), (1, 1), (False, False)).resolve((3, 5)),
+               WindowSpec((2, 2), (1, 1), (1, 1), (False, False)).resolve((4, 3)),
+               WindowSpec((3,), (1,), (1,), (False,)).resolve((5,))]
+    joint = joint_attention_mask(text_len, text_first, windows[0], extra_windows=tuple(windows[1:]))
+    # Token -> (grid index or None for text, position inside the grid), in sequence order.
+    owners = [(g, i) for g, w in enumerate(windows) for i in range(math.prod(w.grid))]
+    text = [(None, t) for t in range(text_len)]
+    tokens = text + owners if text_first else owners + text
+    assert joint.shape == (len(tokens), len(tokens))
+    for qi, (qg, qpos) in enumerate(tokens):
+        for ki, (kg, kpos) in enumerate(tokens):
+            if qg is None or kg is None or qg != kg:
+                expected = True
+            else:
+                expected = bool(visual_neighborhood_mask(windows[qg].grid, windows[qg])[qpos, kpos])
+            assert bool(joint[qi, ki]) == expected, (qi, ki)
+    assert not joint.all()
