@@ -1,18 +1,20 @@
 """FLUX.2 (Flux2Transformer2DModel; Flux2Pipeline, the Flux2Klein pipelines): joint [text, image] attention.
 
 Token layout: text first, then the image tokens: the generated image's row-major (height, width)
-grid of 2x2-patchified latents (1024x1024 pixels -> 64x64 tokens), then the grids of any
-reference images. The grids come from ``img_ids`` (positions (t, h, w, l), see flux2_layout.py)
-and the text length from ``encoder_hidden_states``: single-stream blocks hand the processor the
-concatenated sequence only, so the transformer's forward inputs tell where text ends.
+grid of 2x2-patchified latents (1024x1024 pixels -> 64x64 tokens), then the grid of each reference
+image (editing, multi-reference: ``TokenLayout.extra_grids``). The grids come from ``img_ids``
+(positions (t, h, w, l), see flux2_layout.py) and the text length from ``encoder_hidden_states``:
+single-stream blocks hand the processor the concatenated sequence only, so the transformer's
+forward inputs tell where text ends. Each grid's queries see their own neighborhood, all text and
+every token of the other images; text queries see everything, as stock.
 
 Double-stream blocks (``transformer_blocks.<i>.attn``, Flux2AttnProcessor) and single-stream
 blocks (``single_transformer_blocks.<i>.attn``, Flux2ParallelSelfAttnProcessor, QKV fused with
 the MLP) both become GNA; their Klein-KV variants too, for calls without a KV-cache mode. The
 pipelines pass no attention mask (padded text tokens are keys in the stock model, and stay keys).
-Calls that run stock, counted: reference images in the sequence (not supported yet), the
-Klein-KV cache modes "extract" / "cached" (reference tokens that attend only to themselves, or
-cached keys without queries: not GNA's joint layout), ids that are not row-major grids.
+Calls that run stock, counted: the Klein-KV cache modes "extract" / "cached" (reference tokens
+that attend only to themselves, or cached keys without queries: not GNA's joint layout), ids that
+are not row-major grids.
 """
 
 from __future__ import annotations
@@ -88,13 +90,7 @@ class Flux2Adapter(ModelAdapter):
         if hidden_states.shape[1] != n_image:
             return TokenLayout(None, text_len, True,
                                f"{hidden_states.shape[1]} image tokens but img_ids describe {grids_text(grids)}")
-        if len(grids) > 1:
-            return TokenLayout(
-                None, text_len, True,
-                f"{len(grids) - 1} reference image(s) ({grids_text(grids[1:])}) follow the generated "
-                f"{grids[0][0]}x{grids[0][1]} image; layouts with reference images are not supported yet",
-            )
-        return TokenLayout(grids[0], text_len, True)
+        return TokenLayout(grids[0], text_len, True, extra_grids=grids[1:])
 
     def _grids_from_ids(self, img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | str:
         """The image grids of the forward's img_ids, cached on the tensor's identity and version.
@@ -116,10 +112,11 @@ class Flux2Adapter(ModelAdapter):
 
 
 def _gna(processor: GNAProcessor, call: Any, query, key, value) -> torch.Tensor:
-    """GNA among image tokens; text rows dense through the model's attention backend."""
+    """GNA among image tokens (each reference image's grid too, which also sees every token of the
+    other images); text rows dense through the model's attention backend."""
     return gna_joint_attention(
         query, key, value, text_len=call.text_len, text_first=call.text_first, window=call.window,
-        backend=call.backend, dense_attention=processor._dense_attention,
+        backend=call.backend, dense_attention=processor._dense_attention, extra_windows=call.extra_windows,
     )
 
 

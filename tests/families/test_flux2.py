@@ -14,6 +14,8 @@ from diffusers.models.transformers.transformer_flux2 import Flux2AttnProcessor
 
 import na_accel
 from na_accel.families import flux2 as flux2_adapter
+from na_accel.families import flux2_spec
+from na_accel.families.flux2_layout import image_grids
 from na_accel.families.flux2 import GNA_PROCESSORS, GNAFlux2AttnProcessor, GNAFlux2ParallelSelfAttnProcessor
 from na_accel.tiny import flux2_transformer_inputs, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
 
@@ -64,9 +66,9 @@ def max_diff(a, b):
     return (a - b).abs().max().item()
 
 
-def reference_image():
-    """A 64x96-pixel picture: a 4x6 token grid after the pipelines' VAE and 2x2 patches."""
-    pixels = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+def reference_image(height=64, width=96, seed=0):
+    """A random picture; 16 pixels per token after the pipelines' VAE and 2x2 patches (64x96: a 4x6 grid)."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
     return PIL.Image.fromarray(pixels)
 
 
@@ -156,7 +158,7 @@ def test_only_planned_layers_change_and_unpatch_is_bit_identical(klein):
                         "single_transformer_blocks.1.attn"}
     assert type(after["transformer_blocks.1.attn"]) is GNAFlux2AttnProcessor
     assert type(after["single_transformer_blocks.0.attn"]) is GNAFlux2ParallelSelfAttnProcessor
-    generate(klein)
+    generate(klein, steps=1)
     na_accel.unpatch(klein)
     assert all(module_processors()[n] is before[n] for n in before)
     assert torch.equal(generate(klein), stock)
@@ -226,16 +228,45 @@ def test_padded_text_stays_a_key_as_in_stock(transformer):
 # --- layouts that are not one row-major grid run stock, counted and warned -----------------------
 
 
-def test_reference_images_run_stock_counted():
-    """Flux2Pipeline(image=...) appends the reference image's 4x6 grid (img_ids t = 10) after the 5x7 image."""
-    pipe = tiny_flux2_pipeline(seed=0)
-    stock = generate(pipe, image=reference_image())
-    na_accel.patch(pipe, recipe([3, 3]))
-    with pytest.warns(UserWarning, match="ran dense attention: no token grid: 1 reference image"):
-        patched = generate(pipe, image=reference_image())
+@pytest.mark.parametrize("name, images", [
+    ("tiny-flux2", [reference_image(64, 96)]),  # editing: a 4x6 reference grid (img_ids t = 10)
+    ("tiny-flux2-klein", [reference_image(64, 96), reference_image(96, 80, seed=1)]),  # multi-reference, CFG
+])
+def test_reference_images_are_grids_of_their_own(name, images):
+    """The reference images' grids follow the generated 5x7 image's: each grid runs GNA (plus the text and
+    every token of the other images) and matches the reference backend; a window covering every grid is stock."""
+    make, calls_per_step = PRESETS[name]
+    pipe = make(seed=0)
+    stock = generate(pipe, image=images)
+    na_accel.patch(pipe, recipe([6, 7]))  # covers 5x7, 4x6 and 6x5
+    assert max_diff(generate(pipe, image=images), stock) <= TOLERANCE
+    assert totals(pipe) == {"full window": 2 * calls_per_step * LAYERS}
+    na_accel.unpatch(pipe)
+    outputs = {}
+    for backend in ("auto", "reference"):
+        na_accel.patch(pipe, recipe([3, 2], stride=[2, 1], dilation=[1, 2]), backend=backend)
+        outputs[backend] = generate(pipe, image=images)
+        layers = na_accel.describe(pipe).transformers[0].layers
+        assert all(layer.sparse_calls == 2 * calls_per_step and not layer.dense_calls for layer in layers)
+        references = [window.rsplit(" at grid ", 1)[1] for window in layers[0].ran_reference_windows]
+        assert layers[0].ran_window.endswith("at grid 5x7") and references == ["4x6", "6x5"][:len(images)]
+        na_accel.unpatch(pipe)
+    assert max_diff(outputs["auto"], outputs["reference"]) <= TOLERANCE
+    assert max_diff(outputs["auto"], stock) > 1e-4
+
+
+def test_reference_ids_that_are_no_grid_run_stock_and_say_which_image(transformer):
+    inputs = flux2_transformer_inputs(transformer, (3, 4), text_len=4)
+    reference = flux2_spec.image_ids(2, 3, t=10).flip(0)[None]  # a reference image's ids, reversed
+    inputs["img_ids"] = torch.cat([inputs["img_ids"], reference], dim=1)
+    inputs["hidden_states"] = torch.cat([inputs["hidden_states"], inputs["hidden_states"][:, :6]], dim=1)
+    stock = run(transformer, inputs)
+    na_accel.patch(transformer, recipe(2))
+    with pytest.warns(UserWarning, match="reference image 1"):
+        patched = run(transformer, inputs)
     assert torch.equal(patched, stock)
-    (reason, count), = totals(pipe).items()
-    assert count == 2 * LAYERS and "(a 4x6 grid) follow the generated 5x7 image" in reason
+    (reason, count), = na_accel.describe(transformer).transformers[0].layers[0].dense_calls.items()
+    assert count == 1 and "reference image 1 (img_ids t = 10, tokens 12..17): (h, w) ids are not a row-major" in reason
 
 
 def test_ids_that_are_not_a_grid_run_stock(transformer):
@@ -255,9 +286,9 @@ def test_the_grid_is_read_once_per_generation(klein, monkeypatch):
     reads = []
     original = flux2_adapter.image_grids
     monkeypatch.setattr(flux2_adapter, "image_grids", lambda ids: reads.append(ids.shape) or original(ids))
-    na_accel.patch(klein, recipe([3, 3]))
+    na_accel.patch(klein, recipe([5, 7]))
     generate(klein, steps=3)  # 6 transformer calls (CFG) on one img_ids tensor
-    assert reads == [(35, 4)] and totals(klein)["sparse"] == 6 * LAYERS
+    assert reads == [(35, 4)] and totals(klein) == {"full window": 6 * LAYERS}
 
 
 def test_klein_kv_pipeline_runs_gna_without_references_and_stock_with_its_cache(klein):
@@ -284,3 +315,15 @@ def test_klein_kv_pipeline_runs_gna_without_references_and_stock_with_its_cache(
     na_accel.unpatch(pipe)
     na_accel.patch(pipe, window, backend="reference")
     assert max_diff(sparse, generate(pipe, **kwargs)) <= TOLERANCE
+
+
+def test_image_grids_reads_each_image_in_token_order():
+    ids = torch.cat([flux2_spec.image_ids(5, 7), flux2_spec.image_ids(4, 6, t=10), flux2_spec.image_ids(1, 3, t=20)])
+    assert image_grids(ids) == image_grids(ids.float()) == ((5, 7), (4, 6), (1, 3))
+    assert image_grids(ids.float() + 0.5) == "img_ids are not integer positions"
+    assert image_grids(ids[:, :3]) == "img_ids of shape (62, 3) are not (tokens, 4) positions (t, h, w, l)"
+    assert image_grids(ids[1:]) == ("the generated image (img_ids t = 0, tokens 0..33): 34 tokens don't form "
+                                    "the 5x7 grid their (h, w) ids span")
+    layered = ids.clone()
+    layered[40, 3] = 1
+    assert image_grids(layered) == "reference image 1 (img_ids t = 10, tokens 35..58): the l ids differ within the image"
