@@ -114,16 +114,18 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
             report.sparse_calls = counts.get(SPARSE, 0)
             report.full_window_calls = counts.get(FULL_WINDOW, 0)
             report.dense_calls = {outcome.reason: n for outcome, n in counts.items() if outcome.is_dense}
-            last_window = route.last_window
+            last_window, reference_windows = route.last_windows
             if last_window is not None:
                 report.last_window = last_window.describe()
                 report.ran_window, report.ran_from_recipe = _ran_window(last_window)
                 report.last_density = last_window.density
-                report.ran_reference_windows = [_ran_window(w)[0] for w in route.last_reference_windows]
+                report.ran_reference_windows = [_ran_window(w)[0] for w in reference_windows]
                 estimate = _estimate(patch, route)
                 if estimate is not None:
                     report.last_estimate = estimate.to_dict()
                     report.last_estimate_text = estimate.summary()
+                    if report.ran_reference_windows:
+                        report.last_estimate_text += " (generated image only: reference-image tokens are extra keys)"
         layers.append(report)
     recipe = patch.recipe
     return TransformerReport(

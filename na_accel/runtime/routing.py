@@ -62,9 +62,10 @@ class LayerRoute:
         return self._resolved[1] if self._resolved is not None else None
 
     @property
-    def last_reference_windows(self) -> tuple[ResolvedWindow, ...]:
-        """The windows the last call ran on its reference-image grids (none: no reference images)."""
-        return self._resolved[2] if self._resolved is not None else ()
+    def last_windows(self) -> tuple[ResolvedWindow | None, tuple[ResolvedWindow, ...]]:
+        """(window, reference-image windows) the last GNA call ran, read at once; (None, ()) before any."""
+        resolved = self._resolved
+        return (resolved[1], resolved[2]) if resolved is not None else (None, ())
 
     @property
     def last_key(self) -> tuple | None:

@@ -1,7 +1,7 @@
 """The tiny offline models: bare transformers with their input builders, pipeline runs, plain prompt
 calls, and default runs that the shipped recipes run sparse."""
 
-import inspect
+import math
 from contextlib import contextmanager
 
 import numpy as np
@@ -16,6 +16,7 @@ from na_accel.tiny import TINY_PIPELINES, tiny_pipeline, cosmos_transformer_inpu
 # preset -> (output attribute, token grid of the call helper's default sizes, transformer calls per step)
 PRESETS = {
     "tiny-flux": ("images", (16, 16), 1),
+    "tiny-flux-kontext": ("images", ((16, 16), (12, 10)), 1),  # the output's grid, then its reference image's
     "tiny-hunyuan-video": ("frames", (3, 3, 8), 1),
     "tiny-cosmos": ("frames", (3, 3, 44), 2),
     "tiny-cosmos2-t2i": ("images", (1, 3, 44), 2),
@@ -27,6 +28,7 @@ PRESETS = {
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
     "tiny-flux": "flux_gna",
+    "tiny-flux-kontext": "flux_gna",
     "tiny-hunyuan-video": "hunyuan_video_gna",
     "tiny-cosmos": "cosmos_gna",
     "tiny-cosmos2-t2i": "cosmos_gna",
@@ -157,8 +159,9 @@ def test_tiny_pipeline_generates(pipes, name):
         transformer = getattr(pipe, component)
         if grid is not None and len(grid) == 3:
             assert token_grid(transformer, seen["hidden_states"]) == grid
-        else:
-            assert seen["hidden_states"].shape[1] == grid[0] * grid[1]
+        else:  # image tokens: one grid, or the output's then the reference images' (Kontext)
+            grids = grid if isinstance(grid[0], tuple) else (grid,)
+            assert seen["hidden_states"].shape[1] == sum(math.prod(g) for g in grids)
 
 
 @pytest.mark.parametrize("name, family", [("tiny-hunyuan-video", "hunyuan_video"), ("tiny-wan", "wan")])
@@ -219,25 +222,19 @@ def test_cfg_calls_the_transformer_twice_per_step(pipes, name):
     assert len(calls) == 3
 
 
-def call_with_prompt(pipe, prompt, **kwargs):
-    """``pipe(prompt, ...)``; by name where the diffusers class takes another argument first (Flux2's
-    pipelines take ``image`` first, the real ones as the tiny ones)."""
-    base = type(pipe).__bases__[-1]  # the diffusers class behind the tiny call defaults
-    first = list(inspect.signature(base.__call__).parameters)[1]
-    return pipe(prompt, **kwargs) if first == "prompt" else pipe(prompt=prompt, **kwargs)
-
-
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_a_plain_prompt_call_runs_the_tiny_defaults_and_follows_the_prompt(pipes, name):
-    """``pipe("a red fox", num_inference_steps=2)``, as any diffusers pipeline is called: the tiny
-    text encoders encode the prompt, and left-out sizes are the call helper's (not the full model's)."""
+    """``pipe(prompt="a red fox", num_inference_steps=2)``, as any diffusers pipeline is called: the
+    tiny text encoders encode the prompt, and left-out sizes are the call helper's (not the full
+    model's). By keyword: FluxKontextPipeline's first parameter is the image."""
     attribute, grid, calls_per_step = PRESETS[name]
     pipe = pipes[name]
-    max_tokens = int(np.prod(grid))  # the full-size defaults are thousands of times more
+    grids = grid if isinstance(grid[0], tuple) else (grid,)
+    max_tokens = sum(math.prod(g) for g in grids)  # the full-size defaults are thousands of times more
     embeddings = {}
     for prompt in ("a red fox", "a big cat"):
         with transformer_calls(pipe, max_tokens=max_tokens) as calls:
-            out = call_with_prompt(pipe, prompt, num_inference_steps=2, generator=torch.Generator().manual_seed(0))
+            out = pipe(prompt=prompt, num_inference_steps=2, generator=torch.Generator().manual_seed(0))
         assert len(calls) == 2 * calls_per_step
         defaults = TINY_PIPELINES[name][1]()
         picture = np.asarray(getattr(out, attribute)[0])  # (H, W, 3), or (F, H, W, 3) for a video
@@ -247,7 +244,7 @@ def test_a_plain_prompt_call_runs_the_tiny_defaults_and_follows_the_prompt(pipes
         if len(grid) == 3:
             assert token_grid(transformer, seen["hidden_states"]) == grid
         else:
-            assert seen["hidden_states"].shape[1] == grid[0] * grid[1]
+            assert seen["hidden_states"].shape[1] == max_tokens
         embeddings[prompt] = seen["encoder_hidden_states"]
     fox, cat = embeddings.values()
     assert fox.shape == cat.shape and (fox - cat).abs().max() > 0  # the prompt reaches the text encoders

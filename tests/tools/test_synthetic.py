@@ -13,6 +13,7 @@ import torch
 import na_accel
 from na_accel import tiny
 from na_accel.errors import ArgumentError
+from na_accel.families import FAMILIES as FAMILY_SPECS
 from na_accel.tools.synthetic import INPUT_BUILDERS, SyntheticPipeline
 
 FAMILIES = sorted(INPUT_BUILDERS)
@@ -24,13 +25,18 @@ def tiny_transformer(family):
 
 
 def grid_of(family):
-    return GRIDS[2] if family == "flux" else GRIDS[3]
+    return GRIDS[len(FAMILY_SPECS[family].geometry.axes)]
+
+
+def packed(family):
+    """Image families (FLUX, FLUX.2) take packed tokens (B, H*W, C); video families (B, C, F, H, W)."""
+    return not FAMILY_SPECS[family].geometry.is_video
 
 
 def expected_latent_shape(transformer, family, grid, batch):
     """The latent shape the family's pipeline passes, from the transformer's config alone."""
     config = transformer.config
-    if family == "flux":  # packed tokens
+    if packed(family):
         return (batch, math.prod(grid), config.in_channels)
     patch = config.patch_size
     if isinstance(patch, int):  # hunyuan_video: patch_size (spatial) and patch_size_t
@@ -74,8 +80,8 @@ def test_the_loop_calls_the_transformer_once_per_step_and_is_reproducible(family
     grid = grid_of(family)
     out = pipe(grid=grid, num_inference_steps=3, batch=2, seed=1)
     assert len(timesteps) == 3
-    # FLUX's transformer takes t / 1000, the video transformers take the scheduler's t in [0, 1000]
-    top = 1.0 if family == "flux" else 1000.0
+    # FLUX's and FLUX.2's transformers take t / 1000, the video transformers the scheduler's t in [0, 1000]
+    top = 1000.0 * FAMILY_SPECS[family].timestep_scale
     assert all(t.shape == (2,) and 0 < t.max() <= top for t in timesteps)
     assert timesteps[0].max() > top / 2  # not scaled twice
     assert out.shape == expected_latent_shape(pipe.transformer, family, grid, 2)

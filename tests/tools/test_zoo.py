@@ -97,7 +97,7 @@ def test_tiny_preset_prompts_change_the_output():
 
 
 @pytest.mark.parametrize("call,message", [
-    (lambda: load_model("sdxl"), "unknown model 'sdxl'; known: tiny-flux, tiny-hunyuan-video"),
+    (lambda: load_model("sdxl"), "unknown model 'sdxl'; known: tiny-flux, tiny-flux-kontext, tiny-hunyuan-video"),
     (lambda: load_model("flux-dev"), "add --random-weights"),
     (lambda: load_model("tiny-flux", random_weights=True), "tiny preset, random already"),
     (lambda: load_model("flux-dev", random_weights=True, config_overrides={"num_blocks": 1}), "unknown key(s) ['num_blocks']"),
