@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ArgumentError, RecipeError, UnsupportedModelError
 from .cosmos_spec import COSMOS
+from .flux2_spec import FLUX2
 from .flux_spec import FLUX
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
@@ -19,7 +20,7 @@ from .spec import FamilySpec
 from .wan_spec import WAN
 
 # In the order adapters are tried on a transformer (first match wins) and listed in messages.
-FAMILY_SPECS: tuple[FamilySpec, ...] = (FLUX, HUNYUAN_VIDEO, COSMOS, WAN, HUNYUAN_VIDEO15, QWEN_IMAGE)
+FAMILY_SPECS: tuple[FamilySpec, ...] = (FLUX, HUNYUAN_VIDEO, COSMOS, WAN, HUNYUAN_VIDEO15, FLUX2, QWEN_IMAGE)
 
 FAMILIES: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}
 

@@ -4,7 +4,7 @@ They have the real model classes and token layouts at toy width (2 heads x head_
 text encoders (CLIP, T5, Llama, Qwen2.5-VL with one token per character; ByT5), so every code path
 of a full-size model runs in milliseconds on a CPU. Their outputs are noise.
 
-One module per model family (flux, hunyuan_video, cosmos, wan, hunyuan_video15, qwen_image;
+One module per model family (flux, flux2, hunyuan_video, hunyuan_video15, cosmos, wan, qwen_image;
 flux_kontext: FLUX.1 Kontext), each with a tiny transformer, a tiny offline pipeline and the call
 kwargs of its default generation (a ``TinyCall``). The input builders of bare transformers are the
 families' own (``FamilySpec.transformer_inputs``, config-driven, re-exported here as
@@ -20,12 +20,14 @@ steps past its ``dense_steps``.
 
 from ..families.cosmos_spec import transformer_inputs as cosmos_transformer_inputs
 from ..families.hunyuan_video15_spec import transformer_inputs as hunyuan_video15_transformer_inputs
+from ..families.flux2_spec import transformer_inputs as flux2_transformer_inputs
 from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
 from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
 from ._call import TinyCall
 from ._text import SafetyCheckerStandIn
 from .cosmos import TINY_COSMOS_TEXT_DIM, tiny_cosmos2_text_to_image_call, tiny_cosmos2_text_to_image_pipeline, tiny_cosmos_call, tiny_cosmos_pipeline, tiny_cosmos_transformer
+from .flux2 import TINY_FLUX2_TEXT_DIM, tiny_flux2_call, tiny_flux2_klein_call, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
 from .flux_kontext import tiny_flux_kontext_call, tiny_flux_kontext_pipeline, tiny_reference_image
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
 from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
@@ -45,6 +47,7 @@ TINY_TRANSFORMERS = {
     "cosmos": tiny_cosmos_transformer,
     "wan": tiny_wan_transformer,
     "hunyuan_video15": tiny_hunyuan_video15_transformer,
+    "flux2": tiny_flux2_transformer,
     "qwen_image": tiny_qwen_image_transformer,
 }
 
@@ -58,6 +61,8 @@ TINY_PIPELINES = {
     "tiny-wan": (tiny_wan_pipeline, tiny_wan_call),
     "tiny-wan2.2": (_tiny_wan22_pipeline, tiny_wan22_call),
     "tiny-hunyuan-video15": (tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_call),
+    "tiny-flux2": (tiny_flux2_pipeline, tiny_flux2_call),
+    "tiny-flux2-klein": (tiny_flux2_klein_pipeline, tiny_flux2_klein_call),
     "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
 }
 
@@ -74,6 +79,7 @@ def tiny_pipeline(name: str, seed: int = 0):
 
 __all__ = [
     "TINY_COSMOS_TEXT_DIM",
+    "TINY_FLUX2_TEXT_DIM",
     "TINY_FLUX_POOLED_DIM",
     "TINY_FLUX_TEXT_DIM",
     "TINY_HUNYUAN_POOLED_DIM",
@@ -87,6 +93,7 @@ __all__ = [
     "SafetyCheckerStandIn",
     "TinyCall",
     "cosmos_transformer_inputs",
+    "flux2_transformer_inputs",
     "flux_transformer_inputs",
     "hunyuan_video15_transformer_inputs",
     "hunyuan_video_transformer_inputs",
@@ -96,6 +103,11 @@ __all__ = [
     "tiny_cosmos_call",
     "tiny_cosmos_pipeline",
     "tiny_cosmos_transformer",
+    "tiny_flux2_call",
+    "tiny_flux2_klein_call",
+    "tiny_flux2_klein_pipeline",
+    "tiny_flux2_pipeline",
+    "tiny_flux2_transformer",
     "tiny_flux_call",
     "tiny_flux_kontext_call",
     "tiny_flux_kontext_pipeline",

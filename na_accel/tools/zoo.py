@@ -153,6 +153,9 @@ MODELS: dict[str, ModelSpec] = {
         _tiny_preset("tiny-wan2.2", "wan", "tiny random-weight Wan 2.2 two-expert WanPipeline (transformer_2), offline"),
         _tiny_preset("tiny-hunyuan-video15", "hunyuan_video15", "tiny random-weight HunyuanVideo15Pipeline (text-to-video, "
                      "Qwen2.5-VL + ByT5 text encoders), offline"),
+        _tiny_preset("tiny-flux2", "flux2", "tiny random-weight Flux2Pipeline (Mistral 3 text encoder), offline"),
+        _tiny_preset("tiny-flux2-klein", "flux2", "tiny random-weight Flux2KleinPipeline (Qwen 3 text encoder, true "
+                     "CFG), offline"),
         _tiny_preset("tiny-qwen-image", "qwen_image", "tiny random-weight QwenImagePipeline (tiny Qwen2.5-VL text "
                      "encoder), offline"),
     )

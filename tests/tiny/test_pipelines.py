@@ -23,6 +23,8 @@ PRESETS = {
     "tiny-wan": ("frames", (3, 3, 32), 2),
     "tiny-wan2.2": ("frames", (3, 3, 32), 2),
     "tiny-hunyuan-video15": ("frames", (3, 3, 8), 2),
+    "tiny-flux2": ("images", (16, 16), 1),
+    "tiny-flux2-klein": ("images", (16, 16), 2),
     "tiny-qwen-image": ("images", (16, 16), 2),  # true CFG with the default negative prompt
 }
 # preset -> its family's shipped recipe
@@ -35,6 +37,8 @@ SHIPPED_RECIPES = {
     "tiny-wan": "wan_gna",
     "tiny-wan2.2": "wan_gna",
     "tiny-hunyuan-video15": "hunyuan_video15_gna",
+    "tiny-flux2": "flux2_gna",
+    "tiny-flux2-klein": "flux2_gna",
     "tiny-qwen-image": "qwen_image_gna",
 }
 
@@ -215,7 +219,7 @@ def test_wan22_two_stage_runs_both_transformers(pipes):
     assert [component for component, _ in calls] == [c for c in expected for _ in range(2)]  # CFG: twice
 
 
-@pytest.mark.parametrize("name", ["tiny-cosmos", "tiny-cosmos2-t2i", "tiny-wan"])
+@pytest.mark.parametrize("name", ["tiny-cosmos", "tiny-cosmos2-t2i", "tiny-wan", "tiny-flux2-klein"])
 def test_cfg_calls_the_transformer_twice_per_step(pipes, name):
     pipe, call = pipes[name], TINY_PIPELINES[name][1]
     with transformer_calls(pipe) as calls:

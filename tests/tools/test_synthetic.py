@@ -13,7 +13,7 @@ import torch
 import na_accel
 from na_accel import tiny
 from na_accel.errors import ArgumentError
-from na_accel.families import FAMILIES as FAMILY_REGISTRY
+from na_accel.families import FAMILIES as FAMILY_SPECS
 from na_accel.tools.synthetic import INPUT_BUILDERS, SyntheticPipeline
 
 FAMILIES = sorted(INPUT_BUILDERS)
@@ -25,14 +25,19 @@ def tiny_transformer(family):
 
 
 def grid_of(family):
-    return GRIDS[len(FAMILY_REGISTRY[family].geometry.axes)]
+    return GRIDS[len(FAMILY_SPECS[family].geometry.axes)]
+
+
+def packed(family):
+    """Image families (FLUX, FLUX.2) take packed tokens (B, H*W, C); video families (B, C, F, H, W)."""
+    return not FAMILY_SPECS[family].geometry.is_video
 
 
 def expected_latent_shape(transformer, family, grid, batch):
     """The latent shape the family's pipeline passes, from the transformer's config alone: the
     channels it predicts (HunyuanVideo 1.5 also takes condition channels after the latents)."""
     config = transformer.config
-    if not FAMILY_REGISTRY[family].geometry.is_video:  # image families (FLUX, Qwen-Image): packed tokens
+    if packed(family):
         return (batch, math.prod(grid), config.in_channels)
     patch = config.patch_size
     if isinstance(patch, int):  # hunyuan_video(15): patch_size (spatial) and patch_size_t
@@ -49,11 +54,10 @@ def test_inputs_have_the_shapes_the_transformer_takes(family):
     model_input = inputs.latents
     if inputs.condition is not None:  # condition channels after the latents, up to in_channels
         model_input = torch.cat([inputs.latents, inputs.condition], dim=1)
-    channels = 1 if FAMILY_REGISTRY[family].geometry.is_video else 2  # image families: (B, tokens, C)
-    assert model_input.shape[channels] == transformer.config.in_channels
+    assert model_input.shape[2 if packed(family) else 1] == transformer.config.in_channels
     kwargs = {**inputs.kwargs, inputs.latent_key: model_input}
     assert inputs.kwargs["encoder_hidden_states"].shape[0] == 2
-    spec = FAMILY_REGISTRY[family]
+    spec = FAMILY_SPECS[family]
     if spec.text_in_self_attention:  # text_len tokens join the attention (HunyuanVideo 1.5: from 3 inputs)
         assert spec.adapter().token_layout(transformer, (), kwargs).text_len == 7
     else:
@@ -87,8 +91,8 @@ def test_the_loop_calls_the_transformer_once_per_step_and_is_reproducible(family
     grid = grid_of(family)
     out = pipe(grid=grid, num_inference_steps=3, batch=2, seed=1)
     assert len(timesteps) == 3
-    # the family's pipeline scales the scheduler's t in [0, 1000] (FLUX, Qwen-Image: t / 1000)
-    top = 1000.0 * FAMILY_REGISTRY[family].timestep_scale
+    # FLUX's and FLUX.2's transformers take t / 1000, the video transformers the scheduler's t in [0, 1000]
+    top = 1000.0 * FAMILY_SPECS[family].timestep_scale
     assert all(t.shape == (2,) and 0 < t.max() <= top for t in timesteps)
     assert timesteps[0].max() > top / 2  # not scaled twice
     assert out.shape == expected_latent_shape(pipe.transformer, family, grid, 2)

@@ -1,0 +1,306 @@
+"""FLUX.2 (Flux2Transformer2DModel; Flux2Pipeline, the Flux2Klein pipelines): joint [text, image] attention.
+
+Token layout: text first, then the image tokens: the generated image's row-major (height, width)
+grid of 2x2-patchified latents (1024x1024 pixels -> 64x64 tokens), then the grid of each reference
+image (editing, multi-reference: ``TokenLayout.extra_grids``). The grids come from ``img_ids``
+(positions (t, h, w, l), see flux2_layout.py) and the text length from ``encoder_hidden_states``:
+single-stream blocks hand the processor the concatenated sequence only, so the transformer's
+forward inputs tell where text ends. Each grid's queries see their own neighborhood, all text and
+every token of the other images; text queries see everything, as stock.
+
+Double-stream blocks (``transformer_blocks.<i>.attn``, Flux2AttnProcessor) and single-stream
+blocks (``single_transformer_blocks.<i>.attn``, Flux2ParallelSelfAttnProcessor, QKV fused with
+the MLP) both become GNA; their Klein-KV variants too, for calls without a KV-cache mode. The
+pipelines pass no attention mask (padded text tokens are keys in the stock model, and stay keys).
+Calls that run stock, counted: the Klein-KV cache modes "extract" / "cached" (reference tokens
+that attend only to themselves, or cached keys without queries: not GNA's joint layout), ids that
+are not row-major grids.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Iterator
+
+import torch
+from diffusers.models.embeddings import apply_rotary_emb
+from diffusers.models.transformers.transformer_flux2 import (
+    Flux2Attention,
+    Flux2AttnProcessor,
+    Flux2KVAttnProcessor,
+    Flux2KVParallelSelfAttnProcessor,
+    Flux2ParallelSelfAttention,
+    Flux2ParallelSelfAttnProcessor,
+    Flux2Transformer2DModel,
+    _get_qkv_projections,
+)
+
+from ..kernels.joint import gna_joint_attention
+from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
+from .flux2_layout import grids_text, image_grids
+
+
+def kv_cache_reason(mode: Any) -> str:
+    return (f"kv_cache_mode={mode!r} (Klein-KV reference-image cache: reference tokens attend only to "
+            "themselves, or come cached without queries; not GNA's joint layout)")
+
+
+class Flux2Adapter(ModelAdapter):
+    family = "flux2"
+    transformer_class_name = "Flux2Transformer2DModel"
+    pipeline_names = ("Flux2Pipeline", "Flux2KleinPipeline", "Flux2KleinKVPipeline", "Flux2KleinInpaintPipeline")
+
+    def __init__(self) -> None:
+        # (weak reference to the img_ids tensor the forward got, its version, the result)
+        self._grid_cache: tuple[weakref.ref, int, tuple[tuple[int, int], ...] | str] | None = None
+
+    def handles(self, transformer: torch.nn.Module) -> bool:
+        return isinstance(transformer, Flux2Transformer2DModel)
+
+    def attention_layers(self, transformer: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module]]:
+        for name, module in transformer.named_modules():
+            if isinstance(module, (Flux2Attention, Flux2ParallelSelfAttention)):
+                yield name, module
+
+    def unsupported_processor_reason(self, module: torch.nn.Module) -> str | None:
+        processor = module.processor
+        if type(processor) in GNA_PROCESSORS:
+            return None
+        return (
+            f"processor {type(processor).__name__} is not supported (GNA replaces "
+            f"{', '.join(cls.__name__ for cls in GNA_PROCESSORS)} only; custom processors keep running as they are)"
+        )
+
+    def head_dim(self, transformer: torch.nn.Module) -> int:
+        return int(transformer.config.attention_head_dim)
+
+    def token_layout(self, transformer: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> TokenLayout:
+        inputs = forward_arguments(transformer, args, kwargs)
+        hidden_states, text, img_ids = (inputs.get(k) for k in ("hidden_states", "encoder_hidden_states", "img_ids"))
+        if not all(isinstance(x, torch.Tensor) for x in (hidden_states, text, img_ids)):
+            return TokenLayout(None, 0, True, "forward called without hidden_states, encoder_hidden_states or img_ids")
+        text_len = int(text.shape[1])
+        mode = inputs.get("kv_cache_mode")
+        if mode is not None:
+            return TokenLayout(None, text_len, True, kv_cache_reason(mode))
+        grids = self._grids_from_ids(img_ids)
+        if isinstance(grids, str):
+            return TokenLayout(None, text_len, True, grids)
+        n_image = sum(h * w for h, w in grids)
+        if hidden_states.shape[1] != n_image:
+            return TokenLayout(None, text_len, True,
+                               f"{hidden_states.shape[1]} image tokens but img_ids describe {grids_text(grids)}")
+        return TokenLayout(grids[0], text_len, True, extra_grids=grids[1:])
+
+    def _grids_from_ids(self, img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | str:
+        """The image grids of the forward's img_ids, cached on the tensor's identity and version.
+
+        Pipelines build img_ids once per call (batched (B, N, 4): the transformer reads row 0),
+        so the (device-synchronizing) check runs once per generation, not per step.
+        """
+        cache = self._grid_cache
+        if cache is not None and cache[0]() is img_ids and cache[1] == img_ids._version:
+            return cache[2]
+        result = image_grids(img_ids[0] if img_ids.ndim == 3 else img_ids)
+        self._grid_cache = (weakref.ref(img_ids), img_ids._version, result)
+        return result
+
+    def make_processor(self, original: Any, route: Any) -> GNAProcessor:
+        gna_class = GNA_PROCESSORS[type(original)]
+        register_like_stock(gna_class, type(original))
+        return gna_class(original, route)
+
+
+def _gna(processor: GNAProcessor, call: Any, query, key, value) -> torch.Tensor:
+    """GNA among image tokens (each reference image's grid too, which also sees every token of the
+    other images); text rows dense through the model's attention backend."""
+    return gna_joint_attention(
+        query, key, value, text_len=call.text_len, text_first=call.text_first, window=call.window,
+        backend=call.backend, dense_attention=processor._dense_attention, extra_windows=call.extra_windows,
+    )
+
+
+class GNAFlux2AttnProcessor(GNAProcessor):
+    """Flux2AttnProcessor (double-stream blocks) with GNA among image tokens; stock ``__call__`` parameters.
+
+    Projections, QK norms and RoPE are exactly the stock processor's.
+    """
+
+    def __call__(
+        self,
+        attn: Flux2Attention,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor = None,
+        attention_mask: torch.Tensor | None = None,
+        image_rotary_emb: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        call = self._route(attn, hidden_states, encoder_hidden_states, attention_mask)
+        if call is None:
+            return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)
+        return self._sparse(call, attn, hidden_states, encoder_hidden_states, image_rotary_emb)
+
+    def _route(self, attn, hidden_states, encoder_hidden_states, attention_mask):
+        text_len_seen = encoder_hidden_states.shape[1] if encoder_hidden_states is not None else None
+        return self.route.route(
+            seq_len=hidden_states.shape[1] + (text_len_seen or 0),
+            text_len_seen=text_len_seen,
+            unhandled_attention_mask=attention_mask is not None,
+            has_parallel_config=self._parallel_config is not None,
+            device=hidden_states.device,
+            dtype=hidden_states.dtype,
+            needs_grad=needs_grad(attn, hidden_states, encoder_hidden_states),
+        )
+
+    def _sparse(self, call, attn, hidden_states, encoder_hidden_states, image_rotary_emb):
+        # --- as Flux2AttnProcessor, up to the attention call ---
+        query, key, value, encoder_query, encoder_key, encoder_value = _get_qkv_projections(
+            attn, hidden_states, encoder_hidden_states
+        )
+        query = query.unflatten(-1, (-1, attn.head_dim))
+        key = key.unflatten(-1, (-1, attn.head_dim))
+        value = value.unflatten(-1, (-1, attn.head_dim))
+        query = attn.norm_q(query)
+        key = attn.norm_k(key)
+        if attn.added_kv_proj_dim is not None:
+            encoder_query = encoder_query.unflatten(-1, (-1, attn.head_dim))
+            encoder_key = encoder_key.unflatten(-1, (-1, attn.head_dim))
+            encoder_value = encoder_value.unflatten(-1, (-1, attn.head_dim))
+            encoder_query = attn.norm_added_q(encoder_query)
+            encoder_key = attn.norm_added_k(encoder_key)
+            query = torch.cat([encoder_query, query], dim=1)
+            key = torch.cat([encoder_key, key], dim=1)
+            value = torch.cat([encoder_value, value], dim=1)
+        if image_rotary_emb is not None:
+            query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
+            key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
+
+        hidden_states = _gna(self, call, query, key, value)
+
+        # --- as Flux2AttnProcessor, after the attention call ---
+        hidden_states = hidden_states.flatten(2, 3)
+        hidden_states = hidden_states.to(query.dtype)
+        if encoder_hidden_states is not None:
+            encoder_hidden_states, hidden_states = hidden_states.split_with_sizes(
+                [encoder_hidden_states.shape[1], hidden_states.shape[1] - encoder_hidden_states.shape[1]], dim=1
+            )
+            encoder_hidden_states = attn.to_add_out(encoder_hidden_states)
+        hidden_states = attn.to_out[0](hidden_states)
+        hidden_states = attn.to_out[1](hidden_states)
+        if encoder_hidden_states is not None:
+            return hidden_states, encoder_hidden_states
+        return hidden_states
+
+
+class GNAFlux2KVAttnProcessor(GNAFlux2AttnProcessor):
+    """Flux2KVAttnProcessor (Flux2KleinKVPipeline): GNA for calls without a KV-cache mode, else stock."""
+
+    def __call__(
+        self,
+        attn: Flux2Attention,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor = None,
+        attention_mask: torch.Tensor | None = None,
+        image_rotary_emb: torch.Tensor | None = None,
+        kv_cache: Any = None,
+        kv_cache_mode: str | None = None,
+        num_ref_tokens: int = 0,
+    ) -> torch.Tensor:
+        if kv_cache_mode is not None:
+            call = self.route.dense(kv_cache_reason(kv_cache_mode))
+        else:
+            call = self._route(attn, hidden_states, encoder_hidden_states, attention_mask)
+        if call is None:
+            return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb,
+                                 kv_cache=kv_cache, kv_cache_mode=kv_cache_mode, num_ref_tokens=num_ref_tokens)
+        return self._sparse(call, attn, hidden_states, encoder_hidden_states, image_rotary_emb)
+
+
+class GNAFlux2ParallelSelfAttnProcessor(GNAProcessor):
+    """Flux2ParallelSelfAttnProcessor (single-stream blocks) with GNA among image tokens.
+
+    The block attends over [text, image] already concatenated: the text length is the layout's.
+    The fused QKV + MLP projection, QK norms, RoPE and the fused output projection are stock.
+    """
+
+    def __call__(
+        self,
+        attn: Flux2ParallelSelfAttention,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        image_rotary_emb: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        call = self._route(attn, hidden_states, attention_mask)
+        if call is None:
+            return self.original(attn, hidden_states, attention_mask, image_rotary_emb)
+        return self._sparse(call, attn, hidden_states, image_rotary_emb)
+
+    def _route(self, attn, hidden_states, attention_mask):
+        return self.route.route(
+            seq_len=hidden_states.shape[1],
+            text_len_seen=None,
+            unhandled_attention_mask=attention_mask is not None,
+            has_parallel_config=self._parallel_config is not None,
+            device=hidden_states.device,
+            dtype=hidden_states.dtype,
+            needs_grad=needs_grad(attn, hidden_states),
+        )
+
+    def _sparse(self, call, attn, hidden_states, image_rotary_emb):
+        # --- as Flux2ParallelSelfAttnProcessor, up to the attention call ---
+        hidden_states = attn.to_qkv_mlp_proj(hidden_states)
+        qkv_dim = 3 * attn.inner_dim
+        mlp_dim = attn.mlp_hidden_dim * attn.mlp_mult_factor
+        local_qkv = hidden_states.shape[-1] * qkv_dim // (qkv_dim + mlp_dim)
+        qkv, mlp_hidden_states = torch.split(hidden_states, [local_qkv, hidden_states.shape[-1] - local_qkv], dim=-1)
+        query, key, value = qkv.chunk(3, dim=-1)
+        query = query.unflatten(-1, (-1, attn.head_dim))
+        key = key.unflatten(-1, (-1, attn.head_dim))
+        value = value.unflatten(-1, (-1, attn.head_dim))
+        query = attn.norm_q(query)
+        key = attn.norm_k(key)
+        if image_rotary_emb is not None:
+            query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
+            key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
+
+        hidden_states = _gna(self, call, query, key, value)
+
+        # --- as Flux2ParallelSelfAttnProcessor, after the attention call ---
+        hidden_states = hidden_states.flatten(2, 3)
+        hidden_states = hidden_states.to(query.dtype)
+        mlp_hidden_states = attn.mlp_act_fn(mlp_hidden_states)
+        hidden_states = torch.cat([hidden_states, mlp_hidden_states], dim=-1)
+        return attn.to_out(hidden_states)
+
+
+class GNAFlux2KVParallelSelfAttnProcessor(GNAFlux2ParallelSelfAttnProcessor):
+    """Flux2KVParallelSelfAttnProcessor (Flux2KleinKVPipeline): GNA for calls without a KV-cache mode."""
+
+    def __call__(
+        self,
+        attn: Flux2ParallelSelfAttention,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        image_rotary_emb: torch.Tensor | None = None,
+        kv_cache: Any = None,
+        kv_cache_mode: str | None = None,
+        num_txt_tokens: int = 0,
+        num_ref_tokens: int = 0,
+    ) -> torch.Tensor:
+        if kv_cache_mode is not None:
+            call = self.route.dense(kv_cache_reason(kv_cache_mode))
+        else:
+            call = self._route(attn, hidden_states, attention_mask)
+        if call is None:
+            return self.original(attn, hidden_states, attention_mask, image_rotary_emb, kv_cache=kv_cache,
+                                 kv_cache_mode=kv_cache_mode, num_txt_tokens=num_txt_tokens,
+                                 num_ref_tokens=num_ref_tokens)
+        return self._sparse(call, attn, hidden_states, image_rotary_emb)
+
+
+# stock processor class -> its GNA processor (what GNA replaces)
+GNA_PROCESSORS: dict[type, type] = {
+    Flux2AttnProcessor: GNAFlux2AttnProcessor,
+    Flux2KVAttnProcessor: GNAFlux2KVAttnProcessor,
+    Flux2ParallelSelfAttnProcessor: GNAFlux2ParallelSelfAttnProcessor,
+    Flux2KVParallelSelfAttnProcessor: GNAFlux2KVParallelSelfAttnProcessor,
+}
