@@ -54,7 +54,8 @@ def test_inputs_have_the_shapes_the_transformer_takes(family):
     model_input = inputs.latents
     if inputs.condition is not None:  # condition channels after the latents, up to in_channels
         model_input = torch.cat([inputs.latents, inputs.condition], dim=1)
-    assert model_input.shape[1] == (transformer.config.in_channels if family != "flux" else model_input.shape[1])
+    if not packed(family):  # video latents: channels first, condition channels included
+        assert model_input.shape[1] == transformer.config.in_channels
     kwargs = {**inputs.kwargs, inputs.latent_key: model_input}
     assert inputs.kwargs["encoder_hidden_states"].shape[0] == 2
     spec = FAMILY_SPECS[family]
