@@ -15,11 +15,12 @@ from .flux2_spec import FLUX2
 from .flux_spec import FLUX
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
+from .qwen_image_spec import QWEN_IMAGE
 from .spec import FamilySpec
 from .wan_spec import WAN
 
 # In the order adapters are tried on a transformer (first match wins) and listed in messages.
-FAMILY_SPECS: tuple[FamilySpec, ...] = (FLUX, HUNYUAN_VIDEO, COSMOS, WAN, HUNYUAN_VIDEO15, FLUX2)
+FAMILY_SPECS: tuple[FamilySpec, ...] = (FLUX, HUNYUAN_VIDEO, COSMOS, WAN, HUNYUAN_VIDEO15, FLUX2, QWEN_IMAGE)
 
 FAMILIES: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}
 

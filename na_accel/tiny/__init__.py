@@ -1,13 +1,14 @@
 """Tiny random-weight pipelines, built from config offline: for the demo, the tests and CI.
 
 They have the real model classes and token layouts at toy width (2 heads x head_dim 16) and tiny
-text encoders (CLIP, T5, Llama with one token per character), so every code path of a full-size
-model runs in milliseconds on a CPU. Their outputs are noise.
+text encoders (CLIP, T5, Llama, Qwen2.5-VL with one token per character; ByT5), so every code path
+of a full-size model runs in milliseconds on a CPU. Their outputs are noise.
 
-One module per model family (flux, flux2, hunyuan_video, hunyuan_video15, cosmos, wan; flux_kontext: FLUX.1 Kontext), each with a tiny transformer, a
-tiny offline pipeline and the call kwargs of its default generation (a ``TinyCall``). The input
-builders of bare transformers are the families' own (``FamilySpec.transformer_inputs``, config-driven,
-re-exported here as ``<family>_transformer_inputs``; ``flux_transformer_inputs`` is the tiny FLUX's).
+One module per model family (flux, flux2, hunyuan_video, hunyuan_video15, cosmos, wan, qwen_image;
+flux_kontext: FLUX.1 Kontext), each with a tiny transformer, a tiny offline pipeline and the call
+kwargs of its default generation (a ``TinyCall``). The input builders of bare transformers are the
+families' own (``FamilySpec.transformer_inputs``, config-driven, re-exported here as
+``<family>_transformer_inputs``; ``flux_transformer_inputs`` is the tiny FLUX's).
 ``TINY_TRANSFORMERS`` maps each family to its tiny transformer factory; ``TINY_PIPELINES`` maps
 preset names to (pipeline factory, call-kwargs helper):
 ``factory, call = TINY_PIPELINES["tiny-wan"]; out = factory()(**call())``.
@@ -21,6 +22,7 @@ from ..families.cosmos_spec import transformer_inputs as cosmos_transformer_inpu
 from ..families.hunyuan_video15_spec import transformer_inputs as hunyuan_video15_transformer_inputs
 from ..families.flux2_spec import transformer_inputs as flux2_transformer_inputs
 from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
+from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
 from ._call import TinyCall
 from ._text import SafetyCheckerStandIn
@@ -30,6 +32,7 @@ from .flux_kontext import tiny_flux_kontext_call, tiny_flux_kontext_pipeline, ti
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
 from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
+from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
 
 
@@ -45,6 +48,7 @@ TINY_TRANSFORMERS = {
     "wan": tiny_wan_transformer,
     "hunyuan_video15": tiny_hunyuan_video15_transformer,
     "flux2": tiny_flux2_transformer,
+    "qwen_image": tiny_qwen_image_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -59,6 +63,7 @@ TINY_PIPELINES = {
     "tiny-hunyuan-video15": (tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_call),
     "tiny-flux2": (tiny_flux2_pipeline, tiny_flux2_call),
     "tiny-flux2-klein": (tiny_flux2_klein_pipeline, tiny_flux2_klein_call),
+    "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
 }
 
 
@@ -80,6 +85,7 @@ __all__ = [
     "TINY_HUNYUAN_POOLED_DIM",
     "TINY_HUNYUAN_TEXT_DIM",
     "TINY_PIPELINES",
+    "TINY_QWEN_TEXT_DIM",
     "TINY_TRANSFORMERS",
     "TINY_WAN_BOUNDARY_RATIO",
     "TINY_WAN_TEXT_DIM",
@@ -91,6 +97,7 @@ __all__ = [
     "flux_transformer_inputs",
     "hunyuan_video15_transformer_inputs",
     "hunyuan_video_transformer_inputs",
+    "qwen_image_transformer_inputs",
     "tiny_cosmos2_text_to_image_call",
     "tiny_cosmos2_text_to_image_pipeline",
     "tiny_cosmos_call",
@@ -115,6 +122,9 @@ __all__ = [
     "tiny_hunyuan_video_prompt_template",
     "tiny_hunyuan_video_transformer",
     "tiny_pipeline",
+    "tiny_qwen_image_call",
+    "tiny_qwen_image_pipeline",
+    "tiny_qwen_image_transformer",
     "tiny_reference_image",
     "tiny_wan22_call",
     "tiny_wan_call",

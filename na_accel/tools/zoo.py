@@ -156,6 +156,8 @@ MODELS: dict[str, ModelSpec] = {
         _tiny_preset("tiny-flux2", "flux2", "tiny random-weight Flux2Pipeline (Mistral 3 text encoder), offline"),
         _tiny_preset("tiny-flux2-klein", "flux2", "tiny random-weight Flux2KleinPipeline (Qwen 3 text encoder, true "
                      "CFG), offline"),
+        _tiny_preset("tiny-qwen-image", "qwen_image", "tiny random-weight QwenImagePipeline (tiny Qwen2.5-VL text "
+                     "encoder), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.

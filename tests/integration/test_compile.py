@@ -28,6 +28,11 @@ FAMILIES = {
     "cosmos": (tiny.tiny_cosmos_transformer, lambda t: tiny.cosmos_transformer_inputs(t, (2, 3, 4), batch=2), [2, 3, 3]),
     "wan": (tiny.tiny_wan_transformer, lambda t: tiny.wan_transformer_inputs(t, (2, 3, 4), batch=2), [2, 3, 3]),
     "flux2": (tiny.tiny_flux2_transformer, lambda t: tiny.flux2_transformer_inputs(t, (5, 7), batch=2), [3, 3]),
+    "qwen_image": (
+        tiny.tiny_qwen_image_transformer,
+        lambda t: tiny.qwen_image_transformer_inputs(t, (4, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
+        [3, 3],
+    ),
 }
 
 

@@ -25,6 +25,7 @@ PRESETS = {
     "tiny-hunyuan-video15": ("frames", (3, 3, 8), 2),
     "tiny-flux2": ("images", (16, 16), 1),
     "tiny-flux2-klein": ("images", (16, 16), 2),
+    "tiny-qwen-image": ("images", (16, 16), 2),  # true CFG with the default negative prompt
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -38,6 +39,7 @@ SHIPPED_RECIPES = {
     "tiny-hunyuan-video15": "hunyuan_video15_gna",
     "tiny-flux2": "flux2_gna",
     "tiny-flux2-klein": "flux2_gna",
+    "tiny-qwen-image": "qwen_image_gna",
 }
 
 TRANSFORMERS = {
