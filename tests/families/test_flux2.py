@@ -206,7 +206,7 @@ def test_pipelines_pad_text_without_a_mask(preset):
     parameters = inspect.signature(type(pipe.transformer).forward).parameters
     assert not any("mask" in name for name in parameters)  # the transformer takes no attention mask at all
     assert all(kwargs["encoder_hidden_states"].shape[:2] == (2, 32) for kwargs in seen)  # padded to 32 tokens
-    assert not (kwargs := seen[0]).get("joint_attention_kwargs")
+    assert not seen[0].get("joint_attention_kwargs")
 
 
 def test_padded_text_stays_a_key_as_in_stock(transformer):
