@@ -7,7 +7,8 @@
         --recipes hunyuan_video_gna --device cuda --dtype bfloat16 --steps 50
 
 Every cell is one `na-accel bench` run (its JSON kept in --output-dir/runs/); shipped architecture
-configs (flux-dev, hunyuan-video, cosmos-7b, wan-14b) run with --random-weights. A recipe for
+configs (`na-accel models`: flux-dev, flux2-dev, qwen-image, hunyuan-video, hunyuan-video15,
+cosmos-7b, wan-14b) run with --random-weights. A recipe for
 another model family than the model is skipped (and listed). Sizes are HEIGHTxWIDTH or
 HEIGHTxWIDTHxFRAMES. CPU timings say nothing about GPU speed; the table names the device.
 """
