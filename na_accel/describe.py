@@ -46,6 +46,7 @@ class TransformerReport:
     recipe_hash: str
     recipe_source: str  # where the recipe was loaded from (Recipe.source)
     dense_steps: int
+    dense_final_steps: int
     backend_requested: str
     backend: str | None  # resolved at patch time (None when no layer is sparse)
     backends_used: dict[str, str]  # per device/dtype seen at run time
@@ -135,6 +136,7 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
         recipe_hash=recipe.hash,
         recipe_source=recipe.source,
         dense_steps=recipe.dense_steps,
+        dense_final_steps=recipe.dense_final_steps,
         backend_requested=patch.backends.requested,
         backend=patch.backends.backend.name if patch.backends.backend else None,
         backends_used=patch.backends.used,
@@ -198,7 +200,8 @@ def _format_transformer(t: TransformerReport) -> str:
     lines = [
         f"{t.attribute} ({t.model_class}) — {status}",
         f"  recipe {t.recipe} [{t.recipe_hash}], dense_steps={t.dense_steps}, "
-        f"backend {t.backend_requested} -> {t.backend or 'none needed (no sparse layer)'}",
+        + (f"dense_final_steps={t.dense_final_steps}, " if t.dense_final_steps else "")
+        + f"backend {t.backend_requested} -> {t.backend or 'none needed (no sparse layer)'}",
         f"  recipe loaded from {t.recipe_source}",
         *_window_lines(t),
     ]

@@ -26,7 +26,7 @@ from .plan import LayerPlan, plan_layers
 from .recipe.model import Recipe
 from .recipe.parse import load_recipe
 from .recipe.scaling import check_snap_tiles
-from .runtime import BackendChoice, CallState, LayerRoute, step_reader
+from .runtime import BackendChoice, CallState, LayerRoute, StepPosition, step_reader
 
 STATE_ATTRIBUTE = "_na_accel_patch"
 PIPELINE_TRANSFORMERS = ("transformer", "transformer_2")
@@ -48,7 +48,7 @@ class TransformerPatch:
     recipe: Recipe
     backends: BackendChoice
     plans: dict[str, LayerPlan]
-    step_reader: Callable[[], int | None] | None
+    step_reader: Callable[[], StepPosition | None] | None
     routes: dict[str, LayerRoute] = field(default_factory=dict)
     originals: dict[str, Any] = field(default_factory=dict)
     hook_handles: list = field(default_factory=list)

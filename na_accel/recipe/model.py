@@ -3,7 +3,8 @@
 A recipe is plain data (a dict, a YAML/JSON file, or a shipped name)::
 
     {"model": "flux",
-     "dense_steps": 0,
+     "dense_steps": 0,            # the first N denoising steps run dense (warm-up)
+     "dense_final_steps": 0,      # and the last N (detail; optional, default 0)
      "default": {"kernel_size": [80, 80], "stride": [16, 16], "dilation": [1, 1]},
      "layers": [{"match": "transformer_blocks.0.attn", "dense": true},
                 {"match": "single_transformer_blocks.*", "kernel_size": [64, 64]}]}
@@ -26,7 +27,7 @@ from ..windows import ResolvedWindow, WindowSpec
 from .scaling import ScalingSpec, SnapContext, resolve_window
 
 WINDOW_KEYS = ("kernel_size", "stride", "dilation", "is_causal")
-RECIPE_KEYS = ("model", "dense_steps", "default", "layers", "scaling")
+RECIPE_KEYS = ("model", "dense_steps", "dense_final_steps", "default", "layers", "scaling")
 # Free-form documentation keys a recipe may carry; they never change behaviour.
 METADATA_KEYS = ("name", "description", "source", "provenance", "tuned_for", "notes", "metadata")
 MAX_DENSE_STEPS = 100_000  # denoising steps; real schedules have <= 1000
@@ -71,6 +72,20 @@ class Recipe:
     # Where it was loaded from ("shipped recipe 'flux_gna' (<path>)", "file '<path>'", "dict");
     # not content: equal recipes from different places are equal and hash alike.
     source: str = field(default="a Recipe built in Python", compare=False)
+    dense_final_steps: int = 0  # the last N denoising steps run dense too
+
+    def dense_step_reason(self, step: int, total_steps: int | None) -> str | None:
+        """Why denoising step ``step`` (0-based) of ``total_steps`` runs dense, or None: it runs as
+        the layers say. The last steps need the schedule's length; unknown, they run sparse."""
+        if step < self.dense_steps:
+            return f"dense step (step < dense_steps={self.dense_steps})"
+        if self.dense_final_steps and total_steps is not None and step >= total_steps - self.dense_final_steps:
+            return f"dense final step (one of the last dense_final_steps={self.dense_final_steps} of {total_steps})"
+        return None
+
+    def dense_step_count(self, steps: int) -> int:
+        """How many of ``steps`` denoising steps run dense (first ``dense_steps``, last ``dense_final_steps``)."""
+        return min(steps, self.dense_steps + self.dense_final_steps)
 
     def resolve(self, window: WindowSpec, grid: Sequence[int], context: SnapContext | None = None) -> ResolvedWindow:
         """``window`` (a layer's) made legal for ``grid``, following ``recipe.scaling``.

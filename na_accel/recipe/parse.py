@@ -56,6 +56,8 @@ def parse_recipe(data: Any, name: str | None = None, source: str = "dict") -> Re
 
     dense_steps = data.get("dense_steps", 0)
     check_int("recipe.dense_steps", dense_steps, 0, MAX_DENSE_STEPS, "na_accel.recipe.MAX_DENSE_STEPS")
+    dense_final_steps = data.get("dense_final_steps", 0)
+    check_int("recipe.dense_final_steps", dense_final_steps, 0, MAX_DENSE_STEPS, "na_accel.recipe.MAX_DENSE_STEPS")
 
     if "default" not in data:
         raise RecipeError(
@@ -104,6 +106,7 @@ def parse_recipe(data: Any, name: str | None = None, source: str = "dict") -> Re
     return Recipe(
         model=model,
         dense_steps=int(dense_steps),
+        dense_final_steps=int(dense_final_steps),
         default=default,
         layers=tuple(rules),
         name=name if name is not None else metadata.get("name"),

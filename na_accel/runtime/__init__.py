@@ -5,9 +5,9 @@ from .backend_choice import BackendChoice
 from .context import CallContext, CallState
 from .outcomes import FULL_WINDOW, SPARSE, Outcome, Ran
 from .routing import LayerRoute, SparseCall
-from .steps import denoising_step, step_reader
+from .steps import StepPosition, denoising_step, step_reader
 
 __all__ = [
     "FULL_WINDOW", "SPARSE", "BackendChoice", "CallContext", "CallState", "LayerRoute", "Outcome", "Ran", "SparseCall",
-    "denoising_step", "step_reader",
+    "StepPosition", "denoising_step", "step_reader",
 ]

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..families import TokenLayout
+from .steps import StepPosition
 
 
 @dataclass
@@ -20,7 +21,7 @@ class CallContext:
     """One transformer forward call: its token layout, denoising step and what its layers ran."""
 
     layout: TokenLayout
-    step: int | None
+    step: StepPosition | None
     counts: Counter = field(default_factory=Counter)  # (layer name, Outcome) -> calls
     outer: "CallContext | None" = None  # the context this call interrupted (a re-entrant forward)
 
@@ -37,7 +38,7 @@ class CallState:
     def current(self) -> CallContext | None:
         return getattr(self._local, "context", None)
 
-    def begin(self, layout: TokenLayout, step: int | None) -> None:
+    def begin(self, layout: TokenLayout, step: StepPosition | None) -> None:
         self._local.context = CallContext(layout, step, outer=self.current)
 
     def end(self) -> None:

@@ -94,8 +94,9 @@ class LayerRoute:
         if ctx is None:
             return self.dense("called outside the transformer's forward (no token layout)")
         recipe = self.patch.recipe
-        if ctx.step is not None and ctx.step < recipe.dense_steps:
-            return self.dense(f"dense step (step < dense_steps={recipe.dense_steps})", warn=False)
+        step_reason = recipe.dense_step_reason(ctx.step.index, ctx.step.total) if ctx.step is not None else None
+        if step_reason is not None:
+            return self.dense(step_reason, warn=False)
         layout = ctx.layout
         if layout.grid is None:
             return self.dense(f"no token grid: {layout.problem}")

@@ -1,38 +1,52 @@
-"""The denoising step of a patched pipeline, read from its scheduler (for ``recipe.dense_steps``)."""
+"""The denoising step of a patched pipeline, read from its scheduler (for ``recipe.dense_steps`` and
+``recipe.dense_final_steps``)."""
 
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import RecipeError
 from ..recipe.model import Recipe
 
 
-def step_reader(pipeline: Any, recipe: Recipe, attribute: str) -> Callable[[], int | None] | None:
-    """Reads the denoising step from ``pipeline.scheduler.step_index`` (None in step 0 -> 0).
+@dataclass(frozen=True)
+class StepPosition:
+    """Where one transformer call sits in its denoising schedule."""
+
+    index: int  # 0-based denoising step
+    total: int | None  # steps in the schedule (len(scheduler.timesteps)); None when unknown
+
+
+def step_reader(pipeline: Any, recipe: Recipe, attribute: str) -> Callable[[], StepPosition | None] | None:
+    """Reads the denoising step from ``pipeline.scheduler.step_index`` (None in step 0 -> 0) and the
+    schedule's length from ``len(scheduler.timesteps)``.
 
     Counting forward calls would break with classifier-free guidance (two calls per step).
     """
+    field, value = next(((f, v) for f, v in (("dense_steps", recipe.dense_steps),
+                                             ("dense_final_steps", recipe.dense_final_steps)) if v), (None, 0))
     if pipeline is None:
-        if recipe.dense_steps:
+        if field:
             raise RecipeError(
-                f"recipe.dense_steps: {recipe.dense_steps} needs the denoising step, which na_accel "
+                f"recipe.{field}: {value} needs the denoising step, which na_accel "
                 f"reads from a pipeline's scheduler; patch the pipeline instead of the bare "
-                f"{attribute}, or set dense_steps to 0"
+                f"{attribute}, or set {field} to 0"
             )
         return None
     scheduler = getattr(pipeline, "scheduler", None)
-    if recipe.dense_steps and not _has_step_index(scheduler):
+    if field and not _has_step_index(scheduler):
         raise RecipeError(
-            f"recipe.dense_steps: {recipe.dense_steps} needs scheduler.step_index, which "
-            f"{type(scheduler).__name__} does not have; set dense_steps to 0"
+            f"recipe.{field}: {value} needs scheduler.step_index, which "
+            f"{type(scheduler).__name__} does not have; set {field} to 0"
         )
     pipeline_ref = weakref.ref(pipeline)
 
-    def read_step() -> int | None:
+    def read_step() -> StepPosition | None:
         pipe = pipeline_ref()
-        return denoising_step(pipe) if pipe is not None else None
+        step = denoising_step(pipe) if pipe is not None else None
+        return None if step is None else StepPosition(step, schedule_length(pipe))
 
     return read_step
 
@@ -45,6 +59,18 @@ def denoising_step(pipeline: Any) -> int | None:
         return None
     step = scheduler.step_index
     return 0 if step is None else int(step)
+
+
+def schedule_length(pipeline: Any) -> int | None:
+    """Denoising steps in the pipeline's current schedule (``len(scheduler.timesteps)``), or None.
+
+    Second-order schedulers (Heun, DPM2) list each step twice: their last steps are counted in
+    scheduler steps, as ``step_index`` counts them."""
+    timesteps = getattr(getattr(pipeline, "scheduler", None), "timesteps", None)
+    try:
+        return len(timesteps) if timesteps is not None else None
+    except TypeError:
+        return None
 
 
 def _has_step_index(scheduler: Any) -> bool:

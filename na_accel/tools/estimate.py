@@ -213,7 +213,7 @@ def estimate_recipe(
                         "an assumption, not a measurement; pass --attention-share from na-accel bench")
     else:
         share, share_source = float(attention_share), "given (--attention-share)"
-    dense_steps = min(recipe.dense_steps, steps)
+    dense_steps = recipe.dense_step_count(steps)
     sparse_fraction = (steps - dense_steps) / steps
     n_layers = len(family.layers)
     mean_inverse = sum(len(r.layers) / r.joint_speedup for r in rows.values()) / n_layers

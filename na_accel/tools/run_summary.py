@@ -10,10 +10,11 @@ from ..recipe.model import Recipe
 
 def no_sparse_reason(recipe: Recipe, steps: int) -> str:
     """Why a patched run had no sparse attention call (bench then reports no speedup, compare equal outputs)."""
-    if recipe.dense_steps >= steps:
+    if recipe.dense_step_count(steps) >= steps:
+        final = f" and the last {recipe.dense_final_steps}" if recipe.dense_final_steps else ""
         return (
-            f"no attention call ran sparse: the recipe keeps the first {recipe.dense_steps} steps dense and the "
-            f"run has {steps}; use more --steps (or a recipe with fewer dense_steps)"
+            f"no attention call ran sparse: the recipe keeps the first {recipe.dense_steps}{final} steps dense and "
+            f"the run has {steps}; use more --steps (or a recipe with fewer dense_steps / dense_final_steps)"
         )
     return "no attention call ran sparse (see dense_by_reason: full windows or fallbacks)"
 
@@ -26,7 +27,7 @@ def patch_summary(recipe: Recipe, report, backend: str, runs: int, totals: Count
     dense_calls = {k[len("dense: "):]: v for k, v in totals.items() if k.startswith("dense: ")}
     return {
         "recipe": {"name": recipe.name or "<inline>", "hash": recipe.hash, "dense_steps": recipe.dense_steps,
-                   "loaded_from": recipe.source},
+                   "dense_final_steps": recipe.dense_final_steps, "loaded_from": recipe.source},
         "backend": {
             "requested": backend,
             "resolved": [t.backend for t in report.transformers],

@@ -194,6 +194,12 @@ BAD_RECIPES = [
     pytest.param(base_recipe(dense_steps=1.5), r"recipe\.dense_steps", r"got 1\.5", id="dense-steps-float"),
     pytest.param(base_recipe(dense_steps="2"), r"recipe\.dense_steps", r"got '2'", id="dense-steps-str"),
     pytest.param(base_recipe(dense_steps=True), r"recipe\.dense_steps", r"got True", id="dense-steps-bool"),
+    # --- dense_final_steps: validated like dense_steps
+    pytest.param(base_recipe(dense_final_steps=-2), r"recipe\.dense_final_steps", r"got -2\b", id="final-steps-neg"),
+    pytest.param(base_recipe(dense_final_steps=2.0), r"recipe\.dense_final_steps", r"got 2\.0", id="final-steps-float"),
+    pytest.param(base_recipe(dense_final_steps="1"), r"recipe\.dense_final_steps", r"got '1'", id="final-steps-str"),
+    pytest.param(base_recipe(dense_final_steps=False), r"recipe\.dense_final_steps", r"got False", id="final-steps-bool"),
+    pytest.param(base_recipe(dense_final_steps=10**9), r"recipe\.dense_final_steps", r"MAX_DENSE_STEPS", id="final-steps-huge"),
     # --- missing pieces
     pytest.param(without("default"), r"recipe\.default", r"missing", id="missing-default"),
     pytest.param(default_only(stride=4), r"recipe\.default\.kernel_size", r"missing", id="missing-kernel"),
