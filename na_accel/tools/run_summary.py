@@ -14,7 +14,8 @@ def no_sparse_reason(recipe: Recipe, steps: int) -> str:
         final = f" and the last {recipe.dense_final_steps}" if recipe.dense_final_steps else ""
         return (
             f"no attention call ran sparse: the recipe keeps the first {recipe.dense_steps}{final} steps dense and "
-            f"the run has {steps}; use more --steps (or a recipe with fewer dense_steps / dense_final_steps)"
+            f"the run has {steps}; use more --steps (or a recipe with fewer "
+            + ("dense_steps / dense_final_steps)" if recipe.dense_final_steps else "dense_steps)")
         )
     return "no attention call ran sparse (see dense_by_reason: full windows or fallbacks)"
 

@@ -52,7 +52,7 @@ def test_bench_json_has_the_documented_fields(bench_run, recipe_path):
     assert result["device"]["type"] == "cpu" and "GPU speed" in result["device"]["note"]
     assert set(result["versions"]) >= {"torch", "diffusers", "natten", "na_accel"}
     assert result["recipe"] == {"name": "sparse3", "hash": load_recipe(recipe_path).hash, "dense_steps": 1,
-                                "loaded_from": f"file {str(recipe_path.resolve())!r}"}
+                                "dense_final_steps": 0, "loaded_from": f"file {str(recipe_path.resolve())!r}"}
     assert result["backend"]["used"] == {"transformer": {"cpu float32": "flex-fna"}}
     assert result["model"]["name"] == "tiny-flux" and result["model"]["source"] == "tiny preset"
     assert result["arguments"]["steps"] == 2 and result["arguments"]["height"] == 64

@@ -38,7 +38,7 @@ def test_the_summary_counts_every_transformers_calls_by_outcome(recipe):
         "passed_over": {"transformer": {"hopper-fna": "needs a GPU"}, "transformer_2": {"hopper-fna": "needs a GPU"}},
     }
     assert summary["recipe"] == {"name": "flux_gna", "hash": recipe.hash, "dense_steps": recipe.dense_steps,
-                                 "loaded_from": recipe.source}
+                                 "dense_final_steps": 0, "loaded_from": recipe.source}
 
 
 def test_given_totals_replace_the_reports(recipe):
@@ -56,6 +56,14 @@ def test_no_sparse_call_because_every_step_was_a_dense_step(steps):
     reason = no_sparse_reason(load_recipe(TWO_DENSE_STEPS), steps=steps)
     assert reason == (f"no attention call ran sparse: the recipe keeps the first 2 steps dense and the run has "
                       f"{steps}; use more --steps (or a recipe with fewer dense_steps)")
+
+
+def test_no_sparse_call_because_the_final_steps_were_dense_too():
+    recipe = load_recipe({**TWO_DENSE_STEPS, "dense_final_steps": 2})
+    assert no_sparse_reason(recipe, steps=4) == (
+        "no attention call ran sparse: the recipe keeps the first 2 and the last 2 steps dense and the run has 4; "
+        "use more --steps (or a recipe with fewer dense_steps / dense_final_steps)")
+    assert "full windows or fallbacks" in no_sparse_reason(recipe, steps=5)  # step 2 ran as the layers say
 
 
 def test_no_sparse_call_for_another_reason():
