@@ -11,7 +11,6 @@ image, the rest reference images (``TokenLayout.extra_grids``).
 
 from __future__ import annotations
 
-import weakref
 from typing import Any, Iterator
 
 import torch
@@ -25,6 +24,7 @@ from diffusers.models.embeddings import apply_rotary_emb
 
 from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
+from .read_cache import TensorReadCache
 
 
 class FluxAdapter(ModelAdapter):
@@ -34,8 +34,8 @@ class FluxAdapter(ModelAdapter):
                       "FluxKontextPipeline")
 
     def __init__(self) -> None:
-        # (weak reference to the img_ids tensor, its version, the result)
-        self._grid_cache: tuple[weakref.ref, int, tuple[tuple[int, int], ...] | str] | None = None
+        # Pipelines build img_ids once per call: the (device-synchronizing) check runs once per tensor.
+        self._grids_from_ids = TensorReadCache(_image_grids)
 
     def handles(self, transformer: torch.nn.Module) -> bool:
         return isinstance(transformer, FluxTransformer2DModel)
@@ -77,19 +77,6 @@ class FluxAdapter(ModelAdapter):
                 f"{hidden_states.shape[1]} image tokens but img_ids describe grids {list(grids)} ({n_image} tokens)",
             )
         return TokenLayout(grids[0], text_len, True, extra_grids=grids[1:])
-
-    def _grids_from_ids(self, img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | str:
-        """The (height, width) of each image whose ids are exactly a row-major grid, else why not.
-
-        Pipelines build img_ids once per call, so the (device-synchronizing) check is cached on
-        the tensor's identity and version.
-        """
-        cache = self._grid_cache
-        if cache is not None and cache[0]() is img_ids and cache[1] == img_ids._version:
-            return cache[2]
-        result = _image_grids(img_ids)
-        self._grid_cache = (weakref.ref(img_ids), img_ids._version, result)
-        return result
 
     def make_processor(self, original: Any, route: Any) -> "GNAFluxAttnProcessor":
         register_like_stock(GNAFluxAttnProcessor, FluxAttnProcessor)

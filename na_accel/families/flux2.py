@@ -19,7 +19,6 @@ are not row-major grids.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any, Iterator
 
 import torch
@@ -38,6 +37,7 @@ from diffusers.models.transformers.transformer_flux2 import (
 from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
 from .flux2_layout import grids_text, image_grids
+from .read_cache import TensorReadCache
 
 
 def kv_cache_reason(mode: Any) -> str:
@@ -51,8 +51,9 @@ class Flux2Adapter(ModelAdapter):
     pipeline_names = ("Flux2Pipeline", "Flux2KleinPipeline", "Flux2KleinKVPipeline", "Flux2KleinInpaintPipeline")
 
     def __init__(self) -> None:
-        # (weak reference to the img_ids tensor the forward got, its version, the result)
-        self._grid_cache: tuple[weakref.ref, int, tuple[tuple[int, int], ...] | str] | None = None
+        # Pipelines build img_ids once per call (batched (B, N, 4): the transformer reads row 0), so
+        # the (device-synchronizing) check runs once per tensor the forward got, not per step.
+        self._grids_from_ids = TensorReadCache(lambda ids: image_grids(ids[0] if ids.ndim == 3 else ids))
 
     def handles(self, transformer: torch.nn.Module) -> bool:
         return isinstance(transformer, Flux2Transformer2DModel)
@@ -91,19 +92,6 @@ class Flux2Adapter(ModelAdapter):
             return TokenLayout(None, text_len, True,
                                f"{hidden_states.shape[1]} image tokens but img_ids describe {grids_text(grids)}")
         return TokenLayout(grids[0], text_len, True, extra_grids=grids[1:])
-
-    def _grids_from_ids(self, img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | str:
-        """The image grids of the forward's img_ids, cached on the tensor's identity and version.
-
-        Pipelines build img_ids once per call (batched (B, N, 4): the transformer reads row 0),
-        so the (device-synchronizing) check runs once per generation, not per step.
-        """
-        cache = self._grid_cache
-        if cache is not None and cache[0]() is img_ids and cache[1] == img_ids._version:
-            return cache[2]
-        result = image_grids(img_ids[0] if img_ids.ndim == 3 else img_ids)
-        self._grid_cache = (weakref.ref(img_ids), img_ids._version, result)
-        return result
 
     def make_processor(self, original: Any, route: Any) -> GNAProcessor:
         gna_class = GNA_PROCESSORS[type(original)]

@@ -26,7 +26,8 @@ from diffusers.models.transformers.transformer_hunyuan_video import (
 
 from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, TokenLayout, forward_arguments, needs_grad, register_like_stock, video_token_grid
-from .text_mask import MaskReadCache, prefix_lengths
+from .read_cache import TensorReadCache
+from .text_mask import prefix_lengths
 from .video import VideoAdapter
 
 
@@ -57,7 +58,7 @@ class HunyuanVideoAdapter(VideoAdapter):
 
     def make_processor(self, original: Any, route: Any) -> "GNAHunyuanVideoAttnProcessor":
         register_like_stock(GNAHunyuanVideoAttnProcessor, HunyuanVideoAttnProcessor2_0)
-        return GNAHunyuanVideoAttnProcessor(original, route, MaskReadCache(padding_text_lens))
+        return GNAHunyuanVideoAttnProcessor(original, route, TensorReadCache(padding_text_lens))
 
 
 def padding_text_lens(mask: torch.Tensor, n_video: int) -> tuple[int, ...] | None:
@@ -74,7 +75,7 @@ def padding_text_lens(mask: torch.Tensor, n_video: int) -> tuple[int, ...] | Non
 class GNAHunyuanVideoAttnProcessor(GNAProcessor):
     """HunyuanVideoAttnProcessor2_0 with GNA among video tokens."""
 
-    def __init__(self, original: Any, route: Any, mask_reader: MaskReadCache) -> None:
+    def __init__(self, original: Any, route: Any, mask_reader: TensorReadCache) -> None:
         super().__init__(original, route)
         self.mask_reader = mask_reader
 

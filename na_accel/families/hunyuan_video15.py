@@ -33,7 +33,8 @@ from diffusers.models.transformers.transformer_hunyuan_video15 import (
 
 from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, TokenLayout, forward_arguments, needs_grad, register_like_stock, video_token_grid
-from .text_mask import MaskReadCache, prefix_lengths
+from .read_cache import TensorReadCache
+from .text_mask import prefix_lengths
 from .video import VideoAdapter
 
 # The forward inputs the joint text is built from (the stock forward needs every one of them).
@@ -88,7 +89,7 @@ class HunyuanVideo15Adapter(VideoAdapter):
 
     def make_processor(self, original: Any, route: Any) -> "GNAHunyuanVideo15AttnProcessor":
         register_like_stock(GNAHunyuanVideo15AttnProcessor, HunyuanVideo15AttnProcessor2_0)
-        return GNAHunyuanVideo15AttnProcessor(original, route, MaskReadCache(_text_mask_lens))
+        return GNAHunyuanVideo15AttnProcessor(original, route, TensorReadCache(_text_mask_lens))
 
 
 def _text_mask_lens(mask: torch.Tensor) -> tuple[int, ...] | None:
@@ -100,7 +101,7 @@ def _text_mask_lens(mask: torch.Tensor) -> tuple[int, ...] | None:
 class GNAHunyuanVideo15AttnProcessor(GNAProcessor):
     """HunyuanVideo15AttnProcessor2_0 with GNA among video tokens."""
 
-    def __init__(self, original: Any, route: Any, mask_reader: MaskReadCache) -> None:
+    def __init__(self, original: Any, route: Any, mask_reader: TensorReadCache) -> None:
         super().__init__(original, route)
         self.mask_reader = mask_reader
 

@@ -32,7 +32,8 @@ from diffusers.models.transformers.transformer_qwenimage import (
 
 from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
-from .text_mask import MaskReadCache, prefix_lengths
+from .read_cache import TensorReadCache
+from .text_mask import prefix_lengths
 
 LAYER_NAME = re.compile(r"transformer_blocks\.\d+\.attn")
 
@@ -88,7 +89,7 @@ class QwenImageAdapter(ModelAdapter):
     def make_processor(self, original: Any, route: Any) -> "GNAQwenDoubleStreamAttnProcessor":
         register_like_stock(GNAQwenDoubleStreamAttnProcessor, QwenDoubleStreamAttnProcessor2_0)
         # the stock forward hands every block the same bool mask tensor: read once per forward
-        return GNAQwenDoubleStreamAttnProcessor(original, route, MaskReadCache(prefix_lengths))
+        return GNAQwenDoubleStreamAttnProcessor(original, route, TensorReadCache(prefix_lengths))
 
 
 def image_grids(img_shapes: Any) -> tuple[tuple[int, int, int], ...] | str:
@@ -137,7 +138,7 @@ class GNAQwenDoubleStreamAttnProcessor(GNAProcessor):
     """QwenDoubleStreamAttnProcessor2_0 with GNA among image tokens; keeps the stock ``__call__``
     parameters. Projections, QK norms and RoPE are exactly the stock processor's."""
 
-    def __init__(self, original: Any, route: Any, mask_reader: MaskReadCache) -> None:
+    def __init__(self, original: Any, route: Any, mask_reader: TensorReadCache) -> None:
         super().__init__(original, route)
         self.mask_reader = mask_reader
 
