@@ -8,6 +8,9 @@ from typing import Any, Iterator
 
 import torch
 
+from ..kernels.joint import gna_joint_attention
+from ..kernels.ulysses import ulysses_joint_attention
+
 
 @dataclass(frozen=True)
 class TokenLayout:
@@ -147,6 +150,16 @@ class GNAProcessor:
             dtype=hidden_states.dtype,
             needs_grad=needs_grad(attn, hidden_states),
         )
+
+    def _joint_attention(self, call: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                         **kwargs: Any) -> torch.Tensor:
+        """The route's sparse ``call`` over [B, S, heads, head_dim] q/k/v: this rank's shard under
+        Ulysses context parallelism (``call.ulysses``), else the whole sequence."""
+        kwargs = dict(text_len=call.text_len, text_first=call.text_first, window=call.window, backend=call.backend,
+                      dense_attention=self._dense_attention, extra_windows=call.extra_windows, **kwargs)
+        if call.ulysses is not None:
+            return ulysses_joint_attention(query, key, value, shards=call.ulysses, **kwargs)
+        return gna_joint_attention(query, key, value, **kwargs)
 
     def _dense_attention(
         self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: torch.Tensor | None = None
