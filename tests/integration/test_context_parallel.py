@@ -1,0 +1,137 @@
+"""na_accel under diffusers' context parallelism (``transformer.enable_parallelism``).
+
+Ulysses gives each rank every token for a subset of heads inside attention, so GNA runs there
+(na_accel/kernels/ulysses.py): checked with 2 real CPU processes (gloo) against one process.
+Ring attention (and ring + Ulysses, and ``ulysses_anything``) keeps the counted stock fallback:
+ring can't run on CPU at all (its native backend has no log-sum-exp), so those configs are set on
+the processors by hand and the stock attention is run unsharded.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import torch
+from diffusers import ContextParallelConfig, ParallelConfig
+
+import na_accel
+from na_accel import tiny
+
+REPO = Path(__file__).resolve().parents[2]
+RANK_SCRIPT = Path(__file__).with_name("context_parallel_rank.py")
+WORLD = 2
+LAYERS = 4  # tiny FLUX: 2 dual-stream + 2 single-stream blocks, one call each per forward
+
+
+def _run_ranks(out: Path) -> list[dict]:
+    """Each rank's results of context_parallel_rank.py, run as WORLD gloo processes."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, str(RANK_SCRIPT), str(rank), str(WORLD), str(out / "init"), str(out)],
+            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for rank in range(WORLD)
+    ]
+    logs = []
+    try:
+        for process in ranks:
+            logs.append(process.communicate(timeout=300)[0])
+    finally:
+        for process in ranks:
+            if process.poll() is None:
+                process.kill()
+    for rank, (process, log) in enumerate(zip(ranks, logs)):
+        assert process.returncode == 0, f"rank {rank} failed:\n{log[-4000:]}"
+    return [torch.load(out / f"rank{rank}.pt") for rank in range(WORLD)]
+
+
+def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (a - b).abs().max().item()
+
+
+def test_gna_under_ulysses_on_two_gloo_processes_equals_one_process(tmp_path):
+    """One test, so the two ranks start once (most of their time is importing torch and diffusers)."""
+    for rank, results in enumerate(_run_ranks(tmp_path)):
+        where = f"rank {rank}"
+        # stock Ulysses runs on CPU/gloo and matches one process
+        assert _max_diff(results["stock_parallel"], results["stock_single"]) <= 1e-5, where
+        # a small window: really sparse (far from stock, so a wrong token order would show) and the
+        # same under Ulysses as in one process; this rank's calls all ran sparse
+        assert _max_diff(results["small_single"], results["stock_single"]) > 1e-2, where
+        assert _max_diff(results["small_parallel"], results["small_single"]) <= 1e-5, where
+        assert results["small_parallel_counts"] == {"sparse": LAYERS}, where
+        # patched before enable_parallelism: enable_parallelism reaches the GNA processors too
+        assert _max_diff(results["patched_first"], results["small_single"]) <= 1e-5, where
+        assert results["patched_first_counts"] == {"sparse": LAYERS}, where
+        # a full window (through GNA) reproduces stock; unpatch restores stock Ulysses exactly
+        assert _max_diff(results["full_parallel"], results["stock_single"]) <= 1e-5, where
+        assert results["full_parallel_counts"] == {"full window": LAYERS}, where
+        assert torch.equal(results["unpatched_parallel"], results["stock_parallel"]), where
+
+
+def _without_parallel_config(dispatch):
+    """diffusers' dispatch_attention_fn run unsharded: the stock fallback of a single process."""
+    def unsharded(*args, parallel_config=None, **kwargs):
+        return dispatch(*args, **kwargs)
+    return unsharded
+
+
+@pytest.mark.parametrize(
+    "config, reason",
+    [
+        (ContextParallelConfig(ring_degree=2), "ring attention (ring_degree=2, ulysses_degree=1)"),
+        (ContextParallelConfig(ring_degree=2, ulysses_degree=2), "ring attention (ring_degree=2, ulysses_degree=2)"),
+        (ContextParallelConfig(ulysses_degree=2, ulysses_anything=True), "ulysses_anything"),
+        (ContextParallelConfig(ulysses_degree=2), "device mesh is not set up"),
+    ],
+    ids=["ring", "ring+ulysses", "ulysses_anything", "no-mesh"],
+)
+def test_context_parallel_configs_gna_cant_run_under_are_counted_dense(config, reason):
+    from diffusers.models.transformers import transformer_flux
+
+    transformer = tiny.tiny_flux_transformer(seed=0)
+    inputs = tiny.flux_transformer_inputs(4, 6, batch=2, text_len=4, seed=3)
+    with torch.no_grad():
+        stock = transformer(**inputs).sample
+    na_accel.patch(transformer, {"model": "flux", "default": {"kernel_size": [3, 3]}}, backend="reference")
+    for module in transformer.modules():
+        if hasattr(module, "processor") and hasattr(module.processor, "route"):
+            module.processor._parallel_config = ParallelConfig(context_parallel_config=config)
+    dispatch = _without_parallel_config(transformer_flux.dispatch_attention_fn)
+    with mock.patch.object(transformer_flux, "dispatch_attention_fn", dispatch), pytest.warns(
+        UserWarning, match="ran dense attention: context parallelism"
+    ), torch.no_grad():
+        out = transformer(**inputs).sample
+    assert torch.equal(out, stock)
+    totals = dict(na_accel.describe(transformer).transformers[0].totals)
+    assert len(totals) == 1 and sum(totals.values()) == LAYERS
+    (outcome,) = totals
+    assert outcome.startswith("dense: context parallelism") and reason in outcome, outcome
+
+
+def test_a_processor_without_a_ulysses_path_counts_context_parallelism_dense():
+    """FLUX.2's GNA processors don't run under Ulysses yet: stock, counted."""
+    from diffusers.models.transformers import transformer_flux2
+
+    transformer = tiny.tiny_flux2_transformer(seed=0)
+    inputs = tiny.flux2_transformer_inputs(transformer, (4, 4), batch=1)
+    with torch.no_grad():
+        stock = transformer(**inputs).sample
+    na_accel.patch(transformer, {"model": "flux2", "default": {"kernel_size": [3, 3]}}, backend="reference")
+    patched = [m for m in transformer.modules() if hasattr(getattr(m, "processor", None), "route")]
+    for module in patched:
+        module.processor._parallel_config = ParallelConfig(context_parallel_config=ContextParallelConfig(ulysses_degree=2))
+    dispatch = _without_parallel_config(transformer_flux2.dispatch_attention_fn)
+    with mock.patch.object(transformer_flux2, "dispatch_attention_fn", dispatch), pytest.warns(
+        UserWarning, match="ran dense attention"
+    ), torch.no_grad():
+        out = transformer(**inputs).sample
+    assert torch.equal(out, stock)
+    totals = dict(na_accel.describe(transformer).transformers[0].totals)
+    assert totals == {"dense: context parallelism shards the sequence (this GNA processor has no Ulysses path)": len(patched)}
