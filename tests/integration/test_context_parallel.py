@@ -1,7 +1,8 @@
 """na_accel under diffusers' context parallelism (``transformer.enable_parallelism``).
 
 Ulysses gives each rank every token for a subset of heads inside attention, so GNA runs there
-(na_accel/kernels/ulysses.py): checked with 2 real CPU processes (gloo) against one process.
+(na_accel/kernels/ulysses.py): checked for FLUX and FLUX.2 with 2 real CPU processes (gloo)
+against one process.
 Ring attention (and ring + Ulysses, and ``ulysses_anything``) keeps the counted stock fallback:
 ring can't run on CPU at all (its native backend has no log-sum-exp), so those configs are set on
 the processors by hand and the stock attention is run unsharded.
@@ -25,7 +26,7 @@ from na_accel import tiny
 REPO = Path(__file__).resolve().parents[2]
 RANK_SCRIPT = Path(__file__).with_name("context_parallel_rank.py")
 WORLD = 2
-LAYERS = 4  # tiny FLUX: 2 dual-stream + 2 single-stream blocks, one call each per forward
+LAYERS = 4  # tiny FLUX / FLUX.2: 2 dual-stream + 2 single-stream blocks, one call each per forward
 
 
 def _run_ranks(out: Path) -> list[dict]:
@@ -57,22 +58,25 @@ def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def test_gna_under_ulysses_on_two_gloo_processes_equals_one_process(tmp_path):
     """One test, so the two ranks start once (most of their time is importing torch and diffusers)."""
-    for rank, results in enumerate(_run_ranks(tmp_path)):
-        where = f"rank {rank}"
-        # stock Ulysses runs on CPU/gloo and matches one process
-        assert _max_diff(results["stock_parallel"], results["stock_single"]) <= 1e-5, where
-        # a small window: really sparse (far from stock, so a wrong token order would show) and the
-        # same under Ulysses as in one process; this rank's calls all ran sparse
-        assert _max_diff(results["small_single"], results["stock_single"]) > 1e-2, where
-        assert _max_diff(results["small_parallel"], results["small_single"]) <= 1e-5, where
-        assert results["small_parallel_counts"] == {"sparse": LAYERS}, where
-        # patched before enable_parallelism: enable_parallelism reaches the GNA processors too
-        assert _max_diff(results["patched_first"], results["small_single"]) <= 1e-5, where
-        assert results["patched_first_counts"] == {"sparse": LAYERS}, where
-        # a full window (through GNA) reproduces stock; unpatch restores stock Ulysses exactly
-        assert _max_diff(results["full_parallel"], results["stock_single"]) <= 1e-5, where
-        assert results["full_parallel_counts"] == {"full window": LAYERS}, where
-        assert torch.equal(results["unpatched_parallel"], results["stock_parallel"]), where
+    for rank, by_family in enumerate(_run_ranks(tmp_path)):
+        assert sorted(by_family) == ["flux", "flux2"]
+        for family, results in by_family.items():
+            where = f"{family}, rank {rank}"
+            # stock Ulysses runs on CPU/gloo and matches one process
+            assert _max_diff(results["stock_parallel"], results["stock_single"]) <= 1e-5, where
+            # a small window: really sparse (far from stock, so a wrong token order would show) and
+            # the same under Ulysses as in one process; this rank's calls all ran sparse
+            assert _max_diff(results["small_single"], results["stock_single"]) > 1e-2, where
+            assert results["small_single_counts"] == {"sparse": LAYERS}, where
+            assert _max_diff(results["small_parallel"], results["small_single"]) <= 1e-5, where
+            assert results["small_parallel_counts"] == {"sparse": LAYERS}, where
+            # patched before enable_parallelism: enable_parallelism reaches the GNA processors too
+            assert _max_diff(results["patched_first"], results["small_single"]) <= 1e-5, where
+            assert results["patched_first_counts"] == {"sparse": LAYERS}, where
+            # a full window (through GNA) reproduces stock; unpatch restores stock Ulysses exactly
+            assert _max_diff(results["full_parallel"], results["stock_single"]) <= 1e-5, where
+            assert results["full_parallel_counts"] == {"full window": LAYERS}, where
+            assert torch.equal(results["unpatched_parallel"], results["stock_parallel"]), where
 
 
 def _without_parallel_config(dispatch):
@@ -116,22 +120,25 @@ def test_context_parallel_configs_gna_cant_run_under_are_counted_dense(config, r
 
 
 def test_a_processor_without_a_ulysses_path_counts_context_parallelism_dense():
-    """FLUX.2's GNA processors don't run under Ulysses yet: stock, counted."""
-    from diffusers.models.transformers import transformer_flux2
+    """Qwen-Image's GNA processor doesn't run under Ulysses (its text padding mask would need the
+    all-gather stock Ulysses does): stock, counted."""
+    from diffusers.models.transformers import transformer_qwenimage
 
-    transformer = tiny.tiny_flux2_transformer(seed=0)
-    inputs = tiny.flux2_transformer_inputs(transformer, (4, 4), batch=1)
+    transformer = tiny.tiny_qwen_image_transformer(seed=0)
+    inputs = tiny.qwen_image_transformer_inputs(transformer, (4, 4), batch=1, text_len=4)
     with torch.no_grad():
         stock = transformer(**inputs).sample
-    na_accel.patch(transformer, {"model": "flux2", "default": {"kernel_size": [3, 3]}}, backend="reference")
+    na_accel.patch(transformer, {"model": "qwen_image", "default": {"kernel_size": [3, 3]}}, backend="reference")
     patched = [m for m in transformer.modules() if hasattr(getattr(m, "processor", None), "route")]
+    config = ParallelConfig(context_parallel_config=ContextParallelConfig(ulysses_degree=2))
     for module in patched:
-        module.processor._parallel_config = ParallelConfig(context_parallel_config=ContextParallelConfig(ulysses_degree=2))
-    dispatch = _without_parallel_config(transformer_flux2.dispatch_attention_fn)
-    with mock.patch.object(transformer_flux2, "dispatch_attention_fn", dispatch), pytest.warns(
+        module.processor._parallel_config = config
+    dispatch = _without_parallel_config(transformer_qwenimage.dispatch_attention_fn)
+    with mock.patch.object(transformer_qwenimage, "dispatch_attention_fn", dispatch), pytest.warns(
         UserWarning, match="ran dense attention"
     ), torch.no_grad():
         out = transformer(**inputs).sample
     assert torch.equal(out, stock)
     totals = dict(na_accel.describe(transformer).transformers[0].totals)
-    assert totals == {"dense: context parallelism shards the sequence (this GNA processor has no Ulysses path)": len(patched)}
+    reason = "dense: context parallelism shards the sequence (this GNA processor has no Ulysses path)"
+    assert totals == {reason: len(patched)}
