@@ -138,14 +138,21 @@ class GNAProcessor:
         self.original._parallel_config = value
 
     def _route_self_attention(
-        self, attn: torch.nn.Module, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None
+        self, attn: torch.nn.Module, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None,
+        ulysses: bool = False,
     ) -> Any:
-        """The route's decision for self attention over the visual tokens alone (no text)."""
+        """The route's decision for self attention over the visual tokens alone (no text).
+
+        ``ulysses``: the processor runs its sparse calls through ``_joint_attention``, so they can
+        run under Ulysses context parallelism (the family's cp plan splits the visual tokens into
+        equal contiguous chunks); otherwise context parallelism runs stock, counted.
+        """
         return self.route.route(
             seq_len=hidden_states.shape[1],
             text_len_seen=None,
             unhandled_attention_mask=attention_mask is not None,
             has_parallel_config=self._parallel_config is not None,
+            parallel_config=self._parallel_config if ulysses else None,
             device=hidden_states.device,
             dtype=hidden_states.dtype,
             needs_grad=needs_grad(attn, hidden_states),

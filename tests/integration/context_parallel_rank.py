@@ -1,4 +1,4 @@
-"""One rank of test_context_parallel.py: tiny FLUX and FLUX.2 transformers under diffusers' Ulysses
+"""One rank of test_context_parallel.py: tiny FLUX, FLUX.2 and Wan transformers under diffusers' Ulysses
 context parallelism on CPU (gloo), stock and patched, single-process and parallel.
 
 Run as ``python context_parallel_rank.py RANK WORLD INIT_FILE OUT_DIR``; writes OUT_DIR/rank{RANK}.pt
@@ -14,13 +14,16 @@ from unittest import mock
 import torch
 import torch.distributed as dist
 
-# family -> (transformer, inputs, recipe model): 6x8 image tokens and 8 text tokens, both split
-# evenly over 2 ranks; batch 2. Every rank feeds the same inputs (the split hook takes its chunk).
+# family -> (transformer, inputs, small window): FLUX / FLUX.2 with 6x8 image tokens and 8 text
+# tokens, Wan with a 2x4x4 video grid: split evenly over 2 ranks; batch 2. Every rank feeds the same
+# inputs (the cp plan's split hook takes this rank's chunk).
 FAMILIES = {
     "flux": (lambda tiny: tiny.tiny_flux_transformer(seed=0),
-             lambda tiny, t: tiny.flux_transformer_inputs(6, 8, batch=2, text_len=8, seed=1)),
+             lambda tiny, t: tiny.flux_transformer_inputs(6, 8, batch=2, text_len=8, seed=1), [3, 3]),
     "flux2": (lambda tiny: tiny.tiny_flux2_transformer(seed=0),
-              lambda tiny, t: tiny.flux2_transformer_inputs(t, (6, 8), batch=2, text_len=8, seed=1)),
+              lambda tiny, t: tiny.flux2_transformer_inputs(t, (6, 8), batch=2, text_len=8, seed=1), [3, 3]),
+    "wan": (lambda tiny: tiny.tiny_wan_transformer(seed=0),
+            lambda tiny, t: tiny.wan_transformer_inputs(t, (2, 4, 4), batch=2, seed=1), [2, 3, 3]),
 }
 
 
@@ -49,8 +52,8 @@ def family_results(family: str, world: int) -> dict:
     from diffusers import ContextParallelConfig
     from na_accel import tiny
 
-    make, make_inputs = FAMILIES[family]
-    small, full = recipe(family, [3, 3]), recipe(family, [999, 999])  # sparse; clamped: full window
+    make, make_inputs, kernel_size = FAMILIES[family]
+    small, full = recipe(family, kernel_size), recipe(family, [999] * len(kernel_size))  # clamped: full window
 
     def fresh():
         transformer = make(tiny)

@@ -1,7 +1,7 @@
 """na_accel under diffusers' context parallelism (``transformer.enable_parallelism``).
 
 Ulysses gives each rank every token for a subset of heads inside attention, so GNA runs there
-(na_accel/kernels/ulysses.py): checked for FLUX and FLUX.2 with 2 real CPU processes (gloo)
+(na_accel/kernels/ulysses.py): checked for FLUX, FLUX.2 and Wan with 2 real CPU processes (gloo)
 against one process.
 Ring attention (and ring + Ulysses, and ``ulysses_anything``) keeps the counted stock fallback:
 ring can't run on CPU at all (its native backend has no log-sum-exp), so those configs are set on
@@ -26,7 +26,9 @@ from na_accel import tiny
 REPO = Path(__file__).resolve().parents[2]
 RANK_SCRIPT = Path(__file__).with_name("context_parallel_rank.py")
 WORLD = 2
-LAYERS = 4  # tiny FLUX / FLUX.2: 2 dual-stream + 2 single-stream blocks, one call each per forward
+# GNA layers, one call each per forward: tiny FLUX / FLUX.2 have 2 dual- + 2 single-stream blocks,
+# tiny Wan 2 blocks (their self attention)
+LAYERS = {"flux": 4, "flux2": 4, "wan": 2}
 
 
 def _run_ranks(out: Path) -> list[dict]:
@@ -59,23 +61,23 @@ def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
 def test_gna_under_ulysses_on_two_gloo_processes_equals_one_process(tmp_path):
     """One test, so the two ranks start once (most of their time is importing torch and diffusers)."""
     for rank, by_family in enumerate(_run_ranks(tmp_path)):
-        assert sorted(by_family) == ["flux", "flux2"]
+        assert sorted(by_family) == sorted(LAYERS)
         for family, results in by_family.items():
-            where = f"{family}, rank {rank}"
+            where, layers = f"{family}, rank {rank}", LAYERS[family]
             # stock Ulysses runs on CPU/gloo and matches one process
             assert _max_diff(results["stock_parallel"], results["stock_single"]) <= 1e-5, where
             # a small window: really sparse (far from stock, so a wrong token order would show) and
             # the same under Ulysses as in one process; this rank's calls all ran sparse
             assert _max_diff(results["small_single"], results["stock_single"]) > 1e-2, where
-            assert results["small_single_counts"] == {"sparse": LAYERS}, where
+            assert results["small_single_counts"] == {"sparse": layers}, where
             assert _max_diff(results["small_parallel"], results["small_single"]) <= 1e-5, where
-            assert results["small_parallel_counts"] == {"sparse": LAYERS}, where
+            assert results["small_parallel_counts"] == {"sparse": layers}, where
             # patched before enable_parallelism: enable_parallelism reaches the GNA processors too
             assert _max_diff(results["patched_first"], results["small_single"]) <= 1e-5, where
-            assert results["patched_first_counts"] == {"sparse": LAYERS}, where
+            assert results["patched_first_counts"] == {"sparse": layers}, where
             # a full window (through GNA) reproduces stock; unpatch restores stock Ulysses exactly
             assert _max_diff(results["full_parallel"], results["stock_single"]) <= 1e-5, where
-            assert results["full_parallel_counts"] == {"full window": LAYERS}, where
+            assert results["full_parallel_counts"] == {"full window": layers}, where
             assert torch.equal(results["unpatched_parallel"], results["stock_parallel"]), where
 
 
@@ -114,7 +116,7 @@ def test_context_parallel_configs_gna_cant_run_under_are_counted_dense(config, r
         out = transformer(**inputs).sample
     assert torch.equal(out, stock)
     totals = dict(na_accel.describe(transformer).transformers[0].totals)
-    assert len(totals) == 1 and sum(totals.values()) == LAYERS
+    assert len(totals) == 1 and sum(totals.values()) == LAYERS["flux"]
     (outcome,) = totals
     assert outcome.startswith("dense: context parallelism") and reason in outcome, outcome
 
