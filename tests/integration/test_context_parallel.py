@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from unittest import mock
 
 import pytest
@@ -88,21 +89,35 @@ def _without_parallel_config(dispatch):
     return unsharded
 
 
+def _set_up_ulysses(degree: int) -> ContextParallelConfig:
+    """A Ulysses config whose mesh looks set up (no process group is needed: GNA never runs)."""
+    config = ContextParallelConfig(ulysses_degree=degree)
+    config._ulysses_mesh = SimpleNamespace(get_group=lambda: None)
+    return config
+
+
 @pytest.mark.parametrize(
-    "config, reason",
+    "config, grid, reason",
     [
-        (ContextParallelConfig(ring_degree=2), "ring attention (ring_degree=2, ulysses_degree=1)"),
-        (ContextParallelConfig(ring_degree=2, ulysses_degree=2), "ring attention (ring_degree=2, ulysses_degree=2)"),
-        (ContextParallelConfig(ulysses_degree=2, ulysses_anything=True), "ulysses_anything"),
-        (ContextParallelConfig(ulysses_degree=2), "device mesh is not set up"),
+        (ContextParallelConfig(ring_degree=2), (4, 6),
+         "context parallelism with ring attention (ring_degree=2, ulysses_degree=1)"),
+        (ContextParallelConfig(ring_degree=2, ulysses_degree=2), (4, 6),
+         "ring attention (ring_degree=2, ulysses_degree=2)"),
+        (ContextParallelConfig(ulysses_degree=2, ulysses_anything=True), (4, 6),
+         "context parallelism with ulysses_anything"),
+        (ContextParallelConfig(ulysses_degree=2), (4, 6),
+         "context parallelism is configured but its device mesh is not set up"),
+        (_set_up_ulysses(2), (5, 7), "ulysses_degree=2 does not divide the 35 visual and 4 text tokens"),
+        # a Ulysses config but the sequence arrives whole (a cp plan that doesn't split it)
+        (_set_up_ulysses(2), (4, 6), "(this rank's 1/2 Ulysses shard) does not match grid (4, 6)"),
     ],
-    ids=["ring", "ring+ulysses", "ulysses_anything", "no-mesh"],
+    ids=["ring", "ring+ulysses", "ulysses_anything", "no-mesh", "uneven-tokens", "unsplit-sequence"],
 )
-def test_context_parallel_configs_gna_cant_run_under_are_counted_dense(config, reason):
+def test_context_parallel_configs_gna_cant_run_under_are_counted_dense(config, grid, reason):
     from diffusers.models.transformers import transformer_flux
 
     transformer = tiny.tiny_flux_transformer(seed=0)
-    inputs = tiny.flux_transformer_inputs(4, 6, batch=2, text_len=4, seed=3)
+    inputs = tiny.flux_transformer_inputs(*grid, batch=2, text_len=4, seed=3)
     with torch.no_grad():
         stock = transformer(**inputs).sample
     na_accel.patch(transformer, {"model": "flux", "default": {"kernel_size": [3, 3]}}, backend="reference")
@@ -111,14 +126,14 @@ def test_context_parallel_configs_gna_cant_run_under_are_counted_dense(config, r
             module.processor._parallel_config = ParallelConfig(context_parallel_config=config)
     dispatch = _without_parallel_config(transformer_flux.dispatch_attention_fn)
     with mock.patch.object(transformer_flux, "dispatch_attention_fn", dispatch), pytest.warns(
-        UserWarning, match="ran dense attention: context parallelism"
+        UserWarning, match="ran dense attention"
     ), torch.no_grad():
         out = transformer(**inputs).sample
     assert torch.equal(out, stock)
     totals = dict(na_accel.describe(transformer).transformers[0].totals)
     assert len(totals) == 1 and sum(totals.values()) == LAYERS["flux"]
     (outcome,) = totals
-    assert outcome.startswith("dense: context parallelism") and reason in outcome, outcome
+    assert outcome.startswith("dense: ") and reason in outcome, outcome
 
 
 def test_a_processor_without_a_ulysses_path_counts_context_parallelism_dense():
