@@ -8,6 +8,9 @@ from typing import Any, Iterator
 
 import torch
 
+from ..kernels.joint import gna_joint_attention
+from ..kernels.ulysses import ulysses_joint_attention
+
 
 @dataclass(frozen=True)
 class TokenLayout:
@@ -135,18 +138,35 @@ class GNAProcessor:
         self.original._parallel_config = value
 
     def _route_self_attention(
-        self, attn: torch.nn.Module, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None
+        self, attn: torch.nn.Module, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None,
+        ulysses: bool = False,
     ) -> Any:
-        """The route's decision for self attention over the visual tokens alone (no text)."""
+        """The route's decision for self attention over the visual tokens alone (no text).
+
+        ``ulysses``: the processor runs its sparse calls through ``_joint_attention``, so they can
+        run under Ulysses context parallelism (the family's cp plan splits the visual tokens into
+        equal contiguous chunks); otherwise context parallelism runs stock, counted.
+        """
         return self.route.route(
             seq_len=hidden_states.shape[1],
             text_len_seen=None,
             unhandled_attention_mask=attention_mask is not None,
             has_parallel_config=self._parallel_config is not None,
+            parallel_config=self._parallel_config if ulysses else None,
             device=hidden_states.device,
             dtype=hidden_states.dtype,
             needs_grad=needs_grad(attn, hidden_states),
         )
+
+    def _joint_attention(self, call: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                         **kwargs: Any) -> torch.Tensor:
+        """The route's sparse ``call`` over [B, S, heads, head_dim] q/k/v: this rank's shard under
+        Ulysses context parallelism (``call.ulysses``), else the whole sequence."""
+        kwargs = dict(text_len=call.text_len, text_first=call.text_first, window=call.window, backend=call.backend,
+                      dense_attention=self._dense_attention, extra_windows=call.extra_windows, **kwargs)
+        if call.ulysses is not None:
+            return ulysses_joint_attention(query, key, value, shards=call.ulysses, **kwargs)
+        return gna_joint_attention(query, key, value, **kwargs)
 
     def _dense_attention(
         self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: torch.Tensor | None = None

@@ -22,7 +22,6 @@ from diffusers.models.transformers.transformer_flux import (
 )
 from diffusers.models.embeddings import apply_rotary_emb
 
-from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
 from .read_cache import TensorReadCache
 
@@ -132,7 +131,7 @@ class GNAFluxAttnProcessor(GNAProcessor):
             seq_len=hidden_states.shape[1] + (text_len_seen or 0),
             text_len_seen=text_len_seen,
             unhandled_attention_mask=attention_mask is not None,
-            has_parallel_config=self._parallel_config is not None,
+            parallel_config=self._parallel_config,  # GNA runs under Ulysses (kernels/ulysses.py)
             device=hidden_states.device,
             dtype=hidden_states.dtype,
             needs_grad=needs_grad(attn, hidden_states, encoder_hidden_states),
@@ -163,17 +162,7 @@ class GNAFluxAttnProcessor(GNAProcessor):
             key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
 
         # --- GNA among image tokens; text rows dense through the model's attention backend ---
-        hidden_states = gna_joint_attention(
-            query,
-            key,
-            value,
-            text_len=call.text_len,
-            text_first=call.text_first,
-            window=call.window,
-            backend=call.backend,
-            dense_attention=self._dense_attention,
-            extra_windows=call.extra_windows,
-        )
+        hidden_states = self._joint_attention(call, query, key, value)
 
         # --- as FluxAttnProcessor, after the attention call ---
         hidden_states = hidden_states.flatten(2, 3)

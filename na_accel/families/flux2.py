@@ -34,7 +34,6 @@ from diffusers.models.transformers.transformer_flux2 import (
     _get_qkv_projections,
 )
 
-from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
 from .flux2_layout import grids_text, image_grids
 from .read_cache import TensorReadCache
@@ -102,10 +101,7 @@ class Flux2Adapter(ModelAdapter):
 def _gna(processor: GNAProcessor, call: Any, query, key, value) -> torch.Tensor:
     """GNA among image tokens (each reference image's grid too, which also sees every token of the
     other images); text rows dense through the model's attention backend."""
-    return gna_joint_attention(
-        query, key, value, text_len=call.text_len, text_first=call.text_first, window=call.window,
-        backend=call.backend, dense_attention=processor._dense_attention, extra_windows=call.extra_windows,
-    )
+    return processor._joint_attention(call, query, key, value)
 
 
 class GNAFlux2AttnProcessor(GNAProcessor):
@@ -133,7 +129,7 @@ class GNAFlux2AttnProcessor(GNAProcessor):
             seq_len=hidden_states.shape[1] + (text_len_seen or 0),
             text_len_seen=text_len_seen,
             unhandled_attention_mask=attention_mask is not None,
-            has_parallel_config=self._parallel_config is not None,
+            parallel_config=self._parallel_config,  # GNA runs under Ulysses (kernels/ulysses.py)
             device=hidden_states.device,
             dtype=hidden_states.dtype,
             needs_grad=needs_grad(attn, hidden_states, encoder_hidden_states),
@@ -227,7 +223,7 @@ class GNAFlux2ParallelSelfAttnProcessor(GNAProcessor):
             seq_len=hidden_states.shape[1],
             text_len_seen=None,
             unhandled_attention_mask=attention_mask is not None,
-            has_parallel_config=self._parallel_config is not None,
+            parallel_config=self._parallel_config,  # GNA runs under Ulysses (kernels/ulysses.py)
             device=hidden_states.device,
             dtype=hidden_states.dtype,
             needs_grad=needs_grad(attn, hidden_states),

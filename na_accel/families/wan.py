@@ -19,7 +19,6 @@ from diffusers.models.transformers.transformer_wan import (
     _get_qkv_projections,
 )
 
-from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, register_like_stock
 from .video import VideoAdapter
 
@@ -60,7 +59,7 @@ class GNAWanAttnProcessor(GNAProcessor):
         rotary_emb: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         if encoder_hidden_states is None and attn.add_k_proj is None:  # plain self attention only
-            call = self._route_self_attention(attn, hidden_states, attention_mask)
+            call = self._route_self_attention(attn, hidden_states, attention_mask, ulysses=True)
         else:
             call = self.route.dense("called with encoder_hidden_states or image keys (cross attention)")
         if call is None:
@@ -78,9 +77,7 @@ class GNAWanAttnProcessor(GNAProcessor):
             key = _apply_wan_rotary_emb(key, *rotary_emb)
 
         # --- GNA over the video grid ---
-        hidden_states = gna_joint_attention(
-            query, key, value, text_len=0, text_first=False, window=call.window, backend=call.backend
-        )
+        hidden_states = self._joint_attention(call, query, key, value)  # text_len 0; under Ulysses too
 
         # --- as WanAttnProcessor, after the attention call ---
         hidden_states = hidden_states.flatten(2, 3).type_as(query)

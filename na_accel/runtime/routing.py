@@ -12,6 +12,7 @@ import torch
 
 from ..errors import BackendUnavailableError
 from ..kernels import Backend
+from ..kernels.ulysses import UlyssesShards, ulysses_shards
 from ..plan import LayerPlan
 from .outcomes import FULL_WINDOW, SPARSE, Outcome
 from ..windows import ResolvedWindow
@@ -25,6 +26,7 @@ class SparseCall:
     backend: Backend
     text_valid_lens: tuple[int, ...] | None = None
     extra_windows: tuple[ResolvedWindow, ...] = ()  # one per reference-image grid (TokenLayout.extra_grids)
+    ulysses: UlyssesShards | None = None  # run under Ulysses context parallelism (kernels/ulysses.py)
 
 
 class LayerRoute:
@@ -78,17 +80,21 @@ class LayerRoute:
         seq_len: int,
         text_len_seen: int | None,
         unhandled_attention_mask: bool,
-        has_parallel_config: bool,
         device: torch.device,
         dtype: torch.dtype,
+        has_parallel_config: bool = False,
         needs_grad: bool = False,
         mask_text_lens: tuple[int, ...] | None = None,
+        parallel_config: Any = None,
     ) -> SparseCall | None:
         """A SparseCall to run GNA, or None to run the stock processor (the reason is counted).
 
         ``mask_text_lens``: the per-row valid text lengths a padding mask the processor was given
         encodes; they must agree with the layout's (read from the transformer's inputs).
         ``needs_grad``: autograd records this call (the backend must have a backward pass).
+        ``parallel_config``: the diffusers context-parallel config of a processor that can run GNA
+        under Ulysses (``seq_len`` and ``text_len_seen`` are then this rank's shard);
+        ``has_parallel_config``: a processor without that path has one (it runs stock).
         """
         ctx = self.patch.calls.current
         if ctx is None:
@@ -102,15 +108,27 @@ class LayerRoute:
             return self.dense(f"no token grid: {layout.problem}")
         if unhandled_attention_mask:
             return self.dense("an attention_mask was passed that the GNA path can't honour")
-        if has_parallel_config:
-            return self.dense("context parallelism shards the sequence")
+        ulysses = None
+        if parallel_config is not None:
+            ulysses = ulysses_shards(parallel_config)
+            if isinstance(ulysses, str):
+                return self.dense(ulysses)
+        elif has_parallel_config:
+            return self.dense("context parallelism shards the sequence (this GNA processor has no Ulysses path)")
         grids = (layout.grid, *layout.extra_grids)
-        if seq_len != sum(math.prod(g) for g in grids) + layout.text_len or (
-            text_len_seen is not None and text_len_seen != layout.text_len
+        n_visual = sum(math.prod(g) for g in grids)
+        degree = ulysses.degree if ulysses is not None else 1
+        if n_visual % degree or layout.text_len % degree:
+            return self.dense(
+                f"ulysses_degree={degree} does not divide the {n_visual} visual and {layout.text_len} text tokens"
+            )
+        if seq_len * degree != n_visual + layout.text_len or (
+            text_len_seen is not None and text_len_seen * degree != layout.text_len
         ):
             refs = f" + reference grids {list(layout.extra_grids)}" if layout.extra_grids else ""
+            shard = f" (this rank's 1/{degree} Ulysses shard)" if degree > 1 else ""
             return self.dense(
-                f"sequence of {seq_len} tokens does not match grid {layout.grid}{refs} + "
+                f"sequence of {seq_len} tokens{shard} does not match grid {layout.grid}{refs} + "
                 f"{layout.text_len} text tokens"
             )
         if mask_text_lens is not None:
@@ -133,7 +151,9 @@ class LayerRoute:
         _, window, extra_windows = resolved
         covered = window.covers_grid and all(w.covers_grid for w in extra_windows)
         ctx.counts[(self.name, FULL_WINDOW if covered else SPARSE)] += 1
-        return SparseCall(window, layout.text_len, layout.text_first, backend, layout.text_valid_lens, extra_windows)
+        return SparseCall(
+            window, layout.text_len, layout.text_first, backend, layout.text_valid_lens, extra_windows, ulysses
+        )
 
     def dense(self, reason: str, warn: bool = True) -> None:
         """Count (and warn once about) a call the processor runs stock for ``reason``; returns None."""

@@ -1,0 +1,126 @@
+"""GNA joint attention under diffusers' Ulysses context parallelism.
+
+With ``transformer.enable_parallelism(config=ContextParallelConfig(ulysses_degree=P))`` the
+transformer's cp plan splits the text and the visual tokens separately into P equal chunks, so
+rank r's processor holds ``[text chunk r, visual chunk r]`` (text first; ``[visual, text]`` for
+text-last models) for ALL heads. Stock attention then trades sequence for heads with an
+all-to-all (diffusers' ``TemplatedUlyssesAttention``); GNA does the same, here:
+
+1. all-to-all: ``[B, S/P, H, D]`` -> ``[B, S, H/P, D]``, the sequence in rank order
+   ``[text_0, vis_0, text_1, vis_1, ...]``;
+2. permute the tokens to the joint order ``[text, visual]`` (the visual tokens back in grid order);
+3. run the backend's joint attention over the whole grid for this rank's heads;
+4. undo the permutation, and all-to-all back to ``[B, S/P, H, D]``.
+
+Ring attention (``ring_degree > 1``, alone or with Ulysses) gives each rank a slice of the tokens:
+GNA would need the keys/values of the neighbouring tokens other ranks hold (a halo exchange), which
+is not implemented, so those calls run stock (counted by the route). ``ulysses_anything`` (uneven
+shards, padded all-to-all) runs stock too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+
+from .base import Backend, DenseAttention
+from ..windows import ResolvedWindow
+
+
+@dataclass(frozen=True)
+class UlyssesShards:
+    """The Ulysses process group of this rank and its size (the degree)."""
+
+    group: Any  # torch.distributed.ProcessGroup
+    degree: int
+
+
+def ulysses_shards(parallel_config: Any) -> UlyssesShards | str:
+    """The Ulysses group GNA can run under, or why this diffusers ``ParallelConfig`` rules GNA out."""
+    cp = getattr(parallel_config, "context_parallel_config", None)
+    if cp is None:
+        return "context parallelism without a context_parallel_config (unknown sharding)"
+    if cp.ring_degree > 1:
+        return (
+            f"context parallelism with ring attention (ring_degree={cp.ring_degree}, ulysses_degree="
+            f"{cp.ulysses_degree}) gives each rank a slice of the tokens; GNA would need a halo exchange "
+            "of the neighbouring tokens' keys and values (not implemented)"
+        )
+    if cp.ulysses_anything:
+        return "context parallelism with ulysses_anything (uneven, padded shards) is not supported by GNA"
+    if cp._ulysses_mesh is None:
+        return "context parallelism is configured but its device mesh is not set up (ParallelConfig.setup)"
+    return UlyssesShards(cp._ulysses_mesh.get_group(), int(cp.ulysses_degree))
+
+
+def _all_to_all(x: torch.Tensor, group: Any) -> torch.Tensor:
+    """Chunk i of dim 0 goes to rank i; chunk j of the result came from rank j (autograd-aware)."""
+    import torch.distributed._functional_collectives as funcol
+
+    out = funcol.all_to_all_single_autograd(x.contiguous(), None, None, group)
+    if isinstance(out, funcol.AsyncCollectiveTensor):
+        out = out.wait()
+    return out
+
+
+def sequence_to_heads(x: torch.Tensor, shards: UlyssesShards) -> torch.Tensor:
+    """[B, S/P, H, D] (this rank's tokens, all heads) -> [B, S, H/P, D] (every rank's tokens in rank
+    order, this rank's heads)."""
+    b, s, h, d = x.shape
+    if h % shards.degree:
+        raise ValueError(f"Ulysses needs the {h} attention heads divisible by ulysses_degree={shards.degree}")
+    x = x.reshape(b, s, shards.degree, h // shards.degree, d).permute(2, 0, 1, 3, 4)
+    x = _all_to_all(x, shards.group)  # [source rank, B, s, H/P, D]
+    return x.permute(1, 0, 2, 3, 4).reshape(b, shards.degree * s, h // shards.degree, d)
+
+
+def heads_to_sequence(x: torch.Tensor, shards: UlyssesShards) -> torch.Tensor:
+    """The inverse of ``sequence_to_heads``: [B, S, H/P, D] -> [B, S/P, H, D]."""
+    b, s, h, d = x.shape
+    x = x.reshape(b, shards.degree, s // shards.degree, h, d).permute(1, 0, 2, 3, 4)
+    x = _all_to_all(x, shards.group)  # [head group, B, S/P, H/P, D]
+    return x.permute(1, 2, 0, 3, 4).reshape(b, s // shards.degree, shards.degree * h, d)
+
+
+def joint_order(text_len: int, n_visual: int, degree: int, text_first: bool, device: torch.device) -> torch.Tensor:
+    """Indices that put a rank-ordered sequence ``[text_0, vis_0, text_1, vis_1, ...]`` (or
+    ``[vis_r, text_r]`` chunks when text comes last) in the joint order the GNA backends take."""
+    text, visual = text_len // degree, n_visual // degree
+    starts = torch.arange(degree, device=device)[:, None] * (text + visual)
+    text_idx = (starts + (0 if text_first else visual) + torch.arange(text, device=device)).flatten()
+    visual_idx = (starts + (text if text_first else 0) + torch.arange(visual, device=device)).flatten()
+    return torch.cat([text_idx, visual_idx] if text_first else [visual_idx, text_idx])
+
+
+def ulysses_joint_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    *,
+    shards: UlyssesShards,
+    text_len: int,
+    text_first: bool,
+    window: ResolvedWindow,
+    backend: Backend,
+    dense_attention: DenseAttention,
+    text_valid_lens: Sequence[int] | None = None,
+    attention_mask: torch.Tensor | None = None,
+    extra_windows: Sequence[ResolvedWindow] = (),
+) -> torch.Tensor:
+    """``backend.joint_attention`` for this rank's Ulysses shard: ``[B, S/P, H, D]`` in and out.
+
+    ``text_len`` is the whole sequence's; ``dense_attention`` runs the text rows on full-sequence,
+    head-sharded tensors (so it must not shard again: the processor passes no parallel config).
+    """
+    q, k, v = (sequence_to_heads(x, shards) for x in (query, key, value))
+    order = joint_order(text_len, q.shape[1] - text_len, shards.degree, text_first, q.device)
+    q, k, v = q[:, order], k[:, order], v[:, order]
+    out = backend.joint_attention(
+        q, k, v, text_len=text_len, text_first=text_first, window=window, dense_attention=dense_attention,
+        text_valid_lens=text_valid_lens, attention_mask=attention_mask, extra_windows=tuple(extra_windows),
+    )
+    rank_order = torch.empty_like(order)
+    rank_order[order] = torch.arange(order.numel(), device=order.device)
+    return heads_to_sequence(out[:, rank_order], shards)
