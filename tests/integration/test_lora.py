@@ -160,6 +160,7 @@ def test_small_window_with_lora_equals_reference_with_lora(preset, order, tmp_pa
     assert_close(sparse, run(), SPARSE_ATOL)
 
 
+@pytest.mark.filterwarnings("ignore:Already found a `peft_config` attribute:UserWarning")  # a 2nd adapter
 def test_set_adapters_and_disable_lora_act_as_on_stock(tmp_path):
     stock, patched = Run("tiny-flux", tmp_path), Run("tiny-flux", tmp_path)
     na_accel.patch(patched.pipe, full_window("flux"))
@@ -203,3 +204,17 @@ def test_fuse_and_unfuse_lora_on_a_patched_pipeline(order, tmp_path):
     patched.pipe.unfuse_lora()
     assert_close(patched(), stock_after_unfuse, FULL_ATOL)
     assert patched.totals() == {"full window": 2 * patched.layers}
+
+
+def test_lora_loaded_into_a_patched_group_offloaded_pipeline(tmp_path):
+    # diffusers removes and re-applies group offloading around the load; na_accel's hooks and
+    # processors stay. (With enable_model_cpu_offload, diffusers 0.42.1 re-enables the offload
+    # after a load without the device: "requires accelerator" on a CPU-only machine, stock alike.)
+    stock, patched = Run("tiny-flux", tmp_path), Run("tiny-flux", tmp_path)
+    stock.load()
+    na_accel.patch(patched.pipe, full_window("flux"))
+    patched.pipe.transformer.enable_group_offload(
+        onload_device=torch.device("cpu"), offload_device=torch.device("cpu"), offload_type="leaf_level")
+    patched.load()
+    assert_close(patched(), stock(), FULL_ATOL)
+    assert patched.totals() == {"full window": patched.layers}
