@@ -27,6 +27,7 @@ from .recipe.model import Recipe
 from .recipe.parse import load_recipe
 from .recipe.scaling import check_snap_tiles
 from .runtime import BackendChoice, CallState, LayerRoute, StepPosition, step_reader
+from .runtime.backend_choice import execution_device
 
 STATE_ATTRIBUTE = "_na_accel_patch"
 PIPELINE_TRANSFORMERS = ("transformer", "transformer_2")
@@ -240,7 +241,7 @@ def _plan_transformer(
     if any(plan.sparse for plan in plans.values()):
         parameter = next(transformer.parameters())
         target = BackendTarget(
-            device=parameter.device,
+            device=execution_device(transformer),  # not meta under sequential offload
             dtype=parameter.dtype,
             head_dim=adapter.head_dim(transformer),
             grid_rank=len(FAMILY_AXES[recipe.model]),

@@ -17,6 +17,21 @@ from ..kernels import (
 from ..recipe.scaling import ScalingSpec, SnapContext
 
 
+def execution_device(model: torch.nn.Module) -> torch.device:
+    """The device ``model``'s forward computes on, for resolving the backend at patch time.
+
+    Where accelerate's offload hooks move the weights in per call (``enable_model_cpu_offload``,
+    ``enable_sequential_cpu_offload``, a ``device_map``), their execution device: the weights
+    rest on the CPU or, sequentially offloaded, on the meta device, where no backend runs. Else
+    the device of the weights (diffusers' group offloading keeps them on real devices).
+    """
+    for module in model.modules():
+        device = getattr(getattr(module, "_hf_hook", None), "execution_device", None)
+        if device is not None:
+            return torch.device(device)
+    return next(model.parameters()).device
+
+
 class BackendChoice:
     def __init__(self, requested: str, target: BackendTarget | None) -> None:
         self.requested = requested
