@@ -14,9 +14,8 @@ per order (patch then enable_cache, enable_cache then patch):
 * ``disable_cache`` then ``unpatch`` and ``unpatch`` then ``disable_cache`` leave the pipeline
   bit-for-bit stock with no hook or processor left behind.
 
-FasterCache's denoiser hook runs only the conditional half of a batched [uncond, cond] call inside
-the transformer's forward, after na_accel read the layout from the full batch: the padded-text
-families (HunyuanVideo, HunyuanVideo 1.5) must then take the text lengths of the rows that ran.
+FasterCache's unconditional-branch skipping (a batched [uncond, cond] call) is in
+test_caches_batched_cfg.py.
 """
 
 from __future__ import annotations
@@ -36,9 +35,6 @@ from diffusers import (
 )
 
 import na_accel
-from na_accel import tiny
-from na_accel.families import TokenLayout
-from na_accel.runtime.routing import rows_text_lens
 from na_accel.tiny import TINY_PIPELINES
 
 STEPS = 4
@@ -226,109 +222,24 @@ def _calibrated_ratios(pipe, capsys) -> tuple[torch.Tensor, list[float]]:
     lines = capsys.readouterr().out.splitlines()
     pipe.transformer.disable_cache()
     assert calls == Counter({(s, layer): 1 for s in range(STEPS) for layer in attention_layers(pipe.transformer)})
-    ratios = ast.literal_eval(lines[lines.index(next(line for line in lines if "Calibration Complete" in line)) + 1])
+    printed = next(i for i, line in enumerate(lines) if "Calibration Complete" in line) + 1
+    ratios = ast.literal_eval(lines[printed])
     assert len(ratios) == STEPS
     return output, ratios
 
 
 def test_magcache_calibration_pass_with_gna(capsys):
     pipe = make_pipe()
-    runs = {}
-    runs["stock"] = _calibrated_ratios(pipe, capsys)
-    for name, kernel_size, backend in (("full", FULL, "auto"), ("flex", SMALL, "flex-fna"), ("ref", SMALL, "reference")):
+    every_call = Counter({(s, layer): 1 for s in range(STEPS) for layer in attention_layers(pipe.transformer)})
+    runs = {"stock": _calibrated_ratios(pipe, capsys)}
+    for name, kernel_size, backend in (("full", FULL, "auto"), ("flex", SMALL, "flex-fna"),
+                                       ("ref", SMALL, "reference")):
         na_accel.patch(pipe, recipe(kernel_size), backend=backend)
         runs[name] = _calibrated_ratios(pipe, capsys)
         # calibration skips nothing: every layer ran every step
-        layers = attention_layers(pipe.transformer)
-        ran = "full window" if kernel_size == FULL else "sparse"
-        assert counted(pipe) == expected_counts(Counter({(s, layer): 1 for s in range(STEPS) for layer in layers}), ran)
+        assert counted(pipe) == expected_counts(every_call, "full window" if kernel_size == FULL else "sparse")
         na_accel.unpatch(pipe)
     for a, b in (("full", "stock"), ("flex", "ref")):
         torch.testing.assert_close(runs[a][0], runs[b][0], atol=TOLERANCE, rtol=0)
         torch.testing.assert_close(torch.tensor(runs[a][1]), torch.tensor(runs[b][1]), atol=TOLERANCE, rtol=1e-5)
     assert runs["ref"][1] != runs["stock"][1]  # the ratios measure the sparse model, not the stock one
-
-
-# FasterCache skipping the unconditional half of a batched [uncond, cond] call, padded text
-PADDED_TEXT_FAMILIES = {
-    "hunyuan_video": (
-        tiny.tiny_hunyuan_video_transformer,
-        lambda t: tiny.hunyuan_video_transformer_inputs(t, (2, 3, 4), batch=2, text_len=6, valid_text_lens=[6, 3]),
-    ),
-    "hunyuan_video15": (
-        tiny.tiny_hunyuan_video15_transformer,
-        lambda t: tiny.hunyuan_video15_transformer_inputs(t, (2, 3, 4), batch=2, text_len=8, valid_text_lens=[6, 3]),
-    ),
-}
-
-
-def _gna_layers(family: str) -> list[str]:
-    """The layers na_accel patches in the family's tiny transformer (a dry run of describe)."""
-    transformer = tiny.TINY_TRANSFORMERS[family](seed=0)
-    report = na_accel.describe(transformer, {"model": family, "default": {"kernel_size": [2, 3, 3]}})
-    return [layer.name for layer in report.transformers[0].layers]
-
-
-def _faster_cache_cfg_calls(family: str, kernel_size, backend: str | None):
-    """Three denoiser calls of a batched [uncond, cond] pair under FasterCache: the second runs only
-    the conditional row. Returns the outputs, the batch each attention call got, na_accel's totals."""
-    make, make_inputs = PADDED_TEXT_FAMILIES[family]
-    transformer = make(seed=0).requires_grad_(False)
-    inputs = make_inputs(transformer)
-    if backend is not None:
-        na_accel.patch(transformer, {"model": family, "default": {"kernel_size": kernel_size}}, backend=backend)
-    transformer.enable_cache(FasterCacheConfig(
-        spatial_attention_block_skip_range=None,  # every attention runs: the batch slicing alone
-        current_timestep_callback=lambda: 500,
-        unconditional_batch_skip_range=2,
-        unconditional_batch_timestep_skip_range=(-1, 1000),
-        tensor_format="BCFHW",
-        attention_weight_callback=lambda _: 0.5,
-        # every batched input (the default list misses pooled_projections, guidance, the 2nd text)
-        _unconditional_conditional_input_kwargs_identifiers=[
-            k for k, v in inputs.items() if isinstance(v, torch.Tensor) and v.shape[0] == 2],
-    ))
-    modules = dict(transformer.named_modules())
-    batches = []  # the batch each call of a GNA layer got (read from its query projection's input)
-    handles = [modules[name].to_q.register_forward_hook(lambda _m, args, _o: batches.append(args[0].shape[0]))
-               for name in _gna_layers(family)]
-    outputs = []
-    with torch.no_grad():
-        for _ in range(3):
-            with transformer.cache_context("cfg"):
-                outputs.append(transformer(**inputs).sample)
-    for handle in handles:
-        handle.remove()
-    totals = dict(na_accel.describe(transformer).transformers[0].totals) if backend is not None else None
-    return outputs, batches, totals
-
-
-@pytest.mark.filterwarnings("ignore:torch.meshgrid:UserWarning")  # inside FasterCache's frequency split
-@pytest.mark.parametrize("family", sorted(PADDED_TEXT_FAMILIES))
-def test_faster_cache_unconditional_skipping_keeps_the_rows_text_lengths(family):
-    stock, stock_batches, _ = _faster_cache_cfg_calls(family, None, None)
-    full, _, full_totals = _faster_cache_cfg_calls(family, [999, 999, 999], "auto")
-    flex, batches, flex_totals = _faster_cache_cfg_calls(family, [2, 3, 3], "flex-fna")
-    ref, _, ref_totals = _faster_cache_cfg_calls(family, [2, 3, 3], "reference")
-
-    n_layers = len(_gna_layers(family))
-    # the second call ran the conditional row alone, in every GNA layer
-    assert batches == stock_batches == [2] * n_layers + [1] * n_layers + [2] * n_layers
-    # every call ran GNA with its own rows' text lengths: none fell back to dense
-    assert full_totals == {"full window": 3 * n_layers}
-    assert flex_totals == ref_totals == {"sparse": 3 * n_layers}
-    for f, s, a, b in zip(full, stock, flex, ref):
-        torch.testing.assert_close(f, s, atol=TOLERANCE, rtol=0)
-        torch.testing.assert_close(a, b, atol=TOLERANCE, rtol=0)
-
-
-def test_rows_text_lens_accepts_a_run_of_the_inputs_rows_only():
-    layout = TokenLayout((2, 2), 6, False, text_valid_lens=(6, 3))
-    assert rows_text_lens(layout, (6, 3)) == (6, 3)
-    assert rows_text_lens(layout, (3,)) == (3,)  # FasterCache's conditional half
-    assert "differ from the transformer inputs' [6, 3]" in rows_text_lens(layout, (6, 4))
-    assert "not a run of the inputs' [6, 3]" in rows_text_lens(layout, (4,))
-    assert "not a run" in rows_text_lens(layout, (6, 3, 3))
-    unpadded = TokenLayout((2, 2), 6, True)
-    assert rows_text_lens(unpadded, (6,)) is None and rows_text_lens(unpadded, (6, 6)) is None
-    assert "differ" in rows_text_lens(unpadded, (5,))
