@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from ..errors import BackendUnavailableError
+from ..families import TokenLayout
 from ..kernels import Backend
 from ..plan import LayerPlan
 from .outcomes import FULL_WINDOW, SPARSE, Outcome
@@ -151,7 +152,7 @@ class LayerRoute:
         return None
 
 
-def rows_text_lens(layout: Any, mask_lens: tuple[int, ...]) -> tuple[int, ...] | None | str:
+def rows_text_lens(layout: TokenLayout, mask_lens: tuple[int, ...]) -> tuple[int, ...] | None | str:
     """The valid text lengths of the rows one call of a layer got, or why they are unknown.
 
     ``mask_lens`` (one per row the layer got) are read from the padding mask the layer was handed;
