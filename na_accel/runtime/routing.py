@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from ..errors import BackendUnavailableError
+from ..families import TokenLayout
 from ..kernels import Backend
 from ..kernels.ulysses import UlyssesShards, ulysses_shards
 from ..plan import LayerPlan
@@ -131,13 +132,11 @@ class LayerRoute:
                 f"sequence of {seq_len} tokens{shard} does not match grid {layout.grid}{refs} + "
                 f"{layout.text_len} text tokens"
             )
+        text_valid_lens = layout.text_valid_lens
         if mask_text_lens is not None:
-            expected = layout.text_valid_lens or (layout.text_len,) * len(mask_text_lens)
-            if tuple(mask_text_lens) != tuple(expected):
-                return self.dense(
-                    f"the attention mask's valid text lengths {list(mask_text_lens)} differ from the "
-                    f"transformer inputs' {list(expected)}"
-                )
+            text_valid_lens = rows_text_lens(layout, tuple(mask_text_lens))
+            if isinstance(text_valid_lens, str):
+                return self.dense(text_valid_lens)
         backends = self.patch.backends
         backend = backends.for_call(device, dtype, needs_grad)
         if isinstance(backend, BackendUnavailableError):
@@ -152,7 +151,7 @@ class LayerRoute:
         covered = window.covers_grid and all(w.covers_grid for w in extra_windows)
         ctx.counts[(self.name, FULL_WINDOW if covered else SPARSE)] += 1
         return SparseCall(
-            window, layout.text_len, layout.text_first, backend, layout.text_valid_lens, extra_windows, ulysses
+            window, layout.text_len, layout.text_first, backend, text_valid_lens, extra_windows, ulysses
         )
 
     def dense(self, reason: str, warn: bool = True) -> None:
@@ -171,3 +170,26 @@ class LayerRoute:
                 stacklevel=4,
             )
         return None
+
+
+def rows_text_lens(layout: TokenLayout, mask_lens: tuple[int, ...]) -> tuple[int, ...] | None | str:
+    """The valid text lengths of the rows one call of a layer got, or why they are unknown.
+
+    ``mask_lens`` (one per row the layer got) are read from the padding mask the layer was handed;
+    they must agree with the layout's, read from the transformer's inputs. A hook inside the
+    transformer's forward may run fewer rows than its inputs had (FasterCache's denoiser hook runs
+    only the conditional half of a [uncond, cond] batch, after na_accel read the full batch): then
+    the mask's lengths are the rows' own, accepted when they are a run of the inputs' rows.
+    """
+    expected = layout.text_valid_lens or (layout.text_len,) * len(mask_lens)
+    if len(mask_lens) == len(expected):
+        if mask_lens == tuple(expected):
+            return layout.text_valid_lens
+        return (f"the attention mask's valid text lengths {list(mask_lens)} differ from the "
+                f"transformer inputs' {list(expected)}")
+    n = len(mask_lens)
+    if any(tuple(expected[i:i + n]) == mask_lens for i in range(len(expected) - n + 1)):
+        return mask_lens
+    return (f"the layer got {n} batch rows but the transformer's inputs had {len(expected)} (a hook inside "
+            f"the forward changed the batch), and its mask's valid text lengths {list(mask_lens)} are not "
+            f"a run of the inputs' {list(expected)}")
