@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -27,8 +28,23 @@ class SparseCall:
     extra_windows: tuple[ResolvedWindow, ...] = ()  # one per reference-image grid (TokenLayout.extra_grids)
 
 
+class _PendingOutcomes(threading.local):
+    """One layer's outcomes in this thread, not yet added to the patch's totals."""
+
+    def __init__(self) -> None:
+        self.ran: list[Outcome] = []
+
+
 class LayerRoute:
-    """Decides sparse vs stock for each call of one layer, and counts what ran."""
+    """Decides sparse vs stock for each call of one layer, and counts what ran.
+
+    Each call appends its outcome to this layer's own per-thread list, which the transformer's
+    post-forward hook moves into the totals (``take_pending``). Under torch.compile a model whose
+    forward breaks the graph inside its block loop compiles one block's code for every block;
+    appending to a list reached through the block (``attn.processor.route``) is replayed per block
+    without reading anything that differs between layers, where a (layer name, outcome) key in a
+    dict shared by all layers would be guarded on, recompiling once per layer.
+    """
 
     def __init__(self, patch: Any, plan: LayerPlan) -> None:
         self.patch = patch  # the na_accel.patch.TransformerPatch this layer belongs to
@@ -37,6 +53,7 @@ class LayerRoute:
         # device, dtype) they were resolved for; one tuple, so concurrent calls never pair one
         # call's key with another's windows
         self._resolved: tuple[tuple, ResolvedWindow, tuple[ResolvedWindow, ...]] | None = None
+        self._pending = _PendingOutcomes()
 
     @property
     def name(self) -> str:
@@ -46,6 +63,13 @@ class LayerRoute:
     def counts(self) -> Counter:
         """What this layer's finished calls ran: ``Outcome`` -> calls."""
         return self.patch.calls.layer_totals(self.name)
+
+    def take_pending(self) -> Counter:
+        """(layer name, Outcome) -> calls this thread's calls ran since the last take; clears them."""
+        ran = self._pending.ran
+        taken = Counter((self.name, outcome) for outcome in ran)
+        ran.clear()
+        return taken
 
     @property
     def resolved(self) -> tuple[tuple, ResolvedWindow] | None:
@@ -93,10 +117,9 @@ class LayerRoute:
         ctx = self.patch.calls.current
         if ctx is None:
             return self.dense("called outside the transformer's forward (no token layout)")
+        if ctx.dense_step_reason is not None:
+            return self.dense(ctx.dense_step_reason, warn=False)
         recipe = self.patch.recipe
-        step_reason = recipe.dense_step_reason(ctx.step.index, ctx.step.total) if ctx.step is not None else None
-        if step_reason is not None:
-            return self.dense(step_reason, warn=False)
         layout = ctx.layout
         if layout.grid is None:
             return self.dense(f"no token grid: {layout.problem}")
@@ -132,15 +155,14 @@ class LayerRoute:
             resolved = self._resolved = (key, window, tuple(extra))
         _, window, extra_windows = resolved
         covered = window.covers_grid and all(w.covers_grid for w in extra_windows)
-        ctx.counts[(self.name, FULL_WINDOW if covered else SPARSE)] += 1
+        self._pending.ran.append(FULL_WINDOW if covered else SPARSE)
         return SparseCall(window, layout.text_len, layout.text_first, backend, layout.text_valid_lens, extra_windows)
 
     def dense(self, reason: str, warn: bool = True) -> None:
         """Count (and warn once about) a call the processor runs stock for ``reason``; returns None."""
         key = Outcome.dense(reason)
-        ctx = self.patch.calls.current
-        if ctx is not None:
-            ctx.counts[(self.name, key)] += 1
+        if self.patch.calls.current is not None:  # inside the forward: the post-forward hook adds it
+            self._pending.ran.append(key)
         else:
             self.patch.calls.add(Counter({(self.name, key): 1}))
         if warn and key not in self.patch.warned:
