@@ -39,11 +39,12 @@ class LayerRoute:
     """Decides sparse vs stock for each call of one layer, and counts what ran.
 
     Each call appends its outcome to this layer's own per-thread list, which the transformer's
-    post-forward hook moves into the totals (``take_pending``). Under torch.compile a model whose
-    forward breaks the graph inside its block loop compiles one block's code for every block;
-    appending to a list reached through the block (``attn.processor.route``) is replayed per block
-    without reading anything that differs between layers, where a (layer name, outcome) key in a
-    dict shared by all layers would be guarded on, recompiling once per layer.
+    post-forward hook moves into the totals (``take_pending``). Why a list per layer: where dynamo
+    can't trace a model's forward whole (HunyuanVideo 1.5), it compiles each block's forward as a
+    frame of its own, one code for every block, guarded on every Python value the trace read.
+    Appending to a list reached through the block (``attn.processor.route``) reads nothing that
+    differs between layers; a (layer name, outcome) key in one dict shared by all layers did, and
+    recompiled once per layer until ``torch._dynamo.config.recompile_limit`` left the rest eager.
     """
 
     def __init__(self, patch: Any, plan: LayerPlan) -> None:
