@@ -14,6 +14,7 @@ error propagates, so the pipeline is left as it was.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -110,12 +111,17 @@ class TransformerPatch:
     def _before_forward(self, module, args, kwargs):
         layout = self.adapter.token_layout(module, args, kwargs)
         step = self.step_reader() if self.step_reader is not None else None
-        self.calls.begin(layout, step)
+        dense_step_reason = self.recipe.dense_step_reason(step.index, step.total) if step is not None else None
+        self.calls.begin(layout, step, dense_step_reason)
         return None
 
     @torch.compiler.disable
     def _after_forward(self, module, args, output):
         self.calls.end()
+        ran = Counter()
+        for route in self.routes.values():
+            ran.update(route.take_pending())
+        self.calls.add(ran)
         return None
 
 

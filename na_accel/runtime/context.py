@@ -2,15 +2,16 @@
 
 A patched transformer may serve several threads at once (a server handling two requests of
 different sizes). What one forward call reads from its inputs (token grid, text length, step)
-and what its layers count lives in that call's ``CallContext``, found through a thread-local;
-the counts are merged into the patch's totals under a lock when the call ends.
+lives in that call's ``CallContext``, found through a thread-local. What its layers ran is kept
+per layer and thread (``LayerRoute.take_pending``) and merged into the totals here, under a lock,
+when the call ends.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..families import TokenLayout
 from .steps import StepPosition
@@ -18,11 +19,14 @@ from .steps import StepPosition
 
 @dataclass
 class CallContext:
-    """One transformer forward call: its token layout, denoising step and what its layers ran."""
+    """One transformer forward call: its token layout and denoising step."""
 
     layout: TokenLayout
     step: StepPosition | None
-    counts: Counter = field(default_factory=Counter)  # (layer name, Outcome) -> calls
+    # Why the recipe runs this whole call dense (a dense step), or None. Decided eagerly once per
+    # call: under torch.compile the layers read this, not the step index, which dynamo would
+    # guard on and recompile for at every denoising step.
+    dense_step_reason: str | None = None
     outer: "CallContext | None" = None  # the context this call interrupted (a re-entrant forward)
 
 
@@ -38,15 +42,13 @@ class CallState:
     def current(self) -> CallContext | None:
         return getattr(self._local, "context", None)
 
-    def begin(self, layout: TokenLayout, step: StepPosition | None) -> None:
-        self._local.context = CallContext(layout, step, outer=self.current)
+    def begin(self, layout: TokenLayout, step: StepPosition | None, dense_step_reason: str | None = None) -> None:
+        self._local.context = CallContext(layout, step, dense_step_reason, outer=self.current)
 
     def end(self) -> None:
         context = self.current
-        if context is None:
-            return
-        self._local.context = context.outer
-        self.add(context.counts)
+        if context is not None:
+            self._local.context = context.outer
 
     def clear(self) -> None:
         self._local.context = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -30,8 +31,24 @@ class SparseCall:
     ulysses: UlyssesShards | None = None  # run under Ulysses context parallelism (kernels/ulysses.py)
 
 
+class _PendingOutcomes(threading.local):
+    """One layer's outcomes in this thread, not yet added to the patch's totals."""
+
+    def __init__(self) -> None:
+        self.ran: list[Outcome] = []
+
+
 class LayerRoute:
-    """Decides sparse vs stock for each call of one layer, and counts what ran."""
+    """Decides sparse vs stock for each call of one layer, and counts what ran.
+
+    Each call appends its outcome to this layer's own per-thread list, which the transformer's
+    post-forward hook moves into the totals (``take_pending``). Why a list per layer: where dynamo
+    can't trace a model's forward whole (HunyuanVideo 1.5), it compiles each block's forward as a
+    frame of its own, one code for every block, guarded on every Python value the trace read.
+    Appending to a list reached through the block (``attn.processor.route``) reads nothing that
+    differs between layers; a (layer name, outcome) key in one dict shared by all layers did, and
+    recompiled once per layer until ``torch._dynamo.config.recompile_limit`` left the rest eager.
+    """
 
     def __init__(self, patch: Any, plan: LayerPlan) -> None:
         self.patch = patch  # the na_accel.patch.TransformerPatch this layer belongs to
@@ -40,6 +57,7 @@ class LayerRoute:
         # device, dtype) they were resolved for; one tuple, so concurrent calls never pair one
         # call's key with another's windows
         self._resolved: tuple[tuple, ResolvedWindow, tuple[ResolvedWindow, ...]] | None = None
+        self._pending = _PendingOutcomes()
 
     @property
     def name(self) -> str:
@@ -49,6 +67,13 @@ class LayerRoute:
     def counts(self) -> Counter:
         """What this layer's finished calls ran: ``Outcome`` -> calls."""
         return self.patch.calls.layer_totals(self.name)
+
+    def take_pending(self) -> Counter:
+        """(layer name, Outcome) -> calls this thread's calls ran since the last take; clears them."""
+        ran = self._pending.ran
+        taken = Counter((self.name, outcome) for outcome in ran)
+        ran.clear()
+        return taken
 
     @property
     def resolved(self) -> tuple[tuple, ResolvedWindow] | None:
@@ -100,10 +125,9 @@ class LayerRoute:
         ctx = self.patch.calls.current
         if ctx is None:
             return self.dense("called outside the transformer's forward (no token layout)")
+        if ctx.dense_step_reason is not None:
+            return self.dense(ctx.dense_step_reason, warn=False)
         recipe = self.patch.recipe
-        step_reason = recipe.dense_step_reason(ctx.step.index, ctx.step.total) if ctx.step is not None else None
-        if step_reason is not None:
-            return self.dense(step_reason, warn=False)
         layout = ctx.layout
         if layout.grid is None:
             return self.dense(f"no token grid: {layout.problem}")
@@ -149,7 +173,7 @@ class LayerRoute:
             resolved = self._resolved = (key, window, tuple(extra))
         _, window, extra_windows = resolved
         covered = window.covers_grid and all(w.covers_grid for w in extra_windows)
-        ctx.counts[(self.name, FULL_WINDOW if covered else SPARSE)] += 1
+        self._pending.ran.append(FULL_WINDOW if covered else SPARSE)
         return SparseCall(
             window, layout.text_len, layout.text_first, backend, text_valid_lens, extra_windows, ulysses
         )
@@ -157,9 +181,8 @@ class LayerRoute:
     def dense(self, reason: str, warn: bool = True) -> None:
         """Count (and warn once about) a call the processor runs stock for ``reason``; returns None."""
         key = Outcome.dense(reason)
-        ctx = self.patch.calls.current
-        if ctx is not None:
-            ctx.counts[(self.name, key)] += 1
+        if self.patch.calls.current is not None:  # inside the forward: the post-forward hook adds it
+            self._pending.ran.append(key)
         else:
             self.patch.calls.add(Counter({(self.name, key): 1}))
         if warn and key not in self.patch.warned:

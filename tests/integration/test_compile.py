@@ -1,8 +1,9 @@
-"""Patched transformers under torch.compile: na_accel's own code adds no graph break.
+"""Patched transformers under torch.compile: na_accel's own code adds no graph break, and no
+recompilation per layer or per denoising step.
 
 The per-call routing (grid, step, counters) and the processors trace into one graph; only the
-transformer's pre-forward hook (which reads the grid from the inputs with device syncs) runs
-eagerly, by design. The checks use the ``reference`` backend (plain PyTorch) so they measure
+transformer's pre- and post-forward hooks (which read the grid from the inputs with device syncs,
+decide the dense steps and add up the counts) run eagerly, by design. The checks use the ``reference`` backend (plain PyTorch) so they measure
 na_accel's code, not NATTEN's: its CPU backend (flex-fna) builds block masks inside the call,
 which dynamo can't trace; the fused GPU kernels are to be checked on a GPU.
 """
@@ -13,6 +14,8 @@ import pytest
 import torch
 
 from torch._dynamo.utils import counters
+
+from diffusers import FirstBlockCacheConfig
 
 import na_accel
 from na_accel import tiny
@@ -84,3 +87,91 @@ def test_compiled_pipeline_keeps_dense_steps_and_counts():
     assert dict(na_accel.describe(pipe).transformers[0].totals) == eager_counts
     assert eager_counts["sparse"] > 0 and any(k.startswith("dense: dense step") for k in eager_counts)
     assert (compiled - eager).abs().max().item() <= 1e-6
+
+    # a longer schedule reuses those graphs: the step index is read eagerly, not guarded on
+    graphs = counters["stats"]["unique_graphs"]
+    pipe(**call(steps=5, output_type="latent"))
+    assert counters["stats"]["unique_graphs"] == graphs
+    totals = na_accel.describe(pipe).transformers[0].totals
+    assert totals["dense: dense step (step < dense_steps=1)"] == 2 * len(na_accel.describe(pipe).transformers[0].layers)
+
+
+def _compiled_graphs(transformer, inputs) -> int:
+    """Graphs dynamo compiles for two calls of ``transformer`` (after an eager call)."""
+    with torch.no_grad():
+        transformer(**inputs)
+    torch._dynamo.reset()
+    counters.clear()
+    compiled = torch.compile(transformer, backend="eager")
+    with torch.no_grad():
+        for _ in range(2):
+            compiled(**inputs)
+    return counters["stats"]["unique_graphs"]
+
+
+def test_block_loop_graph_break_compiles_one_block_for_every_layer():
+    """HunyuanVideo 1.5's forward breaks the graph before its block loop (``if is_t2v``); dynamo
+    then compiles each block's forward as a frame of its own, shared by every block. The patched
+    layers' routes read nothing that differs between layers, so they add no graph: one per layer
+    would exhaust torch._dynamo.config.recompile_limit on a real model and run the rest eagerly."""
+    transformer = tiny.tiny_hunyuan_video15_transformer(seed=0).requires_grad_(False)
+    inputs = tiny.hunyuan_video15_transformer_inputs(transformer, (2, 3, 4), batch=2, text_len=24)
+    stock_graphs = _compiled_graphs(transformer, inputs)
+    assert stock_graphs > 1  # the graph break the stock forward has
+
+    na_accel.patch(transformer, {"model": "hunyuan_video15", "default": {"kernel_size": [2, 3, 3]}},
+                   backend="reference")
+    assert _compiled_graphs(transformer, inputs) == stock_graphs
+    layers = transformer.config.num_layers
+    assert na_accel.describe(transformer).transformers[0].totals == {"sparse": 3 * layers}
+
+
+CACHE_THRESHOLD = 0.5  # tiny FLUX: every step after the first reuses the cached blocks after the first
+
+
+def _cached_generation(pipe, steps=2):
+    _, call = TINY_PIPELINES["tiny-flux"]
+    return pipe(**call(steps=steps, height=128, width=128, output_type="latent")).images
+
+
+def _compiled_cached_generation(pipe, compile_backend):
+    """A generation with the transformer compiled in place: (output, dynamo's graph breaks)."""
+    pipe.transformer.compile(backend=compile_backend)
+    torch._dynamo.reset()
+    counters.clear()
+    return _cached_generation(pipe), dict(counters["graph_break"])
+
+
+def _graphs_added_by_longer_schedule(pipe) -> int:
+    graphs = counters["stats"]["unique_graphs"]
+    _cached_generation(pipe, steps=4)
+    return counters["stats"]["unique_graphs"] - graphs
+
+
+def test_compiled_pipeline_with_first_block_cache_and_gna():
+    """First Block Cache + GNA, compiled by dynamo with the eager and aot_eager backends: the graph
+    breaks are the cache's own (as on the stock pipeline), outputs and counts are eager's, and later
+    denoising steps compile nothing the stock pipeline doesn't (the cache's hooks make dynamo
+    specialize on integers it reads per block: na_accel's step index is read eagerly)."""
+    make, _ = TINY_PIPELINES["tiny-flux"]
+    stock_pipe = make(seed=0)
+    stock_pipe.transformer.requires_grad_(False)
+    stock_pipe.transformer.enable_cache(FirstBlockCacheConfig(threshold=CACHE_THRESHOLD))
+    _, cache_alone_breaks = _compiled_cached_generation(stock_pipe, "eager")
+    cache_alone_added = _graphs_added_by_longer_schedule(stock_pipe)
+
+    pipe = make(seed=0)
+    pipe.transformer.requires_grad_(False)
+    na_accel.patch(pipe, {"model": "flux", "default": {"kernel_size": [3, 3]}}, backend="reference")
+    pipe.transformer.enable_cache(FirstBlockCacheConfig(threshold=CACHE_THRESHOLD))
+    eager = _cached_generation(pipe)
+    eager_counts = dict(na_accel.describe(pipe).transformers[0].totals)
+    layers = len(na_accel.describe(pipe).transformers[0].layers)
+    assert set(eager_counts) == {"sparse"} and layers < eager_counts["sparse"] < 2 * layers  # blocks skipped
+
+    for runs, compile_backend in enumerate(("eager", "aot_eager"), start=2):
+        compiled, breaks = _compiled_cached_generation(pipe, compile_backend)
+        assert breaks == cache_alone_breaks, compile_backend  # the cache's own, none from na_accel
+        assert na_accel.describe(pipe).transformers[0].totals == {"sparse": runs * eager_counts["sparse"]}
+        assert (compiled - eager).abs().max().item() <= 1e-6, compile_backend
+    assert _graphs_added_by_longer_schedule(pipe) == cache_alone_added
