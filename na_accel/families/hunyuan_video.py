@@ -110,6 +110,7 @@ class GNAHunyuanVideoAttnProcessor(GNAProcessor):
                 dtype=hidden_states.dtype,
                 needs_grad=needs_grad(attn, hidden_states, encoder_hidden_states),
                 mask_text_lens=mask_text_lens,
+                batch=batch,
             )
         if call is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)

@@ -241,4 +241,5 @@ class GNAQwenDoubleStreamAttnProcessor(GNAProcessor):
             dtype=hidden_states.dtype,
             needs_grad=needs_grad(attn, hidden_states, encoder_hidden_states),
             mask_text_lens=mask_lens,
+            batch=batch,
         )

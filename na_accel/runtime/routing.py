@@ -112,6 +112,7 @@ class LayerRoute:
         needs_grad: bool = False,
         mask_text_lens: tuple[int, ...] | None = None,
         parallel_config: Any = None,
+        batch: int | None = None,
     ) -> SparseCall | None:
         """A SparseCall to run GNA, or None to run the stock processor (the reason is counted).
 
@@ -121,6 +122,8 @@ class LayerRoute:
         ``parallel_config``: the diffusers context-parallel config of a processor that can run GNA
         under Ulysses (``seq_len`` and ``text_len_seen`` are then this rank's shard);
         ``has_parallel_config``: a processor without that path has one (it runs stock).
+        ``batch``: the rows this call got, where its text may be padded per row (checked against the
+        layout's rows when no ``mask_text_lens`` say which rows they are).
         """
         ctx = self.patch.calls.current
         if ctx is None:
@@ -161,6 +164,13 @@ class LayerRoute:
             text_valid_lens = rows_text_lens(layout, tuple(mask_text_lens))
             if isinstance(text_valid_lens, str):
                 return self.dense(text_valid_lens)
+        elif text_valid_lens is not None and batch is not None and batch != len(text_valid_lens):
+            # a trusted (unread) padding mask, under torch.compile, can't say which rows these are
+            return self.dense(
+                f"the layer got {batch} batch rows but the transformer's inputs had {len(text_valid_lens)} "
+                "with different text lengths (a hook inside the forward changed the batch), and its padding "
+                "mask was not read (under torch.compile)"
+            )
         backends = self.patch.backends
         backend = backends.for_call(device, dtype, needs_grad)
         if isinstance(backend, BackendUnavailableError):

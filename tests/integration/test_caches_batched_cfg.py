@@ -108,3 +108,34 @@ def test_rows_text_lens_accepts_a_run_of_the_inputs_rows_only():
     unpadded = TokenLayout((2, 2), 6, True)
     assert rows_text_lens(unpadded, (6,)) is None and rows_text_lens(unpadded, (6, 6)) is None
     assert "differ" in rows_text_lens(unpadded, (5,))
+
+
+@pytest.mark.filterwarnings("ignore:torch.meshgrid:UserWarning")
+def test_compiled_faster_cache_slicing_runs_stock_where_the_rows_are_unknown():
+    """Under torch.compile the padding mask is trusted, not read: a layer that gets only the
+    conditional row can't know its text length, so it runs stock, counted (before: GNA ran with the
+    unconditional row's length, silently wrong)."""
+    family = "hunyuan_video"
+    make, make_inputs = PADDED_TEXT_FAMILIES[family]
+    transformer = make(seed=0).requires_grad_(False)
+    inputs = make_inputs(transformer)
+    na_accel.patch(transformer, {"model": family, "default": {"kernel_size": [2, 3, 3]}}, backend="reference")
+    transformer.enable_cache(FasterCacheConfig(
+        spatial_attention_block_skip_range=None, current_timestep_callback=lambda: 500,
+        unconditional_batch_skip_range=2, unconditional_batch_timestep_skip_range=(-1, 1000),
+        tensor_format="BCFHW", attention_weight_callback=lambda _: 0.5,
+        _unconditional_conditional_input_kwargs_identifiers=[
+            k for k, v in inputs.items() if isinstance(v, torch.Tensor) and v.shape[0] == 2],
+    ))
+    torch._dynamo.reset()
+    compiled = torch.compile(transformer, backend="eager")
+    with torch.no_grad():
+        for _ in range(3):
+            with transformer.cache_context("cfg"):
+                compiled(**inputs)
+    torch._dynamo.reset()
+    n_layers = len(_gna_layers(family))
+    totals = dict(na_accel.describe(transformer).transformers[0].totals)
+    assert totals.pop("sparse") == 2 * n_layers
+    [(reason, count)] = totals.items()
+    assert count == n_layers and "got 1 batch rows but the transformer's inputs had 2" in reason
