@@ -29,7 +29,7 @@ install_once 2 natten natten==0.21.7 "NATTEN's kernels (builds against the insta
 # run the kernel under Triton's interpreter.
 install_once 3 triton triton==3.7.1 "na_accel's Triton kernel (about 150 MB)"
 
-say "[4/4] na_accel (editable) with diffusers, transformers, torchmetrics, pytest: what is missing is downloaded"
+say "[4/4] na_accel (editable) with diffusers, transformers, torchmetrics, pytest, peft: what is missing is downloaded"
 # pip lists every requirement it already has; only what it fetches or builds is shown.
 PYTHONUNBUFFERED=1 "$PYTHON" -m pip install -e ".[test]" | sed '/^Requirement already satisfied/d'
 say "done"
