@@ -96,6 +96,20 @@ def _set_up_ulysses(degree: int) -> ContextParallelConfig:
     return config
 
 
+def _run_under_parallel_config(transformer, inputs, model_module, config):
+    """One call of a patched transformer whose GNA processors carry ``config`` (set by hand), with
+    ``model_module``'s dense attention run unsharded: (output, describe's totals)."""
+    for module in transformer.modules():
+        if hasattr(getattr(module, "processor", None), "route"):
+            module.processor._parallel_config = ParallelConfig(context_parallel_config=config)
+    dispatch = _without_parallel_config(model_module.dispatch_attention_fn)
+    with mock.patch.object(model_module, "dispatch_attention_fn", dispatch), pytest.warns(
+        UserWarning, match="ran dense attention"
+    ), torch.no_grad():
+        out = transformer(**inputs).sample
+    return out, dict(na_accel.describe(transformer).transformers[0].totals)
+
+
 @pytest.mark.parametrize(
     "config, grid, reason",
     [
@@ -121,16 +135,8 @@ def test_context_parallel_configs_gna_cant_run_under_are_counted_dense(config, g
     with torch.no_grad():
         stock = transformer(**inputs).sample
     na_accel.patch(transformer, {"model": "flux", "default": {"kernel_size": [3, 3]}}, backend="reference")
-    for module in transformer.modules():
-        if hasattr(module, "processor") and hasattr(module.processor, "route"):
-            module.processor._parallel_config = ParallelConfig(context_parallel_config=config)
-    dispatch = _without_parallel_config(transformer_flux.dispatch_attention_fn)
-    with mock.patch.object(transformer_flux, "dispatch_attention_fn", dispatch), pytest.warns(
-        UserWarning, match="ran dense attention"
-    ), torch.no_grad():
-        out = transformer(**inputs).sample
+    out, totals = _run_under_parallel_config(transformer, inputs, transformer_flux, config)
     assert torch.equal(out, stock)
-    totals = dict(na_accel.describe(transformer).transformers[0].totals)
     assert len(totals) == 1 and sum(totals.values()) == LAYERS["flux"]
     (outcome,) = totals
     assert outcome.startswith("dense: ") and reason in outcome, outcome
@@ -146,16 +152,10 @@ def test_a_processor_without_a_ulysses_path_counts_context_parallelism_dense():
     with torch.no_grad():
         stock = transformer(**inputs).sample
     na_accel.patch(transformer, {"model": "qwen_image", "default": {"kernel_size": [3, 3]}}, backend="reference")
-    patched = [m for m in transformer.modules() if hasattr(getattr(m, "processor", None), "route")]
-    config = ParallelConfig(context_parallel_config=ContextParallelConfig(ulysses_degree=2))
-    for module in patched:
-        module.processor._parallel_config = config
-    dispatch = _without_parallel_config(transformer_qwenimage.dispatch_attention_fn)
-    with mock.patch.object(transformer_qwenimage, "dispatch_attention_fn", dispatch), pytest.warns(
-        UserWarning, match="ran dense attention"
-    ), torch.no_grad():
-        out = transformer(**inputs).sample
+    out, totals = _run_under_parallel_config(
+        transformer, inputs, transformer_qwenimage, ContextParallelConfig(ulysses_degree=2)
+    )
     assert torch.equal(out, stock)
-    totals = dict(na_accel.describe(transformer).transformers[0].totals)
+    patched = [m for m in transformer.modules() if hasattr(getattr(m, "processor", None), "route")]
     reason = "dense: context parallelism shards the sequence (this GNA processor has no Ulysses path)"
     assert totals == {reason: len(patched)}
