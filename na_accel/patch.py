@@ -54,7 +54,7 @@ class TransformerPatch:
     routes: dict[str, LayerRoute] = field(default_factory=dict)
     originals: dict[str, Any] = field(default_factory=dict)
     hook_handles: list = field(default_factory=list)
-    calls: CallState = field(default_factory=CallState)  # per-call contexts and the counts they add up to
+    calls: CallState = field(default_factory=CallState)  # per-call contexts and the totals of what ran
     warned: set = field(default_factory=set)  # outcomes already warned about (once each)
 
     # -- applying and removing ----------------------------------------------------------------

@@ -163,7 +163,8 @@ class GNAProcessor:
         """The route's sparse ``call`` over [B, S, heads, head_dim] q/k/v: this rank's shard under
         Ulysses context parallelism (``call.ulysses``), else the whole sequence."""
         kwargs = dict(text_len=call.text_len, text_first=call.text_first, window=call.window, backend=call.backend,
-                      dense_attention=self._dense_attention, extra_windows=call.extra_windows, **kwargs)
+                      dense_attention=self._dense_attention, extra_windows=call.extra_windows,
+                      text_valid_lens=call.text_valid_lens, **kwargs)
         if call.ulysses is not None:
             return ulysses_joint_attention(query, key, value, shards=call.ulysses, **kwargs)
         return gna_joint_attention(query, key, value, **kwargs)

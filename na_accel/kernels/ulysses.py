@@ -114,6 +114,9 @@ def ulysses_joint_attention(
     ``text_len`` is the whole sequence's; ``dense_attention`` runs the text rows on full-sequence,
     head-sharded tensors (so it must not shard again: the processor passes no parallel config).
     """
+    if attention_mask is not None:
+        # a mask over this rank's shard would be neither whole nor in the permuted order
+        raise ValueError("GNA under Ulysses takes padded text as text_valid_lens, not as an attention_mask")
     q, k, v = (sequence_to_heads(x, shards) for x in (query, key, value))
     order = joint_order(text_len, q.shape[1] - text_len, shards.degree, text_first, q.device)
     q, k, v = q[:, order], k[:, order], v[:, order]

@@ -22,13 +22,23 @@ def execution_device(model: torch.nn.Module) -> torch.device:
 
     Where accelerate's offload hooks move the weights in per call (``enable_model_cpu_offload``,
     ``enable_sequential_cpu_offload``, a ``device_map``), their execution device: the weights
-    rest on the CPU or, sequentially offloaded, on the meta device, where no backend runs. Else
-    the device of the weights (diffusers' group offloading keeps them on real devices).
+    rest on the CPU or, sequentially offloaded, on the meta device, where no backend runs. With
+    diffusers' group offloading, its onload device. Else the device of the weights.
     """
+    try:  # diffusers' group offloading: the weights rest on the offload device between calls
+        from diffusers.hooks.group_offloading import _get_group_onload_device, _is_group_offload_enabled
+
+        if _is_group_offload_enabled(model):
+            return torch.device(_get_group_onload_device(model))
+    except ImportError:
+        pass
     for module in model.modules():
-        device = getattr(getattr(module, "_hf_hook", None), "execution_device", None)
-        if device is not None:
-            return torch.device(device)
+        hook = getattr(module, "_hf_hook", None)
+        # accelerate chains hooks in a SequentialHook, which has no device of its own
+        for hook in getattr(hook, "hooks", None) or (hook,):
+            device = getattr(hook, "execution_device", None)
+            if device is not None:
+                return torch.device(device)
     return next(model.parameters()).device
 
 

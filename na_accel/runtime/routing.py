@@ -165,12 +165,15 @@ class LayerRoute:
             if isinstance(text_valid_lens, str):
                 return self.dense(text_valid_lens)
         elif text_valid_lens is not None and batch is not None and batch != len(text_valid_lens):
-            # a trusted (unread) padding mask, under torch.compile, can't say which rows these are
-            return self.dense(
-                f"the layer got {batch} batch rows but the transformer's inputs had {len(text_valid_lens)} "
-                "with different text lengths (a hook inside the forward changed the batch), and its padding "
-                "mask was not read (under torch.compile)"
-            )
+            # no mask read (under torch.compile a padding-shaped one is trusted unread) says which
+            # of the inputs' rows these are; if every row has the same text length, it doesn't matter
+            if len(set(text_valid_lens)) > 1:
+                return self.dense(
+                    f"the layer got {batch} batch rows but the transformer's inputs had {len(text_valid_lens)} "
+                    f"with text lengths {list(text_valid_lens)} (a hook inside the forward changed the batch), "
+                    "and no padding mask was read to say which rows these are"
+                )
+            text_valid_lens = text_valid_lens[:1] * batch
         backends = self.patch.backends
         backend = backends.for_call(device, dtype, needs_grad)
         if isinstance(backend, BackendUnavailableError):

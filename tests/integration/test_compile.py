@@ -1,10 +1,10 @@
 """Patched transformers under torch.compile: na_accel's own code adds no graph break, and no
 recompilation per layer or per denoising step.
 
-The per-call routing (grid, step, counters) and the processors trace into one graph; only the
-transformer's pre- and post-forward hooks (which read the grid from the inputs with device syncs,
-decide the dense steps and add up the counts) run eagerly, by design. The checks use the ``reference`` backend (plain PyTorch) so they measure
-na_accel's code, not NATTEN's: its CPU backend (flex-fna) builds block masks inside the call,
+The per-call routing and the processors trace into one graph; only the transformer's pre- and
+post-forward hooks (which read the grid from the inputs with device syncs, decide the dense steps
+and add up the counts) run eagerly, by design. The checks use the ``reference`` backend (plain
+PyTorch) so they measure na_accel's code, not NATTEN's: its CPU backend (flex-fna) builds block masks inside the call,
 which dynamo can't trace; the fused GPU kernels are to be checked on a GPU.
 """
 
@@ -97,15 +97,16 @@ def test_compiled_pipeline_keeps_dense_steps_and_counts():
 
 
 def _compiled_graphs(transformer, inputs) -> int:
-    """Graphs dynamo compiles for two calls of ``transformer`` (after an eager call)."""
+    """Graphs dynamo compiles for two calls of ``transformer`` (after an eager call, which both
+    compiled calls must reproduce)."""
     with torch.no_grad():
-        transformer(**inputs)
+        eager = transformer(**inputs).sample
     torch._dynamo.reset()
     counters.clear()
     compiled = torch.compile(transformer, backend="eager")
     with torch.no_grad():
         for _ in range(2):
-            compiled(**inputs)
+            assert (compiled(**inputs).sample - eager).abs().max().item() <= 1e-6
     return counters["stats"]["unique_graphs"]
 
 
