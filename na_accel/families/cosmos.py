@@ -17,7 +17,6 @@ from diffusers.models.attention_processor import Attention
 from diffusers.models.embeddings import apply_rotary_emb
 from diffusers.models.transformers.transformer_cosmos import CosmosAttnProcessor2_0, CosmosTransformer3DModel
 
-from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, register_like_stock
 from .video import VideoAdapter
 
@@ -71,15 +70,7 @@ class GNACosmosAttnProcessor(GNAProcessor):
         value = value.repeat_interleave(query.size(3) // value.size(3), dim=3)
 
         # --- GNA over the video grid ---
-        hidden_states = gna_joint_attention(
-            query.transpose(1, 2),
-            key.transpose(1, 2),
-            value.transpose(1, 2),
-            text_len=0,
-            text_first=False,
-            window=call.window,
-            backend=call.backend,
-        )
+        hidden_states = self._joint_attention(call, query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2))
 
         # --- as CosmosAttnProcessor2_0, after the attention call ---
         hidden_states = hidden_states.flatten(2, 3).type_as(query)

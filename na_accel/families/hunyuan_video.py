@@ -24,7 +24,6 @@ from diffusers.models.transformers.transformer_hunyuan_video import (
     HunyuanVideoTransformer3DModel,
 )
 
-from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, TokenLayout, forward_arguments, needs_grad, register_like_stock, video_token_grid
 from .read_cache import TensorReadCache
 from .text_mask import prefix_lengths
@@ -147,18 +146,7 @@ class GNAHunyuanVideoAttnProcessor(GNAProcessor):
             value = torch.cat([value, encoder_value], dim=1)
 
         # --- GNA among video tokens + valid text; text rows dense with the stock mask ---
-        hidden_states = gna_joint_attention(
-            query,
-            key,
-            value,
-            text_len=text_len,
-            text_first=False,
-            window=call.window,
-            backend=call.backend,
-            dense_attention=self._dense_attention,
-            text_valid_lens=call.text_valid_lens,
-            attention_mask=attention_mask,
-        )
+        hidden_states = self._joint_attention(call, query, key, value, attention_mask=attention_mask)
 
         # --- as HunyuanVideoAttnProcessor2_0, after the attention call ---
         hidden_states = hidden_states.flatten(2, 3).to(query.dtype)

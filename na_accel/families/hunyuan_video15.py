@@ -31,7 +31,6 @@ from diffusers.models.transformers.transformer_hunyuan_video15 import (
     HunyuanVideo15Transformer3DModel,
 )
 
-from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, TokenLayout, forward_arguments, needs_grad, register_like_stock, video_token_grid
 from .read_cache import TensorReadCache
 from .text_mask import prefix_lengths
@@ -164,18 +163,7 @@ class GNAHunyuanVideo15AttnProcessor(GNAProcessor):
         text_rows_mask = (text_valid[:, :, None] & key_valid[:, None, :])[:, None]
 
         # --- GNA among video tokens + valid text; text rows dense with the stock mask ---
-        hidden_states = gna_joint_attention(
-            query,
-            key,
-            value,
-            text_len=text_len,
-            text_first=False,
-            window=call.window,
-            backend=call.backend,
-            dense_attention=self._dense_attention,
-            text_valid_lens=call.text_valid_lens,
-            attention_mask=text_rows_mask,
-        )
+        hidden_states = self._joint_attention(call, query, key, value, attention_mask=text_rows_mask)
 
         # --- as HunyuanVideo15AttnProcessor2_0, after the attention call ---
         hidden_states = hidden_states.flatten(2, 3).to(query.dtype)

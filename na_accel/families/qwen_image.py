@@ -30,7 +30,6 @@ from diffusers.models.transformers.transformer_qwenimage import (
     apply_rotary_emb_qwen,
 )
 
-from ..kernels.joint import gna_joint_attention
 from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
 from .read_cache import TensorReadCache
 from .text_mask import prefix_lengths
@@ -192,18 +191,8 @@ class GNAQwenDoubleStreamAttnProcessor(GNAProcessor):
         joint_value = torch.cat([txt_value, img_value], dim=1)
 
         # --- GNA among image tokens + valid text; text rows dense with the stock mask ---
-        joint_hidden_states = gna_joint_attention(
-            joint_query,
-            joint_key,
-            joint_value,
-            text_len=seq_txt,
-            text_first=True,
-            window=call.window,
-            backend=call.backend,
-            dense_attention=self._dense_attention,
-            text_valid_lens=call.text_valid_lens,
-            attention_mask=attention_mask,
-            extra_windows=call.extra_windows,
+        joint_hidden_states = self._joint_attention(
+            call, joint_query, joint_key, joint_value, attention_mask=attention_mask
         )
 
         # --- as QwenDoubleStreamAttnProcessor2_0, after the attention call ---
