@@ -47,6 +47,21 @@ def sdpa_attention(
     return out.transpose(1, 2)
 
 
+def check_attention_inputs(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> None:
+    """A ValueError unless q, k, v are [B, S, heads, head_dim] of one shape, dtype and device (the
+    GNA kernels attend each query head to the same head of k and v: no grouped-query heads)."""
+    named = {"query": query, "key": key, "value": value}
+    if query.dim() != 4:
+        raise ValueError(f"GNA attention: query must be [batch, tokens, heads, head_dim], got shape {tuple(query.shape)}")
+    for name, tensor in named.items():
+        if (tensor.shape, tensor.dtype, tensor.device) != (query.shape, query.dtype, query.device):
+            raise ValueError(
+                f"GNA attention: {name} is {tuple(tensor.shape)} {dtype_name(tensor.dtype)} on {tensor.device}, "
+                f"query {tuple(query.shape)} {dtype_name(query.dtype)} on {query.device}; allowed: one shape, "
+                "dtype and device for query, key and value"
+            )
+
+
 def joint_slices(text_len: int, n_visual: int, text_first: bool) -> tuple[slice, slice]:
     """(visual, text) token slices of a joint sequence."""
     if text_first:

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import torch
 
-from .base import Backend, DenseAttention, sdpa_attention
+from .base import Backend, DenseAttention, check_attention_inputs, sdpa_attention
 from .registry import get_backend
 from ..windows import ResolvedWindow
 
@@ -53,6 +53,7 @@ def gna_joint_attention(
     ``window.grid``'s; each grid's queries see their own neighborhood, the valid text and every
     token of the other grids (``na_accel.kernels.multi_grid``).
     """
+    check_attention_inputs(query, key, value)
     backend = get_backend(backend) if isinstance(backend, str) else backend
     return backend.joint_attention(
         query, key, value, text_len=text_len, text_first=text_first, window=window,

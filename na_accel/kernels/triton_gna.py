@@ -23,7 +23,12 @@ A key tile that lies inside every query's window on every axis is *full* and nee
 only partly covered tiles are masked element-wise (perfectly block-sparse windows: never).
 
 Tensors keep diffusers' processor layout ``[B, S, heads, head_dim]`` with the visual tokens
-row-major at ``visual_start``; tokens are gathered by index arithmetic, never permuted.
+row-major at ``visual_start``; tokens are gathered by index arithmetic, never permuted. Each of
+q, k, v and out is read through its own four strides: processors hand over views (a fused QKV
+projection split by ``chunk``, head-major transposes) whose strides differ from one another, and
+a head_dim stride other than 1 is read as it is (Triton specializes a stride of 1, so contiguous
+rows keep their vector loads). Token offsets are 64-bit where the host finds they can pass 2**31
+(``OFFSETS_64``); geometry integers are not specialized, so a new resolution does not recompile.
 """
 
 from __future__ import annotations
@@ -74,11 +79,28 @@ def _online_softmax_step(acc, m_i, l_i, qk, v, UPCAST: tl.constexpr, IEEE: tl.co
     return acc, m_new, l_i
 
 
+# Geometry changes with the resolution and the window: never specialized (Triton would compile a
+# variant per value class: == 1, divisible by 16). Strides stay specialized (see the docstring).
+GEOMETRY_ARGS = ["heads", "head_dim", "visual_start", "text_start", "text_len",
+                 "n0", "n1", "n2", "k0", "k1", "k2", "s0", "s1", "s2", "d0", "d1", "d2", "nq1", "nq2"]
+
+
 @triton.jit
+def _rows(ptr, base, token, stride_s, offs_d, stride_d, mask, OFFSETS_64: tl.constexpr):
+    """Load the rows ``token`` (a vector of token indices) of one (batch row, head)."""
+    if OFFSETS_64:
+        token = token.to(tl.int64)
+        offs_d = offs_d.to(tl.int64)
+    return tl.load(ptr + base + token[:, None] * stride_s + offs_d[None, :] * stride_d, mask=mask, other=0.0)
+
+
+@triton.jit(do_not_specialize=GEOMETRY_ARGS)
 def gna_forward_kernel(
     Q, K, V, Out, TextValid,
-    stride_b, stride_s, stride_h,
-    o_stride_b, o_stride_s, o_stride_h,
+    q_stride_b, q_stride_s, q_stride_h, q_stride_d,
+    k_stride_b, k_stride_s, k_stride_h, k_stride_d,
+    v_stride_b, v_stride_s, v_stride_h, v_stride_d,
+    o_stride_b, o_stride_s, o_stride_h, o_stride_d,
     heads, head_dim, qk_scale,
     visual_start, text_start, text_len,
     n0, n1, n2, k0, k1, k2, s0, s1, s2, d0, d1, d2,
@@ -89,6 +111,7 @@ def gna_forward_kernel(
     TK0: tl.constexpr, TK1: tl.constexpr, TK2: tl.constexpr,
     BLOCK_D: tl.constexpr, UPCAST: tl.constexpr, IEEE: tl.constexpr,
     MASKED: tl.constexpr,  # False when the tiles are perfectly block-sparse: no key tile needs a mask
+    OFFSETS_64: tl.constexpr,  # token * stride can pass 2**31 in some tensor
 ):
     BLOCK_M: tl.constexpr = TQ0 * TQ1 * TQ2
     BLOCK_N: tl.constexpr = TK0 * TK1 * TK2
@@ -134,9 +157,11 @@ def gna_forward_kernel(
 
     offs_d = tl.arange(0, BLOCK_D)
     d_ok = offs_d < head_dim
-    base = b.to(tl.int64) * stride_b + h.to(tl.int64) * stride_h
-    q = tl.load(Q + base + q_tok[:, None] * stride_s + offs_d[None, :],
-                mask=q_ok[:, None] & d_ok[None, :], other=0.0)
+    b64, h64 = b.to(tl.int64), h.to(tl.int64)
+    q_base = b64 * q_stride_b + h64 * q_stride_h
+    k_base = b64 * k_stride_b + h64 * k_stride_h
+    v_base = b64 * v_stride_b + h64 * v_stride_h
+    q = _rows(Q, q_base, q_tok, q_stride_s, offs_d, q_stride_d, q_ok[:, None] & d_ok[None, :], OFFSETS_64)
     if UPCAST:
         q = q.to(tl.float32)
 
@@ -153,10 +178,9 @@ def gna_forward_kernel(
     for start in range(0, n_text, BLOCK_N):
         j = start + offs_n
         j_ok = j < n_text
-        kv_off = base + (text_start + j)[:, None] * stride_s + offs_d[None, :]
         kv_mask = j_ok[:, None] & d_ok[None, :]
-        k = tl.load(K + kv_off, mask=kv_mask, other=0.0)
-        v = tl.load(V + kv_off, mask=kv_mask, other=0.0)
+        k = _rows(K, k_base, text_start + j, k_stride_s, offs_d, k_stride_d, kv_mask, OFFSETS_64)
+        v = _rows(V, v_base, text_start + j, v_stride_s, offs_d, v_stride_d, kv_mask, OFFSETS_64)
         if UPCAST:
             k = k.to(tl.float32)
         qk = _dot(q, tl.trans(k), IEEE)
@@ -178,10 +202,9 @@ def gna_forward_kernel(
         kc0, kc1, kc2 = a0 + kl0, a1 + kl1, a2 + kl2
         k_ok = (kc0 < m0) & (kc1 < m1) & (kc2 < m2)
         k_tok = visual_start + ((g0 + d0 * kc0) * n1 + (g1 + d1 * kc1)) * n2 + (g2 + d2 * kc2)
-        kv_off = base + k_tok[:, None] * stride_s + offs_d[None, :]
         kv_mask = k_ok[:, None] & d_ok[None, :]
-        k = tl.load(K + kv_off, mask=kv_mask, other=0.0)
-        v = tl.load(V + kv_off, mask=kv_mask, other=0.0)
+        k = _rows(K, k_base, k_tok, k_stride_s, offs_d, k_stride_d, kv_mask, OFFSETS_64)
+        v = _rows(V, v_base, k_tok, v_stride_s, offs_d, v_stride_d, kv_mask, OFFSETS_64)
         if UPCAST:
             k = k.to(tl.float32)
         qk = _dot(q, tl.trans(k), IEEE)
@@ -198,6 +221,9 @@ def gna_forward_kernel(
 
     l_i = tl.where(l_i == 0.0, 1.0, l_i)  # padded query rows only: never stored
     out = acc / l_i[:, None]
-    o_base = b.to(tl.int64) * o_stride_b + h.to(tl.int64) * o_stride_h
-    tl.store(Out + o_base + q_tok[:, None] * o_stride_s + offs_d[None, :],
+    o_tok, o_d = q_tok, offs_d
+    if OFFSETS_64:
+        o_tok, o_d = q_tok.to(tl.int64), offs_d.to(tl.int64)
+    o_base = b64 * o_stride_b + h64 * o_stride_h
+    tl.store(Out + o_base + o_tok[:, None] * o_stride_s + o_d[None, :] * o_stride_d,
              out.to(Out.dtype.element_ty), mask=q_ok[:, None] & d_ok[None, :])

@@ -1,9 +1,11 @@
 """The Triton GNA kernel as a torch custom op: ``torch.ops.na_accel.gna_forward``.
 
 Registered with ``torch.library.triton_op`` so ``torch.compile`` traces it without a graph break
-(Inductor sees the Triton kernel itself) and CUDA graphs can capture it. Launch parameters
-(warps, pipeline stages) are autotuned per tile shape on the GPU; under ``TRITON_INTERPRET=1``
-one configuration runs (the interpreter cannot autotune).
+(Inductor sees the Triton kernel itself) and CUDA graphs can capture it. Tiles are chosen per
+window within the device's resources (``triton_tiles.TileBudget``: head_dim, element size,
+shared memory per block read from the device); launch parameters (warps, and the pipeline stages
+whose buffers fit) are autotuned per tile shape on the GPU. Under ``TRITON_INTERPRET=1`` one
+configuration runs (the interpreter cannot autotune).
 """
 
 from __future__ import annotations
@@ -16,22 +18,47 @@ from typing import Optional, Sequence
 import torch
 import triton
 
+from .base import check_attention_inputs
 from .triton_gna import INTERPRETED, LOG2E, gna_forward_kernel
-from .triton_tiles import TritonTiles, choose_tiles
+from .triton_tiles import TileBudget, TritonTiles, block_d, choose_tiles
 
 _TUNE_KEY = ["BLOCK_D", "TQ0", "TQ1", "TQ2", "TK0", "TK1", "TK2", "C0", "C1", "C2", "HAS_TEXT_VALID",
-             "IEEE", "MASKED"]
+             "IEEE", "MASKED", "OFFSETS_64"]
+INT32_LIMIT = 2**31 - 1
 # NA_ACCEL_TRITON_AUTOTUNE=0 launches one configuration (quick checks that compile many shapes);
 # on an H100 the autotuner picked 8 warps x 3 stages for every published window (BENCHMARKS.md).
 _AUTOTUNE = os.environ.get("NA_ACCEL_TRITON_AUTOTUNE", "1") != "0"
-if INTERPRETED:
-    _kernel = gna_forward_kernel
-else:
-    _kernel = triton.autotune(
-        configs=[triton.Config({}, num_warps=w, num_stages=s) for w in (4, 8) for s in (2, 3, 4)]
-        if _AUTOTUNE else [triton.Config({}, num_warps=8, num_stages=3)],
-        key=_TUNE_KEY,
-    )(gna_forward_kernel)
+STAGE_CHOICES = (2, 3, 4)
+
+
+@lru_cache(maxsize=None)
+def _kernel(max_stages: int):
+    """The kernel, autotuned over warps and the pipeline stages whose buffers fit (<= max_stages)."""
+    if INTERPRETED:
+        return gna_forward_kernel
+    stages = [s for s in STAGE_CHOICES if s <= max_stages]
+    configs = [triton.Config({}, num_warps=w, num_stages=s) for w in (4, 8) for s in stages] if _AUTOTUNE \
+        else [triton.Config({}, num_warps=8, num_stages=min(3, max_stages))]
+    return triton.autotune(configs=configs, key=_TUNE_KEY)(gna_forward_kernel)
+
+
+def device_shared_memory(device: torch.device) -> int | None:
+    """Shared memory per block (bytes, opt-in maximum) of a CUDA device; None elsewhere."""
+    if device.type != "cuda":
+        return None
+    return _cuda_shared_memory(device.index if device.index is not None else torch.cuda.current_device())
+
+
+@lru_cache(maxsize=None)
+def _cuda_shared_memory(index: int) -> int:
+    found = getattr(torch.cuda.get_device_properties(index), "shared_memory_per_block_optin", None)
+    if found:
+        return int(found)
+    return int(triton.runtime.driver.active.utils.get_device_properties(index)["max_shared_mem"])
+
+
+def tile_budget(query: torch.Tensor) -> TileBudget:
+    return TileBudget(query.shape[-1], query.element_size(), device_shared_memory(query.device))
 
 
 def as_3d(values: Sequence, fill) -> tuple:
@@ -63,17 +90,19 @@ def gna_forward(
     grid, kernel, stride, dilation = (geometry[i:i + 3] for i in range(0, 12, 3))
     q_tile, kv_tile = tiles[:3], tiles[3:6]
     n_visual = math.prod(grid)
-    out = torch.empty_like(query)
+    out = query.new_empty(query.shape)  # contiguous whatever the query's strides: what processors flatten
     # q tiles per axis: every dilation group tiled on its own (the longest group's tile count).
     nq = [d * triton.cdiv(triton.cdiv(n, d), t) for n, d, t in zip(grid, dilation, q_tile)]
 
     def launch_grid(meta):
         return (nq[0] * nq[1] * nq[2], batch * heads)
 
-    torch.library.wrap_triton(_kernel)[launch_grid](
-        query, key, value, out, text_valid,
-        query.stride(0), query.stride(1), query.stride(2),
-        out.stride(0), out.stride(1), out.stride(2),
+    tensors = (query, key, value, out)
+    budget = tile_budget(query)
+    tuned = _kernel(budget.max_stages(math.prod(q_tile), math.prod(kv_tile), max(STAGE_CHOICES)))
+    torch.library.wrap_triton(tuned)[launch_grid](
+        *tensors, text_valid,
+        *(stride for t in tensors for stride in t.stride()),
         heads, head_dim, scale * LOG2E,
         text_len if text_first else 0, 0 if text_first else n_visual, text_len,
         *grid, *kernel, *stride, *dilation,
@@ -82,19 +111,28 @@ def gna_forward(
         C0=causal[0], C1=causal[1], C2=causal[2],
         TQ0=q_tile[0], TQ1=q_tile[1], TQ2=q_tile[2],
         TK0=kv_tile[0], TK1=kv_tile[1], TK2=kv_tile[2],
-        BLOCK_D=max(16, 1 << (head_dim - 1).bit_length()),
+        BLOCK_D=block_d(head_dim),
         UPCAST=INTERPRETED and query.dtype != torch.float32,
         IEEE=query.dtype == torch.float32,
         MASKED=tiles[6] > 0,
+        OFFSETS_64=any(needs_64bit_offsets(t) for t in tensors),
     )
     return out
+
+
+def needs_64bit_offsets(tensor: torch.Tensor) -> bool:
+    """Whether a token's or a channel's offset inside one (batch row, head) can pass int32: the
+    kernel multiplies token x stride in 32 bits unless told otherwise (batch and head offsets are
+    always 64-bit)."""
+    _, seq, _, head_dim = tensor.shape
+    return max((seq - 1) * tensor.stride(1), (head_dim - 1) * tensor.stride(3)) > INT32_LIMIT
 
 
 # torch.compile calls this once while tracing and keeps the result as a constant (the tile search
 # runs numpy, which dynamo would otherwise try to trace).
 @torch.compiler.assume_constant_result
-def _chosen_tiles(grid, kernel_size, stride, dilation, is_causal, text_len) -> list[int]:
-    tiles = choose_tiles(grid, kernel_size, stride, dilation, is_causal, text_len)
+def _chosen_tiles(grid, kernel_size, stride, dilation, is_causal, text_len, budget) -> list[int]:
+    tiles = choose_tiles(grid, kernel_size, stride, dilation, is_causal, text_len, budget)
     return list(tiles.q_tile + tiles.kv_tile) + [tiles.partial]
 
 
@@ -120,10 +158,12 @@ def triton_visual_attention(
     tiles: TritonTiles | None = None,
 ) -> torch.Tensor:
     """[B, S, heads, head_dim] -> same shape; visual rows hold GNA over the neighborhood plus the
-    row's valid text keys (one softmax), text rows are uninitialized (the caller's to fill)."""
+    row's valid text keys (one softmax), text rows are uninitialized (the caller's to fill).
+    q, k and v may be views with strides of their own (the kernel reads each through its own)."""
+    check_attention_inputs(query, key, value)
     grid3, kernel3, stride3, dilation3 = (as_3d(v, 1) for v in (grid, kernel_size, stride, dilation))
     causal3 = as_3d(tuple(bool(c) for c in is_causal), False)
-    tile_params = _chosen_tiles(grid3, kernel3, stride3, dilation3, causal3, text_len) if tiles is None \
+    tile_params = _chosen_tiles(grid3, kernel3, stride3, dilation3, causal3, text_len, tile_budget(query)) if tiles is None \
         else list(tiles.q_tile + tiles.kv_tile) + [tiles.partial]
     text_valid = None
     if text_valid_lens is not None and any(int(n) != text_len for n in text_valid_lens):

@@ -5,6 +5,11 @@ power-of-two side per axis. The kernel visits, per q tile, every kv tile that in
 of its queries' windows; partly covered tiles cost an element-wise mask. ``na_accel.kernels.tilecount``
 counts both exactly per axis (the kernel tiles dilation groups the way that model assumes), so
 the choice here is the shape with the least modelled work: no timing, no GPU, cached per window.
+
+Only shapes that fit the program's resources are candidates (``TileBudget``): head_dim sets the
+register tile (``BLOCK_D`` is head_dim rounded up to a power of two), and the device's shared
+memory per block (about 227 KB on an H100, 99 KB on an RTX 4090 / 5090 or L40S) bounds the q tile
+plus the pipelined k and v tiles.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ MIN_BLOCK = 16  # tl.dot needs at least 16 rows / columns
 MASK_COST = 0.5  # extra per score of a partly covered tile (index arithmetic and selects)
 PAIR_OVERHEAD = 2048.0  # per visited (q tile, kv tile) pair: addresses, loop, softmax rescale
 PROGRAM_OVERHEAD = 16384.0  # per q tile: load q, store the output, launch
+# One program holds a BLOCK_M x BLOCK_D float32 accumulator and a BLOCK_N x BLOCK_D k / v tile in
+# registers: beyond 128 x 128 elements they spill (head_dim 256 runs 64-row tiles, as FA2 does).
+REGISTER_TILE_LIMIT = 128 * 128
+MIN_STAGES = 2  # software pipelining needs at least one load in flight
 
 
 # The tile table recipes snap to (``snap: auto`` running on ``triton``, or ``snap: triton``) and
@@ -55,6 +64,42 @@ class TritonTiles:
 
 def _pow2_ceil(n: int) -> int:
     return 1 << max(0, (n - 1).bit_length())
+
+
+def block_d(head_dim: int) -> int:
+    """The kernel's head_dim tile: head_dim rounded up to a power of two (>= 16, for tl.dot)."""
+    return max(MIN_BLOCK, _pow2_ceil(head_dim))
+
+
+def shared_memory_bytes(block_m: int, block_n: int, head_dim: int, element_size: int, stages: int) -> int:
+    """Modelled shared memory of one program: the q tile plus ``stages - 1`` buffered k and v tiles
+    (Triton's pipeliner keeps num_stages - 1 loads in flight)."""
+    return element_size * block_d(head_dim) * (block_m + 2 * block_n * (stages - 1))
+
+
+@dataclass(frozen=True)
+class TileBudget:
+    """What one program may hold: head_dim, the inputs' element size, the device's shared memory
+    per block in bytes (None: unbounded, as under the interpreter)."""
+
+    head_dim: int = 128
+    element_size: int = 2
+    shared_memory: int | None = None
+
+    def fits(self, block_m: int, block_n: int, stages: int = MIN_STAGES) -> bool:
+        width = block_d(self.head_dim)
+        if max(block_m, block_n) * width > REGISTER_TILE_LIMIT:
+            return False
+        if self.shared_memory is None:
+            return True
+        return shared_memory_bytes(block_m, block_n, self.head_dim, self.element_size, stages) <= self.shared_memory
+
+    def max_stages(self, block_m: int, block_n: int, limit: int) -> int:
+        """The most pipeline stages (<= ``limit``, >= MIN_STAGES) whose buffers fit."""
+        stages = limit
+        while stages > MIN_STAGES and not self.fits(block_m, block_n, stages):
+            stages -= 1
+        return stages
 
 
 def _factorizations(total: int, caps: tuple[int, ...]) -> list[tuple[int, ...]]:
@@ -108,8 +153,10 @@ def choose_tiles(
     dilation: tuple[int, int, int],
     is_causal: tuple[bool, bool, bool],
     text_len: int,
+    budget: TileBudget = TileBudget(),
 ) -> TritonTiles:
-    """The q / kv tile shapes with the least modelled work for this window (3-axis geometry)."""
+    """The q / kv tile shapes with the least modelled work for this window (3-axis geometry),
+    among those that fit ``budget``."""
     # No side longer than a dilation group (rounded up to a power of two) along its axis.
     caps = tuple(_pow2_ceil(-(-n // d)) for n, d in zip(grid, dilation))
     candidates = [
@@ -117,4 +164,9 @@ def choose_tiles(
         for block_m in BLOCK_M_CHOICES for block_n in BLOCK_N_CHOICES
         for q_tile in _shapes(block_m, caps) for kv_tile in _shapes(block_n, caps)
     ]
-    return min(candidates, key=lambda tiles: modelled_cost(tiles, text_len))
+    fitting = [tiles for tiles in candidates if budget.fits(tiles.block_m, tiles.block_n)]
+    if not fitting:
+        raise ValueError(f"triton backend: no tile shape fits {budget} (the smallest needs "
+                         f"{shared_memory_bytes(MIN_BLOCK, MIN_BLOCK, budget.head_dim, budget.element_size, MIN_STAGES)} "
+                         "bytes of shared memory)")
+    return min(fitting, key=lambda tiles: modelled_cost(tiles, text_len))
