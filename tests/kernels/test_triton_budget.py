@@ -38,8 +38,8 @@ def test_head_dim_256_runs_64_row_tiles_and_128_keeps_the_largest():
     assert wide.block_m == wide.block_n == 64
     big = choose_tiles(*FLUX_4K, TileBudget(128, 2, H100))
     assert big == choose_tiles(*FLUX_4K)  # an H100 holds what the unbounded model picks at d128
-    assert (TileBudget(128, 2, H100).max_stages(128, 128, 4), TileBudget(128, 2, CONSUMER).max_stages(128, 128, 4)) \
-        == (3, 2)
+    # 128 x 128 bf16 tiles at d128: 2 stages on a 99 KB card (NOTES §9), more on an H100
+    assert TileBudget(128, 2, CONSUMER).max_stages(128, 128, 4) == 2 < TileBudget(128, 2, H100).max_stages(128, 128, 4)
 
 
 def test_no_fitting_tile_is_an_error_with_the_budget():
