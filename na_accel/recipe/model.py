@@ -73,8 +73,8 @@ class Recipe:
     default: WindowSpec | None
     layers: tuple[LayerRule, ...] = ()
     name: str | None = None
-    # Documentation keys (description, source, provenance, tuned_for, notes, metadata): in
-    # to_dict, not in the hash.
+    # The documentation keys (description, source — the file's own note, not the field below —,
+    # provenance, tuned_for, notes, metadata): in to_dict, not in the hash.
     metadata: Mapping[str, Any] = field(default_factory=dict)
     scaling: ScalingSpec | None = None  # recipe.scaling: resolution-aware windows (None: absolute)
     # Where it was loaded from ("shipped recipe 'flux_gna' (<path>)", "file '<path>'", "dict");
@@ -89,6 +89,7 @@ class Recipe:
         # dates as ISO strings), and the scaling section as it acts.
         object.__setattr__(self, "metadata", json.loads(json.dumps(dict(self.metadata), default=str)))
         object.__setattr__(self, "scaling", self.scaling.canonical() if self.scaling is not None else None)
+
     def dense_step_reason(self, step: int, total_steps: int | None) -> str | None:
         """Why denoising step ``step`` (0-based) of ``total_steps`` runs dense, or None: it runs as
         the layers say. The last steps need the schedule's length; unknown, they run sparse."""

@@ -111,8 +111,9 @@ def _window(
             f"(an int or a list of {len(axes)} ints for axes {list(axes)}), or set 'dense: true'"
         )
     n = len(axes)
-    base = inherited or WindowSpec(kernel_size=(), stride=(1,) * n, dilation=(1,) * n, is_causal=(False,) * n)
-    return WindowSpec(**{k: _per_axis(value[k], n) if k in value else getattr(base, k) for k in WINDOW_KEYS})
+    if inherited is None:  # the defaults of a window (its kernel_size is stated, checked above)
+        inherited = WindowSpec(kernel_size=(), stride=(1,) * n, dilation=(1,) * n, is_causal=(False,) * n)
+    return WindowSpec(**{k: _per_axis(value[k], n) if k in value else getattr(inherited, k) for k in WINDOW_KEYS})
 
 
 def _scaling(data: Any, axes: tuple[str, ...], tuned_for: Any) -> ScalingSpec:
