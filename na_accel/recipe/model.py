@@ -9,7 +9,9 @@ A recipe is plain data (a dict, a YAML/JSON file, or a shipped name)::
      "layers": [{"match": "transformer_blocks.0.attn", "dense": true},
                 {"match": "single_transformer_blocks.*", "kernel_size": [64, 64]}]}
 
-``parse`` validates that data into a ``Recipe``. At run time a layer's window is resolved against
+``parse`` turns that data into a ``Recipe``, whose construction checks every field (``checks``:
+the same checks for a file, a dict and ``Recipe(...)``); ``to_dict`` and ``hash`` derive from the
+fields, nothing else. At run time a layer's window is resolved against
 the actual grid (``Recipe.resolve``: the optional ``scaling`` section scales, overrides and snaps
 it; then ``WindowSpec.resolve``).
 """
@@ -20,17 +22,19 @@ import fnmatch
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
+from ..errors import RecipeError
 from ..windows import ResolvedWindow, WindowSpec
+from .checks import MAX_DENSE_STEPS, METADATA_KEYS, check_recipe  # noqa: F401 (re-exported)
+from .data import short_repr
 from .scaling import ScalingSpec, SnapContext, resolve_window
 
 WINDOW_KEYS = ("kernel_size", "stride", "dilation", "is_causal")
 RECIPE_KEYS = ("model", "dense_steps", "dense_final_steps", "default", "layers", "scaling")
-# Free-form documentation keys a recipe may carry; they never change behaviour.
-METADATA_KEYS = ("name", "description", "source", "provenance", "tuned_for", "notes", "metadata")
-MAX_DENSE_STEPS = 100_000  # denoising steps; real schedules have <= 1000
+# The version of the canonical form ``Recipe.hash`` covers: bump it when that form changes.
+HASH_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class LayerRule:
 
     match: str
     window: WindowSpec | None  # None: the matching layers keep stock (dense) attention
-    index: int
+    index: int = 0  # its position in Recipe.layers (the Recipe sets it)
 
     def matches(self, name: str) -> bool:
         if self.match.startswith("re:"):
@@ -61,18 +65,30 @@ class LayerSetting:
 
 @dataclass(frozen=True)
 class Recipe:
+    """A validated recipe. The typed fields are all it is: ``to_dict`` and ``hash`` derive from
+    them, and constructing one (``parse``, ``Recipe(...)``, ``dataclasses.replace``) checks them."""
+
     model: str
     dense_steps: int
     default: WindowSpec | None
     layers: tuple[LayerRule, ...] = ()
     name: str | None = None
+    # The documentation keys (description, source — the file's own note, not the field below —,
+    # provenance, tuned_for, notes, metadata): in to_dict, not in the hash.
     metadata: Mapping[str, Any] = field(default_factory=dict)
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     scaling: ScalingSpec | None = None  # recipe.scaling: resolution-aware windows (None: absolute)
     # Where it was loaded from ("shipped recipe 'flux_gna' (<path>)", "file '<path>'", "dict");
     # not content: equal recipes from different places are equal and hash alike.
     source: str = field(default="a Recipe built in Python", compare=False)
     dense_final_steps: int = 0  # the last N denoising steps run dense too
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", _numbered(self.layers))
+        check_recipe(self)
+        # Canonical values, so that equal behaviour is equal: a plain copy of the metadata (YAML
+        # dates as ISO strings), and the scaling section as it acts.
+        object.__setattr__(self, "metadata", json.loads(json.dumps(dict(self.metadata), default=str)))
+        object.__setattr__(self, "scaling", self.scaling.canonical() if self.scaling is not None else None)
 
     def dense_step_reason(self, step: int, total_steps: int | None) -> str | None:
         """Why denoising step ``step`` (0-based) of ``total_steps`` runs dense, or None: it runs as
@@ -103,14 +119,41 @@ class Recipe:
         return LayerSetting(self.default, "default")
 
     def to_dict(self) -> dict[str, Any]:
-        """The recipe in its dict form; ``load_recipe(r.to_dict()) == r``."""
-        return json.loads(json.dumps(self.raw))
+        """The recipe in its dict form, every window complete; ``load_recipe(r.to_dict()) == r``."""
+        out = self._content()
+        if self.name is not None:
+            out["name"] = self.name
+        return {**out, **json.loads(json.dumps(self.metadata))}
+
+    def canonical_form(self) -> dict[str, Any]:
+        """What ``hash`` covers: the behaviour (no name, metadata or source), with its format version."""
+        return {"format": HASH_FORMAT, **self._content()}
 
     @property
     def hash(self) -> str:
-        """Short content hash of the behaviour-relevant fields (metadata excluded)."""
-        relevant = {k: self.raw[k] for k in RECIPE_KEYS if k in self.raw}
-        if self.scaling is not None and self.scaling.tuned_grid is not None:
-            relevant["tuned_grid"] = list(self.scaling.tuned_grid)  # may come from tuned_for
-        canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
+        """Short content hash of the canonical form: equal behaviour, equal hash."""
+        canonical = json.dumps(self.canonical_form(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    def _content(self) -> dict[str, Any]:
+        out = {
+            "model": self.model,
+            "dense_steps": self.dense_steps,
+            "dense_final_steps": self.dense_final_steps,
+            "default": _window_dict(self.default),
+            "layers": [{"match": rule.match, **_window_dict(rule.window)} for rule in self.layers],
+        }
+        if self.scaling is not None:
+            out["scaling"] = self.scaling.to_dict()
+        return out
+
+
+def _window_dict(window: WindowSpec | None) -> dict[str, Any]:
+    return {"dense": True} if window is None else window.to_dict()
+
+
+def _numbered(layers: Any) -> tuple[LayerRule, ...]:
+    """The rules as a tuple, each with its position as ``index``."""
+    if not isinstance(layers, (tuple, list)) or not all(isinstance(rule, LayerRule) for rule in layers):
+        raise RecipeError(f"recipe.layers: expected a tuple of na_accel.recipe.LayerRule, got {short_repr(layers)}")
+    return tuple(rule if rule.index == index else replace(rule, index=index) for index, rule in enumerate(layers))

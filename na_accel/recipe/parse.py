@@ -1,18 +1,19 @@
-"""Loading and validating recipes: every error names the field, the value and what is allowed."""
+"""Loading recipes: a name, path or dict into a ``Recipe``; every error names the field, the value
+and what is allowed. Here only the dict's shape is checked (mappings, known keys, what is
+missing); the values are checked where every ``Recipe`` is, in ``checks``."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from typing import Any, Mapping, Sequence
 
 from ..errors import RecipeError
-from ..families.geometry import FAMILY_AXES, supported_families
+from ..families.geometry import supported_families
 from ..windows import WindowSpec
+from .checks import SNAP_CHOICES, check_grid, family_axes
 from .data import check_plain_data, short_repr
-from .model import MAX_DENSE_STEPS, METADATA_KEYS, RECIPE_KEYS, WINDOW_KEYS, LayerRule, Recipe
-from .scaling import MAX_AXIS, check_int, parse_scaling
+from .model import METADATA_KEYS, RECIPE_KEYS, WINDOW_KEYS, LayerRule, Recipe
+from .scaling import SCALING_KEYS, SNAP_AUTO, GridOverride, ScalingSpec, SnapSpec
 from .sources import read_recipe_reference
 
 
@@ -39,190 +40,132 @@ def load_recipe(recipe: "str | os.PathLike[str] | Mapping[str, Any] | Recipe") -
 
 
 def parse_recipe(data: Any, name: str | None = None, source: str = "dict") -> Recipe:
-    """Validate the dict form of a recipe and build a ``Recipe``; ``source`` says where it came from."""
+    """Turn the dict form of a recipe into a ``Recipe`` (which checks its values: ``checks``).
+
+    Omitted keys take their defaults (a window's stride and dilation 1, not causal; a rule's from
+    ``default``), a per-axis shorthand ``8`` becomes one entry per axis. ``name`` (a file's stem)
+    names the recipe over its ``name`` key; ``source`` says where it came from.
+    """
     if not isinstance(data, Mapping):
         raise RecipeError(f"recipe: expected a mapping at the top level, got {type(data).__name__}")
     check_plain_data(data)  # before anything else walks it: cycles, depth, sizes (recipe_data)
     _reject_unknown_keys("recipe", data, RECIPE_KEYS + METADATA_KEYS)
-
     if "model" not in data:
         raise RecipeError(f"recipe.model: missing; allowed model families are {supported_families()}")
-    model = data["model"]
-    if not isinstance(model, str) or model not in FAMILY_AXES:
-        raise RecipeError(
-            f"recipe.model: unknown model family {short_repr(model)}; allowed: {supported_families()}"
-        )
-    axes = FAMILY_AXES[model]
-
-    dense_steps = data.get("dense_steps", 0)
-    check_int("recipe.dense_steps", dense_steps, 0, MAX_DENSE_STEPS, "na_accel.recipe.MAX_DENSE_STEPS")
-    dense_final_steps = data.get("dense_final_steps", 0)
-    check_int("recipe.dense_final_steps", dense_final_steps, 0, MAX_DENSE_STEPS, "na_accel.recipe.MAX_DENSE_STEPS")
-
+    axes = family_axes(data["model"])  # shorthands need the family's rank
     if "default" not in data:
         raise RecipeError(
             "recipe.default: missing; give a window such as {'kernel_size': [...]} or {'dense': true}"
         )
-    default_raw = _window_mapping("recipe.default", data["default"], allow_match=False)
-    default = _build_window("recipe.default", default_raw, None, axes)
+    default = _window("recipe.default", data["default"], None, axes, allow_match=False)
 
     layers_raw = data.get("layers")
     if layers_raw is None:  # absent, or an empty YAML value
         layers_raw = []
     if not isinstance(layers_raw, Sequence) or isinstance(layers_raw, (str, bytes)):
-        raise RecipeError(
-            f"recipe.layers: expected a list of rules, got {type(layers_raw).__name__}"
-        )
+        raise RecipeError(f"recipe.layers: expected a list of rules, got {type(layers_raw).__name__}")
     rules = []
     for index, rule_raw in enumerate(layers_raw):
         where = f"recipe.layers[{index}]"
-        rule_map = _window_mapping(where, rule_raw, allow_match=True)
-        match = rule_map.get("match")
-        if not isinstance(match, str) or not match:
-            raise RecipeError(
-                f"{where}.match: expected a non-empty glob (fnmatch) or 're:<regex>' string, "
-                f"got {short_repr(match)}"
-            )
-        if match.startswith("re:"):
-            try:
-                re.compile(match[3:])
-            except re.error as exc:
-                raise RecipeError(f"{where}.match: invalid regex {short_repr(match[3:])}: {exc}") from None
-        window = _build_window(where, rule_map, default_raw, axes)
-        rules.append(LayerRule(match=match, window=window, index=index))
+        window = _window(where, rule_raw, default, axes, allow_match=True)
+        rules.append(LayerRule(match=rule_raw.get("match"), window=window))
 
     scaling = None
     if data.get("scaling") is not None:
-        scaling = parse_scaling(
-            data["scaling"], axes, data.get("tuned_for"),
-            lambda where, mapping: _build_window(where, _window_mapping(where, mapping, False), None, axes),
-        )
-
-    metadata = {k: data[k] for k in METADATA_KEYS if k in data}
-    raw = json.loads(json.dumps(dict(data), default=str))
-    if name is not None and "name" not in raw:  # a file's stem names it: keep that in to_dict()
-        raw["name"] = name
-        metadata["name"] = name
+        scaling = _scaling(data["scaling"], axes, data.get("tuned_for"))
     return Recipe(
-        model=model,
-        dense_steps=int(dense_steps),
-        dense_final_steps=int(dense_final_steps),
+        model=data["model"],
+        dense_steps=data.get("dense_steps", 0),
+        dense_final_steps=data.get("dense_final_steps", 0),
         default=default,
         layers=tuple(rules),
-        name=name if name is not None else metadata.get("name"),
-        metadata=metadata,
-        raw=raw,
+        name=name if name is not None else data.get("name"),
+        metadata={k: data[k] for k in METADATA_KEYS if k in data and k != "name"},
         scaling=scaling,
         source=source,
     )
 
 
-def _window_mapping(where: str, value: Any, allow_match: bool) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise RecipeError(
-            f"{where}: expected a mapping with keys from {list(_allowed_window_keys(allow_match))}, "
-            f"got {short_repr(value)}"
-        )
-    _reject_unknown_keys(where, value, _allowed_window_keys(allow_match))
-    return value
-
-
-def _allowed_window_keys(allow_match: bool) -> tuple[str, ...]:
-    return (("match",) if allow_match else ()) + ("dense",) + WINDOW_KEYS
-
-
-def _build_window(
-    where: str,
-    own: Mapping[str, Any],
-    inherited: Mapping[str, Any] | None,
-    axes: tuple[str, ...],
+def _window(
+    where: str, value: Any, inherited: WindowSpec | None, axes: tuple[str, ...], allow_match: bool
 ) -> WindowSpec | None:
-    """Window keys of ``own``, missing ones taken from ``inherited`` (the default), validated."""
-    dense = own.get("dense", False)
+    """The window a mapping states (None: dense); unstated keys come from ``inherited`` (the default)."""
+    allowed = (("match",) if allow_match else ()) + ("dense",) + WINDOW_KEYS
+    if not isinstance(value, Mapping):
+        raise RecipeError(f"{where}: expected a mapping with keys from {list(allowed)}, got {short_repr(value)}")
+    _reject_unknown_keys(where, value, allowed)
+    dense = value.get("dense", False)
     if not isinstance(dense, bool):
         raise RecipeError(f"{where}.dense: expected true or false, got {short_repr(dense)}")
-    own_window_keys = [k for k in WINDOW_KEYS if k in own]
+    stated = [k for k in WINDOW_KEYS if k in value]
     if dense:
-        if own_window_keys:
+        if stated:
             raise RecipeError(
-                f"{where}: 'dense: true' cannot be combined with window keys {own_window_keys}; "
+                f"{where}: 'dense: true' cannot be combined with window keys {stated}; "
                 "remove them or set dense to false"
             )
         return None
-
-    merged: dict[str, Any] = {}
-    origin: dict[str, str] = {}
-    if inherited is not None and not inherited.get("dense", False):
-        for key in WINDOW_KEYS:
-            if key in inherited:
-                merged[key] = inherited[key]
-                origin[key] = "recipe.default"
-    for key in own_window_keys:
-        merged[key] = own[key]
-        origin[key] = where
-
-    if "kernel_size" not in merged:
+    if "kernel_size" not in value and inherited is None:
         raise RecipeError(
             f"{where}.kernel_size: missing; a non-dense window needs kernel_size "
             f"(an int or a list of {len(axes)} ints for axes {list(axes)}), or set 'dense: true'"
         )
-
-    def field_name(key: str) -> str:
-        return f"{origin[key]}.{key}"
-
-    kernel = _per_axis_ints(field_name("kernel_size"), merged["kernel_size"], axes, minimum=2)
-    stride = (
-        _per_axis_ints(field_name("stride"), merged["stride"], axes, minimum=1)
-        if "stride" in merged
-        else (1,) * len(axes)
-    )
-    dilation = (
-        _per_axis_ints(field_name("dilation"), merged["dilation"], axes, minimum=1)
-        if "dilation" in merged
-        else (1,) * len(axes)
-    )
-    causal = (
-        _per_axis_bools(field_name("is_causal"), merged["is_causal"], axes)
-        if "is_causal" in merged
-        else (False,) * len(axes)
-    )
-    for axis, (k, s) in enumerate(zip(kernel, stride)):
-        if s > k:
-            raise RecipeError(
-                f"{field_name('stride')}: stride {s} on axis {axis} ({axes[axis]}) is larger than "
-                f"kernel_size {k} ({field_name('kernel_size')}); stride must be <= kernel_size"
-            )
-    return WindowSpec(kernel_size=kernel, stride=stride, dilation=dilation, is_causal=causal)
+    n = len(axes)
+    if inherited is None:  # the defaults of a window (its kernel_size is stated, checked above)
+        inherited = WindowSpec(kernel_size=(), stride=(1,) * n, dilation=(1,) * n, is_causal=(False,) * n)
+    return WindowSpec(**{k: _per_axis(value[k], n) if k in value else getattr(inherited, k) for k in WINDOW_KEYS})
 
 
-def _per_axis_ints(where: str, value: Any, axes: tuple[str, ...], minimum: int) -> tuple[int, ...]:
-    values = _per_axis(where, value, axes, "integer")
-    for axis, item in enumerate(values):
-        check_int(f"{where}[{axis}] ({axes[axis]})" if not _is_scalar(value) else where, item, minimum, MAX_AXIS)
-    return tuple(int(v) for v in values)
+def _scaling(data: Any, axes: tuple[str, ...], tuned_for: Any) -> ScalingSpec:
+    """``recipe.scaling``; a relative section without ``tuned_grid`` takes ``tuned_for.token_grid``."""
+    where = "recipe.scaling"
+    if not isinstance(data, Mapping):
+        raise RecipeError(f"{where}: expected a mapping with keys from {list(SCALING_KEYS)}, got {short_repr(data)}")
+    _reject_unknown_keys(where, data, SCALING_KEYS)
+    mode = data.get("mode", "absolute")
+    tuned_grid = _as_tuple(data.get("tuned_grid"))
+    if tuned_grid is None and mode == "relative" and isinstance(tuned_for, Mapping) and "token_grid" in tuned_for:
+        tuned_grid = check_grid("recipe.tuned_for.token_grid", _as_tuple(tuned_for["token_grid"]), axes)
+
+    overrides_raw = data.get("overrides") or []
+    if not isinstance(overrides_raw, Sequence) or isinstance(overrides_raw, (str, bytes)):
+        raise RecipeError(f"{where}.overrides: expected a list of {{grid: [...], kernel_size: ...}}, "
+                          f"got {short_repr(overrides_raw)}")
+    overrides = []
+    for index, item in enumerate(overrides_raw):
+        at = f"{where}.overrides[{index}]"
+        if not isinstance(item, Mapping) or "grid" not in item:
+            raise RecipeError(f"{at}: expected a mapping with 'grid' and window keys "
+                              f"(kernel_size, stride, dilation, is_causal), got {short_repr(item)}")
+        window = _window(at, {k: v for k, v in item.items() if k != "grid"}, None, axes, allow_match=False)
+        overrides.append(GridOverride(_as_tuple(item["grid"]), window))
+    return ScalingSpec(mode, tuned_grid, tuple(overrides), _snap(f"{where}.snap", data.get("snap", False)))
 
 
-def _per_axis_bools(where: str, value: Any, axes: tuple[str, ...]) -> tuple[bool, ...]:
-    values = _per_axis(where, value, axes, "boolean")
-    for axis, item in enumerate(values):
-        if not isinstance(item, bool):
-            raise RecipeError(f"{where}[{axis}] ({axes[axis]}): expected true or false, got {short_repr(item)}")
-    return tuple(values)
+def _snap(where: str, value: Any) -> SnapSpec | None:
+    if value is False or value is None:
+        return None
+    if value is True:
+        return SnapSpec(SNAP_AUTO)
+    if isinstance(value, str):
+        return SnapSpec(value)  # checks: a known tile source
+    if isinstance(value, Mapping):
+        if set(value) != {"q_tile", "kv_tile"}:
+            raise RecipeError(f"{where}: expected exactly the keys q_tile and kv_tile, got {short_repr(list(value))}")
+        return SnapSpec("explicit", _as_tuple(value["q_tile"]), _as_tuple(value["kv_tile"]))
+    from ..kernels.tiles import TILE_BACKENDS
+
+    raise RecipeError(f"{where}: expected {SNAP_CHOICES.format(list(TILE_BACKENDS))}; got {short_repr(value)}")
 
 
-def _is_scalar(value: Any) -> bool:
-    return not isinstance(value, (list, tuple))
+def _as_tuple(value: Any) -> Any:
+    """A list (or tuple) as a tuple; anything else as it is, for the checks to name."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
-def _per_axis(where: str, value: Any, axes: tuple[str, ...], kind: str) -> list[Any]:
-    if _is_scalar(value):
-        return [value] * len(axes)
-    if len(value) != len(axes):
-        raise RecipeError(
-            f"{where}: expected one {kind} or a list of {len(axes)} (axes {list(axes)}), "
-            f"got {short_repr(list(value))} with {len(value)} entries"
-        )
-    return list(value)
+def _per_axis(value: Any, count: int) -> Any:
+    """A per-axis value: a list as a tuple, a single value repeated for every axis."""
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,) * count
 
 
 def _reject_unknown_keys(where: str, mapping: Mapping[str, Any], allowed: Sequence[str]) -> None:

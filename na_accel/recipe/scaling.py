@@ -37,10 +37,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Sequence
 
 from ..errors import ArgumentError, RecipeError
-from .data import short_repr
 from ..kernels.tilecount import axis_tiles
 from ..windows import WindowSpec, effective_axes, format_axes
 
@@ -61,6 +60,11 @@ class SnapSpec:
     q_tile: tuple[int, ...] | None = None  # explicit tiles, per recipe axis
     kv_tile: tuple[int, ...] | None = None
 
+    def to_dict(self) -> Any:
+        if self.source == "explicit":
+            return {"q_tile": list(self.q_tile), "kv_tile": list(self.kv_tile)}
+        return self.source
+
     def describe(self) -> str:
         if self.source == "explicit":
             return f"explicit tiles q {format_axes(self.q_tile)} kv {format_axes(self.kv_tile)}"
@@ -79,6 +83,19 @@ class ScalingSpec:
     tuned_grid: tuple[int, ...] | None = None
     overrides: tuple[GridOverride, ...] = ()
     snap: SnapSpec | None = None
+
+    def canonical(self) -> "ScalingSpec | None":
+        """This section as it acts: absolute mode reads no tuned_grid; one that changes nothing is None."""
+        spec = replace(self, tuned_grid=None) if self.mode == "absolute" else self
+        return None if spec == ScalingSpec() else spec
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"mode": self.mode}
+        if self.tuned_grid is not None:
+            out["tuned_grid"] = list(self.tuned_grid)
+        out["overrides"] = [{"grid": list(o.grid), **o.window.to_dict()} for o in self.overrides]
+        out["snap"] = self.snap.to_dict() if self.snap is not None else False
+        return out
 
     def override_for(self, grid: tuple[int, ...]) -> GridOverride | None:
         for override in self.overrides:
@@ -99,104 +116,6 @@ class SnapContext:
     head_dim: int = 128
     dtype_bits: int = 16
     tiles: Any = None  # a TileShape the caller already picked for ``backend`` (used by ``auto``)
-
-
-# --------------------------------------------------------------------------------------------
-# Parsing (called by recipe.parse_recipe)
-# --------------------------------------------------------------------------------------------
-
-
-def parse_scaling(data: Any, axes: tuple[str, ...], tuned_for: Any, build_window: Callable) -> ScalingSpec:
-    """Validate ``recipe.scaling``; ``build_window(where, mapping)`` validates an override's window."""
-    from ..kernels.tiles import TILE_BACKENDS
-
-    where = "recipe.scaling"
-    if not isinstance(data, Mapping):
-        raise RecipeError(f"{where}: expected a mapping with keys from {list(SCALING_KEYS)}, got {short_repr(data)}")
-    unknown = [k for k in data if k not in SCALING_KEYS]
-    if unknown:
-        raise RecipeError(f"{where}: unknown key(s) {unknown}; allowed keys are {list(SCALING_KEYS)}")
-
-    mode = data.get("mode", "absolute")
-    if mode not in SCALING_MODES:
-        raise RecipeError(f"{where}.mode: unknown mode {short_repr(mode)}; allowed: {list(SCALING_MODES)}")
-
-    tuned_grid = None
-    if "tuned_grid" in data:
-        tuned_grid = _grid(f"{where}.tuned_grid", data["tuned_grid"], axes)
-    elif isinstance(tuned_for, Mapping) and "token_grid" in tuned_for:
-        tuned_grid = _grid("recipe.tuned_for.token_grid", tuned_for["token_grid"], axes)
-    if mode == "relative" and tuned_grid is None:
-        raise RecipeError(
-            f"{where}.tuned_grid: missing; mode 'relative' needs the token grid the windows were tuned "
-            f"for ({len(axes)} integers for axes {list(axes)}), as scaling.tuned_grid or tuned_for.token_grid"
-        )
-
-    overrides_raw = data.get("overrides") or []
-    if not isinstance(overrides_raw, Sequence) or isinstance(overrides_raw, (str, bytes)):
-        raise RecipeError(f"{where}.overrides: expected a list of {{grid: [...], kernel_size: ...}}, "
-                          f"got {short_repr(overrides_raw)}")
-    overrides = []
-    for index, item in enumerate(overrides_raw):
-        at = f"{where}.overrides[{index}]"
-        if not isinstance(item, Mapping) or "grid" not in item:
-            raise RecipeError(f"{at}: expected a mapping with 'grid' and window keys "
-                              f"(kernel_size, stride, dilation, is_causal), got {short_repr(item)}")
-        grid = _grid(f"{at}.grid", item["grid"], axes)
-        if any(o.grid == grid for o in overrides):
-            raise RecipeError(f"{at}.grid: {list(grid)} is given twice; one override per grid")
-        window = build_window(at, {k: v for k, v in item.items() if k != "grid"})
-        if window is None:
-            raise RecipeError(f"{at}.dense: an override is a window for its grid; to run a grid dense, "
-                              "give kernel_size equal to the grid")
-        for axis, (n, k, d) in enumerate(zip(grid, window.kernel_size, window.dilation)):
-            if n > 1 and k * d > n:
-                raise RecipeError(
-                    f"{at}.kernel_size: kernel {k} x dilation {d} on axis {axis} ({axes[axis]}) exceeds "
-                    f"the override's grid {list(grid)}; NATTEN needs kernel * dilation <= grid"
-                )
-        overrides.append(GridOverride(grid, window))
-
-    snap = _parse_snap(f"{where}.snap", data.get("snap", False), axes, TILE_BACKENDS)
-    return ScalingSpec(mode=mode, tuned_grid=tuned_grid, overrides=tuple(overrides), snap=snap)
-
-
-def _parse_snap(where: str, value: Any, axes: tuple[str, ...], backends: Sequence[str]) -> SnapSpec | None:
-    allowed = f"false, true/'auto' (the running backend's tiles), a backend name {list(backends)}, " \
-              "or {q_tile: [...], kv_tile: [...]}"
-    if value is False or value is None:
-        return None
-    if value is True or value == SNAP_AUTO:
-        return SnapSpec(SNAP_AUTO)
-    if isinstance(value, str):
-        if value not in backends:
-            raise RecipeError(f"{where}: unknown tile source {short_repr(value)}; allowed: {allowed}")
-        return SnapSpec(value)
-    if isinstance(value, Mapping):
-        if set(value) != {"q_tile", "kv_tile"}:
-            raise RecipeError(f"{where}: expected exactly the keys q_tile and kv_tile, got {short_repr(list(value))}")
-        q = _grid(f"{where}.q_tile", value["q_tile"], axes)
-        kv = _grid(f"{where}.kv_tile", value["kv_tile"], axes)
-        return SnapSpec("explicit", q, kv)
-    raise RecipeError(f"{where}: expected {allowed}; got {short_repr(value)}")
-
-
-def _grid(where: str, value: Any, axes: tuple[str, ...]) -> tuple[int, ...]:
-    if not isinstance(value, (list, tuple)) or len(value) != len(axes):
-        raise RecipeError(f"{where}: expected a list of {len(axes)} integers >= 1 (axes {list(axes)}), "
-                          f"got {short_repr(value)}")
-    for axis, item in enumerate(value):
-        check_int(f"{where}[{axis}] ({axes[axis]})", item, 1, MAX_AXIS)
-    return tuple(value)
-
-
-def check_int(where: str, value: Any, minimum: int, maximum: int, limit: str = "na_accel.recipe.scaling.MAX_AXIS") -> None:
-    """Raise RecipeError unless ``value`` is an int in [minimum, maximum] (``limit`` names the maximum)."""
-    allowed = f"allowed range [{minimum}, {maximum}]"
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise RecipeError(f"{where}: expected an integer >= {minimum}, got {short_repr(value)}; {allowed}")
-    if value > maximum:
-        raise RecipeError(f"{where}: expected an integer <= {maximum} ({limit}), got {short_repr(value)}; {allowed}")
 
 
 # --------------------------------------------------------------------------------------------

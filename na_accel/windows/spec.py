@@ -103,14 +103,13 @@ class WindowSpec:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        """Every key, so that a recipe rule written this way inherits nothing from its default."""
+        return {
             "kernel_size": list(self.kernel_size),
             "stride": list(self.stride),
             "dilation": list(self.dilation),
+            "is_causal": list(self.is_causal),
         }
-        if any(self.is_causal):
-            out["is_causal"] = list(self.is_causal)
-        return out
 
     def describe(self) -> str:
         return _describe_window(self.kernel_size, self.stride, self.dilation, self.is_causal)

@@ -29,7 +29,7 @@ def test_load_dict():
 def test_load_dict_name_from_metadata():
     recipe = load_recipe(base_recipe(name="mine", description="hello"))
     assert recipe.name == "mine"
-    assert recipe.metadata == {"name": "mine", "description": "hello"}
+    assert recipe.metadata == {"description": "hello"}  # the name is Recipe.name only
 
 
 def test_load_recipe_object_returned_as_is():

@@ -1,0 +1,179 @@
+"""The checks every recipe passes, whatever built it: a file, a dict or ``Recipe(...)`` in Python.
+
+``Recipe.__post_init__`` runs ``check_recipe`` on the typed fields (so ``dataclasses.replace`` is
+checked too); ``parse`` only turns the dict form into those fields. Every error is a RecipeError
+naming the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from ..errors import RecipeError
+from ..families.geometry import FAMILY_AXES, supported_families
+from ..windows import WindowSpec
+from .data import check_plain_data, short_repr
+from .scaling import MAX_AXIS, SCALING_MODES, SNAP_AUTO, GridOverride, ScalingSpec, SnapSpec
+
+MAX_DENSE_STEPS = 100_000  # denoising steps; real schedules have <= 1000
+# Free-form documentation keys a recipe may carry; they never change behaviour.
+METADATA_KEYS = ("name", "description", "source", "provenance", "tuned_for", "notes", "metadata")
+SNAP_CHOICES = "false, true/'auto' (the running backend's tiles), a backend name {}, or {{q_tile: [...], kv_tile: [...]}}"
+
+
+def check_recipe(recipe: Any) -> None:
+    """Raise RecipeError unless every field of ``recipe`` (a ``Recipe``) holds an allowed value."""
+    axes = family_axes(recipe.model)
+    for name in ("dense_steps", "dense_final_steps"):
+        check_int(f"recipe.{name}", getattr(recipe, name), 0, MAX_DENSE_STEPS, "na_accel.recipe.MAX_DENSE_STEPS")
+    check_window("recipe.default", recipe.default, axes)
+    for index, rule in enumerate(recipe.layers):
+        where = f"recipe.layers[{index}]"
+        check_match(f"{where}.match", rule.match)
+        check_window(where, rule.window, axes, inherited=recipe.default)
+    if recipe.scaling is not None:
+        check_scaling(recipe.scaling, axes)
+    if recipe.name is not None and not isinstance(recipe.name, str):
+        raise RecipeError(f"recipe.name: expected a string or None, got {short_repr(recipe.name)}")
+    check_metadata(recipe.metadata)
+
+
+def family_axes(model: Any) -> tuple[str, ...]:
+    """The token-grid axes of model family ``model``, or a RecipeError listing the families."""
+    if not isinstance(model, str) or model not in FAMILY_AXES:
+        raise RecipeError(f"recipe.model: unknown model family {short_repr(model)}; allowed: {supported_families()}")
+    return FAMILY_AXES[model]
+
+
+def check_int(where: str, value: Any, minimum: int, maximum: int, limit: str = "na_accel.recipe.scaling.MAX_AXIS") -> None:
+    """Raise RecipeError unless ``value`` is an int in [minimum, maximum] (``limit`` names the maximum)."""
+    allowed = f"allowed range [{minimum}, {maximum}]"
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise RecipeError(f"{where}: expected an integer >= {minimum}, got {short_repr(value)}; {allowed}")
+    if value > maximum:
+        raise RecipeError(f"{where}: expected an integer <= {maximum} ({limit}), got {short_repr(value)}; {allowed}")
+
+
+def check_window(where: str, window: Any, axes: tuple[str, ...], inherited: WindowSpec | None = None) -> None:
+    """A layer's window: None (dense) or a WindowSpec of the family's rank with legal values.
+
+    ``inherited`` is the default a rule takes its unstated keys from (named when it explains an error).
+    """
+    if window is None:
+        return
+    if not isinstance(window, WindowSpec):
+        raise RecipeError(f"{where}: expected a na_accel.recipe.WindowSpec or None (dense), got {short_repr(window)}")
+    for key, minimum in (("kernel_size", 2), ("stride", 1), ("dilation", 1)):
+        for at, value in _per_axis(f"{where}.{key}", getattr(window, key), axes, "integer"):
+            check_int(at, value, minimum, MAX_AXIS)
+    for at, value in _per_axis(f"{where}.is_causal", window.is_causal, axes, "boolean"):
+        if not isinstance(value, bool):
+            raise RecipeError(f"{at}: expected true or false, got {short_repr(value)}")
+    for axis, (k, s) in enumerate(zip(window.kernel_size, window.stride)):
+        if s > k:
+            as_default = inherited is not None and inherited.stride[axis] == s
+            named = f"{where}.stride" + (" (as in recipe.default.stride, which rules inherit)" if as_default else "")
+            raise RecipeError(f"{named}: stride {s} on axis {axis} ({axes[axis]}) is larger than kernel_size {k} "
+                              f"({where}.kernel_size); stride must be <= kernel_size")
+
+
+def check_match(where: str, match: Any) -> None:
+    if not isinstance(match, str) or not match:
+        raise RecipeError(f"{where}: expected a non-empty glob (fnmatch) or 're:<regex>' string, got {short_repr(match)}")
+    if match.startswith("re:"):
+        try:
+            re.compile(match[3:])
+        except re.error as exc:
+            raise RecipeError(f"{where}: invalid regex {short_repr(match[3:])}: {exc}") from None
+
+
+def check_grid(where: str, value: Any, axes: tuple[str, ...]) -> tuple[int, ...]:
+    """``value`` (a tuple) as a grid: one integer >= 1 per axis."""
+    if not isinstance(value, tuple) or len(value) != len(axes):
+        raise RecipeError(f"{where}: expected a list of {len(axes)} integers >= 1 (axes {list(axes)}; "
+                          f"a tuple in Python), got {short_repr(value)}")
+    for at, item in _per_axis(where, value, axes, "integer"):
+        check_int(at, item, 1, MAX_AXIS)
+    return tuple(value)
+
+
+def check_scaling(scaling: Any, axes: tuple[str, ...]) -> None:
+    where = "recipe.scaling"
+    if not isinstance(scaling, ScalingSpec):
+        raise RecipeError(f"{where}: expected a na_accel.recipe.scaling.ScalingSpec or None, got {short_repr(scaling)}")
+    if scaling.mode not in SCALING_MODES:
+        raise RecipeError(f"{where}.mode: unknown mode {short_repr(scaling.mode)}; allowed: {list(SCALING_MODES)}")
+    if scaling.tuned_grid is not None:
+        check_grid(f"{where}.tuned_grid", scaling.tuned_grid, axes)
+    elif scaling.mode == "relative":
+        raise RecipeError(
+            f"{where}.tuned_grid: missing; mode 'relative' needs the token grid the windows were tuned "
+            f"for ({len(axes)} integers for axes {list(axes)}), as scaling.tuned_grid or tuned_for.token_grid"
+        )
+    if not isinstance(scaling.overrides, tuple):
+        raise RecipeError(f"{where}.overrides: expected a tuple of GridOverride, got {short_repr(scaling.overrides)}")
+    grids = set()
+    for index, override in enumerate(scaling.overrides):
+        _check_override(f"{where}.overrides[{index}]", override, axes, grids)
+    _check_snap(f"{where}.snap", scaling.snap, axes)
+
+
+def _check_override(at: str, override: Any, axes: tuple[str, ...], seen: set) -> None:
+    if not isinstance(override, GridOverride):
+        raise RecipeError(f"{at}: expected a GridOverride (a grid and its window), got {short_repr(override)}")
+    grid = check_grid(f"{at}.grid", override.grid, axes)
+    if grid in seen:
+        raise RecipeError(f"{at}.grid: {list(grid)} is given twice; one override per grid")
+    seen.add(grid)
+    if override.window is None:
+        raise RecipeError(f"{at}.dense: an override is a window for its grid; to run a grid dense, "
+                          "give kernel_size equal to the grid")
+    check_window(at, override.window, axes)
+    for axis, (n, k, d) in enumerate(zip(grid, override.window.kernel_size, override.window.dilation)):
+        if n > 1 and k * d > n:
+            raise RecipeError(f"{at}.kernel_size: kernel {k} x dilation {d} on axis {axis} ({axes[axis]}) exceeds "
+                              f"the override's grid {list(grid)}; NATTEN needs kernel * dilation <= grid")
+
+
+def _check_snap(where: str, snap: Any, axes: tuple[str, ...]) -> None:
+    from ..kernels.tiles import TILE_BACKENDS
+
+    if snap is None:
+        return
+    allowed = SNAP_CHOICES.format(list(TILE_BACKENDS))
+    if not isinstance(snap, SnapSpec):
+        raise RecipeError(f"{where}: expected a na_accel.recipe.scaling.SnapSpec or None, got {short_repr(snap)}")
+    if snap.source not in (SNAP_AUTO, "explicit", *TILE_BACKENDS):
+        raise RecipeError(f"{where}: unknown tile source {short_repr(snap.source)}; allowed: {allowed}")
+    if snap.source == "explicit":
+        check_grid(f"{where}.q_tile", snap.q_tile, axes)
+        check_grid(f"{where}.kv_tile", snap.kv_tile, axes)
+    elif snap.q_tile is not None or snap.kv_tile is not None:
+        raise RecipeError(f"{where}: tiles are given only with source 'explicit', got source {snap.source!r}")
+
+
+def check_metadata(metadata: Any) -> None:
+    allowed = [k for k in METADATA_KEYS if k != "name"]  # the name is Recipe.name
+    if not isinstance(metadata, Mapping):
+        raise RecipeError(f"recipe.metadata: expected a mapping with keys from {allowed}, got {short_repr(metadata)}")
+    unknown = [k for k in metadata if k not in allowed]
+    if unknown:
+        raise RecipeError(f"recipe.metadata: unknown key(s) {short_repr(unknown)}; allowed keys are {allowed} "
+                          "(the name is Recipe.name)")
+    check_plain_data(dict(metadata))
+
+
+def _per_axis(where: str, values: Any, axes: tuple[str, ...], kind: str) -> list[tuple[str, Any]]:
+    """(name, value) per axis of ``values``, a tuple of one entry per axis. When every entry is the
+    same (a shorthand ``kernel_size: 8``), the name is the field's, else the axis's."""
+    if isinstance(values, list) and len(values) == len(axes):
+        raise RecipeError(f"{where}: expected a tuple of {len(axes)} (axes {list(axes)}), got the list "
+                          f"{short_repr(values)}; in Python the per-axis fields are tuples")
+    if not isinstance(values, tuple) or len(values) != len(axes):
+        shown = list(values) if isinstance(values, (list, tuple)) else values
+        count = f" with {len(values)} entries" if isinstance(values, (list, tuple)) else ""
+        raise RecipeError(f"{where}: expected one {kind} or a list of {len(axes)} (axes {list(axes)}; "
+                          f"a tuple in Python), got {short_repr(shown)}{count}")
+    same = len({repr(v) for v in values}) == 1
+    return [(where if same else f"{where}[{axis}] ({axes[axis]})", value) for axis, value in enumerate(values)]
