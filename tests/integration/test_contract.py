@@ -1,0 +1,215 @@
+"""The contract every (family, backend, configuration) keeps, inside real pipelines.
+
+One parametrized suite in the style of PEFT's ``testing_common``: presets come from the tiny
+pipeline registry (every family of ``FAMILY_SPECS``, via the zoo), backends from the backend
+registry (each one that can run on this machine: ``reference``, ``flex-fna``, ``triton`` under the
+interpreter on CPU), configurations from ``CONFIGS``. A new family, backend or configuration joins
+by being registered: no new test code. The contract:
+
+* a window covering the whole grid reproduces stock output (<= 1e-5, float32);
+* a small window with stride and dilation gives the ``reference`` backend's output (<= 1e-5), and
+  differs from stock (the window is really sparse);
+* ``describe``'s counts equal the attention calls made, counted by an independent forward hook,
+  and nothing ran dense by surprise.
+
+Configurations a user really runs: stock projections, ``fuse_qkv_projections()`` where the
+transformer has it (the fused QKV is split into views), batch 2 with prompts of different lengths
+under classifier-free guidance (padded text), and reference images where the family takes them.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+
+import na_accel
+from na_accel.families import FAMILY_AXES, adapter_for
+from na_accel.kernels import BACKENDS, BackendTarget
+from na_accel.kernels.reference import REFERENCE
+from na_accel.tiny import TINY_PIPELINES
+from na_accel.tools.zoo import MODELS
+
+TOLERANCE = 1e-5  # float32, relative to the output's scale (Cosmos' EDM latents reach ~80)
+STEPS = 2
+PROMPTS = ["a red fox", "a red fox in the snow under a low winter sun"]  # padded text: two lengths
+SPARSE_WINDOW = {2: {"kernel_size": [3, 3], "stride": [2, 1], "dilation": [1, 2]},
+                 3: {"kernel_size": [2, 3, 3], "stride": [1, 2, 1], "dilation": [1, 1, 2]}}
+FULL_WINDOW = {"kernel_size": 4096}  # clamped to every grid
+# Classifier-free guidance where a preset's defaults run without it (FLUX.1 is guidance-distilled).
+TRUE_CFG = {"flux": {"negative_prompt": ["blurry", "a dark and blurry picture"], "true_cfg_scale": 2.0}}
+
+
+def _picture(height, width, seed=0):
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    return PIL.Image.fromarray(pixels)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One way users run a pipeline: what is done to it before patching, and what its call adds."""
+
+    name: str
+    applies: Callable[[str, Any], bool]  # (preset, pipeline) -> whether the configuration exists there
+    prepare: Callable[[Any], None] = lambda pipe: None
+    call: Callable[[str], dict] = lambda preset: {}
+    batch: int = 1
+
+
+def _transformers(pipe):
+    return [m for a in ("transformer", "transformer_2") if (m := getattr(pipe, a, None)) is not None]
+
+
+def _fuse(pipe):
+    for transformer in _transformers(pipe):
+        transformer.fuse_qkv_projections()
+
+
+CONFIGS = [
+    Config("stock", lambda preset, pipe: True),
+    Config("fused-qkv", lambda preset, pipe: all(hasattr(t, "fuse_qkv_projections") for t in _transformers(pipe)),
+           prepare=_fuse),
+    Config("cfg-batch2-padded", lambda preset, pipe: True,
+           call=lambda preset: {"prompt": PROMPTS, **TRUE_CFG.get(MODELS[preset].family, {})}, batch=2),
+    # FLUX.1 Kontext takes its reference image by default; FLUX.2 edits with one or several.
+    Config("reference-images", lambda preset, pipe: MODELS[preset].family == "flux2",
+           call=lambda preset: {"image": [_picture(64, 96), _picture(96, 80, seed=1)]}),
+]
+
+
+def _runnable_backends(family: str) -> list[str]:
+    target = BackendTarget(torch.device("cpu"), torch.float32, 16, len(FAMILY_AXES[family]))
+    return [name for name, backend in BACKENDS.items() if backend.unavailable_reason(target) is None]
+
+
+@functools.lru_cache(maxsize=None)
+def _pipeline(preset: str, config: str):
+    """The preset's tiny pipeline in ``config``; None where the configuration does not exist."""
+    pipe = TINY_PIPELINES[preset][0](seed=0)
+    spec = CONFIG_BY_NAME[config]
+    if not spec.applies(preset, pipe):
+        return None
+    spec.prepare(pipe)
+    return pipe
+
+
+CONFIG_BY_NAME = {config.name: config for config in CONFIGS}
+CASES = [(preset, config.name) for preset in TINY_PIPELINES for config in CONFIGS]
+
+
+class CallCounter:
+    """Counts the forward calls of every attention module GNA may replace (independent of na_accel's
+    counters: a forward pre-hook on the module itself)."""
+
+    def __init__(self, pipe):
+        self.calls = 0
+        self.handles = [module.register_forward_pre_hook(self._count)
+                        for transformer in _transformers(pipe)
+                        for _, module in adapter_for(transformer).attention_layers(transformer)]
+
+    def _count(self, module, args):
+        self.calls += 1
+
+    def remove(self):
+        for handle in self.handles:
+            handle.remove()
+
+
+def _generate(pipe, preset, config):
+    call = TINY_PIPELINES[preset][1]
+    kwargs = call(steps=STEPS, seed=1, output_type="latent", **CONFIG_BY_NAME[config].call(preset))
+    with torch.no_grad():
+        output = pipe(**kwargs)
+    result = output.frames if hasattr(output, "frames") else output.images
+    return torch.as_tensor(result).float()
+
+
+@functools.lru_cache(maxsize=None)
+def _run(preset, config, window, backend):
+    """(output, describe totals, attention calls seen by the independent hook) of one generation;
+    ``window`` None: stock (unpatched)."""
+    pipe = _pipeline(preset, config)
+    family = MODELS[preset].family
+    counter = CallCounter(pipe)
+    try:
+        if window is None:
+            return _generate(pipe, preset, config), {}, counter.calls
+        na_accel.patch(pipe, {"model": family, "dense_steps": 0, "default": _thaw(window)}, backend=backend)
+        try:
+            out = _generate(pipe, preset, config)
+            totals = {}
+            for report in na_accel.describe(pipe).transformers:
+                for outcome, count in report.totals.items():
+                    totals[outcome] = totals.get(outcome, 0) + count
+        finally:
+            na_accel.unpatch(pipe)
+        return out, totals, counter.calls
+    finally:
+        counter.remove()
+
+
+def _freeze(window: dict) -> tuple:
+    """A hashable window (``_run`` caches per window); ``_thaw`` gives the recipe's dict back."""
+    return tuple((key, tuple(value) if isinstance(value, list) else value) for key, value in window.items())
+
+
+def _thaw(window: tuple) -> dict:
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in window}
+
+
+def _difference(a, b):
+    return (a - b).abs().max().item() / max(1.0, b.abs().max().item())
+
+
+def _case_params():
+    params = []
+    for preset, config in CASES:
+        for backend in _runnable_backends(MODELS[preset].family):
+            params.append(pytest.param(preset, config, backend, id=f"{preset}-{config}-{backend}"))
+    return params
+
+
+def _applies(preset, config):
+    return _pipeline(preset, config) is not None
+
+
+PARAMS = [p for p in _case_params() if _applies(*p.values[:2])]
+
+
+@pytest.mark.parametrize("preset, config, backend", PARAMS)
+def test_full_window_reproduces_stock(preset, config, backend):
+    stock, _, stock_calls = _run(preset, config, None, None)
+    out, totals, calls = _run(preset, config, _freeze(FULL_WINDOW), backend)
+    assert _difference(out, stock) <= TOLERANCE
+    assert calls == stock_calls > 0
+    assert totals == {"full window": calls}  # every attention call went through GNA, counted once
+
+
+@pytest.mark.parametrize("preset, config, backend", PARAMS)
+def test_sparse_window_matches_reference(preset, config, backend):
+    rank = len(FAMILY_AXES[MODELS[preset].family])
+    window = _freeze(SPARSE_WINDOW[rank])
+    reference, _, _ = _run(preset, config, window, REFERENCE)
+    out, totals, calls = _run(preset, config, window, backend)
+    stock, _, _ = _run(preset, config, None, None)
+    assert _difference(out, reference) <= TOLERANCE
+    assert _difference(out, stock) > 1e-4  # the window is sparse: GNA changed the generation
+    assert sum(totals.values()) == calls and totals.get("sparse", 0) > 0
+    assert all(outcome in ("sparse", "full window") for outcome in totals), totals  # no dense by surprise
+
+
+def test_every_family_and_backend_is_in_the_contract():
+    from na_accel.families import FAMILY_SPECS
+
+    families = {MODELS[preset].family for preset, _, _ in (p.values for p in PARAMS)}
+    assert families == {spec.name for spec in FAMILY_SPECS}
+    backends = {backend for _, _, backend in (p.values for p in PARAMS)}
+    assert {"reference", "triton", "flex-fna"} <= backends  # what CI's machine runs
+    configs = {config for _, config, _ in (p.values for p in PARAMS)}
+    assert configs == set(CONFIG_BY_NAME)
