@@ -37,7 +37,11 @@ from na_accel.tiny import TINY_PIPELINES
 from na_accel.tools.zoo import MODELS
 
 TOLERANCE = 1e-5  # float32, relative to the output's scale (Cosmos' EDM latents reach ~80)
-STEPS = 2
+# Small grids keep the interpreter quick: 8 x 12 tokens (x the preset's frames), large enough for
+# the sparse windows' stride and dilation. One step, two where the scheduler ignores the model at
+# its last step (Cosmos' EDM).
+GRID_HW = (8, 12)
+STEPS = {"cosmos": 2}
 PROMPTS = ["a red fox", "a red fox in the snow under a low winter sun"]  # padded text: two lengths
 SPARSE_WINDOW = {2: {"kernel_size": [3, 3], "stride": [2, 1], "dilation": [1, 2]},
                  3: {"kernel_size": [2, 3, 3], "stride": [1, 2, 1], "dilation": [1, 1, 2]}}
@@ -123,7 +127,10 @@ class CallCounter:
 
 def _generate(pipe, preset, config):
     call = TINY_PIPELINES[preset][1]
-    kwargs = call(steps=STEPS, seed=1, output_type="latent", **CONFIG_BY_NAME[config].call(preset))
+    model = MODELS[preset]
+    height, width = (n * model.geometry.pixels_per_token for n in GRID_HW)
+    kwargs = call(steps=STEPS.get(model.family, 1), seed=1, output_type="latent", height=height, width=width,
+                  **CONFIG_BY_NAME[config].call(preset))
     with torch.no_grad():
         output = pipe(**kwargs)
     result = output.frames if hasattr(output, "frames") else output.images
