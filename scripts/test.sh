@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-exec "${PYTHON:-python3}" -m pytest -q tests "$@"
+# Two workers (pytest-xdist) for the two cores of a CI machine; NA_ACCEL_TEST_WORKERS=0 runs serially.
+exec "${PYTHON:-python3}" -m pytest -q -n "${NA_ACCEL_TEST_WORKERS:-2}" tests "$@"
