@@ -20,8 +20,7 @@ under classifier-free guidance (padded text), and reference images where the fam
 from __future__ import annotations
 
 import functools
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -66,7 +65,6 @@ class Config:
     applies: Callable[[str, Any], bool]  # (preset, pipeline) -> whether the configuration exists there
     prepare: Callable[[Any], None] = lambda pipe: None
     call: Callable[[str], dict] = lambda preset: {}
-    batch: int = 1
 
 
 def _transformers(pipe):
@@ -83,11 +81,13 @@ CONFIGS = [
     Config("fused-qkv", lambda preset, pipe: all(hasattr(t, "fuse_qkv_projections") for t in _transformers(pipe)),
            prepare=_fuse),
     Config("cfg-batch2-padded", lambda preset, pipe: True,
-           call=lambda preset: {"prompt": PROMPTS, **TRUE_CFG.get(MODELS[preset].family, {})}, batch=2),
+           call=lambda preset: {"prompt": PROMPTS, **TRUE_CFG.get(MODELS[preset].family, {})}),
     # FLUX.1 Kontext takes its reference image by default; FLUX.2 edits with one or several.
     Config("reference-images", lambda preset, pipe: MODELS[preset].family == "flux2",
            call=lambda preset: {"image": [_picture(64, 96), _picture(96, 80, seed=1)]}),
 ]
+
+CONFIG_BY_NAME = {config.name: config for config in CONFIGS}
 
 
 def _runnable_backends(family: str) -> list[str]:
@@ -105,8 +105,6 @@ def _pipeline(preset: str, config: str):
     spec.prepare(pipe)
     return pipe
 
-
-CONFIG_BY_NAME = {config.name: config for config in CONFIGS}
 CASES = [(preset, config.name) for preset in TINY_PIPELINES for config in CONFIGS]
 
 
