@@ -28,3 +28,7 @@ class PatchStateError(NaAccelError, RuntimeError):
 
 class ArgumentError(NaAccelError, ValueError):
     """A bad argument to a public function."""
+
+
+class CostProfileError(NaAccelError, ValueError):
+    """A cost profile (shipped, cached by ``na-accel calibrate`` or named by the user) is malformed."""

@@ -29,6 +29,7 @@ from .recipe.parse import load_recipe
 from .recipe.scaling import check_snap_tiles
 from .runtime import BackendChoice, CallState, LayerRoute, StepPosition, step_reader
 from .runtime.backend_choice import execution_device
+from .speed import SpeedGate
 
 STATE_ATTRIBUTE = "_na_accel_patch"
 PIPELINE_TRANSFORMERS = ("transformer", "transformer_2")
@@ -51,6 +52,7 @@ class TransformerPatch:
     backends: BackendChoice
     plans: dict[str, LayerPlan]
     step_reader: Callable[[], StepPosition | None] | None
+    gate: SpeedGate  # where sparse pays on the device (recipe.speed_gate)
     routes: dict[str, LayerRoute] = field(default_factory=dict)
     originals: dict[str, Any] = field(default_factory=dict)
     hook_handles: list = field(default_factory=list)
@@ -262,6 +264,7 @@ def _plan_transformer(
         backends=BackendChoice(backend, target),
         plans=plans,
         step_reader=step_reader(pipeline, recipe, attribute),
+        gate=SpeedGate(recipe.speed_gate, adapter.heads(transformer)),
     )
 
 

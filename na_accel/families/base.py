@@ -52,6 +52,10 @@ class ModelAdapter:
     def head_dim(self, transformer: torch.nn.Module) -> int:
         raise NotImplementedError
 
+    def heads(self, transformer: torch.nn.Module) -> int:
+        """Attention heads of the transformer's self attention (the speed gate's cost model)."""
+        return int(transformer.config.num_attention_heads)
+
     def token_layout(self, transformer: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> TokenLayout:
         """Read the token grid and text length from the transformer's forward inputs."""
         raise NotImplementedError

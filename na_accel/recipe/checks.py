@@ -16,6 +16,7 @@ from ..windows import WindowSpec
 from .data import check_plain_data, short_repr
 from .scaling import MAX_AXIS, SCALING_MODES, SNAP_AUTO, GridOverride, ScalingSpec, SnapSpec
 
+SPEED_GATES = ("auto", "sparse", "dense")  # na_accel.speed.gate.POLICIES
 MAX_DENSE_STEPS = 100_000  # denoising steps; real schedules have <= 1000
 # Free-form documentation keys a recipe may carry; they never change behaviour.
 METADATA_KEYS = ("name", "description", "source", "provenance", "tuned_for", "notes", "metadata")
@@ -27,6 +28,9 @@ def check_recipe(recipe: Any) -> None:
     axes = family_axes(recipe.model)
     for name in ("dense_steps", "dense_final_steps"):
         check_int(f"recipe.{name}", getattr(recipe, name), 0, MAX_DENSE_STEPS, "na_accel.recipe.MAX_DENSE_STEPS")
+    if not isinstance(recipe.speed_gate, str) or recipe.speed_gate not in SPEED_GATES:
+        raise RecipeError(f"recipe.speed_gate: {short_repr(recipe.speed_gate)} is not allowed; allowed: "
+                          f"{', '.join(SPEED_GATES)} (auto: sparse only where the device's cost model says it pays)")
     check_window("recipe.default", recipe.default, axes)
     for index, rule in enumerate(recipe.layers):
         where = f"recipe.layers[{index}]"

@@ -5,6 +5,7 @@ A recipe is plain data (a dict, a YAML/JSON file, or a shipped name)::
     {"model": "flux",
      "dense_steps": 0,            # the first N denoising steps run dense (warm-up)
      "dense_final_steps": 0,      # and the last N (detail; optional, default 0)
+     "speed_gate": "auto",        # sparse only where the device's cost model says it pays
      "default": {"kernel_size": [80, 80], "stride": [16, 16], "dilation": [1, 1]},
      "layers": [{"match": "transformer_blocks.0.attn", "dense": true},
                 {"match": "single_transformer_blocks.*", "kernel_size": [64, 64]}]}
@@ -32,9 +33,9 @@ from .data import short_repr
 from .scaling import ScalingSpec, SnapContext, resolve_window
 
 WINDOW_KEYS = ("kernel_size", "stride", "dilation", "is_causal")
-RECIPE_KEYS = ("model", "dense_steps", "dense_final_steps", "default", "layers", "scaling")
+RECIPE_KEYS = ("model", "dense_steps", "dense_final_steps", "speed_gate", "default", "layers", "scaling")
 # The version of the canonical form ``Recipe.hash`` covers: bump it when that form changes.
-HASH_FORMAT = 1
+HASH_FORMAT = 2  # 2: speed_gate
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,9 @@ class Recipe:
     # not content: equal recipes from different places are equal and hash alike.
     source: str = field(default="a Recipe built in Python", compare=False)
     dense_final_steps: int = 0  # the last N denoising steps run dense too
+    # "auto": a layer runs GNA only where the cost model of the device says it pays
+    # (na_accel.speed.gate); "sparse": always the windows; "dense": never (the stock baseline)
+    speed_gate: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", _numbered(self.layers))
@@ -140,6 +144,7 @@ class Recipe:
             "model": self.model,
             "dense_steps": self.dense_steps,
             "dense_final_steps": self.dense_final_steps,
+            "speed_gate": self.speed_gate,
             "default": _window_dict(self.default),
             "layers": [{"match": rule.match, **_window_dict(rule.window)} for rule in self.layers],
         }

@@ -77,6 +77,7 @@ def parse_recipe(data: Any, name: str | None = None, source: str = "dict") -> Re
         model=data["model"],
         dense_steps=data.get("dense_steps", 0),
         dense_final_steps=data.get("dense_final_steps", 0),
+        speed_gate=data.get("speed_gate", "auto"),
         default=default,
         layers=tuple(rules),
         name=name if name is not None else data.get("name"),

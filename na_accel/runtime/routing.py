@@ -53,10 +53,10 @@ class LayerRoute:
     def __init__(self, patch: Any, plan: LayerPlan) -> None:
         self.patch = patch  # the na_accel.patch.TransformerPatch this layer belongs to
         self.plan = plan
-        # (key, window, reference windows): the windows last resolved, and the (grids, backend,
-        # device, dtype) they were resolved for; one tuple, so concurrent calls never pair one
-        # call's key with another's windows
-        self._resolved: tuple[tuple, ResolvedWindow, tuple[ResolvedWindow, ...]] | None = None
+        # (key, window, reference windows, why the speed gate runs them dense or None): the windows last
+        # resolved, and the (grids, backend, device, dtype) they were resolved for; one tuple, so
+        # concurrent calls never pair one call's key with another's windows
+        self._resolved: tuple[tuple, ResolvedWindow, tuple[ResolvedWindow, ...], str | None] | None = None
         self._pending = _PendingOutcomes()
 
     @property
@@ -82,7 +82,7 @@ class LayerRoute:
         resolved = self._resolved
         if resolved is None:
             return None
-        (grids, backend, device, dtype), window, _ = resolved
+        (grids, backend, device, dtype, _, _), window, _, _ = resolved
         return (grids[0], backend, device, dtype), window
 
     @property
@@ -178,13 +178,21 @@ class LayerRoute:
         backend = backends.for_call(device, dtype, needs_grad)
         if isinstance(backend, BackendUnavailableError):
             return self.dense(backends.unavailable_reason(device, dtype, needs_grad))
-        key = (grids, backend, str(device), dtype)
+        key = (grids, backend, str(device), dtype, layout.text_len, degree)
         resolved = self._resolved
-        if resolved is None or resolved[0] != key:  # resolve once per grids (and backend), not per call
+        if resolved is None or resolved[0] != key:  # once per grids, backend and text length, not per call
             context = backends.snap_context(recipe.scaling, backend, device, dtype)
             window, *extra = (recipe.resolve(self.plan.setting.window, grid, context) for grid in grids)
-            resolved = self._resolved = (key, window, tuple(extra))
-        _, window, extra_windows = resolved
+            # the speed gate's decision for these windows (na_accel.speed.gate)
+            sparse, why_dense = self.patch.gate.decide(
+                (window, *extra), text_len=layout.text_len, head_dim=backends.target.head_dim,
+                backend=backend.name, tile_backend=backends.tile_backend(backend, device, dtype), device=device,
+                dtype=dtype, ulysses_degree=degree,
+            )
+            resolved = self._resolved = (key, window, tuple(extra), why_dense if not sparse else None)
+        _, window, extra_windows, why_dense = resolved
+        if why_dense is not None:
+            return self.dense(why_dense, warn=False)
         covered = window.covers_grid and all(w.covers_grid for w in extra_windows)
         self._pending.ran.append(FULL_WINDOW if covered else SPARSE)
         return SparseCall(

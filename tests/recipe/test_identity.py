@@ -46,6 +46,7 @@ LEAF_CHANGES = {
     "model": lambda v: ["qwen_image"],
     "dense_steps": lambda v: [v + 1],
     "dense_final_steps": lambda v: [v + 1],
+    "speed_gate": lambda v: [g for g in ("auto", "sparse", "dense") if g != v],
     "kernel_size": _first_plus_one, "stride": _first_plus_one, "dilation": _first_plus_one,
     "grid": _first_plus_one, "tuned_grid": _first_plus_one, "q_tile": _first_plus_one, "kv_tile": _first_plus_one,
     "is_causal": lambda v: [(not v[0],) + v[1:]],
@@ -128,11 +129,11 @@ def test_metadata_name_and_source_are_not_behaviour():
 def test_the_canonical_form_is_versioned_and_is_what_is_hashed(monkeypatch):
     recipe = load_recipe(RICH)
     canonical = recipe.canonical_form()
-    assert canonical["format"] == recipe_model.HASH_FORMAT == 1
+    assert canonical["format"] == recipe_model.HASH_FORMAT == 2
     assert not {"name", "source", "description"} & set(canonical)
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     assert recipe.hash == hashlib.sha256(text.encode()).hexdigest()[:12]
-    monkeypatch.setattr(recipe_model, "HASH_FORMAT", 2)
+    monkeypatch.setattr(recipe_model, "HASH_FORMAT", 3)
     assert recipe.hash != hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
