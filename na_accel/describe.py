@@ -33,6 +33,7 @@ class LayerReport:
     ran_reference_windows: list[str] = field(default_factory=list)
     last_estimate: dict[str, Any] | None = None  # na_accel.tools.estimate for the last window (bounds, tiles)
     last_estimate_text: str | None = None
+    gated_dense: bool = False  # the speed gate ran the last resolved window stock (see dense_calls)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -52,6 +53,7 @@ class TransformerReport:
     backends_used: dict[str, str]  # per device/dtype seen at run time
     backends_passed_over: dict[str, str]  # faster backends (auto's order) that could not run, and why
     patched: bool  # False for a dry run (describe with a recipe on an unpatched object)
+    speed_gate: list[str]  # what the speed gate did (na_accel.speed.gate), a line per device / dtype
     layers: list[LayerReport]
 
     @property
@@ -121,6 +123,7 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
                 report.ran_window, report.ran_from_recipe = _ran_window(last_window)
                 report.last_density = last_window.density
                 report.ran_reference_windows = [_ran_window(w)[0] for w in reference_windows]
+                report.gated_dense = route.gated_dense is not None
                 estimate = _estimate(patch, route)
                 if estimate is not None:
                     report.last_estimate = estimate.to_dict()
@@ -142,6 +145,7 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
         backends_used=patch.backends.used,
         backends_passed_over=patch.backends.passed_over,
         patched=patched,
+        speed_gate=patch.gate.summary(),
         layers=layers,
     )
 
@@ -209,10 +213,13 @@ def _format_transformer(t: TransformerReport) -> str:
         lines.append(f"  not {name}: {reason}")
     if t.backends_used:
         lines.append("  backends used: " + ", ".join(f"{k}: {v}" for k, v in t.backends_used.items()))
+    lines += [f"  {line}" for line in t.speed_gate]
     name_width = max(len(layer.name) for layer in t.layers)
     indent = "\n  " + " " * name_width + "  "
     for layer in t.layers:
-        if layer.ran_window:  # lead with what ran; the recipe's window (and how it became this) second
+        if layer.gated_dense:
+            line = f"  {layer.name:<{name_width}}  stock (speed gate) instead of GNA {layer.ran_window}"
+        elif layer.ran_window:  # lead with what ran; the recipe's window (and how it became this) second
             line = f"  {layer.name:<{name_width}}  GNA {layer.ran_window} (last call), density {layer.last_density:.1%}"
         else:
             line = f"  {layer.name:<{name_width}}  {layer.plan}"

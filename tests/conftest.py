@@ -7,6 +7,13 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+# The speed gate reads cost profiles from the user's cache and $NA_ACCEL_COST_PROFILE: the tests
+# see only the shipped ones and those they write themselves.
+import tempfile  # noqa: E402
+
+os.environ["NA_ACCEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="na_accel-test-cache-")
+os.environ.pop("NA_ACCEL_COST_PROFILE", None)
+
 import pytest  # noqa: E402
 
 from na_accel.tiny import (  # noqa: E402

@@ -96,6 +96,12 @@ class LayerRoute:
         return (resolved[1], resolved[2]) if resolved is not None else (None, ())
 
     @property
+    def gated_dense(self) -> str | None:
+        """Why the speed gate ran the last resolved windows stock, or None (they ran GNA)."""
+        resolved = self._resolved
+        return resolved[3] if resolved is not None else None
+
+    @property
     def last_key(self) -> tuple | None:
         resolved = self.resolved
         return resolved[0] if resolved is not None else None
