@@ -7,6 +7,7 @@
     na-accel bench     time a pipeline dense vs patched with a recipe (JSON + table)
     na-accel compare   dense vs patched outputs of one seed: pictures, PSNR/SSIM, HTML report
     na-accel estimate  what a recipe buys at a resolution: density, FLOP / tile bounds, estimate
+    na-accel calibrate time dense vs GNA attention on this GPU: the speed gate's cost profile
 
 A subcommand module has ``NAME``, ``add_parser(subparsers) -> parser`` and ``run(args) -> int``;
 adding one is a module and an entry in ``SUBCOMMANDS``.
@@ -21,9 +22,9 @@ import sys
 import textwrap
 
 from ..errors import NaAccelError
-from . import bench, compare, demo, estimate, models, recipes
+from . import bench, calibrate, compare, demo, estimate, models, recipes
 
-SUBCOMMANDS = (demo, recipes, models, bench, compare, estimate)  # in --help's order
+SUBCOMMANDS = (demo, recipes, models, bench, compare, estimate, calibrate)  # in --help's order
 
 
 class HelpFormatter(argparse.HelpFormatter):
