@@ -64,10 +64,36 @@ def call_overhead(bench_files: list[Path], attention: dict, backend: str) -> tup
     return max(0.0, statistics.median(s["call_overhead_s"] for s in samples)), samples
 
 
+def attention_shares(bench_files: list[Path], attention: dict) -> list[dict]:
+    """Per bench run whose grid an attention case measured: dense SDPA seconds per layer call (the
+    fastest, attention alone) x attention layers / the dense step's median seconds."""
+    cases = {tuple(r["grid"]): r for r in attention["results"]}
+    shares = []
+    for path in bench_files:
+        run = json.loads(path.read_text())
+        case = cases.get(tuple(run["token_grid"]))
+        if case is None:
+            continue
+        dense = run["runs"]["dense"]
+        sdpa = case["dense_s"][case["best_dense"]]
+        shares.append({
+            "family": run["model"]["family"], "grid": run["token_grid"],
+            "share": min(1.0, sdpa * dense["attention_layers"] / dense["median_s"]),
+            "source": (f"{case['best_dense']} SDPA {sdpa * 1e3:.3g} ms ({args_name(attention)} case {case['case']}) x "
+                       f"{dense['attention_layers']} layers / dense step {dense['median_s']:.3g} s ({path.name}); "
+                       f"attention modules incl. projections: {dense['attention_share']:.0%}"),
+        })
+    return shares
+
+
+def args_name(attention: dict) -> str:
+    return f"attention_bench on {attention['device']['name']}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--attention", type=Path, default=RESULTS / "attention-h100.json")
-    parser.add_argument("--bench", type=Path, nargs="*", default=sorted(RESULTS.glob("bench-flux-dev-*.json")))
+    parser.add_argument("--bench", type=Path, nargs="*", default=sorted(RESULTS.glob("bench-*.json")))
     parser.add_argument("--backend", default="triton")
     parser.add_argument("--matches", nargs="+", default=["H100"], help="device-name substrings it applies to")
     parser.add_argument("--output", type=Path, default=ROOT / "na_accel" / "speed" / "profiles" / "h100.json")
@@ -101,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                      "fit by eval/fit_cost_profile.py"),
         "margin": 0.05,
         "shared_memory": 232448 if "H100" in attention["device"]["name"] else None,
+        "attention_shares": attention_shares(args.bench, attention),
         "dense": dense.__dict__,
         "backends": {args.backend: sparse.__dict__},
         "fit": {"dense_worst_relative_error": dense_fit.worst_relative_error,

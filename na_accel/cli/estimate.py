@@ -39,6 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="take the attention share measured by `na-accel bench --json` (dense run) from this "
                              "file (default: none)")
     parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the pipeline's)")
+    parser.add_argument("--device", default=None,
+                        help="GPU name whose cost profile prices the calls, e.g. 'NVIDIA H100 80GB HBM3' (default: "
+                             "this machine's GPU, else the shipped profile)")
     parser.add_argument("--json", type=Path, default=None,
                         help="also write the estimate as JSON to this path (default: none, printed only)")
     return parser
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         kv_tile=parse_tile("--kv-tile", args.kv_tile),
         attention_share=args.attention_share,
         steps=args.steps,
+        device=args.device,
     )
     result = estimate_recipe(args.recipe, **options)
     if args.bench_json is not None:  # the measured share, for the grid just worked out

@@ -56,6 +56,17 @@ class SparseCost:
 
 
 @dataclass(frozen=True)
+class MeasuredShare:
+    """Dense attention's share of one denoising step of a family at a token grid, measured on the
+    profile's device: SDPA time per layer call (attention alone) x layers / step time."""
+
+    family: str
+    grid: tuple[int, ...]
+    share: float
+    source: str  # the result files it was computed from
+
+
+@dataclass(frozen=True)
 class CostProfile:
     device: str  # the device it was measured on (torch.cuda.get_device_name, or "cpu")
     matches: tuple[str, ...]  # device-name substrings it applies to (case-insensitive)
@@ -65,17 +76,22 @@ class CostProfile:
     margin: float = DEFAULT_MARGIN  # sparse runs only where estimated at least this much faster
     shared_memory: int | None = None  # bytes per block (the tiles the model counts depend on it)
     measured: str = ""  # when, with which versions, from which files
+    attention_shares: tuple[MeasuredShare, ...] = ()
     source: str = field(default="", compare=False)  # where this profile was read from
 
     def applies_to(self, device_name: str, dtype: str) -> bool:
         name = device_name.lower()
         return dtype in self.dtypes and any(m.lower() in name for m in self.matches)
 
+    def measured_share(self, family: str, grid: tuple[int, ...]) -> MeasuredShare | None:
+        return next((m for m in self.attention_shares if m.family == family and m.grid == tuple(grid)), None)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("source")
         return {"format": PROFILE_FORMAT, **data, "matches": list(self.matches), "dtypes": list(self.dtypes),
-                "backends": {name: asdict(cost) for name, cost in self.backends.items()}}
+                "backends": {name: asdict(cost) for name, cost in self.backends.items()},
+                "attention_shares": [{**asdict(m), "grid": list(m.grid)} for m in self.attention_shares]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,7 +107,7 @@ def parse_profile(data: Any, source: str) -> CostProfile:
     if data.get("format") != PROFILE_FORMAT:
         raise CostProfileError(f"{where}: format: {data.get('format')!r} is not supported; allowed: {PROFILE_FORMAT}")
     known = {"format", "device", "matches", "dtypes", "dense", "backends", "margin", "shared_memory", "measured",
-             "samples", "fit"}
+             "attention_shares", "samples", "fit"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise CostProfileError(f"{where}: unknown field(s) {unknown}; allowed: {sorted(known)}")
@@ -115,8 +131,27 @@ def parse_profile(data: Any, source: str) -> CostProfile:
         margin=_number(data, "margin", where, minimum=0.0, maximum=0.9, default=DEFAULT_MARGIN),
         shared_memory=shared_memory,
         measured=str(data.get("measured", "")),
+        attention_shares=tuple(_share(item, f"{where}: attention_shares[{i}]")
+                               for i, item in enumerate(_list(data, "attention_shares", where))),
         source=source,
     )
+
+
+def _list(data: dict, name: str, where: str) -> list:
+    value = data.get(name, [])
+    if not isinstance(value, list):
+        raise CostProfileError(f"{where}: {name}: expected a list, got {value!r}")
+    return value
+
+
+def _share(data: Any, where: str) -> MeasuredShare:
+    if not isinstance(data, dict):
+        raise CostProfileError(f"{where}: expected an object, got {data!r}")
+    grid = _field(data, "grid", list, where)
+    if not grid or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in grid):
+        raise CostProfileError(f"{where}: grid: expected positive integers, got {grid!r}")
+    return MeasuredShare(_field(data, "family", str, where), tuple(grid),
+                         _number(data, "share", where, minimum=0.0, maximum=1.0), _field(data, "source", str, where))
 
 
 def _sparse_cost(data: Any, where: str) -> SparseCost:
@@ -223,5 +258,5 @@ def _cached_load(path: str) -> CostProfile:
     return _cached_load_at(path, mtime)
 
 
-__all__ = ["CostProfile", "DenseCost", "SparseCost", "cache_dir", "cached_profile_path", "find_profile",
+__all__ = ["CostProfile", "DenseCost", "MeasuredShare", "SparseCost", "cache_dir", "cached_profile_path", "find_profile",
            "load_profile", "parse_profile", "shipped_profiles"]

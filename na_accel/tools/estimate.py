@@ -30,6 +30,9 @@ from ..kernels.window_cost import WindowEstimate, estimate_window
 from ..plan import plan_layers
 from ..recipe.parse import load_recipe
 from ..recipe.scaling import SnapContext
+from ..speed.model import CostEstimate, estimate_call
+from ..speed.problem import AttentionProblem
+from ..speed.profiles import CostProfile, find_profile, shipped_profiles
 from ..windows import effective_axes, format_axes
 from .sizes import check_count, check_fraction
 
@@ -90,6 +93,7 @@ class EstimateRow:
     layers: list[str]
     estimate: WindowEstimate | None  # None: the layer stays dense (recipe)
     joint_speedup: float = 1.0  # speedup of the layer's whole joint attention (text included)
+    cost: CostEstimate | None = None  # the cost model's seconds on the profile's device (None: no constants)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +102,8 @@ class EstimateRow:
             "layers": self.layers,
             "window": self.estimate.to_dict() if self.estimate else None,
             "joint_attention_speedup_bound": self.joint_speedup,
+            "cost_model": self.cost.to_dict() if self.cost else None,
+            "speed_gate": None if self.cost is None else ("sparse" if self.cost.sparse_pays else "stock"),
         }
 
 
@@ -123,6 +129,9 @@ class RecipeEstimate:
     attention_speedup: float = 1.0  # over all layers and steps, tile-bound based
     end_to_end: float = 1.0
     notes: list[str] = field(default_factory=list)
+    cost_profile: str | None = None  # whose measured constants the cost model used (None: none apply)
+    modelled_attention_speedup: float | None = None  # the cost model's, speed gate applied
+    modelled_end_to_end: float | None = None
 
     def __str__(self) -> str:
         return format_estimate(self)
@@ -147,6 +156,9 @@ class RecipeEstimate:
             "attention_share_source": self.attention_share_source,
             "attention_speedup_estimate": self.attention_speedup,
             "end_to_end_speedup_estimate": self.end_to_end,
+            "cost_profile": self.cost_profile,
+            "modelled_attention_speedup": self.modelled_attention_speedup,
+            "modelled_end_to_end_speedup": self.modelled_end_to_end,
             "rows": [row.to_dict() for row in self.rows],
             "notes": self.notes,
         }
@@ -166,8 +178,12 @@ def estimate_recipe(
     kv_tile: Sequence[int] | None = None,
     attention_share: float | None = None,
     steps: int | None = None,
+    device: str | None = None,
 ) -> RecipeEstimate:
-    """Estimate ``recipe`` for ``model`` at height x width (x frames) pixels on ``backend``'s tiles."""
+    """Estimate ``recipe`` for ``model`` at height x width (x frames) pixels on ``backend``'s tiles.
+
+    ``device``: the GPU name whose cost profile prices the calls (``na_accel.speed``; default: this
+    machine's GPU, else the first shipped profile)."""
     recipe = load_recipe(recipe)
     model = recipe.model if model is None else model
     geometry = family_spec(model).geometry  # unknown families: ArgumentError listing the known ones
@@ -207,12 +223,16 @@ def estimate_recipe(
             )
         rows[setting.source].layers.append(name)
 
-    if attention_share is None:
-        share = attention_flop_share(model, n_visual)
-        share_source = ("analytic FLOP share (attention 4*S^2*hidden per layer vs 2*params*S), "
-                        "an assumption, not a measurement; pass --attention-share from na-accel bench")
-    else:
+    profile, profile_note = _cost_profile(device, dtype)
+    measured = profile.measured_share(model, grid) if profile is not None else None
+    if attention_share is not None:
         share, share_source = float(attention_share), "given (--attention-share)"
+    elif measured is not None:
+        share, share_source = measured.share, f"measured on {profile.device}: {measured.source}"
+    else:
+        share = attention_flop_share(model, n_visual)
+        share_source = ("only analytic: FLOP share (attention 4*S^2*hidden per layer vs 2*params*S), not "
+                        "measured for this family and size; pass --attention-share from na-accel bench")
     dense_steps = recipe.dense_step_count(steps)
     sparse_fraction = (steps - dense_steps) / steps
     n_layers = len(family.layers)
@@ -239,12 +259,56 @@ def estimate_recipe(
         attention_speedup=1.0 / attention_time,
         end_to_end=1.0 / ((1.0 - share) + share * attention_time),
     )
+    _add_cost_model(result, profile, profile_note, family, n_text, sparse_fraction, n_layers)
     result.notes.append(
         "FLOP and tile bounds are for the visual self attention (NATTEN's figures); the attention and "
         f"end-to-end estimates also count {n_text} text tokens (dense), dense layers and dense steps, "
         "and use the smaller of the two bounds per layer."
     )
     return result
+
+
+def _cost_profile(device: str | None, dtype: str) -> tuple[CostProfile | None, str]:
+    """The profile that prices the calls, and what to say about where it comes from."""
+    if device is None:
+        import torch
+
+        if torch.cuda.is_available():
+            device = torch.cuda.get_device_name()
+        else:
+            shipped = next((p for p in shipped_profiles() if dtype in p.dtypes), None)
+            if shipped is None:
+                return None, f"no shipped cost profile for {dtype}"
+            return shipped, f"no GPU here: the shipped profile of {shipped.device} (--device names another)"
+    profile = find_profile(device, dtype)
+    if profile is None:
+        return None, f"no cost profile for {device} in {dtype} (na-accel calibrate on that GPU measures one)"
+    return profile, f"cost profile of {profile.device} ({profile.source})"
+
+
+def _add_cost_model(result: RecipeEstimate, profile: CostProfile | None, note: str, family: FamilyModel,
+                    n_text: int, sparse_fraction: float, n_layers: int) -> None:
+    """Per row, the cost model's seconds dense vs sparse and the speed gate's choice; overall, the
+    attention and end-to-end speedups they give (dense where the gate would run stock)."""
+    backend = result.backend
+    if profile is None or backend not in profile.backends:
+        have = ", ".join(profile.backends) if profile is not None else "none"
+        result.notes.append(f"cost model: {note}; no time estimate for backend {backend} (measured constants: "
+                            f"{have}; --backend triton uses na_accel's kernel's)")
+        return
+    result.cost_profile = note
+    heads = family.hidden // family.head_dim
+    relative = 0.0
+    for row in result.rows:
+        if row.estimate is not None:
+            problem = AttentionProblem((row.estimate.window,), n_text, 1, heads, result.head_dim,
+                                       dtype_bits(result.dtype) // 8)
+            row.cost = estimate_call(problem, backend, backend, profile)
+        kept = 1.0 if row.cost is None or not row.cost.sparse_pays else row.cost.sparse_s / row.cost.dense_s
+        relative += len(row.layers) * kept
+    attention_time = (1 - sparse_fraction) + sparse_fraction * relative / n_layers
+    result.modelled_attention_speedup = 1.0 / attention_time
+    result.modelled_end_to_end = 1.0 / ((1.0 - result.attention_share) + result.attention_share * attention_time)
 
 
 def _joint_speedup(n_visual: int, n_text: int, visual_bound: float) -> float:
@@ -308,8 +372,17 @@ def format_estimate(result: RecipeEstimate) -> str:
         f"attention share of denoising time: {result.attention_share:.0%} ({result.attention_share_source})",
         f"dense steps: {result.dense_steps} of {result.steps}",
         f"ESTIMATE (not a measurement): attention {result.attention_speedup:.2f}x faster, "
-        f"end to end {result.end_to_end:.2f}x faster",
+        f"end to end {result.end_to_end:.2f}x faster (tile bounds: an upper bound)",
     ]
+    if result.modelled_attention_speedup is not None:
+        lines.append(f"cost model ({result.cost_profile}):")
+        for row in result.rows:
+            if row.cost is not None:
+                gate = "sparse" if row.cost.sparse_pays else "stock (speed gate: sparse would not pay)"
+                lines.append(f"  {row.source} ({len(row.layers)}): {row.cost.describe()}, "
+                             f"{row.cost.speedup:.2f}x -> runs {gate}")
+        lines.append(f"ESTIMATE from measured constants: attention {result.modelled_attention_speedup:.2f}x, "
+                     f"end to end {result.modelled_end_to_end:.2f}x (speed gate applied)")
     lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)
 

@@ -156,7 +156,8 @@ def test_every_subcommand_is_registered_from_the_one_list_in_order():
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert list(subparsers.choices) == [command.NAME for command in SUBCOMMANDS]
-    assert [command.NAME for command in SUBCOMMANDS] == ["demo", "recipes", "models", "bench", "compare", "estimate"]
+    assert [command.NAME for command in SUBCOMMANDS] == ["demo", "recipes", "models", "bench", "compare", "estimate",
+                                                    "calibrate"]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS, ids=lambda command: command.NAME)

@@ -7,13 +7,15 @@ import json
 import math
 import random
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from na_accel import ArgumentError, RecipeError, WindowSpec
 from na_accel.cli import main
 from na_accel.kernels.window_cost import estimate_window
-from na_accel.tools.estimate import estimate_recipe
+from na_accel.tools.estimate import estimate_recipe, format_estimate
 from na_accel.windows import axis_neighborhood_mask, masks, visual_neighborhood_mask
 from na_accel.windows import spec as spec_module
 from na_accel.kernels import tilecount
@@ -253,10 +255,37 @@ def test_dense_steps_lower_the_estimate():
 
 
 def test_default_share_grows_with_resolution():
-    small = estimate_recipe("flux_gna", height=1024, width=1024)
-    large = estimate_recipe("flux_gna", height=4096, width=4096)
+    # 1536 and 3072: sizes no shipped profile measured, so the share is the analytic one
+    small = estimate_recipe("flux_gna", height=1536, width=1536)
+    large = estimate_recipe("flux_gna", height=3072, width=3072)
     assert 0 < small.attention_share < large.attention_share < 1
-    assert "not a measurement" in small.attention_share_source
+    assert small.attention_share_source.startswith("only analytic")
+
+
+def test_a_measured_share_is_used_where_the_profile_measured_the_family_and_size():
+    measured = estimate_recipe("flux_gna", height=1024, width=1024, device="NVIDIA H100 80GB HBM3")
+    assert measured.attention_share_source.startswith("measured on NVIDIA H100 80GB HBM3")
+    assert "bench-flux-dev-1024.json" in measured.attention_share_source
+    # the share is the measured SDPA time x layers / the measured dense step
+    results = Path(__file__).resolve().parents[2] / "eval" / "results"
+    bench = json.loads((results / "bench-flux-dev-1024.json").read_text())["runs"]["dense"]
+    case = next(c for c in json.loads((results / "attention-h100.json").read_text())["results"]
+                if c["case"] == "flux-1k")
+    assert measured.attention_share == pytest.approx(case["dense_s"]["cudnn"] * 57 / bench["median_s"])
+    elsewhere = estimate_recipe("flux_gna", height=1024, width=1024, device="NVIDIA A100-SXM4-80GB")
+    assert elsewhere.attention_share_source.startswith("only analytic")
+    assert any("no cost profile for NVIDIA A100-SXM4-80GB" in n for n in elsewhere.notes)
+
+
+def test_the_cost_model_prices_rows_with_the_profiles_constants():
+    result = estimate_recipe("flux_gna", height=4096, width=4096, backend="triton", device="NVIDIA H100 80GB HBM3")
+    (row,) = result.rows
+    assert row.cost is not None and row.cost.sparse_pays and row.to_dict()["speed_gate"] == "sparse"
+    # the measured flux-4k case: 13.55 ms triton vs 83.3 ms cuDNN on the H100
+    assert row.cost.sparse_s == pytest.approx(0.01355, rel=0.1) and row.cost.dense_s == pytest.approx(0.0833, rel=0.1)
+    assert result.modelled_attention_speedup == pytest.approx(row.cost.speedup)
+    text = format_estimate(result)
+    assert "ESTIMATE from measured constants" in text and "-> runs sparse" in text
 
 
 @pytest.mark.parametrize("kwargs,message", [
