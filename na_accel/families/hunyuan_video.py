@@ -38,6 +38,11 @@ class HunyuanVideoAdapter(VideoAdapter):
     stock_processor_class = HunyuanVideoAttnProcessor2_0
     layer_name_pattern = re.compile(r"(single_)?transformer_blocks\.\d+\.attn")
 
+    def __init__(self) -> None:
+        # The forward builds one padding mask per call and hands it to every layer: one read (a
+        # device sync) per forward, shared by the layers, not one per layer.
+        self._mask_reader = TensorReadCache(padding_text_lens)
+
     def patch_size(self, transformer: torch.nn.Module) -> tuple[int, int, int]:
         config = transformer.config
         return int(config.patch_size_t), int(config.patch_size), int(config.patch_size)
@@ -57,7 +62,7 @@ class HunyuanVideoAdapter(VideoAdapter):
 
     def make_processor(self, original: Any, route: Any) -> "GNAHunyuanVideoAttnProcessor":
         register_like_stock(GNAHunyuanVideoAttnProcessor, HunyuanVideoAttnProcessor2_0)
-        return GNAHunyuanVideoAttnProcessor(original, route, TensorReadCache(padding_text_lens))
+        return GNAHunyuanVideoAttnProcessor(original, route, self._mask_reader)
 
 
 def padding_text_lens(mask: torch.Tensor, n_video: int) -> tuple[int, ...] | None:
@@ -66,9 +71,7 @@ def padding_text_lens(mask: torch.Tensor, n_video: int) -> tuple[int, ...] | Non
     if mask.ndim != 4 or mask.shape[1:3] != (1, 1) or mask.dtype != torch.bool:
         return None
     keys = mask[:, 0, 0]
-    if not bool(keys[:, :n_video].all()):
-        return None
-    return prefix_lengths(keys[:, n_video:])
+    return prefix_lengths(keys[:, n_video:], also=keys[:, :n_video])
 
 
 class GNAHunyuanVideoAttnProcessor(GNAProcessor):
@@ -127,8 +130,10 @@ class GNAHunyuanVideoAttnProcessor(GNAProcessor):
             query = attn.norm_q(query)
         if attn.norm_k is not None:
             key = attn.norm_k(key)
-        if image_rotary_emb is not None:  # video tokens only (single stream: all but the text tail)
-            video_len = query.shape[1] - text_len if single_stream else query.shape[1]
+        if image_rotary_emb is not None and not single_stream:  # every token here is a video token
+            query, key = (apply_rotary_emb(x, image_rotary_emb, sequence_dim=1) for x in (query, key))
+        elif image_rotary_emb is not None:  # video tokens only: all but the text tail
+            video_len = query.shape[1] - text_len
             query, key = (
                 torch.cat([apply_rotary_emb(x[:, :video_len], image_rotary_emb, sequence_dim=1), x[:, video_len:]], dim=1)
                 for x in (query, key)

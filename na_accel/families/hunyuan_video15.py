@@ -49,6 +49,10 @@ class HunyuanVideo15Adapter(VideoAdapter):
     stock_processor_class = HunyuanVideo15AttnProcessor2_0
     layer_name_pattern = re.compile(r"transformer_blocks\.\d+\.attn")
 
+    def __init__(self) -> None:
+        # one read of the forward's text mask (a device sync) per forward, shared by the layers
+        self._mask_reader = TensorReadCache(_text_mask_lens)
+
     def patch_size(self, transformer: torch.nn.Module) -> tuple[int, int, int]:
         config = transformer.config
         return int(config.patch_size_t), int(config.patch_size), int(config.patch_size)
@@ -88,7 +92,7 @@ class HunyuanVideo15Adapter(VideoAdapter):
 
     def make_processor(self, original: Any, route: Any) -> "GNAHunyuanVideo15AttnProcessor":
         register_like_stock(GNAHunyuanVideo15AttnProcessor, HunyuanVideo15AttnProcessor2_0)
-        return GNAHunyuanVideo15AttnProcessor(original, route, TensorReadCache(_text_mask_lens))
+        return GNAHunyuanVideo15AttnProcessor(original, route, self._mask_reader)
 
 
 def _text_mask_lens(mask: torch.Tensor) -> tuple[int, ...] | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from diffusers.models.transformers.transformer_qwenimage import (
@@ -43,6 +43,13 @@ class QwenImageAdapter(ModelAdapter):
     pipeline_names = ("QwenImagePipeline", "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline",
                       "QwenImageControlNetPipeline", "QwenImageControlNetInpaintPipeline", "QwenImageEditPipeline",
                       "QwenImageEditInpaintPipeline", "QwenImageEditPlusPipeline")
+
+    def __init__(self) -> None:
+        # Device reads (syncs), each once per mask tensor: the pipeline's encoder_hidden_states_mask
+        # (the same tensor every step) in the forward hook, and the mask the forward hands every
+        # block (one per forward) in the processors, shared by the layers.
+        self._inputs_mask_reader = TensorReadCache(mask_prefix_lengths)
+        self._mask_reader = TensorReadCache(prefix_lengths)
 
     def handles(self, transformer: torch.nn.Module) -> bool:
         return type(transformer) is QwenImageTransformer2DModel
@@ -78,7 +85,8 @@ class QwenImageAdapter(ModelAdapter):
         if hidden_states.shape[1] != tokens:
             return TokenLayout(None, text_len, True, f"{hidden_states.shape[1]} image tokens but img_shapes "
                                f"{[list(g) for g in grids]} describe {tokens}")
-        valid = text_valid_lens(inputs.get("encoder_hidden_states_mask"), hidden_states.shape[0], text_len)
+        valid = text_valid_lens(inputs.get("encoder_hidden_states_mask"), hidden_states.shape[0], text_len,
+                                self._inputs_mask_reader)
         if isinstance(valid, str):
             return TokenLayout(None, text_len, True, valid)
         # the generated image, then the edit pipelines' reference images (their own grids)
@@ -87,8 +95,7 @@ class QwenImageAdapter(ModelAdapter):
 
     def make_processor(self, original: Any, route: Any) -> "GNAQwenDoubleStreamAttnProcessor":
         register_like_stock(GNAQwenDoubleStreamAttnProcessor, QwenDoubleStreamAttnProcessor2_0)
-        # the stock forward hands every block the same bool mask tensor: read once per forward
-        return GNAQwenDoubleStreamAttnProcessor(original, route, TensorReadCache(prefix_lengths))
+        return GNAQwenDoubleStreamAttnProcessor(original, route, self._mask_reader)
 
 
 def image_grids(img_shapes: Any) -> tuple[tuple[int, int, int], ...] | str:
@@ -118,7 +125,14 @@ def image_grids(img_shapes: Any) -> tuple[tuple[int, int, int], ...] | str:
     return tuple(grids)
 
 
-def text_valid_lens(mask: Any, batch: int, text_len: int) -> tuple[int, ...] | None | str:
+def mask_prefix_lengths(mask: torch.Tensor) -> tuple[int, ...] | None:
+    """``prefix_lengths`` of a mask of any dtype, read as the stock forward reads it (nonzero = valid)."""
+    return prefix_lengths(mask.bool())
+
+
+def text_valid_lens(mask: Any, batch: int, text_len: int,
+                    read: Callable[[torch.Tensor], tuple[int, ...] | None] | None = None
+                    ) -> tuple[int, ...] | None | str:
     """Per row, how many leading text tokens ``encoder_hidden_states_mask`` marks valid (None: no
     mask, all valid), or why the mask is not a right-padding mask GNA can honour."""
     if mask is None:
@@ -126,7 +140,7 @@ def text_valid_lens(mask: Any, batch: int, text_len: int) -> tuple[int, ...] | N
     if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != (batch, text_len):
         shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
         return f"encoder_hidden_states_mask {shape} is not (batch, text tokens) = {(batch, text_len)}"
-    lens = prefix_lengths(mask.bool())  # the stock forward's reading of any mask dtype
+    lens = (read or mask_prefix_lengths)(mask)
     if lens is None:
         return ("encoder_hidden_states_mask is not a valid prefix in every row (text padded other than on the "
                 "right): GNA cuts right padding only")

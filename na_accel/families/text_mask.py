@@ -12,14 +12,17 @@ from __future__ import annotations
 import torch
 
 
-def prefix_lengths(valid: torch.Tensor) -> tuple[int, ...] | None:
+def prefix_lengths(valid: torch.Tensor, also: torch.Tensor | None = None) -> tuple[int, ...] | None:
     """Per row of a (batch, tokens) bool mask, how many leading tokens are valid; None unless every
-    row's valid tokens are a prefix (valid..., padding...)."""
+    row's valid tokens are a prefix (valid..., padding...) and ``also`` (a bool tensor, if given) is
+    all true. One device read, whatever the checks."""
     lens = valid.sum(dim=1)
     prefix = torch.arange(valid.shape[1], device=valid.device)[None, :] < lens[:, None]
-    if not torch.equal(valid, prefix):
-        return None
-    return tuple(int(n) for n in lens.tolist())
+    ok = (valid == prefix).all()
+    if also is not None:
+        ok = ok & also.all()
+    *lengths, is_prefix = torch.cat([lens, ok.view(1).to(lens.dtype)]).tolist()
+    return tuple(int(n) for n in lengths) if is_prefix else None
 
 
 __all__ = ["prefix_lengths"]
