@@ -82,7 +82,7 @@ def _online_softmax_step(acc, m_i, l_i, qk, v, UPCAST: tl.constexpr, IEEE: tl.co
 # Geometry changes with the resolution and the window: never specialized (Triton would compile a
 # variant per value class: == 1, divisible by 16). Strides stay specialized (see the docstring).
 GEOMETRY_ARGS = ["heads", "head_dim", "visual_start", "text_start", "text_len",
-                 "n0", "n1", "n2", "k0", "k1", "k2", "s0", "s1", "s2", "d0", "d1", "d2", "nq1", "nq2"]
+                 "n0", "n1", "n2", "k0", "k1", "k2", "s0", "s1", "s2", "d0", "d1", "d2", "nq1", "nq2", "tune_size"]
 
 
 @triton.jit
@@ -105,6 +105,7 @@ def gna_forward_kernel(
     visual_start, text_start, text_len,
     n0, n1, n2, k0, k1, k2, s0, s1, s2, d0, d1, d2,
     nq1, nq2,  # q tiles along axes 1 and 2 (all dilation groups)
+    tune_size,  # unused in the kernel: the autotuner's size class (log2 of the programs launched)
     HAS_TEXT_VALID: tl.constexpr,
     C0: tl.constexpr, C1: tl.constexpr, C2: tl.constexpr,
     TQ0: tl.constexpr, TQ1: tl.constexpr, TQ2: tl.constexpr,

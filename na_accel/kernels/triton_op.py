@@ -22,8 +22,10 @@ from .base import check_attention_inputs
 from .triton_gna import INTERPRETED, LOG2E, gna_forward_kernel
 from .triton_tiles import TileBudget, TritonTiles, block_d, choose_tiles
 
+# tune_size: the launch's programs as a power of two: warps and stages are tuned again where the
+# grid is much smaller or larger (few programs leave SMs idle), not at every resolution
 _TUNE_KEY = ["BLOCK_D", "TQ0", "TQ1", "TQ2", "TK0", "TK1", "TK2", "C0", "C1", "C2", "HAS_TEXT_VALID",
-             "IEEE", "MASKED", "OFFSETS_64"]
+             "IEEE", "MASKED", "OFFSETS_64", "tune_size"]
 INT32_LIMIT = 2**31 - 1
 # NA_ACCEL_TRITON_AUTOTUNE=0 launches one configuration (quick checks that compile many shapes);
 # on an H100 the autotuner picked 8 warps x 3 stages for every published window (BENCHMARKS.md).
@@ -86,27 +88,37 @@ def gna_forward(
     kv tile (3 axes each) + the number of partly covered tile pairs (0: no masking compiled in);
     ``text_valid`` (int32 [B]) counts the valid text keys per batch row.
     """
+    return _launch(query, key, value, text_valid, geometry, causal, text_len, text_first, scale, tiles,
+                   wrap=True)
+
+
+def _launch(query, key, value, text_valid, geometry, causal, text_len, text_first, scale, tiles, *,
+            wrap: bool) -> torch.Tensor:
+    """The kernel launch of ``gna_forward``; ``wrap``: through ``torch.library.wrap_triton``, as the
+    custom op must launch for torch.compile to see the kernel (eager calls launch it directly)."""
     batch, seq, heads, head_dim = query.shape
     grid, kernel, stride, dilation = (geometry[i:i + 3] for i in range(0, 12, 3))
     q_tile, kv_tile = tiles[:3], tiles[3:6]
     n_visual = math.prod(grid)
     out = query.new_empty(query.shape)  # contiguous whatever the query's strides: what processors flatten
     # q tiles per axis: every dilation group tiled on its own (the longest group's tile count).
-    nq = [d * triton.cdiv(triton.cdiv(n, d), t) for n, d, t in zip(grid, dilation, q_tile)]
+    nq = [d * _cdiv(_cdiv(n, d), t) for n, d, t in zip(grid, dilation, q_tile)]
+    programs = nq[0] * nq[1] * nq[2]
 
     def launch_grid(meta):
-        return (nq[0] * nq[1] * nq[2], batch * heads)
+        return (programs, batch * heads)
 
     tensors = (query, key, value, out)
     budget = tile_budget(query)
     tuned = _kernel(budget.max_stages(math.prod(q_tile), math.prod(kv_tile), max(STAGE_CHOICES)))
-    torch.library.wrap_triton(tuned)[launch_grid](
+    launcher = torch.library.wrap_triton(tuned) if wrap else tuned
+    launcher[launch_grid](
         *tensors, text_valid,
         *(stride for t in tensors for stride in t.stride()),
         heads, head_dim, scale * LOG2E,
         text_len if text_first else 0, 0 if text_first else n_visual, text_len,
         *grid, *kernel, *stride, *dilation,
-        nq[1], nq[2],
+        nq[1], nq[2], (programs * batch * heads).bit_length(),
         HAS_TEXT_VALID=text_valid is not None,
         C0=causal[0], C1=causal[1], C2=causal[2],
         TQ0=q_tile[0], TQ1=q_tile[1], TQ2=q_tile[2],
@@ -118,6 +130,10 @@ def gna_forward(
         OFFSETS_64=any(needs_64bit_offsets(t) for t in tensors),
     )
     return out
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)  # triton.cdiv is a constexpr function with an import per call
 
 
 def needs_64bit_offsets(tensor: torch.Tensor) -> bool:
@@ -168,9 +184,10 @@ def triton_visual_attention(
     text_valid = None
     if text_valid_lens is not None and any(int(n) != text_len for n in text_valid_lens):
         text_valid = _valid_lengths(tuple(int(n) for n in text_valid_lens), str(query.device))
-    return gna_forward(
-        query, key, value, text_valid,
-        list(grid3 + kernel3 + stride3 + dilation3), list(causal3), text_len, text_first,
-        query.shape[-1] ** -0.5 if scale is None else float(scale),
-        tile_params,
-    )
+    args = (query, key, value, text_valid, list(grid3 + kernel3 + stride3 + dilation3), list(causal3), text_len,
+            text_first, query.shape[-1] ** -0.5 if scale is None else float(scale), tile_params)
+    if torch.compiler.is_compiling():
+        return gna_forward(*args)  # the custom op: Inductor sees the Triton kernel, CUDA graphs capture it
+    # eager: the same launch without the custom op's dispatch (autograd wrapper, redispatch,
+    # aliasing checks: ~50-90 us of host time per call measured on a CPU)
+    return _launch(*args, wrap=False)
