@@ -1,10 +1,11 @@
 """The ``triton`` backend: na_accel's own fused GNA kernel (``triton_gna``), on any CUDA GPU that
 runs Triton, after a plain ``pip install`` (Triton comes with torch's CUDA wheels on Linux).
 
-Visual queries run the kernel (neighborhood and valid text keys in one online softmax, one launch
-for the whole batch, padded prompts of different lengths included); text queries run the model's
-dense attention and are written into the kernel's output (``Backend.joint_attention``). Forward
-only (inference).
+One launch runs the whole joint attention of one grid, for the whole batch, padded prompts of
+different lengths included: visual queries over their neighborhood and the valid text keys (one
+online softmax), text queries dense over every valid key. With reference-image grids, each grid
+runs as its own launch and the text queries run the model's dense attention
+(``Backend.joint_attention``). Forward only (inference).
 """
 
 from __future__ import annotations
@@ -46,7 +47,26 @@ class TritonBackend(Backend):
                 return f"needs compute capability 7.5+, this GPU has {major}.{minor}"
         return None
 
+    def joint_attention(self, query, key, value, *, text_len, text_first, window, dense_attention, text_valid_lens,
+                        attention_mask, extra_windows=()):
+        """Text rows in the kernel's launch (its first programs), not a second dense call over every
+        key plus a copy. ``attention_mask`` is then the model's key mask for the padded text, which
+        ``text_valid_lens`` states (``na_accel.kernels.joint``); without those lengths, or with
+        reference-image grids, the text rows run ``dense_attention`` as in every backend."""
+        if extra_windows or (attention_mask is not None and text_valid_lens is None):
+            return super().joint_attention(
+                query, key, value, text_len=text_len, text_first=text_first, window=window,
+                dense_attention=dense_attention, text_valid_lens=text_valid_lens, attention_mask=attention_mask,
+                extra_windows=extra_windows,
+            )
+        return self._run(query, key, value, text_len=text_len, text_first=text_first, window=window,
+                         text_valid_lens=text_valid_lens, fuse_text=True)
+
     def visual_attention(self, query, key, value, *, text_len, text_first, window, text_valid_lens):
+        return self._run(query, key, value, text_len=text_len, text_first=text_first, window=window,
+                         text_valid_lens=text_valid_lens, fuse_text=False)
+
+    def _run(self, query, key, value, *, text_len, text_first, window, text_valid_lens, fuse_text):
         from .triton_op import triton_visual_attention
 
         if torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value)):
@@ -57,5 +77,5 @@ class TritonBackend(Backend):
         return triton_visual_attention(
             query, key, value, grid=window.grid, kernel_size=window.kernel_size, stride=window.stride,
             dilation=window.dilation, is_causal=window.is_causal, text_len=text_len, text_first=text_first,
-            text_valid_lens=text_valid_lens,
+            text_valid_lens=text_valid_lens, fuse_text=fuse_text,
         )

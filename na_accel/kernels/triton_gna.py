@@ -19,6 +19,10 @@ rules are the non-dilated ones (``na_accel.windows.masks`` states them):
   to the group), k keys shifted inward at the borders;
 * causal: the stride group's leader is its last query; query i sees keys j <= i with leader-j < k.
 
+Text queries (``text_programs`` > 0) run in the same launch, as the first programs: each takes a
+tile of text rows over every valid text key and every visual key, dense, so a joint attention is
+one launch.
+
 A key tile that lies inside every query's window on every axis is *full* and needs no mask;
 only partly covered tiles are masked element-wise (perfectly block-sparse windows: never).
 
@@ -79,10 +83,50 @@ def _online_softmax_step(acc, m_i, l_i, qk, v, UPCAST: tl.constexpr, IEEE: tl.co
     return acc, m_new, l_i
 
 
+@triton.jit
+def _q_tile(pid, visual_start, n0, n1, n2, d0, d1, d2, nq1, nq2, offs_m,
+            TQ0: tl.constexpr, TQ1: tl.constexpr, TQ2: tl.constexpr):
+    """Visual q tile ``pid``: its tokens, which are inside the grid, their coordinates in their
+    dilation group per axis, the groups and the groups' lengths."""
+    t2 = pid % nq2
+    t1 = (pid // nq2) % nq1
+    t0 = pid // (nq2 * nq1)
+    g0, g1, g2 = t0 % d0, t1 % d1, t2 % d2
+    m0 = (n0 - g0 + d0 - 1) // d0  # tokens in the group along each axis
+    m1 = (n1 - g1 + d1 - 1) // d1
+    m2 = (n2 - g2 + d2 - 1) // d2
+    qc0 = (t0 // d0) * TQ0 + offs_m // (TQ1 * TQ2)
+    qc1 = (t1 // d1) * TQ1 + (offs_m // TQ2) % TQ1
+    qc2 = (t2 // d2) * TQ2 + offs_m % TQ2
+    q_ok = (qc0 < m0) & (qc1 < m1) & (qc2 < m2)
+    q_tok = visual_start + ((g0 + d0 * qc0) * n1 + (g1 + d1 * qc1)) * n2 + (g2 + d2 * qc2)
+    return q_tok, q_ok, qc0, qc1, qc2, g0, g1, g2, m0, m1, m2
+
+
+@triton.jit
+def _dense_keys(acc, m_i, l_i, q, K, V, k_base, v_base, first, count, k_stride_s, k_stride_d, v_stride_s,
+                v_stride_d, qk_scale, offs_n, offs_d, d_ok, BLOCK_N: tl.constexpr, UPCAST: tl.constexpr,
+                IEEE: tl.constexpr, OFFSETS_64: tl.constexpr):
+    """The online softmax over the ``count`` contiguous keys from token ``first``, BLOCK_N at a time."""
+    for start in range(0, count, BLOCK_N):
+        j = start + offs_n
+        j_ok = j < count
+        kv_mask = j_ok[:, None] & d_ok[None, :]
+        k = _rows(K, k_base, first + j, k_stride_s, offs_d, k_stride_d, kv_mask, OFFSETS_64)
+        v = _rows(V, v_base, first + j, v_stride_s, offs_d, v_stride_d, kv_mask, OFFSETS_64)
+        if UPCAST:
+            k = k.to(tl.float32)
+        qk = _dot(q, tl.trans(k), IEEE)
+        qk = tl.where(j_ok[None, :], qk * qk_scale, float("-inf"))
+        acc, m_i, l_i = _online_softmax_step(acc, m_i, l_i, qk, v, UPCAST, IEEE)
+    return acc, m_i, l_i
+
+
 # Geometry changes with the resolution and the window: never specialized (Triton would compile a
 # variant per value class: == 1, divisible by 16). Strides stay specialized (see the docstring).
 GEOMETRY_ARGS = ["heads", "head_dim", "visual_start", "text_start", "text_len",
-                 "n0", "n1", "n2", "k0", "k1", "k2", "s0", "s1", "s2", "d0", "d1", "d2", "nq1", "nq2", "tune_size"]
+                 "n0", "n1", "n2", "k0", "k1", "k2", "s0", "s1", "s2", "d0", "d1", "d2", "nq1", "nq2", "text_programs",
+                 "tune_size"]
 
 
 @triton.jit
@@ -105,6 +149,7 @@ def gna_forward_kernel(
     visual_start, text_start, text_len,
     n0, n1, n2, k0, k1, k2, s0, s1, s2, d0, d1, d2,
     nq1, nq2,  # q tiles along axes 1 and 2 (all dilation groups)
+    text_programs,  # leading programs that compute text query rows (dense over every valid key); 0: none
     tune_size,  # unused in the kernel: the autotuner's size class (log2 of the programs launched)
     HAS_TEXT_VALID: tl.constexpr,
     C0: tl.constexpr, C1: tl.constexpr, C2: tl.constexpr,
@@ -121,40 +166,17 @@ def gna_forward_kernel(
     bh = tl.program_id(1)
     b = bh // heads
     h = bh % heads
-
-    # This program's q tile per axis: dilation group g and tile index inside the group.
-    t2 = pid % nq2
-    t1 = (pid // nq2) % nq1
-    t0 = pid // (nq2 * nq1)
-    g0, g1, g2 = t0 % d0, t1 % d1, t2 % d2
-    m0 = (n0 - g0 + d0 - 1) // d0  # tokens in the group along each axis
-    m1 = (n1 - g1 + d1 - 1) // d1
-    m2 = (n2 - g2 + d2 - 1) // d2
-
+    # The first text_programs programs are text query tiles (the longest: every key), the rest
+    # visual q tiles, so the long ones start first.
+    is_text = pid < text_programs
     offs_m = tl.arange(0, BLOCK_M)
-    qc0 = (t0 // d0) * TQ0 + offs_m // (TQ1 * TQ2)
-    qc1 = (t1 // d1) * TQ1 + (offs_m // TQ2) % TQ1
-    qc2 = (t2 // d2) * TQ2 + offs_m % TQ2
-    q_ok = (qc0 < m0) & (qc1 < m1) & (qc2 < m2)
-    q_tok = visual_start + ((g0 + d0 * qc0) * n1 + (g1 + d1 * qc1)) * n2 + (g2 + d2 * qc2)
-
-    lo0, hi0 = _axis_window(qc0, m0, k0, s0, C0)
-    lo1, hi1 = _axis_window(qc1, m1, k1, s1, C1)
-    lo2, hi2 = _axis_window(qc2, m2, k2, s2, C2)
-    BIG: tl.constexpr = 1 << 30
-    # Union of the windows (which key tiles to visit) and their intersection (which need no mask).
-    u_lo0 = tl.min(tl.where(q_ok, lo0, BIG), 0)
-    u_lo1 = tl.min(tl.where(q_ok, lo1, BIG), 0)
-    u_lo2 = tl.min(tl.where(q_ok, lo2, BIG), 0)
-    u_hi0 = tl.max(tl.where(q_ok, hi0, 0), 0)
-    u_hi1 = tl.max(tl.where(q_ok, hi1, 0), 0)
-    u_hi2 = tl.max(tl.where(q_ok, hi2, 0), 0)
-    i_lo0 = tl.max(tl.where(q_ok, lo0, 0), 0)
-    i_lo1 = tl.max(tl.where(q_ok, lo1, 0), 0)
-    i_lo2 = tl.max(tl.where(q_ok, lo2, 0), 0)
-    i_hi0 = tl.min(tl.where(q_ok, hi0, BIG), 0)
-    i_hi1 = tl.min(tl.where(q_ok, hi1, BIG), 0)
-    i_hi2 = tl.min(tl.where(q_ok, hi2, BIG), 0)
+    if is_text:
+        row = pid * BLOCK_M + offs_m
+        q_ok = row < text_len
+        q_tok = text_start + row
+    else:
+        q_tok, q_ok, _, _, _, _, _, _, _, _, _ = _q_tile(
+            pid - text_programs, visual_start, n0, n1, n2, d0, d1, d2, nq1, nq2, offs_m, TQ0, TQ1, TQ2)
 
     offs_d = tl.arange(0, BLOCK_D)
     d_ok = offs_d < head_dim
@@ -171,54 +193,70 @@ def gna_forward_kernel(
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     offs_n = tl.arange(0, BLOCK_N)
 
-    # Extra (text) keys: every query sees the valid ones of its batch row.
+    # Extra (text) keys: every query, text or visual, sees the valid ones of its batch row.
     if HAS_TEXT_VALID:
         n_text = tl.load(TextValid + b)
     else:
         n_text = text_len
-    for start in range(0, n_text, BLOCK_N):
-        j = start + offs_n
-        j_ok = j < n_text
-        kv_mask = j_ok[:, None] & d_ok[None, :]
-        k = _rows(K, k_base, text_start + j, k_stride_s, offs_d, k_stride_d, kv_mask, OFFSETS_64)
-        v = _rows(V, v_base, text_start + j, v_stride_s, offs_d, v_stride_d, kv_mask, OFFSETS_64)
-        if UPCAST:
-            k = k.to(tl.float32)
-        qk = _dot(q, tl.trans(k), IEEE)
-        qk = tl.where(j_ok[None, :], qk * qk_scale, float("-inf"))
-        acc, m_i, l_i = _online_softmax_step(acc, m_i, l_i, qk, v, UPCAST, IEEE)
+    acc, m_i, l_i = _dense_keys(acc, m_i, l_i, q, K, V, k_base, v_base, text_start, n_text, k_stride_s, k_stride_d,
+                                v_stride_s, v_stride_d, qk_scale, offs_n, offs_d, d_ok, BLOCK_N, UPCAST, IEEE, OFFSETS_64)
 
-    # Visual keys: the key tiles intersecting the union of this q tile's windows.
-    f0, f1, f2 = u_lo0 // TK0, u_lo1 // TK1, u_lo2 // TK2
-    c0 = tl.maximum((u_hi0 - 1) // TK0 - f0 + 1, 0)  # 0 for a q tile of padding only
-    c1 = tl.maximum((u_hi1 - 1) // TK1 - f1 + 1, 0)
-    c2 = tl.maximum((u_hi2 - 1) // TK2 - f2 + 1, 0)
-    kl0 = offs_n // (TK1 * TK2)
-    kl1 = (offs_n // TK2) % TK1
-    kl2 = offs_n % TK2
-    for t in range(0, c0 * c1 * c2):
-        a0 = (f0 + t // (c1 * c2)) * TK0  # the key tile's first coordinate per axis
-        a1 = (f1 + (t // c2) % c1) * TK1
-        a2 = (f2 + t % c2) * TK2
-        kc0, kc1, kc2 = a0 + kl0, a1 + kl1, a2 + kl2
-        k_ok = (kc0 < m0) & (kc1 < m1) & (kc2 < m2)
-        k_tok = visual_start + ((g0 + d0 * kc0) * n1 + (g1 + d1 * kc1)) * n2 + (g2 + d2 * kc2)
-        kv_mask = k_ok[:, None] & d_ok[None, :]
-        k = _rows(K, k_base, k_tok, k_stride_s, offs_d, k_stride_d, kv_mask, OFFSETS_64)
-        v = _rows(V, v_base, k_tok, v_stride_s, offs_d, v_stride_d, kv_mask, OFFSETS_64)
-        if UPCAST:
-            k = k.to(tl.float32)
-        qk = _dot(q, tl.trans(k), IEEE)
-        qk = qk * qk_scale
-        full = (a0 >= i_lo0) & (a0 + TK0 <= i_hi0) & (a1 >= i_lo1) & (a1 + TK1 <= i_hi1) \
-            & (a2 >= i_lo2) & (a2 + TK2 <= i_hi2)
-        if MASKED:
-            if not full:
-                inside = (kc0[None, :] >= lo0[:, None]) & (kc0[None, :] < hi0[:, None]) \
-                    & (kc1[None, :] >= lo1[:, None]) & (kc1[None, :] < hi1[:, None]) \
-                    & (kc2[None, :] >= lo2[:, None]) & (kc2[None, :] < hi2[:, None])
-                qk = tl.where(inside, qk, float("-inf"))
-        acc, m_i, l_i = _online_softmax_step(acc, m_i, l_i, qk, v, UPCAST, IEEE)
+    if is_text:  # text queries: every visual key, as dense attention
+        acc, m_i, l_i = _dense_keys(acc, m_i, l_i, q, K, V, k_base, v_base, visual_start, n0 * n1 * n2,
+                                    k_stride_s, k_stride_d, v_stride_s, v_stride_d, qk_scale, offs_n, offs_d, d_ok,
+                                    BLOCK_N, UPCAST, IEEE, OFFSETS_64)
+    else:
+        _, _, qc0, qc1, qc2, g0, g1, g2, m0, m1, m2 = _q_tile(
+            pid - text_programs, visual_start, n0, n1, n2, d0, d1, d2, nq1, nq2, offs_m, TQ0, TQ1, TQ2)
+        lo0, hi0 = _axis_window(qc0, m0, k0, s0, C0)
+        lo1, hi1 = _axis_window(qc1, m1, k1, s1, C1)
+        lo2, hi2 = _axis_window(qc2, m2, k2, s2, C2)
+        BIG: tl.constexpr = 1 << 30
+        # Union of the windows (which key tiles to visit) and their intersection (which need no mask).
+        u_lo0 = tl.min(tl.where(q_ok, lo0, BIG), 0)
+        u_lo1 = tl.min(tl.where(q_ok, lo1, BIG), 0)
+        u_lo2 = tl.min(tl.where(q_ok, lo2, BIG), 0)
+        u_hi0 = tl.max(tl.where(q_ok, hi0, 0), 0)
+        u_hi1 = tl.max(tl.where(q_ok, hi1, 0), 0)
+        u_hi2 = tl.max(tl.where(q_ok, hi2, 0), 0)
+        i_lo0 = tl.max(tl.where(q_ok, lo0, 0), 0)
+        i_lo1 = tl.max(tl.where(q_ok, lo1, 0), 0)
+        i_lo2 = tl.max(tl.where(q_ok, lo2, 0), 0)
+        i_hi0 = tl.min(tl.where(q_ok, hi0, BIG), 0)
+        i_hi1 = tl.min(tl.where(q_ok, hi1, BIG), 0)
+        i_hi2 = tl.min(tl.where(q_ok, hi2, BIG), 0)
+
+        # Visual keys: the key tiles intersecting the union of this q tile's windows.
+        f0, f1, f2 = u_lo0 // TK0, u_lo1 // TK1, u_lo2 // TK2
+        c0 = tl.maximum((u_hi0 - 1) // TK0 - f0 + 1, 0)  # 0 for a q tile of padding only
+        c1 = tl.maximum((u_hi1 - 1) // TK1 - f1 + 1, 0)
+        c2 = tl.maximum((u_hi2 - 1) // TK2 - f2 + 1, 0)
+        kl0 = offs_n // (TK1 * TK2)
+        kl1 = (offs_n // TK2) % TK1
+        kl2 = offs_n % TK2
+        for t in range(0, c0 * c1 * c2):
+            a0 = (f0 + t // (c1 * c2)) * TK0  # the key tile's first coordinate per axis
+            a1 = (f1 + (t // c2) % c1) * TK1
+            a2 = (f2 + t % c2) * TK2
+            kc0, kc1, kc2 = a0 + kl0, a1 + kl1, a2 + kl2
+            k_ok = (kc0 < m0) & (kc1 < m1) & (kc2 < m2)
+            k_tok = visual_start + ((g0 + d0 * kc0) * n1 + (g1 + d1 * kc1)) * n2 + (g2 + d2 * kc2)
+            kv_mask = k_ok[:, None] & d_ok[None, :]
+            k = _rows(K, k_base, k_tok, k_stride_s, offs_d, k_stride_d, kv_mask, OFFSETS_64)
+            v = _rows(V, v_base, k_tok, v_stride_s, offs_d, v_stride_d, kv_mask, OFFSETS_64)
+            if UPCAST:
+                k = k.to(tl.float32)
+            qk = _dot(q, tl.trans(k), IEEE)
+            qk = qk * qk_scale
+            full = (a0 >= i_lo0) & (a0 + TK0 <= i_hi0) & (a1 >= i_lo1) & (a1 + TK1 <= i_hi1) \
+                & (a2 >= i_lo2) & (a2 + TK2 <= i_hi2)
+            if MASKED:
+                if not full:
+                    inside = (kc0[None, :] >= lo0[:, None]) & (kc0[None, :] < hi0[:, None]) \
+                        & (kc1[None, :] >= lo1[:, None]) & (kc1[None, :] < hi1[:, None]) \
+                        & (kc2[None, :] >= lo2[:, None]) & (kc2[None, :] < hi2[:, None])
+                    qk = tl.where(inside, qk, float("-inf"))
+            acc, m_i, l_i = _online_softmax_step(acc, m_i, l_i, qk, v, UPCAST, IEEE)
 
     l_i = tl.where(l_i == 0.0, 1.0, l_i)  # padded query rows only: never stored
     out = acc / l_i[:, None]

@@ -80,19 +80,20 @@ def gna_forward(
     text_first: bool,
     scale: float,
     tiles: list[int],
+    fuse_text: bool,
 ) -> torch.Tensor:
-    """GNA for the visual queries of [B, S, heads, head_dim] tensors; text rows of the result are
-    left for the caller to fill.
+    """GNA for the visual queries of [B, S, heads, head_dim] tensors; with ``fuse_text`` the text
+    rows too (dense over every valid key, in the same launch), else they are left for the caller.
 
     ``geometry`` = grid + kernel_size + stride + dilation (3 axes each), ``tiles`` = q tile +
     kv tile (3 axes each) + the number of partly covered tile pairs (0: no masking compiled in);
     ``text_valid`` (int32 [B]) counts the valid text keys per batch row.
     """
-    return _launch(query, key, value, text_valid, geometry, causal, text_len, text_first, scale, tiles,
+    return _launch(query, key, value, text_valid, geometry, causal, text_len, text_first, scale, tiles, fuse_text,
                    wrap=True)
 
 
-def _launch(query, key, value, text_valid, geometry, causal, text_len, text_first, scale, tiles, *,
+def _launch(query, key, value, text_valid, geometry, causal, text_len, text_first, scale, tiles, fuse_text, *,
             wrap: bool) -> torch.Tensor:
     """The kernel launch of ``gna_forward``; ``wrap``: through ``torch.library.wrap_triton``, as the
     custom op must launch for torch.compile to see the kernel (eager calls launch it directly)."""
@@ -103,7 +104,8 @@ def _launch(query, key, value, text_valid, geometry, causal, text_len, text_firs
     out = query.new_empty(query.shape)  # contiguous whatever the query's strides: what processors flatten
     # q tiles per axis: every dilation group tiled on its own (the longest group's tile count).
     nq = [d * _cdiv(_cdiv(n, d), t) for n, d, t in zip(grid, dilation, q_tile)]
-    programs = nq[0] * nq[1] * nq[2]
+    text_programs = _cdiv(text_len, math.prod(q_tile)) if fuse_text else 0
+    programs = text_programs + nq[0] * nq[1] * nq[2]
 
     def launch_grid(meta):
         return (programs, batch * heads)
@@ -118,7 +120,7 @@ def _launch(query, key, value, text_valid, geometry, causal, text_len, text_firs
         heads, head_dim, scale * LOG2E,
         text_len if text_first else 0, 0 if text_first else n_visual, text_len,
         *grid, *kernel, *stride, *dilation,
-        nq[1], nq[2], (programs * batch * heads).bit_length(),
+        nq[1], nq[2], text_programs, (programs * batch * heads).bit_length(),
         HAS_TEXT_VALID=text_valid is not None,
         C0=causal[0], C1=causal[1], C2=causal[2],
         TQ0=q_tile[0], TQ1=q_tile[1], TQ2=q_tile[2],
@@ -172,9 +174,11 @@ def triton_visual_attention(
     text_valid_lens: Sequence[int] | None = None,
     scale: float | None = None,
     tiles: TritonTiles | None = None,
+    fuse_text: bool = False,
 ) -> torch.Tensor:
     """[B, S, heads, head_dim] -> same shape; visual rows hold GNA over the neighborhood plus the
-    row's valid text keys (one softmax), text rows are uninitialized (the caller's to fill).
+    row's valid text keys (one softmax); text rows hold dense attention over every valid key with
+    ``fuse_text``, else they are uninitialized (the caller's to fill).
     q, k and v may be views with strides of their own (the kernel reads each through its own)."""
     check_attention_inputs(query, key, value)
     grid3, kernel3, stride3, dilation3 = (as_3d(v, 1) for v in (grid, kernel_size, stride, dilation))
@@ -185,7 +189,8 @@ def triton_visual_attention(
     if text_valid_lens is not None and any(int(n) != text_len for n in text_valid_lens):
         text_valid = _valid_lengths(tuple(int(n) for n in text_valid_lens), str(query.device))
     args = (query, key, value, text_valid, list(grid3 + kernel3 + stride3 + dilation3), list(causal3), text_len,
-            text_first, query.shape[-1] ** -0.5 if scale is None else float(scale), tile_params)
+            text_first, query.shape[-1] ** -0.5 if scale is None else float(scale), tile_params,
+            bool(fuse_text and text_len))
     if torch.compiler.is_compiling():
         return gna_forward(*args)  # the custom op: Inductor sees the Triton kernel, CUDA graphs capture it
     # eager: the same launch without the custom op's dispatch (autograd wrapper, redispatch,

@@ -15,7 +15,7 @@ import torch
 import na_accel
 from na_accel import tiny
 from na_accel.tiny import tiny_flux_prompt
-from na_accel.kernels.joint import gna_joint_attention
+from na_accel.kernels.joint import gna_joint_attention, sdpa_attention
 from na_accel.kernels import BackendTarget, backend_reasons
 from na_accel.kernels.triton_op import triton_visual_attention
 from na_accel.kernels.triton_tiles import choose_tiles, count_tiles
@@ -206,3 +206,36 @@ def test_hunyuan_video_padded_text_equals_reference():
         assert na_accel.describe(transformer).transformers[0].totals["sparse"] > 0
         na_accel.unpatch(transformer)
     assert (outputs["triton"] - outputs["reference"]).abs().max().item() <= 1e-5
+
+
+def _no_dense_call(*args, **kwargs):
+    raise AssertionError("the text rows ran a second, dense attention call")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[5]], ids=[i for c, i in zip(CASES, IDS) if c[5]])
+def test_text_rows_run_in_the_kernels_launch(case):
+    """Text queries are the launch's first programs (dense over every valid key): no dense call,
+    and the same result as the reference, padded rows included."""
+    grid, kernel, stride, dilation, causal, text_len, text_first, lens = case
+    window = WindowSpec(kernel, stride, dilation, causal).resolve(grid)
+    q, k, v = _inputs(grid, text_len, torch.float32, seed=3)
+    fused = gna_joint_attention(q, k, v, text_len=text_len, text_first=text_first, window=window, backend="triton",
+                                text_valid_lens=lens, attention_mask=_key_mask(q, text_len, text_first, lens),
+                                dense_attention=_no_dense_call)
+    reference = _joint(q, k, v, window, text_len, text_first, lens, "reference")
+    torch.testing.assert_close(fused, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_reference_grids_keep_the_dense_text_call():
+    own = WindowSpec((3, 3), (1, 1), (1, 1), (False, False)).resolve((4, 5))
+    ref = WindowSpec((3, 3), (1, 1), (1, 1), (False, False)).resolve((3, 3))
+    q, k, v = _inputs((29,), 4, torch.float32)  # 20 + 9 visual tokens, 4 text
+    calls = []
+
+    def dense(query, key, value, mask=None):
+        calls.append(query.shape[1])
+        return sdpa_attention(query, key, value, mask)
+
+    gna_joint_attention(q, k, v, text_len=4, text_first=True, window=own, extra_windows=(ref,), backend="triton",
+                        dense_attention=dense)
+    assert calls == [4]
