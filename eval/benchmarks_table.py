@@ -82,8 +82,9 @@ def load(path: Path) -> tuple[dict | None, str | None]:
         return None, f"{path.name} unreadable: {exc}"
 
 
-def item_data(folder: Path, item: dict) -> tuple[dict | None, str | None]:
-    """An index item's own JSON, or why there is none (the item's status and reason)."""
+def item_data(folder: Path, item: dict, stage: str = "") -> tuple[dict | None, str | None]:
+    """An index item's own JSON, or why there is none (the item's status and reason; ``stage``: what
+    became of its stage, for items it never finished)."""
     status, reason = item.get("status"), item.get("reason")
     if status in ("ok", "failed") and item.get("json"):
         data, error = load(folder / item["json"])
@@ -92,9 +93,10 @@ def item_data(folder: Path, item: dict) -> tuple[dict | None, str | None]:
         return None, f"failed: {reason}" if status == "failed" and reason else f"failed: {error}"
     if status == "skipped":
         return None, f"{NOT_RUN}: {reason or 'skipped'}"
+    after = f" ({stage})" if stage else ""
     if status == "running":
-        return None, "not finished: the stage was stopped while this ran"
-    return None, f"{NOT_RUN}: the stage ended before this item"
+        return None, f"not finished: the stage was stopped while this ran{after}"
+    return None, f"{NOT_RUN}: the stage ended before this item{after}"
 
 
 def stage_note(suite: dict, stage: str) -> str:
@@ -135,13 +137,13 @@ def header_lines(folder: Path, suite: dict | None, why: str | None) -> list[str]
                   "Its timings say nothing about GPU speed.", ""]
     if suite.get("command"):
         lines += [f"Suite: `{suite['command']}`", ""]
-    for note in [*suite.get("preflight_problems", []), *suite.get("notes", [])]:
-        lines += [f"- preflight: {note}"]
+    notes = [*suite.get("preflight_problems", []), *suite.get("notes", [])]
+    lines += [f"- preflight: {note}" for note in notes] + ([""] if notes else [])
     stages = [[name, entry.get("status"), f"{entry['seconds']:.0f} s", f"{entry['budget_s']:.0f} s",
                entry.get("reason") or ""] for name, entry in suite.get("stages", {}).items() if name in STAGES]
     if stages:
-        lines += ["", *table(["stage", "status", "took", "budget", "note"], stages)]
-    return lines + [""]
+        lines += [*table(["stage", "status", "took", "budget", "note"], stages), ""]
+    return lines
 
 
 def numerics_lines(folder: Path, suite: dict) -> list[str]:
@@ -155,7 +157,7 @@ def numerics_lines(folder: Path, suite: dict) -> list[str]:
               + (f"; {env}" if env else "") + ".", ""]
     rows = []
     for item in index.get("items", []):
-        data, why = item_data(folder, item)
+        data, why = item_data(folder, item, stage_note(suite, "numerics"))
         if data is None:
             rows.append([item.get("dtype", item["name"]), item.get("backend"), NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN, why])
             continue
@@ -178,7 +180,7 @@ def attention_lines(folder: Path, suite: dict) -> list[str]:
     index, why = load(folder / "attention.json")
     if index is None:
         return lines + [f"{NOT_RUN}: {why} ({stage_note(suite, 'attention')}).", ""]
-    loaded = [(item, *item_data(folder, item)) for item in index.get("items", [])]
+    loaded = [(item, *item_data(folder, item, stage_note(suite, "attention"))) for item in index.get("items", [])]
     results = {item["name"]: data["results"][0] for item, data, _ in loaded if data and data.get("results")}
     gna = list(dict.fromkeys(b for r in results.values() for b in r["gna_s"]))  # every GNA backend timed
     first = next((data for _, data, _ in loaded if data), None)
@@ -237,7 +239,7 @@ def steps_lines(folder: Path, suite: dict) -> list[str]:
               ""]
     rows = []
     for item in index.get("items", []):
-        data, why = item_data(folder, item)
+        data, why = item_data(folder, item, stage_note(suite, "steps"))
         layers = item.get("layers") or {}
         if data is None:
             planned = layers.get("attention_layers")

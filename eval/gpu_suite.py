@@ -337,12 +337,8 @@ def _smoke_attention_cases(bench) -> list[tuple[str, list[str], Any]]:
 
 def steps(args: argparse.Namespace) -> int:
     rows = smoke_step_rows() if args.smoke else GPU_STEP_ROWS
-    try:
-        import diffusers  # noqa: F401
-    except ImportError:
-        missing = "diffusers is not importable: the step benchmarks build diffusers transformers"
-    else:
-        missing = None
+    missing = None if importlib.util.find_spec("diffusers") else \
+        "diffusers is not installed: the step benchmarks build diffusers transformers"
     from na_accel.cli import main as na_accel_main
 
     plan = []
