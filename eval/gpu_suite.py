@@ -59,8 +59,9 @@ CUDNN_FLOPS = 600e12
 # FLUX sizes already published.
 ATTENTION_FIRST = ("flux-4k", "hunyuan-video", "hunyuan-video-720p", "wan-480p", "wan-720p", "cosmos",
                    "hunyuan-video15", "qwen-image", "flux2")
+ATTENTION_WARMUP, ATTENTION_REPEATS = 2, 5
 GPU_ATTENTION_ARGS = ["--device", "cuda", "--dtype", "bfloat16", "--backends", "fused", "--dense-backends",
-                      "cudnn,flash", "--warmup", "2", "--repeats", "5"]
+                      "cudnn,flash", "--warmup", str(ATTENTION_WARMUP), "--repeats", str(ATTENTION_REPEATS)]
 SMOKE_ATTENTION_ARGS = ["--device", "cpu", "--dtype", "float32", "--backends", "reference", "--warmup", "0",
                         "--repeats", "1", "--heads", "1", "--head-dim", "16"]
 
@@ -290,17 +291,18 @@ def attention(args: argparse.Namespace) -> int:
         path = f"attention/{name}.json"
         argv = [*case_argv, *(SMOKE_ATTENTION_ARGS if args.smoke else GPU_ATTENTION_ARGS), "--json",
                 str(args.out / path)]
-        estimate = 2.0 if args.smoke else attention_estimate_s(case, calls=7, dense_backends=2)
+        estimate = 2.0 if args.smoke else attention_estimate_s(case)
         plan.append((item(name, "python eval/attention_bench.py", argv, path, estimate, case=name),
                      lambda argv=argv: bench.main(argv)))
     return run_items(args.out, "attention", args.budget, args.smoke, plan)
 
 
-def attention_estimate_s(case, *, calls: int, dense_backends: int) -> float:
-    """First call of a new tile shape, then the dense calls (cuDNN and flash: ~3x cuDNN's time)."""
+def attention_estimate_s(case) -> float:
+    """First call of a new tile shape, then warm-ups and repeats of cuDNN and flash (~3x cuDNN's time;
+    the GNA calls are a fraction of that)."""
     tokens = math.prod(case.grid) + case.text_len
     cudnn_s = 4.0 * tokens * tokens * case.heads * case.head_dim / CUDNN_FLOPS
-    return GPU_FIRST_CALL_S + calls * cudnn_s * (3.0 if dense_backends > 1 else 1.0)
+    return GPU_FIRST_CALL_S + (ATTENTION_WARMUP + ATTENTION_REPEATS) * 3.0 * cudnn_s
 
 
 def _gpu_attention_cases(bench) -> list[tuple[str, list[str], Any]]:

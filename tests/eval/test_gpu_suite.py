@@ -151,7 +151,7 @@ def test_the_gpu_plan_fits_its_budgets_in_under_8_minutes():
     bench = load("attention_bench")
     cases = suite._gpu_attention_cases(bench)
     assert sorted(name for name, _, _ in cases) == sorted(bench.CASE_GROUPS["all"])  # every case, once
-    assert sum(suite.attention_estimate_s(case, calls=7, dense_backends=2) for _, _, case in cases) + startup \
+    assert sum(suite.attention_estimate_s(case) for _, _, case in cases) + startup \
         <= budgets["attention"] - suite.MARGIN_S
     assert sum(row.estimate_s for row in suite.GPU_STEP_ROWS) + startup <= budgets["steps"] - suite.MARGIN_S
 
