@@ -2,6 +2,7 @@
 
     python eval/verify_backend.py                                  # CPU, float32, auto backend
     python eval/verify_backend.py --device cuda --dtype bfloat16 --json out.json
+    python eval/verify_backend.py --backend triton --cases 0,5 --head-dim 16   # two small cases
 
 Runs na_accel's GNA joint-attention core (text tokens included) on fresh random inputs for a
 sweep of grids and windows (odd sizes, borders, stride, dilation, causal, batch 2, 3-D), and
@@ -15,6 +16,7 @@ import argparse
 import json
 import math
 import platform
+import shlex
 import sys
 
 import torch
@@ -22,6 +24,7 @@ from tqdm import tqdm
 
 from na_accel.kernels.joint import gna_joint_attention
 from na_accel.kernels import BackendTarget, resolve_backend
+from na_accel.tools.bench import versions
 from na_accel.windows import WindowSpec
 
 # grid, kernel, stride, dilation, causal, text tokens, batch
@@ -47,12 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--heads", type=int, default=2)
     parser.add_argument("--head-dim", type=int, default=64)
+    parser.add_argument("--cases", default=None, type=_case_indices,
+                        help=f"comma-separated indices into the case list, 0-{len(CASES) - 1} (default: all)")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args(argv)
 
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
+    cases = CASES if args.cases is None else [CASES[i] for i in args.cases]
     results, failed = [], False
-    for grid, kernel, stride, dilation, causal, text_len, batch in tqdm(CASES, desc="cases"):
+    for grid, kernel, stride, dilation, causal, text_len, batch in tqdm(cases, desc="cases"):
         target = BackendTarget(device, dtype, args.head_dim, len(grid))
         backend = resolve_backend(args.backend, target).name
         window = WindowSpec(kernel, stride, dilation, causal).resolve(grid)
@@ -79,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         "dtype": args.dtype,
         "torch": torch.__version__,
         "natten": _natten_version(),
+        "versions": versions(),
+        "command": shlex.join(["python", "eval/verify_backend.py", *(sys.argv[1:] if argv is None else argv)]),
+        "backend_requested": args.backend,
+        "heads": args.heads,
+        "head_dim": args.head_dim,
         "tolerance_relative": TOLERANCE[dtype],
         "cases": results,
     }
@@ -89,10 +100,20 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def _natten_version() -> str:
-    import natten
+def _case_indices(text: str) -> list[int]:
+    """``--cases 0,5`` -> [0, 5]; an ArgumentTypeError naming the value and the allowed range."""
+    allowed = f"comma-separated indices 0-{len(CASES) - 1}"
+    try:
+        indices = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {allowed}") from None
+    if not indices or any(not 0 <= i < len(CASES) for i in indices):
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: {allowed}")
+    return indices
 
-    return getattr(natten, "__version__", "unknown")
+
+def _natten_version() -> str:
+    return versions()["natten"] or "not installed"
 
 
 if __name__ == "__main__":

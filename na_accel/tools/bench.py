@@ -11,6 +11,7 @@ these inner timers are CUDA events; on the CPU ``time.perf_counter``.
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import platform
 import statistics
@@ -278,24 +279,26 @@ def _cpu_name() -> str:
 
 
 def versions() -> dict[str, str | None]:
-    import diffusers
-
+    """Versions of what a measurement depends on, from the installed packages' metadata (nothing is
+    imported); None for a package that is not installed (the kernel benchmarks run without diffusers)."""
     from .. import __version__
 
-    try:
-        import natten
-
-        natten_version = natten.__version__
-    except Exception:  # pragma: no cover - natten is a dependency
-        natten_version = None
     return {
         "na_accel": __version__,
         "torch": torch.__version__,
-        "diffusers": diffusers.__version__,
-        "natten": natten_version,
+        "diffusers": _module_version("diffusers"),
+        "natten": _module_version("natten"),
+        "triton": _module_version("triton"),
         "python": platform.python_version(),
         "cuda": torch.version.cuda,
     }
+
+
+def _module_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def format_table(result: dict[str, Any]) -> str:
