@@ -22,7 +22,7 @@ from typing import Any
 BEGIN = "<!-- gpu-suite:begin -->"
 END = "<!-- gpu-suite:end -->"
 OUTPUT_NAME = "BENCHMARKS-suite.md"
-STAGES = ("preflight", "numerics", "attention", "steps")
+STAGES = ("preflight", "numerics", "attention", "steps", "profile")
 VERSIONS = ("torch", "cuda", "triton", "diffusers", "natten", "na_accel", "python")
 NOT_RUN = "not run"
 
@@ -275,6 +275,25 @@ def _step_row(data: dict, item: dict) -> list[Any]:
     ]
 
 
+def profile_lines(folder: Path, suite: dict) -> list[str]:
+    """The speed gate's cost profile fit to this run (eval/fit_cost_profile.py)."""
+    lines = ["### Cost profile (the speed gate's constants)", ""]
+    profile, why = load(folder / "cost-profile.json")
+    if profile is None:
+        return lines + [f"not run: {why}; {stage_note(suite, 'profile')}".rstrip("; "), ""]
+    dense = profile["dense"]
+    lines.append(f"`cost-profile.json` for {profile['device']} ({', '.join(profile['dtypes'])}): dense "
+                 f"({dense['kernel']}) {dense['flops_per_s'] / 1e12:.3g} TFLOP/s + {dense['overhead_s'] * 1e6:.3g} us; "
+                 + "; ".join(f"{name} full tiles {c['full_flops_per_s'] / 1e12:.3g} / masked "
+                             f"{c['partial_flops_per_s'] / 1e12:.3g} TFLOP/s + {c['overhead_s'] * 1e6:.3g} us, "
+                             f"call overhead {c['call_overhead_s'] * 1e6:.3g} us"
+                             for name, c in profile["backends"].items())
+                 + f"; worst fit error dense {profile['fit']['dense_worst_relative_error']:.1%}, sparse "
+                 f"{profile['fit']['sparse_worst_relative_error']:.1%}.")
+    lines += [f"- note: {note}" for note in profile["fit"]["notes"]]
+    return lines + [""]
+
+
 def command_lines(folder: Path) -> list[str]:
     lines = ["### Commands", "", "Each item's exact command, in the order run (the stage's environment as above):", ""]
     items = [(stage, item) for stage in ("numerics", "attention", "steps")
@@ -287,7 +306,7 @@ def render(folder: Path) -> str:
     suite, why = load(folder / "suite.json")
     lines = header_lines(folder, suite, why)
     suite = suite or {}
-    for section in (numerics_lines, attention_lines, steps_lines):
+    for section in (numerics_lines, attention_lines, steps_lines, profile_lines):
         lines += section(folder, suite)
     lines += command_lines(folder)
     return "\n".join(lines + [END]) + "\n"

@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--smoke", action="store_true", help="CPU, tiny sizes: the suite end to end")
     commands.choices["preflight"].add_argument("--command", default=None, help="the suite's command line")
     rec = commands.choices["record"]
-    rec.add_argument("--stage", required=True, choices=["preflight", *STAGES, "table"])
+    rec.add_argument("--stage", required=True, choices=["preflight", *STAGES, "profile", "table"])
     rec.add_argument("--exit-code", type=int, required=True)
     rec.add_argument("--seconds", type=float, required=True)
     rec.add_argument("--budget", type=float, required=True)

@@ -14,18 +14,19 @@
 #   numerics   eval/verify_backend.py --backend triton, bf16 / fp16 / fp32        GPU  95 s
 #   attention  eval/attention_bench.py: 4 published + 7 family cases             GPU 140 s
 #   steps      na-accel bench --random-weights: one step dense vs patched, 10 rows GPU 180 s
+#   profile    eval/fit_cost_profile.py -> DIR/cost-profile.json (the speed gate) GPU  10 s
 #   table      eval/benchmarks_table.py -> DIR/BENCHMARKS-suite.md               GPU  10 s
-# At most 445 s (7.4 min) in all. Needs torch, triton and natten (diffusers and accelerate for the
+# At most 455 s (7.6 min) in all. Needs torch, triton and natten (diffusers and accelerate for the
 # steps stage); the preflight says what is missing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STAGES=(preflight numerics attention steps table)
+STAGES=(preflight numerics attention steps profile table)
 ALLOWED_STAGES="$(IFS=,; echo "${STAGES[*]}")"
-declare -A GPU_BUDGET=([preflight]=20 [numerics]=95 [attention]=140 [steps]=180 [table]=10)
+declare -A GPU_BUDGET=([preflight]=20 [numerics]=95 [attention]=140 [steps]=180 [profile]=10 [table]=10)
 # Smoke budgets are caps for a loaded CI machine (2 cores shared with other tests); unloaded the
 # smoke run takes about a minute.
-declare -A SMOKE_BUDGET=([preflight]=60 [numerics]=90 [attention]=60 [steps]=180 [table]=30)
+declare -A SMOKE_BUDGET=([preflight]=60 [numerics]=90 [attention]=60 [steps]=180 [profile]=60 [table]=30)
 
 usage() {
     cat <<EOF
@@ -135,6 +136,20 @@ for stage in numerics attention steps; do
     run_stage "$stage" "$PY" "$ROOT/eval/gpu_suite.py" "$stage" --out "$OUT" --budget "$(budget "$stage")" \
         "${MODE[@]}" || { [[ $? -eq 3 ]] || FAILED=1; }
 done
+# The cost profile of this device (na_accel/speed), fit to what the attention and steps stages
+# measured; copy it into na_accel/speed/profiles/ to ship it, or point $NA_ACCEL_COST_PROFILE at it.
+if wanted profile && [[ $PREFLIGHT_OK -eq 1 ]]; then
+    shopt -s nullglob
+    ATTENTION_JSON=("$OUT"/attention/*.json) STEPS_JSON=("$OUT"/steps/*.json)
+    shopt -u nullglob
+    if [[ ${#ATTENTION_JSON[@]} -eq 0 ]]; then
+        record profile -1 0 "$(budget profile)" --status skipped --reason "no attention results to fit"
+        say "stage profile: skipped (no attention results)"
+    else
+        run_stage profile "$PY" "$ROOT/eval/fit_cost_profile.py" --attention "${ATTENTION_JSON[@]}" \
+            --bench "${STEPS_JSON[@]}" --output "$OUT/cost-profile.json" || FAILED=1
+    fi
+fi
 if wanted table; then
     TABLE=("$PY" "$ROOT/eval/benchmarks_table.py" "$OUT")
     [[ -z "$UPDATE" ]] || TABLE+=(--update "$UPDATE")

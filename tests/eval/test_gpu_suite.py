@@ -55,7 +55,7 @@ def test_every_stage_ran_and_wrote_json_that_parses(smoke):
     assert suite["mode"] == "smoke" and suite["versions"]["torch"] and suite["device"]["type"] == "cpu"
     assert suite["command"] == f"bash eval/gpu_suite.sh --smoke --out {out}"
     assert {name: stage["status"] for name, stage in suite["stages"].items()} == {
-        "preflight": "ok", "numerics": "ok", "attention": "ok", "steps": "ok", "table": "ok"}
+        "preflight": "ok", "numerics": "ok", "attention": "ok", "steps": "ok", "profile": "ok", "table": "ok"}
     for stage in ("numerics", "attention", "steps"):
         assert re.search(rf"== \[ *\d+ s\] stage {stage} \(budget \d+ s\)", result.stdout)  # progress per stage
         index = read(out / f"{stage}.json")
@@ -64,6 +64,22 @@ def test_every_stage_ran_and_wrote_json_that_parses(smoke):
             assert item["status"] == "ok", item
             assert isinstance(read(out / item["json"]), dict)
     assert len(read(out / "numerics.json")["items"]) == 3  # bf16, fp16, fp32
+
+
+def test_the_run_fits_a_cost_profile_the_speed_gate_can_read(smoke):
+    from na_accel.speed.profiles import load_profile
+
+    out, _ = smoke
+    profile = load_profile(out / "cost-profile.json")  # the speed gate's own parser
+    attention = [read(out / item["json"]) for item in read(out / "attention.json")["items"]]
+    assert profile.device == attention[0]["device"]["name"] and profile.dtypes == ("float32",)
+    assert profile.applies_to("cpu", "float32")  # what the gate looks up on this machine
+    data = read(out / "cost-profile.json")
+    timed = {record["results"][0]["case"] for record in attention}
+    assert {row["case"] for row in data["samples"]["attention"]} == timed  # fit to every timed case
+    text = (out / "BENCHMARKS-suite.md").read_text()
+    dense = f"{profile.dense.flops_per_s / 1e12:.3g} TFLOP/s"
+    assert "### Cost profile" in text and dense in text.split("### Cost profile", 1)[1]
 
 
 def test_every_family_has_a_step_row_and_an_attention_case(smoke):
