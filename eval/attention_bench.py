@@ -51,7 +51,8 @@ from na_accel.kernels import BackendTarget, backend_reasons, dtype_name, resolve
 from na_accel.errors import ArgumentError, NaAccelError
 from na_accel.families.registry import family_spec, supported_families
 from na_accel.tools.bench import versions
-from na_accel.tools.estimate import _joint_speedup, estimate_recipe
+from na_accel.kernels.window_cost import joint_speedup_bound
+from na_accel.tools.estimate import estimate_recipe
 from na_accel.windows import ResolvedWindow, WindowSpec
 
 # name: (grid, window, stride, text tokens, text first, heads, head_dim)
@@ -232,7 +233,7 @@ def run_case(case: Case, *, device, dtype, backends, dense_backends=tuple(SDPA_B
         "density": resolved.density,
         "flop_bound": 1.0 / resolved.density,
         # text queries dense, visual queries over their window plus every text key
-        "flop_bound_with_text": _joint_speedup(n_visual, text_len, 1.0 / resolved.density),
+        "flop_bound_with_text": joint_speedup_bound(n_visual, text_len, 1.0 / resolved.density),
         "derived_from": case.derived_from,
         "gna_s": gna,
         "gna_peak_memory_bytes": gna_peak,

@@ -127,3 +127,10 @@ def estimate_window(window: ResolvedWindow, tiles: TileShape | None) -> WindowEs
         full_pairs=math.prod(c.full for c in per_axis),
         dense_pairs=dense,
     )
+
+
+def joint_speedup_bound(n_visual: int, n_text: int, visual_bound: float) -> float:
+    """Speedup of joint [visual, text] attention when only visual->visual pairs get ``visual_bound``."""
+    total = (n_visual + n_text) ** 2
+    sparse = n_visual * n_visual / visual_bound + n_visual * n_text + n_text * (n_visual + n_text)
+    return total / sparse

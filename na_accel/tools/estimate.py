@@ -26,13 +26,12 @@ from typing import Any, Sequence
 from ..families.registry import check_recipe_family, family_spec
 from ..families.spec import FamilySpec
 from ..kernels.tiles import DEFAULT_TILE_BACKEND, TileShape, check_tile_backend, dtype_bits, pick_tiles
-from ..kernels.window_cost import WindowEstimate, estimate_window
+from ..kernels.window_cost import WindowEstimate, estimate_window, joint_speedup_bound
 from ..plan import plan_layers
 from ..recipe.parse import load_recipe
 from ..recipe.scaling import SnapContext
-from ..speed.model import CostEstimate, estimate_call
-from ..speed.problem import AttentionProblem
-from ..speed.profiles import CostProfile, find_profile, shipped_profiles
+from ..speed.model import CostEstimate
+from .estimate_speed import add_cost_model, cost_profile
 from ..windows import effective_axes, format_axes
 from .sizes import check_count, check_fraction
 
@@ -219,11 +218,11 @@ def estimate_recipe(
             estimate = estimate_window(window, tiles)
             bound = min(estimate.flop_bound, estimate.tile_bound or estimate.flop_bound)
             rows[setting.source] = EstimateRow(
-                setting.source, [], estimate, _joint_speedup(n_visual, n_text, bound)
+                setting.source, [], estimate, joint_speedup_bound(n_visual, n_text, bound)
             )
         rows[setting.source].layers.append(name)
 
-    profile, profile_note = _cost_profile(device, dtype)
+    profile, profile_note = cost_profile(device, dtype)
     measured = profile.measured_share(model, grid) if profile is not None else None
     if attention_share is not None:
         share, share_source = float(attention_share), "given (--attention-share)"
@@ -259,63 +258,13 @@ def estimate_recipe(
         attention_speedup=1.0 / attention_time,
         end_to_end=1.0 / ((1.0 - share) + share * attention_time),
     )
-    _add_cost_model(result, profile, profile_note, family, n_text, sparse_fraction, n_layers)
+    add_cost_model(result, profile, profile_note, family, n_text, sparse_fraction, n_layers)
     result.notes.append(
         "FLOP and tile bounds are for the visual self attention (NATTEN's figures); the attention and "
         f"end-to-end estimates also count {n_text} text tokens (dense), dense layers and dense steps, "
         "and use the smaller of the two bounds per layer."
     )
     return result
-
-
-def _cost_profile(device: str | None, dtype: str) -> tuple[CostProfile | None, str]:
-    """The profile that prices the calls, and what to say about where it comes from."""
-    if device is None:
-        import torch
-
-        if torch.cuda.is_available():
-            device = torch.cuda.get_device_name()
-        else:
-            shipped = next((p for p in shipped_profiles() if dtype in p.dtypes), None)
-            if shipped is None:
-                return None, f"no shipped cost profile for {dtype}"
-            return shipped, f"no GPU here: the shipped profile of {shipped.device} (--device names another)"
-    profile = find_profile(device, dtype)
-    if profile is None:
-        return None, f"no cost profile for {device} in {dtype} (na-accel calibrate on that GPU measures one)"
-    return profile, f"cost profile of {profile.device} ({profile.source})"
-
-
-def _add_cost_model(result: RecipeEstimate, profile: CostProfile | None, note: str, family: FamilyModel,
-                    n_text: int, sparse_fraction: float, n_layers: int) -> None:
-    """Per row, the cost model's seconds dense vs sparse and the speed gate's choice; overall, the
-    attention and end-to-end speedups they give (dense where the gate would run stock)."""
-    backend = result.backend
-    if profile is None or backend not in profile.backends:
-        have = ", ".join(profile.backends) if profile is not None else "none"
-        result.notes.append(f"cost model: {note}; no time estimate for backend {backend} (measured constants: "
-                            f"{have}; --backend triton uses na_accel's kernel's)")
-        return
-    result.cost_profile = note
-    heads = family.hidden // family.head_dim
-    relative = 0.0
-    for row in result.rows:
-        if row.estimate is not None:
-            problem = AttentionProblem((row.estimate.window,), n_text, 1, heads, result.head_dim,
-                                       dtype_bits(result.dtype) // 8)
-            row.cost = estimate_call(problem, backend, backend, profile)
-        kept = 1.0 if row.cost is None or not row.cost.sparse_pays else row.cost.sparse_s / row.cost.dense_s
-        relative += len(row.layers) * kept
-    attention_time = (1 - sparse_fraction) + sparse_fraction * relative / n_layers
-    result.modelled_attention_speedup = 1.0 / attention_time
-    result.modelled_end_to_end = 1.0 / ((1.0 - result.attention_share) + result.attention_share * attention_time)
-
-
-def _joint_speedup(n_visual: int, n_text: int, visual_bound: float) -> float:
-    """Speedup of joint [visual, text] attention when only visual->visual pairs get ``visual_bound``."""
-    total = (n_visual + n_text) ** 2
-    sparse = n_visual * n_visual / visual_bound + n_visual * n_text + n_text * (n_visual + n_text)
-    return total / sparse
 
 
 # ---------------------------------------------------------------------------------------------
