@@ -54,10 +54,8 @@ def fit_dense(samples: Sequence[tuple[float, float]], kernel: str) -> tuple[Dens
     """``samples``: (dense FLOPs, seconds) of one dense attention call each."""
     _check(samples, "dense")
     features = np.array([[1.0, flops] for flops, _ in samples])
-    fit = nonnegative_relative_lstsq(features, np.array([s for _, s in samples]))
+    fit = _growing(nonnegative_relative_lstsq, features, np.array([s for _, s in samples]))
     overhead, per_flop = fit.coefficients
-    if per_flop <= 0:
-        raise CostProfileError("fit: the dense timings do not grow with FLOPs; time larger problems")
     return DenseCost(kernel, overhead, 1.0 / per_flop), fit
 
 
@@ -82,13 +80,29 @@ def fit_sparse(samples: Sequence[tuple[SparseWork, float]], dense: DenseCost,
         features = np.array([[1.0, w.full_flops + UNMEASURED_MASK_SLOWDOWN * w.partial_flops] for w, _ in samples])
         notes.append(f"no masked tile pair in the samples: masked pairs priced at {UNMEASURED_MASK_SLOWDOWN}x "
                      "a full pair (not measured)")
-    fit = nonnegative_relative_lstsq(features, seconds)
+    fit = _growing(nonnegative_relative_lstsq, features, seconds)
     overhead, per_full = fit.coefficients[:2]
     per_partial = fit.coefficients[2] if masked else per_full * UNMEASURED_MASK_SLOWDOWN
-    if per_full <= 0 or per_partial <= 0:
-        raise CostProfileError("fit: the sparse timings do not grow with the work; time larger problems")
+    if per_partial <= 0:  # masked pairs timed no slower than nothing: price them as full ones
+        per_partial = per_full
+        fit = Fit(fit.coefficients, fit.worst_relative_error,
+                  fit.notes + ("masked pairs came out free: priced as full pairs",))
     cost = SparseCost(overhead, 1.0 / per_full, 1.0 / per_partial, call_overhead_s)
     return cost, Fit(fit.coefficients, fit.worst_relative_error, fit.notes + tuple(notes))
+
+
+def _growing(solve, features: np.ndarray, seconds: np.ndarray) -> Fit:
+    """The fit, or where its FLOP term came out zero (timings that do not grow with the work: noise,
+    or problems too small), the fit through the origin of the work terms alone, said so."""
+    fit = solve(features, seconds)
+    if fit.coefficients[1] > 0:
+        return fit
+    through_origin = solve(features[:, 1:], seconds)
+    if through_origin.coefficients[0] <= 0:
+        raise CostProfileError("fit: the timings do not grow with the work; time larger problems")
+    return Fit((0.0, *through_origin.coefficients), through_origin.worst_relative_error,
+               fit.notes + through_origin.notes + ("the timings did not grow with the work (noisy, or problems too "
+                                                   "small): fit through the origin, no launch overhead",))
 
 
 def _check(samples, kind: str) -> None:

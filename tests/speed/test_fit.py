@@ -57,3 +57,13 @@ def test_too_few_or_nonsense_samples_are_refused():
         fit_dense([(1e9, 1e-3)], "k")
     _, fit = fit_sparse([(SparseWork(1e9, 0, 1e15, 1), 1e-3), (SparseWork(2e9, 0, 1e15, 1), 2e-3)], DENSE)
     assert any("2 sample(s) timed faster than the dense model prices their text queries" in n for n in fit.notes)
+
+
+def test_timings_that_do_not_grow_are_fit_through_the_origin_and_said_so():
+    # noisy CPU timings: the bigger problem timed faster than the smaller one
+    cost, fit = fit_dense([(1e8, 2e-3), (4e8, 1.5e-3), (2e8, 1.8e-3)], "k")
+    assert cost.overhead_s == 0.0 and cost.flops_per_s > 0
+    assert any("fit through the origin" in note for note in fit.notes)
+    works = [SparseWork(1e8, 0, 0, 1), SparseWork(4e8, 0, 0, 1)]
+    sparse, fit = fit_sparse([(works[0], 3e-3), (works[1], 2e-3)], DENSE)
+    assert sparse.full_flops_per_s > 0 and any("fit through the origin" in note for note in fit.notes)
