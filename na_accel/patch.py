@@ -8,8 +8,15 @@ Applying a plan means, per transformer:
 * one processor swap per layer planned sparse; the original processor is kept for unpatch and
   runs every call that can't be sparse (counted, never silently).
 
-Applying is all or nothing: if any step fails, everything applied so far is undone before the
-error propagates, so the pipeline is left as it was.
+Applying is all or nothing: if any step fails (Ctrl-C included), everything applied so far is
+undone before the error propagates, so the pipeline is left as it was. Undoing works from what is
+installed on the transformer (every GNA processor and patch hook found there), not from what
+``apply`` believes it did, so a step that fails half way is undone too; what an undo itself could
+not restore makes a later ``patch`` refuse, and ``unpatch`` cleans it up.
+
+A copy of a patched transformer (``copy.deepcopy``, pickle, ``torch.save``) is patched with the same
+recipe, plan and backend; its counters and per-call state start empty and ``unpatch`` undoes it
+alone. It reads the denoising step from the pipeline it belongs to (see ``SchedulerStepReader``).
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ import torch
 
 from .errors import PatchStateError, UnsupportedModelError
 from .families import FAMILY_AXES, ModelAdapter, adapter_for, check_recipe_family, supported_models_text
+from .families.base import GNAProcessor
 from .kernels import AUTO, BackendTarget, check_backend_name
-from .plan import LayerPlan, plan_layers
+from .plan import LayerPlan, check_rules_decide, plan_layers
 from .recipe.model import Recipe
 from .recipe.parse import load_recipe
 from .recipe.scaling import check_snap_tiles
@@ -54,21 +62,19 @@ class TransformerPatch:
     step_reader: Callable[[], StepPosition | None] | None
     gate: SpeedGate  # where sparse pays on the device (recipe.speed_gate)
     routes: dict[str, LayerRoute] = field(default_factory=dict)
-    originals: dict[str, Any] = field(default_factory=dict)
-    hook_handles: list = field(default_factory=list)
     calls: CallState = field(default_factory=CallState)  # per-call contexts and the totals of what ran
     warned: set = field(default_factory=set)  # outcomes already warned about (once each)
 
     # -- applying and removing ----------------------------------------------------------------
 
     def apply(self) -> None:
-        """Swap the planned processors and add the hooks; on any failure, undo all of it and raise."""
+        """Swap the planned processors and add the hooks; on any failure (Ctrl-C included), undo all
+        of it and raise. ``remove`` undoes what is installed on the transformer, so a step that fails
+        half way (a processor swapped or a hook registered, then an error) is undone too."""
         try:
             setattr(self.transformer, STATE_ATTRIBUTE, self)
-            self.hook_handles = [
-                self.transformer.register_forward_pre_hook(self._before_forward, with_kwargs=True),
-                self.transformer.register_forward_hook(self._after_forward, always_call=True),
-            ]
+            self.transformer.register_forward_pre_hook(self._before_forward, with_kwargs=True)
+            self.transformer.register_forward_hook(self._after_forward, always_call=True)
             modules = dict(self.adapter.attention_layers(self.transformer))
             for name, plan in self.plans.items():
                 if not plan.sparse:
@@ -76,35 +82,22 @@ class TransformerPatch:
                 module = modules[name]
                 route = LayerRoute(self, plan)
                 processor = self.adapter.make_processor(module.processor, route)
-                original = module.processor
-                module.set_processor(processor)
                 self.routes[name] = route
-                self.originals[name] = original
+                module.set_processor(processor)  # its stock processor is processor.original
         except BaseException:
             self.remove()
             raise
 
     def remove(self) -> None:
-        """Restore every original processor and remove the hooks (also after a partial apply)."""
-        modules = dict(self.adapter.attention_layers(self.transformer))
-        failures = []
-        for name, original in self.originals.items():
-            try:
-                modules[name].set_processor(original)
-            except Exception as exc:  # keep restoring the others; report after
-                failures.append((name, exc))
-        for handle in self.hook_handles:
-            handle.remove()
-        self.hook_handles = []
-        self.calls.clear()
-        if getattr(self.transformer, STATE_ATTRIBUTE, None) is self:
-            delattr(self.transformer, STATE_ATTRIBUTE)
-        if failures:
-            name, exc = failures[0]
-            raise PatchStateError(
-                f"{self.attribute}: could not restore the original processor of {len(failures)} layer(s), "
-                f"first {name}: {type(exc).__name__}: {exc}"
-            ) from exc
+        """Restore every stock processor and remove the hooks, from what is installed on the
+        transformer (also after a partial apply, and whatever an earlier failed patch left)."""
+        try:
+            failures = restore_stock(self.transformer)
+        finally:
+            self.calls.clear()
+            if getattr(self.transformer, STATE_ATTRIBUTE, None) is self:
+                delattr(self.transformer, STATE_ATTRIBUTE)
+        _check_restored(self.attribute, failures)
 
     # Run eagerly under torch.compile: reading the grid syncs with the device (.item(), equality
     # checks), which would break the graph at the transformer's entry; the processors' routing
@@ -113,7 +106,15 @@ class TransformerPatch:
     def _before_forward(self, module, args, kwargs):
         layout = self.adapter.token_layout(module, args, kwargs)
         step = self.step_reader() if self.step_reader is not None else None
-        dense_step_reason = self.recipe.dense_step_reason(step.index, step.total) if step is not None else None
+        if step is not None:
+            dense_step_reason = self.recipe.dense_step_reason(step.index, step.total)
+        elif self.recipe.dense_steps or self.recipe.dense_final_steps:
+            # the pipeline is gone (a pickled copy, or a transformer outliving it): the recipe's
+            # dense steps can't be told apart, so every call runs stock, counted
+            dense_step_reason = ("denoising step unknown: the pipeline this transformer was patched in is gone "
+                                 "(recipe dense_steps / dense_final_steps need its scheduler)")
+        else:
+            dense_step_reason = None
         self.calls.begin(layout, step, dense_step_reason)
         return None
 
@@ -130,6 +131,73 @@ class TransformerPatch:
 # --------------------------------------------------------------------------------------------
 # Public entry points
 # --------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------
+# What is installed: undo works from the transformer itself, not from what apply believes it did
+# --------------------------------------------------------------------------------------------
+
+# torch keeps a module's forward hooks in these dicts, keyed by handle id (RemovableHandle removes from all)
+_HOOK_DICTS = (("_forward_pre_hooks", ("_forward_pre_hooks_with_kwargs",)),
+               ("_forward_hooks", ("_forward_hooks_with_kwargs", "_forward_hooks_always_called")))
+
+
+def _patch_hook_ids(transformer: torch.nn.Module) -> list[tuple[str, tuple[str, ...], int]]:
+    """(hook dict, its companion dicts, id) of every hook a TransformerPatch installed."""
+    return [(hooks, extra, hook_id) for hooks, extra in _HOOK_DICTS
+            for hook_id, hook in getattr(transformer, hooks, {}).items()
+            if isinstance(getattr(hook, "__self__", None), TransformerPatch)]
+
+
+def _installed_gna(transformer: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """(name, module) of every layer whose processor is a na_accel GNA processor."""
+    return [(name, module) for name, module in transformer.named_modules()
+            if isinstance(getattr(module, "processor", None), GNAProcessor)]
+
+
+def leftovers(transformer: torch.nn.Module) -> str | None:
+    """What na_accel left installed on a transformer no patch owns (an undo that failed), or None."""
+    if hasattr(transformer, STATE_ATTRIBUTE):
+        return None
+    layers, hooks = _installed_gna(transformer), _patch_hook_ids(transformer)
+    if not layers and not hooks:
+        return None
+    return (f"{len(layers)} GNA processor(s)" + (f" (first {layers[0][0]})" if layers else "")
+            + f" and {len(hooks)} hook(s)")
+
+
+def restore_stock(transformer: torch.nn.Module) -> list[tuple[str, BaseException]]:
+    """Put back the stock processor of every layer running a GNA processor and remove every patch
+    hook; returns the layers that could not be restored (the others are)."""
+    failures, interrupt = [], None
+    for name, module in _installed_gna(transformer):
+        stock = module.processor
+        while isinstance(stock, GNAProcessor):  # nested by a patch over an earlier failed one
+            stock = stock.original
+        try:
+            module.set_processor(stock)
+        except BaseException as exc:  # a Ctrl-C too: finish the undo first, then re-raise it
+            if not isinstance(exc, Exception):
+                interrupt = interrupt or exc
+            if module.processor is stock:
+                continue  # it raised after restoring: restored
+            try:  # the undo path must not depend on the method that failed: plain attribute
+                torch.nn.Module.__setattr__(module, "processor", stock)
+            except Exception:
+                failures.append((name, exc))
+    for hooks, extra, hook_id in _patch_hook_ids(transformer):
+        for table in (hooks, *extra):
+            getattr(transformer, table).pop(hook_id, None)
+    if interrupt is not None:
+        raise interrupt
+    return failures
+
+
+def _check_restored(attribute: str, failures: list[tuple[str, BaseException]]) -> None:
+    if failures:
+        name, exc = failures[0]
+        raise PatchStateError(f"{attribute}: could not restore the original processor of {len(failures)} "
+                              f"layer(s), first {name}: {type(exc).__name__}: {exc}") from exc
 
 
 def patch(obj: Any, recipe: Any, *, backend: str = AUTO) -> Any:
@@ -170,19 +238,30 @@ def plan_patches(obj: Any, recipe: Any, *, backend: str = AUTO) -> list[Transfor
                 f"{attribute} ({type(transformer).__name__}) is already patched by na_accel; "
                 "call na_accel.unpatch(...) first to patch it with another recipe"
             )
+        if (left := leftovers(transformer)) is not None:
+            raise PatchStateError(
+                f"{attribute} ({type(transformer).__name__}) still has {left} from an earlier na_accel "
+                "patch whose undo failed; call na_accel.unpatch(...) to restore it first"
+            )
         patches.append(_plan_transformer(attribute, transformer, adapter, recipe, backend, pipeline))
+    where = " or ".join(f"{p.attribute} ({type(p.transformer).__name__})" for p in patches)
+    check_rules_decide(recipe, [plan for p in patches for plan in p.plans.values()], where)
     return patches
 
 
 def unpatch(obj: Any) -> Any:
-    """Restore the original processors and remove every hook na_accel added. Returns ``obj``."""
+    """Restore the original processors and remove every hook na_accel added (also what an earlier
+    failed undo left). Returns ``obj``."""
     _, targets = _find_transformers(obj)
     states = [getattr(t, STATE_ATTRIBUTE, None) for _, t in targets]
-    if not any(states):
+    stale = [(attribute, t) for (attribute, t), state in zip(targets, states) if state is None and leftovers(t)]
+    if not any(states) and not stale:
         raise PatchStateError(f"{type(obj).__name__} is not patched by na_accel; nothing to unpatch")
     for state in states:
         if state is not None:
             state.remove()
+    for attribute, transformer in stale:
+        _check_restored(attribute, restore_stock(transformer))
     return obj
 
 

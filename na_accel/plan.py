@@ -7,9 +7,11 @@ whose processor can't be replaced), ``describe`` shows that plan before anything
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
+from .errors import RecipeError
 from .recipe.model import LayerSetting, Recipe
 
 
@@ -53,4 +55,26 @@ def plan_layers(recipe: Recipe, layer_names: Iterable[str], blocked: Mapping[str
     return plans
 
 
-__all__ = ["LayerPlan", "plan_layers"]
+def check_rules_decide(recipe: Recipe, plans: Sequence[LayerPlan], where: str) -> None:
+    """Every rule of ``recipe.layers`` decides at least one of the planned layers (those of every
+    transformer ``where`` names), else a RecipeError naming the rule: a misspelled pattern would
+    otherwise leave the layers it meant running as the default says, without a word (PEFT refuses
+    ``target_modules`` that match nothing, for the same reason)."""
+    decided = {plan.setting.source for plan in plans}
+    names = [plan.name for plan in plans]
+    for rule in recipe.layers:
+        if rule.label in decided:
+            continue
+        matched = [name for name in names if rule.matches(name)]
+        if matched:
+            first = recipe.setting_for(matched[0]).source
+            raise RecipeError(f"recipe {rule.label} decides no layer of {where}: every layer it matches "
+                              f"({len(matched)}, e.g. {matched[0]}) is decided by an earlier rule, {first}; "
+                              "rules are tried in order and the first match wins")
+        pattern = rule.match[3:] if rule.match.startswith("re:") else rule.match
+        close = difflib.get_close_matches(pattern, names, n=3, cutoff=0.4) or names[:3]
+        raise RecipeError(f"recipe {rule.label} matches no attention layer of {where} ({len(names)} layers); "
+                          f"close names: {', '.join(close)}; globs (fnmatch) and 're:' regexes match whole names")
+
+
+__all__ = ["LayerPlan", "check_rules_decide", "plan_layers"]

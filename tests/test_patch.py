@@ -131,8 +131,8 @@ def test_layer_rules_choose_per_layer(flux_pipe):
 
 def test_all_layers_dense_by_rule_is_stock(flux_pipe):
     stock = run_flux_pipe(flux_pipe, steps=1)
-    na_accel.patch(flux_pipe, {"model": "flux", "default": {"dense": True},
-                               "layers": [{"match": "nothing.matches", "kernel_size": 3}]})
+    na_accel.patch(flux_pipe, {"model": "flux", "default": {"kernel_size": 3},
+                               "layers": [{"match": "*", "dense": True}]})
     assert torch.equal(run_flux_pipe(flux_pipe, steps=1), stock)
     report = na_accel.describe(flux_pipe).transformers[0]
     assert report.backend is None and all(layer.plan.startswith("dense") for layer in report.layers)

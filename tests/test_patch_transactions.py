@@ -1,10 +1,12 @@
-"""patch is all or nothing, aliased transformers are patched once, autograd never hits a raw error."""
+"""patch is all or nothing (undone from what is installed, Ctrl-C included), aliased transformers are patched once, autograd never hits a raw error."""
 
 import pytest
 import torch
 
 import na_accel
+from na_accel.errors import PatchStateError
 from na_accel.families import adapter_for
+from na_accel.patch import STATE_ATTRIBUTE
 from na_accel.tiny import flux_transformer_inputs, tiny_wan_pipeline
 from conftest import window_recipe
 from test_patch import assert_untouched, processors
@@ -62,6 +64,91 @@ def test_a_transformer_shared_by_both_slots_is_patched_and_unpatched_once():
     assert [t.attribute for t in na_accel.describe(pipe).transformers] == ["transformer"]
     na_accel.unpatch(pipe)
     assert_untouched(pipe.transformer, before)
+
+
+# --- undo from what is installed: a step that fails half way ----------------------------------
+
+
+def swap_then_fail(module, error=InjectedFailure("set_processor failed after the swap")):
+    """set_processor that installs the processor, then raises (or a Ctrl-C lands right after)."""
+    stock_set_processor = module.set_processor
+
+    def set_processor(processor):
+        stock_set_processor(processor)
+        raise error
+
+    module.set_processor = set_processor
+
+
+def run_flux(transformer, seed=0):
+    with torch.no_grad():
+        return transformer(**flux_transformer_inputs(5, 7, seed=seed)).sample
+
+
+@pytest.mark.parametrize("error", [InjectedFailure("after the swap"), KeyboardInterrupt()], ids=["error", "ctrl-c"])
+def test_a_swap_that_raises_after_installing_is_undone(flux_pipe, error):
+    before = processors(flux_pipe.transformer)
+    stock = run_flux(flux_pipe.transformer)
+    layer = attention_modules(flux_pipe.transformer)[1]
+    swap_then_fail(layer, error)
+    with pytest.raises(type(error)):
+        na_accel.patch(flux_pipe, FLUX, backend="reference")
+    assert_untouched(flux_pipe.transformer, before)
+    del layer.set_processor
+    # a later patch runs that layer sparse, and its unpatch restores it
+    na_accel.patch(flux_pipe, FLUX, backend="reference")
+    assert not torch.equal(run_flux(flux_pipe.transformer), stock)
+    name = next(n for n, m in adapter_for(flux_pipe.transformer).attention_layers(flux_pipe.transformer) if m is layer)
+    report = {layer.name: layer for layer in na_accel.describe(flux_pipe).transformers[0].layers}[name]
+    assert (report.sparse_calls, report.dense_calls) == (1, {})
+    na_accel.unpatch(flux_pipe)
+    assert_untouched(flux_pipe.transformer, before)
+    assert torch.equal(run_flux(flux_pipe.transformer), stock)
+
+
+def test_a_swap_that_raises_on_wan22s_second_transformer_is_undone_in_both():
+    pipe = tiny_wan_pipeline(seed=0, two_stage=True)
+    before = {name: processors(getattr(pipe, name)) for name in ("transformer", "transformer_2")}
+    swap_then_fail(attention_modules(pipe.transformer_2)[0])
+    with pytest.raises(InjectedFailure):
+        na_accel.patch(pipe, WAN, backend="reference")
+    for name in ("transformer", "transformer_2"):
+        assert_untouched(getattr(pipe, name), before[name])
+
+
+def test_a_hook_registration_that_fails_leaves_no_hook(flux_transformer, monkeypatch):
+    before = processors(flux_transformer)
+    stock = run_flux(flux_transformer)
+
+    def register_forward_hook(*args, **kwargs):
+        raise InjectedFailure("register_forward_hook failed")
+
+    monkeypatch.setattr(flux_transformer, "register_forward_hook", register_forward_hook)
+    with pytest.raises(InjectedFailure):
+        na_accel.patch(flux_transformer, FLUX, backend="reference")
+    assert_untouched(flux_transformer, before)  # the pre-hook registered first is gone too
+    for _ in range(3):
+        assert torch.equal(run_flux(flux_transformer), stock)
+    monkeypatch.undo()
+    na_accel.patch(flux_transformer, FLUX, backend="reference")
+    state = getattr(flux_transformer, STATE_ATTRIBUTE)
+    for _ in range(3):
+        run_flux(flux_transformer)
+        assert state.calls.current is None  # every call's context ended: no chain grows
+    na_accel.unpatch(flux_transformer)
+    assert_untouched(flux_transformer, before)
+
+
+def test_what_a_failed_undo_left_is_refused_by_patch_and_restored_by_unpatch(flux_pipe):
+    before = processors(flux_pipe.transformer)
+    na_accel.patch(flux_pipe, FLUX, backend="reference")
+    delattr(flux_pipe.transformer, STATE_ATTRIBUTE)  # as if an undo had failed half way: no owner
+    with pytest.raises(PatchStateError, match=r"GNA processor\(s\) .* and 2 hook\(s\) from an earlier na_accel patch"):
+        na_accel.patch(flux_pipe, FLUX, backend="reference")
+    na_accel.unpatch(flux_pipe)
+    assert_untouched(flux_pipe.transformer, before)
+    with pytest.raises(PatchStateError, match="not patched"):
+        na_accel.unpatch(flux_pipe)
 
 
 # --- autograd -------------------------------------------------------------------------------

@@ -39,6 +39,10 @@ from .flux2_layout import grids_text, image_grids
 from .read_cache import TensorReadCache
 
 
+def _image_grids_of_ids(ids: torch.Tensor) -> Any:
+    return image_grids(ids[0] if ids.ndim == 3 else ids)  # batched (B, N, 4): row 0
+
+
 def kv_cache_reason(mode: Any) -> str:
     return (f"kv_cache_mode={mode!r} (Klein-KV reference-image cache: reference tokens attend only to "
             "themselves, or come cached without queries; not GNA's joint layout)")
@@ -52,7 +56,7 @@ class Flux2Adapter(ModelAdapter):
     def __init__(self) -> None:
         # Pipelines build img_ids once per call (batched (B, N, 4): the transformer reads row 0), so
         # the (device-synchronizing) check runs once per tensor the forward got, not per step.
-        self._grids_from_ids = TensorReadCache(lambda ids: image_grids(ids[0] if ids.ndim == 3 else ids))
+        self._grids_from_ids = TensorReadCache(_image_grids_of_ids)
 
     def handles(self, transformer: torch.nn.Module) -> bool:
         return isinstance(transformer, Flux2Transformer2DModel)

@@ -23,6 +23,9 @@ class TensorReadCache:
         self._read = read
         self._cache: tuple[weakref.ref, int, tuple, Any] | None = None
 
+    def __getstate__(self) -> dict:  # a copy reads afresh (a weak reference can't be pickled)
+        return {**self.__dict__, "_cache": None}
+
     def __call__(self, tensor: torch.Tensor, *args: Any) -> Any:
         cache = self._cache
         if cache is not None and cache[0]() is tensor and cache[1] == tensor._version and cache[2] == args:

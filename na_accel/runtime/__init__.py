@@ -5,9 +5,9 @@ from .backend_choice import BackendChoice
 from .context import CallContext, CallState
 from .outcomes import FULL_WINDOW, SPARSE, Outcome, Ran
 from .routing import LayerRoute, SparseCall
-from .steps import StepPosition, denoising_step, step_reader
+from .steps import SchedulerStepReader, StepPosition, denoising_step, step_reader
 
 __all__ = [
     "FULL_WINDOW", "SPARSE", "BackendChoice", "CallContext", "CallState", "LayerRoute", "Outcome", "Ran", "SparseCall",
-    "StepPosition", "denoising_step", "step_reader",
+    "SchedulerStepReader", "StepPosition", "denoising_step", "step_reader",
 ]

@@ -59,6 +59,14 @@ class CallState:
             for (layer, outcome), n in counts.items():
                 self.totals.setdefault(layer, Counter())[outcome] += n
 
+    # A copy of a patched model (copy.deepcopy, torch.save) starts with no call running and no
+    # totals: what ran is the record of the original's calls.
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+
     def layer_totals(self, layer: str) -> Counter:
         """A snapshot of one layer's totals (safe while other threads run)."""
         with self._lock:

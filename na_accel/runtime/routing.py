@@ -37,6 +37,9 @@ class _PendingOutcomes(threading.local):
     def __init__(self) -> None:
         self.ran: list[Outcome] = []
 
+    def __reduce__(self) -> tuple:  # a copy (deepcopy, pickle) starts with nothing pending
+        return _PendingOutcomes, ()
+
 
 class LayerRoute:
     """Decides sparse vs stock for each call of one layer, and counts what ran.
@@ -58,6 +61,9 @@ class LayerRoute:
         # concurrent calls never pair one call's key with another's windows
         self._resolved: tuple[tuple, ResolvedWindow, tuple[ResolvedWindow, ...], str | None] | None = None
         self._pending = _PendingOutcomes()
+
+    def __getstate__(self) -> dict:  # a copy resolves its windows again, on its own device
+        return {**self.__dict__, "_resolved": None}
 
     @property
     def name(self) -> str:

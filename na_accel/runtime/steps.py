@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import RecipeError
 from ..recipe.model import Recipe
@@ -19,7 +19,7 @@ class StepPosition:
     total: int | None  # steps in the schedule (len(scheduler.timesteps)); None when unknown
 
 
-def step_reader(pipeline: Any, recipe: Recipe, attribute: str) -> Callable[[], StepPosition | None] | None:
+def step_reader(pipeline: Any, recipe: Recipe, attribute: str) -> "SchedulerStepReader | None":
     """Reads the denoising step from ``pipeline.scheduler.step_index`` (None in step 0 -> 0) and the
     schedule's length from ``len(scheduler.timesteps)``.
 
@@ -41,14 +41,36 @@ def step_reader(pipeline: Any, recipe: Recipe, attribute: str) -> Callable[[], S
             f"recipe.{field}: {value} needs scheduler.step_index, which "
             f"{type(scheduler).__name__} does not have; set {field} to 0"
         )
-    pipeline_ref = weakref.ref(pipeline)
+    return SchedulerStepReader(pipeline)
 
-    def read_step() -> StepPosition | None:
-        pipe = pipeline_ref()
+
+class SchedulerStepReader:
+    """Reads where a call sits in ``pipeline``'s schedule; ``None`` once the pipeline is gone.
+
+    It holds the pipeline weakly (the pipeline holds the transformer). Copies follow the pipeline
+    they belong to: a deep copy of the pipeline reads the copy's scheduler, a deep copy of the
+    transformer alone keeps reading the pipeline it was patched in, and a pickled one (``torch.save``)
+    has no pipeline, so it reads no step.
+    """
+
+    def __init__(self, pipeline: Any) -> None:
+        self._pipeline = weakref.ref(pipeline) if pipeline is not None else None
+
+    @property
+    def pipeline(self) -> Any:
+        return self._pipeline() if self._pipeline is not None else None
+
+    def __call__(self) -> StepPosition | None:
+        pipe = self.pipeline
         step = denoising_step(pipe) if pipe is not None else None
         return None if step is None else StepPosition(step, schedule_length(pipe))
 
-    return read_step
+    def __deepcopy__(self, memo: dict) -> "SchedulerStepReader":
+        pipe = self.pipeline
+        return SchedulerStepReader(memo.get(id(pipe), pipe) if pipe is not None else None)
+
+    def __reduce__(self) -> tuple:
+        return SchedulerStepReader, (None,)
 
 
 def denoising_step(pipeline: Any) -> int | None:

@@ -61,6 +61,12 @@ class SpeedGate:
         self._profiles: dict[tuple[str, str], tuple[str, CostProfile | None]] = {}
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict:  # a copy decides again (it may run on another device)
+        return {"policy": self.policy, "heads": self.heads}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["policy"], state["heads"])
+
     def decide(self, windows: Sequence[ResolvedWindow], *, text_len: int, head_dim: int, backend: str,
                tile_backend: str | None, device: torch.device, dtype: torch.dtype,
                ulysses_degree: int = 1) -> tuple[bool, str | None]:

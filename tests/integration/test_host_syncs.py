@@ -22,27 +22,7 @@ from na_accel.families import adapter_for
 SYNC_OPS = {"_local_scalar_dense", "item", "equal", "nonzero", "is_nonzero", "masked_select"}
 PYTHON_READS = ("tolist", "item", "__bool__", "__int__", "__float__")
 
-FAMILIES = {
-    "flux": (tiny.tiny_flux_transformer, lambda t: tiny.flux_transformer_inputs(5, 7, 2, 8, 0), [3, 3]),
-    "hunyuan_video": (
-        tiny.tiny_hunyuan_video_transformer,
-        lambda t: tiny.hunyuan_video_transformer_inputs(t, (2, 3, 4), batch=2, text_len=6, valid_text_lens=[6, 3]),
-        [2, 3, 3],
-    ),
-    "hunyuan_video15": (
-        tiny.tiny_hunyuan_video15_transformer,
-        lambda t: tiny.hunyuan_video15_transformer_inputs(t, (2, 3, 4), batch=2, text_len=24),
-        [2, 3, 3],
-    ),
-    "cosmos": (tiny.tiny_cosmos_transformer, lambda t: tiny.cosmos_transformer_inputs(t, (2, 3, 4), batch=2), [2, 3, 3]),
-    "wan": (tiny.tiny_wan_transformer, lambda t: tiny.wan_transformer_inputs(t, (2, 3, 4), batch=2), [2, 3, 3]),
-    "flux2": (tiny.tiny_flux2_transformer, lambda t: tiny.flux2_transformer_inputs(t, (5, 7), batch=2), [3, 3]),
-    "qwen_image": (
-        tiny.tiny_qwen_image_transformer,
-        lambda t: tiny.qwen_image_transformer_inputs(t, (4, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
-        [3, 3],
-    ),
-}
+from family_cases import TRANSFORMER_CASES as FAMILIES
 
 
 class SyncCounter(TorchDispatchMode):
