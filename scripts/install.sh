@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs na_accel and its dependencies into the current Python environment.
+# Installs na_accel and its dependencies into the current Python environment (a project-local .venv
+# where the system Python is externally managed: scripts/python_env.sh).
 # torch goes first (natten's setup imports it); an existing torch (e.g. a CUDA build) is kept.
 # Each step says what it does before it starts; the downloads show pip's own progress.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
+source scripts/python_env.sh
 
 say() { echo "==> install $*"; }
 

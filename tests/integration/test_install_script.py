@@ -62,3 +62,62 @@ def test_what_is_installed_is_not_installed_again(tmp_path):
     assert not [call for call in calls for spec in PINNED if spec in call]
     for name in ("torch", "natten", "triton"):
         assert any(name in line and "already installed" in line for line in lines), name
+
+
+# --- a system Python that refuses pip installs (PEP 668: Debian, Ubuntu) ----------------------
+
+FAKE_SYSTEM_PYTHON = """#!/usr/bin/env bash
+if [ "$1" = "-c" ]; then
+    case "$2" in *EXTERNALLY-MANAGED*) exit 0 ;; esac  # the PEP 668 marker is there
+    exit 1  # nothing is installed
+fi
+if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
+    echo "VENV-CREATED $3"
+    mkdir -p "$3/bin" && cp "$FAKE_VENV_PYTHON" "$3/bin/python"
+    exit 0
+fi
+echo "SYSTEM-PYTHON-CALL $*"
+exit 1
+"""
+
+FAKE_VENV_PYTHON = FAKE_PYTHON.replace('echo "PIP-CALL $*"', 'echo "PIP-CALL $0 $*"')
+
+
+def run_scripts_with_a_system_python(tmp_path: Path, script: str) -> list[str]:
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True, exist_ok=True)
+    for source in SCRIPT.parent.iterdir():
+        (repo / "scripts" / source.name).write_text(source.read_text())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "python3").write_text(FAKE_SYSTEM_PYTHON)
+    (bin_dir / "python3").chmod(0o755)
+    (tmp_path / "venv_python").write_text(FAKE_VENV_PYTHON)
+    (tmp_path / "venv_python").chmod(0o755)
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHON", "VIRTUAL_ENV")}
+    env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", FAKE_VENV_PYTHON=str(tmp_path / "venv_python"),
+               FAKE_INSTALLED="0")
+    result = subprocess.run(["bash", str(repo / "scripts" / script)], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return (result.stdout + result.stderr).splitlines()
+
+
+def test_an_externally_managed_python_gets_a_project_venv_once(tmp_path):
+    lines = run_scripts_with_a_system_python(tmp_path, "install.sh")
+    venv_python = str(tmp_path / "repo" / ".venv" / "bin" / "python")
+    assert any(line.startswith("VENV-CREATED") for line in lines)
+    assert any("creating a project-local virtualenv in .venv" in line for line in lines)
+    calls = pip_calls(lines)
+    assert len(calls) == 4 and all(call.split()[1] == venv_python for call in calls)  # nothing into the system
+    assert not [line for line in lines if line.startswith("SYSTEM-PYTHON-CALL")]
+
+    again = run_scripts_with_a_system_python(tmp_path, "install.sh")
+    assert not any(line.startswith("VENV-CREATED") for line in again)  # made once, then used
+    assert any("using the virtualenv in .venv" in line for line in again)
+    assert all(call.split()[1] == venv_python for call in pip_calls(again))
+
+
+def test_the_test_command_runs_pytest_in_that_venv(tmp_path):
+    lines = run_scripts_with_a_system_python(tmp_path, "test.sh")
+    assert not [line for line in lines if line.startswith("SYSTEM-PYTHON-CALL")]  # pytest ran in .venv too
