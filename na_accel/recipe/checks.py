@@ -7,8 +7,10 @@ naming the field, the value and what is allowed.
 
 from __future__ import annotations
 
-import re
+import functools
 from typing import Any, Mapping
+
+import re2
 
 from ..errors import RecipeError
 from ..families.geometry import FAMILY_AXES, supported_families
@@ -86,10 +88,30 @@ def check_match(where: str, match: Any) -> None:
     if not isinstance(match, str) or not match:
         raise RecipeError(f"{where}: expected a non-empty glob (fnmatch) or 're:<regex>' string, got {short_repr(match)}")
     if match.startswith("re:"):
-        try:
-            re.compile(match[3:])
-        except re.error as exc:
-            raise RecipeError(f"{where}: invalid regex {short_repr(match[3:])}: {exc}") from None
+        compiled_regex(match[3:], where)
+
+
+# ``re:`` rules run on RE2 (google-re2), not Python's ``re``: a recipe is hostile input, and a
+# backtracking engine takes exponential time on patterns such as ``(.|.)*Z``; RE2 matches in time
+# linear in the name. It refuses what it cannot run in linear time (backreferences, lookaround).
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the RecipeError says what is wrong; no absl log line on stderr
+RE2_SYNTAX = "'re:' rules use RE2 syntax (linear time; no backreferences or lookaround)"
+
+
+def compiled_regex(pattern: str, where: str = "recipe.layers[].match") -> Any:
+    """The RE2 regex of a ``re:`` rule's ``pattern`` (compiled once, cached), or a RecipeError."""
+    try:
+        return _compile_re2(pattern)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise RecipeError(f"{where}: invalid regex {short_repr(pattern)}: RE2 cannot run it ({reason}); "
+                          f"{RE2_SYNTAX}") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile_re2(pattern: str) -> Any:
+    return re2.compile(pattern, _RE2_OPTIONS)
 
 
 def check_grid(where: str, value: Any, axes: tuple[str, ...]) -> tuple[int, ...]:
