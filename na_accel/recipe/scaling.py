@@ -35,6 +35,7 @@ Causal axes are not snapped.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
@@ -219,32 +220,110 @@ def snap_resolved(resolved, tiles):
 
 
 def snap_axis(n: int, k0: int, s0: int, d: int, tq: int, tk: int) -> tuple[int, int, int]:
-    """The snapped (kernel, stride, dilation) along one non-causal axis (see the module docstring)."""
+    """The snapped (kernel, stride, dilation) along one non-causal axis (see the module docstring).
+
+    The candidates are never listed (there are about (n / tk) * (n / tq) / 2 of them: billions on a
+    65,536-token axis): the perfectly block-sparse search walks them lazily in cost order, and the
+    aligned search takes, per kernel, the nearest aligned stride on each side of ``s0`` in closed
+    form. Memory is O(n / tk) either way.
+    """
     if k0 == n and d == 1:
         return k0, s0, d  # already the whole axis
     kmax = n // d
-    group_lengths = {(n - g + d - 1) // d for g in range(d)}
+    group_lengths = {(n - g + d - 1) // d for g in range(d)}  # two values: ceil(n / d) and floor(n / d)
     perfect_possible = all(m % tq == 0 and m % tk == 0 for m in group_lengths)
-
-    def cost(k: int, s: int) -> tuple[float, int, int]:
-        return (abs(math.log(k / k0)) + STRIDE_WEIGHT * abs(math.log(s / s0)), -k, s)
-
-    candidates = [(k, s) for k in range(tk, kmax + 1, tk) if k >= 2 for s in range(tq, k + 1, tq)]
+    kernels = range(tk if tk >= 2 else 2, kmax + 1, tk)  # multiples of tk, >= 2, kernel * d <= n
     whole = (n, 1, 1)
     choice = None
     if perfect_possible:
-        for k, s in sorted(candidates, key=lambda c: cost(*c)):
+        for k, s in _candidates_by_cost(kernels, k0, s0, tq):
             if axis_tiles(n, k, s, d, False, tq, tk).block_sparse:
                 choice = (k, s, d)
                 break
     else:
-        aligned = [(k, s) for k, s in candidates if (k // 2 - s // 2) % tk == 0]
-        if aligned:
-            k, s = min(aligned, key=lambda c: cost(*c))
-            choice = (k, s, d)
+        best = _nearest_aligned(kernels, k0, s0, tq, tk)
+        if best is not None:
+            choice = (best[0], best[1], d)
     if choice is None:
         return whole
     visited = axis_tiles(n, choice[0], choice[1], choice[2], False, tq, tk).visited
     if visited >= axis_tiles(n, n, 1, 1, False, tq, tk).visited:
         return whole
     return choice
+
+
+def _snap_cost(k: int, s: int, k0: int, s0: int) -> tuple[float, int, int]:
+    """The order of snapping candidates: nearest first (ties: larger kernel, then smaller stride)."""
+    return (abs(math.log(k / k0)) + STRIDE_WEIGHT * abs(math.log(s / s0)), -k, s)
+
+
+def _candidates_by_cost(kernels: range, k0: int, s0: int, tq: int):
+    """Every (kernel, stride) with kernel in ``kernels`` and stride a multiple of tq <= kernel, in
+    ``_snap_cost`` order, lazily: a heap of at most two frontiers per kernel.
+
+    For one kernel, the strides <= s0 cost more the further down they go, and those > s0 the
+    further up: the costs of neighbouring strides differ by >= STRIDE_WEIGHT * tq / MAX_AXIS / 2,
+    far above float rounding, so each frontier yields in strictly increasing cost and merging the
+    frontiers is the sorted order of all candidates (the keys are distinct: they hold (k, s)).
+    """
+    below = s0 // tq  # strides tq * j with j <= below are <= s0
+    heap = []
+    for k in kernels:
+        top = k // tq
+        if top == 0:
+            continue
+        if min(below, top) >= 1:  # downwards from the largest stride <= s0
+            j = min(below, top)
+            heap.append((_snap_cost(k, tq * j, k0, s0), k, j, -1))
+        if below + 1 <= top:  # upwards from the smallest stride > s0
+            heap.append((_snap_cost(k, tq * (below + 1), k0, s0), k, below + 1, 1))
+    heapq.heapify(heap)
+    while heap:
+        _, k, j, step = heap[0]
+        yield k, tq * j
+        j += step
+        if 1 <= j <= k // tq:
+            heapq.heapreplace(heap, (_snap_cost(k, tq * j, k0, s0), k, j, step))
+        else:
+            heapq.heappop(heap)
+
+
+def _nearest_aligned(kernels: range, k0: int, s0: int, tq: int, tk: int) -> tuple[int, int] | None:
+    """The cheapest (``_snap_cost``) aligned candidate: stride s a multiple of tq <= kernel k with
+    (k // 2 - s // 2) % tk == 0, or None when there is none.
+
+    Aligned means s mod 2tk is 2r or 2r + 1 (r = (k // 2) % tk): for s = tq * j, each is a linear
+    congruence in j, whose solutions are one residue class; per kernel, the nearest solution at or
+    below s0 and the nearest above are the cheapest of their side.
+    """
+    modulus = 2 * tk
+    g = math.gcd(tq, modulus)
+    period = modulus // g  # in j
+    inverse = pow(tq // g, -1, period) if period > 1 else 0
+    below = s0 // tq
+    best = None
+    for k in kernels:
+        top = k // tq
+        if top == 0:
+            continue
+        r = (k // 2) % tk
+        for target in (2 * r, 2 * r + 1):
+            if target % g:
+                continue
+            j0 = (target // g) * inverse % period if period > 1 else 0
+            found = []
+            high = min(below, top)
+            if high >= 1:
+                j = high - (high - j0) % period
+                if j >= 1:
+                    found.append(j)
+            low = below + 1
+            if low <= top:
+                j = low + (j0 - low) % period
+                if j <= top:
+                    found.append(j)
+            for j in found:
+                key = _snap_cost(k, tq * j, k0, s0)
+                if best is None or key < best[0]:
+                    best = (key, k, tq * j)
+    return None if best is None else (best[1], best[2])
