@@ -15,7 +15,7 @@ import re2
 from ..errors import RecipeError
 from ..families.geometry import FAMILY_AXES, supported_families
 from ..windows import WindowSpec
-from .data import check_plain_data, short_repr
+from .data import check_plain_data, short_repr, yaml11_hint
 from .scaling import MAX_AXIS, SCALING_MODES, SNAP_AUTO, GridOverride, ScalingSpec, SnapSpec
 
 SPEED_GATES = ("auto", "sparse", "dense")  # na_accel.speed.gate.POLICIES
@@ -56,7 +56,8 @@ def check_int(where: str, value: Any, minimum: int, maximum: int, limit: str = "
     """Raise RecipeError unless ``value`` is an int in [minimum, maximum] (``limit`` names the maximum)."""
     allowed = f"allowed range [{minimum}, {maximum}]"
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise RecipeError(f"{where}: expected an integer >= {minimum}, got {short_repr(value)}; {allowed}")
+        raise RecipeError(f"{where}: expected an integer >= {minimum}, got {short_repr(value)}; {allowed}"
+                          f"{yaml11_hint(value, 'integer')}")
     if value > maximum:
         raise RecipeError(f"{where}: expected an integer <= {maximum} ({limit}), got {short_repr(value)}; {allowed}")
 
@@ -75,7 +76,7 @@ def check_window(where: str, window: Any, axes: tuple[str, ...], inherited: Wind
             check_int(at, value, minimum, MAX_AXIS)
     for at, value in _per_axis(f"{where}.is_causal", window.is_causal, axes, "boolean"):
         if not isinstance(value, bool):
-            raise RecipeError(f"{at}: expected true or false, got {short_repr(value)}")
+            raise RecipeError(f"{at}: expected true or false, got {short_repr(value)}{yaml11_hint(value, 'boolean')}")
     for axis, (k, s) in enumerate(zip(window.kernel_size, window.stride)):
         if s > k:
             as_default = inherited is not None and inherited.stride[axis] == s
@@ -171,7 +172,8 @@ def _check_snap(where: str, snap: Any, axes: tuple[str, ...]) -> None:
     if not isinstance(snap, SnapSpec):
         raise RecipeError(f"{where}: expected a na_accel.recipe.scaling.SnapSpec or None, got {short_repr(snap)}")
     if snap.source not in (SNAP_AUTO, "explicit", *TILE_BACKENDS):
-        raise RecipeError(f"{where}: unknown tile source {short_repr(snap.source)}; allowed: {allowed}")
+        raise RecipeError(f"{where}: unknown tile source {short_repr(snap.source)}; allowed: {allowed}"
+                          f"{yaml11_hint(snap.source, 'boolean')}")
     if snap.source == "explicit":
         check_grid(f"{where}.q_tile", snap.q_tile, axes)
         check_grid(f"{where}.kv_tile", snap.kv_tile, axes)

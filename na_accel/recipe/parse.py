@@ -11,7 +11,7 @@ from ..errors import RecipeError
 from ..families.geometry import supported_families
 from ..windows import WindowSpec
 from .checks import SNAP_CHOICES, check_grid, family_axes
-from .data import check_plain_data, short_repr
+from .data import check_plain_data, short_repr, yaml11_hint
 from .model import METADATA_KEYS, RECIPE_KEYS, WINDOW_KEYS, LayerRule, Recipe
 from .scaling import SCALING_KEYS, SNAP_AUTO, GridOverride, ScalingSpec, SnapSpec
 from .sources import read_recipe_reference
@@ -97,7 +97,7 @@ def _window(
     _reject_unknown_keys(where, value, allowed)
     dense = value.get("dense", False)
     if not isinstance(dense, bool):
-        raise RecipeError(f"{where}.dense: expected true or false, got {short_repr(dense)}")
+        raise RecipeError(f"{where}.dense: expected true or false, got {short_repr(dense)}{yaml11_hint(dense, 'boolean')}")
     stated = [k for k in WINDOW_KEYS if k in value]
     if dense:
         if stated:
