@@ -7,13 +7,15 @@ naming the field, the value and what is allowed.
 
 from __future__ import annotations
 
-import re
+import functools
 from typing import Any, Mapping
+
+import re2
 
 from ..errors import RecipeError
 from ..families.geometry import FAMILY_AXES, supported_families
 from ..windows import WindowSpec
-from .data import check_plain_data, short_repr
+from .data import check_plain_data, short_repr, yaml11_hint
 from .scaling import MAX_AXIS, SCALING_MODES, SNAP_AUTO, GridOverride, ScalingSpec, SnapSpec
 
 SPEED_GATES = ("auto", "sparse", "dense")  # na_accel.speed.gate.POLICIES
@@ -54,7 +56,8 @@ def check_int(where: str, value: Any, minimum: int, maximum: int, limit: str = "
     """Raise RecipeError unless ``value`` is an int in [minimum, maximum] (``limit`` names the maximum)."""
     allowed = f"allowed range [{minimum}, {maximum}]"
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise RecipeError(f"{where}: expected an integer >= {minimum}, got {short_repr(value)}; {allowed}")
+        raise RecipeError(f"{where}: expected an integer >= {minimum}, got {short_repr(value)}; {allowed}"
+                          f"{yaml11_hint(value, 'integer')}")
     if value > maximum:
         raise RecipeError(f"{where}: expected an integer <= {maximum} ({limit}), got {short_repr(value)}; {allowed}")
 
@@ -73,7 +76,7 @@ def check_window(where: str, window: Any, axes: tuple[str, ...], inherited: Wind
             check_int(at, value, minimum, MAX_AXIS)
     for at, value in _per_axis(f"{where}.is_causal", window.is_causal, axes, "boolean"):
         if not isinstance(value, bool):
-            raise RecipeError(f"{at}: expected true or false, got {short_repr(value)}")
+            raise RecipeError(f"{at}: expected true or false, got {short_repr(value)}{yaml11_hint(value, 'boolean')}")
     for axis, (k, s) in enumerate(zip(window.kernel_size, window.stride)):
         if s > k:
             as_default = inherited is not None and inherited.stride[axis] == s
@@ -86,10 +89,30 @@ def check_match(where: str, match: Any) -> None:
     if not isinstance(match, str) or not match:
         raise RecipeError(f"{where}: expected a non-empty glob (fnmatch) or 're:<regex>' string, got {short_repr(match)}")
     if match.startswith("re:"):
-        try:
-            re.compile(match[3:])
-        except re.error as exc:
-            raise RecipeError(f"{where}: invalid regex {short_repr(match[3:])}: {exc}") from None
+        compiled_regex(match[3:], where)
+
+
+# ``re:`` rules run on RE2 (google-re2), not Python's ``re``: a recipe is hostile input, and a
+# backtracking engine takes exponential time on patterns such as ``(.|.)*Z``; RE2 matches in time
+# linear in the name. It refuses what it cannot run in linear time (backreferences, lookaround).
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the RecipeError says what is wrong; no absl log line on stderr
+RE2_SYNTAX = "'re:' rules use RE2 syntax (linear time; no backreferences or lookaround)"
+
+
+def compiled_regex(pattern: str, where: str = "recipe.layers[].match") -> Any:
+    """The RE2 regex of a ``re:`` rule's ``pattern`` (compiled once, cached), or a RecipeError."""
+    try:
+        return _compile_re2(pattern)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise RecipeError(f"{where}: invalid regex {short_repr(pattern)}: RE2 cannot run it ({reason}); "
+                          f"{RE2_SYNTAX}") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile_re2(pattern: str) -> Any:
+    return re2.compile(pattern, _RE2_OPTIONS)
 
 
 def check_grid(where: str, value: Any, axes: tuple[str, ...]) -> tuple[int, ...]:
@@ -149,7 +172,8 @@ def _check_snap(where: str, snap: Any, axes: tuple[str, ...]) -> None:
     if not isinstance(snap, SnapSpec):
         raise RecipeError(f"{where}: expected a na_accel.recipe.scaling.SnapSpec or None, got {short_repr(snap)}")
     if snap.source not in (SNAP_AUTO, "explicit", *TILE_BACKENDS):
-        raise RecipeError(f"{where}: unknown tile source {short_repr(snap.source)}; allowed: {allowed}")
+        raise RecipeError(f"{where}: unknown tile source {short_repr(snap.source)}; allowed: {allowed}"
+                          f"{yaml11_hint(snap.source, 'boolean')}")
     if snap.source == "explicit":
         check_grid(f"{where}.q_tile", snap.q_tile, axes)
         check_grid(f"{where}.kv_tile", snap.kv_tile, axes)

@@ -13,6 +13,7 @@ shipped ones have < 100 values, nested 4 deep, with integers below 1000).
 from __future__ import annotations
 
 import datetime
+import re
 import reprlib
 from typing import Any, Mapping
 
@@ -33,6 +34,25 @@ _SHORT.maxstring = _SHORT.maxother = 80
 def short_repr(value: Any) -> str:
     """``repr(value)`` cut to a readable size (long strings, lists and mappings are elided with ...)."""
     return _SHORT.repr(value)
+
+
+# Strings that YAML 1.1 (PyYAML's default) would have read as numbers or booleans; recipe files are
+# read with the YAML 1.2 core schema (na_accel.recipe.files), where they stay strings.
+_YAML11_NUMBER = re.compile(r"[-+]?(0b[01_]+|[0-9][0-9_]*(:[0-5]?[0-9])*(\.[0-9_]*)?([eE][-+]?[0-9]+)?)")
+_YAML11_BOOL = re.compile(r"y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF")
+
+
+def yaml11_hint(value: Any, kind: str) -> str:
+    """For an error where ``kind`` ("integer" or "boolean") was expected: why ``value``, a string
+    YAML 1.1 would have read as one, is a string here, or ''."""
+    if not isinstance(value, str):
+        return ""
+    if kind == "boolean" and _YAML11_BOOL.fullmatch(value):
+        return "; recipe files are YAML 1.2, where yes/no/on/off are strings: write true or false"
+    if kind == "integer" and _YAML11_NUMBER.fullmatch(value):
+        return ("; recipe files are YAML 1.2, where this is a string (no sexagesimal 1:30, no digit "
+                "separators 1_000, no 0b binary): write the number in decimal (or 0o octal, 0x hex)")
+    return ""
 
 
 def check_plain_data(data: Any, where: str = "recipe") -> None:

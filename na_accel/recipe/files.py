@@ -13,12 +13,21 @@ problem (never echoing its contents beyond the offending key) when it:
 * nests deeper than ``recipe_data.MAX_DEPTH`` or writes an integer longer than ``MAX_INT_CHARS``
   characters: refused while parsing, before Python's recursion or int-conversion limits are hit.
 
+YAML scalars are read with the YAML 1.2 core schema, not PyYAML's YAML 1.1 one, so numbers mean
+what they look like: ``010`` is 10 (not octal 8), ``1:30`` is a string (not sexagesimal 90),
+``yes``/``no``/``on``/``off`` are strings (not booleans), ``2025-01-01`` is a string (not a date),
+``1_000`` is a string (no digit separators). Octal and hex are written ``0o17`` and ``0x1f``; the
+booleans are ``true``/``True``/``TRUE`` and ``false``/``False``/``FALSE``; null is ``~``,
+``null``/``Null``/``NULL`` or nothing. The checks then refuse a string where a number or a boolean
+belongs, naming the field.
+
 What parses is then checked like any recipe given as a dict (``recipe_data.check_plain_data``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -170,13 +179,67 @@ class RecipeYamlLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
     def construct_bounded_int(self, node):
+        """A YAML 1.2 core integer (decimal, 0o octal, 0x hex), refused before conversion when long."""
         text = self.construct_scalar(node)
         if len(text) > MAX_INT_CHARS:
             raise _Refused(_int_too_long(len(text)), node.start_mark)
-        return self.construct_yaml_int(node)
+        if not YAML12_INT.fullmatch(text):  # only an explicit !!int tag gets here with other text
+            raise _Refused(f"{short_repr(text)} is not a YAML 1.2 integer ({YAML12_INT_FORMS})", node.start_mark)
+        if text.startswith(("0o", "0x")):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        return int(text, 10)
+
+    def construct_core_float(self, node):
+        """A YAML 1.2 core float (Python's float() alone would also take 1_0 and 'infinity')."""
+        text = self.construct_scalar(node)
+        if YAML12_INF.fullmatch(text):
+            return -math.inf if text.startswith("-") else math.inf
+        if YAML12_NAN.fullmatch(text):
+            return math.nan
+        if not YAML12_FLOAT.fullmatch(text):
+            raise _Refused(f"{short_repr(text)} is not a YAML 1.2 float", node.start_mark)
+        return float(text)
+
+    def construct_core_bool(self, node):
+        text = self.construct_scalar(node)
+        if not YAML12_BOOL.fullmatch(text):  # yes, no, on, off, y, n: strings in YAML 1.2
+            raise _Refused(f"{short_repr(text)} is not a YAML 1.2 boolean (true or false)", node.start_mark)
+        return text.lower() == "true"
 
 
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1023-core-schema), instead of the YAML 1.1
+# rules PyYAML's SafeLoader resolves plain scalars with (octal 010, sexagesimal 1:30, yes/no/on/off
+# booleans, timestamps, 1_000 digit separators).
+YAML12_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+YAML12_INT_FORMS = "decimal digits, 0o octal or 0x hex"
+YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+YAML12_INF = re.compile(r"[-+]?\.(inf|Inf|INF)")
+YAML12_NAN = re.compile(r"\.(nan|NaN|NAN)")
+YAML12_BOOL = re.compile(r"true|True|TRUE|false|False|FALSE")
+YAML12_NULL = re.compile(r"~|null|Null|NULL|")
+
+
+def _whole(pattern: re.Pattern) -> re.Pattern:
+    """PyYAML's resolver calls ``regexp.match``: anchor the pattern at the end too."""
+    return re.compile(rf"(?:{pattern.pattern})\Z")
+
+
+# A copy, not the dict SafeLoader's class shares with every other PyYAML user: cleared, then the
+# core schema's resolvers (and the merge key's, so that ``<<`` is still refused by name).
+RecipeYamlLoader.yaml_implicit_resolvers = {}
+for _tag, _regexp, _first in [
+    ("tag:yaml.org,2002:bool", YAML12_BOOL, "tTfF"),
+    ("tag:yaml.org,2002:int", YAML12_INT, "-+0123456789"),
+    ("tag:yaml.org,2002:float", YAML12_FLOAT, "-+.0123456789"),
+    ("tag:yaml.org,2002:float", YAML12_INF, "-+."),
+    ("tag:yaml.org,2002:float", YAML12_NAN, "."),
+    ("tag:yaml.org,2002:null", YAML12_NULL, ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:merge", re.compile(r"<<"), "<"),
+]:
+    RecipeYamlLoader.add_implicit_resolver(_tag, _whole(_regexp), list(_first))
 RecipeYamlLoader.add_constructor("tag:yaml.org,2002:int", RecipeYamlLoader.construct_bounded_int)
+RecipeYamlLoader.add_constructor("tag:yaml.org,2002:float", RecipeYamlLoader.construct_core_float)
+RecipeYamlLoader.add_constructor("tag:yaml.org,2002:bool", RecipeYamlLoader.construct_core_bool)
 
 
 def _parse_yaml(text: str) -> Any:

@@ -22,13 +22,12 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 from ..errors import RecipeError
 from ..windows import ResolvedWindow, WindowSpec
-from .checks import MAX_DENSE_STEPS, METADATA_KEYS, check_recipe  # noqa: F401 (re-exported)
+from .checks import MAX_DENSE_STEPS, METADATA_KEYS, check_recipe, compiled_regex  # noqa: F401 (re-exported)
 from .data import short_repr
 from .scaling import ScalingSpec, SnapContext, resolve_window
 
@@ -47,8 +46,8 @@ class LayerRule:
     index: int = 0  # its position in Recipe.layers (the Recipe sets it)
 
     def matches(self, name: str) -> bool:
-        if self.match.startswith("re:"):
-            return re.fullmatch(self.match[3:], name) is not None
+        if self.match.startswith("re:"):  # RE2 (linear time), compiled once per pattern: checks.compiled_regex
+            return compiled_regex(self.match[3:], self.label).fullmatch(name) is not None
         return fnmatch.fnmatchcase(name, self.match)
 
     @property

@@ -11,7 +11,7 @@ from ..errors import RecipeError
 from ..families.geometry import supported_families
 from ..windows import WindowSpec
 from .checks import SNAP_CHOICES, check_grid, family_axes
-from .data import check_plain_data, short_repr
+from .data import check_plain_data, short_repr, yaml11_hint
 from .model import METADATA_KEYS, RECIPE_KEYS, WINDOW_KEYS, LayerRule, Recipe
 from .scaling import SCALING_KEYS, SNAP_AUTO, GridOverride, ScalingSpec, SnapSpec
 from .sources import read_recipe_reference
@@ -59,11 +59,9 @@ def parse_recipe(data: Any, name: str | None = None, source: str = "dict") -> Re
         )
     default = _window("recipe.default", data["default"], None, axes, allow_match=False)
 
-    layers_raw = data.get("layers")
-    if layers_raw is None:  # absent, or an empty YAML value
-        layers_raw = []
-    if not isinstance(layers_raw, Sequence) or isinstance(layers_raw, (str, bytes)):
-        raise RecipeError(f"recipe.layers: expected a list of rules, got {type(layers_raw).__name__}")
+    # Absent, or an empty YAML value (null): no rules. Anything else present must be a list:
+    # {}, 0 or false are errors, never "no rules".
+    layers_raw = _list_or_none("recipe.layers", data.get("layers"), "a list of rules ({match: ..., window keys})")
     rules = []
     for index, rule_raw in enumerate(layers_raw):
         where = f"recipe.layers[{index}]"
@@ -97,7 +95,7 @@ def _window(
     _reject_unknown_keys(where, value, allowed)
     dense = value.get("dense", False)
     if not isinstance(dense, bool):
-        raise RecipeError(f"{where}.dense: expected true or false, got {short_repr(dense)}")
+        raise RecipeError(f"{where}.dense: expected true or false, got {short_repr(dense)}{yaml11_hint(dense, 'boolean')}")
     stated = [k for k in WINDOW_KEYS if k in value]
     if dense:
         if stated:
@@ -125,13 +123,16 @@ def _scaling(data: Any, axes: tuple[str, ...], tuned_for: Any) -> ScalingSpec:
     _reject_unknown_keys(where, data, SCALING_KEYS)
     mode = data.get("mode", "absolute")
     tuned_grid = _as_tuple(data.get("tuned_grid"))
-    if tuned_grid is None and mode == "relative" and isinstance(tuned_for, Mapping) and "token_grid" in tuned_for:
-        tuned_grid = check_grid("recipe.tuned_for.token_grid", _as_tuple(tuned_for["token_grid"]), axes)
+    if tuned_grid is None and mode == "relative" and tuned_for is not None:  # tuned_for is read: it must be a mapping
+        if not isinstance(tuned_for, Mapping):
+            raise RecipeError(f"recipe.tuned_for: expected a mapping (scaling mode 'relative' reads its "
+                              f"token_grid), got {short_repr(tuned_for)}")
+        if "token_grid" in tuned_for:
+            tuned_grid = check_grid("recipe.tuned_for.token_grid", _as_tuple(tuned_for["token_grid"]), axes)
 
-    overrides_raw = data.get("overrides") or []
-    if not isinstance(overrides_raw, Sequence) or isinstance(overrides_raw, (str, bytes)):
-        raise RecipeError(f"{where}.overrides: expected a list of {{grid: [...], kernel_size: ...}}, "
-                          f"got {short_repr(overrides_raw)}")
+    # Absent or null: no overrides; [] too. {}, 0 or false are errors, never "no overrides".
+    overrides_raw = _list_or_none(f"{where}.overrides", data.get("overrides"),
+                                  "a list of {grid: [...], kernel_size: ...}")
     overrides = []
     for index, item in enumerate(overrides_raw):
         at = f"{where}.overrides[{index}]"
@@ -157,6 +158,16 @@ def _snap(where: str, value: Any) -> SnapSpec | None:
     from ..kernels.tiles import TILE_BACKENDS
 
     raise RecipeError(f"{where}: expected {SNAP_CHOICES.format(list(TILE_BACKENDS))}; got {short_repr(value)}")
+
+
+def _list_or_none(where: str, value: Any, what: str) -> Sequence[Any]:
+    """An optional list section: None (absent or null) as [], a list (or tuple) as it is, else a RecipeError."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise RecipeError(f"{where}: expected {what}, got {short_repr(value)} (type {type(value).__name__}); "
+                          "for none, give [] or leave the key out")
+    return value
 
 
 def _as_tuple(value: Any) -> Any:

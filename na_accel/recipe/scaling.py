@@ -30,7 +30,7 @@ Snapping, per axis of length n with q tile tq and kv tile tk:
 * if the choice visits as many tile pairs as the whole axis, the whole axis is taken instead
   (same kernel work, more context): e.g. an axis that fits in one tile becomes dense.
 
-Causal axes are not snapped.
+Causal axes are not snapped. The search itself is ``na_accel.recipe.snapping``.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from ..errors import ArgumentError, RecipeError
-from ..kernels.tilecount import axis_tiles
 from ..windows import WindowSpec, effective_axes, format_axes
+from .snapping import STRIDE_WEIGHT, snap_axis  # noqa: F401 (re-exported)
 
 # Every per-axis number of a recipe (kernel_size, stride, dilation, grids, tiles) is at most this
 # many tokens: 256x FLUX's 256-token axis at 4096 pixels, and small enough that relative scaling
@@ -51,7 +51,6 @@ MAX_AXIS = 65_536
 SCALING_KEYS = ("mode", "tuned_grid", "overrides", "snap")
 SCALING_MODES = ("absolute", "relative")
 SNAP_AUTO = "auto"
-STRIDE_WEIGHT = 0.5  # how much a stride change counts against a kernel change when snapping
 
 
 @dataclass(frozen=True)
@@ -216,35 +215,3 @@ def snap_resolved(resolved, tiles):
         snapped=f"snapped to {tiles.describe()}",
         requested=(resolved.kernel_size, resolved.stride),
     )
-
-
-def snap_axis(n: int, k0: int, s0: int, d: int, tq: int, tk: int) -> tuple[int, int, int]:
-    """The snapped (kernel, stride, dilation) along one non-causal axis (see the module docstring)."""
-    if k0 == n and d == 1:
-        return k0, s0, d  # already the whole axis
-    kmax = n // d
-    group_lengths = {(n - g + d - 1) // d for g in range(d)}
-    perfect_possible = all(m % tq == 0 and m % tk == 0 for m in group_lengths)
-
-    def cost(k: int, s: int) -> tuple[float, int, int]:
-        return (abs(math.log(k / k0)) + STRIDE_WEIGHT * abs(math.log(s / s0)), -k, s)
-
-    candidates = [(k, s) for k in range(tk, kmax + 1, tk) if k >= 2 for s in range(tq, k + 1, tq)]
-    whole = (n, 1, 1)
-    choice = None
-    if perfect_possible:
-        for k, s in sorted(candidates, key=lambda c: cost(*c)):
-            if axis_tiles(n, k, s, d, False, tq, tk).block_sparse:
-                choice = (k, s, d)
-                break
-    else:
-        aligned = [(k, s) for k, s in candidates if (k // 2 - s // 2) % tk == 0]
-        if aligned:
-            k, s = min(aligned, key=lambda c: cost(*c))
-            choice = (k, s, d)
-    if choice is None:
-        return whole
-    visited = axis_tiles(n, choice[0], choice[1], choice[2], False, tq, tk).visited
-    if visited >= axis_tiles(n, n, 1, 1, False, tq, tk).visited:
-        return whole
-    return choice

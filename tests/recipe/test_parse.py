@@ -250,10 +250,10 @@ BAD_RECIPES = [
     ),
     # --- structure
     pytest.param(
-        base_recipe(layers={"match": "x", "kernel_size": 8}), r"recipe\.layers", r"got dict", id="layers-dict"
+        base_recipe(layers={"match": "x", "kernel_size": 8}), r"recipe\.layers", r"got \{'kernel_size': 8, 'match': 'x'\} \(type dict\)", id="layers-dict"
     ),
-    pytest.param(base_recipe(layers="single_*"), r"recipe\.layers", r"got str", id="layers-str"),
-    pytest.param(base_recipe(layers=7), r"recipe\.layers", r"got int", id="layers-int"),
+    pytest.param(base_recipe(layers="single_*"), r"recipe\.layers", r"got 'single_\*' \(type str\)", id="layers-str"),
+    pytest.param(base_recipe(layers=7), r"recipe\.layers", r"got 7 \(type int\)", id="layers-int"),
     pytest.param(base_recipe(layers=["single_*"]), r"recipe\.layers\[0\]", r"got 'single_\*'", id="rule-str"),
     pytest.param(base_recipe(default=[80, 80]), r"recipe\.default", r"got \[80, 80\]", id="default-list"),
 ]
