@@ -48,10 +48,11 @@ def run(args: argparse.Namespace) -> int:
     from ..tiny import tiny_flux_pipeline, tiny_flux_prompt
     from ..tools.bench import check_recipe_family
     from ..tools.output_paths import check_output_dir
-    from ..tools.sizes import check_count, check_size
+    from ..tools.sizes import MAX_STEPS, check_count, check_size, check_tiny_size
 
     grid = check_size("flux", "tiny-flux", args.height, args.width)  # as bench and compare check it
-    check_count("steps", args.steps, 1)
+    check_tiny_size("tiny-flux", grid, 1, f"{args.height}x{args.width} pixels")
+    check_count("steps", args.steps, 1, MAX_STEPS)
     check_backend_name(args.backend, field="--backend")
     recipe = check_recipe_family(args.recipe or DEMO_RECIPE, "flux", "the demo's tiny-flux")
     check_output_dir("--output-dir", args.output_dir)

@@ -7,12 +7,12 @@ from na_accel.tools.sizes import check_count, check_fraction, check_size
 
 
 @pytest.mark.parametrize("family,size,message", [
-    ("flux", (100, 64, None), "--height: 100 is not valid for m; allowed: a multiple of 16 pixels >= 16"),
-    ("flux", (64, 8, None), "--width: 8 is not valid for m; allowed: a multiple of 16 pixels >= 16"),
+    ("flux", (100, 64, None), "--height: 100 is not valid for m; allowed: a multiple of 16 pixels in [16, 1048576]"),
+    ("flux", (64, 8, None), "--width: 8 is not valid for m; allowed: a multiple of 16 pixels in [16, 1048576]"),
     ("flux", (True, 64, None), "--height: True is not valid for m"),
     ("flux", (64.0, 64, None), "--height: 64.0 is not valid for m"),
     ("flux", (64, 64, 9), "--frames: 9 is not valid for m, an image model; allowed: 1 or none"),
-    ("wan", (64, 64, 6), "--frames: 6 is not valid for m; allowed: 4k+1 frames (1, 5, 9, ...)"),
+    ("wan", (64, 64, 6), "--frames: 6 is not valid for m; allowed: 4k+1 frames in [1, 262141] (1, 5, 9, ..."),
     ("wan", (64, 64, 0), "--frames: 0 is not valid for m; allowed: 4k+1 frames"),
     ("wan", (64, 64, "9"), "--frames: '9' is not valid for m; allowed: 4k+1 frames"),
     ("cosmos", (64, 64, 10), "allowed: 8k+1 frames"),
@@ -39,15 +39,17 @@ def test_a_single_frame_model_of_a_video_family_is_an_image_model():
 
 
 @pytest.mark.parametrize("value,message", [
-    (0, "--steps: 0 is not valid; allowed: an integer >= 1"),
-    (True, "--steps: True is not valid; allowed: an integer >= 1"),
+    (0, r"--steps: 0 is not valid; allowed: an integer in \[1, 9\]"),
+    (10, r"--steps: 10 is not valid; allowed: an integer in \[1, 9\]"),
+    (True, r"--steps: True is not valid; allowed: an integer in \[1, 9\]"),
     (2.0, "--steps: 2.0 is not valid"),
     ("3", "--steps: '3' is not valid"),
 ])
-def test_counts_are_integers_with_a_minimum(value, message):
+def test_counts_are_integers_in_a_range(value, message):
     with pytest.raises(ArgumentError, match=message):
-        check_count("steps", value, 1)
-    assert check_count("steps", 3, 1) == 3 and check_count("warmup", 0, 0) == 0 and check_count("x", None, 1) is None
+        check_count("steps", value, 1, 9)
+    assert check_count("steps", 9, 1, 9) == 9 and check_count("warmup", 0, 0, 9) == 0
+    assert check_count("x", None, 1, 9) is None
 
 
 @pytest.mark.parametrize("value", ["0.5", True, False, 1.5, -0.1, float("nan"), float("inf"), None])
