@@ -23,6 +23,8 @@ CASES = {
         "--batch: 1000000 is not valid; allowed: an integer in [1, 256]",
     ("bench", "tiny-flux", "--recipe", "flux_gna", "--repeats", "1000000"):
         "--repeats: 1000000 is not valid; allowed: an integer in [1, 1000]",
+    ("bench", "tiny-flux", "--recipe", "flux_gna", "--warmup", "101"):
+        "--warmup: 101 is not valid; allowed: an integer in [0, 100]",
     ("bench", "tiny-hunyuan-video", "--recipe", "hunyuan_video_gna", "--frames", "1000001"):
         "--frames: 1000001 is not valid for tiny-hunyuan-video; allowed: 4k+1 frames in [1, 262141]",
     ("bench", "tiny-flux", "--recipe", "flux_gna", "--height", "65536", "--width", "65536"):

@@ -33,8 +33,6 @@ def no_model(monkeypatch):
     (["--steps", "1001"], r"--steps: 1001 is not valid; allowed: an integer in \[1, 1000\]"),
     (["--batch", "0"], r"--batch: 0 is not valid; allowed: an integer in \[1, 256\]"),
     (["--batch", "257"], r"--batch: 257 is not valid; allowed: an integer in \[1, 256\]"),
-    (["--repeats", "1001"], r"--repeats: 1001 is not valid; allowed: an integer in \[1, 1000\]"),
-    (["--warmup", "101"], r"--warmup: 101 is not valid; allowed: an integer in \[0, 100\]"),
     (["--text-len", "65537"], r"--text-len: 65537 is not valid; allowed: an integer in \[1, 65536\]"),
     (["--frames", "0"], "--frames: 0 is not valid for tiny-flux, an image model; allowed: 1 or none"),
     (["--height", "2048", "--width", "2048"], r"tiny-flux at 2048x2048 pixels \(token grid 128x128, batch 1\) is "
