@@ -20,8 +20,8 @@ from .run_summary import no_sparse_reason, patch_summary
 from .loaded_models import LoadedModel, validate_size
 
 DEFAULT_PROMPT = "a photo of a red fox in fresh snow"
-JSON_KINDS = {dict: "an object", str: "a string", int: "a number", float: "a number", bool: "a boolean",
-              type(None): "null"}
+JSON_KINDS = {dict: "a JSON object", str: "a JSON string", int: "a JSON number", float: "a JSON number",
+              bool: "a JSON boolean", type(None): "JSON null"}
 # The files ``write_outputs`` may write in one comparison's folder (images or videos), relative names.
 PICTURE_NAMES = ("dense.png", "patched.png", "side_by_side.png", "dense.gif", "patched.gif", "side_by_side.gif",
                  "dense.mp4", "patched.mp4", "side_by_side.mp4", "dense_frames/frame_0000.png",
@@ -59,8 +59,8 @@ def read_prompts(path: str | Path) -> list[str]:
         except json.JSONDecodeError as exc:
             raise ArgumentError(f"--prompt-file: {str(path)!r} looks like JSON but does not parse: {exc}") from None
         if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
-            what = "a list with non-strings" if isinstance(prompts, list) else JSON_KINDS.get(type(prompts), "a value")
-            raise ArgumentError(f"--prompt-file: {str(path)!r} holds JSON {what}; allowed: a JSON list of strings, "
+            what = "a JSON list with non-strings" if isinstance(prompts, list) else JSON_KINDS[type(prompts)]
+            raise ArgumentError(f"--prompt-file: {str(path)!r} holds {what}; allowed: a JSON list of strings, "
                                 "or one prompt per line")
         empty = [i for i, p in enumerate(prompts) if not p.strip()]
         if empty:
