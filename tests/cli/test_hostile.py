@@ -10,6 +10,7 @@ taking the machine down.
 
 import errno
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -189,11 +190,22 @@ def test_a_demo_whose_write_fails_ends_in_one_line_with_the_metrics(tmp_path, mo
     assert json.loads((tmp_path / MANIFEST).read_text())["files"] == ["demo.png", "dense.png", "patched.png"]
 
 
-@pytest.mark.parametrize("argv", [
-    ["demo", "--steps", "1000"],
-    ["bench", *TINY, "--steps", "1000", "--repeats", "1000", "--no-progress"],
+def _read_until(stream, marker: bytes, seconds: float) -> bytes:
+    """What ``stream`` (a pipe) gave until ``marker`` appeared (tqdm writes without newlines)."""
+    seen, deadline = b"", time.monotonic() + seconds
+    while marker not in seen:
+        assert time.monotonic() < deadline, f"no {marker!r} within {seconds} s: {seen!r}"
+        chunk = os.read(stream.fileno(), 4096)
+        assert chunk, f"the command ended before {marker!r}: {seen!r}"
+        seen += chunk
+    return seen
+
+
+@pytest.mark.parametrize("argv,stream,marker", [
+    (["demo", "--steps", "1000"], "stdout", b"Tiny FLUX pipeline"),  # printed just before the generations
+    (["bench", *TINY, "--steps", "1000", "--repeats", "1000"], "stderr", b"dense/patched"),  # its progress bar
 ])
-def test_ctrl_c_is_one_line_exit_130_and_keeps_the_previous_run(tmp_path, argv):
+def test_ctrl_c_is_one_line_exit_130_and_keeps_the_previous_run(tmp_path, argv, stream, marker):
     out = tmp_path / "out"
     previous = out / "dense.png"
     previous.parent.mkdir()
@@ -202,18 +214,18 @@ def test_ctrl_c_is_one_line_exit_130_and_keeps_the_previous_run(tmp_path, argv):
                                             "sizes": {"dense.png": previous.stat().st_size}}))
     extra = ["--output-dir", str(out)] if argv[0] == "demo" else ["--json", str(tmp_path / "b.json")]
     process = subprocess.Popen([sys.executable, "-m", "na_accel.cli", *argv, *extra], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=_limit_memory(6 * GIB))
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_limit_memory(6 * GIB))
     try:
-        if argv[0] == "demo":
-            assert "Tiny FLUX pipeline" in process.stdout.readline()  # printed just before the generations
-        else:
-            time.sleep(8)  # imports and the model build; then the 2000 timed runs
+        before = _read_until(getattr(process, stream), marker, 90)
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
+    stderr = ((before if stream == "stderr" else b"") + stderr).decode()
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
-    assert stderr.strip() == "na-accel: interrupted"
+    assert stderr.strip().splitlines()[-1].split("\r")[-1].strip() == "na-accel: interrupted"
+    if stream == "stdout":
+        assert stderr.strip() == "na-accel: interrupted"
     assert previous.read_bytes() == b"the previous run's picture"
+    assert not (tmp_path / "b.json").exists()
