@@ -76,3 +76,15 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
             overrides[key] = value
     return overrides
 
+
+def check_prompt(prompt: str | None) -> str:
+    """``--prompt``: the text, or the default prompt when not given; an empty (or blank) one is refused
+    rather than silently replaced by the default."""
+    from ..tools.compare import DEFAULT_PROMPT
+
+    if prompt is None:
+        return DEFAULT_PROMPT
+    if not prompt.strip():
+        raise ArgumentError(f"--prompt: {prompt!r} is empty; allowed: some text, or leave --prompt out for the "
+                            f"default ({DEFAULT_PROMPT!r})")
+    return prompt

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from ..tools.compare import DEFAULT_PROMPT
-from .arguments import add_model_arguments
+from .arguments import add_model_arguments, check_prompt
 from .model_run import prepare_model_run
 
 NAME = "bench"
@@ -30,17 +30,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from ..tools.bench import BenchSettings, format_table, run_bench
-    from ..tools.output_paths import check_output_file
+    from ..tools.output_paths import OutputWriteError, check_output_file, write_output
     from ..tools.report import write_json
 
     path = bench_json_path(args)
+    check_prompt(args.prompt)
     prepared = prepare_model_run(args, lambda: check_output_file("--json", path))
     settings = BenchSettings(height=prepared.height, width=prepared.width, frames=prepared.frames,
                              steps=prepared.steps, batch=args.batch, warmup=args.warmup, repeats=args.repeats,
-                             seed=args.seed, prompt=args.prompt or DEFAULT_PROMPT, progress=not args.no_progress)
+                             seed=args.seed, prompt=check_prompt(args.prompt), progress=not args.no_progress)
     result = run_bench(prepared.model, prepared.recipe, settings, backend=args.backend)
     result = {"command": NAME, **prepared.header(args), **result}
-    write_json(path, result)
+    try:
+        write_output("--json", path, lambda: write_json(path, result), result=result)
+    except OutputWriteError:
+        print(format_table(result) + "\n")  # the measurement, then (main) its JSON and the error line
+        raise
     print(format_table(result))
     print(f"\nWrote {path}")
     return 0

@@ -34,13 +34,13 @@ def run(args: argparse.Namespace) -> int:
     from ..tools.calibrate import calibrate, format_calibration
     from ..tools.devices import parse_device, parse_dtype
     from ..tools.output_paths import check_output_file
+    from ..tools.sizes import MAX_HEAD_DIM, MAX_HEADS, MAX_REPEATS, check_count
 
     device = parse_device(args.device)
     dtype = parse_dtype(args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))
-    for flag, value, minimum in (("--heads", args.heads, 1), ("--head-dim", args.head_dim, 1),
-                                 ("--repeats", args.repeats, 1)):
-        if value < minimum:
-            raise ArgumentError(f"{flag}: {value} is out of range; allowed: >= {minimum}")
+    check_count("heads", args.heads, 1, MAX_HEADS)
+    check_count("head_dim", args.head_dim, 1, MAX_HEAD_DIM)
+    check_count("repeats", args.repeats, 1, MAX_REPEATS)
     if not 0 <= args.call_overhead_us < 1e6:
         raise ArgumentError(f"--call-overhead-us: {args.call_overhead_us} is out of range; allowed: [0, 1e6)")
     if args.output is not None:

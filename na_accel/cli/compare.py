@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import ArgumentError
 from ..tools.compare import DEFAULT_PROMPT
 from ..windows import format_axes
-from .arguments import add_model_arguments, add_output_dir_argument
+from .arguments import add_model_arguments, add_output_dir_argument, check_prompt
 from .model_run import prepare_model_run
 
 NAME = "compare"
@@ -33,10 +33,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tools.compare import CompareSettings, read_prompts, run_compare, write_compare
+    from ..tools.compare import CompareSettings, compare_output_names, read_prompts, run_compare, write_compare
     from ..tools.compare_summary import format_compare_summary
     from ..tools.metrics import QualityMetrics
-    from ..tools.output_paths import check_output_dir
+    from ..tools.output_paths import check_output_dir, check_output_names
     from ..tools.run_folder import RunFolder
 
     if args.prompt_file is not None and args.prompt is not None:
@@ -46,15 +46,21 @@ def run(args: argparse.Namespace) -> int:
             "--random-weights: compare needs pictures, and random-weight models have no VAE (they output "
             "latents); compare a tiny preset or real weights (bench measures random-weight models)"
         )
-    prompts = read_prompts(args.prompt_file) if args.prompt_file is not None else [args.prompt or DEFAULT_PROMPT]
+    prompts = read_prompts(args.prompt_file) if args.prompt_file is not None else [check_prompt(args.prompt)]
     metrics = QualityMetrics(lpips_weights=args.lpips_weights, clip_model=args.clip_model)
-    prepared = prepare_model_run(args, lambda: check_output_dir("--output-dir", args.output_dir))
+    html_report = args.prompt_file is not None
+
+    def check_outputs() -> None:
+        check_output_dir("--output-dir", args.output_dir)
+        check_output_names("--output-dir", args.output_dir, compare_output_names(len(prompts), html_report))
+
+    prepared = prepare_model_run(args, check_outputs)
     model, steps = prepared.model, prepared.steps
     settings = CompareSettings(height=prepared.height, width=prepared.width, frames=prepared.frames, steps=steps,
                                seed=args.seed, progress=not args.no_progress)
     folder = RunFolder(args.output_dir, NAME)
     result = run_compare(model, prepared.recipe, settings, prompts, folder, metrics=metrics,
-                         backend=args.backend, html_report=args.prompt_file is not None)
+                         backend=args.backend, html_report=html_report)
     result = {"command": NAME, **prepared.header(args), **result}
     size = f"{prepared.height}x{prepared.width}" + (f"x{prepared.frames} frames" if model.is_video else "")
     recipe = result["recipe"]

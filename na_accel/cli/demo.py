@@ -26,6 +26,10 @@ DEMO_RECIPE = {
 }
 
 
+# What the demo writes in its --output-dir (checked before the run: no name taken by a folder).
+DEMO_OUTPUTS = ("demo.png", "dense.png", "patched.png", "metrics.json", ".na-accel-run.json")
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(NAME, help="GNA on an embedded tiny FLUX pipeline (CPU, offline)")
     parser.add_argument("--recipe", default=None,
@@ -47,14 +51,16 @@ def run(args: argparse.Namespace) -> int:
     from ..kernels import check_backend_name
     from ..tiny import tiny_flux_pipeline, tiny_flux_prompt
     from ..tools.bench import check_recipe_family
-    from ..tools.output_paths import check_output_dir
-    from ..tools.sizes import check_count, check_size
+    from ..tools.output_paths import check_output_dir, check_output_names
+    from ..tools.sizes import MAX_STEPS, check_count, check_size, check_tiny_size
 
     grid = check_size("flux", "tiny-flux", args.height, args.width)  # as bench and compare check it
-    check_count("steps", args.steps, 1)
+    check_tiny_size("tiny-flux", grid, 1, f"{args.height}x{args.width} pixels")
+    check_count("steps", args.steps, 1, MAX_STEPS)
     check_backend_name(args.backend, field="--backend")
     recipe = check_recipe_family(args.recipe or DEMO_RECIPE, "flux", "the demo's tiny-flux")
     check_output_dir("--output-dir", args.output_dir)
+    check_output_names("--output-dir", args.output_dir, DEMO_OUTPUTS)
     pipe = tiny_flux_pipeline(seed=args.seed)
     prompt = tiny_flux_prompt(seed=args.seed)
     print(f"Tiny FLUX pipeline (random weights), {args.height}x{args.width} pixels -> token grid "
@@ -98,6 +104,7 @@ def print_demo_outputs(out_dir: Path, dense: torch.Tensor, sparse: torch.Tensor)
     """The demo's pictures and quality metrics, written the way `na-accel compare`
     writes them; the files of the previous run in ``out_dir`` are replaced (``RunFolder``)."""
     from ..tools.metrics import QualityMetrics, format_metrics
+    from ..tools.output_paths import write_output
     from ..tools.report import save_png, save_side_by_side, write_json
     from ..tools.run_folder import RunFolder
 
@@ -105,14 +112,22 @@ def print_demo_outputs(out_dir: Path, dense: torch.Tensor, sparse: torch.Tensor)
     print("\nQuality of GNA vs dense (what `na-accel compare` reports):")
     print("  " + format_metrics(metrics).replace("\n", "\n  "))
     folder = RunFolder(out_dir, NAME)
-    replaced = folder.clear_previous()
-    outputs = (
-        (save_side_by_side(out_dir / "demo.png", dense, sparse), "dense | GNA | |difference| heat map"),
-        (save_png(out_dir / "dense.png", dense), "dense attention"),
-        (save_png(out_dir / "patched.png", sparse), "GNA"),
-        (write_json(out_dir / "metrics.json", metrics), "PSNR, SSIM (LPIPS / CLIP: see --help of compare)"),
-    )
-    folder.record(path for path, _ in outputs)
+
+    def write():
+        replaced = folder.clear_previous()
+        outputs = []
+        try:
+            outputs.append((save_side_by_side(out_dir / "demo.png", dense, sparse),
+                            "dense | GNA | |difference| heat map"))
+            outputs.append((save_png(out_dir / "dense.png", dense), "dense attention"))
+            outputs.append((save_png(out_dir / "patched.png", sparse), "GNA"))
+            outputs.append((write_json(out_dir / "metrics.json", metrics),
+                            "PSNR, SSIM (LPIPS / CLIP: see --help of compare)"))
+        finally:
+            folder.record(path for path, _ in outputs)
+        return replaced, outputs
+
+    replaced, outputs = write_output("--output-dir", out_dir, write, result=metrics)
     print(f"\nOutputs in {out_dir}/" + (f" (replaced the previous run's {len(replaced)} files)" if replaced else "")
           + ":")
     for path, what in outputs:

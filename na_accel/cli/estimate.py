@@ -49,11 +49,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from ..tools.estimate import estimate_recipe, format_estimate
-    from ..tools.output_paths import check_output_file
+    from ..tools.output_paths import check_output_file, write_output
     from ..tools.report import write_json
 
     if args.bench_json is not None and args.attention_share is not None:
         raise ArgumentError("--attention-share and --bench-json: give one of them, not both")
+    if (args.q_tile is None) != (args.kv_tile is None):
+        given, missing = ("--q-tile", "--kv-tile") if args.kv_tile is None else ("--kv-tile", "--q-tile")
+        raise ArgumentError(f"{given}: given without {missing}; give both (e.g. --q-tile 16x8 --kv-tile 16x8) "
+                            "or neither (NATTEN's default tiles)")
     if args.json is not None:
         check_output_file("--json", args.json)
     options = dict(
@@ -77,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         result.attention_share_source = source
     print(format_estimate(result))
     if args.json is not None:
-        write_json(args.json, result.to_dict())
+        write_output("--json", args.json, lambda: write_json(args.json, result.to_dict()), result=result.to_dict())
         print(f"\nWrote {args.json}")
     return 0
 
@@ -98,9 +102,12 @@ def parse_tile(flag: str, text: str | None) -> tuple[int, ...] | None:
 def attention_share_from_bench(path: Path, family: str, grid: Sequence[int]) -> tuple[float, str]:
     """``--bench-json``: the dense run's measured attention share from a ``na-accel bench --json`` file,
     checked to be for the same model family and token grid (the share grows with the token count)."""
+    from ..tools.input_files import read_input_text
+
+    text = read_input_text("--bench-json", path)  # a regular file of at most MAX_INPUT_BYTES, UTF-8
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise ArgumentError(f"--bench-json: cannot read {str(path)!r} as JSON ({exc})") from None
     try:
         share = float(data["runs"]["dense"]["attention_share"])

@@ -56,8 +56,17 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
     except NaAccelError as exc:
-        print(f"na-accel: error: {exc}", file=sys.stderr)
+        result = getattr(exc, "result", None)  # a measurement whose file could not be written (OutputWriteError)
+        if result is not None:
+            _print_result(result)
+        print(f"na-accel: error: {exc}" + ("; the result is printed to stdout above" if result is not None else ""),
+              file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C: one line, the shell's code for SIGINT (128 + 2); a run folder is replaced only after
+        # its run completed, so the previous complete one is still there.
+        print("\nna-accel: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # The reader went away (`na-accel estimate ... | head`): stop quietly, as Python's docs advise
         # (https://docs.python.org/3/library/signal.html#note-on-sigpipe): point stdout at devnull so
@@ -67,3 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError):  # stdout is no file (captured in-process): nothing left to flush
             pass
         return 1
+
+
+def _print_result(result: object) -> None:
+    import json
+
+    from ..tools.report import json_safe
+
+    try:
+        print(json.dumps(json_safe(result), indent=2, allow_nan=False, default=str))
+        sys.stdout.flush()
+    except (OSError, ValueError, TypeError):  # stdout itself is gone: the error line still goes to stderr
+        pass

@@ -8,10 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..tools import sizes
 from .arguments import parse_overrides
 
-# The integer options and their smallest allowed value (absent ones, e.g. compare's --batch, are skipped).
-COUNT_MINIMUMS = {"steps": 1, "batch": 1, "repeats": 1, "warmup": 0, "text_len": 1, "frames": 1}
+# The integer options and their allowed range (absent ones, e.g. compare's --batch, are skipped); the
+# maximums are documented in tools.sizes. A known model's --frames is its geometry's to check (per model).
+COUNT_LIMITS = {"steps": (1, sizes.MAX_STEPS), "batch": (1, sizes.MAX_BATCH), "repeats": (1, sizes.MAX_REPEATS),
+                "warmup": (0, sizes.MAX_WARMUP), "text_len": (1, sizes.MAX_TEXT_LEN),
+                "frames": (1, sizes.MAX_FRAMES)}
 
 
 @dataclass
@@ -45,23 +49,29 @@ def prepare_model_run(args: argparse.Namespace, check_outputs: Callable[[], Any]
     from ..recipe.parse import load_recipe
     from ..tools.bench import check_recipe_family
     from ..tools.devices import parse_device, parse_dtype
-    from ..tools.sizes import check_count, check_size
+    from ..tools.sizes import check_count, check_size, check_tiny_size
     from ..tools.zoo import MODELS, load_model  # looked up at run time: tests replace load_model
 
-    for name, minimum in COUNT_MINIMUMS.items():
-        check_count(name, getattr(args, name, None), minimum)
+    spec = MODELS.get(args.model)
+    for name, (minimum, maximum) in COUNT_LIMITS.items():
+        if name != "frames" or spec is None:  # a known model's frames: its geometry's check (below) says more
+            check_count(name, getattr(args, name, None), minimum, maximum)
     check_backend_name(args.backend, field="--backend")
     recipe = load_recipe(args.recipe)
     overrides = parse_overrides(args.config_override)
     parse_dtype(args.dtype)
     parse_device(args.device)
-    spec = MODELS.get(args.model)
     if spec is not None:
         check_recipe_family(recipe, spec.family, args.model)
         geometry = spec.geometry  # the sizes given, checked now (the family's defaults stand in for the rest)
-        check_size(geometry, args.model, geometry.default_height if args.height is None else args.height,
-                   geometry.default_width if args.width is None else args.width, args.frames,
-                   single_frame=spec.single_frame)
+        height = geometry.default_height if args.height is None else args.height
+        width = geometry.default_width if args.width is None else args.width
+        grid = check_size(geometry, args.model, height, width, args.frames, single_frame=spec.single_frame)
+        video = geometry.is_video and not spec.single_frame
+        sized = args.height is not None and args.width is not None and (args.frames is not None or not video)
+        if spec.config_file is None and sized:  # a tiny preset at a size given in full: what fits, checked now
+            # (with a default filled in, run_bench / run_compare check it once the preset's defaults are known)
+            check_tiny_size(args.model, grid, getattr(args, "batch", None) or 1, f"{height}x{width} pixels")
     check_outputs()
     model = load_model(args.model, random_weights=args.random_weights, device=args.device, dtype=args.dtype,
                        seed=args.seed, config_overrides=overrides, text_len=args.text_len)

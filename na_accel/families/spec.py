@@ -12,11 +12,25 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import math
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Callable, Mapping
 
 from ..errors import ArgumentError
+
+# Size bounds of ``FamilyGeometry.token_grid``, the one size check (estimate, bench, compare, demo).
+# Per axis: the recipes' own bound (na_accel.recipe.scaling.MAX_AXIS, restated here so that families
+# import nothing from recipes; a test keeps them equal): windows, strides and tiles are at most that
+# many tokens, so a longer axis could not be described by a recipe anyway.
+MAX_AXIS_TOKENS = 65_536
+# In all: 2**22 tokens, ~35x HunyuanVideo's default 720x1280 x 129 frames (118,800 tokens) and ~4x a
+# 4K (2160x3840) video of 129 frames (1.07M). One hidden state of a 3072-wide transformer at 2**22
+# tokens is 24 GiB in bf16: a few of them fill the largest single GPU, and dense attention there is
+# hours per step. Beyond it no model runs, and the tools' own per-token work would exhaust memory.
+MAX_TOKENS = 2**22
+MAX_TOKENS_WHY = ("na_accel.families.spec.MAX_TOKENS: one hidden state there is ~24 GiB in bf16, "
+                  "past what a single GPU runs")
 
 
 def is_int(value: Any) -> bool:
@@ -59,23 +73,37 @@ class FamilyGeometry:
         name = self.family if name is None else name
         step = self.pixels_per_token
         for field, value in (("height", height), ("width", width)):
-            if not is_int(value) or value < step or value % step:
+            if not is_int(value) or not step <= value <= step * MAX_AXIS_TOKENS or value % step:
                 raise ArgumentError(
-                    f"--{field}: {value!r} is not valid for {name}; allowed: a multiple of {step} "
-                    f"pixels >= {step} (one {self.family} token is {step}x{step} pixels)"
+                    f"--{field}: {value!r} is not valid for {name}; allowed: a multiple of {step} pixels in "
+                    f"[{step}, {step * MAX_AXIS_TOKENS}] (one {self.family} token is {step}x{step} pixels; at "
+                    f"most {MAX_AXIS_TOKENS} tokens per axis)"
                 )
         spatial = (height // step, width // step)
         if not self.is_video or single_frame:
             if frames is not None and not (is_int(frames) and frames == 1):
                 raise ArgumentError(f"--frames: {frames!r} is not valid for {name}, an image model; allowed: 1 or none")
-            return (1, *spatial) if self.is_video else spatial
-        c = self.frames_per_token
-        frames = self.default_frames if frames is None else frames
-        if not (is_int(frames) and frames >= 1 and (frames - 1) % c == 0):
+            grid = (1, *spatial) if self.is_video else spatial
+        else:
+            c = self.frames_per_token
+            frames = self.default_frames if frames is None else frames
+            most = c * (MAX_AXIS_TOKENS - 1) + 1
+            if not (is_int(frames) and 1 <= frames <= most and (frames - 1) % c == 0):
+                raise ArgumentError(
+                    f"--frames: {frames!r} is not valid for {name}; allowed: {c}k+1 frames in [1, {most}] "
+                    f"(1, {c + 1}, {2 * c + 1}, ...; at most {MAX_AXIS_TOKENS} latent frames)"
+                )
+            grid = ((frames - 1) // c + 1, *spatial)
+        tokens = math.prod(grid)
+        if tokens > MAX_TOKENS:
+            size = f"{height}x{width} pixels" + (f" x {frames} frames" if len(grid) == 3 and not single_frame
+                                                 and self.is_video else "")
+            flags = "--height x --width" + (" x --frames" if self.is_video and not single_frame else "")
             raise ArgumentError(
-                f"--frames: {frames!r} is not valid for {name}; allowed: {c}k+1 frames (1, {c + 1}, {2 * c + 1}, ...)"
+                f"{flags}: {size} is {'x'.join(map(str, grid))} = {tokens:,} tokens for {name}; allowed: at most "
+                f"{MAX_TOKENS:,} tokens ({MAX_TOKENS_WHY})"
             )
-        return ((frames - 1) // c + 1, *spatial)
+        return grid
 
 
 # (transformer, grid, *, batch, text_len, seed, device, dtype) -> forward kwargs, "hidden_states" and
@@ -145,4 +173,4 @@ def numbered(pattern: str, count: int) -> tuple[str, ...]:
     return tuple(pattern.format(i) for i in range(int(count)))
 
 
-__all__ = ["FamilyGeometry", "FamilySpec", "InputBuilder", "is_int", "numbered"]
+__all__ = ["MAX_AXIS_TOKENS", "MAX_TOKENS", "FamilyGeometry", "FamilySpec", "InputBuilder", "is_int", "numbered"]

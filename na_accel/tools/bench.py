@@ -157,7 +157,7 @@ def run_bench(model: LoadedModel, recipe: Any, settings: BenchSettings, *, backe
     """
     from tqdm.auto import tqdm
 
-    grid = validate_size(model, settings.height, settings.width, settings.frames)
+    grid = validate_size(model, settings.height, settings.width, settings.frames, settings.batch)
     recipe = check_recipe_family(recipe, model.family, model.name)
     device = next(model.transformer.parameters()).device
     clock = Clock(device)

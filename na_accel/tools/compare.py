@@ -13,10 +13,27 @@ from ..errors import ArgumentError
 from .metrics import QualityMetrics
 from .report import write_html_report, write_json, write_outputs
 from .run_folder import RunFolder
+from .input_files import read_input_text
+from .output_paths import write_output
+from .run_folder import MANIFEST
 from .run_summary import no_sparse_reason, patch_summary
 from .loaded_models import LoadedModel, validate_size
 
 DEFAULT_PROMPT = "a photo of a red fox in fresh snow"
+JSON_KINDS = {dict: "a JSON object", str: "a JSON string", int: "a JSON number", float: "a JSON number",
+              bool: "a JSON boolean", type(None): "JSON null"}
+# The files ``write_outputs`` may write in one comparison's folder (images or videos), relative names.
+PICTURE_NAMES = ("dense.png", "patched.png", "side_by_side.png", "dense.gif", "patched.gif", "side_by_side.gif",
+                 "dense.mp4", "patched.mp4", "side_by_side.mp4", "dense_frames/frame_0000.png",
+                 "patched_frames/frame_0000.png")
+
+
+def compare_output_names(prompts: int, html_report: bool) -> list[str]:
+    """The names compare writes inside its --output-dir (checked before the run: none taken by a folder)."""
+    names = ["metrics.json", MANIFEST] + (["report.html"] if html_report else [])
+    if prompts == 1 and not html_report:
+        return names + list(PICTURE_NAMES)
+    return names + [f"prompt_{i:03d}/{name}" for i in range(prompts) for name in PICTURE_NAMES]
 
 
 @dataclass
@@ -30,18 +47,25 @@ class CompareSettings:
 
 
 def read_prompts(path: str | Path) -> list[str]:
-    """A prompt file: a JSON list of strings, or one prompt per line (blank lines and # comments skipped)."""
+    """A prompt file (UTF-8, at most ``MAX_INPUT_BYTES``): a JSON list of non-empty strings, or one
+    prompt per line (blank lines and # comments skipped). Other JSON (an object) is refused, not run
+    as one prompt."""
     path = Path(path)
-    if not path.is_file():
-        raise ArgumentError(f"--prompt-file: {str(path)!r} is not a file")
-    text = path.read_text()
-    if text.lstrip().startswith("["):
+    text = read_input_text("--prompt-file", path)
+    start = text.lstrip()[:1]
+    if start in ("[", "{"):
         try:
             prompts = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ArgumentError(f"--prompt-file: {str(path)!r} looks like JSON but does not parse: {exc}") from None
         if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
-            raise ArgumentError(f"--prompt-file: {str(path)!r} must be a JSON list of strings")
+            what = "a JSON list with non-strings" if isinstance(prompts, list) else JSON_KINDS[type(prompts)]
+            raise ArgumentError(f"--prompt-file: {str(path)!r} holds {what}; allowed: a JSON list of strings, "
+                                "or one prompt per line")
+        empty = [i for i, p in enumerate(prompts) if not p.strip()]
+        if empty:
+            raise ArgumentError(f"--prompt-file: {str(path)!r}: prompt {empty[0]} of the JSON list is empty; "
+                                "allowed: non-empty strings")
     else:
         prompts = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not prompts:
@@ -94,20 +118,29 @@ def run_compare(
     finally:
         unpatch(model.pipe)
 
-    folder.clear_previous()
+    # The metrics first, so a write that fails below (a full disk) still reports them.
     entries = []
     for index, (prompt, dense, patched) in enumerate(zip(prompts, dense_outputs, patched_outputs)):
         prompt_dir = out_dir if len(prompts) == 1 and not html_report else out_dir / f"prompt_{index:03d}"
-        written: list[Path] = []
-        files = write_outputs(prompt_dir, dense, patched, written)
-        folder.record(written)
         entries.append({
             "prompt": prompt,
             "folder": prompt_dir.relative_to(out_dir).as_posix() if prompt_dir != out_dir else ".",
-            "files": files,
+            "files": None,
             "metrics": metrics.compute(dense, patched, prompt),
         })
     averages = average_metrics([entry["metrics"] for entry in entries])
+
+    def write_pictures() -> None:
+        folder.clear_previous()
+        for entry, dense, patched in zip(entries, dense_outputs, patched_outputs):
+            written: list[Path] = []
+            try:
+                entry["files"] = write_outputs(out_dir / entry["folder"], dense, patched, written)
+            finally:
+                folder.record(written)
+
+    measured = {"token_grid": list(grid), "outputs": entries, "averages": averages}
+    write_output("--output-dir", out_dir, write_pictures, result=measured)
     summary = patch_summary(recipe, report, backend, runs=len(prompts))
     result: dict[str, Any] = {
         "token_grid": list(grid),
@@ -145,11 +178,18 @@ def write_compare(result: dict[str, Any], out_dir: Path | RunFolder, title: str,
                   header: dict[str, Any]) -> dict[str, Path]:
     """metrics.json and (for a prompt set) the self-contained report.html, recorded as this run's."""
     folder = out_dir if isinstance(out_dir, RunFolder) else RunFolder(out_dir, "compare")
-    written = {"metrics": write_json(folder.path / "metrics.json", result)}
-    if result.get("report"):
-        written["report"] = write_html_report(
-            folder.path / result["report"], title, header, result["outputs"], result["averages"],
-            result["skipped_metrics"],
-        )
-    folder.record(written.values())
+    written: dict[str, Path] = {}
+
+    def write() -> None:
+        try:
+            written["metrics"] = write_json(folder.path / "metrics.json", result)
+            if result.get("report"):
+                written["report"] = write_html_report(
+                    folder.path / result["report"], title, header, result["outputs"], result["averages"],
+                    result["skipped_metrics"],
+                )
+        finally:
+            folder.record(written.values())
+
+    write_output("--output-dir", folder.path, write, result=result)
     return written

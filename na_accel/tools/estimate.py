@@ -33,7 +33,7 @@ from ..recipe.scaling import SnapContext
 from ..speed.model import CostEstimate
 from .estimate_speed import add_cost_model, cost_profile
 from ..windows import effective_axes, format_axes
-from .sizes import check_count, check_fraction
+from .sizes import MAX_HEAD_DIM, MAX_STEPS, check_count, check_fraction
 
 # ---------------------------------------------------------------------------------------------
 # A recipe on a model family at a resolution
@@ -194,9 +194,9 @@ def estimate_recipe(
     if geometry.is_video and frames is None:
         frames = geometry.default_frames
     family = family_model(model)
-    head_dim = check_count("head_dim", family.head_dim if head_dim is None else head_dim, 1)
+    head_dim = check_count("head_dim", family.head_dim if head_dim is None else head_dim, 1, MAX_HEAD_DIM)
     bits = dtype_bits(dtype)
-    steps = check_count("steps", family.default_steps if steps is None else steps, 1)
+    steps = check_count("steps", family.default_steps if steps is None else steps, 1, MAX_STEPS)
     if attention_share is not None:
         attention_share = check_fraction("attention_share", attention_share)
 

@@ -123,9 +123,15 @@ class SyntheticModel(LoadedModel):
         return self.pipe(grid=grid, num_inference_steps=steps, batch=batch, seed=seed)
 
 
-def validate_size(model: LoadedModel, height: int, width: int, frames: int | None) -> tuple[int, ...]:
-    """The token grid for the size, or an ArgumentError naming the field, the value and what is allowed."""
-    return model.geometry.token_grid(height, width, frames, name=model.name, single_frame=model.single_frame)
+def validate_size(model: LoadedModel, height: int, width: int, frames: int | None, batch: int = 1) -> tuple[int, ...]:
+    """The token grid for the size, or an ArgumentError naming the field, the value and what is allowed
+    (tiny presets: also what fits in memory, ``tools.sizes.check_tiny_size``)."""
+    from .sizes import check_tiny_size
+
+    grid = model.geometry.token_grid(height, width, frames, name=model.name, single_frame=model.single_frame)
+    if model.source == "tiny preset":
+        check_tiny_size(model.name, grid, batch, f"{height}x{width} pixels")
+    return grid
 
 
 __all__ = ["LoadedModel", "PipelineModel", "SyntheticModel", "model_geometry", "validate_size"]

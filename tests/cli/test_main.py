@@ -38,8 +38,8 @@ def test_demo_with_a_shipped_recipe(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["demo", "--height", "40"], "--height: 40 is not valid for tiny-flux; allowed: a multiple of 16 pixels >= 16"),
-    (["demo", "--steps", "0"], "--steps: 0 is not valid; allowed: an integer >= 1"),
+    (["demo", "--height", "40"], "--height: 40 is not valid for tiny-flux; allowed: a multiple of 16 pixels in [16, 1048576]"),
+    (["demo", "--steps", "0"], "--steps: 0 is not valid; allowed: an integer in [1, 1000]"),
     (["demo", "--recipe", "nope"], "unknown shipped recipe 'nope'"),
     (["demo", "--backend", "cudnn"], "unknown backend 'cudnn'"),
 ])

@@ -29,9 +29,15 @@ def no_model(monkeypatch):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--steps", "0"], "--steps: 0 is not valid; allowed: an integer >= 1"),
-    (["--batch", "0"], "--batch: 0 is not valid; allowed: an integer >= 1"),
-    (["--frames", "0"], "--frames: 0 is not valid; allowed: an integer >= 1"),
+    (["--steps", "0"], r"--steps: 0 is not valid; allowed: an integer in \[1, 1000\]"),
+    (["--steps", "1001"], r"--steps: 1001 is not valid; allowed: an integer in \[1, 1000\]"),
+    (["--batch", "0"], r"--batch: 0 is not valid; allowed: an integer in \[1, 256\]"),
+    (["--batch", "257"], r"--batch: 257 is not valid; allowed: an integer in \[1, 256\]"),
+    (["--text-len", "65537"], r"--text-len: 65537 is not valid; allowed: an integer in \[1, 65536\]"),
+    (["--frames", "0"], "--frames: 0 is not valid for tiny-flux, an image model; allowed: 1 or none"),
+    (["--height", "2048", "--width", "2048"], r"tiny-flux at 2048x2048 pixels \(token grid 128x128, batch 1\) is "
+                                              r"16,384 tokens per call; allowed for the tiny presets"),
+    (["--height", "1024", "--width", "1024", "--batch", "5"], r"batch x tokens\^2 <= 8192\^2"),
     (["--backend", "cudnn"], "--backend: unknown backend 'cudnn'"),
     (["--recipe", "wan_gna"], "--recipe: wan_gna is for model family 'wan', but tiny-flux is 'flux'"),
     (["--config-override", "num_layers"], "--config-override: 'num_layers' is not KEY=VALUE"),

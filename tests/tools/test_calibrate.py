@@ -44,7 +44,9 @@ def test_calibrate_caches_a_profile_the_gate_uses(cache, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--heads", "0"], "--heads: 0 is out of range"),
+    (["--heads", "0"], "--heads: 0 is not valid; allowed: an integer in [1, 1024]"),
+    (["--head-dim", "4096"], "--head-dim: 4096 is not valid; allowed: an integer in [1, 1024]"),
+    (["--repeats", "1001"], "--repeats: 1001 is not valid; allowed: an integer in [1, 1000]"),
     (["--call-overhead-us", "-1"], "--call-overhead-us: -1.0 is out of range"),
     (["--dtype", "int8"], "--dtype: 'int8' is not supported"),
     (["--backend", "nope"], "nope"),

@@ -81,7 +81,7 @@ def test_compare_json_prompt_file(recipe_path, tmp_path):
     (["--lpips-weights", "/nonexistent/lpips.pt"], "--lpips-weights: '/nonexistent/lpips.pt' is not a file"),
     (["--clip-model", "/nonexistent"], "--clip-model: '/nonexistent' is not a folder"),
     (["--prompt", "x", "--prompt-file", "p.txt"], "give one of them, not both"),
-    (["--prompt-file", "/nonexistent.txt"], "--prompt-file: '/nonexistent.txt' is not a file"),
+    (["--prompt-file", "/nonexistent.txt"], "--prompt-file: cannot read '/nonexistent.txt': No such file or directory"),
     (["--width", "70"], "--width: 70 is not valid for tiny-flux"),
 ])
 def test_compare_bad_arguments_exit_2(extra, message, capsys):

@@ -295,11 +295,15 @@ def test_the_cost_model_prices_rows_with_the_profiles_constants():
     (dict(attention_share=1.5), "--attention-share: 1.5 is not valid; allowed: a number in [0, 1]"),
     (dict(attention_share="0.5"), "--attention-share: '0.5' is not valid; allowed: a number in [0, 1]"),
     (dict(attention_share=True), "--attention-share: True is not valid; allowed: a number in [0, 1]"),
-    (dict(height=100), "--height: 100 is not valid for flux; allowed: a multiple of 16 pixels >= 16"),
+    (dict(height=100), "--height: 100 is not valid for flux; allowed: a multiple of 16 pixels in [16, 1048576]"),
     (dict(height=4096.0), "--height: 4096.0 is not valid for flux"),
     (dict(head_dim=48), "head_dim: hopper-fna has no tiles for head_dim 48"),
-    (dict(steps=0), "--steps: 0 is not valid; allowed: an integer >= 1"),
-    (dict(head_dim=True), "--head-dim: True is not valid; allowed: an integer >= 1"),
+    (dict(steps=0), "--steps: 0 is not valid; allowed: an integer in [1, 1000]"),
+    (dict(steps=1001), "--steps: 1001 is not valid; allowed: an integer in [1, 1000]"),
+    (dict(height=2**31), "--height: 2147483648 is not valid for flux; allowed: a multiple of 16 pixels in [16, 1048576]"),
+    (dict(height=65536, width=65536), "--height x --width: 65536x65536 pixels is 4096x4096 = 16,777,216 tokens for flux; allowed: at most 4,194,304 tokens"),
+    (dict(head_dim=True), "--head-dim: True is not valid; allowed: an integer in [1, 1024]"),
+    (dict(head_dim=2**40), "--head-dim: 1099511627776 is not valid; allowed: an integer in [1, 1024]"),
 ])
 def test_bad_arguments_raise_clear_errors(kwargs, message):
     with pytest.raises(ArgumentError) as info:
