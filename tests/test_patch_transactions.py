@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import na_accel
-from na_accel.errors import PatchStateError
+from na_accel.errors import PatchStateError, RecipeError
 from na_accel.families import adapter_for
 from na_accel.patch import STATE_ATTRIBUTE
 from na_accel.tiny import flux_transformer_inputs, tiny_wan_pipeline
@@ -180,3 +180,28 @@ def test_autograd_through_the_reference_backend_is_sparse(flux_transformer):
     assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
     totals = na_accel.describe(flux_transformer).transformers[0].totals
     assert set(totals) == {"sparse"}
+
+
+# --- a rule that decides no layer ------------------------------------------------------------------
+
+
+def test_a_misspelled_rule_is_refused_before_anything_changes(flux_pipe):
+    before = processors(flux_pipe.transformer)
+    recipe = {**FLUX, "layers": [{"match": "transfomer_blocks.*", "dense": True}]}
+    with pytest.raises(RecipeError, match=r"layers\[0\] \(match 'transfomer_blocks\.\*'\) matches no attention "
+                                          r"layer of transformer \(FluxTransformer2DModel\)"):
+        na_accel.patch(flux_pipe, recipe)
+    with pytest.raises(RecipeError, match="matches no attention layer"):
+        na_accel.describe(flux_pipe, recipe)  # the dry run says so too
+    assert_untouched(flux_pipe.transformer, before)
+
+
+def test_a_rule_may_decide_layers_of_either_of_wan22s_transformers():
+    pipe = tiny_wan_pipeline(seed=0, two_stage=True)
+    name = attention_layer_names(pipe.transformer_2)[0]
+    na_accel.patch(pipe, {**WAN, "layers": [{"match": name, "dense": True}]}, backend="reference")
+    na_accel.unpatch(pipe)
+
+
+def attention_layer_names(transformer):
+    return [name for name, _ in adapter_for(transformer).attention_layers(transformer)]

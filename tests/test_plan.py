@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from na_accel import load_recipe
-from na_accel.plan import LayerPlan, plan_layers
+from na_accel.errors import RecipeError
+from na_accel.plan import LayerPlan, check_rules_decide, plan_layers
 from na_accel.windows import WindowSpec
 
 NAMES = ["transformer_blocks.0.attn", "transformer_blocks.1.attn", "single_transformer_blocks.0.attn",
@@ -75,3 +78,36 @@ def test_dense_reasons_and_descriptions():
     assert sparse.dense_reason is None
     text = sparse.describe()
     assert text.startswith("GNA window 3x5 stride 1x1 dilation 1x1 (") and "layers[0]" in text and "'a'" in text
+
+
+# --- a rule must decide some layer ----------------------------------------------------------------
+
+
+def test_a_rule_that_matches_no_layer_is_named_with_close_names():
+    recipe = load_recipe({"model": "flux", "default": {"kernel_size": 3},
+                          "layers": [{"match": "transfomer_blocks.*", "dense": True}]})
+    with pytest.raises(RecipeError) as caught:
+        check_rules_decide(recipe, list(plan_layers(recipe, NAMES).values()), "FluxTransformer2DModel")
+    message = str(caught.value)
+    assert "layers[0] (match 'transfomer_blocks.*') matches no attention layer of FluxTransformer2DModel" in message
+    assert "transformer_blocks.0.attn" in message  # a close name
+
+
+@pytest.mark.parametrize("match", ["re:attn", "...attn2", "single_transformer_blocks.2"])
+def test_globs_and_regexes_must_match_whole_names(match):
+    recipe = load_recipe({"model": "flux", "default": {"kernel_size": 3}, "layers": [{"match": match, "dense": True}]})
+    with pytest.raises(RecipeError, match="matches no attention layer"):
+        check_rules_decide(recipe, list(plan_layers(recipe, NAMES).values()), "flux")
+
+
+def test_a_rule_every_match_of_which_an_earlier_rule_takes_is_named():
+    with pytest.raises(RecipeError, match=r"layers\[2\] .* decides no layer of flux: every layer it matches "
+                                          r"\(1, e\.g\. single_transformer_blocks\.1\.attn\) is decided by an "
+                                          r"earlier rule, layers\[0\]"):
+        check_rules_decide(RECIPE, list(plan_layers(RECIPE, NAMES).values()), "flux")
+
+
+def test_rules_that_each_decide_a_layer_pass():
+    recipe = load_recipe({"model": "flux", "default": {"kernel_size": 3}, "layers": [
+        {"match": "single_*", "kernel_size": 4}, {"match": "re:transformer_blocks\\.[0-9]+\\.attn", "dense": True}]})
+    check_rules_decide(recipe, list(plan_layers(recipe, NAMES).values()), "flux")

@@ -27,7 +27,7 @@ from ..families.registry import check_recipe_family, family_spec
 from ..families.spec import FamilySpec
 from ..kernels.tiles import DEFAULT_TILE_BACKEND, TileShape, check_tile_backend, dtype_bits, pick_tiles
 from ..kernels.window_cost import WindowEstimate, estimate_window, joint_speedup_bound
-from ..plan import plan_layers
+from ..plan import check_rules_decide, plan_layers
 from ..recipe.parse import load_recipe
 from ..recipe.scaling import SnapContext
 from ..speed.model import CostEstimate
@@ -207,7 +207,9 @@ def estimate_recipe(
     rows: dict[str, EstimateRow] = {}
     n_visual = math.prod(grid)
     n_text = family.text_tokens
-    for name, plan in plan_layers(recipe, family.layers).items():
+    plans = plan_layers(recipe, family.layers)
+    check_rules_decide(recipe, list(plans.values()), f"{model} ({family.source})")
+    for name, plan in plans.items():
         if not plan.sparse:
             label = plan.describe()  # "dense: recipe <rule>"
             rows.setdefault(label, EstimateRow(label, [], None)).layers.append(name)

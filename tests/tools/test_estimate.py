@@ -317,6 +317,13 @@ def test_a_recipe_for_another_family_is_refused():
     assert "model: recipe flux_gna is for model family 'flux', but the estimate's model is 'wan'" in str(info.value)
 
 
+def test_a_rule_that_matches_no_layer_of_the_full_size_model_is_refused():
+    recipe = {"model": "wan", "default": {"kernel_size": [3, 9, 9]}, "layers": [{"match": "blocks.*.attn", "dense": True}]}
+    with pytest.raises(RecipeError, match=r"layers\[0\] \(match 'blocks\.\*\.attn'\) matches no attention layer of wan"
+                                          r".*close names: blocks\.\d+\.attn1"):
+        estimate_recipe(recipe)
+
+
 def test_wan_frames_must_be_4k_plus_1():
     with pytest.raises(ArgumentError, match=r"--frames: 6 is not valid for wan; allowed: 4k\+1 frames"):
         estimate_recipe("wan_gna", frames=6)
