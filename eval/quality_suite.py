@@ -1,6 +1,6 @@
 """Quality suite: a prompt set through `na-accel compare` for each recipe -> HTML reports and an index.
 
-    python eval/quality_suite.py                                      # tiny-flux, CPU, eval/prompts.txt
+    python eval/quality_suite.py                                      # tiny-flux, CPU, the shipped prompts
     python eval/quality_suite.py --model /weights/FLUX.1-dev --recipes flux_gna \\
         --device cuda --dtype bfloat16 --height 1024 --width 1024 --steps 28 \\
         --extra --lpips-weights lpips_alex.pt --clip-model /weights/clip-vit-large-patch14
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from
 
 from na_accel.cli import main as na_accel_main  # noqa: E402
 
-PROMPTS = Path(__file__).resolve().parent / "prompts.txt"
+from na_accel.tools.compare import SHIPPED_PROMPTS as PROMPTS  # noqa: E402 (shipped with the package)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -132,6 +132,7 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
                         report.last_estimate_text += " (generated image only: reference-image tokens are extra keys)"
         layers.append(report)
     recipe = patch.recipe
+    ran = any(layer.sparse_calls or layer.full_window_calls or layer.dense_calls for layer in layers)
     return TransformerReport(
         attribute=patch.attribute,
         model_class=type(patch.transformer).__name__,
@@ -142,7 +143,7 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
         dense_final_steps=recipe.dense_final_steps,
         backend_requested=patch.backends.requested,
         backend=patch.backends.backend.name if patch.backends.backend else None,
-        backends_used=patch.backends.used,
+        backends_used=patch.backends.used if ran else {},  # nothing used before a call ran (a dry run)
         backends_passed_over=patch.backends.passed_over,
         patched=patched,
         speed_gate=patch.gate.summary(),

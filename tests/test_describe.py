@@ -60,3 +60,4 @@ def test_before_any_call_the_recipe_window_is_all_there_is(flux_pipe):
     header, blocks = _header_and_layer_blocks(str(report), {layer.name for layer in layers})
     assert "nothing has run yet" in "\n".join(header)
     assert all(nominal in block[0] for block in blocks.values())
+    assert report.transformers[0].backends_used == {} and "backends used" not in str(report)  # none ran yet

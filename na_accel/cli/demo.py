@@ -12,11 +12,11 @@ from .arguments import add_backend_argument, add_output_dir_argument
 
 NAME = "demo"
 
-# Exercises every recipe feature on the tiny pipeline's 16x20 token grid (256x320 pixels).
+# Exercises every recipe feature on the tiny pipeline's 16x16 token grid (its default 256x256 pixels).
 DEMO_RECIPE = {
     "model": "flux",
     "name": "demo",
-    "description": "demo recipe for the tiny FLUX pipeline (token grid 16x20)",
+    "description": "demo recipe for the tiny FLUX pipeline (token grid 16x16)",
     "dense_steps": 1,
     "default": {"kernel_size": [7, 9], "stride": [2, 3], "dilation": [1, 1]},
     "layers": [
@@ -35,11 +35,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--recipe", default=None,
                         help="shipped name or .yaml/.json path (default: a demo recipe)")
     add_backend_argument(parser, "auto, triton, reference or a NATTEN backend name")
-    parser.add_argument("--height", type=int, default=256,
-                        help="image height in pixels, a multiple of 16 (default: %(default)s)")
-    parser.add_argument("--width", type=int, default=320,
-                        help="image width in pixels, a multiple of 16 (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=4, help="denoising steps (default: %(default)s)")
+    parser.add_argument("--height", type=int, default=None,
+                        help="image height in pixels, a multiple of 16 (default: the tiny-flux preset's)")
+    parser.add_argument("--width", type=int, default=None,
+                        help="image width in pixels, a multiple of 16 (default: the tiny-flux preset's)")
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the tiny-flux preset's)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the tiny pipeline's weights and of the latents (default: %(default)s)")
     add_output_dir_argument(parser, "na_accel_outputs", "the pictures and metrics.json")
@@ -49,11 +49,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from .. import describe, patch, unpatch
     from ..kernels import check_backend_name
-    from ..tiny import tiny_flux_pipeline, tiny_flux_prompt
+    from ..tiny import tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt
     from ..tools.bench import check_recipe_family
     from ..tools.output_paths import check_output_dir, check_output_names
     from ..tools.sizes import MAX_STEPS, check_count, check_size, check_tiny_size
 
+    # the tiny-flux preset's one default size and steps, as tiny_pipeline, bench and compare take them
+    args.height = tiny_flux_call.height if args.height is None else args.height
+    args.width = tiny_flux_call.width if args.width is None else args.width
+    args.steps = tiny_flux_call.steps if args.steps is None else args.steps
     grid = check_size("flux", "tiny-flux", args.height, args.width)  # as bench and compare check it
     check_tiny_size("tiny-flux", grid, 1, f"{args.height}x{args.width} pixels")
     check_count("steps", args.steps, 1, MAX_STEPS)
@@ -103,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
 def print_demo_outputs(out_dir: Path, dense: torch.Tensor, sparse: torch.Tensor) -> None:
     """The demo's pictures and quality metrics, written the way `na-accel compare`
     writes them; the files of the previous run in ``out_dir`` are replaced (``RunFolder``)."""
+    from ..tools.compare import SHIPPED_PROMPTS
     from ..tools.metrics import QualityMetrics, format_metrics
     from ..tools.output_paths import write_output
     from ..tools.report import save_png, save_side_by_side, write_json
@@ -132,5 +137,5 @@ def print_demo_outputs(out_dir: Path, dense: torch.Tensor, sparse: torch.Tensor)
           + ":")
     for path, what in outputs:
         print(f"  {path.name:14} {what}")
-    print("\nNext: na-accel compare tiny-flux --recipe flux_gna --prompt-file eval/prompts.txt   (HTML report)\n"
+    print(f"\nNext: na-accel compare tiny-flux --recipe flux_gna --prompt-file {SHIPPED_PROMPTS}   (HTML report)\n"
           "      na-accel bench tiny-flux --recipe flux_gna   (timings; on a GPU: flux-dev --random-weights)")

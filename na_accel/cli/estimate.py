@@ -22,7 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser = subparsers.add_parser(NAME, help="what a recipe buys at a resolution (density, bounds, estimate)")
     parser.add_argument("--recipe", required=True, help="shipped name or .yaml/.json path")
     parser.add_argument("--model", default=None,
-                        help=f"model family ({', '.join(supported_families())}); default: the recipe's")
+                        help=f"model family ({', '.join(supported_families())}) or a model name of `na-accel "
+                             "models` (flux-dev, tiny-wan, ...: its family); default: the recipe's")
     add_size_arguments(parser, "family", "output frames (video families; default: the family's)")
     parser.add_argument("--backend", default=DEFAULT_TILE_BACKEND,
                         help=f"whose tiles: {', '.join(TILE_BACKENDS)} (default: %(default)s)")

@@ -14,10 +14,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from ..tools.zoo import MODELS
 
-    print(f"{'name':20} {'family':14} {'kind':22} {'usage':17} description")
+    rows = [("name", "family", "kind", "usage", "description")]
     for spec in MODELS.values():
         usage = "--random-weights" if spec.config_file else "offline"
         status = f" (not available: {spec.unavailable})" if spec.unavailable else ""
-        print(f"{spec.name:20} {spec.family:14} {spec.kind:22} {usage:17} {spec.description}{status}")
+        rows.append((spec.name, spec.family, spec.kind, usage, spec.description + status))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]  # columns as wide as their text
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
     print("or a local diffusers pipeline folder / hub id (loaded with from_pretrained)")
     return 0

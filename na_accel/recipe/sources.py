@@ -10,6 +10,8 @@ it came from (``Recipe.source``; ``describe`` shows it).
 
 from __future__ import annotations
 
+import difflib
+
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -81,7 +83,13 @@ def _read_shipped(name: str) -> RecipeText:
             return RecipeText(data, name, source)
     local = [f"./{candidate}" for candidate in (name, *(name + s for s in RECIPE_FILE_SUFFIXES))
              if name and Path(candidate).is_file()]
-    hint = f"; did you mean {local[0]!r}?" if local else f"; to load a file, pass its path (e.g. './{name}.yaml')"
+    close = difflib.get_close_matches(name, list_recipes(), n=1, cutoff=0.6)
+    if local:  # a file of that name is here: the user meant the file
+        hint = f"; did you mean {local[0]!r}?"
+    elif close:
+        hint = f"; did you mean {close[0]!r}?"
+    else:
+        hint = f"; to load a file, pass its path (e.g. './{name}.yaml')"
     raise RecipeError(
         f"recipe: unknown shipped recipe {name!r}; shipped recipes are {list_recipes()} ({RULE}){hint}"
     )

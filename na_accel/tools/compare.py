@@ -20,6 +20,8 @@ from .run_summary import no_sparse_reason, patch_summary
 from .loaded_models import LoadedModel, validate_size
 
 DEFAULT_PROMPT = "a photo of a red fox in fresh snow"
+# A small prompt set shipped with the package (`--prompt-file` takes its path; the eval suites use it).
+SHIPPED_PROMPTS = Path(__file__).with_name("prompts.txt")
 JSON_KINDS = {dict: "a JSON object", str: "a JSON string", int: "a JSON number", float: "a JSON number",
               bool: "a JSON boolean", type(None): "JSON null"}
 # The files ``write_outputs`` may write in one comparison's folder (images or videos), relative names.

@@ -23,7 +23,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..families.registry import check_recipe_family, family_spec
+from ..errors import ArgumentError
+from ..families.registry import FAMILIES, check_recipe_family, family_spec
 from ..families.spec import FamilySpec
 from ..kernels.tiles import DEFAULT_TILE_BACKEND, TileShape, check_tile_backend, dtype_bits, pick_tiles
 from ..kernels.window_cost import WindowEstimate, estimate_window, joint_speedup_bound
@@ -163,6 +164,20 @@ class RecipeEstimate:
         }
 
 
+def model_family(model: Any) -> str:
+    """The family of ``model``: a family name as is, or a model name of bench / compare
+    (``na-accel models``: flux-dev, tiny-wan, ...) as its family."""
+    if isinstance(model, str) and model in FAMILIES:
+        return model
+    from .zoo import MODELS  # builds nothing; only where a model name is given
+
+    spec = MODELS.get(model) if isinstance(model, str) else None
+    if spec is None:
+        raise ArgumentError(f"--model: unknown model {model!r}; allowed: a model family {sorted(FAMILIES)} "
+                            f"or a model name of `na-accel models` {list(MODELS)}")
+    return spec.family
+
+
 def estimate_recipe(
     recipe: Any,
     *,
@@ -184,7 +199,7 @@ def estimate_recipe(
     ``device``: the GPU name whose cost profile prices the calls (``na_accel.speed``; default: this
     machine's GPU, else the first shipped profile)."""
     recipe = load_recipe(recipe)
-    model = recipe.model if model is None else model
+    model = recipe.model if model is None else model_family(model)
     geometry = family_spec(model).geometry  # unknown families: ArgumentError listing the known ones
     check_recipe_family(recipe.model, model, f"model: recipe {recipe.name or '<inline>'}", "the estimate's model")
     check_tile_backend(backend)

@@ -11,6 +11,8 @@ lists the tiny presets and, from the family registry, one random-weights model p
 
 from __future__ import annotations
 
+import difflib
+
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +70,7 @@ def prompt_seed(prompt: str, seed: int) -> int:
 
 
 def _tiny_flux(seed: int) -> PipelineModel:
-    from ..tiny import tiny_flux_pipeline, tiny_flux_prompt
+    from ..tiny import tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt
 
     pipe = tiny_flux_pipeline(seed=seed)
 
@@ -79,7 +81,8 @@ def _tiny_flux(seed: int) -> PipelineModel:
 
     return PipelineModel(
         name="tiny-flux", family="flux", source="tiny preset", pipe=pipe,
-        default_height=128, default_width=160, default_frames=None, default_steps=4,
+        default_height=tiny_flux_call.height, default_width=tiny_flux_call.width, default_frames=None,
+        default_steps=tiny_flux_call.steps,  # the preset's one default (tiny_pipeline, demo, bench, compare)
         prompt_kwargs=prompt_kwargs,
     )
 
@@ -229,9 +232,19 @@ def load_model(
     if random_weights:
         raise ArgumentError(f"--random-weights: unknown config {name!r}; allowed: "
                             f"{[n for n, s in MODELS.items() if s.config_file]}")
-    if Path(name).exists() or _looks_like_hub_id(name):
+    if Path(name).expanduser().exists() or _looks_like_hub_id(name):
         return load_pretrained(name, device=device, dtype=dtype)
-    raise ArgumentError(f"model: unknown model {name!r}; known: {known_models_text()}")
+    if _looks_like_path(name):
+        raise ArgumentError(f"model: the folder {name!r} does not exist; give an existing diffusers pipeline folder "
+                            f"(with its model_index.json), or one of: {known_models_text()}")
+    close = difflib.get_close_matches(name, list(MODELS), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ArgumentError(f"model: unknown model {name!r}{hint}; known: {known_models_text()}")
+
+
+def _looks_like_path(name: str) -> bool:
+    """A local path rather than a model name or hub id: absolute, relative (./, ../, ~), or deeper than org/name."""
+    return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1
 
 
 def _looks_like_hub_id(name: str) -> bool:

@@ -146,7 +146,7 @@ def test_bad_inputs_and_outputs_in_the_way_fail_before_the_run(tmp_path):
         ("demo", "--output-dir", str(taken["dense.png"])):
             f"--output-dir: {str(taken['dense.png'] / 'dense.png')!r} is a folder",
         ("demo", "--output-dir", str(taken[MANIFEST])): f"{str(taken[MANIFEST] / MANIFEST)!r} is a folder",
-        ("compare", *TINY, "--prompt-file", str(ROOT / "eval" / "prompts.txt"), "--output-dir",
+        ("compare", *TINY, "--prompt-file", str(ROOT / "na_accel" / "tools" / "prompts.txt"), "--output-dir",
          str(prompt_file_in_the_way)):
             f"{str(prompt_file_in_the_way / 'prompt_000')!r} is a file, but this command writes a folder",
         ("bench", *TINY, "--json", str(tmp_path / long_name / "x.json")):

@@ -98,7 +98,8 @@ def test_every_option_says_its_default():
 def test_demo_help_shows_the_default_values(monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     text = _subcommands()["demo"].format_help()
-    for expected in ("default: 256", "default: 320", "default: 4", "default: 0", "default: na_accel_outputs"):
+    assert text.count("default: the tiny-flux preset's") == 3  # height, width, steps: the preset's one default
+    for expected in ("default: 0", "default: na_accel_outputs"):
         assert expected in text, expected
 
 
@@ -185,3 +186,31 @@ def test_an_na_accel_error_becomes_exit_code_2_and_one_line_on_stderr(monkeypatc
     monkeypatch.setattr(models, "run", fail)
     assert main(["models"]) == 2
     assert capsys.readouterr().err == "na-accel: error: --model: 'x' is not known\n"
+
+
+def test_the_demo_takes_the_tiny_flux_presets_one_default_size_and_steps(tmp_path, capsys):
+    from na_accel.tiny import tiny_flux_call
+    from na_accel.tools.zoo import MODELS
+
+    preset = MODELS["tiny-flux"].build_preset(0)  # what bench and compare run by default
+    assert (preset.default_height, preset.default_width, preset.default_steps) == (
+        tiny_flux_call.height, tiny_flux_call.width, tiny_flux_call.steps)  # and tiny_pipeline("tiny-flux")
+    assert main(["demo", "--output-dir", str(tmp_path)]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    grid = f"{tiny_flux_call.height // 16}x{tiny_flux_call.width // 16}"
+    assert header.endswith(f"{tiny_flux_call.height}x{tiny_flux_call.width} pixels -> token grid {grid}, "
+                           f"{tiny_flux_call.steps} steps")
+
+
+def test_models_lists_every_model_in_aligned_columns(capsys):
+    from na_accel.tools.zoo import MODELS
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("\n")
+    rows = out.splitlines()[1:1 + len(MODELS)]
+    assert [row.split()[0] for row in rows] == list(MODELS)
+    for spec, row in zip(MODELS.values(), rows):
+        description = row.index(spec.description)  # every description starts in the same column
+        assert description == rows[0].index(next(iter(MODELS.values())).description), row
+        assert row[:description].rstrip().endswith(("offline", "--random-weights"))

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from na_accel.tools.compare import SHIPPED_PROMPTS
+
 EVAL = Path(__file__).resolve().parents[2] / "eval"
 
 
@@ -46,4 +48,4 @@ def test_quality_suite_writes_reports_and_an_index(tmp_path):
     assert summary["results"]["flux_gna"]["prompts"] == 2
     assert (tmp_path / "out" / "flux_gna" / "report.html").is_file()
     assert 'href="flux_gna/report.html"' in (tmp_path / "out" / "index.html").read_text()
-    assert (EVAL / "prompts.txt").read_text().count("\n") >= 6
+    assert SHIPPED_PROMPTS.read_text().count("\n") >= 6

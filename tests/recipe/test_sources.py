@@ -53,6 +53,14 @@ def test_an_unknown_bare_name_explains_the_rule(workdir):
     assert "did you mean" not in str(info.value)
 
 
+@pytest.mark.parametrize("typo", ["flux_gan", "flux-gna", "wan_gan"])
+def test_a_misspelled_shipped_name_suggests_the_near_shipped_recipe(workdir, typo):
+    with pytest.raises(RecipeError, match=rf"unknown shipped recipe '{typo}'") as info:
+        load_recipe(typo)
+    near = {"flux_gan": "flux_gna", "flux-gna": "flux_gna", "wan_gan": "wan_gna"}[typo]
+    assert info.match(rf"did you mean '{near}'\?$")
+
+
 @pytest.mark.parametrize("reference", ["./flux_gna", "flux_gna.yaml", Path("flux_gna")])
 def test_a_path_is_a_path(workdir, reference):
     write(workdir / "flux_gna")

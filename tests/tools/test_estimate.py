@@ -311,6 +311,18 @@ def test_bad_arguments_raise_clear_errors(kwargs, message):
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize("model,family", [("flux-dev", "flux"), ("tiny-flux", "flux"), ("wan-14b", "wan")])
+def test_a_model_name_of_bench_and_compare_stands_for_its_family(model, family):
+    recipe = {"flux": "flux_gna", "wan": "wan_gna"}[family]
+    assert estimate_recipe(recipe, model=model).to_dict() == estimate_recipe(recipe, model=family).to_dict()
+
+
+def test_an_unknown_model_lists_families_and_model_names():
+    with pytest.raises(ArgumentError, match=r"--model: unknown model 'fluxx'; allowed: a model family \[.*'flux'.*\] "
+                                            r"or a model name of `na-accel models` \[.*'flux-dev'"):
+        estimate_recipe("flux_gna", model="fluxx")
+
+
 def test_a_recipe_for_another_family_is_refused():
     with pytest.raises(RecipeError) as info:
         estimate_recipe("flux_gna", model="wan")
