@@ -191,11 +191,14 @@ def test_the_readme_two_commands_are_the_scripts():
 # --- yaml and json --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("block", _blocks("yaml"))
-def test_yaml_blocks_are_recipes_that_load(block, tmp_path):
+@pytest.mark.parametrize("block", _blocks("yaml") + _blocks("json"))
+def test_yaml_blocks_are_recipes_that_load_and_json_blocks_parse(block, tmp_path):
     import na_accel
     from na_accel.families.registry import FAMILIES
 
+    if block[2] == "json":
+        json.loads(block[3])
+        return
     assert isinstance(yaml.safe_load(block[3]), dict)
     file = tmp_path / "recipe.yaml"
     file.write_text(block[3])
@@ -203,16 +206,11 @@ def test_yaml_blocks_are_recipes_that_load(block, tmp_path):
     assert recipe.model in FAMILIES
 
 
-@pytest.mark.parametrize("block", _blocks("json"))
-def test_json_blocks_parse(block):
-    json.loads(block[3])
-
-
 # --- names: paths and modules ---------------------------------------------------------------------
 
 ROOTED = re.compile(r"(?<![\w/.~$-])((?:" + "|".join(ROOTS) + r")/[\w.*<>/-]*)")
 PACKAGE_RELATIVE = re.compile(r"`((?:" + "|".join(PACKAGES) + r")/[\w.*<>/-]*)")
-BARE_PY = re.compile(r"(?<![\w/.-])([\w-]+\.py)\b")
+BARE_PY = re.compile(r"(?<![\w/.<>*-])([\w-]+\.py)\b")
 DOTTED = re.compile(r"(?<![\w.])(na_accel(?:\.\w+)+)")
 
 
