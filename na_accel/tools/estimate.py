@@ -18,14 +18,11 @@ efficiently, and ignores VAE, text encoders and memory-bound overheads).
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..errors import ArgumentError
 from ..families.registry import FAMILIES, check_recipe_family, family_spec
-from ..families.spec import FamilySpec
 from ..kernels.tiles import DEFAULT_TILE_BACKEND, TileShape, check_tile_backend, dtype_bits, pick_tiles
 from ..kernels.window_cost import WindowEstimate, estimate_window, joint_speedup_bound
 from ..plan import check_rules_decide, plan_layers
@@ -34,57 +31,12 @@ from ..recipe.scaling import SnapContext
 from ..speed.model import CostEstimate
 from .estimate_speed import add_cost_model, cost_profile
 from ..windows import effective_axes, format_axes
+from .family_model import FamilyModel, attention_flop_share, family_model  # noqa: F401 (re-exported)
 from .sizes import MAX_HEAD_DIM, MAX_STEPS, check_count, check_fraction
 
 # ---------------------------------------------------------------------------------------------
 # A recipe on a model family at a resolution
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FamilyModel:
-    """What the estimator needs to know about a family's full-size transformer (no weights are loaded),
-    read from its ``FamilySpec`` and shipped config."""
-
-    layers: tuple[str, ...]  # names of the attention modules na_accel patches (diffusers' names)
-    params: float  # transformer parameters
-    hidden: int  # attention width (heads x head_dim)
-    head_dim: int
-    text_tokens: int  # text tokens in the joint self attention (0: text comes by cross attention)
-    default_steps: int  # the pipeline's default num_inference_steps
-    source: str
-
-    @classmethod
-    def from_spec(cls, spec: FamilySpec) -> "FamilyModel":
-        shipped = spec.shipped_config()
-        config = shipped["config"]
-        return cls(
-            layers=spec.layer_names(config),
-            params=float(shipped["approx_parameters"]),
-            hidden=int(config["num_attention_heads"]) * int(config["attention_head_dim"]),
-            head_dim=int(config["attention_head_dim"]),
-            text_tokens=spec.default_text_tokens if spec.text_in_self_attention else 0,
-            default_steps=spec.default_steps,
-            source=f"{shipped['name']} ({shipped['checkpoint']})",
-        )
-
-
-@functools.cache
-def family_model(family: str) -> FamilyModel:
-    """The estimator's model of ``family`` (read from its config on first use, not at import)."""
-    return FamilyModel.from_spec(family_spec(family))
-
-
-def attention_flop_share(family: str, visual_tokens: int) -> float:
-    """Self attention's share of the transformer's FLOPs per step (analytic; an estimate).
-
-    Attention: 4 * S^2 * hidden per layer (QK^T and PV); everything else: 2 * params * S.
-    """
-    model = family_model(family)
-    tokens = visual_tokens + model.text_tokens
-    attention = len(model.layers) * 4.0 * tokens * tokens * model.hidden
-    rest = 2.0 * model.params * tokens
-    return attention / (attention + rest)
 
 
 @dataclass
@@ -164,20 +116,6 @@ class RecipeEstimate:
         }
 
 
-def model_family(model: Any) -> str:
-    """The family of ``model``: a family name as is, or a model name of bench / compare
-    (``na-accel models``: flux-dev, tiny-wan, ...) as its family."""
-    if isinstance(model, str) and model in FAMILIES:
-        return model
-    from .zoo import MODELS  # builds nothing; only where a model name is given
-
-    spec = MODELS.get(model) if isinstance(model, str) else None
-    if spec is None:
-        raise ArgumentError(f"--model: unknown model {model!r}; allowed: a model family {sorted(FAMILIES)} "
-                            f"or a model name of `na-accel models` {list(MODELS)}")
-    return spec.family
-
-
 def estimate_recipe(
     recipe: Any,
     *,
@@ -199,7 +137,10 @@ def estimate_recipe(
     ``device``: the GPU name whose cost profile prices the calls (``na_accel.speed``; default: this
     machine's GPU, else the first shipped profile)."""
     recipe = load_recipe(recipe)
-    model = recipe.model if model is None else model_family(model)
+    if isinstance(model, str) and model not in FAMILIES:  # a model name of bench / compare: its family
+        from .zoo import model_family  # the model list, only where a model name is given
+        model = model_family(model)
+    model = recipe.model if model is None else model
     geometry = family_spec(model).geometry  # unknown families: ArgumentError listing the known ones
     check_recipe_family(recipe.model, model, f"model: recipe {recipe.name or '<inline>'}", "the estimate's model")
     check_tile_backend(backend)

@@ -22,7 +22,7 @@ import torch
 
 from ..errors import ArgumentError
 from ..families import adapter_for, supported_models_text
-from ..families.registry import FAMILY_SPECS, family_spec
+from ..families.registry import FAMILIES, FAMILY_SPECS, family_spec
 from ..families.spec import FamilyGeometry
 from .devices import parse_device, parse_dtype
 from .loaded_models import LoadedModel, PipelineModel, SyntheticModel, model_geometry
@@ -240,6 +240,18 @@ def load_model(
     close = difflib.get_close_matches(name, list(MODELS), n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ArgumentError(f"model: unknown model {name!r}{hint}; known: {known_models_text()}")
+
+
+def model_family(model: Any) -> str:
+    """The family of ``model``: a family name as is, or a model name of bench / compare
+    (``na-accel models``: flux-dev, tiny-wan, ...) as its family."""
+    if isinstance(model, str) and model in FAMILIES:
+        return model
+    spec = MODELS.get(model) if isinstance(model, str) else None
+    if spec is None:
+        raise ArgumentError(f"--model: unknown model {model!r}; allowed: a model family {sorted(FAMILIES)} "
+                            f"or a model name of `na-accel models` {list(MODELS)}")
+    return spec.family
 
 
 def _looks_like_path(name: str) -> bool:

@@ -16,7 +16,6 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import na_accel
-from na_accel import tiny
 from na_accel.families import adapter_for
 
 SYNC_OPS = {"_local_scalar_dense", "item", "equal", "nonzero", "is_nonzero", "masked_select"}
