@@ -58,9 +58,11 @@ def test_a_local_pipeline_rejects_a_recipe_of_another_family(pipeline_folder, ca
     assert "--recipe: wan_gna is for model family 'wan'" in capsys.readouterr().err
 
 
-def test_a_missing_folder_is_an_unknown_model(capsys):
+def test_a_missing_folder_is_named_as_a_missing_folder(capsys):
     assert main(["bench", "./no/such/folder", "--recipe", "flux_gna"]) == 2
-    assert "unknown model './no/such/folder'; known: tiny-flux" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "model: the folder './no/such/folder' does not exist" in err
+    assert "tiny-flux" in err  # the known models are still listed
 
 
 @pytest.mark.parametrize("transformer, message", [
