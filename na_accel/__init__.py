@@ -8,31 +8,30 @@
     print(na_accel.estimate_recipe("flux_gna", height=4096, width=4096))  # before running anything
 """
 
-from .describe import PatchReport, describe
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .errors import ArgumentError, BackendUnavailableError, NaAccelError, PatchStateError, RecipeError, UnsupportedModelError
-from .kernels import BACKEND_NAMES
-from .patch import patch, unpatch
-from .recipe import Recipe, list_recipes, load_recipe
-from .tools.estimate import estimate_recipe  # the public face may use a tool; the core never does
-from .windows import WindowSpec
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BACKEND_NAMES",
-    "ArgumentError",
-    "BackendUnavailableError",
-    "NaAccelError",
-    "PatchReport",
-    "PatchStateError",
-    "Recipe",
-    "RecipeError",
-    "UnsupportedModelError",
-    "WindowSpec",
-    "describe",
-    "estimate_recipe",
-    "list_recipes",
-    "load_recipe",
-    "patch",
-    "unpatch",
-]
+# Imported on first use: `import na_accel` (and the CLI's light commands) start without torch.
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    ".kernels": ["BACKEND_NAMES"],
+    ".patch_report": ["PatchReport", "describe"],
+    ".patching": ["patch", "unpatch"],
+    ".recipe": ["Recipe", "list_recipes", "load_recipe"],
+    ".tools.estimate": ["estimate_recipe"],  # the public face may use a tool; the core never does
+    ".windows": ["WindowSpec"],
+}, eager=["ArgumentError", "BackendUnavailableError", "NaAccelError", "PatchStateError", "RecipeError",
+          "UnsupportedModelError", "__version__"])
+
+if TYPE_CHECKING:  # what type checkers and editors see
+    from .kernels import BACKEND_NAMES
+    from .patch_report import PatchReport, describe
+    from .patching import patch, unpatch
+    from .recipe import Recipe, list_recipes, load_recipe
+    from .tools.estimate import estimate_recipe
+    from .windows import WindowSpec

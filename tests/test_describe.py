@@ -1,7 +1,7 @@
 """describe's text: the window that ran leads, the recipe's nominal window comes second."""
 
 import na_accel
-from na_accel.patch import patches_of
+from na_accel.patching import patches_of
 from na_accel.windows import WindowSpec
 
 from conftest import run_flux_pipe

@@ -1,7 +1,7 @@
 """The house plan holds: layers import downwards only, no import circles, small modules.
 
-Layers, lowest first: windows < kernels < families < recipe < plan < speed < runtime < patch < describe,
-then tiny (fixtures), tools and cli. The core (everything below tiny) never imports tiny, tools or
+Layers, lowest first: errors, lazy (package exports on first use) < windows < kernels < families < recipe
+< plan < speed < runtime < patching < patch_report, then tiny (fixtures), tools and cli. The core (everything below tiny) never imports tiny, tools or
 cli, not even inside a function.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "na_accel"
-LAYERS = ["errors", "windows", "kernels", "families", "recipe", "plan", "speed", "runtime", "patch", "describe",
+LAYERS = ["errors", "lazy", "windows", "kernels", "families", "recipe", "plan", "speed", "runtime", "patching", "patch_report",
           "tiny", "tools", "cli"]
 MAX_LINES = 350
 

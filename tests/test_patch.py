@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import na_accel
-from na_accel.patch import STATE_ATTRIBUTE, patches_of
+from na_accel.patching import STATE_ATTRIBUTE, patches_of
 from conftest import run_flux_pipe, window_recipe
 
 SPARSE = window_recipe([3, 4], stride=[2, 3])

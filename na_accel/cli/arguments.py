@@ -39,7 +39,7 @@ def add_output_dir_argument(parser: argparse.ArgumentParser, default: str, conte
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """What bench and compare take: a model, a recipe, and how to build and run the model."""
-    from ..tools.zoo import models_help
+    from ..tools.model_list import models_help
 
     parser.add_argument("model", help=models_help())
     parser.add_argument("--recipe", required=True, help="shipped recipe name or .yaml/.json path")
@@ -80,7 +80,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 def check_prompt(prompt: str | None) -> str:
     """``--prompt``: the text, or the default prompt when not given; an empty (or blank) one is refused
     rather than silently replaced by the default."""
-    from ..tools.compare import DEFAULT_PROMPT
+    from ..tools.prompts import DEFAULT_PROMPT
 
     if prompt is None:
         return DEFAULT_PROMPT

@@ -6,7 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
-from ..tools.compare import DEFAULT_PROMPT
+from ..tools.prompts import DEFAULT_PROMPT
 from .arguments import add_model_arguments, check_prompt
 from .model_run import prepare_model_run
 
@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from ..tools.bench import BenchSettings, format_table, run_bench
     from ..tools.output_paths import OutputWriteError, check_output_file, write_output
-    from ..tools.report import write_json
+    from ..tools.json_files import write_json
 
     path = bench_json_path(args)
     check_prompt(args.prompt)

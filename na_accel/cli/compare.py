@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ArgumentError
-from ..tools.compare import DEFAULT_PROMPT
+from ..tools.prompts import DEFAULT_PROMPT
 from ..windows import format_axes
 from .arguments import add_model_arguments, add_output_dir_argument, check_prompt
 from .model_run import prepare_model_run
@@ -33,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tools.compare import CompareSettings, compare_output_names, read_prompts, run_compare, write_compare
+    from ..tools.compare import CompareSettings, compare_output_names, run_compare, write_compare
+    from ..tools.prompts import read_prompts
     from ..tools.compare_summary import format_compare_summary
     from ..tools.metrics import QualityMetrics
     from ..tools.output_paths import check_output_dir, check_output_names

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .arguments import add_backend_argument, add_output_dir_argument
+
+if TYPE_CHECKING:
+    import torch
 
 NAME = "demo"
 
@@ -47,7 +49,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import describe, patch, unpatch
+    import torch
+
+    from ..patch_report import describe
+    from ..patching import patch, unpatch
     from ..kernels import check_backend_name
     from ..tiny import tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt
     from ..tools.bench import check_recipe_family
@@ -107,10 +112,11 @@ def run(args: argparse.Namespace) -> int:
 def print_demo_outputs(out_dir: Path, dense: torch.Tensor, sparse: torch.Tensor) -> None:
     """The demo's pictures and quality metrics, written the way `na-accel compare`
     writes them; the files of the previous run in ``out_dir`` are replaced (``RunFolder``)."""
-    from ..tools.compare import SHIPPED_PROMPTS
+    from ..tools.prompts import SHIPPED_PROMPTS
     from ..tools.metrics import QualityMetrics, format_metrics
     from ..tools.output_paths import write_output
-    from ..tools.report import save_png, save_side_by_side, write_json
+    from ..tools.json_files import write_json
+    from ..tools.report import save_png, save_side_by_side
     from ..tools.run_folder import RunFolder
 
     metrics = QualityMetrics().compute(dense, sparse)

@@ -51,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from ..tools.estimate import estimate_recipe, format_estimate
     from ..tools.output_paths import check_output_file, write_output
-    from ..tools.report import write_json
+    from ..tools.json_files import write_json
 
     if args.bench_json is not None and args.attention_share is not None:
         raise ArgumentError("--attention-share and --bench-json: give one of them, not both")

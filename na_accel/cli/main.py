@@ -9,6 +9,9 @@
     na-accel estimate  what a recipe buys at a resolution: density, FLOP / tile bounds, estimate
     na-accel calibrate time dense vs GNA attention on this GPU: the speed gate's cost profile
 
+``--help``, ``--version``, ``recipes``, ``models`` and ``estimate`` import neither torch nor diffusers
+(they start at once): a subcommand imports what its run needs inside ``run``.
+
 A subcommand module has ``NAME``, ``add_parser(subparsers) -> parser`` and ``run(args) -> int``;
 adding one is a module and an entry in ``SUBCOMMANDS``.
 """
@@ -21,6 +24,7 @@ import os
 import sys
 import textwrap
 
+from .. import __version__
 from ..errors import NaAccelError
 from . import bench, calibrate, compare, demo, estimate, models, recipes
 
@@ -39,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="na-accel", description="Training-free Generalized Neighborhood Attention for diffusers pipelines.",
         formatter_class=HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True,
                                        parser_class=functools.partial(argparse.ArgumentParser,
                                                                       formatter_class=HelpFormatter))
@@ -81,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 def _print_result(result: object) -> None:
     import json
 
-    from ..tools.report import json_safe
+    from ..tools.json_files import json_safe
 
     try:
         print(json.dumps(json_safe(result), indent=2, allow_nan=False, default=str))

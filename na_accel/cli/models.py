@@ -1,4 +1,4 @@
-"""``na-accel models``: the model names bench and compare accept (``tools.zoo.MODELS``)."""
+"""``na-accel models``: the model names bench and compare accept (``tools.model_list.MODELS``)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tools.zoo import MODELS
+    from ..tools.model_list import MODELS
 
     rows = [("name", "family", "kind", "usage", "description")]
     for spec in MODELS.values():
         usage = "--random-weights" if spec.config_file else "offline"
-        status = f" (not available: {spec.unavailable})" if spec.unavailable else ""
-        rows.append((spec.name, spec.family, spec.kind, usage, spec.description + status))
+        rows.append((spec.name, spec.family, spec.kind, usage, spec.description))
     widths = [max(len(row[column]) for row in rows) for column in range(4)]  # columns as wide as their text
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])

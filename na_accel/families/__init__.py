@@ -4,16 +4,14 @@ which imports diffusers and is loaded only when a model is patched or inspected)
 
 from __future__ import annotations
 
-from .base import ModelAdapter, TokenLayout
-from .geometry import FAMILY_AXES, family_geometry
-from .registry import (
-    FAMILIES, FAMILY_SPECS, adapter_for, all_adapters, check_recipe_family, family_spec, supported_families,
-    supported_models_text,
-)
-from .spec import FamilyGeometry, FamilySpec
+from ..lazy import lazy_exports
 
-__all__ = [
-    "FAMILIES", "FAMILY_AXES", "FAMILY_SPECS", "FamilyGeometry", "FamilySpec", "ModelAdapter", "TokenLayout",
-    "adapter_for", "all_adapters", "check_recipe_family", "family_geometry", "family_spec", "supported_families",
-    "supported_models_text",
-]
+# base.py (the adapters' ABC) needs torch; the specs and the registry do not, so estimates, recipe
+# checks and the CLI's model list run without torch.
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    ".base": ["ModelAdapter", "TokenLayout"],
+    ".geometry": ["FAMILY_AXES", "family_geometry"],
+    ".registry": ["FAMILIES", "FAMILY_SPECS", "adapter_for", "all_adapters", "check_recipe_family", "family_spec",
+                  "supported_families", "supported_models_text"],
+    ".spec": ["FamilyGeometry", "FamilySpec"],
+})

@@ -61,7 +61,7 @@ class ModelAdapter:
         raise NotImplementedError
 
     def make_processor(self, original: Any, route: Any) -> Any:
-        """The GNA processor for one layer; ``route`` decides per call (na_accel.patch.LayerRoute)."""
+        """The GNA processor for one layer; ``route`` decides per call (na_accel.runtime.routing.LayerRoute)."""
         raise NotImplementedError
 
 

@@ -7,13 +7,14 @@ text comes by cross attention (attn2).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import ArgumentError
 from .inputs import check_grid, patch_sizes, randn
 from .spec import FamilyGeometry, FamilySpec, numbered
+
+if TYPE_CHECKING:
+    import torch
 
 
 def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -27,7 +28,7 @@ def transformer_inputs(
     text_len: int = 8,
     seed: int = 0,
     device="cpu",
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
     fps: int | None = 30,
     condition_mask: bool = False,
 ) -> dict[str, torch.Tensor]:
@@ -40,6 +41,8 @@ def transformer_inputs(
     ``in_channels - 1`` latent channels plus a (batch, 1, ...) condition mask, as the
     video-to-world pipelines do; by default hidden_states carries all ``in_channels``.
     """
+    import torch
+    dtype = torch.float32 if dtype is None else dtype
     frames, height, width = check_grid(grid, batch)
     config = transformer.config
     if config.concat_padding_mask:

@@ -8,12 +8,13 @@ with l = 0, text uses l = 0 .. T-1.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .inputs import check_grid, randn
 from .spec import FamilyGeometry, FamilySpec, numbered
+
+if TYPE_CHECKING:
+    import torch
 
 
 def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -23,19 +24,23 @@ def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
 
 def image_ids(height: int, width: int, t: int = 0) -> torch.Tensor:
     """(height * width, 4) positions (t, h, w, l=0) of a row-major grid, as Flux2Pipeline builds them."""
+    import torch
     return torch.cartesian_prod(torch.tensor([t]), torch.arange(height), torch.arange(width), torch.arange(1))
 
 
 def text_ids(text_len: int) -> torch.Tensor:
     """(text_len, 4) positions (0, 0, 0, l) of the text tokens, as Flux2Pipeline builds them."""
+    import torch
     return torch.cartesian_prod(torch.arange(1), torch.arange(1), torch.arange(1), torch.arange(text_len))
 
 
 def transformer_inputs(transformer, grid=(4, 4), batch: int = 1, text_len: int = 8, seed: int = 0, device="cpu",
-                       dtype: torch.dtype = torch.float32) -> dict[str, Any]:
+                       dtype: torch.dtype | None = None) -> dict[str, Any]:
     """Random forward kwargs for any Flux2Transformer2DModel over a (height, width) token grid, shaped as
     Flux2Pipeline passes them: packed latents (B, H*W, in_channels), text (B, T, joint_attention_dim),
     batched int64 img_ids / txt_ids (B, N, 4), t / 1000, guidance (guidance-distilled configs)."""
+    import torch
+    dtype = torch.float32 if dtype is None else dtype
     height, width = check_grid(grid, batch, ("height", "width"))
     config = transformer.config
     generator = torch.Generator().manual_seed(seed)

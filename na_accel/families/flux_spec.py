@@ -6,12 +6,13 @@ tokens are a row-major (height, width) grid of 2x2-packed latents: one token per
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .inputs import check_grid, randn
 from .spec import FamilyGeometry, FamilySpec, numbered
+
+if TYPE_CHECKING:
+    import torch
 
 
 def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -20,9 +21,11 @@ def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def transformer_inputs(transformer, grid=(4, 4), batch: int = 1, text_len: int = 8, seed: int = 0, device="cpu",
-                       dtype: torch.dtype = torch.float32) -> dict[str, Any]:
+                       dtype: torch.dtype | None = None) -> dict[str, Any]:
     """Random forward kwargs for any FluxTransformer2DModel over a (height, width) token grid: packed
     latents (B, H*W, in_channels), img_ids / txt_ids, pooled text, guidance (guidance-distilled configs)."""
+    import torch
+    dtype = torch.float32 if dtype is None else dtype
     height, width = check_grid(grid, batch, ("height", "width"))
     config = transformer.config
     generator = torch.Generator().manual_seed(seed)

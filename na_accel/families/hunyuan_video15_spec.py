@@ -9,12 +9,13 @@ and the Qwen2.5-VL prompt (1000).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .inputs import check_grid, randn
 from .spec import FamilyGeometry, FamilySpec, numbered
+
+if TYPE_CHECKING:
+    import torch
 
 # The pipelines' joint text: image tokens, ByT5 tokens, Qwen tokens (vision_num_semantic_tokens,
 # tokenizer_2_max_length, tokenizer_max_length of HunyuanVideo15Pipeline).
@@ -42,7 +43,7 @@ def transformer_inputs(
     image_to_video: bool = False,
     seed: int = 0,
     device="cpu",
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
 ) -> dict[str, torch.Tensor]:
     """Random forward kwargs for any HunyuanVideo15Transformer3DModel, over a (T, H, W) token grid.
 
@@ -53,6 +54,8 @@ def transformer_inputs(
     with a float mask. ``valid_text_lens[b]`` is row b's valid joint-text length (default: every
     Qwen and ByT5 token valid); its valid Qwen tokens come first, then ByT5.
     """
+    import torch
+    dtype = torch.float32 if dtype is None else dtype
     frames, height, width = check_grid(grid, batch)
     config = transformer.config
     n_image, n_byt5, n_qwen = text_parts(text_len)

@@ -7,12 +7,13 @@ text is right-padded and masked by ``encoder_attention_mask``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .inputs import check_grid, randn
 from .spec import FamilyGeometry, FamilySpec, numbered
+
+if TYPE_CHECKING:
+    import torch
 
 
 def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -28,7 +29,7 @@ def transformer_inputs(
     valid_text_lens=None,
     seed: int = 0,
     device="cpu",
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
 ) -> dict[str, torch.Tensor]:
     """Random forward kwargs for any HunyuanVideoTransformer3DModel, over a (T, H, W) token grid.
 
@@ -37,6 +38,8 @@ def transformer_inputs(
     ``valid_text_lens[b]`` tokens of row b and 0 for the padding after them, as the pipeline passes
     it (default: every token valid). ``guidance`` is there when the config has guidance_embeds.
     """
+    import torch
+    dtype = torch.float32 if dtype is None else dtype
     frames, height, width = check_grid(grid, batch)
     config = transformer.config
     if valid_text_lens is None:

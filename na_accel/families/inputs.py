@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from .spec import is_int
+
+if TYPE_CHECKING:
+    import torch
 
 
 def check_grid(grid: Any, batch: Any, axes: tuple[str, ...] = ("frames", "height", "width")) -> tuple[int, ...]:
@@ -27,6 +28,8 @@ def patch_sizes(patch_size: Any) -> tuple[int, int, int]:
 
 def randn(shape, generator: torch.Generator, device, dtype) -> torch.Tensor:
     """Random normal in float32 on the CPU (same numbers on every device), then moved and cast."""
+    import torch
+
     return torch.randn(*shape, generator=generator).to(device=device, dtype=dtype)
 
 

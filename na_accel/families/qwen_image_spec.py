@@ -8,12 +8,13 @@ grid comes from the forward kwarg ``img_shapes``; the text is right-padded and m
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .inputs import check_grid, randn
 from .spec import FamilyGeometry, FamilySpec, numbered
+
+if TYPE_CHECKING:
+    import torch
 
 
 def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -23,6 +24,7 @@ def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
 def text_padding_mask(text_len: int, valid_text_lens, batch: int, device="cpu") -> torch.Tensor | None:
     """The pipeline's ``encoder_hidden_states_mask``: (batch, text_len) int64, 1 for the first
     ``valid_text_lens[b]`` tokens of row b; None (as the pipeline passes it) when every token is valid."""
+    import torch
     if valid_text_lens is None:
         return None
     lens = [int(n) for n in valid_text_lens]
@@ -42,7 +44,7 @@ def transformer_inputs(
     reference_grids=(),
     seed: int = 0,
     device="cpu",
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
 ) -> dict[str, Any]:
     """Random forward kwargs for any QwenImageTransformer2DModel over a (height, width) token grid,
     as QwenImagePipeline passes them: packed latents (B, H*W, in_channels), text (B, text_len,
@@ -51,6 +53,8 @@ def transformer_inputs(
     ``reference_grids``: (height, width) token grids of reference images, appended after the
     image's tokens and to ``img_shapes`` as the edit pipelines do. Layered configs
     (``use_additional_t_cond``) also get ``additional_t_cond``."""
+    import torch
+    dtype = torch.float32 if dtype is None else dtype
     grids = [check_grid(g, batch, ("height", "width")) for g in (grid, *reference_grids)]
     config = transformer.config
     generator = torch.Generator().manual_seed(seed)

@@ -7,12 +7,13 @@ image-to-video checkpoints) come by cross attention (attn2).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .inputs import check_grid, patch_sizes, randn
 from .spec import FamilyGeometry, FamilySpec, numbered
+
+if TYPE_CHECKING:
+    import torch
 
 WAN_IMAGE_TOKENS = 257  # CLIP ViT-H/14 image tokens of the Wan 2.1 image-to-video checkpoints
 
@@ -28,7 +29,7 @@ def transformer_inputs(
     text_len: int = 8,
     seed: int = 0,
     device="cpu",
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
 ) -> dict[str, torch.Tensor]:
     """Random forward kwargs for any WanTransformer3DModel, over a (T, H, W) token grid.
 
@@ -36,6 +37,8 @@ def transformer_inputs(
     (``image_dim`` set) also get ``encoder_hidden_states_image``: 257 image tokens per sample, or
     two images' worth when the config has ``pos_embed_seq_len`` (first-last-frame checkpoints).
     """
+    import torch
+    dtype = torch.float32 if dtype is None else dtype
     frames, height, width = check_grid(grid, batch)
     config = transformer.config
     p_t, p_h, p_w = patch_sizes(config.patch_size)

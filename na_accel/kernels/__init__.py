@@ -7,13 +7,15 @@
 A new backend is a ``Backend`` subclass in its own module, added to ``registry.BACKENDS``.
 """
 
-from .base import Backend, BackendTarget, DenseAttention, dtype_name, joint_slices, sdpa_attention
-from .natten_fna import NATTEN_BACKENDS
-from .reference import REFERENCE
-from .registry import AUTO, BACKEND_NAMES, BACKENDS, auto_order, backend_reasons, check_backend_name, faster_unavailable, format_reasons, get_backend, resolve_backend, unavailable_reasons
+from ..lazy import lazy_exports
 
-__all__ = [
-    "AUTO", "BACKEND_NAMES", "BACKENDS", "NATTEN_BACKENDS", "REFERENCE", "Backend", "BackendTarget",
-    "DenseAttention", "auto_order", "backend_reasons", "check_backend_name", "dtype_name", "faster_unavailable",
-    "format_reasons", "get_backend", "joint_slices", "resolve_backend", "sdpa_attention", "unavailable_reasons",
-]
+AUTO = "auto"  # the backend name that picks one per device (registry.auto_order); light: the CLI's parser reads it
+
+# Imported on first use: backends import torch.
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    ".base": ["Backend", "BackendTarget", "DenseAttention", "dtype_name", "joint_slices", "sdpa_attention"],
+    ".natten_fna": ["NATTEN_BACKENDS"],
+    ".reference": ["REFERENCE"],
+    ".registry": ["BACKEND_NAMES", "BACKENDS", "auto_order", "backend_reasons", "check_backend_name",
+                  "faster_unavailable", "format_reasons", "get_backend", "resolve_backend", "unavailable_reasons"],
+}, eager=["AUTO"])

@@ -9,12 +9,12 @@ sizes (FLUX 2048²). On any other device ``auto`` is flex-fna, NATTEN's portable
 from __future__ import annotations
 
 from ..errors import ArgumentError, BackendUnavailableError
+from . import AUTO
 from .base import Backend, BackendTarget
 from .natten_fna import NATTEN_BACKENDS, NattenBackend
 from .reference import REFERENCE, ReferenceBackend
 from .triton_backend import TritonBackend
 
-AUTO = "auto"
 BACKENDS: dict[str, Backend] = {
     b.name: b for b in [ReferenceBackend(), TritonBackend(), *(NattenBackend(n) for n in NATTEN_BACKENDS)]
 }

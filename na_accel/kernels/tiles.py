@@ -16,7 +16,8 @@ The tables live in ``natten/backends/configs/<backend>/__init__.py``:
   itself picks its tiles per window (``choose_tiles``), and finds these for windows snapped to them.
 
 When several tile shapes exist, NATTEN's default for the backend is used unless the caller picks
-another (``q_tile``/``kv_tile``).
+another (``q_tile``/``kv_tile``). NATTEN's config modules import torch; for the NATTEN release
+na_accel pins, ``natten_tile_snapshot`` holds the same tables, so ``estimate`` starts without torch.
 """
 
 from __future__ import annotations
@@ -75,6 +76,24 @@ def tile_options(backend: str, rank: int, head_dim: int = 128, dtype_bits: int =
     check_tile_backend(backend)
     if rank not in (1, 2, 3):
         raise ArgumentError(f"rank: NATTEN runs 1-, 2- and 3-D neighborhoods, got a {rank}-D grid")
+    if backend == "triton":
+        from .triton_tiles import TILE_TABLE
+
+        pairs, where = TILE_TABLE[rank], f"na_accel triton TILE_TABLE[{rank}]"
+    else:
+        from .natten_tile_snapshot import snapshot_pairs
+
+        pairs, where = snapshot_pairs(backend, rank, head_dim, dtype_bits) or natten_pairs(backend, rank, head_dim,
+                                                                                            dtype_bits)
+    return [
+        TileShape(tuple(q), tuple(kv), backend, where + (" (the backend's default)" if i == 0 else ""))
+        for i, (q, kv) in enumerate(pairs)
+    ]
+
+
+def natten_pairs(backend: str, rank: int, head_dim: int, dtype_bits: int) -> tuple[list, str]:
+    """(q tile, kv tile) pairs of a NATTEN backend, its default first, and where NATTEN lists them:
+    read from NATTEN's config modules (which import torch)."""
     if backend == "hopper-fna":
         from natten.backends.configs.cutlass_hopper import HOPPER_FORWARD_CONFIGS
 
@@ -91,12 +110,6 @@ def tile_options(backend: str, rank: int, head_dim: int = 128, dtype_bits: int =
         pairs = _pairs(by_head[head_dim])
         where = f"natten HOPPER_FORWARD_CONFIGS[{rank}][{dtype_bits}][{head_dim}]"
         default = pairs[0]  # natten's get_default_forward_config takes the first entry
-    elif backend == "triton":
-        from .triton_tiles import TILE_TABLE
-
-        pairs = TILE_TABLE[rank]
-        where = f"na_accel triton TILE_TABLE[{rank}]"
-        default = pairs[0]
     else:
         if backend == "blackwell-fna":
             from natten.backends.configs import cutlass_blackwell as module
@@ -121,11 +134,7 @@ def tile_options(backend: str, rank: int, head_dim: int = 128, dtype_bits: int =
             pairs = _pairs(module.FLEX_FORWARD_TILE_SHAPES[rank])
             where = f"natten FLEX_FORWARD_TILE_SHAPES[{rank}]"
         default = tuple(tuple(t) for t in module._get_default_tile_shapes_forward(rank))
-    ordered = [default] + [p for p in pairs if p != default]
-    return [
-        TileShape(q, kv, backend, where + (" (the backend's default)" if i == 0 else ""))
-        for i, (q, kv) in enumerate(ordered)
-    ]
+    return [default] + [p for p in pairs if p != default], where
 
 
 def default_tiles(backend: str, rank: int, head_dim: int = 128, dtype_bits: int = 16) -> TileShape:
@@ -172,9 +181,14 @@ def _shape(name: str, value: Sequence[int], rank: int) -> tuple[int, ...]:
     return values
 
 
+# The common names answered without torch (estimate runs torch-free); others ask torch.
+_FLOAT_BITS = {"float16": 16, "half": 16, "bfloat16": 16, "float32": 32, "float": 32, "float64": 64, "double": 64}
+
 
 def dtype_bits(dtype) -> int:
     """Bits of a torch dtype or dtype name ('bfloat16' -> 16)."""
+    if isinstance(dtype, str) and dtype in _FLOAT_BITS:
+        return _FLOAT_BITS[dtype]
     import torch
 
     given = dtype

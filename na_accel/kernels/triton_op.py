@@ -20,7 +20,7 @@ import triton
 
 from .base import check_attention_inputs
 from .triton_gna import INTERPRETED, LOG2E, gna_forward_kernel
-from .triton_tiles import TileBudget, TritonTiles, block_d, choose_tiles
+from .triton_tiles import TileBudget, TritonTiles, as_3d, block_d, choose_tiles
 
 # tune_size: the launch's programs as a power of two: warps and stages are tuned again where the
 # grid is much smaller or larger (few programs leave SMs idle), not at every resolution
@@ -61,11 +61,6 @@ def _cuda_shared_memory(index: int) -> int:
 
 def tile_budget(query: torch.Tensor) -> TileBudget:
     return TileBudget(query.shape[-1], query.element_size(), device_shared_memory(query.device))
-
-
-def as_3d(values: Sequence, fill) -> tuple:
-    """Left-pad a per-axis tuple to 3 axes (a 2-D grid becomes 1 x H x W)."""
-    return (fill,) * (3 - len(values)) + tuple(values)
 
 
 @torch.library.triton_op("na_accel::gna_forward", mutates_args=())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Sequence
 
 from .tilecount import axis_tiles
 
@@ -170,3 +171,8 @@ def choose_tiles(
                          f"{shared_memory_bytes(MIN_BLOCK, MIN_BLOCK, budget.head_dim, budget.element_size, MIN_STAGES)} "
                          "bytes of shared memory)")
     return min(fitting, key=lambda tiles: modelled_cost(tiles, text_len))
+
+
+def as_3d(values: Sequence, fill) -> tuple:
+    """Left-pad a per-axis tuple to 3 axes (a 2-D grid becomes 1 x H x W)."""
+    return (fill,) * (3 - len(values)) + tuple(values)

@@ -54,7 +54,7 @@ class LayerRoute:
     """
 
     def __init__(self, patch: Any, plan: LayerPlan) -> None:
-        self.patch = patch  # the na_accel.patch.TransformerPatch this layer belongs to
+        self.patch = patch  # the na_accel.patching.TransformerPatch this layer belongs to
         self.plan = plan
         # (key, window, reference windows, why the speed gate runs them dense or None): the windows last
         # resolved, and the (grids, backend, device, dtype) they were resolved for; one tuple, so

@@ -5,10 +5,11 @@ of a device class, ``model`` turns both into estimated seconds, ``gate`` decides
 ``fit`` derives constants from timings (``na-accel calibrate``, ``eval/fit_cost_profile.py``).
 """
 
-from .gate import POLICIES, GateDecision, SpeedGate
-from .model import CostEstimate, estimate_call
-from .problem import AttentionProblem, SparseWork, sparse_work
-from .profiles import CostProfile, find_profile, load_profile, parse_profile
+from ..lazy import lazy_exports
 
-__all__ = ["POLICIES", "AttentionProblem", "CostEstimate", "CostProfile", "GateDecision", "SparseWork",
-           "SpeedGate", "estimate_call", "find_profile", "load_profile", "parse_profile", "sparse_work"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    ".gate": ["POLICIES", "GateDecision", "SpeedGate"],
+    ".model": ["CostEstimate", "estimate_call"],
+    ".problem": ["AttentionProblem", "SparseWork", "sparse_work"],
+    ".profiles": ["CostProfile", "find_profile", "load_profile", "parse_profile"],
+})

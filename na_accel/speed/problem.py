@@ -17,8 +17,7 @@ import math
 from dataclasses import dataclass
 
 from ..kernels.tiles import pick_tiles
-from ..kernels.triton_op import as_3d
-from ..kernels.triton_tiles import TileBudget, choose_tiles
+from ..kernels.triton_tiles import TileBudget, as_3d, choose_tiles
 from ..kernels.window_cost import estimate_window
 from ..windows import ResolvedWindow, effective_axes
 

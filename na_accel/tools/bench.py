@@ -22,7 +22,8 @@ from typing import Any
 
 import torch
 
-from .. import describe, patch, unpatch
+from ..patch_report import describe
+from ..patching import patch, unpatch
 from ..runtime import denoising_step
 from ..families import registry as family_registry
 from ..recipe.model import Recipe

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import describe, patch, unpatch
+from ..patch_report import describe
+from ..patching import patch, unpatch
 from .bench import check_recipe_family
 from ..errors import ArgumentError
 from .metrics import QualityMetrics
-from .report import write_html_report, write_json, write_outputs
+from .json_files import write_json
+from .report import write_html_report, write_outputs
 from .run_folder import RunFolder
-from .input_files import read_input_text
 from .output_paths import write_output
 from .run_folder import MANIFEST
 from .run_summary import no_sparse_reason, patch_summary
 from .loaded_models import LoadedModel, validate_size
 
-DEFAULT_PROMPT = "a photo of a red fox in fresh snow"
-# A small prompt set shipped with the package (`--prompt-file` takes its path; the eval suites use it).
-SHIPPED_PROMPTS = Path(__file__).with_name("prompts.txt")
-JSON_KINDS = {dict: "a JSON object", str: "a JSON string", int: "a JSON number", float: "a JSON number",
-              bool: "a JSON boolean", type(None): "JSON null"}
 # The files ``write_outputs`` may write in one comparison's folder (images or videos), relative names.
 PICTURE_NAMES = ("dense.png", "patched.png", "side_by_side.png", "dense.gif", "patched.gif", "side_by_side.gif",
                  "dense.mp4", "patched.mp4", "side_by_side.mp4", "dense_frames/frame_0000.png",
@@ -46,33 +41,6 @@ class CompareSettings:
     steps: int
     seed: int = 0
     progress: bool = True
-
-
-def read_prompts(path: str | Path) -> list[str]:
-    """A prompt file (UTF-8, at most ``MAX_INPUT_BYTES``): a JSON list of non-empty strings, or one
-    prompt per line (blank lines and # comments skipped). Other JSON (an object) is refused, not run
-    as one prompt."""
-    path = Path(path)
-    text = read_input_text("--prompt-file", path)
-    start = text.lstrip()[:1]
-    if start in ("[", "{"):
-        try:
-            prompts = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ArgumentError(f"--prompt-file: {str(path)!r} looks like JSON but does not parse: {exc}") from None
-        if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
-            what = "a JSON list with non-strings" if isinstance(prompts, list) else JSON_KINDS[type(prompts)]
-            raise ArgumentError(f"--prompt-file: {str(path)!r} holds {what}; allowed: a JSON list of strings, "
-                                "or one prompt per line")
-        empty = [i for i, p in enumerate(prompts) if not p.strip()]
-        if empty:
-            raise ArgumentError(f"--prompt-file: {str(path)!r}: prompt {empty[0]} of the JSON list is empty; "
-                                "allowed: non-empty strings")
-    else:
-        prompts = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    if not prompts:
-        raise ArgumentError(f"--prompt-file: {str(path)!r} holds no prompts")
-    return prompts
 
 
 def run_compare(

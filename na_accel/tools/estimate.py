@@ -138,7 +138,7 @@ def estimate_recipe(
     machine's GPU, else the first shipped profile)."""
     recipe = load_recipe(recipe)
     if isinstance(model, str) and model not in FAMILIES:  # a model name of bench / compare: its family
-        from .zoo import model_family  # the model list, only where a model name is given
+        from .model_list import model_family  # the model list, only where a model name is given
         model = model_family(model)
     model = recipe.model if model is None else model
     geometry = family_spec(model).geometry  # unknown families: ArgumentError listing the known ones

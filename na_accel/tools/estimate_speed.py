@@ -3,6 +3,8 @@ device profile (``na_accel.speed``), and the attention / end-to-end speedups tha
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from ..kernels.tiles import dtype_bits
@@ -14,11 +16,8 @@ from ..speed.profiles import CostProfile, find_profile, shipped_profiles
 def cost_profile(device: str | None, dtype: str) -> tuple[CostProfile | None, str]:
     """The profile that prices the calls, and what to say about where it comes from."""
     if device is None:
-        import torch
-
-        if torch.cuda.is_available():
-            device = torch.cuda.get_device_name()
-        else:
+        device = _this_gpu()
+        if device is None:
             shipped = next((p for p in shipped_profiles() if dtype in p.dtypes), None)
             if shipped is None:
                 return None, f"no shipped cost profile for {dtype}"
@@ -27,6 +26,16 @@ def cost_profile(device: str | None, dtype: str) -> tuple[CostProfile | None, st
     if profile is None:
         return None, f"no cost profile for {device} in {dtype} (na-accel calibrate on that GPU measures one)"
     return profile, f"cost profile of {profile.device} ({profile.source})"
+
+
+def _this_gpu() -> str | None:
+    """This machine's CUDA device name, or None. Linux without an NVIDIA or ROCm kernel driver has
+    none: no need to import torch (a second) to ask, so ``estimate`` starts at once."""
+    if sys.platform.startswith("linux") and not (os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/kfd")):
+        return None
+    import torch
+
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else None
 
 
 def add_cost_model(result: Any, profile: CostProfile | None, note: str, family: Any,

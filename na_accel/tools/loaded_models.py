@@ -7,20 +7,13 @@ random-weights transformer in a synthetic denoising loop; both have ``.pipe`` (w
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
 
-from ..families.registry import family_spec
 from ..families.spec import FamilyGeometry
-
-
-def model_geometry(family: str, frames_per_token: int | None) -> FamilyGeometry:
-    """The family's geometry; ``frames_per_token`` overrides its VAE's temporal compression (tiny VAEs)."""
-    geometry = family_spec(family).geometry
-    return geometry if frames_per_token is None else dataclasses.replace(geometry, frames_per_token=frames_per_token)
+from .model_list import model_geometry
 
 
 @dataclass
@@ -134,4 +127,4 @@ def validate_size(model: LoadedModel, height: int, width: int, frames: int | Non
     return grid
 
 
-__all__ = ["LoadedModel", "PipelineModel", "SyntheticModel", "model_geometry", "validate_size"]
+__all__ = ["LoadedModel", "PipelineModel", "SyntheticModel", "validate_size"]

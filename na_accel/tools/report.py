@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
 import mimetypes
 from pathlib import Path
@@ -108,23 +107,6 @@ def write_outputs(out_dir: Path, dense: torch.Tensor, patched: torch.Tensor,
     else:
         files["mp4"] = {"skipped": "no mp4 writer (pip install imageio imageio-ffmpeg); GIFs written instead"}
     return files
-
-
-def json_safe(value: Any) -> Any:
-    """inf / nan floats -> "inf" / "nan" strings, so the JSON stays standard."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
-
-
-def write_json(path: Path, data: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
-    return path
 
 
 def _number(value: Any) -> str:

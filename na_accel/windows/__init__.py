@@ -1,9 +1,9 @@
 """GNA windows and their exact meaning: the vocabulary shared by recipes and kernels."""
 
-from .masks import axis_neighborhood_mask, joint_attention_mask, visual_neighborhood_mask
-from .spec import ResolvedWindow, WindowSpec, effective_axes, format_axes
+from ..lazy import lazy_exports
 
-__all__ = [
-    "ResolvedWindow", "WindowSpec", "axis_neighborhood_mask", "effective_axes", "format_axes", "joint_attention_mask",
-    "visual_neighborhood_mask",
-]
+# masks.py needs torch; spec.py does not (recipes and estimates run without torch).
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    ".masks": ["axis_neighborhood_mask", "joint_attention_mask", "visual_neighborhood_mask"],
+    ".spec": ["ResolvedWindow", "WindowSpec", "effective_axes", "format_axes"],
+})

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .masks import axis_neighborhood_mask
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,8 @@ class ResolvedWindow:
         The N-D neighborhood mask is the outer product of per-axis masks, so its density is the
         product of the per-axis densities.
         """
+        from .masks import axis_neighborhood_mask  # torch: recipes and estimates run without it
+
         fraction = 1.0
         for n, k, s, d, c in zip(self.grid, self.kernel_size, self.stride, self.dilation, self.is_causal):
             fraction *= axis_neighborhood_mask(n, k, s, d, c).float().mean().item()

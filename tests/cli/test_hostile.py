@@ -173,12 +173,12 @@ def test_a_json_that_cannot_be_written_after_the_run_prints_the_measurement(tmp_
 
 
 def test_a_demo_whose_write_fails_ends_in_one_line_with_the_metrics(tmp_path, monkeypatch, capsys):
-    import na_accel.tools.report as report
+    import na_accel.tools.json_files as json_files
 
     def full_disk(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(report, "write_json", full_disk)
+    monkeypatch.setattr(json_files, "write_json", full_disk)
     assert main(["demo", "--height", "32", "--width", "32", "--steps", "1", "--output-dir", str(tmp_path)]) == 2
     captured = capsys.readouterr()
     assert captured.err.splitlines()[-1] == (

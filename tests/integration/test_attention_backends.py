@@ -18,7 +18,7 @@ import torch
 from diffusers.models.attention_dispatch import AttentionBackendName, _AttentionBackendRegistry, attention_backend
 
 import na_accel
-from na_accel.patch import patches_of
+from na_accel.patching import patches_of
 from na_accel.tiny import TINY_PIPELINES
 
 CPU_BACKENDS = ("native", "_native_math")

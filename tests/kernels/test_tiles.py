@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -121,3 +122,30 @@ def test_a_dtype_that_is_not_floating_point_is_an_argument_error(dtype):
     # estimate_recipe(dtype=...) passes its argument here: a raw TypeError would escape the public API
     with pytest.raises(ArgumentError, match="dtype: expected float16, bfloat16 or float32"):
         dtype_bits(dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# The snapshot of NATTEN's tables (estimate starts without torch) equals NATTEN's own
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_natten_tile_snapshot_equals_the_installed_natten_tables():
+    from na_accel.kernels import natten_tile_snapshot as snapshot
+
+    stored = json.loads(snapshot.SNAPSHOT.read_text())
+    assert stored["natten"] == snapshot.installed_natten(), (
+        "natten was upgraded: rewrite the snapshot with python -m na_accel.kernels.natten_tile_snapshot")
+    assert stored["tables"] == snapshot.live_tables()
+
+
+def test_tile_options_come_from_natten_itself_for_another_natten_release(monkeypatch):
+    from na_accel.kernels import natten_tile_snapshot as snapshot
+
+    from_snapshot = {b: tile_options(b, 3, 128, 16) for b in snapshot.NATTEN_BACKENDS_WITH_TILES}
+    monkeypatch.setattr(snapshot, "installed_natten", lambda: "0.0.0")
+    snapshot._snapshot.cache_clear()
+    try:
+        assert snapshot.snapshot_pairs("hopper-fna", 3, 128, 16) is None
+        assert {b: tile_options(b, 3, 128, 16) for b in snapshot.NATTEN_BACKENDS_WITH_TILES} == from_snapshot
+    finally:
+        snapshot._snapshot.cache_clear()

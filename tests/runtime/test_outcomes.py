@@ -6,7 +6,7 @@ from collections import Counter
 import torch
 
 import na_accel
-from na_accel.patch import patches_of
+from na_accel.patching import patches_of
 from na_accel.runtime import FULL_WINDOW, SPARSE, Outcome, Ran
 
 RECIPE = {"model": "flux", "default": {"kernel_size": [3, 3]}}

@@ -64,7 +64,7 @@ def test_where_sparse_would_not_pay_the_stock_processor_runs_counted_with_the_es
 
 
 def report_text(report) -> str:
-    from na_accel.describe import _format_transformer
+    from na_accel.patch_report import _format_transformer
     return _format_transformer(report)
 
 

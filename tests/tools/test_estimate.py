@@ -17,7 +17,6 @@ from na_accel.cli import main
 from na_accel.kernels.window_cost import estimate_window
 from na_accel.tools.estimate import estimate_recipe, format_estimate
 from na_accel.windows import axis_neighborhood_mask, masks, visual_neighborhood_mask
-from na_accel.windows import spec as spec_module
 from na_accel.kernels import tilecount
 from na_accel.kernels.tilecount import axis_tiles
 from na_accel.kernels.tiles import TILE_BACKENDS, TileShape, default_tiles, pick_tiles, tile_options
@@ -178,7 +177,6 @@ def test_estimate_at_4k_and_video_sizes_works_per_axis_never_on_the_token_grid(m
     monkeypatch.setattr(tilecount, "axis_ranges", counting_axis_ranges)
     for name in ("axis_neighborhood_mask", "visual_neighborhood_mask", "joint_attention_mask"):
         monkeypatch.setattr(masks, name, no_masks)
-    monkeypatch.setattr(spec_module, "axis_neighborhood_mask", no_masks)
     est = estimate_window(window, tiles)
     assert lengths == list(window.grid)  # one pass over each axis: work grows with the axis lengths
     assert est.visited_pairs == math.prod(a["visited"] for a in per_axis)

@@ -12,7 +12,8 @@ import numpy
 import torch
 from PIL import Image
 
-from na_accel.tools.report import heat_map, json_safe, side_by_side, write_html_report, write_json, write_outputs
+from na_accel.tools.json_files import json_safe, write_json
+from na_accel.tools.report import heat_map, side_by_side, write_html_report, write_outputs
 
 MP4S = {"dense": "dense.mp4", "patched": "patched.mp4", "side_by_side": "side_by_side.mp4"}
 

@@ -153,6 +153,14 @@ def test_a_preset_missing_from_tiny_pipelines_is_a_clear_error(monkeypatch):
         load_model("tiny-wan")
 
 
+def test_every_listed_tiny_preset_is_built_by_the_tiny_package():
+    """`na-accel models` lists MODELS without importing the presets: each listed one must exist."""
+    import na_accel.tiny
+
+    presets = {spec.build_preset.preset for spec in MODELS.values() if hasattr(spec.build_preset, "preset")}
+    assert presets and presets <= set(na_accel.tiny.TINY_PIPELINES)
+
+
 def test_models_command_lists_every_model(capsys):
     from na_accel.cli import main
 

@@ -10,7 +10,7 @@ import torch
 
 from .errors import NaAccelError, PatchStateError
 from .kernels.window_cost import WindowEstimate, estimate_window
-from .patch import TransformerPatch, patches_of, plan_patches
+from .patching import TransformerPatch, patches_of, plan_patches
 from .recipe.scaling import SnapContext, SnapSpec, snap_tiles
 from .runtime import FULL_WINDOW, SPARSE, Outcome
 from .windows import ResolvedWindow, WindowSpec, effective_axes, format_axes
