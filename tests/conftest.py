@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import torch
 
@@ -19,6 +20,16 @@ import pytest  # noqa: E402
 from na_accel.tiny import (  # noqa: E402
     flux_transformer_inputs, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer,
 )
+
+
+INTEGRATION = Path(__file__).resolve().parent / "integration"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Everything under tests/integration/ is marked ``integration`` (the fast subset leaves it out)."""
+    for item in items:
+        if INTEGRATION in item.path.parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture

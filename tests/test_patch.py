@@ -29,6 +29,7 @@ def layer_reports(obj):
 # --- unpatch ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_unpatch_is_bit_identical(flux_pipe):
     before = processors(flux_pipe.transformer)
     stock = run_flux_pipe(flux_pipe)
@@ -141,6 +142,7 @@ def test_all_layers_dense_by_rule_is_stock(flux_pipe):
 # --- dense_steps --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_dense_steps_with_cfg_count_steps_not_calls(flux_pipe):
     na_accel.patch(flux_pipe, {**SPARSE, "dense_steps": 1})
     run_flux_pipe(flux_pipe, steps=3)  # true CFG: 2 transformer calls per step
@@ -153,6 +155,7 @@ def test_dense_steps_with_cfg_count_steps_not_calls(flux_pipe):
         assert layer.sparse_calls == 8
 
 
+@pytest.mark.slow
 def test_dense_steps_change_the_output_as_expected(flux_pipe):
     stock = run_flux_pipe(flux_pipe, steps=3)
     na_accel.patch(flux_pipe, SPARSE)

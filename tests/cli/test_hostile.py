@@ -22,6 +22,8 @@ from bounded import ROOT, _limit_memory, run_bounded_cli, run_bounded_code
 from na_accel.cli import main
 from na_accel.tools.run_folder import MANIFEST
 
+pytestmark = pytest.mark.slow  # each case a CLI run, most in a subprocess with a time limit and a memory cap
+
 GIB = 2**30
 
 # argv -> what the one error line must say (the flag, the value and the bound, written out here).

@@ -19,6 +19,7 @@ from na_accel.errors import ArgumentError
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_demo_runs_and_writes_a_side_by_side(tmp_path, capsys):
     code = main(["demo", "--height", "128", "--width", "160", "--steps", "2", "--output-dir", str(tmp_path)])
     out = capsys.readouterr().out
@@ -188,6 +189,7 @@ def test_an_na_accel_error_becomes_exit_code_2_and_one_line_on_stderr(monkeypatc
     assert capsys.readouterr().err == "na-accel: error: --model: 'x' is not known\n"
 
 
+@pytest.mark.slow
 def test_the_demo_takes_the_tiny_flux_presets_one_default_size_and_steps(tmp_path, capsys):
     from na_accel.tiny import tiny_flux_call
     from na_accel.tools.zoo import MODELS

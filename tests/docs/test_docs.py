@@ -23,6 +23,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -160,8 +161,7 @@ def check_command(argv: list[str], capsys, tmp_path, monkeypatch) -> None:
         if args[0] == "scripts/demo.sh":  # its arguments pass through to na-accel demo
             parse_na_accel(["demo", *args[1:]], capsys)
     elif program == "python" and args[:2] == ["-m", "pytest"] or program == "pytest":
-        tests = [a for a in args if not a.startswith("-") and a != "pytest" and a != "-m"]
-        assert tests and all((ROOT / t.split("::")[0]).exists() for t in tests), argv
+        check_pytest(args[2:] if program == "python" else args, argv)
     elif program == "python" and args[:1] == ["-m"]:
         assert importlib.util.find_spec(args[1]) is not None, argv
     elif program == "python":
@@ -172,6 +172,26 @@ def check_command(argv: list[str], capsys, tmp_path, monkeypatch) -> None:
         assert args[0] == "install", argv
     else:
         pytest.fail(f"{shlex.join(argv)}: no check for {program!r} commands in tests/docs/test_docs.py")
+
+
+PYTEST_VALUE_OPTIONS = ("-n", "-m", "-k", "-p")
+
+
+def check_pytest(args: list[str], argv: list[str]) -> None:
+    """The test paths exist and a -m expression names only registered markers (pyproject.toml)."""
+    tests, markers = [], []
+    values = iter(args)
+    for arg in values:
+        if arg in PYTEST_VALUE_OPTIONS:
+            value = next(values)
+            if arg == "-m":
+                markers += [w for w in re.findall(r"[\w-]+", value) if w not in ("and", "or", "not")]
+        elif not arg.startswith("-"):
+            tests.append(arg)
+    assert all((ROOT / t.split("::")[0]).exists() for t in tests), argv
+    registered = {line.split(":")[0] for line in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]
+                  ["ini_options"].get("markers", [])}
+    assert set(markers) <= registered, f"{shlex.join(argv)}: markers {sorted(set(markers) - registered)} are not registered"
 
 
 @pytest.mark.parametrize("block", _blocks("bash"))

@@ -48,6 +48,7 @@ def section_rows(text: str, heading: str) -> list[str]:
     return [line for line in part.splitlines() if line.startswith("| ")][1:]  # [0]: the header
 
 
+@pytest.mark.slow
 def test_every_stage_ran_and_wrote_json_that_parses(smoke):
     out, result = smoke
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -58,6 +58,7 @@ SPARSE_RECIPES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", SPARSE_RECIPES)
 def test_sparse_pipeline_matches_reference(flux_pipe, recipe):
     stock = run_flux_pipe(flux_pipe)  # odd 5x7 grid, batch 2, true CFG

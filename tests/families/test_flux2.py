@@ -101,6 +101,7 @@ SPARSE_RECIPES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, window", [
     ("tiny-flux2", SPARSE_RECIPES[0]), ("tiny-flux2-klein", SPARSE_RECIPES[1]), ("tiny-flux2-klein", SPARSE_RECIPES[2]),
 ])
@@ -131,6 +132,7 @@ def test_sparse_transformer_matches_reference(transformer, grid, window):
     assert max_diff(sparse, run(transformer, inputs)) <= TOLERANCE
 
 
+@pytest.mark.slow
 def test_dense_steps_count_both_cfg_calls_of_a_step(klein):
     window = recipe([3, 3], stride=[2, 2], dense_steps=1)
     na_accel.patch(klein, window)
@@ -228,6 +230,7 @@ def test_padded_text_stays_a_key_as_in_stock(transformer):
 # --- layouts that are not one row-major grid run stock, counted and warned -----------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, images", [
     ("tiny-flux2", [reference_image(64, 96)]),  # editing: a 4x6 reference grid (img_ids t = 10)
     ("tiny-flux2-klein", [reference_image(64, 96), reference_image(96, 80, seed=1)]),  # multi-reference, CFG
@@ -291,6 +294,7 @@ def test_the_grid_is_read_once_per_generation(klein, monkeypatch):
     assert reads == [(35, 4)] and totals(klein) == {"full window": 6 * LAYERS}
 
 
+@pytest.mark.slow
 def test_klein_kv_pipeline_runs_gna_without_references_and_stock_with_its_cache(klein):
     from diffusers import Flux2KleinKVPipeline
 

@@ -39,6 +39,7 @@ def layer_reports(pipe):
     return na_accel.describe(pipe).transformers[0].layers
 
 
+@pytest.mark.slow
 def test_full_window_reproduces_stock(kontext_pipe):
     stock = run_kontext(kontext_pipe)
     na_accel.patch(kontext_pipe, window_recipe([7, 7]))  # covers both grids
@@ -48,6 +49,7 @@ def test_full_window_reproduces_stock(kontext_pipe):
     assert na_accel.describe(kontext_pipe).transformers[0].totals == {"full window": 16}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", [
     window_recipe([3, 4], stride=[2, 3]),
     window_recipe([2, 2], dilation=[2, 2]),

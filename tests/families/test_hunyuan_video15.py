@@ -264,6 +264,7 @@ def test_pipeline_batch_of_two_prompt_lengths_with_cfg_matches_reference():
     assert (outputs["auto"] - pipe(**call(**kwargs)).frames).abs().max().item() > 1e-4
 
 
+@pytest.mark.slow
 def test_under_torch_compile_the_trusted_mask_runs_sparse_and_equals_eager(transformer):
     """The stock forward breaks dynamo's graph (data-dependent ``if is_t2v``), so the blocks compile
     as frames of their own; the processors trust the (batch, text) mask there and stay exact."""

@@ -175,6 +175,7 @@ def _generate(pipe):
                 output_type="pt", generator=torch.Generator().manual_seed(0), **kwargs).images
 
 
+@pytest.mark.slow
 def test_flux_pipeline_equals_reference(flux_pipe):
     """Tiny FLUX pipeline (batch 2, true CFG): triton generations equal the reference's."""
     flux_pipe.to(DEVICE)

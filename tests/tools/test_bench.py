@@ -35,6 +35,7 @@ def bench_run(recipe_path, tmp_path_factory):
     return code, out.getvalue(), json.loads(path.read_text()), path
 
 
+@pytest.mark.slow
 def test_bench_runs_end_to_end_and_prints_a_table(bench_run):
     code, out, _, path = bench_run
     assert code == 0
@@ -135,6 +136,7 @@ def test_no_speedup_is_reported_when_nothing_ran_sparse(tmp_path, capsys):
     assert "speedup: none reported" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_bench_times_both_wan22_experts_and_only_their_self_attention(tmp_path):
     path = tmp_path / "wan22.json"
     recipe = tmp_path / "wan.yaml"

@@ -52,6 +52,7 @@ def test_compare_one_prompt_writes_pictures_and_metrics(recipe_path, tmp_path, c
     assert result["recipe"]["name"] == "sparse3" and result["model"]["name"] == "tiny-flux"
 
 
+@pytest.mark.slow
 def test_compare_prompt_file_writes_an_html_report(recipe_path, tmp_path, capsys):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("# a comment\na red fox\n\na <blue> whale\n")
@@ -117,6 +118,7 @@ def test_main_job_demo_shows_where_the_outputs_went(tmp_path, capsys):
     assert 0 < metrics["ssim"] <= 1 and "skipped" in metrics["lpips"]
 
 
+@pytest.mark.slow
 def test_compare_a_video_preset_writes_frames_and_animations(tmp_path, capsys):
     recipe = tmp_path / "hv.yaml"
     recipe.write_text("model: hunyuan_video\ndefault: {kernel_size: [2, 2, 3]}\n")
@@ -231,6 +233,7 @@ def test_a_new_compare_run_replaces_the_previous_one_and_leaves_other_files(two_
     assert json.loads((out_dir / "metrics.json").read_text())["outputs"][0]["prompt"] == "a cat"
 
 
+@pytest.mark.slow
 def test_a_demo_after_a_compare_in_the_same_folder_removes_the_compare_run(recipe_path, tmp_path, capsys):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a red fox\n")

@@ -396,6 +396,7 @@ def test_estimate_checks_its_json_path_before_estimating(tmp_path, capsys):
 # ============================================================================================
 
 
+@pytest.mark.slow
 def test_patched_pipeline_runs_the_snapped_window_and_describe_reports_it():
     import na_accel
     from na_accel.recipe.scaling import SnapContext

@@ -129,6 +129,7 @@ def test_tiny_preset_runs_in_bfloat16():
     assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,frames_shape", [
     ("tiny-hunyuan-video", (9, 3, 48, 64)),
     ("tiny-cosmos", (9, 3, 48, 80)),
