@@ -1,4 +1,4 @@
-"""Errors raised by na_accel.
+"""Errors raised by na_accel, and ``Refusal``: the reason returned where an input can't run sparse.
 
 Every error is a ``NaAccelError`` and also the built-in exception users would expect
 (``ValueError`` for bad values, ``TypeError`` for unsupported objects, ``RuntimeError`` for state
@@ -32,3 +32,11 @@ class ArgumentError(NaAccelError, ValueError):
 
 class CostProfileError(NaAccelError, ValueError):
     """A cost profile (shipped, cached by ``na-accel calibrate`` or named by the user) is malformed."""
+
+
+class Refusal(str):
+    """Why an input can't take the sparse path, returned in place of a value (``grid | Refusal``),
+    never raised: the caller runs the stock processor and counts the reason. A ``str``, so it reads
+    (and compares) as the reason itself."""
+
+    __slots__ = ()

@@ -8,6 +8,7 @@ from typing import Any, Iterator
 
 import torch
 
+from ..errors import Refusal
 from ..kernels.joint import gna_joint_attention
 from ..kernels.ulysses import ulysses_joint_attention
 
@@ -76,14 +77,14 @@ def forward_arguments(module: torch.nn.Module, args: tuple, kwargs: dict[str, An
     return dict(signature.bind_partial(module, *args, **kwargs).arguments)
 
 
-def video_token_grid(hidden_states: Any, patch_size: tuple[int, int, int]) -> tuple[int, int, int] | str:
+def video_token_grid(hidden_states: Any, patch_size: tuple[int, int, int]) -> tuple[int, int, int] | Refusal:
     """Token grid of a video transformer's (B, C, F, H, W) input, or why there is none."""
     if not isinstance(hidden_states, torch.Tensor) or hidden_states.ndim != 5:
         shape = tuple(hidden_states.shape) if isinstance(hidden_states, torch.Tensor) else type(hidden_states).__name__
-        return f"hidden_states {shape} is not a (batch, channels, frames, height, width) video latent"
+        return Refusal(f"hidden_states {shape} is not a (batch, channels, frames, height, width) video latent")
     sizes = hidden_states.shape[2:]
     if any(n % p for n, p in zip(sizes, patch_size)):
-        return f"latent (frames, height, width) {tuple(sizes)} is not a multiple of the patch size {patch_size}"
+        return Refusal(f"latent (frames, height, width) {tuple(sizes)} is not a multiple of the patch size {patch_size}")
     return tuple(n // p for n, p in zip(sizes, patch_size))
 
 

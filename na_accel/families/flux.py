@@ -22,6 +22,7 @@ from diffusers.models.transformers.transformer_flux import (
 )
 from diffusers.models.embeddings import apply_rotary_emb
 
+from ..errors import Refusal
 from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
 from .read_cache import TensorReadCache
 
@@ -67,7 +68,7 @@ class FluxAdapter(ModelAdapter):
             img_ids = img_ids[0]
         text_len = int(txt_ids.shape[0])
         grids = self._grids_from_ids(img_ids)
-        if isinstance(grids, str):
+        if isinstance(grids, Refusal):
             return TokenLayout(None, text_len, True, grids)
         n_image = sum(h * w for h, w in grids)
         if hidden_states.shape[1] != n_image:
@@ -82,33 +83,33 @@ class FluxAdapter(ModelAdapter):
         return GNAFluxAttnProcessor(original, route)
 
 
-def _image_grids(img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | str:
+def _image_grids(img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | Refusal:
     """One (height, width) per run of equal column-0 ids (image index), in token order."""
     if img_ids.ndim != 2 or img_ids.shape[1] != 3 or img_ids.shape[0] == 0:
-        return f"img_ids of shape {tuple(img_ids.shape)} are not (tokens, 3)"
+        return Refusal(f"img_ids of shape {tuple(img_ids.shape)} are not (tokens, 3)")
     image = img_ids[:, 0]
     starts = [0, *((image[1:] != image[:-1]).nonzero().flatten() + 1).tolist(), img_ids.shape[0]]
     grids = []
     for i, (start, stop) in enumerate(zip(starts, starts[1:])):
         grid = _row_major_grid(img_ids[start:stop])
-        if isinstance(grid, str):
+        if isinstance(grid, Refusal):
             which = "the generated image" if i == 0 else f"reference image {i}"
-            return f"{which} (tokens {start}..{stop - 1}): {grid}"
+            return Refusal(f"{which} (tokens {start}..{stop - 1}): {grid}")
         grids.append(grid)
     return tuple(grids)
 
 
-def _row_major_grid(img_ids: torch.Tensor) -> tuple[int, int] | str:
+def _row_major_grid(img_ids: torch.Tensor) -> tuple[int, int] | Refusal:
     """(height, width) if one image's ids are exactly rows 0..h-1 x columns 0..w-1, row-major."""
     n = img_ids.shape[0]
     rows, cols = img_ids[:, 1], img_ids[:, 2]
     height, width = int(rows.max().item()) + 1, int(cols.max().item()) + 1
     if height * width != n:
-        return f"{n} tokens don't form the {height}x{width} grid their ids span (an unknown layout)"
+        return Refusal(f"{n} tokens don't form the {height}x{width} grid their ids span (an unknown layout)")
     expected_rows = torch.arange(height, device=img_ids.device).repeat_interleave(width)
     expected_cols = torch.arange(width, device=img_ids.device).repeat(height)
     if not (torch.equal(rows.long(), expected_rows) and torch.equal(cols.long(), expected_cols)):
-        return "img_ids are not a row-major (height, width) grid"
+        return Refusal("img_ids are not a row-major (height, width) grid")
     return height, width
 
 

@@ -34,6 +34,7 @@ from diffusers.models.transformers.transformer_flux2 import (
     _get_qkv_projections,
 )
 
+from ..errors import Refusal
 from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
 from .flux2_layout import grids_text, image_grids
 from .read_cache import TensorReadCache
@@ -88,7 +89,7 @@ class Flux2Adapter(ModelAdapter):
         if mode is not None:
             return TokenLayout(None, text_len, True, kv_cache_reason(mode))
         grids = self._grids_from_ids(img_ids)
-        if isinstance(grids, str):
+        if isinstance(grids, Refusal):
             return TokenLayout(None, text_len, True, grids)
         n_image = sum(h * w for h, w in grids)
         if hidden_states.shape[1] != n_image:

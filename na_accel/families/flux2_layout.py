@@ -11,43 +11,45 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import Refusal
 
-def image_grids(img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | str:
+
+def image_grids(img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | Refusal:
     """The (height, width) grid of each image in token order, or why the ids are not such grids.
 
     ``img_ids`` is (tokens, 4). Reads the ids on the CPU (one device sync).
     """
     if img_ids.ndim != 2 or img_ids.shape[1] != 4 or img_ids.shape[0] == 0:
-        return f"img_ids of shape {tuple(img_ids.shape)} are not (tokens, 4) positions (t, h, w, l)"
+        return Refusal(f"img_ids of shape {tuple(img_ids.shape)} are not (tokens, 4) positions (t, h, w, l)")
     ids = img_ids.detach().cpu()
     if ids.is_floating_point() and not torch.equal(ids, ids.round()):
-        return "img_ids are not integer positions"
+        return Refusal("img_ids are not integer positions")
     ids = ids.to(torch.int64)
     t = ids[:, 0]
     starts = [0, *(torch.nonzero(t[1:] != t[:-1]).flatten() + 1).tolist(), ids.shape[0]]
     grids = []
     for begin, end in zip(starts, starts[1:]):
         grid = _row_major_grid(ids[begin:end])
-        if isinstance(grid, str):
+        if isinstance(grid, Refusal):
             which = "the generated image" if not grids else f"reference image {len(grids)}"
-            return f"{which} (img_ids t = {int(t[begin])}, tokens {begin}..{end - 1}): {grid}"
+            return Refusal(f"{which} (img_ids t = {int(t[begin])}, tokens {begin}..{end - 1}): {grid}")
         grids.append(grid)
     return tuple(grids)
 
 
-def _row_major_grid(ids: torch.Tensor) -> tuple[int, int] | str:
+def _row_major_grid(ids: torch.Tensor) -> tuple[int, int] | Refusal:
     n = ids.shape[0]
     rows, cols, layers = ids[:, 1], ids[:, 2], ids[:, 3]
     if int(rows.min()) < 0 or int(cols.min()) < 0:
-        return "negative (h, w) ids"
+        return Refusal("negative (h, w) ids")
     height, width = int(rows.max()) + 1, int(cols.max()) + 1
     if height * width != n:
-        return f"{n} tokens don't form the {height}x{width} grid their (h, w) ids span"
+        return Refusal(f"{n} tokens don't form the {height}x{width} grid their (h, w) ids span")
     if not (torch.equal(rows, torch.arange(height).repeat_interleave(width))
             and torch.equal(cols, torch.arange(width).repeat(height))):
-        return f"(h, w) ids are not a row-major {height}x{width} grid"
+        return Refusal(f"(h, w) ids are not a row-major {height}x{width} grid")
     if not bool((layers == layers[0]).all()):
-        return "the l ids differ within the image"
+        return Refusal("the l ids differ within the image")
     return height, width
 
 

@@ -24,6 +24,7 @@ from diffusers.models.transformers.transformer_hunyuan_video import (
     HunyuanVideoTransformer3DModel,
 )
 
+from ..errors import Refusal
 from .base import GNAProcessor, TokenLayout, forward_arguments, needs_grad, register_like_stock, video_token_grid
 from .read_cache import TensorReadCache
 from .text_mask import prefix_lengths
@@ -54,7 +55,7 @@ class HunyuanVideoAdapter(VideoAdapter):
             return TokenLayout(None, 0, False, "forward called without encoder_hidden_states or encoder_attention_mask")
         text_len = int(text.shape[1])
         grid = video_token_grid(inputs.get("hidden_states"), self.patch_size(transformer))
-        if isinstance(grid, str):
+        if isinstance(grid, Refusal):
             return TokenLayout(None, text_len, False, grid)
         # As the stock forward: row b's valid text is its first mask.sum() tokens (one sync per forward).
         valid = tuple(int(n) for n in text_mask.sum(dim=1, dtype=torch.int).tolist())

@@ -31,6 +31,7 @@ from diffusers.models.transformers.transformer_hunyuan_video15 import (
     HunyuanVideo15Transformer3DModel,
 )
 
+from ..errors import Refusal
 from .base import GNAProcessor, TokenLayout, forward_arguments, needs_grad, register_like_stock, video_token_grid
 from .read_cache import TensorReadCache
 from .text_mask import prefix_lengths
@@ -61,7 +62,7 @@ class HunyuanVideo15Adapter(VideoAdapter):
         inputs = forward_arguments(transformer, args, kwargs)
         hidden_states = inputs.get("hidden_states")
         grid = video_token_grid(hidden_states, self.patch_size(transformer))
-        if isinstance(grid, str):
+        if isinstance(grid, Refusal):
             return TokenLayout(None, 0, False, grid)
         text = [inputs.get(name) for name in TEXT_INPUTS]
         missing = [name for name, value in zip(TEXT_INPUTS, text) if not isinstance(value, torch.Tensor)]

@@ -30,6 +30,7 @@ from diffusers.models.transformers.transformer_qwenimage import (
     apply_rotary_emb_qwen,
 )
 
+from ..errors import Refusal
 from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
 from .read_cache import TensorReadCache
 from .text_mask import prefix_lengths
@@ -76,7 +77,7 @@ class QwenImageAdapter(ModelAdapter):
             return TokenLayout(None, 0, True, "forward called without hidden_states or encoder_hidden_states")
         text_len = int(text.shape[1])
         grids = image_grids(inputs.get("img_shapes"))
-        if isinstance(grids, str):
+        if isinstance(grids, Refusal):
             return TokenLayout(None, text_len, True, grids)
         if transformer.config.use_layer3d_rope:
             return TokenLayout(None, text_len, True, "Qwen-Image-Layered (use_layer3d_rope): its img_shapes are "
@@ -87,7 +88,7 @@ class QwenImageAdapter(ModelAdapter):
                                f"{[list(g) for g in grids]} describe {tokens}")
         valid = text_valid_lens(inputs.get("encoder_hidden_states_mask"), hidden_states.shape[0], text_len,
                                 self._inputs_mask_reader)
-        if isinstance(valid, str):
+        if isinstance(valid, Refusal):
             return TokenLayout(None, text_len, True, valid)
         # the generated image, then the edit pipelines' reference images (their own grids)
         first, *references = (grid[1:] for grid in grids)
@@ -98,29 +99,29 @@ class QwenImageAdapter(ModelAdapter):
         return GNAQwenDoubleStreamAttnProcessor(original, route, self._mask_reader)
 
 
-def image_grids(img_shapes: Any) -> tuple[tuple[int, int, int], ...] | str:
+def image_grids(img_shapes: Any) -> tuple[tuple[int, int, int], ...] | Refusal:
     """The (frames, height, width) token grids of one batch row, in token order, or why there are none.
 
     Read as the stock RoPE reads ``img_shapes`` (a list of rows, each a list of shapes or one
     shape); the stock model uses row 0's for every row, so rows that differ have no one layout.
     """
     if img_shapes is None:
-        return "forward called without img_shapes"
+        return Refusal("forward called without img_shapes")
     rows = img_shapes if isinstance(img_shapes, list) else [img_shapes]
     if not rows:
-        return "img_shapes is an empty list"
+        return Refusal("img_shapes is an empty list")
     shapes = [[tuple(s) if isinstance(s, (tuple, list)) else s for s in (row if isinstance(row, list) else [row])]
               for row in rows]
     if any(row != shapes[0] for row in shapes[1:]):
-        return f"img_shapes differ between batch rows ({shapes}); the stock RoPE takes row 0's for every row"
+        return Refusal(f"img_shapes differ between batch rows ({shapes}); the stock RoPE takes row 0's for every row")
     grids = []
     for shape in shapes[0]:
         if not (isinstance(shape, (tuple, list)) and len(shape) == 3
                 and all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in shape)):
-            return f"img_shapes entry {shape!r} is not (frames, height, width) positive ints"
+            return Refusal(f"img_shapes entry {shape!r} is not (frames, height, width) positive ints")
         grids.append(tuple(int(n) for n in shape))
     if any(frames != 1 for frames, _, _ in grids):
-        return (f"img_shapes {[list(g) for g in grids]} has a grid of several frames; GNA runs one-frame "
+        return Refusal(f"img_shapes {[list(g) for g in grids]} has a grid of several frames; GNA runs one-frame "
                 "(height, width) grids")
     return tuple(grids)
 
@@ -132,17 +133,17 @@ def mask_prefix_lengths(mask: torch.Tensor) -> tuple[int, ...] | None:
 
 def text_valid_lens(mask: Any, batch: int, text_len: int,
                     read: Callable[[torch.Tensor], tuple[int, ...] | None] | None = None
-                    ) -> tuple[int, ...] | None | str:
+                    ) -> tuple[int, ...] | None | Refusal:
     """Per row, how many leading text tokens ``encoder_hidden_states_mask`` marks valid (None: no
     mask, all valid), or why the mask is not a right-padding mask GNA can honour."""
     if mask is None:
         return None
     if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != (batch, text_len):
         shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
-        return f"encoder_hidden_states_mask {shape} is not (batch, text tokens) = {(batch, text_len)}"
+        return Refusal(f"encoder_hidden_states_mask {shape} is not (batch, text tokens) = {(batch, text_len)}")
     lens = (read or mask_prefix_lengths)(mask)
     if lens is None:
-        return ("encoder_hidden_states_mask is not a valid prefix in every row (text padded other than on the "
+        return Refusal("encoder_hidden_states_mask is not a valid prefix in every row (text padded other than on the "
                 "right): GNA cuts right padding only")
     return lens
 

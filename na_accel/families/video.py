@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 import torch
 
+from ..errors import Refusal
 from .base import ModelAdapter, TokenLayout, forward_arguments, video_token_grid
 
 
@@ -49,6 +50,6 @@ class VideoAdapter(ModelAdapter):
         """Self attention over video tokens only (no text in the sequence)."""
         inputs = forward_arguments(transformer, args, kwargs)
         grid = video_token_grid(inputs.get("hidden_states"), self.patch_size(transformer))
-        if isinstance(grid, str):
+        if isinstance(grid, Refusal):
             return TokenLayout(None, 0, False, grid)
         return TokenLayout(grid, 0, False)

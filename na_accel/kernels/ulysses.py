@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import torch
 
+from ..errors import Refusal
 from .base import Backend, DenseAttention
 from ..windows import ResolvedWindow
 
@@ -37,21 +38,21 @@ class UlyssesShards:
     degree: int
 
 
-def ulysses_shards(parallel_config: Any) -> UlyssesShards | str:
+def ulysses_shards(parallel_config: Any) -> UlyssesShards | Refusal:
     """The Ulysses group GNA can run under, or why this diffusers ``ParallelConfig`` rules GNA out."""
     cp = getattr(parallel_config, "context_parallel_config", None)
     if cp is None:
-        return "context parallelism without a context_parallel_config (unknown sharding)"
+        return Refusal("context parallelism without a context_parallel_config (unknown sharding)")
     if cp.ring_degree > 1:
-        return (
+        return Refusal(
             f"context parallelism with ring attention (ring_degree={cp.ring_degree}, ulysses_degree="
             f"{cp.ulysses_degree}) gives each rank a slice of the tokens; GNA would need a halo exchange "
             "of the neighbouring tokens' keys and values (not implemented)"
         )
     if cp.ulysses_anything:
-        return "context parallelism with ulysses_anything (uneven, padded shards) is not supported by GNA"
+        return Refusal("context parallelism with ulysses_anything (uneven, padded shards) is not supported by GNA")
     if cp._ulysses_mesh is None:
-        return "context parallelism is configured but its device mesh is not set up (ParallelConfig.setup)"
+        return Refusal("context parallelism is configured but its device mesh is not set up (ParallelConfig.setup)")
     return UlyssesShards(cp._ulysses_mesh.get_group(), int(cp.ulysses_degree))
 
 

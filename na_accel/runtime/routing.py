@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, Refusal
 from ..families import TokenLayout
 from ..kernels import Backend
 from ..kernels.ulysses import UlyssesShards, ulysses_shards
@@ -151,7 +151,7 @@ class LayerRoute:
         ulysses = None
         if parallel_config is not None:
             ulysses = ulysses_shards(parallel_config)
-            if isinstance(ulysses, str):
+            if isinstance(ulysses, Refusal):
                 return self.dense(ulysses)
         elif has_parallel_config:
             return self.dense("context parallelism shards the sequence (this GNA processor has no Ulysses path)")
@@ -174,7 +174,7 @@ class LayerRoute:
         text_valid_lens = layout.text_valid_lens
         if mask_text_lens is not None:
             text_valid_lens = rows_text_lens(layout, tuple(mask_text_lens))
-            if isinstance(text_valid_lens, str):
+            if isinstance(text_valid_lens, Refusal):
                 return self.dense(text_valid_lens)
         elif text_valid_lens is not None and batch is not None and batch != len(text_valid_lens):
             # no mask read (under torch.compile a padding-shaped one is trusted unread) says which
@@ -228,7 +228,7 @@ class LayerRoute:
         return None
 
 
-def rows_text_lens(layout: TokenLayout, mask_lens: tuple[int, ...]) -> tuple[int, ...] | None | str:
+def rows_text_lens(layout: TokenLayout, mask_lens: tuple[int, ...]) -> tuple[int, ...] | None | Refusal:
     """The valid text lengths of the rows one call of a layer got, or why they are unknown.
 
     ``mask_lens`` (one per row the layer got) are read from the padding mask the layer was handed;
@@ -241,11 +241,11 @@ def rows_text_lens(layout: TokenLayout, mask_lens: tuple[int, ...]) -> tuple[int
     if len(mask_lens) == len(expected):
         if mask_lens == tuple(expected):
             return layout.text_valid_lens
-        return (f"the attention mask's valid text lengths {list(mask_lens)} differ from the "
+        return Refusal(f"the attention mask's valid text lengths {list(mask_lens)} differ from the "
                 f"transformer inputs' {list(expected)}")
     n = len(mask_lens)
     if any(tuple(expected[i:i + n]) == mask_lens for i in range(len(expected) - n + 1)):
         return mask_lens
-    return (f"the layer got {n} batch rows but the transformer's inputs had {len(expected)} (a hook inside "
+    return Refusal(f"the layer got {n} batch rows but the transformer's inputs had {len(expected)} (a hook inside "
             f"the forward changed the batch), and its mask's valid text lengths {list(mask_lens)} are not "
             f"a run of the inputs' {list(expected)}")
