@@ -13,6 +13,7 @@ from .kernels.window_cost import WindowEstimate, estimate_window
 from .patching import TransformerPatch, patches_of, plan_patches
 from .recipe.scaling import SnapContext, SnapSpec, snap_tiles
 from .runtime import FULL_WINDOW, SPARSE, Outcome
+from .runtime.routing import ResolvedWindows
 from .windows import ResolvedWindow, WindowSpec, effective_axes, format_axes
 
 
@@ -117,14 +118,15 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
             report.sparse_calls = counts.get(SPARSE, 0)
             report.full_window_calls = counts.get(FULL_WINDOW, 0)
             report.dense_calls = {outcome.reason: n for outcome, n in counts.items() if outcome.is_dense}
-            last_window, reference_windows = route.last_windows
-            if last_window is not None:
+            resolved = route.windows.last  # read once: other threads may resolve new windows meanwhile
+            if resolved is not None:
+                last_window = resolved.window
                 report.last_window = last_window.describe()
                 report.ran_window, report.ran_from_recipe = _ran_window(last_window)
                 report.last_density = last_window.density
-                report.ran_reference_windows = [_ran_window(w)[0] for w in reference_windows]
-                report.gated_dense = route.gated_dense is not None
-                estimate = _estimate(patch, route)
+                report.ran_reference_windows = [_ran_window(w)[0] for w in resolved.extra]
+                report.gated_dense = resolved.gated_dense is not None
+                estimate = _estimate(patch, resolved)
                 if estimate is not None:
                     report.last_estimate = estimate.to_dict()
                     report.last_estimate_text = estimate.summary()
@@ -141,28 +143,27 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
         recipe_source=recipe.source,
         dense_steps=recipe.dense_steps,
         dense_final_steps=recipe.dense_final_steps,
-        backend_requested=patch.backends.requested,
-        backend=patch.backends.backend.name if patch.backends.backend else None,
-        backends_used=patch.backends.used if ran else {},  # nothing used before a call ran (a dry run)
-        backends_passed_over=patch.backends.passed_over,
+        backend_requested=patch.backend_choice.requested,
+        backend=patch.backend_choice.backend.name if patch.backend_choice.backend else None,
+        backends_used=patch.backend_choice.used if ran else {},  # nothing used before a call ran (a dry run)
+        backends_passed_over=patch.backend_choice.passed_over,
         patched=patched,
         speed_gate=patch.gate.summary(),
         layers=layers,
     )
 
 
-def _estimate(patch: TransformerPatch, route) -> WindowEstimate:
-    """The estimate (density, FLOP / tile bounds, block-sparsity) of the route's last window."""
-    (grid, backend, device, dtype), window = route.resolved
+def _estimate(patch: TransformerPatch, resolved: ResolvedWindows) -> WindowEstimate:
+    """The estimate (density, FLOP / tile bounds, block-sparsity) of a route's last window."""
     tiles = None
-    tile_backend = patch.backends.tile_backend(backend, device, dtype)
-    if tile_backend is not None and effective_axes(grid):
-        context = SnapContext(tile_backend, patch.backends.target.head_dim, torch.finfo(dtype).bits)
+    tile_backend = patch.backend_choice.tile_backend(resolved.backend, resolved.device, resolved.dtype)
+    if tile_backend is not None and effective_axes(resolved.grid):
+        context = SnapContext(tile_backend, patch.backend_choice.target.head_dim, torch.finfo(resolved.dtype).bits)
         try:
-            tiles = snap_tiles(SnapSpec(tile_backend), grid, context)
+            tiles = snap_tiles(SnapSpec(tile_backend), resolved.grid, context)
         except NaAccelError:
             tiles = None
-    return estimate_window(window, tiles)
+    return estimate_window(resolved.window, tiles)
 
 
 def _ran_window(window: ResolvedWindow) -> tuple[str, str | None]:

@@ -21,7 +21,6 @@ alone. It reads the denoising step from the pipeline it belongs to (see ``Schedu
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -35,7 +34,7 @@ from .plan import LayerPlan, check_rules_decide, plan_layers
 from .recipe.model import Recipe
 from .recipe.parse import load_recipe
 from .recipe.scaling import check_snap_tiles
-from .runtime import BackendChoice, CallState, LayerRoute, StepPosition, step_reader
+from .runtime import BackendChoice, LayerRoute, RouteState, StepPosition, step_reader
 from .runtime.backend_choice import execution_device
 from .speed import SpeedGate
 
@@ -57,13 +56,16 @@ class TransformerPatch:
     transformer: torch.nn.Module
     adapter: ModelAdapter
     recipe: Recipe
-    backends: BackendChoice
+    backend_choice: BackendChoice
     plans: dict[str, LayerPlan]
+    modules: dict[str, torch.nn.Module]  # the attention layers the plan was made for, by name
     step_reader: Callable[[], StepPosition | None] | None
     gate: SpeedGate  # where sparse pays on the device (recipe.speed_gate)
     routes: dict[str, LayerRoute] = field(default_factory=dict)
-    calls: CallState = field(default_factory=CallState)  # per-call contexts and the totals of what ran
-    warned: set = field(default_factory=set)  # outcomes already warned about (once each)
+    routing: RouteState = field(init=False)  # what every route shares: recipe, backends, gate, call contexts
+
+    def __post_init__(self) -> None:
+        self.routing = RouteState(self.attribute, self.recipe, self.backend_choice, self.gate)
 
     # -- applying and removing ----------------------------------------------------------------
 
@@ -75,12 +77,11 @@ class TransformerPatch:
             setattr(self.transformer, STATE_ATTRIBUTE, self)
             self.transformer.register_forward_pre_hook(self._before_forward, with_kwargs=True)
             self.transformer.register_forward_hook(self._after_forward, always_call=True)
-            modules = dict(self.adapter.attention_layers(self.transformer))
             for name, plan in self.plans.items():
                 if not plan.sparse:
                     continue
-                module = modules[name]
-                route = LayerRoute(self, plan)
+                module = self.modules[name]
+                route = LayerRoute(self.routing, plan)
                 processor = self.adapter.make_processor(module.processor, route)
                 self.routes[name] = route
                 module.set_processor(processor)  # its stock processor is processor.original
@@ -94,7 +95,7 @@ class TransformerPatch:
         try:
             failures = restore_stock(self.transformer)
         finally:
-            self.calls.clear()
+            self.routing.contexts.clear()
             if getattr(self.transformer, STATE_ATTRIBUTE, None) is self:
                 delattr(self.transformer, STATE_ATTRIBUTE)
         _check_restored(self.attribute, failures)
@@ -115,16 +116,14 @@ class TransformerPatch:
                                  "(recipe dense_steps / dense_final_steps need its scheduler)")
         else:
             dense_step_reason = None
-        self.calls.begin(layout, step, dense_step_reason)
+        self.routing.contexts.begin(layout, step, dense_step_reason)
         return None
 
     @torch.compiler.disable
     def _after_forward(self, module, args, output):
-        self.calls.end()
-        ran = Counter()
+        self.routing.contexts.end()
         for route in self.routes.values():
-            ran.update(route.take_pending())
-        self.calls.add(ran)
+            route.commit()
         return None
 
 
@@ -340,8 +339,9 @@ def _plan_transformer(
         transformer=transformer,
         adapter=adapter,
         recipe=recipe,
-        backends=BackendChoice(backend, target),
+        backend_choice=BackendChoice(backend, target),
         plans=plans,
+        modules=modules,
         step_reader=step_reader(pipeline, recipe, attribute),
         gate=SpeedGate(recipe.speed_gate, adapter.heads(transformer)),
     )

@@ -30,8 +30,8 @@ def test_a_patched_run_leads_with_the_window_that_ran(flux_pipe):
     na_accel.patch(flux_pipe, recipe)
     run_flux_pipe(flux_pipe, height=256, width=256, steps=1, batch=1, cfg=False)
     routes = patches_of(flux_pipe)[0].routes
-    ran = {name: _window_text(route.last_window) for name, route in routes.items()}
-    grid = "x".join(str(n) for n in next(iter(routes.values())).last_window.grid)
+    ran = {name: _window_text(route.windows.last.window) for name, route in routes.items()}
+    grid = "x".join(str(n) for n in next(iter(routes.values())).windows.last.window.grid)
     assert nominal not in ran.values()  # the run resolved another window than the recipe's
 
     report = na_accel.describe(flux_pipe)

@@ -134,7 +134,7 @@ def test_a_hook_registration_that_fails_leaves_no_hook(flux_transformer, monkeyp
     state = getattr(flux_transformer, STATE_ATTRIBUTE)
     for _ in range(3):
         run_flux(flux_transformer)
-        assert state.calls.current is None  # every call's context ended: no chain grows
+        assert state.routing.contexts.current is None  # every call's context ended: no chain grows
     na_accel.unpatch(flux_transformer)
     assert_untouched(flux_transformer, before)
 

@@ -9,6 +9,7 @@ from typing import Any, Iterator
 import torch
 
 from ..errors import Refusal
+from .attention_call import AttentionCall, Route, SparseCall
 from ..kernels.joint import gna_joint_attention
 from ..kernels.ulysses import ulysses_joint_attention
 
@@ -120,7 +121,7 @@ class GNAProcessor:
     Calls that can't run sparse go to ``original``, the stock processor (counted by ``route``).
     """
 
-    def __init__(self, original: Any, route: Any) -> None:
+    def __init__(self, original: Any, route: Route) -> None:
         self.original = original
         self.route = route
 
@@ -142,28 +143,34 @@ class GNAProcessor:
     def _parallel_config(self, value):
         self.original._parallel_config = value
 
+    def _route_call(
+        self, attn: torch.nn.Module, hidden_states: torch.Tensor, *inputs: torch.Tensor | None, seq_len: int,
+        text_len: int | None = None, foreign_mask: bool = False, ulysses: bool = False,
+        mask_text_lens: tuple[int, ...] | None = None,
+    ) -> SparseCall | None:
+        """Ask the route about this call: a SparseCall, or None to run ``original`` (counted).
+
+        ``hidden_states`` (and the other ``inputs``) give the batch, device, dtype and whether
+        autograd records the call; the rest is ``AttentionCall``'s. ``ulysses``: the processor runs
+        its sparse calls through ``_joint_attention``, which shards them under Ulysses context
+        parallelism; without it, context parallelism runs stock, counted.
+        """
+        return self.route.route(AttentionCall(
+            seq_len=seq_len, batch=hidden_states.shape[0], device=hidden_states.device, dtype=hidden_states.dtype,
+            needs_grad=needs_grad(attn, hidden_states, *inputs), text_len=text_len, foreign_mask=foreign_mask,
+            mask_text_lens=mask_text_lens, parallel_config=self._parallel_config, ulysses=ulysses,
+        ))
+
     def _route_self_attention(
         self, attn: torch.nn.Module, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None,
         ulysses: bool = False,
-    ) -> Any:
-        """The route's decision for self attention over the visual tokens alone (no text).
+    ) -> SparseCall | None:
+        """The route's decision for self attention over the visual tokens alone (no text); under
+        ``ulysses`` the family's cp plan splits the visual tokens into equal contiguous chunks."""
+        return self._route_call(attn, hidden_states, seq_len=hidden_states.shape[1],
+                                foreign_mask=attention_mask is not None, ulysses=ulysses)
 
-        ``ulysses``: the processor runs its sparse calls through ``_joint_attention``, so they can
-        run under Ulysses context parallelism (the family's cp plan splits the visual tokens into
-        equal contiguous chunks); otherwise context parallelism runs stock, counted.
-        """
-        return self.route.route(
-            seq_len=hidden_states.shape[1],
-            text_len_seen=None,
-            unhandled_attention_mask=attention_mask is not None,
-            has_parallel_config=self._parallel_config is not None,
-            parallel_config=self._parallel_config if ulysses else None,
-            device=hidden_states.device,
-            dtype=hidden_states.dtype,
-            needs_grad=needs_grad(attn, hidden_states),
-        )
-
-    def _joint_attention(self, call: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+    def _joint_attention(self, call: SparseCall, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                          **kwargs: Any) -> torch.Tensor:
         """The route's sparse ``call`` over [B, S, heads, head_dim] q/k/v: this rank's shard under
         Ulysses context parallelism (``call.ulysses``), else the whole sequence."""

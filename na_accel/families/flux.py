@@ -23,7 +23,7 @@ from diffusers.models.transformers.transformer_flux import (
 from diffusers.models.embeddings import apply_rotary_emb
 
 from ..errors import Refusal
-from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
+from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, register_like_stock
 from .read_cache import TensorReadCache
 
 
@@ -127,16 +127,10 @@ class GNAFluxAttnProcessor(GNAProcessor):
         attention_mask: torch.Tensor | None = None,
         image_rotary_emb: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        text_len_seen = encoder_hidden_states.shape[1] if encoder_hidden_states is not None else None
-        call = self.route.route(
-            seq_len=hidden_states.shape[1] + (text_len_seen or 0),
-            text_len_seen=text_len_seen,
-            unhandled_attention_mask=attention_mask is not None,
-            parallel_config=self._parallel_config,  # GNA runs under Ulysses (kernels/ulysses.py)
-            device=hidden_states.device,
-            dtype=hidden_states.dtype,
-            needs_grad=needs_grad(attn, hidden_states, encoder_hidden_states),
-        )
+        text_len = encoder_hidden_states.shape[1] if encoder_hidden_states is not None else None
+        call = self._route_call(attn, hidden_states, encoder_hidden_states,
+                                seq_len=hidden_states.shape[1] + (text_len or 0), text_len=text_len,
+                                foreign_mask=attention_mask is not None, ulysses=True)  # GNA runs under Ulysses
         if call is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)
 

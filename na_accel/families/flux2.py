@@ -35,7 +35,7 @@ from diffusers.models.transformers.transformer_flux2 import (
 )
 
 from ..errors import Refusal
-from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
+from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, register_like_stock
 from .flux2_layout import grids_text, image_grids
 from .read_cache import TensorReadCache
 
@@ -129,16 +129,10 @@ class GNAFlux2AttnProcessor(GNAProcessor):
         return self._sparse(call, attn, hidden_states, encoder_hidden_states, image_rotary_emb)
 
     def _route(self, attn, hidden_states, encoder_hidden_states, attention_mask):
-        text_len_seen = encoder_hidden_states.shape[1] if encoder_hidden_states is not None else None
-        return self.route.route(
-            seq_len=hidden_states.shape[1] + (text_len_seen or 0),
-            text_len_seen=text_len_seen,
-            unhandled_attention_mask=attention_mask is not None,
-            parallel_config=self._parallel_config,  # GNA runs under Ulysses (kernels/ulysses.py)
-            device=hidden_states.device,
-            dtype=hidden_states.dtype,
-            needs_grad=needs_grad(attn, hidden_states, encoder_hidden_states),
-        )
+        text_len = encoder_hidden_states.shape[1] if encoder_hidden_states is not None else None
+        return self._route_call(attn, hidden_states, encoder_hidden_states,
+                                seq_len=hidden_states.shape[1] + (text_len or 0), text_len=text_len,
+                                foreign_mask=attention_mask is not None, ulysses=True)  # GNA runs under Ulysses
 
     def _sparse(self, call, attn, hidden_states, encoder_hidden_states, image_rotary_emb):
         # --- as Flux2AttnProcessor, up to the attention call ---
@@ -224,15 +218,8 @@ class GNAFlux2ParallelSelfAttnProcessor(GNAProcessor):
         return self._sparse(call, attn, hidden_states, image_rotary_emb)
 
     def _route(self, attn, hidden_states, attention_mask):
-        return self.route.route(
-            seq_len=hidden_states.shape[1],
-            text_len_seen=None,
-            unhandled_attention_mask=attention_mask is not None,
-            parallel_config=self._parallel_config,  # GNA runs under Ulysses (kernels/ulysses.py)
-            device=hidden_states.device,
-            dtype=hidden_states.dtype,
-            needs_grad=needs_grad(attn, hidden_states),
-        )
+        return self._route_call(attn, hidden_states, seq_len=hidden_states.shape[1],
+                                foreign_mask=attention_mask is not None, ulysses=True)
 
     def _sparse(self, call, attn, hidden_states, image_rotary_emb):
         # --- as Flux2ParallelSelfAttnProcessor, up to the attention call ---

@@ -25,7 +25,7 @@ from diffusers.models.transformers.transformer_hunyuan_video import (
 )
 
 from ..errors import Refusal
-from .base import GNAProcessor, TokenLayout, forward_arguments, needs_grad, register_like_stock, video_token_grid
+from .base import GNAProcessor, TokenLayout, forward_arguments, register_like_stock, video_token_grid
 from .read_cache import TensorReadCache
 from .text_mask import prefix_lengths
 from .video import VideoAdapter
@@ -104,16 +104,10 @@ class GNAHunyuanVideoAttnProcessor(GNAProcessor):
             mask_text_lens = None
             if padding_shaped and not trusted:
                 mask_text_lens = self.mask_reader(attention_mask, n_video)
-            call = self.route.route(
-                seq_len=seq_len,
-                text_len_seen=encoder_hidden_states.shape[1],
-                unhandled_attention_mask=attention_mask is not None and mask_text_lens is None and not trusted,
-                has_parallel_config=self._parallel_config is not None,
-                device=hidden_states.device,
-                dtype=hidden_states.dtype,
-                needs_grad=needs_grad(attn, hidden_states, encoder_hidden_states),
+            call = self._route_call(
+                attn, hidden_states, encoder_hidden_states, seq_len=seq_len, text_len=encoder_hidden_states.shape[1],
+                foreign_mask=attention_mask is not None and mask_text_lens is None and not trusted,
                 mask_text_lens=mask_text_lens,
-                batch=batch,
             )
         if call is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)

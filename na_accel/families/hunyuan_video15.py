@@ -32,7 +32,7 @@ from diffusers.models.transformers.transformer_hunyuan_video15 import (
 )
 
 from ..errors import Refusal
-from .base import GNAProcessor, TokenLayout, forward_arguments, needs_grad, register_like_stock, video_token_grid
+from .base import GNAProcessor, TokenLayout, forward_arguments, register_like_stock, video_token_grid
 from .read_cache import TensorReadCache
 from .text_mask import prefix_lengths
 from .video import VideoAdapter
@@ -130,16 +130,9 @@ class GNAHunyuanVideo15AttnProcessor(GNAProcessor):
             text_shaped = tuple(attention_mask.shape) == (batch, text_len)
             trusted = text_shaped and torch.compiler.is_compiling()
             mask_text_lens = self.mask_reader(attention_mask) if text_shaped and not trusted else None
-            call = self.route.route(
-                seq_len=n_video + text_len,
-                text_len_seen=text_len,
-                unhandled_attention_mask=mask_text_lens is None and not trusted,
-                has_parallel_config=self._parallel_config is not None,
-                device=hidden_states.device,
-                dtype=hidden_states.dtype,
-                needs_grad=needs_grad(attn, hidden_states, encoder_hidden_states),
-                mask_text_lens=mask_text_lens,
-                batch=batch,
+            call = self._route_call(
+                attn, hidden_states, encoder_hidden_states, seq_len=n_video + text_len, text_len=text_len,
+                foreign_mask=mask_text_lens is None and not trusted, mask_text_lens=mask_text_lens,
             )
         if call is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)

@@ -31,7 +31,7 @@ from diffusers.models.transformers.transformer_qwenimage import (
 )
 
 from ..errors import Refusal
-from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, needs_grad, register_like_stock
+from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, register_like_stock
 from .read_cache import TensorReadCache
 from .text_mask import prefix_lengths
 
@@ -236,14 +236,6 @@ class GNAQwenDoubleStreamAttnProcessor(GNAProcessor):
             mask_lens = None
         else:
             mask_lens = self.mask_reader(mask)  # a bool (batch, text) mask: its valid prefix lengths
-        return self.route.route(
-            seq_len=n_image + text_len,
-            text_len_seen=text_len,
-            unhandled_attention_mask=mask is not None and mask_lens is None and not trusted,
-            has_parallel_config=self._parallel_config is not None,
-            device=hidden_states.device,
-            dtype=hidden_states.dtype,
-            needs_grad=needs_grad(attn, hidden_states, encoder_hidden_states),
-            mask_text_lens=mask_lens,
-            batch=batch,
-        )
+        return self._route_call(attn, hidden_states, encoder_hidden_states, seq_len=n_image + text_len,
+                                text_len=text_len, foreign_mask=mask is not None and mask_lens is None and not trusted,
+                                mask_text_lens=mask_lens)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, Refusal
 from ..kernels import (
     AUTO, REFERENCE, Backend, BackendTarget, dtype_name, faster_unavailable, resolve_backend, unavailable_reasons,
 )
@@ -49,7 +49,7 @@ class BackendChoice:
         self.backend: Backend | None = resolve_backend(requested, target) if target is not None else None
         # the backends auto ranks above the chosen one on ``target``, and why they can't run
         self.passed_over: dict[str, str] = faster_unavailable(self.backend.name, target) if self.backend else {}
-        self._by_call: dict[tuple, Backend | BackendUnavailableError] = {}
+        self._by_call: dict[tuple, Backend | Refusal] = {}
         if self.backend is not None:
             self._by_call[self._key(target.device, target.dtype, False)] = self.backend
 
@@ -57,25 +57,21 @@ class BackendChoice:
     def _key(device, dtype: torch.dtype, needs_grad: bool) -> tuple:
         return (str(device), dtype, needs_grad)
 
-    def for_call(self, device: torch.device, dtype: torch.dtype, needs_grad: bool = False
-                 ) -> Backend | BackendUnavailableError:
-        """The backend for a call's tensors, or why none can run them."""
+    def for_call(self, device: torch.device, dtype: torch.dtype, needs_grad: bool = False) -> Backend | Refusal:
+        """The backend for a call's tensors, or one line saying why none can run them (resolved once
+        per device, dtype and autograd)."""
         key = self._key(device, dtype, needs_grad)
         backend = self._by_call.get(key)
         if backend is None:
+            target = self._target(device, dtype, needs_grad)
             try:
-                backend = resolve_backend(self.requested, self._target(device, dtype, needs_grad))
-            except BackendUnavailableError as exc:
-                backend = exc
+                backend = resolve_backend(self.requested, target)
+            except BackendUnavailableError:
+                reasons = unavailable_reasons(self.requested, target)
+                backend = Refusal(f"backend {self.requested!r} can't run for {target.describe()}: "
+                                  + "; ".join(f"{name}: {reason.rstrip('.')}" for name, reason in reasons.items()))
             self._by_call[key] = backend
         return backend
-
-    def unavailable_reason(self, device: torch.device, dtype: torch.dtype, needs_grad: bool) -> str:
-        """One line saying why no backend runs this call (for the dense-fallback count)."""
-        target = self._target(device, dtype, needs_grad)
-        return f"backend {self.requested!r} can't run for {target.describe()}: " + "; ".join(
-            f"{name}: {reason.rstrip('.')}" for name, reason in unavailable_reasons(self.requested, target).items()
-        )
 
     def tile_backend(self, backend: Backend, device: torch.device, dtype: torch.dtype) -> str | None:
         """The tile table (``na_accel.kernels.tiles``) that models ``backend``. The reference has no

@@ -3,14 +3,12 @@
 A patched transformer may serve several threads at once (a server handling two requests of
 different sizes). What one forward call reads from its inputs (token grid, text length, step)
 lives in that call's ``CallContext``, found through a thread-local. What its layers ran is kept
-per layer and thread (``LayerRoute.take_pending``) and merged into the totals here, under a lock,
-when the call ends.
+per layer and thread, and added to that layer's totals when the call ends (``LayerRoute.commit``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from dataclasses import dataclass
 
 from ..families import TokenLayout
@@ -30,13 +28,11 @@ class CallContext:
     outer: "CallContext | None" = None  # the context this call interrupted (a re-entrant forward)
 
 
-class CallState:
-    """The current ``CallContext`` of each thread, and the totals every finished call added to."""
+class CallContexts:
+    """The current ``CallContext`` of each thread (what ran is counted by each layer's route)."""
 
     def __init__(self) -> None:
         self._local = threading.local()
-        self._lock = threading.Lock()
-        self.totals: dict[str, Counter] = {}  # layer name -> Outcome -> calls
 
     @property
     def current(self) -> CallContext | None:
@@ -53,21 +49,9 @@ class CallState:
     def clear(self) -> None:
         self._local.context = None
 
-    def add(self, counts: Counter) -> None:
-        """Merge (layer name, outcome) counts into the totals."""
-        with self._lock:
-            for (layer, outcome), n in counts.items():
-                self.totals.setdefault(layer, Counter())[outcome] += n
-
-    # A copy of a patched model (copy.deepcopy, torch.save) starts with no call running and no
-    # totals: what ran is the record of the original's calls.
+    # A copy of a patched model (copy.deepcopy, torch.save) starts with no call running.
     def __getstate__(self) -> dict:
         return {}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__()
-
-    def layer_totals(self, layer: str) -> Counter:
-        """A snapshot of one layer's totals (safe while other threads run)."""
-        with self._lock:
-            return Counter(self.totals.get(layer, ()))

@@ -34,7 +34,7 @@ def test_a_layer_counts_outcome_objects_and_describe_shows_them_as_text(flux_tra
 
 def test_a_backend_that_moved_device_is_resolved_once_per_device_and_dtype(flux_transformer):
     na_accel.patch(flux_transformer, RECIPE, backend="reference")
-    choice = patches_of(flux_transformer)[0].backends
+    choice = patches_of(flux_transformer)[0].backend_choice
     first = choice.for_call(torch.device("cpu"), torch.float64)
     assert first.name == "reference" and choice.for_call(torch.device("cpu"), torch.float64) is first
     assert set(choice.used) == {"cpu float32", "cpu float64"}

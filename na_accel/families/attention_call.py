@@ -1,0 +1,61 @@
+"""The seam between a GNA processor and its layer's route: one value each way.
+
+A processor describes the call it got as an ``AttentionCall``; the route (``na_accel.runtime.routing``)
+answers with a ``SparseCall`` (run GNA with these windows and this backend) or None (run the stock
+processor; the route has counted why).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..kernels import Backend
+    from ..kernels.ulysses import UlyssesShards
+    from ..windows import ResolvedWindow
+
+
+@dataclass(frozen=True)
+class AttentionCall:
+    """One call of a patched attention layer, as its processor sees it."""
+
+    seq_len: int  # tokens the call attends over: visual + text (this rank's shard under context parallelism)
+    batch: int  # the rows it got
+    device: torch.device
+    dtype: torch.dtype
+    needs_grad: bool = False  # autograd records the call: the backend needs a backward pass
+    text_len: int | None = None  # its text tokens, where the processor sees them apart (None: it doesn't)
+    foreign_mask: bool = False  # it got an attention mask the GNA path can't honour: runs stock
+    # Per row, the valid text lengths the padding mask it got encodes (read by the processor); they
+    # say which of the transformer inputs' rows these are. None: no mask read (no mask, or trusted
+    # unread under torch.compile): then ``batch`` is checked against the inputs' rows.
+    mask_text_lens: tuple[int, ...] | None = None
+    parallel_config: Any = None  # the diffusers context-parallel config set on the processor
+    ulysses: bool = False  # the processor's GNA path runs under Ulysses; without it, context parallelism runs stock
+
+
+@dataclass(frozen=True)
+class SparseCall:
+    """How to run one call with GNA: the route's answer to an ``AttentionCall``."""
+
+    window: ResolvedWindow
+    text_len: int
+    text_first: bool
+    backend: Backend
+    text_valid_lens: tuple[int, ...] | None = None
+    extra_windows: tuple[ResolvedWindow, ...] = ()  # one per reference-image grid (TokenLayout.extra_grids)
+    ulysses: UlyssesShards | None = None  # run under Ulysses context parallelism (kernels/ulysses.py)
+
+
+class Route(Protocol):
+    """What a GNA processor asks (``na_accel.runtime.routing.LayerRoute``)."""
+
+    def route(self, call: AttentionCall) -> SparseCall | None: ...
+
+    def dense(self, reason: str, warn: bool = True) -> None: ...
+
+
+__all__ = ["AttentionCall", "Route", "SparseCall"]
