@@ -4,7 +4,8 @@
 * ``triton`` — na_accel's fused GNA kernel (CUDA GPUs; CPU under TRITON_INTERPRET=1);
 * ``blackwell-fna``, ``hopper-fna``, ``cutlass-fna``, ``flex-fna`` — NATTEN's backends.
 
-A new backend is a ``Backend`` subclass in its own module, added to ``registry.BACKENDS``.
+A new backend is a ``Backend`` subclass in its own module that implements ``unavailable_reason`` and
+``visual_attention``, added by ``registry.register_backend`` (which also states its rank for ``auto``).
 """
 
 from ..lazy import lazy_exports
@@ -17,5 +18,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ".natten_fna": ["NATTEN_BACKENDS"],
     ".reference": ["REFERENCE"],
     ".registry": ["BACKEND_NAMES", "BACKENDS", "auto_order", "backend_reasons", "check_backend_name",
-                  "faster_unavailable", "format_reasons", "get_backend", "resolve_backend", "unavailable_reasons"],
+                  "faster_unavailable", "format_reasons", "get_backend", "register_backend", "resolve_backend",
+                  "unavailable_reasons"],
 }, eager=["AUTO"])

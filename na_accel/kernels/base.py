@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -69,8 +70,10 @@ def joint_slices(text_len: int, n_visual: int, text_first: bool) -> tuple[slice,
     return slice(0, n_visual), slice(n_visual, n_visual + text_len)
 
 
-class Backend:
-    """One way to run GNA joint attention. Subclasses live one per module in ``na_accel.kernels``.
+class Backend(ABC):
+    """One way to run GNA joint attention. Subclasses live one per module in ``na_accel.kernels`` and
+    implement ``unavailable_reason`` and ``visual_attention``; ``registry.register_backend`` adds an
+    instance (and where ``auto`` ranks it).
 
     ``tile_backend`` names the tile table (``na_accel.kernels.tiles``) that models the kernel, for recipe
     snapping and estimates; None when the backend has no tiles of its own.
@@ -78,12 +81,12 @@ class Backend:
 
     name: str = ""
     tile_backend: str | None = None
-    on_gpu_by_auto: bool = False  # whether ``auto`` may pick it on a GPU
 
+    @abstractmethod
     def unavailable_reason(self, target: BackendTarget) -> str | None:
         """None when the backend can run on ``target``, else why it can't (one line)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def visual_attention(
         self,
         query: torch.Tensor,
@@ -100,7 +103,6 @@ class Backend:
         Returns a [B, S, heads, head_dim] tensor whose visual rows hold the result; its text rows
         are left for the caller to fill.
         """
-        raise NotImplementedError
 
     def joint_attention(
         self,

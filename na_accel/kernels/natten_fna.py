@@ -45,7 +45,6 @@ class NattenBackend(Backend):
     def __init__(self, name: str):
         self.name = name
         self.tile_backend = name
-        self.on_gpu_by_auto = name != "flex-fna"
 
     def unavailable_reason(self, target: BackendTarget) -> str | None:
         from natten.backends.configs import checks

@@ -1,9 +1,12 @@
 """The backend registry: every backend by name, ``auto``'s choice, and why the others can't run.
 
-``auto`` on a CUDA GPU: blackwell-fna > hopper-fna > triton > cutlass-fna (NATTEN's fused kernels
+Each backend is added by ``register_backend``, which also says where ``auto`` may pick it: its rank
+among the GPU backends (lower is tried first), and whether it is ``auto``'s pick on other devices.
+So ``auto`` on a CUDA GPU: blackwell-fna > hopper-fna > triton > cutlass-fna (NATTEN's fused kernels
 where NATTEN's compiled library is installed, else na_accel's Triton kernel). It never picks
 flex-fna on a GPU: uncompiled, it materializes the score matrix and runs out of memory at real
-sizes (FLUX 2048²). On any other device ``auto`` is flex-fna, NATTEN's portable path.
+sizes (FLUX 2048²). On any other device ``auto`` is flex-fna, NATTEN's portable path. ``reference``
+runs only by name.
 """
 
 from __future__ import annotations
@@ -11,21 +14,50 @@ from __future__ import annotations
 from ..errors import ArgumentError, BackendUnavailableError
 from . import AUTO
 from .base import Backend, BackendTarget
-from .natten_fna import NATTEN_BACKENDS, NattenBackend
+from .natten_fna import NattenBackend
 from .reference import REFERENCE, ReferenceBackend
 from .triton_backend import TritonBackend
 
-BACKENDS: dict[str, Backend] = {
-    b.name: b for b in [ReferenceBackend(), TritonBackend(), *(NattenBackend(n) for n in NATTEN_BACKENDS)]
-}
-BACKEND_NAMES = (AUTO, *BACKENDS)
-AUTO_ORDER_GPU = ("blackwell-fna", "hopper-fna", "triton", "cutlass-fna")
-AUTO_ORDER_OTHER = ("flex-fna",)
+BACKENDS: dict[str, Backend] = {}
+_GPU_RANKS: dict[str, int] = {}  # name -> auto's rank on a CUDA GPU
+_OTHER_DEVICES: list[str] = []  # auto's picks elsewhere, in registration order
+
+
+def register_backend(backend: Backend, *, auto_gpu_rank: int | None = None,
+                     auto_on_other_devices: bool = False) -> Backend:
+    """Add ``backend`` under its ``name``. ``auto_gpu_rank``: where ``auto`` tries it on a CUDA GPU
+    (lower first; None: never there); ``auto_on_other_devices``: whether ``auto`` tries it on any
+    other device. Returns ``backend``."""
+    name = backend.name
+    if not name or name == AUTO:
+        raise ArgumentError(f"backend: {name!r} cannot name a backend; allowed: a non-empty name other than {AUTO!r}")
+    if name in BACKENDS:
+        raise ArgumentError(f"backend: {name!r} is already registered")
+    if auto_gpu_rank is not None:
+        taken = [other for other, rank in _GPU_RANKS.items() if rank == auto_gpu_rank]
+        if taken:  # a tie would leave auto's order to registration order
+            raise ArgumentError(f"backend: {name!r} asks for auto_gpu_rank {auto_gpu_rank}, which {taken[0]!r} has")
+        _GPU_RANKS[name] = auto_gpu_rank
+    if auto_on_other_devices:
+        _OTHER_DEVICES.append(name)
+    BACKENDS[name] = backend
+    return backend
+
+
+register_backend(ReferenceBackend())  # the judge: small sizes only, never by auto
+register_backend(TritonBackend(), auto_gpu_rank=30)
+register_backend(NattenBackend("blackwell-fna"), auto_gpu_rank=10)
+register_backend(NattenBackend("hopper-fna"), auto_gpu_rank=20)
+register_backend(NattenBackend("cutlass-fna"), auto_gpu_rank=40)
+register_backend(NattenBackend("flex-fna"), auto_on_other_devices=True)  # not on a GPU: see above
+BACKEND_NAMES = (AUTO, *BACKENDS)  # the backends na_accel ships
 
 
 def auto_order(target: BackendTarget) -> tuple[str, ...]:
     """The backends ``auto`` tries on ``target``, best first."""
-    return AUTO_ORDER_GPU if target.device.type == "cuda" else AUTO_ORDER_OTHER
+    if target.device.type == "cuda":
+        return tuple(sorted(_GPU_RANKS, key=_GPU_RANKS.__getitem__))
+    return tuple(_OTHER_DEVICES)
 
 
 def get_backend(name: str) -> Backend:
@@ -37,8 +69,8 @@ def get_backend(name: str) -> Backend:
 
 
 def check_backend_name(name, field: str = "backend") -> None:
-    if not isinstance(name, str) or name not in BACKEND_NAMES:
-        raise ArgumentError(f"{field}: unknown backend {name!r}; allowed: {list(BACKEND_NAMES)}")
+    if not isinstance(name, str) or (name != AUTO and name not in BACKENDS):  # BACKENDS: later registrations too
+        raise ArgumentError(f"{field}: unknown backend {name!r}; allowed: {[AUTO, *BACKENDS]}")
 
 
 def backend_reasons(target: BackendTarget) -> dict[str, str | None]:
@@ -61,7 +93,7 @@ def resolve_backend(requested: str, target: BackendTarget) -> Backend:
     raise BackendUnavailableError(
         f"backend: {requested!r} cannot run for {target.describe()}.\n"
         f"{format_reasons(reasons)}\n"
-        + ("auto on a GPU tries " + " > ".join(AUTO_ORDER_GPU) + " and never the unfused flex-fna, which "
+        + ("auto on a GPU tries " + " > ".join(auto_order(target)) + " and never the unfused flex-fna, which "
            "cannot hold real sizes there (ask for backend='flex-fna' by name for small inputs).\n"
            if requested == AUTO and target.device.type == "cuda" else "")
         + "'triton' runs on CUDA GPUs with Triton installed; NATTEN's fused kernels (hopper-fna, "

@@ -24,7 +24,6 @@ HEAD_DIM_LIMIT = 256  # one program holds a (query tile x head_dim) float32 accu
 class TritonBackend(Backend):
     name = "triton"
     tile_backend = "triton"
-    on_gpu_by_auto = True
 
     def unavailable_reason(self, target: BackendTarget) -> str | None:
         if importlib.util.find_spec("triton") is None:

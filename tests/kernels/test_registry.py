@@ -1,11 +1,16 @@
 """The backend registry: every backend explains itself; auto picks the best that can run, and on a
 GPU never the unfused flex-fna. Parametrized over the registry, so a new backend is covered."""
 
+import copy
+from pathlib import Path
+
 import pytest
 import torch
 
 import na_accel
-from na_accel.kernels import AUTO, BACKENDS, NATTEN_BACKENDS, Backend, BackendTarget, auto_order, backend_reasons, faster_unavailable, registry, resolve_backend
+from na_accel.kernels import AUTO, BACKENDS, NATTEN_BACKENDS, REFERENCE, Backend, BackendTarget, auto_order, backend_reasons, check_backend_name, faster_unavailable, registry, resolve_backend
+
+BACKENDS_DOC = Path(__file__).resolve().parents[2] / "docs" / "backends.md"
 
 CPU_FP32 = BackendTarget(torch.device("cpu"), torch.float32, head_dim=16, grid_rank=2)
 CUDA_BF16 = BackendTarget(torch.device("cuda"), torch.bfloat16, head_dim=128, grid_rank=2)
@@ -91,3 +96,70 @@ def test_faster_unavailable_names_the_backends_passed_over(monkeypatch):
     assert faster_unavailable("triton", CUDA_BF16) == {"blackwell-fna": "no blackwell-fna here",
                                                       "hopper-fna": "no hopper-fna here"}
     assert faster_unavailable("flex-fna", CPU_FP32) == {}
+
+
+def test_auto_order_is_the_documented_one():
+    """Derived from the registrations, it matches what the registry's docstring and the backends page say."""
+    gpu, elsewhere = auto_order(CUDA_BF16), auto_order(BackendTarget(torch.device("mps"), torch.float16, 64, 2))
+    assert gpu == ("blackwell-fna", "hopper-fna", "triton", "cutlass-fna")
+    assert elsewhere == auto_order(CPU_FP32) == ("flex-fna",)
+    assert REFERENCE not in gpu + elsewhere
+    assert " > ".join(gpu) in registry.__doc__
+    assert " > ".join(f"`{name}`" for name in gpu) + ", the first that can run; elsewhere `flex-fna`" in BACKENDS_DOC.read_text()
+
+
+class _Fake(Backend):
+    def __init__(self, name):
+        self.name = name
+
+    def unavailable_reason(self, target):
+        return None
+
+    def visual_attention(self, query, key, value, *, text_len, text_first, window, text_valid_lens):
+        return query
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """The registry on copies of its state: registrations in a test are gone after it."""
+    for state in ("BACKENDS", "_GPU_RANKS", "_OTHER_DEVICES"):
+        monkeypatch.setattr(registry, state, copy.copy(getattr(registry, state)))
+    return registry
+
+
+def test_a_registered_backend_is_tried_at_its_rank(scratch_registry, monkeypatch):
+    scratch_registry.register_backend(_Fake("fake-fast"), auto_gpu_rank=15)
+    scratch_registry.register_backend(_Fake("fake-slow"), auto_gpu_rank=99, auto_on_other_devices=True)
+    assert auto_order(CUDA_BF16) == ("blackwell-fna", "fake-fast", "hopper-fna", "triton", "cutlass-fna", "fake-slow")
+    assert auto_order(CPU_FP32) == ("flex-fna", "fake-slow")
+    check_backend_name("fake-fast")  # known by name too
+
+    available = {"fake-fast", "cutlass-fna", "fake-slow"}
+    monkeypatch.setattr(registry, "backend_reasons", lambda target: {
+        name: None if name in available else f"{name} is not here" for name in scratch_registry.BACKENDS})
+    for expected in ("fake-fast", "cutlass-fna", "fake-slow"):
+        assert resolve_backend(AUTO, CUDA_BF16).name == expected
+        available.remove(expected)
+
+
+def test_a_duplicate_name_or_auto_rank_is_refused_naming_it(scratch_registry):
+    with pytest.raises(na_accel.ArgumentError, match="backend: 'triton' is already registered"):
+        scratch_registry.register_backend(_Fake("triton"))
+    with pytest.raises(na_accel.ArgumentError, match="'fake' asks for auto_gpu_rank 30, which 'triton' has"):
+        scratch_registry.register_backend(_Fake("fake"), auto_gpu_rank=30)
+    with pytest.raises(na_accel.ArgumentError, match="'auto' cannot name a backend"):
+        scratch_registry.register_backend(_Fake(AUTO))
+    assert "fake" not in scratch_registry.BACKENDS and auto_order(CUDA_BF16) == registry.auto_order(CUDA_BF16)
+    assert set(scratch_registry.BACKENDS) == set(BACKENDS)
+
+
+def test_a_backend_must_implement_visual_attention():
+    class NoAttention(Backend):
+        def unavailable_reason(self, target):
+            return None
+
+    with pytest.raises(TypeError, match="visual_attention"):
+        NoAttention()
+    with pytest.raises(TypeError, match="unavailable_reason"):
+        Backend()
+    assert _Fake("fake").name == "fake"  # with both methods it instantiates
