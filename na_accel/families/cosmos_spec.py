@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import ArgumentError
 from .inputs import check_grid, patch_sizes, randn
-from .spec import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, numbered
 
 if TYPE_CHECKING:
     import torch

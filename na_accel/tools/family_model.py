@@ -7,7 +7,7 @@ import functools
 from dataclasses import dataclass
 
 from ..families.registry import family_spec
-from ..families.spec import FamilySpec
+from ..families.family_types import FamilySpec
 
 
 @dataclass(frozen=True)
