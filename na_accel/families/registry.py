@@ -12,12 +12,12 @@ from typing import Any
 
 from ..errors import ArgumentError, RecipeError, UnsupportedModelError
 from .cosmos_spec import COSMOS
+from .family_types import FamilyGeometry, FamilySpec
 from .flux2_spec import FLUX2
 from .flux_spec import FLUX
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
 from .qwen_image_spec import QWEN_IMAGE
-from .family_types import FamilyGeometry, FamilySpec
 from .wan_spec import WAN
 
 # In the order adapters are tried on a transformer (first match wins) and listed in messages.

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ArgumentError
-from ..families.registry import FAMILY_SPECS, family_spec, supported_families
 from ..families.family_types import FamilyGeometry
+from ..families.registry import FAMILY_SPECS, family_spec, supported_families
 
 if TYPE_CHECKING:
     from .loaded_models import PipelineModel

@@ -19,8 +19,8 @@ from typing import Any, Callable
 import torch
 
 from ..errors import ArgumentError
-from ..families.registry import FAMILY_SPECS, family_spec
 from ..families.family_types import FamilySpec
+from ..families.registry import FAMILY_SPECS, family_spec
 
 
 @dataclass
