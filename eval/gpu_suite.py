@@ -440,7 +440,7 @@ def layer_plan(family: str, share: float) -> dict:
     """Config overrides keeping ``share`` of each layer-count key (at least 1), and the attention
     layers that leaves, e.g. HunyuanVideo at 0.2: num_layers 20 -> 4, num_single_layers 40 -> 8."""
     from na_accel.families.registry import family_spec
-    from na_accel.families.spec import is_int
+    from na_accel.families.family_types import is_int
 
     spec = family_spec(family)
     config = spec.shipped_config()["config"]

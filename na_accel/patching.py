@@ -27,7 +27,7 @@ from typing import Any, Callable
 import torch
 
 from .errors import PatchStateError, UnsupportedModelError
-from .families import FAMILY_AXES, ModelAdapter, adapter_for, check_recipe_family, supported_models_text
+from .families import ModelAdapter, adapter_for, check_recipe_family, family_geometry, supported_models_text
 from .families.base import GNAProcessor
 from .kernels import AUTO, BackendTarget, check_backend_name
 from .plan import LayerPlan, check_rules_decide, plan_layers
@@ -330,7 +330,7 @@ def _plan_transformer(
             device=execution_device(transformer),  # not meta under sequential offload
             dtype=parameter.dtype,
             head_dim=adapter.head_dim(transformer),
-            grid_rank=len(FAMILY_AXES[recipe.model]),
+            grid_rank=len(family_geometry(recipe.model).axes),
         )
         check_snap_tiles(recipe.scaling, target.head_dim, target.grid_rank)
 

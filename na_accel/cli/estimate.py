@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import ArgumentError
-from ..families.geometry import supported_families
+from ..families.registry import supported_families
 from ..kernels.tiles import DEFAULT_TILE_BACKEND, TILE_BACKENDS
 from ..windows import format_axes
 from .arguments import add_size_arguments

@@ -10,8 +10,7 @@ from ..lazy import lazy_exports
 # checks and the CLI's model list run without torch.
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ".base": ["ModelAdapter", "TokenLayout"],
-    ".geometry": ["FAMILY_AXES", "family_geometry"],
-    ".registry": ["FAMILIES", "FAMILY_SPECS", "adapter_for", "all_adapters", "check_recipe_family", "family_spec",
-                  "supported_families", "supported_models_text"],
-    ".spec": ["FamilyGeometry", "FamilySpec"],
+    ".family_types": ["FamilyGeometry", "FamilySpec"],
+    ".registry": ["FAMILY_SPECS", "adapter_for", "all_adapters", "check_recipe_family", "family_geometry",
+                  "family_spec", "supported_families", "supported_models_text"],
 })

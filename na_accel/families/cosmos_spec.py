@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import ArgumentError
+from .family_types import FamilyGeometry, FamilySpec, numbered
 from .inputs import check_grid, patch_sizes, randn
-from .spec import FamilyGeometry, FamilySpec, numbered
 
 if TYPE_CHECKING:
     import torch

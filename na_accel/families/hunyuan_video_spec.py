@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
+from .family_types import FamilyGeometry, FamilySpec, numbered
 from .inputs import check_grid, randn
-from .spec import FamilyGeometry, FamilySpec, numbered
 
 if TYPE_CHECKING:
     import torch

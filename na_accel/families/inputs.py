@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .spec import is_int
+from .family_types import is_int
 
 if TYPE_CHECKING:
     import torch

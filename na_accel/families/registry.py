@@ -1,4 +1,5 @@
-"""The model families na_accel knows: ONE list of specs, and every lookup derived from it.
+"""The model families na_accel knows: ONE ordered list of specs, ``FAMILY_SPECS``, and every lookup
+derived from it: ``family_spec`` / ``family_geometry`` by name, ``supported_families`` (the names).
 
 A new family is a ``<family>_spec.py`` (its FamilySpec) next to its adapter module, one line in
 ``FAMILY_SPECS``, a config in ``configs/`` and a recipe in ``recipes/``; the family tests
@@ -11,29 +12,36 @@ from typing import Any
 
 from ..errors import ArgumentError, RecipeError, UnsupportedModelError
 from .cosmos_spec import COSMOS
+from .family_types import FamilyGeometry, FamilySpec
 from .flux2_spec import FLUX2
 from .flux_spec import FLUX
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
 from .qwen_image_spec import QWEN_IMAGE
-from .spec import FamilySpec
 from .wan_spec import WAN
 
 # In the order adapters are tried on a transformer (first match wins) and listed in messages.
 FAMILY_SPECS: tuple[FamilySpec, ...] = (FLUX, HUNYUAN_VIDEO, COSMOS, WAN, HUNYUAN_VIDEO15, FLUX2, QWEN_IMAGE)
 
-FAMILIES: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}
+_SPEC_BY_NAME: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}
 
 
 def supported_families() -> list[str]:
-    return sorted(FAMILIES)
+    """The family names (recipe ``model`` values), sorted."""
+    return sorted(_SPEC_BY_NAME)
 
 
 def family_spec(family: str) -> FamilySpec:
+    """The spec of ``family``, or an ArgumentError listing the known families."""
     try:
-        return FAMILIES[family]
+        return _SPEC_BY_NAME[family]
     except (KeyError, TypeError):
         raise ArgumentError(f"model: unknown model family {family!r}; allowed: {supported_families()}") from None
+
+
+def family_geometry(family: str) -> FamilyGeometry:
+    """The token geometry of ``family`` (its axes: ``.axes``), or an ArgumentError listing the known families."""
+    return family_spec(family).geometry
 
 
 def check_recipe_family(recipe_family: str, family: str, where: str, model: str) -> None:
@@ -74,6 +82,6 @@ def supported_models_text() -> str:
 
 
 __all__ = [
-    "FAMILIES", "FAMILY_SPECS", "adapter_for", "all_adapters", "check_recipe_family", "family_spec",
+    "FAMILY_SPECS", "adapter_for", "all_adapters", "check_recipe_family", "family_geometry", "family_spec",
     "supported_families", "supported_models_text",
 ]

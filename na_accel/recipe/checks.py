@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import re2
 
 from ..errors import RecipeError
-from ..families.geometry import FAMILY_AXES, supported_families
+from ..families.registry import family_geometry, supported_families
 from ..windows import WindowSpec
 from .data import check_plain_data, short_repr, yaml11_hint
 from .scaling import MAX_AXIS, SCALING_MODES, SNAP_AUTO, GridOverride, ScalingSpec, SnapSpec
@@ -47,9 +47,9 @@ def check_recipe(recipe: Any) -> None:
 
 def family_axes(model: Any) -> tuple[str, ...]:
     """The token-grid axes of model family ``model``, or a RecipeError listing the families."""
-    if not isinstance(model, str) or model not in FAMILY_AXES:
+    if not isinstance(model, str) or model not in supported_families():
         raise RecipeError(f"recipe.model: unknown model family {short_repr(model)}; allowed: {supported_families()}")
-    return FAMILY_AXES[model]
+    return family_geometry(model).axes
 
 
 def check_int(where: str, value: Any, minimum: int, maximum: int, limit: str = "na_accel.recipe.scaling.MAX_AXIS") -> None:

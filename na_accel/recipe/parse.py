@@ -8,7 +8,7 @@ import os
 from typing import Any, Mapping, Sequence
 
 from ..errors import RecipeError
-from ..families.geometry import supported_families
+from ..families.registry import supported_families
 from ..windows import WindowSpec
 from .checks import SNAP_CHOICES, check_grid, family_axes
 from .data import check_plain_data, short_repr, yaml11_hint

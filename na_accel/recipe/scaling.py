@@ -1,4 +1,4 @@
-"""Resolution-aware windows: how a recipe's windows follow the token grid, and tile snapping.
+"""Resolution-aware windows: the recipe's ``scaling`` section, and the order a window is resolved in.
 
 A recipe's optional ``scaling`` section::
 
@@ -14,23 +14,11 @@ A recipe's optional ``scaling`` section::
 
 Resolution order for one grid: exact-grid override, else the layer's window scaled (``relative``:
 kernel and stride times grid / tuned_grid per axis, rounded, kernel >= 2, 1 <= stride <= kernel),
-then clamped to the grid (as ``WindowSpec.resolve``), then snapped per axis to the nearest
-perfectly block-sparse window for the tiles (``na_accel.kernels.tilecount``). Axes of length 1 are left
-alone (the attention core drops them; tiles are those of the remaining rank).
-
-Snapping, per axis of length n with q tile tq and kv tile tk:
-
-* candidates: stride a multiple of tq, kernel a multiple of tk (kernel * dilation <= n), plus the
-  whole axis;
-* if the axis admits perfectly block-sparse windows (its dilation groups are multiples of tq and
-  tk), the nearest candidate that is perfectly block-sparse (checked exactly) wins; otherwise the
-  nearest *aligned* one (interior windows start on kv-tile boundaries:
-  (kernel // 2 - stride // 2) % tk == 0), whose only partly used tiles are the padded last tiles;
-* nearest = smallest |ln(k / k0)| + 0.5 |ln(s / s0)| (ties: larger kernel, then smaller stride);
-* if the choice visits as many tile pairs as the whole axis, the whole axis is taken instead
-  (same kernel work, more context): e.g. an axis that fits in one tile becomes dense.
-
-Causal axes are not snapped. The search itself is ``na_accel.recipe.snapping``.
+then clamped to the grid (as ``WindowSpec.resolve``), then, with ``snap``, snapped per axis to the
+nearest perfectly block-sparse (or aligned) window for the tiles. The snapping rule and search are
+``na_accel.kernels.snapping`` (``snap_window``); this module picks the tiles (``snap_tiles``).
+Axes of length 1 are left alone (the attention core drops them; tiles are those of the remaining
+rank).
 """
 
 from __future__ import annotations
@@ -40,8 +28,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from ..errors import ArgumentError, RecipeError
+from ..kernels.snapping import snap_window
 from ..windows import WindowSpec, effective_axes, format_axes
-from .snapping import STRIDE_WEIGHT, snap_axis  # noqa: F401 (re-exported)
 
 # Every per-axis number of a recipe (kernel_size, stride, dilation, grids, tiles) is at most this
 # many tokens: 256x FLUX's 256-token axis at 4096 pixels, and small enough that relative scaling
@@ -152,7 +140,7 @@ def resolve_window(window, grid: Sequence[int], scaling: ScalingSpec | None, con
     tiles = snap_tiles(scaling.snap, grid, context)
     if tiles is None:
         return replace(resolved, snapped="not snapped: no tile shape known for this backend")
-    return snap_resolved(resolved, tiles)
+    return snap_window(resolved, tiles)
 
 
 def check_snap_tiles(scaling: ScalingSpec | None, head_dim: int, grid_rank: int) -> None:
@@ -193,25 +181,3 @@ def snap_tiles(snap: SnapSpec, grid: Sequence[int], context: SnapContext | None)
     except ArgumentError as exc:
         raise RecipeError(f"recipe.scaling.snap: cannot snap to {backend} tiles: {exc}") from None
 
-
-def snap_resolved(resolved, tiles):
-    """Snap every (non-causal, length > 1) axis of ``resolved`` to ``tiles`` (TileShape over those axes)."""
-    kernel, stride, dilation = list(resolved.kernel_size), list(resolved.stride), list(resolved.dilation)
-    clamped = set(resolved.clamped_axes)
-    for i, axis in enumerate(effective_axes(resolved.grid)):
-        if resolved.is_causal[axis]:
-            continue
-        n = resolved.grid[axis]
-        k, s, d = snap_axis(n, kernel[axis], stride[axis], dilation[axis], tiles.q_tile[i], tiles.kv_tile[i])
-        if (k, s, d) != (kernel[axis], stride[axis], dilation[axis]) and k * d == n and d == 1 and k == n:
-            clamped.add(axis)  # snapped to the whole axis
-        kernel[axis], stride[axis], dilation[axis] = k, s, d
-    return replace(
-        resolved,
-        kernel_size=tuple(kernel),
-        stride=tuple(stride),
-        dilation=tuple(dilation),
-        clamped_axes=tuple(sorted(clamped)),
-        snapped=f"snapped to {tiles.describe()}",
-        requested=(resolved.kernel_size, resolved.stride),
-    )

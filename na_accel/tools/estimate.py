@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..families.registry import FAMILIES, check_recipe_family, family_spec
+from ..families.registry import check_recipe_family, family_spec, supported_families
 from ..kernels.tiles import DEFAULT_TILE_BACKEND, TileShape, check_tile_backend, dtype_bits, pick_tiles
 from ..kernels.window_cost import WindowEstimate, estimate_window, joint_speedup_bound
 from ..plan import check_rules_decide, plan_layers
@@ -137,7 +137,7 @@ def estimate_recipe(
     ``device``: the GPU name whose cost profile prices the calls (``na_accel.speed``; default: this
     machine's GPU, else the first shipped profile)."""
     recipe = load_recipe(recipe)
-    if isinstance(model, str) and model not in FAMILIES:  # a model name of bench / compare: its family
+    if isinstance(model, str) and model not in supported_families():  # a model name of bench / compare: its family
         from .model_list import model_family  # the model list, only where a model name is given
         model = model_family(model)
     model = recipe.model if model is None else model

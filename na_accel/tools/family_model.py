@@ -6,8 +6,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from ..families.family_types import FamilySpec
 from ..families.registry import family_spec
-from ..families.spec import FamilySpec
 
 
 @dataclass(frozen=True)

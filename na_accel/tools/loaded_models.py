@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..families.spec import FamilyGeometry
+from ..families.family_types import FamilyGeometry
 from .model_list import model_geometry
 
 

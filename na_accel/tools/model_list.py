@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ArgumentError
-from ..families.registry import FAMILIES, FAMILY_SPECS, family_spec
-from ..families.spec import FamilyGeometry
+from ..families.family_types import FamilyGeometry
+from ..families.registry import FAMILY_SPECS, family_spec, supported_families
 
 if TYPE_CHECKING:
     from .loaded_models import PipelineModel
@@ -186,10 +186,10 @@ def shipped_config(name: str) -> dict[str, Any]:
 def model_family(model: Any) -> str:
     """The family of ``model``: a family name as is, or a model name of bench / compare
     (``na-accel models``: flux-dev, tiny-wan, ...) as its family."""
-    if isinstance(model, str) and model in FAMILIES:
+    if isinstance(model, str) and model in supported_families():
         return model
     spec = MODELS.get(model) if isinstance(model, str) else None
     if spec is None:
-        raise ArgumentError(f"--model: unknown model {model!r}; allowed: a model family {sorted(FAMILIES)} "
+        raise ArgumentError(f"--model: unknown model {model!r}; allowed: a model family {supported_families()} "
                             f"or a model name of `na-accel models` {list(MODELS)}")
     return spec.family

@@ -12,8 +12,8 @@ import math
 from typing import Any
 
 from ..errors import ArgumentError
-from ..families.geometry import FamilyGeometry, family_geometry
-from ..families.spec import MAX_AXIS_TOKENS, is_int
+from ..families.family_types import MAX_AXIS_TOKENS, FamilyGeometry, is_int
+from ..families.registry import family_geometry
 
 
 def _flag(field: str) -> str:

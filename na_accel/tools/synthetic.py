@@ -19,8 +19,8 @@ from typing import Any, Callable
 import torch
 
 from ..errors import ArgumentError
-from ..families.registry import FAMILIES, FAMILY_SPECS
-from ..families.spec import FamilySpec
+from ..families.family_types import FamilySpec
+from ..families.registry import FAMILY_SPECS, family_spec
 
 
 @dataclass
@@ -72,7 +72,7 @@ class SyntheticPipeline:
         self.transformer = transformer
         self.family = family
         self.scheduler = FlowMatchEulerDiscreteScheduler()
-        self.text_len = text_len or FAMILIES[family].default_text_tokens
+        self.text_len = text_len or family_spec(family).default_text_tokens
 
     @property
     def components(self) -> dict[str, Any]:

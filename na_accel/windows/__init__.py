@@ -2,8 +2,8 @@
 
 from ..lazy import lazy_exports
 
-# masks.py needs torch; spec.py does not (recipes and estimates run without torch).
+# masks.py needs torch; window.py does not (recipes and estimates run without torch).
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ".masks": ["axis_neighborhood_mask", "joint_attention_mask", "visual_neighborhood_mask"],
-    ".spec": ["ResolvedWindow", "WindowSpec", "effective_axes", "format_axes"],
+    ".window": ["ResolvedWindow", "WindowSpec", "effective_axes", "format_axes"],
 })

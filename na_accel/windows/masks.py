@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from .spec import ResolvedWindow
+    from .window import ResolvedWindow
 
 
 def axis_neighborhood_mask(

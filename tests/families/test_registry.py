@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from na_accel import RecipeError, estimate_recipe, list_recipes, load_recipe
-from na_accel.families import FAMILIES, FAMILY_AXES, FAMILY_SPECS, adapter_for, check_recipe_family, supported_families
+from na_accel.families import (FAMILY_SPECS, adapter_for, check_recipe_family, family_geometry, family_spec,
+                               supported_families)
 from na_accel.plan import plan_layers
 from na_accel.tiny import TINY_PIPELINES, TINY_TRANSFORMERS
 from na_accel.tools.random_weights import meta_model
@@ -46,8 +47,9 @@ def first_transformer_call(pipe, kwargs):
 
 def test_the_registry_is_the_one_list():
     names = [spec.name for spec in FAMILY_SPECS]
-    assert len(set(names)) == len(names) and list(FAMILIES) == names
-    assert sorted(names) == supported_families() == sorted(FAMILY_AXES)
+    assert len(set(names)) == len(names) and [family_spec(name) for name in names] == list(FAMILY_SPECS)
+    assert sorted(names) == supported_families()
+    assert [family_geometry(name) for name in names] == [spec.geometry for spec in FAMILY_SPECS]
     assert len({spec.config_file for spec in FAMILY_SPECS}) == len(names)
     assert set(TINY_TRANSFORMERS) == set(names)
     random_weights = sorted(m.family for m in MODELS.values() if m.config_file is not None)

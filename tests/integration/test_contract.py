@@ -29,7 +29,7 @@ import pytest
 import torch
 
 import na_accel
-from na_accel.families import FAMILY_AXES, adapter_for
+from na_accel.families import adapter_for, family_geometry
 from na_accel.kernels import BACKENDS, BackendTarget
 from na_accel.kernels.reference import REFERENCE
 from na_accel.tiny import TINY_PIPELINES
@@ -91,7 +91,7 @@ CONFIG_BY_NAME = {config.name: config for config in CONFIGS}
 
 
 def _runnable_backends(family: str) -> list[str]:
-    target = BackendTarget(torch.device("cpu"), torch.float32, 16, len(FAMILY_AXES[family]))
+    target = BackendTarget(torch.device("cpu"), torch.float32, 16, len(family_geometry(family).axes))
     return [name for name, backend in BACKENDS.items() if backend.unavailable_reason(target) is None]
 
 
@@ -201,7 +201,7 @@ def test_full_window_reproduces_stock(preset, config, backend):
 
 @pytest.mark.parametrize("preset, config, backend", PARAMS)
 def test_sparse_window_matches_reference(preset, config, backend):
-    rank = len(FAMILY_AXES[MODELS[preset].family])
+    rank = len(family_geometry(MODELS[preset].family).axes)
     window = _freeze(SPARSE_WINDOW[rank])
     reference, _, _ = _run(preset, config, window, REFERENCE)
     out, totals, calls = _run(preset, config, window, backend)

@@ -12,7 +12,7 @@ import yaml
 import na_accel
 from na_accel import Recipe, RecipeError, list_recipes, load_recipe
 from na_accel.cli import main
-from na_accel.families.geometry import supported_families
+from na_accel.families.registry import supported_families
 from sample_recipes import base_recipe, window
 
 LOCAL = {"model": "wan", "dense_steps": 7, "default": {"kernel_size": [2, 4, 4]}}

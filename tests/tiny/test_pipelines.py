@@ -10,7 +10,7 @@ import torch
 
 import na_accel
 from na_accel.errors import ArgumentError
-from na_accel.families.geometry import family_geometry
+from na_accel.families.registry import family_geometry
 from na_accel.tiny import TINY_PIPELINES, tiny_pipeline, cosmos_transformer_inputs, hunyuan_video15_transformer_inputs, hunyuan_video_transformer_inputs, tiny_cosmos_transformer, tiny_hunyuan_video15_call, tiny_hunyuan_video15_transformer, tiny_hunyuan_video_call, tiny_hunyuan_video_transformer, tiny_wan_transformer, wan_transformer_inputs
 
 # preset -> (output attribute, token grid of the call helper's default sizes, transformer calls per step)

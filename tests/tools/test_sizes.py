@@ -66,7 +66,7 @@ def test_good_fractions_pass_as_floats():
 
 
 def test_the_per_axis_bound_is_the_recipes():
-    from na_accel.families.geometry import MAX_AXIS_TOKENS
+    from na_accel.families.family_types import MAX_AXIS_TOKENS
     from na_accel.recipe.scaling import MAX_AXIS
 
     assert MAX_AXIS_TOKENS == MAX_AXIS == 65_536

@@ -13,7 +13,7 @@ import torch
 import na_accel
 from na_accel import tiny
 from na_accel.errors import ArgumentError
-from na_accel.families import FAMILIES as FAMILY_SPECS
+from na_accel.families import family_spec
 from na_accel.tools.synthetic import INPUT_BUILDERS, SyntheticPipeline
 
 FAMILIES = sorted(INPUT_BUILDERS)
@@ -25,12 +25,12 @@ def tiny_transformer(family):
 
 
 def grid_of(family):
-    return GRIDS[len(FAMILY_SPECS[family].geometry.axes)]
+    return GRIDS[len(family_spec(family).geometry.axes)]
 
 
 def packed(family):
     """Image families (FLUX, FLUX.2) take packed tokens (B, H*W, C); video families (B, C, F, H, W)."""
-    return not FAMILY_SPECS[family].geometry.is_video
+    return not family_spec(family).geometry.is_video
 
 
 def expected_latent_shape(transformer, family, grid, batch):
@@ -57,7 +57,7 @@ def test_inputs_have_the_shapes_the_transformer_takes(family):
     assert model_input.shape[2 if packed(family) else 1] == transformer.config.in_channels
     kwargs = {**inputs.kwargs, inputs.latent_key: model_input}
     assert inputs.kwargs["encoder_hidden_states"].shape[0] == 2
-    spec = FAMILY_SPECS[family]
+    spec = family_spec(family)
     if spec.text_in_self_attention:  # text_len tokens join the attention (HunyuanVideo 1.5: from 3 inputs)
         assert spec.adapter().token_layout(transformer, (), kwargs).text_len == 7
     else:
@@ -92,7 +92,7 @@ def test_the_loop_calls_the_transformer_once_per_step_and_is_reproducible(family
     out = pipe(grid=grid, num_inference_steps=3, batch=2, seed=1)
     assert len(timesteps) == 3
     # FLUX's and FLUX.2's transformers take t / 1000, the video transformers the scheduler's t in [0, 1000]
-    top = 1000.0 * FAMILY_SPECS[family].timestep_scale
+    top = 1000.0 * family_spec(family).timestep_scale
     assert all(t.shape == (2,) and 0 < t.max() <= top for t in timesteps)
     assert timesteps[0].max() > top / 2  # not scaled twice
     assert out.shape == expected_latent_shape(pipe.transformer, family, grid, 2)

@@ -1,25 +1,46 @@
-"""The snapping search along one axis: the nearest perfectly block-sparse (or aligned) window for
-the tiles, by the rule the ``na_accel.recipe.scaling`` docstring states.
+"""Tile snapping: a ``ResolvedWindow`` moved, per axis, to the nearest window a tiled kernel runs
+with no wasted tile (``snap_window``; ``na_accel.recipe.scaling`` calls it for ``scaling.snap``).
+
+The rule, per axis of length n with q tile tq and kv tile tk (``snap_axis``):
+
+* candidates: stride a multiple of tq, kernel a multiple of tk (kernel * dilation <= n), plus the
+  whole axis;
+* if the axis admits perfectly block-sparse windows (its dilation groups are multiples of tq and
+  tk), the nearest candidate that is perfectly block-sparse (checked exactly, ``tilecount``) wins;
+  otherwise the nearest *aligned* one (interior windows start on kv-tile boundaries:
+  (kernel // 2 - stride // 2) % tk == 0), whose only partly used tiles are the padded last tiles;
+* nearest = smallest |ln(k / k0)| + 0.5 |ln(s / s0)| (ties: larger kernel, then smaller stride);
+* if the choice visits as many tile pairs as the whole axis, the whole axis is taken instead
+  (same kernel work, more context): e.g. an axis that fits in one tile becomes dense.
+
+Causal axes and axes of length 1 are not snapped (the attention core drops the latter; tiles are
+those of the remaining rank).
 
 The candidates are (kernel, stride) pairs, about (n / tk) * (n / tq) / 2 of them (billions on a
 65,536-token axis): they are never listed. Kernels are visited nearest first and the search stops
 where no farther kernel can win; per kernel, strides are walked outwards from the requested one
 (the block-sparse search, lazily, in exact cost order) or the nearest aligned stride on each side
 is solved for in closed form (the aligned search).
+
+It lives with the tile counts it is decided by, not in ``windows`` (which sits below the kernels),
+and is typed over ``ResolvedWindow`` and ``TileShape`` only: no recipe type.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+from dataclasses import replace
 
-from ..kernels.tilecount import axis_tiles
+from ..windows import ResolvedWindow, effective_axes
+from .tilecount import axis_tiles
+from .tiles import TileShape
 
 STRIDE_WEIGHT = 0.5  # how much a stride change counts against a kernel change when snapping
 
 
 def snap_axis(n: int, k0: int, s0: int, d: int, tq: int, tk: int) -> tuple[int, int, int]:
-    """The snapped (kernel, stride, dilation) along one non-causal axis (the rule: ``scaling``'s docstring).
+    """The snapped (kernel, stride, dilation) along one non-causal axis (the rule: the module docstring).
 
     The candidates are never listed (there are about (n / tk) * (n / tq) / 2 of them: billions on a
     65,536-token axis): the perfectly block-sparse search walks them lazily in cost order, and the
@@ -50,6 +71,33 @@ def snap_axis(n: int, k0: int, s0: int, d: int, tq: int, tk: int) -> tuple[int, 
     if visited >= axis_tiles(n, n, 1, 1, False, tq, tk).visited:
         return whole
     return choice
+
+
+def snap_window(window: ResolvedWindow, tiles: TileShape) -> ResolvedWindow:
+    """``window`` snapped on every non-causal axis of length > 1 to ``tiles`` (over those axes, in order).
+
+    An axis snapped to the whole axis joins ``clamped_axes``; ``snapped`` names the tiles and
+    ``requested`` keeps the (kernel_size, stride) before snapping.
+    """
+    kernel, stride, dilation = list(window.kernel_size), list(window.stride), list(window.dilation)
+    clamped = set(window.clamped_axes)
+    for i, axis in enumerate(effective_axes(window.grid)):
+        if window.is_causal[axis]:
+            continue
+        n = window.grid[axis]
+        k, s, d = snap_axis(n, kernel[axis], stride[axis], dilation[axis], tiles.q_tile[i], tiles.kv_tile[i])
+        if (k, s, d) != (kernel[axis], stride[axis], dilation[axis]) and k * d == n and d == 1 and k == n:
+            clamped.add(axis)  # snapped to the whole axis
+        kernel[axis], stride[axis], dilation[axis] = k, s, d
+    return replace(
+        window,
+        kernel_size=tuple(kernel),
+        stride=tuple(stride),
+        dilation=tuple(dilation),
+        clamped_axes=tuple(sorted(clamped)),
+        snapped=f"snapped to {tiles.describe()}",
+        requested=(window.kernel_size, window.stride),
+    )
 
 
 def _snap_cost(k: int, s: int, k0: int, s0: int) -> tuple[float, int, int]:
@@ -158,3 +206,6 @@ def _nearest_aligned(kernels: range, k0: int, s0: int, tq: int, tk: int) -> tupl
                 if best is None or key < best[0]:
                     best = (key, k, tq * j)
     return None if best is None else (best[1], best[2])
+
+
+__all__ = ["STRIDE_WEIGHT", "snap_axis", "snap_window"]

@@ -23,7 +23,7 @@ class ResolvedWindow:
     is_causal: tuple[bool, ...]
     clamped_axes: tuple[int, ...] = ()  # axes whose window was clamped to the whole axis
     scaled: str | None = None  # how recipe.scaling changed the window for this grid, if it did
-    snapped: str | None = None  # the tiles it was snapped to (recipe.scaling.snap), if any
+    snapped: str | None = None  # the tiles it was snapped to (kernels.snapping.snap_window), if any
     requested: tuple | None = None  # (kernel_size, stride) before snapping
 
     @property

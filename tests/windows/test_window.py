@@ -1,4 +1,4 @@
-"""Tests for na_accel.windows.spec: WindowSpec.resolve (clamping) and ResolvedWindow (density, describe)."""
+"""Tests for na_accel.windows.window: WindowSpec.resolve (clamping) and ResolvedWindow (density, describe)."""
 
 from __future__ import annotations
 

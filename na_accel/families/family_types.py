@@ -29,7 +29,7 @@ MAX_AXIS_TOKENS = 65_536
 # tokens is 24 GiB in bf16: a few of them fill the largest single GPU, and dense attention there is
 # hours per step. Beyond it no model runs, and the tools' own per-token work would exhaust memory.
 MAX_TOKENS = 2**22
-MAX_TOKENS_WHY = ("na_accel.families.spec.MAX_TOKENS: one hidden state there is ~24 GiB in bf16, "
+MAX_TOKENS_WHY = ("na_accel.families.family_types.MAX_TOKENS: one hidden state there is ~24 GiB in bf16, "
                   "past what a single GPU runs")
 
 

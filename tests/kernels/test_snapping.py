@@ -1,4 +1,4 @@
-"""``snap_axis`` without its quadratic candidate list: the same answers as the implementation that
+"""``na_accel.kernels.snapping.snap_axis`` without its quadratic candidate list: the same answers as the implementation that
 listed every (kernel, stride) pair (kept here as the oracle), and memory that does not grow with
 the square of the axis."""
 
@@ -11,8 +11,9 @@ import textwrap
 import pytest
 
 from bounded import run_bounded_code
+from na_accel.kernels.snapping import STRIDE_WEIGHT, snap_axis
 from na_accel.kernels.tilecount import axis_tiles
-from na_accel.recipe.scaling import MAX_AXIS, STRIDE_WEIGHT, snap_axis
+from na_accel.recipe.scaling import MAX_AXIS
 
 
 def _snap_axis_quadratic(n: int, k0: int, s0: int, d: int, tq: int, tk: int) -> tuple[int, int, int]:
@@ -48,7 +49,7 @@ def _snap_axis_quadratic(n: int, k0: int, s0: int, d: int, tq: int, tk: int) -> 
 
 
 def _random_case(rng: random.Random) -> tuple[int, int, int, int, int, int]:
-    """An axis and a legal window on it (as snap_resolved sees them: resolved, so k * d <= n)."""
+    """An axis and a legal window on it (as snap_window sees them: resolved, so k * d <= n)."""
     n = rng.choice([rng.randint(2, 40), rng.randint(2, 300), rng.choice([64, 96, 128, 192, 256, 288, 300])])
     d = rng.choice([1, 1, 1, rng.randint(1, 4), rng.randint(1, max(1, n // 2))])
     k0 = rng.randint(2, max(2, n // d)) if n // d >= 2 else n
@@ -103,7 +104,8 @@ def test_snap_axis_keeps_the_known_answers():
 def test_snapping_a_max_axis_long_axis_is_bounded(k0, s0, d, tq, tk):
     # The quadratic list needed (65536 / tk) * (65536 / tq) / 2 pairs: a MemoryError (or hours).
     code = textwrap.dedent(f"""
-        from na_accel.recipe.scaling import MAX_AXIS, snap_axis
+        from na_accel.kernels.snapping import snap_axis
+        from na_accel.recipe.scaling import MAX_AXIS
         from na_accel.kernels.tilecount import axis_tiles
         k, s, d = snap_axis(MAX_AXIS, {k0}, {s0}, {d}, {tq}, {tk})
         assert k * d <= MAX_AXIS and 1 <= s <= k and k % {tk} == 0 or (k, s, d) == (MAX_AXIS, 1, 1), (k, s, d)
