@@ -78,12 +78,14 @@ def backend_reasons(target: BackendTarget) -> dict[str, str | None]:
     return {name: backend.unavailable_reason(target) for name, backend in BACKENDS.items()}
 
 
-def resolve_backend(requested: str, target: BackendTarget) -> Backend:
-    """The backend that runs for ``requested`` (a name or ``auto``) on ``target``; raises if none can."""
+def resolve_backend(requested: str, target: BackendTarget,
+                    reasons: dict[str, str | None] | None = None) -> Backend:
+    """The backend that runs for ``requested`` (a name or ``auto``) on ``target``; raises if none can.
+    ``reasons``: ``backend_reasons(target)`` if the caller has them already (probing allocates)."""
     check_backend_name(requested)
     if requested == REFERENCE:  # runs anywhere: no probes needed
         return BACKENDS[requested]
-    reasons = backend_reasons(target)
+    reasons = backend_reasons(target) if reasons is None else reasons
     if requested == AUTO:
         for name in auto_order(target):
             if reasons[name] is None:
@@ -108,13 +110,17 @@ def unavailable_reasons(requested: str, target: BackendTarget) -> dict[str, str]
     return {name: BACKENDS[name].unavailable_reason(target) or "available" for name in names}
 
 
-def faster_unavailable(resolved: str, target: BackendTarget) -> dict[str, str]:
-    """Why each backend ``auto`` ranks above ``resolved`` on ``target`` did not run (for reports)."""
+def faster_unavailable(resolved: str, target: BackendTarget,
+                       reasons: dict[str, str | None] | None = None) -> dict[str, str]:
+    """Why each backend ``auto`` ranks above ``resolved`` on ``target`` did not run (for reports);
+    ``reasons`` as for ``resolve_backend``."""
     order = auto_order(target)
     if resolved not in order:
         return {}
     ahead = order[: order.index(resolved)]
-    return {name: BACKENDS[name].unavailable_reason(target) or "available" for name in ahead}
+    if reasons is None:
+        reasons = {name: BACKENDS[name].unavailable_reason(target) for name in ahead}
+    return {name: reasons[name] or "available" for name in ahead}
 
 
 def format_reasons(reasons: dict[str, str | None]) -> str:

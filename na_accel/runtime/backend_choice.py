@@ -12,7 +12,8 @@ import torch
 
 from ..errors import BackendUnavailableError, Refusal
 from ..kernels import (
-    AUTO, REFERENCE, Backend, BackendTarget, dtype_name, faster_unavailable, resolve_backend, unavailable_reasons,
+    AUTO, REFERENCE, Backend, BackendTarget, backend_reasons, dtype_name, faster_unavailable, resolve_backend,
+    unavailable_reasons,
 )
 from ..recipe.scaling import ScalingSpec, SnapContext
 
@@ -46,9 +47,13 @@ class BackendChoice:
     def __init__(self, requested: str, target: BackendTarget | None) -> None:
         self.requested = requested
         self.target = target  # None when no layer is sparse: nothing to run
-        self.backend: Backend | None = resolve_backend(requested, target) if target is not None else None
+        # every backend is probed once (a probe may allocate on the device), for the choice and the report
+        reasons = backend_reasons(target) if target is not None and requested != REFERENCE else None
+        self.backend: Backend | None = resolve_backend(requested, target, reasons) if target is not None else None
         # the backends auto ranks above the chosen one on ``target``, and why they can't run
-        self.passed_over: dict[str, str] = faster_unavailable(self.backend.name, target) if self.backend else {}
+        self.passed_over: dict[str, str] = (faster_unavailable(self.backend.name, target, reasons)
+                                            if self.backend else {})
+        self._reference_tiles: dict[tuple, str | None] = {}  # (device, dtype) -> the tiles auto's backend uses
         self._by_call: dict[tuple, Backend | Refusal] = {}
         if self.backend is not None:
             self._by_call[self._key(target.device, target.dtype, False)] = self.backend
@@ -79,10 +84,13 @@ class BackendChoice:
         exactly what that backend would."""
         if backend.name != REFERENCE:
             return backend.tile_backend
-        try:
-            return resolve_backend(AUTO, self._target(device, dtype)).tile_backend
-        except BackendUnavailableError:
-            return None
+        key = (str(device), dtype)
+        if key not in self._reference_tiles:  # resolved once per device and dtype, not per window
+            try:
+                self._reference_tiles[key] = resolve_backend(AUTO, self._target(device, dtype)).tile_backend
+            except BackendUnavailableError:
+                self._reference_tiles[key] = None
+        return self._reference_tiles[key]
 
     def snap_context(self, scaling: ScalingSpec | None, backend: Backend, device: torch.device,
                      dtype: torch.dtype) -> SnapContext | None:

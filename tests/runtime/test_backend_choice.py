@@ -1,4 +1,4 @@
-"""execution_device: the device a model computes on, where offloading keeps the weights elsewhere."""
+"""BackendChoice: the device a model computes on (offloading keeps the weights elsewhere), and backends probed once."""
 
 from __future__ import annotations
 
@@ -28,3 +28,27 @@ def test_accelerate_hooks_chained_in_a_sequential_hook_give_their_execution_devi
     hook = SequentialHook(AlignDevicesHook(execution_device="meta"))
     add_hook_to_module(model.proj_out, hook)
     assert execution_device(model) == torch.device("meta")
+
+
+def test_patching_probes_every_backend_once(monkeypatch):
+    """A probe may allocate on the device: the choice and the report's passed-over list share one."""
+    from collections import Counter
+
+    from na_accel.kernels import BACKENDS, BackendTarget
+    from na_accel.runtime import BackendChoice
+
+    probes = Counter()
+
+    def prober(name):
+        def unavailable_reason(target):
+            probes[name] += 1
+            return None if name == "triton" else f"{name} is switched off in this test"
+        return unavailable_reason
+
+    for name, backend in BACKENDS.items():
+        monkeypatch.setattr(backend, "unavailable_reason", prober(name))
+    choice = BackendChoice("auto", BackendTarget(torch.device("cuda"), torch.bfloat16, 128, 2))
+    assert choice.backend.name == "triton"
+    assert choice.passed_over == {"blackwell-fna": "blackwell-fna is switched off in this test",
+                                  "hopper-fna": "hopper-fna is switched off in this test"}
+    assert probes and max(probes.values()) == 1
