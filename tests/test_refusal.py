@@ -6,7 +6,7 @@ import torch
 
 from na_accel.errors import Refusal
 from na_accel.families.base import video_token_grid
-from na_accel.families.flux2_layout import image_grids as flux2_image_grids
+from na_accel.families.image_ids import flux_image_grids, image_grids as flux2_image_grids
 from na_accel.families.qwen_image import image_grids as qwen_image_grids
 from na_accel.kernels.ulysses import ulysses_shards
 
@@ -15,6 +15,9 @@ from na_accel.kernels.ulysses import ulysses_shards
     (video_token_grid(torch.zeros(1, 4, 3, 8), (1, 2, 2)), "is not a (batch, channels, frames, height, width)"),
     (video_token_grid(torch.zeros(1, 4, 3, 8, 9), (1, 2, 2)), "is not a multiple of the patch size (1, 2, 2)"),
     (flux2_image_grids(torch.zeros(5, 3)), "are not (tokens, 4) positions"),
+    # FLUX.1's ids go through FLUX.2's checks too (one parser): non-integer and negative ids refused
+    (flux_image_grids(torch.tensor([[0.0, 0.0, 0.5], [0.0, 0.0, 1.5]])), "img_ids are not integer positions"),
+    (flux_image_grids(torch.tensor([[0, -1, 0], [0, 0, 0]])), "negative (h, w) ids"),
     (qwen_image_grids(None), "forward called without img_shapes"),
     (qwen_image_grids([[(2, 4, 4)]]), "has a grid of several frames"),
     (ulysses_shards(object()), "without a context_parallel_config"),

@@ -20,10 +20,11 @@ from diffusers.models.transformers.transformer_flux import (
     FluxTransformer2DModel,
     _get_qkv_projections,
 )
-from diffusers.models.embeddings import apply_rotary_emb
 
 from ..errors import Refusal
-from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, register_like_stock
+from .base import ModelAdapter, TokenLayout, forward_arguments, register_like_stock
+from .flux_joint import JointImageTextProcessor
+from .image_ids import flux_image_grids
 from .read_cache import TensorReadCache
 
 
@@ -35,7 +36,7 @@ class FluxAdapter(ModelAdapter):
 
     def __init__(self) -> None:
         # Pipelines build img_ids once per call: the (device-synchronizing) check runs once per tensor.
-        self._grids_from_ids = TensorReadCache(_image_grids)
+        self._grids_from_ids = TensorReadCache(flux_image_grids)
 
     def handles(self, transformer: torch.nn.Module) -> bool:
         return isinstance(transformer, FluxTransformer2DModel)
@@ -83,41 +84,13 @@ class FluxAdapter(ModelAdapter):
         return GNAFluxAttnProcessor(original, route)
 
 
-def _image_grids(img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | Refusal:
-    """One (height, width) per run of equal column-0 ids (image index), in token order."""
-    if img_ids.ndim != 2 or img_ids.shape[1] != 3 or img_ids.shape[0] == 0:
-        return Refusal(f"img_ids of shape {tuple(img_ids.shape)} are not (tokens, 3)")
-    image = img_ids[:, 0]
-    starts = [0, *((image[1:] != image[:-1]).nonzero().flatten() + 1).tolist(), img_ids.shape[0]]
-    grids = []
-    for i, (start, stop) in enumerate(zip(starts, starts[1:])):
-        grid = _row_major_grid(img_ids[start:stop])
-        if isinstance(grid, Refusal):
-            which = "the generated image" if i == 0 else f"reference image {i}"
-            return Refusal(f"{which} (tokens {start}..{stop - 1}): {grid}")
-        grids.append(grid)
-    return tuple(grids)
-
-
-def _row_major_grid(img_ids: torch.Tensor) -> tuple[int, int] | Refusal:
-    """(height, width) if one image's ids are exactly rows 0..h-1 x columns 0..w-1, row-major."""
-    n = img_ids.shape[0]
-    rows, cols = img_ids[:, 1], img_ids[:, 2]
-    height, width = int(rows.max().item()) + 1, int(cols.max().item()) + 1
-    if height * width != n:
-        return Refusal(f"{n} tokens don't form the {height}x{width} grid their ids span (an unknown layout)")
-    expected_rows = torch.arange(height, device=img_ids.device).repeat_interleave(width)
-    expected_cols = torch.arange(width, device=img_ids.device).repeat(height)
-    if not (torch.equal(rows.long(), expected_rows) and torch.equal(cols.long(), expected_cols)):
-        return Refusal("img_ids are not a row-major (height, width) grid")
-    return height, width
-
-
-class GNAFluxAttnProcessor(GNAProcessor):
+class GNAFluxAttnProcessor(JointImageTextProcessor):
     """FluxAttnProcessor with GNA among image tokens; keeps the stock ``__call__`` parameters.
 
     Projections, QK norms and RoPE are exactly the stock processor's.
     """
+
+    qkv_projections = staticmethod(_get_qkv_projections)
 
     def __call__(
         self,
@@ -127,34 +100,12 @@ class GNAFluxAttnProcessor(GNAProcessor):
         attention_mask: torch.Tensor | None = None,
         image_rotary_emb: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        text_len = encoder_hidden_states.shape[1] if encoder_hidden_states is not None else None
-        call = self._route_call(attn, hidden_states, encoder_hidden_states,
-                                seq_len=hidden_states.shape[1] + (text_len or 0), text_len=text_len,
-                                foreign_mask=attention_mask is not None, ulysses=True)  # GNA runs under Ulysses
+        call = self._route_joint(attn, hidden_states, encoder_hidden_states, attention_mask)
         if call is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)
 
-        # --- as FluxAttnProcessor, up to the attention call ---
-        query, key, value, encoder_query, encoder_key, encoder_value = _get_qkv_projections(
-            attn, hidden_states, encoder_hidden_states
-        )
-        query = query.unflatten(-1, (-1, attn.head_dim))
-        key = key.unflatten(-1, (-1, attn.head_dim))
-        value = value.unflatten(-1, (-1, attn.head_dim))
-        query = attn.norm_q(query)
-        key = attn.norm_k(key)
-        if attn.added_kv_proj_dim is not None:
-            encoder_query = encoder_query.unflatten(-1, (-1, attn.head_dim))
-            encoder_key = encoder_key.unflatten(-1, (-1, attn.head_dim))
-            encoder_value = encoder_value.unflatten(-1, (-1, attn.head_dim))
-            encoder_query = attn.norm_added_q(encoder_query)
-            encoder_key = attn.norm_added_k(encoder_key)
-            query = torch.cat([encoder_query, query], dim=1)
-            key = torch.cat([encoder_key, key], dim=1)
-            value = torch.cat([encoder_value, value], dim=1)
-        if image_rotary_emb is not None:
-            query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
-            key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
+        # --- as FluxAttnProcessor, up to the attention call (flux_joint.py) ---
+        query, key, value = self._joint_qkv(attn, hidden_states, encoder_hidden_states, image_rotary_emb)
 
         # --- GNA among image tokens; text rows dense through the model's attention backend ---
         hidden_states = self._joint_attention(call, query, key, value)

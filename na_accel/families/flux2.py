@@ -3,7 +3,7 @@
 Token layout: text first, then the image tokens: the generated image's row-major (height, width)
 grid of 2x2-patchified latents (1024x1024 pixels -> 64x64 tokens), then the grid of each reference
 image (editing, multi-reference: ``TokenLayout.extra_grids``). The grids come from ``img_ids``
-(positions (t, h, w, l), see flux2_layout.py) and the text length from ``encoder_hidden_states``:
+(positions (t, h, w, l), see image_ids.py) and the text length from ``encoder_hidden_states``:
 single-stream blocks hand the processor the concatenated sequence only, so the transformer's
 forward inputs tell where text ends. Each grid's queries see their own neighborhood, all text and
 every token of the other images; text queries see everything, as stock.
@@ -36,7 +36,8 @@ from diffusers.models.transformers.transformer_flux2 import (
 
 from ..errors import Refusal
 from .base import GNAProcessor, ModelAdapter, TokenLayout, forward_arguments, register_like_stock
-from .flux2_layout import grids_text, image_grids
+from .image_ids import grids_text, image_grids
+from .flux_joint import JointImageTextProcessor
 from .read_cache import TensorReadCache
 
 
@@ -109,11 +110,13 @@ def _gna(processor: GNAProcessor, call: Any, query, key, value) -> torch.Tensor:
     return processor._joint_attention(call, query, key, value)
 
 
-class GNAFlux2AttnProcessor(GNAProcessor):
+class GNAFlux2AttnProcessor(JointImageTextProcessor):
     """Flux2AttnProcessor (double-stream blocks) with GNA among image tokens; stock ``__call__`` parameters.
 
     Projections, QK norms and RoPE are exactly the stock processor's.
     """
+
+    qkv_projections = staticmethod(_get_qkv_projections)
 
     def __call__(
         self,
@@ -123,39 +126,14 @@ class GNAFlux2AttnProcessor(GNAProcessor):
         attention_mask: torch.Tensor | None = None,
         image_rotary_emb: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        call = self._route(attn, hidden_states, encoder_hidden_states, attention_mask)
+        call = self._route_joint(attn, hidden_states, encoder_hidden_states, attention_mask)
         if call is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)
         return self._sparse(call, attn, hidden_states, encoder_hidden_states, image_rotary_emb)
 
-    def _route(self, attn, hidden_states, encoder_hidden_states, attention_mask):
-        text_len = encoder_hidden_states.shape[1] if encoder_hidden_states is not None else None
-        return self._route_call(attn, hidden_states, encoder_hidden_states,
-                                seq_len=hidden_states.shape[1] + (text_len or 0), text_len=text_len,
-                                foreign_mask=attention_mask is not None, ulysses=True)  # GNA runs under Ulysses
-
     def _sparse(self, call, attn, hidden_states, encoder_hidden_states, image_rotary_emb):
-        # --- as Flux2AttnProcessor, up to the attention call ---
-        query, key, value, encoder_query, encoder_key, encoder_value = _get_qkv_projections(
-            attn, hidden_states, encoder_hidden_states
-        )
-        query = query.unflatten(-1, (-1, attn.head_dim))
-        key = key.unflatten(-1, (-1, attn.head_dim))
-        value = value.unflatten(-1, (-1, attn.head_dim))
-        query = attn.norm_q(query)
-        key = attn.norm_k(key)
-        if attn.added_kv_proj_dim is not None:
-            encoder_query = encoder_query.unflatten(-1, (-1, attn.head_dim))
-            encoder_key = encoder_key.unflatten(-1, (-1, attn.head_dim))
-            encoder_value = encoder_value.unflatten(-1, (-1, attn.head_dim))
-            encoder_query = attn.norm_added_q(encoder_query)
-            encoder_key = attn.norm_added_k(encoder_key)
-            query = torch.cat([encoder_query, query], dim=1)
-            key = torch.cat([encoder_key, key], dim=1)
-            value = torch.cat([encoder_value, value], dim=1)
-        if image_rotary_emb is not None:
-            query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
-            key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
+        # --- as Flux2AttnProcessor, up to the attention call (flux_joint.py) ---
+        query, key, value = self._joint_qkv(attn, hidden_states, encoder_hidden_states, image_rotary_emb)
 
         hidden_states = _gna(self, call, query, key, value)
 
@@ -191,7 +169,7 @@ class GNAFlux2KVAttnProcessor(GNAFlux2AttnProcessor):
         if kv_cache_mode is not None:
             call = self.route.dense(kv_cache_reason(kv_cache_mode))
         else:
-            call = self._route(attn, hidden_states, encoder_hidden_states, attention_mask)
+            call = self._route_joint(attn, hidden_states, encoder_hidden_states, attention_mask)
         if call is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb,
                                  kv_cache=kv_cache, kv_cache_mode=kv_cache_mode, num_ref_tokens=num_ref_tokens)

@@ -15,7 +15,7 @@ from diffusers.models.transformers.transformer_flux2 import Flux2AttnProcessor
 import na_accel
 from na_accel.families import flux2 as flux2_adapter
 from na_accel.families import flux2_spec
-from na_accel.families.flux2_layout import image_grids
+from na_accel.families.image_ids import image_grids
 from na_accel.families.flux2 import GNA_PROCESSORS, GNAFlux2AttnProcessor, GNAFlux2ParallelSelfAttnProcessor
 from na_accel.tiny import flux2_transformer_inputs, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
 
