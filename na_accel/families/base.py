@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -160,6 +160,21 @@ class GNAProcessor:
             needs_grad=needs_grad(attn, hidden_states, *inputs), text_len=text_len, foreign_mask=foreign_mask,
             mask_text_lens=mask_text_lens, parallel_config=self._parallel_config, ulysses=ulysses,
         ))
+
+    @staticmethod
+    def _padding_mask(mask: torch.Tensor | None, padding_shaped: bool,
+                      read: Callable[[], tuple[int, ...] | None]) -> tuple[tuple[int, ...] | None, bool]:
+        """(mask_text_lens, foreign_mask) of the mask a layer got, for ``_route_call``.
+
+        A mask of the forward's padding-mask shape is understood: GNA cuts the padded text it marks.
+        Eagerly it is read (``read``: its valid prefix per row, checked against the inputs'); under
+        torch.compile that read (a device sync) would break the graph at every layer, so it is
+        trusted unread there. Any other mask is foreign: the call runs stock, counted.
+        """
+        if mask is None or (padding_shaped and torch.compiler.is_compiling()):
+            return None, False
+        lens = read() if padding_shaped else None
+        return lens, lens is None
 
     def _route_self_attention(
         self, attn: torch.nn.Module, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None,

@@ -95,20 +95,12 @@ class GNAHunyuanVideoAttnProcessor(GNAProcessor):
         else:
             batch, n_video = hidden_states.shape[:2]
             seq_len = n_video + encoder_hidden_states.shape[1]
-            # The forward's own padding mask is understood: GNA cuts the padded text it marks.
-            # Eagerly, the mask is read and checked against the inputs' valid lengths; under
-            # torch.compile that read (a device sync) would break the graph at every layer, so a
-            # mask of the padding mask's shape is trusted there.
             padding_shaped = attention_mask is not None and tuple(attention_mask.shape) == (batch, 1, 1, seq_len)
-            trusted = padding_shaped and torch.compiler.is_compiling()
-            mask_text_lens = None
-            if padding_shaped and not trusted:
-                mask_text_lens = self.mask_reader(attention_mask, n_video)
-            call = self._route_call(
-                attn, hidden_states, encoder_hidden_states, seq_len=seq_len, text_len=encoder_hidden_states.shape[1],
-                foreign_mask=attention_mask is not None and mask_text_lens is None and not trusted,
-                mask_text_lens=mask_text_lens,
-            )
+            mask_text_lens, foreign = self._padding_mask(attention_mask, padding_shaped,
+                                                         lambda: self.mask_reader(attention_mask, n_video))
+            call = self._route_call(attn, hidden_states, encoder_hidden_states, seq_len=seq_len,
+                                    text_len=encoder_hidden_states.shape[1], foreign_mask=foreign,
+                                    mask_text_lens=mask_text_lens)
         if call is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)
 
@@ -134,26 +126,38 @@ class GNAHunyuanVideoAttnProcessor(GNAProcessor):
                 for x in (query, key)
             )
         if not single_stream:
-            encoder_query = attn.add_q_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
-            encoder_key = attn.add_k_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
-            encoder_value = attn.add_v_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
-            if attn.norm_added_q is not None:
-                encoder_query = attn.norm_added_q(encoder_query)
-            if attn.norm_added_k is not None:
-                encoder_key = attn.norm_added_k(encoder_key)
-            query = torch.cat([query, encoder_query], dim=1)
-            key = torch.cat([key, encoder_key], dim=1)
-            value = torch.cat([value, encoder_value], dim=1)
+            query, key, value = append_text_qkv(attn, query, key, value, encoder_hidden_states)
 
         # --- GNA among video tokens + valid text; text rows dense with the stock mask ---
         hidden_states = self._joint_attention(call, query, key, value, attention_mask=attention_mask)
 
         # --- as HunyuanVideoAttnProcessor2_0, after the attention call ---
-        hidden_states = hidden_states.flatten(2, 3).to(query.dtype)
-        hidden_states, encoder_hidden_states = hidden_states[:, :-text_len], hidden_states[:, -text_len:]
-        if getattr(attn, "to_out", None) is not None:
-            hidden_states = attn.to_out[0](hidden_states)
-            hidden_states = attn.to_out[1](hidden_states)
-        if getattr(attn, "to_add_out", None) is not None:
-            encoder_hidden_states = attn.to_add_out(encoder_hidden_states)
-        return hidden_states, encoder_hidden_states
+        return split_video_text_output(attn, hidden_states, text_len, query.dtype)
+
+
+def append_text_qkv(attn: Attention, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                    encoder_hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """As the stock HunyuanVideo (dual-stream) and HunyuanVideo 1.5 processors: the text's own
+    projections and norms, appended after the video tokens."""
+    encoder_query = attn.add_q_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
+    encoder_key = attn.add_k_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
+    encoder_value = attn.add_v_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
+    if attn.norm_added_q is not None:
+        encoder_query = attn.norm_added_q(encoder_query)
+    if attn.norm_added_k is not None:
+        encoder_key = attn.norm_added_k(encoder_key)
+    return (torch.cat([query, encoder_query], dim=1), torch.cat([key, encoder_key], dim=1),
+            torch.cat([value, encoder_value], dim=1))
+
+
+def split_video_text_output(attn: Attention, hidden_states: torch.Tensor, text_len: int,
+                            dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """As both stock processors after the attention call: [video, text] rows, each through its output projection."""
+    hidden_states = hidden_states.flatten(2, 3).to(dtype)
+    hidden_states, encoder_hidden_states = hidden_states[:, :-text_len], hidden_states[:, -text_len:]
+    if getattr(attn, "to_out", None) is not None:
+        hidden_states = attn.to_out[0](hidden_states)
+        hidden_states = attn.to_out[1](hidden_states)
+    if getattr(attn, "to_add_out", None) is not None:
+        encoder_hidden_states = attn.to_add_out(encoder_hidden_states)
+    return hidden_states, encoder_hidden_states

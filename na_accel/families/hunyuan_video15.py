@@ -33,6 +33,7 @@ from diffusers.models.transformers.transformer_hunyuan_video15 import (
 
 from ..errors import Refusal
 from .base import GNAProcessor, TokenLayout, forward_arguments, register_like_stock, video_token_grid
+from .hunyuan_video import append_text_qkv, split_video_text_output
 from .read_cache import TensorReadCache
 from .text_mask import prefix_lengths
 from .video import VideoAdapter
@@ -123,17 +124,11 @@ class GNAHunyuanVideo15AttnProcessor(GNAProcessor):
         else:
             batch, n_video = hidden_states.shape[:2]
             text_len = encoder_hidden_states.shape[1]
-            # The forward's (batch, text) mask is understood: GNA cuts the padded text it marks.
-            # Eagerly, it is read and checked against the inputs' valid lengths; under
-            # torch.compile that read (a device sync) would break the graph at every layer, so a
-            # mask of that shape is trusted there.
-            text_shaped = tuple(attention_mask.shape) == (batch, text_len)
-            trusted = text_shaped and torch.compiler.is_compiling()
-            mask_text_lens = self.mask_reader(attention_mask) if text_shaped and not trusted else None
-            call = self._route_call(
-                attn, hidden_states, encoder_hidden_states, seq_len=n_video + text_len, text_len=text_len,
-                foreign_mask=mask_text_lens is None and not trusted, mask_text_lens=mask_text_lens,
-            )
+            text_shaped = tuple(attention_mask.shape) == (batch, text_len)  # the forward's (batch, text) mask
+            mask_text_lens, foreign = self._padding_mask(attention_mask, text_shaped,
+                                                         lambda: self.mask_reader(attention_mask))
+            call = self._route_call(attn, hidden_states, encoder_hidden_states, seq_len=n_video + text_len,
+                                    text_len=text_len, foreign_mask=foreign, mask_text_lens=mask_text_lens)
         if call is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)
 
@@ -144,16 +139,7 @@ class GNAHunyuanVideo15AttnProcessor(GNAProcessor):
         if image_rotary_emb is not None:  # video tokens only
             query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
             key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
-        encoder_query = attn.add_q_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
-        encoder_key = attn.add_k_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
-        encoder_value = attn.add_v_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
-        if attn.norm_added_q is not None:
-            encoder_query = attn.norm_added_q(encoder_query)
-        if attn.norm_added_k is not None:
-            encoder_key = attn.norm_added_k(encoder_key)
-        query = torch.cat([query, encoder_query], dim=1)
-        key = torch.cat([key, encoder_key], dim=1)
-        value = torch.cat([value, encoder_value], dim=1)
+        query, key, value = append_text_qkv(attn, query, key, value, encoder_hidden_states)
 
         # The stock (query AND key) mask, text query rows only: [B, 1, text, video + text].
         text_valid = attention_mask.bool()
@@ -164,11 +150,4 @@ class GNAHunyuanVideo15AttnProcessor(GNAProcessor):
         hidden_states = self._joint_attention(call, query, key, value, attention_mask=text_rows_mask)
 
         # --- as HunyuanVideo15AttnProcessor2_0, after the attention call ---
-        hidden_states = hidden_states.flatten(2, 3).to(query.dtype)
-        hidden_states, encoder_hidden_states = hidden_states[:, :-text_len], hidden_states[:, -text_len:]
-        if getattr(attn, "to_out", None) is not None:
-            hidden_states = attn.to_out[0](hidden_states)
-            hidden_states = attn.to_out[1](hidden_states)
-        if getattr(attn, "to_add_out", None) is not None:
-            encoder_hidden_states = attn.to_add_out(encoder_hidden_states)
-        return hidden_states, encoder_hidden_states
+        return split_video_text_output(attn, hidden_states, text_len, query.dtype)

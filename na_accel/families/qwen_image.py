@@ -224,18 +224,11 @@ class GNAQwenDoubleStreamAttnProcessor(GNAProcessor):
         """The route's decision; the layer's own text mask must say what the forward inputs said."""
         batch, n_image = hidden_states.shape[:2]
         text_len = encoder_hidden_states.shape[1]
-        # Eagerly the mask is read (cached per tensor) and checked against the inputs' valid
-        # lengths; under torch.compile that read (a device sync) would break the graph at every
-        # layer, so a mask of the padding mask's shape is trusted there. The forward hands the
-        # layers a bool mask; any other (a float one adds its values to the scores) runs stock.
+        # The forward hands the layers a bool (batch, text) mask (read cached per tensor); any other
+        # (a float one adds its values to the scores) runs stock.
         padding_shaped = mask is not None and tuple(mask.shape) == (batch, text_len) and mask.dtype == torch.bool
-        trusted = padding_shaped and torch.compiler.is_compiling()
+        mask_lens, foreign = self._padding_mask(mask, padding_shaped, lambda: self.mask_reader(mask))
         if mask is None:
-            mask_lens = (text_len,) * batch  # no mask: every text token is a key
-        elif trusted or not padding_shaped:
-            mask_lens = None
-        else:
-            mask_lens = self.mask_reader(mask)  # a bool (batch, text) mask: its valid prefix lengths
+            mask_lens = (text_len,) * batch  # no mask: every text token is a key (the inputs must agree)
         return self._route_call(attn, hidden_states, encoder_hidden_states, seq_len=n_image + text_len,
-                                text_len=text_len, foreign_mask=mask is not None and mask_lens is None and not trusted,
-                                mask_text_lens=mask_lens)
+                                text_len=text_len, foreign_mask=foreign, mask_text_lens=mask_lens)
