@@ -6,38 +6,107 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from .errors import NaAccelError, PatchStateError
 from .kernels.window_cost import WindowEstimate, estimate_window
 from .patching import TransformerPatch, patches_of, plan_patches
-from .recipe.scaling import SnapContext, SnapSpec, snap_tiles
+from .plan import LayerPlan
+from .recipe.scaling import SNAP_AUTO, SnapSpec, snap_tiles
 from .runtime import FULL_WINDOW, SPARSE, Outcome
+from .runtime.backend_choice import BackendChoice
 from .runtime.routing import ResolvedWindows
-from .windows import ResolvedWindow, WindowSpec, effective_axes, format_axes
 
 
 @dataclass
 class LayerReport:
-    name: str
-    plan: str  # "GNA window ... (source)" or "dense: why"
-    recipe_window: str | None = None  # the recipe's nominal window for this layer (None: dense)
-    ran_window: str | None = None  # the window its last call ran, "window ... at grid ..." (None: none ran)
-    ran_from_recipe: str | None = None  # how the recipe window became ran_window (clamped, scaled, snapped)
-    sparse_calls: int = 0
-    full_window_calls: int = 0
-    dense_calls: dict[str, int] = field(default_factory=dict)  # reason -> count
-    last_window: str | None = None  # the window as last resolved for the actual grid
-    last_density: float | None = None  # fraction of visual query-key pairs computed
-    # reference-image grids of the last call (FLUX.1 Kontext, ...): "window ... at grid ..." each;
-    # their queries also see every token of the other grids
-    ran_reference_windows: list[str] = field(default_factory=list)
-    last_estimate: dict[str, Any] | None = None  # na_accel.tools.estimate for the last window (bounds, tiles)
-    last_estimate_text: str | None = None
-    gated_dense: bool = False  # the speed gate ran the last resolved window stock (see dense_calls)
+    """One attention layer, held as objects: its plan, what its calls ran, the windows its last call
+    resolved and their estimate. Every text and ``to_dict`` value derives from them, here."""
+
+    layer_plan: LayerPlan
+    counts: Counter = field(default_factory=Counter)  # Outcome -> calls (LayerRoute.counts)
+    resolved: ResolvedWindows | None = None  # the windows of the last call (None: none ran)
+    estimate: WindowEstimate | None = None  # of resolved.window, on the tiles that applied
+
+    @property
+    def name(self) -> str:
+        return self.layer_plan.name
+
+    @property
+    def plan(self) -> str:
+        """'GNA window ... (source)' or 'dense: why'."""
+        return self.layer_plan.describe()
+
+    @property
+    def recipe_window(self) -> str | None:
+        """The recipe's nominal window for this layer (None: dense)."""
+        return self.layer_plan.setting.window.describe() if self.layer_plan.sparse else None
+
+    @property
+    def ran_window(self) -> str | None:
+        """The window its last call ran, "window ... at grid ..." (None: none ran)."""
+        return self.resolved.window.at_grid if self.resolved else None
+
+    @property
+    def ran_from_recipe(self) -> str | None:
+        """How the recipe window became ran_window (clamped, scaled, snapped)."""
+        return ("; ".join(self.resolved.window.changes) or None) if self.resolved else None
+
+    @property
+    def sparse_calls(self) -> int:
+        return self.counts.get(SPARSE, 0)
+
+    @property
+    def full_window_calls(self) -> int:
+        return self.counts.get(FULL_WINDOW, 0)
+
+    @property
+    def dense_calls(self) -> dict[str, int]:
+        """Reason -> calls."""
+        return {outcome.reason: n for outcome, n in self.counts.items() if outcome.is_dense}
+
+    @property
+    def last_window(self) -> str | None:
+        """The window as last resolved for the actual grid."""
+        return self.resolved.window.describe() if self.resolved else None
+
+    @property
+    def last_density(self) -> float | None:
+        """Fraction of visual query-key pairs computed."""
+        return self.resolved.window.density if self.resolved else None
+
+    @property
+    def ran_reference_windows(self) -> list[str]:
+        """Reference-image grids of the last call (FLUX.1 Kontext, ...): "window ... at grid ..." each;
+        their queries also see every token of the other grids."""
+        return [w.at_grid for w in self.resolved.extra] if self.resolved else []
+
+    @property
+    def last_estimate(self) -> dict[str, Any] | None:
+        """na_accel.tools.estimate for the last window (bounds, tiles)."""
+        return self.estimate.to_dict() if self.estimate else None
+
+    @property
+    def last_estimate_text(self) -> str | None:
+        if self.estimate is None:
+            return None
+        extra = " (generated image only: reference-image tokens are extra keys)" if self.resolved.extra else ""
+        return self.estimate.summary() + extra
+
+    @property
+    def gated_dense(self) -> bool:
+        """The speed gate ran the last resolved window stock (see dense_calls)."""
+        return self.resolved is not None and self.resolved.gated_dense is not None
+
+    @property
+    def ran_any(self) -> bool:
+        return bool(self.sparse_calls or self.full_window_calls or self.dense_calls)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {key: getattr(self, key) for key in _LAYER_KEYS}
+
+
+_LAYER_KEYS = ("name", "plan", "recipe_window", "ran_window", "ran_from_recipe", "sparse_calls", "full_window_calls",
+               "dense_calls", "last_window", "last_density", "ran_reference_windows", "last_estimate",
+               "last_estimate_text", "gated_dense")
 
 
 @dataclass
@@ -110,31 +179,16 @@ def describe(obj: Any, recipe: Any = None, *, backend: str = "auto") -> PatchRep
 def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
     layers = []
     for name, plan in patch.plans.items():
-        window = plan.setting.window if plan.sparse else None
-        report = LayerReport(name=name, plan=plan.describe(), recipe_window=window.describe() if window else None)
+        report = LayerReport(plan)
         route = patch.routes.get(name)
         if route is not None:
-            counts = route.counts  # one consistent snapshot while other threads may run
-            report.sparse_calls = counts.get(SPARSE, 0)
-            report.full_window_calls = counts.get(FULL_WINDOW, 0)
-            report.dense_calls = {outcome.reason: n for outcome, n in counts.items() if outcome.is_dense}
-            resolved = route.windows.last  # read once: other threads may resolve new windows meanwhile
-            if resolved is not None:
-                last_window = resolved.window
-                report.last_window = last_window.describe()
-                report.ran_window, report.ran_from_recipe = _ran_window(last_window)
-                report.last_density = last_window.density
-                report.ran_reference_windows = [_ran_window(w)[0] for w in resolved.extra]
-                report.gated_dense = resolved.gated_dense is not None
-                estimate = _estimate(patch, resolved)
-                if estimate is not None:
-                    report.last_estimate = estimate.to_dict()
-                    report.last_estimate_text = estimate.summary()
-                    if report.ran_reference_windows:
-                        report.last_estimate_text += " (generated image only: reference-image tokens are extra keys)"
+            report.counts = route.counts  # one consistent snapshot while other threads may run
+            report.resolved = route.windows.last  # read once: other threads may resolve new windows meanwhile
+            if report.resolved is not None:
+                report.estimate = _estimate(patch.backend_choice, report.resolved)
         layers.append(report)
     recipe = patch.recipe
-    ran = any(layer.sparse_calls or layer.full_window_calls or layer.dense_calls for layer in layers)
+    ran = any(layer.ran_any for layer in layers)
     return TransformerReport(
         attribute=patch.attribute,
         model_class=type(patch.transformer).__name__,
@@ -153,33 +207,15 @@ def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
     )
 
 
-def _estimate(patch: TransformerPatch, resolved: ResolvedWindows) -> WindowEstimate:
-    """The estimate (density, FLOP / tile bounds, block-sparsity) of a route's last window."""
-    tiles = None
-    tile_backend = patch.backend_choice.tile_backend(resolved.backend, resolved.device, resolved.dtype)
-    if tile_backend is not None and effective_axes(resolved.grid):
-        context = SnapContext(tile_backend, patch.backend_choice.target.head_dim, torch.finfo(resolved.dtype).bits)
-        try:
-            tiles = snap_tiles(SnapSpec(tile_backend), resolved.grid, context)
-        except NaAccelError:
-            tiles = None
+def _estimate(choice: BackendChoice, resolved: ResolvedWindows) -> WindowEstimate:
+    """The estimate (density, FLOP / tile bounds, block-sparsity) of a route's last window, on the
+    tiles ``snap: auto`` would snap it to."""
+    context = choice.tiles_for(resolved.backend, resolved.device, resolved.dtype)
+    try:
+        tiles = snap_tiles(SnapSpec(SNAP_AUTO), resolved.grid, context)
+    except NaAccelError:
+        tiles = None
     return estimate_window(resolved.window, tiles)
-
-
-def _ran_window(window: ResolvedWindow) -> tuple[str, str | None]:
-    """('window ... at grid ...', how the recipe's window became it: clamped, scaled, snapped)."""
-    core = WindowSpec(window.kernel_size, window.stride, window.dilation, window.is_causal).describe()
-    how = []
-    if window.clamped_axes:
-        how.append(f"clamped to grid on axes {list(window.clamped_axes)}")
-    if window.scaled:
-        how.append(window.scaled)
-    if window.snapped:
-        snapped = window.snapped
-        if window.requested and window.requested != (window.kernel_size, window.stride):
-            snapped += f", from window {format_axes(window.requested[0])} stride {format_axes(window.requested[1])}"
-        how.append(snapped)
-    return f"{core} at grid {format_axes(window.grid)}", "; ".join(how) or None
 
 
 def _counted(texts: list[str]) -> str:
@@ -193,7 +229,7 @@ def _window_lines(t: TransformerReport) -> list[str]:
     ran = [layer.ran_window for layer in t.layers if layer.ran_window]
     if ran:
         ran_text = _counted(ran)
-    elif any(layer.sparse_calls or layer.full_window_calls or layer.dense_calls for layer in t.layers):
+    elif any(layer.ran_any for layer in t.layers):
         ran_text = "none: every call so far ran dense (see totals)"
     else:
         ran_text = "nothing has run yet"

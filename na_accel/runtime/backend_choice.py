@@ -15,7 +15,7 @@ from ..kernels import (
     AUTO, REFERENCE, Backend, BackendTarget, backend_reasons, dtype_name, faster_unavailable, resolve_backend,
     unavailable_reasons,
 )
-from ..recipe.scaling import ScalingSpec, SnapContext
+from ..recipe.scaling import SnapContext
 
 
 def execution_device(model: torch.nn.Module) -> torch.device:
@@ -78,26 +78,21 @@ class BackendChoice:
             self._by_call[key] = backend
         return backend
 
-    def tile_backend(self, backend: Backend, device: torch.device, dtype: torch.dtype) -> str | None:
-        """The tile table (``na_accel.kernels.tiles``) that models ``backend``. The reference has no
-        tiles: it takes those of the backend ``auto`` picks for the same device, so that it computes
-        exactly what that backend would."""
-        if backend.name != REFERENCE:
-            return backend.tile_backend
-        key = (str(device), dtype)
-        if key not in self._reference_tiles:  # resolved once per device and dtype, not per window
-            try:
-                self._reference_tiles[key] = resolve_backend(AUTO, self._target(device, dtype)).tile_backend
-            except BackendUnavailableError:
-                self._reference_tiles[key] = None
-        return self._reference_tiles[key]
-
-    def snap_context(self, scaling: ScalingSpec | None, backend: Backend, device: torch.device,
-                     dtype: torch.dtype) -> SnapContext | None:
-        """What ``scaling.snap`` needs to know: the tiles that apply, head_dim, dtype."""
-        if scaling is None or scaling.snap is None or self.target is None:
-            return None
-        return SnapContext(self.tile_backend(backend, device, dtype), self.target.head_dim, torch.finfo(dtype).bits)
+    def tiles_for(self, backend: Backend, device: torch.device, dtype: torch.dtype) -> SnapContext:
+        """The tiles that model ``backend``'s calls on ``device`` and ``dtype``: its tile table
+        (``na_accel.kernels.tiles``), head_dim, dtype bits. One decision for recipe snapping, the speed
+        gate and describe's estimate. The reference has no tiles: it takes those of the backend ``auto``
+        picks for the same device, so that it computes exactly what that backend would."""
+        table = backend.tile_backend
+        if backend.name == REFERENCE:
+            key = (str(device), dtype)
+            if key not in self._reference_tiles:  # resolved once per device and dtype, not per window
+                try:
+                    self._reference_tiles[key] = resolve_backend(AUTO, self._target(device, dtype)).tile_backend
+                except BackendUnavailableError:
+                    self._reference_tiles[key] = None
+            table = self._reference_tiles[key]
+        return SnapContext(table, self.target.head_dim, torch.finfo(dtype).bits)
 
     @property
     def used(self) -> dict[str, str]:

@@ -244,11 +244,11 @@ class LayerRoute:
         """The recipe's windows on these grids, and the speed gate's decision for them."""
         grids, backend, _, _, text_len, degree = key
         recipe, choice = self.state.recipe, self.state.backend_choice
-        context = choice.snap_context(recipe.scaling, backend, call.device, call.dtype)
-        window, *extra = (recipe.resolve(self.plan.setting.window, grid, context) for grid in grids)
+        tiles = choice.tiles_for(backend, call.device, call.dtype)
+        window, *extra = (recipe.resolve(self.plan.setting.window, grid, tiles) for grid in grids)
         sparse, why_dense = self.state.gate.decide(
             (window, *extra), text_len=text_len, head_dim=choice.target.head_dim, backend=backend.name,
-            tile_backend=choice.tile_backend(backend, call.device, call.dtype), device=call.device,
+            tile_backend=tiles.backend, device=call.device,
             dtype=call.dtype, ulysses_degree=degree,
         )
         return ResolvedWindows(key, window, tuple(extra), None if sparse else why_dense)

@@ -46,19 +46,32 @@ class ResolvedWindow:
         return fraction
 
     def describe(self) -> str:
-        text = f"grid {format_axes(self.grid)}, " + _describe_window(
-            self.kernel_size, self.stride, self.dilation, self.is_causal
-        )
-        if self.clamped_axes:
-            text += f" (clamped to grid on axes {list(self.clamped_axes)})"
-        if self.scaled:
-            text += f" [{self.scaled}]"
-        if self.snapped:
-            text += f" [{self.snapped}"
-            if self.requested and self.requested != (self.kernel_size, self.stride):
-                text += f", from window {format_axes(self.requested[0])} stride {format_axes(self.requested[1])}"
-            text += "]"
-        return text
+        """'grid 16x16, window ... (clamped ...) [scaled] [snapped]': the window with how it came to be."""
+        clamped, scaled, snapped = self._changes()
+        text = f"grid {format_axes(self.grid)}, {self.window_text}" + (f" ({clamped})" if clamped else "")
+        return text + "".join(f" [{change}]" for change in (scaled, snapped) if change)
+
+    @property
+    def window_text(self) -> str:
+        """'window 3x3 stride 1x1 dilation 1x1', as a ``WindowSpec`` of these numbers says it."""
+        return _describe_window(self.kernel_size, self.stride, self.dilation, self.is_causal)
+
+    @property
+    def at_grid(self) -> str:
+        """'window ... at grid 16x16': what ran, leaving how it came to be to ``changes``."""
+        return f"{self.window_text} at grid {format_axes(self.grid)}"
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        """How the recipe's window became this one, in order: clamped, scaled, snapped (those that apply)."""
+        return tuple(change for change in self._changes() if change)
+
+    def _changes(self) -> tuple[str | None, str | None, str | None]:
+        clamped = f"clamped to grid on axes {list(self.clamped_axes)}" if self.clamped_axes else None
+        snapped = self.snapped
+        if snapped and self.requested and self.requested != (self.kernel_size, self.stride):
+            snapped += f", from window {format_axes(self.requested[0])} stride {format_axes(self.requested[1])}"
+        return clamped, self.scaled, snapped
 
 
 @dataclass(frozen=True)
