@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -33,38 +34,44 @@ class TokenLayout:
     extra_grids: tuple[tuple[int, ...], ...] = ()
 
 
-class ModelAdapter:
+class ModelAdapter(ABC):
     """Base class of the per-family adapters (one small module per family in na_accel.families)."""
 
     family: str  # recipe "model" value
     transformer_class_name: str
     pipeline_names: tuple[str, ...]  # documentation: pipelines this adapter serves
 
+    @abstractmethod
     def handles(self, transformer: torch.nn.Module) -> bool:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def attention_layers(self, transformer: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module]]:
         """(qualified name, module) of every attention module GNA may replace."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def unsupported_processor_reason(self, module: torch.nn.Module) -> str | None:
         """None when the module's current processor can be replaced, else why not."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def head_dim(self, transformer: torch.nn.Module) -> int:
-        raise NotImplementedError
+        ...
 
     def heads(self, transformer: torch.nn.Module) -> int:
         """Attention heads of the transformer's self attention (the speed gate's cost model)."""
         return int(transformer.config.num_attention_heads)
 
+    @abstractmethod
     def token_layout(self, transformer: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> TokenLayout:
         """Read the token grid and text length from the transformer's forward inputs."""
-        raise NotImplementedError
+        ...
 
-    def make_processor(self, original: Any, route: Any) -> Any:
+    @abstractmethod
+    def make_processor(self, original: Any, route: Route) -> GNAProcessor:
         """The GNA processor for one layer; ``route`` decides per call (na_accel.runtime.routing.LayerRoute)."""
-        raise NotImplementedError
+        ...
 
 
 _FORWARD_SIGNATURES: dict[type, inspect.Signature] = {}

@@ -154,3 +154,16 @@ def test_a_recipe_for_another_family_is_refused_with_field_value_and_fix():
         check_recipe_family("wan", "flux", "--recipe: wan_gna", "tiny-flux")
     assert str(info.value) == ("--recipe: wan_gna is for model family 'wan', but tiny-flux is 'flux'; "
                                "use a flux recipe (na-accel recipes lists them)")
+
+
+def test_an_adapter_must_implement_what_patch_asks_of_it():
+    from na_accel.families import ModelAdapter
+
+    class Partial(ModelAdapter):
+        family = "partial"
+
+        def handles(self, transformer):
+            return False
+
+    with pytest.raises(TypeError, match="abstract"):
+        Partial()
