@@ -1,10 +1,11 @@
 """Per-layer routing: each call of a patched layer runs sparse (GNA) or stock, and is counted.
 
-A processor describes its call as an ``AttentionCall``; ``LayerRoute.route`` runs the checks of
-``CALL_CHECKS`` in order (the first reason found sends the call to the stock processor, counted),
-then picks the backend and the windows (``WindowCache``: resolved once per grids and backend), and
-answers with a ``SparseCall``. What a route needs of its transformer's patch is one typed
-``RouteState``; what its calls ran is counted by the route itself (``LayerRoute.counts``).
+A processor describes its call as an ``AttentionCall``; ``LayerRoute.route`` takes it through its
+steps in order (the layout, context parallelism, the sequence, the text rows, the backend: the
+first refusal sends the call to the stock processor, counted), then the windows (``WindowCache``:
+resolved once per grids and backend), and answers with a ``SparseCall``; each step runs once.
+What a route needs of its transformer's patch is one typed ``RouteState``; what its calls ran is
+counted by the route itself (``LayerRoute.counts``).
 """
 
 from __future__ import annotations
@@ -92,59 +93,41 @@ class _PendingOutcomes(threading.local):
 
 
 # --------------------------------------------------------------------------------------------
-# The checks: each says why a call can't run GNA, or None. In order: the first reason counts.
+# The steps of ``LayerRoute.route``, in order: each gives why a call can't run GNA (a Refusal), or
+# what it found. The first refusal is the reason counted.
 # --------------------------------------------------------------------------------------------
 
 
-def _has_grid(call: AttentionCall, layout: TokenLayout) -> str | None:
-    return f"no token grid: {layout.problem}" if layout.grid is None else None
+def _layout_refusal(call: AttentionCall, layout: TokenLayout) -> Refusal | None:
+    if layout.grid is None:
+        return Refusal(f"no token grid: {layout.problem}")
+    if call.foreign_mask:
+        return Refusal("an attention_mask was passed that the GNA path can't honour")
+    return None
 
 
-def _mask_is_understood(call: AttentionCall, layout: TokenLayout) -> str | None:
-    return "an attention_mask was passed that the GNA path can't honour" if call.foreign_mask else None
-
-
-def _parallelism_is_supported(call: AttentionCall, layout: TokenLayout) -> str | None:
+def _ulysses(call: AttentionCall) -> UlyssesShards | None | Refusal:
+    """The Ulysses shards a call runs on (None: not context parallel), or why it can't run GNA."""
     if call.parallel_config is None:
         return None
     if not call.ulysses:
-        return "context parallelism shards the sequence (this GNA processor has no Ulysses path)"
-    shards = ulysses_shards(call.parallel_config)
-    return shards if isinstance(shards, Refusal) else None
+        return Refusal("context parallelism shards the sequence (this GNA processor has no Ulysses path)")
+    return ulysses_shards(call.parallel_config)
 
 
-def _sequence_matches_layout(call: AttentionCall, layout: TokenLayout) -> str | None:
-    degree = _ulysses_degree(call)
+def _sequence_refusal(call: AttentionCall, layout: TokenLayout, degree: int) -> Refusal | None:
     n_visual = sum(math.prod(g) for g in (layout.grid, *layout.extra_grids))
     if n_visual % degree or layout.text_len % degree:
-        return f"ulysses_degree={degree} does not divide the {n_visual} visual and {layout.text_len} text tokens"
+        return Refusal(f"ulysses_degree={degree} does not divide the {n_visual} visual and {layout.text_len} "
+                       "text tokens")
     if call.seq_len * degree != n_visual + layout.text_len or (
         call.text_len is not None and call.text_len * degree != layout.text_len
     ):
         refs = f" + reference grids {list(layout.extra_grids)}" if layout.extra_grids else ""
         shard = f" (this rank's 1/{degree} Ulysses shard)" if degree > 1 else ""
-        return (f"sequence of {call.seq_len} tokens{shard} does not match grid {layout.grid}{refs} + "
-                f"{layout.text_len} text tokens")
+        return Refusal(f"sequence of {call.seq_len} tokens{shard} does not match grid {layout.grid}{refs} + "
+                       f"{layout.text_len} text tokens")
     return None
-
-
-def _rows_are_known(call: AttentionCall, layout: TokenLayout) -> str | None:
-    lens = _text_valid_lens(call, layout)
-    return lens if isinstance(lens, Refusal) else None
-
-
-CALL_CHECKS: tuple[Callable[[AttentionCall, TokenLayout], str | None], ...] = (
-    _has_grid, _mask_is_understood, _parallelism_is_supported, _sequence_matches_layout, _rows_are_known,
-)
-
-
-def _ulysses(call: AttentionCall) -> UlyssesShards | None:
-    return ulysses_shards(call.parallel_config) if call.parallel_config is not None else None
-
-
-def _ulysses_degree(call: AttentionCall) -> int:
-    shards = _ulysses(call)
-    return shards.degree if shards is not None else 1
 
 
 def _text_valid_lens(call: AttentionCall, layout: TokenLayout) -> tuple[int, ...] | None | Refusal:
@@ -221,24 +204,26 @@ class LayerRoute:
         if context.dense_step_reason is not None:
             return self.dense(context.dense_step_reason, warn=False)
         layout = context.layout
-        for check in CALL_CHECKS:
-            reason = check(call, layout)
-            if reason is not None:
-                return self.dense(reason)
-        choice = self.state.backend_choice
-        backend = choice.for_call(call.device, call.dtype, call.needs_grad)
-        if isinstance(backend, Refusal):
+        if (refusal := _layout_refusal(call, layout)) is not None:
+            return self.dense(refusal)
+        if isinstance(shards := _ulysses(call), Refusal):
+            return self.dense(shards)
+        degree = shards.degree if shards is not None else 1
+        if (refusal := _sequence_refusal(call, layout, degree)) is not None:
+            return self.dense(refusal)
+        if isinstance(text_valid_lens := _text_valid_lens(call, layout), Refusal):
+            return self.dense(text_valid_lens)
+        if isinstance(backend := self.state.backend_choice.for_call(call.device, call.dtype, call.needs_grad), Refusal):
             return self.dense(backend)
-        shards = _ulysses(call)
         grids = (layout.grid, *layout.extra_grids)
-        key = (grids, backend, str(call.device), call.dtype, layout.text_len, shards.degree if shards else 1)
+        key = (grids, backend, str(call.device), call.dtype, layout.text_len, degree)
         windows = self.windows.get(key, lambda: self._resolve(key, call))
         if windows.gated_dense is not None:
             return self.dense(windows.gated_dense, warn=False)
         covered = windows.window.covers_grid and all(w.covers_grid for w in windows.extra)
         self._pending.ran.append(FULL_WINDOW if covered else SPARSE)
-        return SparseCall(windows.window, layout.text_len, layout.text_first, backend,
-                          _text_valid_lens(call, layout), windows.extra, shards)
+        return SparseCall(windows.window, layout.text_len, layout.text_first, backend, text_valid_lens,
+                          windows.extra, shards)
 
     def _resolve(self, key: tuple, call: AttentionCall) -> ResolvedWindows:
         """The recipe's windows on these grids, and the speed gate's decision for them."""

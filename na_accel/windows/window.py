@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 
-
 @dataclass(frozen=True)
 class ResolvedWindow:
     """A window made legal for one concrete token grid (what the kernel actually runs)."""
