@@ -141,3 +141,22 @@ def test_dtype_move_after_patch_resolves_the_backend_again():
     reference = na_accel.patch(make(seed=0).to(torch.bfloat16).to(torch.float32), SMALL, backend="reference")
     assert_close(generate(pipe), generate(reference), 1e-4)
     assert na_accel.describe(pipe).transformers[0].totals == {"sparse": 2 * LAYERS}
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_model_cpu_offload_keeps_the_patch_across_generations(order):
+    # diffusers' maybe_free_model_hooks removes and re-adds accelerate's hooks after every call,
+    # putting back the forward accelerate saved: a hook that wraps `forward` (as a diffusers
+    # HookRegistry hook does) registered after the offload is dropped then, and later generations
+    # run stock. na_accel's torch forward hooks run in Module.__call__, outside any forward wrapper.
+    pipe = make(seed=0)
+    offload = lambda p: p.enable_model_cpu_offload(device="cpu")  # noqa: E731
+    if order == "patch_then_offload":
+        na_accel.patch(pipe, SMALL)
+        offload(pipe)
+    else:
+        offload(pipe)
+        na_accel.patch(pipe, SMALL)
+    for _ in range(3):
+        assert_close(generate(pipe), plain_output("reference"), 1e-4)
+    assert totals(pipe) == {"sparse": 3 * LAYERS}
