@@ -6,6 +6,7 @@
     na_accel.unpatch(pipe)
 
     print(na_accel.estimate_recipe("flux_gna", height=4096, width=4096))  # before running anything
+    na_accel.tune(pipe, "flux_gna", max_error=0.05).write("flux_tuned.yaml")  # on your weights
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ".patching": ["patch", "unpatch"],
     ".recipe": ["Recipe", "list_recipes", "load_recipe"],
     ".tools.estimate": ["estimate_recipe"],  # the public face may use a tool; the core never does
+    ".tuning": ["TuneResult", "tune"],
     ".windows": ["WindowSpec"],
 }, eager=["ArgumentError", "BackendUnavailableError", "NaAccelError", "PatchStateError", "RecipeError",
           "UnsupportedModelError", "__version__"])
@@ -34,4 +36,5 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from .patching import patch, unpatch
     from .recipe import Recipe, list_recipes, load_recipe
     from .tools.estimate import estimate_recipe
+    from .tuning import TuneResult, tune
     from .windows import WindowSpec

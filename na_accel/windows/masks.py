@@ -67,6 +67,23 @@ def visual_neighborhood_mask(grid, window: "ResolvedWindow", device=None) -> tor
     return mask
 
 
+def neighborhood_rows(grid, window: "ResolvedWindow", rows: torch.Tensor) -> torch.Tensor:
+    """Boolean [len(rows), N]: the rows ``rows`` (flat query indices) of ``visual_neighborhood_mask``,
+    built from the per-axis masks without the [N, N] mask (memory: len(rows) x N)."""
+    grid = tuple(int(n) for n in grid)
+    mask = torch.ones(rows.shape[0], 1, dtype=torch.bool, device=rows.device)
+    rest = rows
+    coords = []
+    for n in reversed(grid):  # row-major: the last axis varies fastest
+        coords.append(rest % n)
+        rest = rest // n
+    for axis, (n, coord) in enumerate(zip(grid, reversed(coords))):
+        axis_mask = axis_neighborhood_mask(n, window.kernel_size[axis], window.stride[axis], window.dilation[axis],
+                                           window.is_causal[axis], device=rows.device)[coord]  # [rows, n]
+        mask = (mask[:, :, None] & axis_mask[:, None, :]).reshape(rows.shape[0], -1)
+    return mask
+
+
 def joint_attention_mask(
     text_len: int, text_first: bool, window: "ResolvedWindow", device=None,
     extra_windows: "tuple[ResolvedWindow, ...]" = (),

@@ -1,0 +1,101 @@
+"""The error of candidate windows on one attention call's real q / k / v, against dense attention.
+
+For the sampled visual query rows of the generated image's grid, both the dense output (every key
+the stock call attends: all visual tokens, the valid text) and each candidate window's output (its
+neighborhood in that grid, every token of the other grids, the valid text; ``windows.masks``'
+meaning) are computed in float32 from the same inputs, one chunk of heads at a time. The scores
+are computed once per chunk and masked per candidate, so memory is the chunk's scores
+(``max_elements``), not the call's; nothing is kept after the call but two sums per candidate.
+
+What is summed, per candidate: ``||O_w - O_dense||^2`` and ``||O_dense||^2`` over the sampled rows,
+every head and batch row (Frobenius norm of the attention output before the output projection).
+Text queries attend to everything under every window, so they have no error and are left out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from ..windows import ResolvedWindow
+from ..windows.masks import neighborhood_rows
+
+MAX_SCORE_ELEMENTS = 1 << 26  # float32 scores of one chunk of heads: 256 MiB
+
+
+@dataclass(frozen=True)
+class CallErrors:
+    """What one call contributes: per candidate the squared error, and the squared dense norm."""
+
+    squared_errors: tuple[float, ...]
+    squared_dense: float
+    rows: int  # sampled query rows (of one batch row)
+
+
+def sample_rows(n_visual: int, max_rows: int | None, seed: int, device=None) -> torch.Tensor:
+    """Flat query indices to measure: all of them when ``max_rows`` is None or not smaller, else
+    ``max_rows`` distinct ones drawn uniformly (seeded: the same rows at every call of a grid)."""
+    if max_rows is None or max_rows >= n_visual:
+        return torch.arange(n_visual, device=device)
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(n_visual, generator=generator)[:max_rows].sort().values.to(device)
+
+
+def window_errors(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    *,
+    text_len: int,
+    text_first: bool,
+    grids: Sequence[tuple[int, ...]],
+    candidates: Sequence[ResolvedWindow],
+    rows: torch.Tensor,
+    text_valid_lens: Sequence[int] | None = None,
+    max_elements: int = MAX_SCORE_ELEMENTS,
+) -> CallErrors:
+    """Squared errors of ``candidates`` (windows on ``grids[0]``) for the query ``rows`` of that grid.
+
+    ``query``/``key``/``value``: [batch, tokens, heads, head_dim], the joint sequence of
+    ``text_len`` text tokens (first when ``text_first``) and the tokens of ``grids``, in order.
+    ``text_valid_lens``: per batch row, how many leading text tokens are keys (None: all).
+    """
+    batch, tokens, heads, head_dim = query.shape
+    n_main = math.prod(grids[0])
+    visual_start = text_len if text_first else 0
+    text_start = 0 if text_first else tokens - text_len
+    positions = torch.arange(tokens, device=query.device)
+    is_main = (positions >= visual_start) & (positions < visual_start + n_main)
+    neighborhoods = [neighborhood_rows(grids[0], window, rows) for window in candidates]  # [rows, n_main] each
+    chunk = max(1, max_elements // max(1, rows.shape[0] * tokens))
+    scale = head_dim ** -0.5
+    squared_errors = [0.0] * len(candidates)
+    squared_dense = 0.0
+    for b in range(batch):
+        valid = torch.ones(tokens, dtype=torch.bool, device=query.device)
+        if text_valid_lens is not None:
+            valid &= ~((positions >= text_start + text_valid_lens[b]) & (positions < text_start + text_len))
+        q = query[b, visual_start + rows].float()  # [rows, heads, head_dim]
+        k, v = key[b].float(), value[b].float()
+        for h in range(0, heads, chunk):
+            scores = torch.einsum("rhd,shd->hrs", q[:, h:h + chunk], k[:, h:h + chunk]) * scale
+            dense = _attend(scores, valid[None, :], v[:, h:h + chunk])
+            squared_dense += dense.square().sum().item()
+            for i, neighborhood in enumerate(neighborhoods):
+                allowed = valid[None, :].expand(rows.shape[0], tokens).clone()
+                allowed[:, is_main] = neighborhood & valid[is_main][None, :]
+                out = _attend(scores, allowed, v[:, h:h + chunk])
+                squared_errors[i] += (out - dense).square().sum().item()
+    return CallErrors(tuple(squared_errors), squared_dense, int(rows.shape[0]))
+
+
+def _attend(scores: torch.Tensor, allowed: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """softmax over the allowed keys of [heads, rows, keys] scores, times [keys, heads, d] values."""
+    weights = torch.softmax(scores.masked_fill(~allowed[None], float("-inf")), dim=-1)
+    return torch.einsum("hrs,shd->rhd", weights, value)
+
+
+__all__ = ["CallErrors", "MAX_SCORE_ELEMENTS", "sample_rows", "window_errors"]

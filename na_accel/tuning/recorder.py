@@ -1,0 +1,137 @@
+"""Measuring inside the calls of a patched pipeline: every GNA layer runs dense attention (the stock
+trajectory) and, on the way, the errors of its candidate windows on that call's q / k / v.
+
+The tune patches the pipeline with the base recipe (gate off, no dense steps), so every layer the
+base runs sparse builds its real q / k / v and asks its route; ``MeasuringRoute`` wraps that route
+and answers with a ``MeasuringBackend``, which computes the call exactly as the stock processor
+does (the model's own dense attention over the joint sequence, with its mask) and hands the same
+tensors to ``Recorder.measure``. Nothing is stored but sums per (layer, step, candidate).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+
+from ..errors import ArgumentError
+from ..families.attention_call import AttentionCall, SparseCall
+from ..kernels.base import dtype_name
+from ..windows import ResolvedWindow, format_axes
+from .candidates import CallShape, Candidate, candidate_windows
+from .measure import sample_rows, window_errors
+
+
+@dataclass
+class LayerRecord:
+    """One layer's measurements so far."""
+
+    name: str
+    shape: CallShape
+    candidates: tuple[Candidate, ...]
+    rows: torch.Tensor  # the sampled query rows (flat indices into the grid)
+    sums: dict[int, tuple[list[float], float]] = field(default_factory=dict)  # step -> (sq errors, sq dense)
+    calls: int = 0
+
+
+class Recorder:
+    """The measurements of one tune: per layer name (both transformers of a two-stage model share
+    a layer's record: one recipe rule serves both)."""
+
+    def __init__(self, *, max_query_rows: int | None, seed: int, max_candidates: int) -> None:
+        self.max_query_rows = max_query_rows
+        self.seed = seed
+        self.max_candidates = max_candidates
+        self.layers: dict[str, LayerRecord] = {}
+        self.schedule_length: int | None = None
+        self.unmeasured: dict[str, int] = {}  # why calls were not measured -> calls
+        self._lock = threading.Lock()
+
+    def measure(self, name: str, step: int, route: Any, backend: Any, query, key, value, *, text_len: int,
+                text_first: bool, window: ResolvedWindow, extra_windows, text_valid_lens) -> None:
+        grids = (window.grid, *(w.grid for w in extra_windows))
+        record = self.layers.get(name)
+        if record is None:
+            record = self._new_record(name, route, backend, query, grids, text_len, window)
+        elif record.shape.grids != grids or record.shape.text_len != text_len:
+            self._skip(f"a call at grid {format_axes(grids[0])} + {text_len} text, not the first call's "
+                       f"{format_axes(record.shape.grids[0])} + {record.shape.text_len}")
+            return
+        found = window_errors(query, key, value, text_len=text_len, text_first=text_first, grids=grids,
+                              candidates=[c.window for c in record.candidates], rows=record.rows,
+                              text_valid_lens=text_valid_lens)
+        with self._lock:
+            errors, dense = record.sums.get(step, ([0.0] * len(record.candidates), 0.0))
+            record.sums[step] = ([a + b for a, b in zip(errors, found.squared_errors)], dense + found.squared_dense)
+            record.calls += 1
+
+    def _new_record(self, name, route, backend, query, grids, text_len, base: ResolvedWindow) -> LayerRecord:
+        state = route.state
+        device, dtype = query.device, query.dtype
+        shape = CallShape(
+            grids=grids, text_len=text_len, heads=query.shape[2], head_dim=query.shape[3],
+            element_size=query.element_size(), backend=backend.name,
+            snap=state.backend_choice.tiles_for(backend, device, dtype),
+            profile=state.gate.profile_for(str(device), dtype_name(dtype))[1],
+        )
+        candidates = tuple(candidate_windows(shape, base, max_candidates=self.max_candidates))
+        n_visual = 1
+        for n in grids[0]:
+            n_visual *= n
+        rows = sample_rows(n_visual, self.max_query_rows, self.seed, device=device)
+        record = LayerRecord(name, shape, candidates, rows)
+        with self._lock:
+            return self.layers.setdefault(name, record)
+
+    def _skip(self, reason: str) -> None:
+        with self._lock:
+            self.unmeasured[reason] = self.unmeasured.get(reason, 0) + 1
+
+
+class MeasuringRoute:
+    """A layer's route during a tune: the real route's decision, with the measuring backend."""
+
+    def __init__(self, inner: Any, recorder: Recorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+
+    @property
+    def state(self):
+        return self.inner.state
+
+    def route(self, call: AttentionCall) -> SparseCall | None:
+        sparse = self.inner.route(call)
+        if sparse is None:
+            return None  # the route counted why (describe shows it)
+        if sparse.ulysses is not None:
+            raise ArgumentError("tune: context parallelism is on; tune on one device (the errors are the same)")
+        context = self.inner.state.contexts.current
+        step = context.step.index if context is not None and context.step is not None else 0
+        if context is not None and context.step is not None and context.step.total is not None:
+            self.recorder.schedule_length = context.step.total
+        return replace(sparse, backend=MeasuringBackend(self, sparse.backend, step))
+
+    def dense(self, reason: str, warn: bool = True) -> None:
+        return self.inner.dense(reason, warn)
+
+
+class MeasuringBackend:
+    """Runs one call densely, exactly as stock, and measures the candidates on its inputs."""
+
+    def __init__(self, route: MeasuringRoute, backend: Any, step: int) -> None:
+        self.route, self.backend, self.step = route, backend, step
+        self.name, self.tile_backend = backend.name, backend.tile_backend
+
+    def joint_attention(self, query, key, value, *, text_len, text_first, window, dense_attention,
+                        text_valid_lens=None, attention_mask=None, extra_windows=()) -> torch.Tensor:
+        output = dense_attention(query, key, value, attention_mask)
+        route = self.route
+        route.recorder.measure(route.inner.name, self.step, route.inner, self.backend, query, key, value,
+                               text_len=text_len, text_first=text_first, window=window, extra_windows=extra_windows,
+                               text_valid_lens=text_valid_lens)
+        return output
+
+
+__all__ = ["LayerRecord", "MeasuringBackend", "MeasuringRoute", "Recorder"]
