@@ -8,6 +8,7 @@
     na-accel compare   dense vs patched outputs of one seed: pictures, PSNR/SSIM, HTML report
     na-accel estimate  what a recipe buys at a resolution: density, FLOP / tile bounds, estimate
     na-accel calibrate time dense vs GNA attention on this GPU: the speed gate's cost profile
+    na-accel tune      a recipe tuned on your model: per layer the cheapest window within an error budget
 
 ``--help``, ``--version``, ``recipes``, ``models`` and ``estimate`` import neither torch nor diffusers
 (they start at once): a subcommand imports what its run needs inside ``run``.
@@ -26,9 +27,9 @@ import textwrap
 
 from .. import __version__
 from ..errors import NaAccelError
-from . import bench, calibrate, compare, demo, estimate, models, recipes
+from . import bench, calibrate, compare, demo, estimate, models, recipes, tune
 
-SUBCOMMANDS = (demo, recipes, models, bench, compare, estimate, calibrate)  # in --help's order
+SUBCOMMANDS = (demo, recipes, models, bench, compare, estimate, calibrate, tune)  # in --help's order
 
 
 class HelpFormatter(argparse.HelpFormatter):

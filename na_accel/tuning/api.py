@@ -40,6 +40,7 @@ class TuneResult:
     query_rows: str  # how many query rows were measured per call
     unmeasured_layers: dict[str, str] = field(default_factory=dict)  # base-sparse layers no call measured: why
     unmeasured_calls: dict[str, int] = field(default_factory=dict)
+    tile_backend: str | None = None  # the tile table the candidates were aligned to (None: untiled)
 
     def yaml(self) -> str:
         info = self.recipe.metadata["metadata"]["tune"]
@@ -81,6 +82,7 @@ class TuneResult:
             "dense_final_steps": self.selection.dense_final_steps,
             "estimated_attention_cost": self.selection.relative_cost,
             "query_rows": self.query_rows,
+            "tile_backend": self.tile_backend,
             "error_norm": ERROR_NORM,
             "layers": layers,
             "unmeasured_layers": dict(self.unmeasured_layers),
@@ -169,7 +171,8 @@ def tune(
         "unmeasured_layers": unmeasured,
     }
     result_recipe = tuned_recipe(base, layer_names, selection, info, tuned_for, size, name=name)
-    return TuneResult(result_recipe, selection, layers, grid, rows, unmeasured, dict(recorder.unmeasured))
+    return TuneResult(result_recipe, selection, layers, grid, rows, unmeasured, dict(recorder.unmeasured),
+                      first.shape.snap.backend if first is not None else None)
 
 
 def _rows_text(record) -> str:
