@@ -55,9 +55,9 @@ class Recorder:
         record = self.layers.get(name)
         if record is None:
             record = self._new_record(name, route, backend, query, grids, text_len, window)
-        elif record.shape.grids != grids or record.shape.text_len != text_len:
-            self._skip(f"a call at grid {format_axes(grids[0])} + {text_len} text, not the first call's "
-                       f"{format_axes(record.shape.grids[0])} + {record.shape.text_len}")
+        elif record.shape.grids != grids:  # text lengths may differ (CFG's negative prompt): the windows don't
+            self._skip(f"a call at grid {' + '.join(map(format_axes, grids))}, not the first call's "
+                       f"{' + '.join(map(format_axes, record.shape.grids))}")
             return
         found = window_errors(query, key, value, text_len=text_len, text_first=text_first, grids=grids,
                               candidates=[c.window for c in record.candidates], rows=record.rows,

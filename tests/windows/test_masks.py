@@ -108,3 +108,17 @@ def test_joint_mask_with_reference_grids_follows_the_multi_grid_rule(text_first)
                 expected = bool(visual_neighborhood_mask(windows[qg].grid, windows[qg])[qpos, kpos])
             assert bool(joint[qi, ki]) == expected, (qi, ki)
     assert not joint.all()
+
+
+@pytest.mark.parametrize("grid,kernel,stride,dilation,causal", [
+    ((7, 9), (3, 5), (2, 1), (1, 2), (False, False)),
+    ((4, 5, 6), (3, 3, 4), (1, 2, 3), (1, 1, 1), (True, False, False)),
+    ((1, 6, 5), (1, 3, 5), (1, 2, 1), (1, 1, 1), (False, False, False)),
+])
+def test_neighborhood_rows_are_rows_of_the_full_mask(grid, kernel, stride, dilation, causal):
+    from na_accel.windows.masks import neighborhood_rows
+
+    window = WindowSpec(kernel, stride, dilation, causal).resolve(grid)
+    full = visual_neighborhood_mask(grid, window)
+    rows = torch.randperm(full.shape[0], generator=torch.Generator().manual_seed(0))[:11]
+    assert torch.equal(neighborhood_rows(grid, window, rows), full[rows])
