@@ -159,7 +159,7 @@ def test_every_subcommand_is_registered_from_the_one_list_in_order():
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert list(subparsers.choices) == [command.NAME for command in SUBCOMMANDS]
     assert [command.NAME for command in SUBCOMMANDS] == ["demo", "recipes", "models", "bench", "compare", "estimate",
-                                                    "calibrate"]
+                                                    "calibrate", "tune"]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS, ids=lambda command: command.NAME)

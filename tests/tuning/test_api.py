@@ -55,6 +55,7 @@ def captured(monkeypatch):
     return calls
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CASES)
 def test_measured_errors_equal_reference_vs_dense_on_the_captured_inputs(name, captured):
     pipe, generate = generator_for(name)
@@ -94,6 +95,7 @@ def test_the_pipeline_runs_stock_while_measuring_and_is_left_unpatched():
     assert not pipe.transformer._forward_pre_hooks and not pipe.transformer._forward_hooks
 
 
+@pytest.mark.slow
 def test_the_written_recipe_round_trips_patches_and_runs_what_it_says(tmp_path):
     pipe, generate = generator_for("tiny-flux")
     result = na_accel.tune(pipe, "flux_gna", max_error=0.5, prompts=["a cat"], generate=generate, progress=False)
