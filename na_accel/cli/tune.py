@@ -119,7 +119,7 @@ def _summary(result: dict) -> str:
         lines.append(f"  {layer['name']}: {layer['window']} ({error})")
     for layer, why in result["unmeasured_layers"].items():
         lines.append(f"  {layer}: not measured ({why}), dense")
-    lines += ["", result["estimate"]]
+    lines += ["", "estimate of the tuned recipe on the family's full-size model at this size:", result["estimate"]]
     if "compare" in result:
         averages = ", ".join(f"{k} {v:.4g}" for k, v in result["compare"]["averages"].items()
                              if isinstance(v, (int, float)))

@@ -57,7 +57,8 @@ def run_tune(model: LoadedModel, recipe: Any, settings: TuneSettings, prompts: l
     out: dict[str, Any] = {"recipe_file": str(output), "measurements_file": str(json_path), **measured,
                            "estimate": _estimate_text(result, model, settings)}
     if compare_prompts:
-        out["compare"] = _compare(model, result, settings, compare_prompts, compare_dir)
+        out["compare"] = measured["compare"] = _compare(model, result, settings, compare_prompts, compare_dir)
+        write_output("--output", json_path, lambda: write_json(json_path, measured), result=measured)
     if report is not None:
         from .tune_report import write_tune_report
 

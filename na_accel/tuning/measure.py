@@ -4,8 +4,9 @@ For the sampled visual query rows of the generated image's grid, both the dense 
 the stock call attends: all visual tokens, the valid text) and each candidate window's output (its
 neighborhood in that grid, every token of the other grids, the valid text; ``windows.masks``'
 meaning) are computed in float32 from the same inputs, one chunk of heads at a time. The scores
-are computed once per chunk and masked per candidate, so memory is the chunk's scores
-(``max_elements``), not the call's; nothing is kept after the call but two sums per candidate.
+are computed once per chunk and masked per candidate, so the extra memory is the chunk's scores
+(``max_elements``, a few copies while softmax runs), its float32 keys and values and one
+[rows, tokens] mask, not the call's; nothing is kept after the call but two sums per candidate.
 
 What is summed, per candidate: ``||O_w - O_dense||^2`` and ``||O_dense||^2`` over the sampled rows,
 every head and batch row (Frobenius norm of the attention output before the output projection).
@@ -69,27 +70,27 @@ def window_errors(
     text_start = 0 if text_first else tokens - text_len
     positions = torch.arange(tokens, device=query.device)
     is_main = (positions >= visual_start) & (positions < visual_start + n_main)
-    neighborhoods = [neighborhood_rows(grids[0], window, rows) for window in candidates]  # [rows, n_main] each
     chunk = max(1, max_elements // max(1, rows.shape[0] * tokens))
     scale = head_dim ** -0.5
-    squared_errors = [0.0] * len(candidates)
-    squared_dense = 0.0
+    # summed on the device, read once per call (no sync per candidate)
+    squared_errors = torch.zeros(len(candidates), dtype=torch.float64, device=query.device)
+    squared_dense = torch.zeros((), dtype=torch.float64, device=query.device)
     for b in range(batch):
         valid = torch.ones(tokens, dtype=torch.bool, device=query.device)
         if text_valid_lens is not None:
             valid &= ~((positions >= text_start + text_valid_lens[b]) & (positions < text_start + text_len))
-        q = query[b, visual_start + rows].float()  # [rows, heads, head_dim]
-        k, v = key[b].float(), value[b].float()
-        for h in range(0, heads, chunk):
-            scores = torch.einsum("rhd,shd->hrs", q[:, h:h + chunk], k[:, h:h + chunk]) * scale
-            dense = _attend(scores, valid[None, :], v[:, h:h + chunk])
-            squared_dense += dense.square().sum().item()
-            for i, neighborhood in enumerate(neighborhoods):
+        q = query[b, visual_start + rows]  # [rows, heads, head_dim]
+        for h in range(0, heads, chunk):  # float32 copies of one chunk of heads at a time
+            k, v = key[b, :, h:h + chunk].float(), value[b, :, h:h + chunk].float()
+            scores = torch.einsum("rhd,shd->hrs", q[:, h:h + chunk].float(), k) * scale
+            dense = _attend(scores, valid[None, :], v)
+            squared_dense += dense.square().sum()
+            for i, window in enumerate(candidates):  # each mask built when used: [rows, tokens] at a time
                 allowed = valid[None, :].expand(rows.shape[0], tokens).clone()
-                allowed[:, is_main] = neighborhood & valid[is_main][None, :]
-                out = _attend(scores, allowed, v[:, h:h + chunk])
-                squared_errors[i] += (out - dense).square().sum().item()
-    return CallErrors(tuple(squared_errors), squared_dense, int(rows.shape[0]))
+                allowed[:, is_main] = neighborhood_rows(grids[0], window, rows) & valid[is_main][None, :]
+                out = _attend(scores, allowed, v)
+                squared_errors[i] += (out - dense).square().sum()
+    return CallErrors(tuple(squared_errors.tolist()), squared_dense.item(), int(rows.shape[0]))
 
 
 def _attend(scores: torch.Tensor, allowed: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
