@@ -82,7 +82,8 @@ def _estimate_text(result: TuneResult, model: LoadedModel, settings: TuneSetting
 
     backend = result.tile_backend if result.tile_backend in TILE_BACKENDS else DEFAULT_TILE_BACKEND
     estimate = estimate_recipe(result.recipe, model=model.family, height=settings.height, width=settings.width,
-                               frames=settings.frames if model.is_video else None, backend=backend,
+                               frames=settings.frames if model.is_video else (1 if model.single_frame else None),
+                               backend=backend,
                                steps=settings.steps)
     return format_estimate(estimate)
 

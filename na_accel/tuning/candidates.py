@@ -39,8 +39,11 @@ class Candidate:
 
     @property
     def spec(self) -> WindowSpec:
+        """The window as a recipe states it: an axis of one token gets kernel 2 (recipes need >= 2),
+        which resolves to the whole axis, as it ran."""
         w = self.window
-        return WindowSpec(w.kernel_size, w.stride, w.dilation, w.is_causal)
+        kernel = tuple(2 if n == 1 else k for n, k in zip(w.grid, w.kernel_size))
+        return WindowSpec(kernel, w.stride, w.dilation, w.is_causal)
 
     @property
     def key(self) -> tuple:
@@ -81,7 +84,7 @@ def candidate_windows(shape: CallShape, base: ResolvedWindow | None, *,
     grid = shape.grids[0]
     causal = base.is_causal if base is not None else (False,) * len(grid)
     tiles = snap_tiles(SnapSpec(SNAP_AUTO), grid, shape.snap)
-    per_axis = [_axis_options(grid, axis, causal, tiles) for axis in range(len(grid))]
+    per_axis = [_axis_options(grid, axis) for axis in range(len(grid))]
     windows = {}
     for kernels in itertools.product(*per_axis):
         window = _aligned(grid, kernels, causal, tiles)
@@ -93,11 +96,11 @@ def candidate_windows(shape: CallShape, base: ResolvedWindow | None, *,
     return _spread(found, max_candidates)
 
 
-def _axis_options(grid: tuple[int, ...], axis: int, causal: Sequence[bool], tiles: TileShape | None) -> list[int]:
+def _axis_options(grid: tuple[int, ...], axis: int) -> list[int]:
     n = grid[axis]
     if n == 1:
         return [1]
-    return sorted({max(2 if not causal[axis] else 1, min(n, round(f * n))) for f in FRACTIONS} | {n})
+    return sorted({max(2, min(n, round(f * n))) for f in FRACTIONS} | {n})
 
 
 def _aligned(grid: tuple[int, ...], kernels: Sequence[int], causal: Sequence[bool],

@@ -3,9 +3,9 @@ trajectory) and, on the way, the errors of its candidate windows on that call's 
 
 The tune patches the pipeline with the base recipe (gate off, no dense steps), so every layer the
 base runs sparse builds its real q / k / v and asks its route; ``MeasuringRoute`` wraps that route
-and answers with a ``MeasuringBackend``, which computes the call exactly as the stock processor
-does (the model's own dense attention over the joint sequence, with its mask) and hands the same
-tensors to ``Recorder.measure``. Nothing is stored but sums per (layer, step, candidate).
+and answers with a ``MeasuringBackend``, which runs the call with windows covering the grids (what
+reproduces the stock processor's output, within the backend's rounding) and hands the same tensors
+to ``Recorder.measure``. Nothing is stored but sums per (layer, step, candidate).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 from ..errors import ArgumentError
 from ..families.attention_call import AttentionCall, SparseCall
 from ..kernels.base import dtype_name
-from ..windows import ResolvedWindow, format_axes
+from ..windows import ResolvedWindow, WindowSpec, format_axes
 from .candidates import CallShape, Candidate, candidate_windows
 from .measure import sample_rows, window_errors
 
@@ -118,7 +118,7 @@ class MeasuringRoute:
 
 
 class MeasuringBackend:
-    """Runs one call densely, exactly as stock, and measures the candidates on its inputs."""
+    """Runs one call as stock (a full window) and measures the candidates on its inputs."""
 
     def __init__(self, route: MeasuringRoute, backend: Any, step: int) -> None:
         self.route, self.backend, self.step = route, backend, step
@@ -126,12 +126,23 @@ class MeasuringBackend:
 
     def joint_attention(self, query, key, value, *, text_len, text_first, window, dense_attention,
                         text_valid_lens=None, attention_mask=None, extra_windows=()) -> torch.Tensor:
-        output = dense_attention(query, key, value, attention_mask)
+        # stock: the same backend with windows covering every grid (a full window reproduces stock
+        # attention, the family's masks and text rows included)
+        output = self.backend.joint_attention(
+            query, key, value, text_len=text_len, text_first=text_first, window=_covering(window),
+            dense_attention=dense_attention, text_valid_lens=text_valid_lens, attention_mask=attention_mask,
+            extra_windows=tuple(_covering(w) for w in extra_windows))
         route = self.route
         route.recorder.measure(route.inner.name, self.step, route.inner, self.backend, query, key, value,
                                text_len=text_len, text_first=text_first, window=window, extra_windows=extra_windows,
                                text_valid_lens=text_valid_lens)
         return output
+
+
+def _covering(window: ResolvedWindow) -> ResolvedWindow:
+    """The window covering ``window``'s grid: dense attention over it."""
+    grid = window.grid
+    return WindowSpec(grid, (1,) * len(grid), (1,) * len(grid), (False,) * len(grid)).resolve(grid)
 
 
 __all__ = ["LayerRecord", "MeasuringBackend", "MeasuringRoute", "Recorder"]
