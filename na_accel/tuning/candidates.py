@@ -47,8 +47,7 @@ class Candidate:
 
     @property
     def key(self) -> tuple:
-        w = self.window
-        return (w.kernel_size, w.stride, w.dilation, w.is_causal)
+        return _key(self.window)
 
 
 @dataclass(frozen=True)

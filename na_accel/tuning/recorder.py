@@ -10,6 +10,7 @@ to ``Recorder.measure``. Nothing is stored but sums per (layer, step, candidate)
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -77,10 +78,7 @@ class Recorder:
             profile=state.gate.profile_for(str(device), dtype_name(dtype))[1],
         )
         candidates = tuple(candidate_windows(shape, base, max_candidates=self.max_candidates))
-        n_visual = 1
-        for n in grids[0]:
-            n_visual *= n
-        rows = sample_rows(n_visual, self.max_query_rows, self.seed, device=device)
+        rows = sample_rows(math.prod(grids[0]), self.max_query_rows, self.seed, device=device)
         record = LayerRecord(name, shape, candidates, rows)
         with self._lock:
             return self.layers.setdefault(name, record)

@@ -76,20 +76,23 @@ def no_model(monkeypatch):
 def _bad_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
     out = str(tmp / "tuned.yaml")
     base = ["tiny-flux", "--recipe", "flux_gna", "--max-error", "0.05"]
+
+    def given(model="tiny-flux", recipe="flux_gna", max_error="0.05"):
+        return [model, "--recipe", recipe, "--max-error", max_error, "--output", out]
     return {
-        "unknown-model": (["sdxl", "--recipe", "flux_gna", "--max-error", "0.05", "--output", out],
+        "unknown-model": (given("sdxl", "flux_gna", "0.05"),
                           "model: unknown model 'sdxl'"),
-        "close-model-name": (["tiny-flx", "--recipe", "flux_gna", "--max-error", "0.05", "--output", out],
+        "close-model-name": (given("tiny-flx", "flux_gna", "0.05"),
                              "model: unknown model 'tiny-flx' (did you mean 'tiny-flux'?)"),
-        "max-error-negative": (["tiny-flux", "--recipe", "flux_gna", "--max-error", "-0.1", "--output", out],
+        "max-error-negative": (given("tiny-flux", "flux_gna", "-0.1"),
                                "--max-error: -0.1 is not a relative error; allowed: a number in [0, 1]"),
-        "max-error-over-1": (["tiny-flux", "--recipe", "flux_gna", "--max-error", "1.5", "--output", out],
+        "max-error-over-1": (given("tiny-flux", "flux_gna", "1.5"),
                              "--max-error: 1.5 is not a relative error; allowed: a number in [0, 1]"),
-        "max-error-nan": (["tiny-flux", "--recipe", "flux_gna", "--max-error", "nan", "--output", out],
+        "max-error-nan": (given("tiny-flux", "flux_gna", "nan"),
                           "--max-error: nan is not a relative error; allowed: a number in [0, 1]"),
-        "max-error-inf": (["tiny-flux", "--recipe", "flux_gna", "--max-error", "inf", "--output", out],
+        "max-error-inf": (given("tiny-flux", "flux_gna", "inf"),
                           "--max-error: inf is not a relative error; allowed: a number in [0, 1]"),
-        "recipe-of-another-family": (["tiny-flux", "--recipe", "wan_gna", "--max-error", "0.05", "--output", out],
+        "recipe-of-another-family": (given("tiny-flux", "wan_gna", "0.05"),
                                      "--recipe: wan_gna is for model family 'wan', but tiny-flux is 'flux'"),
         "output-parent-is-a-file": ([*base, "--output", str(tmp / "blocker" / "tuned.yaml")],
                                     f"--output: {str(tmp / 'blocker')!r} is a file, not a folder"),

@@ -76,13 +76,13 @@ def check_full_then_unpatch_then_small(pipe, offloaded):
     assert totals(pipe) == {"sparse": LAYERS}
 
 
-def apply_in_order(pipe, order, offload):
+def apply_in_order(pipe, order, offload, recipe=FULL):
     if order == "patch_then_offload":
-        na_accel.patch(pipe, FULL)
+        na_accel.patch(pipe, recipe)
         offload(pipe)
     else:
         offload(pipe)
-        na_accel.patch(pipe, FULL)
+        na_accel.patch(pipe, recipe)
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -150,13 +150,7 @@ def test_model_cpu_offload_keeps_the_patch_across_generations(order):
     # HookRegistry hook does) registered after the offload is dropped then, and later generations
     # run stock. na_accel's torch forward hooks run in Module.__call__, outside any forward wrapper.
     pipe = make(seed=0)
-    offload = lambda p: p.enable_model_cpu_offload(device="cpu")  # noqa: E731
-    if order == "patch_then_offload":
-        na_accel.patch(pipe, SMALL)
-        offload(pipe)
-    else:
-        offload(pipe)
-        na_accel.patch(pipe, SMALL)
+    apply_in_order(pipe, order, lambda p: p.enable_model_cpu_offload(device="cpu"), SMALL)
     for _ in range(3):
         assert_close(generate(pipe), plain_output("reference"), 1e-4)
     assert totals(pipe) == {"sparse": 3 * LAYERS}

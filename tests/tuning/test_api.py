@@ -10,6 +10,7 @@ import torch
 
 import na_accel
 from na_accel.errors import ArgumentError, RecipeError
+from na_accel.kernels import BACKENDS, BackendTarget
 from na_accel.patching import patches_of
 from na_accel.tiny import TINY_PIPELINES
 from na_accel.tuning.recorder import Recorder
@@ -81,14 +82,23 @@ def test_measured_errors_equal_reference_vs_dense_on_the_captured_inputs(name, c
                 assert layer.errors[index, step] == pytest.approx(want, rel=1e-3, abs=1e-6), (layer.name, step)
 
 
-def test_the_pipeline_runs_stock_while_measuring_and_is_left_unpatched():
+def cpu_backends():
+    target = BackendTarget(torch.device("cpu"), torch.float32, 16, 2)
+    return [name for name, backend in BACKENDS.items() if backend.unavailable_reason(target) is None]
+
+
+@pytest.mark.parametrize("backend", [pytest.param(name, marks=pytest.mark.slow) if name == "triton" else name
+                                     for name in cpu_backends()])  # triton: the interpreter, ~10 s
+def test_the_pipeline_runs_stock_while_measuring_and_is_left_unpatched(backend):
     stock_outputs, tuned_outputs = [], []
     _, stock = generator_for("tiny-qwen-image", stock_outputs)
     pipe, generate = generator_for("tiny-qwen-image", tuned_outputs)
     processors = dict(pipe.transformer.attn_processors)
     for prompt in ("a cat", "a dog"):
         stock(prompt)
-    na_accel.tune(pipe, "qwen_image_gna", max_error=0.1, prompts=["a cat", "a dog"], generate=generate, progress=False)
+    result = na_accel.tune(pipe, "qwen_image_gna", max_error=0.1, prompts=["a cat", "a dog"], generate=generate,
+                           backend=backend, progress=False)
+    assert result.layers and result.recipe.metadata["metadata"]["tune"]["backend"] == backend
     for want, got in zip(stock_outputs, tuned_outputs):
         # the calls run full windows (= stock up to the backend's rounding: a few ulps at the latents' size)
         assert torch.allclose(got, want, atol=1e-5, rtol=0), (got - want).abs().max()
