@@ -32,7 +32,9 @@ q, k, v and out is read through its own four strides: processors hand over views
 projection split by ``chunk``, head-major transposes) whose strides differ from one another, and
 a head_dim stride other than 1 is read as it is (Triton specializes a stride of 1, so contiguous
 rows keep their vector loads). Token offsets are 64-bit where the host finds they can pass 2**31
-(``OFFSETS_64``); geometry integers are not specialized, so a new resolution does not recompile.
+(``OFFSETS_64``); geometry integers are not specialized, so a new resolution does not recompile;
+head_dim is (per class: divisible by 16 or not), for vector loads. The window's key tiles are the
+one software-pipelined loop (``num_stages`` buffers of k and v in shared memory).
 """
 
 from __future__ import annotations
@@ -107,8 +109,11 @@ def _q_tile(pid, visual_start, n0, n1, n2, d0, d1, d2, nq1, nq2, offs_m,
 def _dense_keys(acc, m_i, l_i, q, K, V, k_base, v_base, first, count, k_stride_s, k_stride_d, v_stride_s,
                 v_stride_d, qk_scale, offs_n, offs_d, d_ok, BLOCK_N: tl.constexpr, UPCAST: tl.constexpr,
                 IEEE: tl.constexpr, OFFSETS_64: tl.constexpr):
-    """The online softmax over the ``count`` contiguous keys from token ``first``, BLOCK_N at a time."""
-    for start in range(0, count, BLOCK_N):
+    """The online softmax over the ``count`` contiguous keys from token ``first``, BLOCK_N at a time.
+    Not software-pipelined: Triton gives every pipelined loop buffers of its own, and with these
+    loops pipelined too the window loop's 128 x 128 tiles no longer fit an H100's shared memory
+    (294,912 B at 2 stages). The text keys are a few tiles per program; the window loop is the work."""
+    for start in tl.range(0, count, BLOCK_N, num_stages=1):
         j = start + offs_n
         j_ok = j < count
         kv_mask = j_ok[:, None] & d_ok[None, :]
@@ -123,8 +128,12 @@ def _dense_keys(acc, m_i, l_i, q, K, V, k_base, v_base, first, count, k_stride_s
 
 
 # Geometry changes with the resolution and the window: never specialized (Triton would compile a
-# variant per value class: == 1, divisible by 16). Strides stay specialized (see the docstring).
-GEOMETRY_ARGS = ["heads", "head_dim", "visual_start", "text_start", "text_len",
+# variant per value class: == 1, divisible by 16). Strides stay specialized (see the docstring), and
+# so does head_dim: a model has one, and only when Triton knows it divisible by 16 is the channel
+# mask ``offs_d < head_dim`` constant over 16-byte groups, so that k / v rows load as 16-byte vectors
+# and the software pipeline can copy them asynchronously (unspecialized: scalar 2-byte loads, no
+# pipelining; eval/kernel_codegen.py shows both).
+GEOMETRY_ARGS = ["heads", "visual_start", "text_start", "text_len",
                  "n0", "n1", "n2", "k0", "k1", "k2", "s0", "s1", "s2", "d0", "d1", "d2", "nq1", "nq2", "text_programs",
                  "tune_size"]
 
@@ -231,6 +240,7 @@ def gna_forward_kernel(
         c0 = tl.maximum((u_hi0 - 1) // TK0 - f0 + 1, 0)  # 0 for a q tile of padding only
         c1 = tl.maximum((u_hi1 - 1) // TK1 - f1 + 1, 0)
         c2 = tl.maximum((u_hi2 - 1) // TK2 - f2 + 1, 0)
+        w0, w1, w2 = (hi0 - lo0).to(tl.uint32), (hi1 - lo1).to(tl.uint32), (hi2 - lo2).to(tl.uint32)  # widths
         kl0 = offs_n // (TK1 * TK2)
         kl1 = (offs_n // TK2) % TK1
         kl2 = offs_n % TK2
@@ -252,9 +262,10 @@ def gna_forward_kernel(
                 & (a2 >= i_lo2) & (a2 + TK2 <= i_hi2)
             if MASKED:
                 if not full:
-                    inside = (kc0[None, :] >= lo0[:, None]) & (kc0[None, :] < hi0[:, None]) \
-                        & (kc1[None, :] >= lo1[:, None]) & (kc1[None, :] < hi1[:, None]) \
-                        & (kc2[None, :] >= lo2[:, None]) & (kc2[None, :] < hi2[:, None])
+                    # lo <= kc < hi as one unsigned compare per axis (fewer live [M, N] values)
+                    inside = ((kc0[None, :] - lo0[:, None]).to(tl.uint32) < w0[:, None]) \
+                        & ((kc1[None, :] - lo1[:, None]).to(tl.uint32) < w1[:, None]) \
+                        & ((kc2[None, :] - lo2[:, None]).to(tl.uint32) < w2[:, None])
                     qk = tl.where(inside, qk, float("-inf"))
             acc, m_i, l_i = _online_softmax_step(acc, m_i, l_i, qk, v, UPCAST, IEEE)
 

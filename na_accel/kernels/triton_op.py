@@ -2,16 +2,19 @@
 
 Registered with ``torch.library.triton_op`` so ``torch.compile`` traces it without a graph break
 (Inductor sees the Triton kernel itself) and CUDA graphs can capture it. Tiles are chosen per
-window within the device's resources (``triton_tiles.TileBudget``: head_dim, element size,
-shared memory per block read from the device); launch parameters (warps, and the pipeline stages
-whose buffers fit) are autotuned per tile shape on the GPU. Under ``TRITON_INTERPRET=1`` one
-configuration runs (the interpreter cannot autotune).
+window within the device's resources (``triton_tiles.TileBudget``: head_dim, element size, shared
+memory per block and compute capability read from the device); launch configurations (warps, and
+the pipeline stages whose buffers fit: ``triton_tiles.launch_configs``) are autotuned per tile
+shape on the GPU. ``plan_launch`` is the whole launch as data, so ``eval/kernel_codegen.py``
+compiles for any GPU what would run there. Under ``TRITON_INTERPRET=1`` one configuration runs
+(the interpreter cannot autotune).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Optional, Sequence
 
@@ -20,28 +23,24 @@ import triton
 
 from .base import check_attention_inputs
 from .triton_gna import INTERPRETED, LOG2E, gna_forward_kernel
-from .triton_tiles import TileBudget, TritonTiles, as_3d, block_d, choose_tiles
+from .triton_tiles import LaunchConfig, TileBudget, TritonTiles, as_3d, block_d, choose_tiles, launch_configs
 
 # tune_size: the launch's programs as a power of two: warps and stages are tuned again where the
 # grid is much smaller or larger (few programs leave SMs idle), not at every resolution
 _TUNE_KEY = ["BLOCK_D", "TQ0", "TQ1", "TQ2", "TK0", "TK1", "TK2", "C0", "C1", "C2", "HAS_TEXT_VALID",
              "IEEE", "MASKED", "OFFSETS_64", "tune_size"]
 INT32_LIMIT = 2**31 - 1
-# NA_ACCEL_TRITON_AUTOTUNE=0 launches one configuration (quick checks that compile many shapes);
-# on an H100 the autotuner picked 8 warps x 3 stages for every published window (BENCHMARKS.md).
-_AUTOTUNE = os.environ.get("NA_ACCEL_TRITON_AUTOTUNE", "1") != "0"
-STAGE_CHOICES = (2, 3, 4)
+# NA_ACCEL_TRITON_AUTOTUNE=0 launches one configuration (quick checks that compile many shapes).
+AUTOTUNE = os.environ.get("NA_ACCEL_TRITON_AUTOTUNE", "1") != "0"
 
 
 @lru_cache(maxsize=None)
-def _kernel(max_stages: int):
-    """The kernel, autotuned over warps and the pipeline stages whose buffers fit (<= max_stages)."""
+def _kernel(configs: tuple[LaunchConfig, ...]):
+    """The kernel, autotuned over ``configs`` where there are several."""
     if INTERPRETED:
         return gna_forward_kernel
-    stages = [s for s in STAGE_CHOICES if s <= max_stages]
-    configs = [triton.Config({}, num_warps=w, num_stages=s) for w in (4, 8) for s in stages] if _AUTOTUNE \
-        else [triton.Config({}, num_warps=8, num_stages=min(3, max_stages))]
-    return triton.autotune(configs=configs, key=_TUNE_KEY)(gna_forward_kernel)
+    return triton.autotune(configs=[triton.Config({}, num_warps=c.warps, num_stages=c.stages) for c in configs],
+                           key=_TUNE_KEY)(gna_forward_kernel)
 
 
 def device_shared_memory(device: torch.device) -> int | None:
@@ -59,8 +58,17 @@ def _cuda_shared_memory(index: int) -> int:
     return int(triton.runtime.driver.active.utils.get_device_properties(index)["max_shared_mem"])
 
 
+def device_capability(device: torch.device) -> int | None:
+    """Compute capability of a CUDA device as one number (9.0 -> 90); None elsewhere."""
+    if device.type != "cuda":
+        return None
+    major, minor = torch.cuda.get_device_capability(device)
+    return 10 * major + minor
+
+
 def tile_budget(query: torch.Tensor) -> TileBudget:
-    return TileBudget(query.shape[-1], query.element_size(), device_shared_memory(query.device))
+    return TileBudget(query.shape[-1], query.element_size(), device_shared_memory(query.device),
+                      device_capability(query.device))
 
 
 @torch.library.triton_op("na_accel::gna_forward", mutates_args=())
@@ -92,30 +100,49 @@ def _launch(query, key, value, text_valid, geometry, causal, text_len, text_firs
             wrap: bool) -> torch.Tensor:
     """The kernel launch of ``gna_forward``; ``wrap``: through ``torch.library.wrap_triton``, as the
     custom op must launch for torch.compile to see the kernel (eager calls launch it directly)."""
+    out = query.new_empty(query.shape)  # contiguous whatever the query's strides: what processors flatten
+    launch = plan_launch(query, key, value, out, text_valid, geometry, causal, text_len, text_first, scale, tiles,
+                         fuse_text, tile_budget(query))
+    tuned = _kernel(launch.configs)
+    launcher = torch.library.wrap_triton(tuned) if wrap else tuned
+    launcher[launch.program_grid](*launch.args, **launch.constexprs)
+    return out
+
+
+@dataclass(frozen=True)
+class KernelLaunch:
+    """Everything one launch of ``gna_forward_kernel`` is given: the program grid, the runtime
+    arguments in the kernel's order, the compile-time ones, and the launch configurations the
+    autotuner may pick among. Computed from the tensors' shapes, strides and dtypes only, so
+    ``eval/kernel_codegen.py`` compiles exactly what a launch on a GPU would (meta tensors will do)."""
+
+    program_grid: tuple[int, int]  # (q tiles, batch x heads)
+    args: tuple
+    constexprs: dict
+    configs: tuple[LaunchConfig, ...]
+
+
+def plan_launch(query, key, value, out, text_valid, geometry, causal, text_len, text_first, scale, tiles, fuse_text,
+                budget: TileBudget, *, autotune: bool = AUTOTUNE) -> KernelLaunch:
+    """The launch of ``gna_forward_kernel`` for ``gna_forward``'s arguments, ``out`` given."""
     batch, seq, heads, head_dim = query.shape
     grid, kernel, stride, dilation = (geometry[i:i + 3] for i in range(0, 12, 3))
     q_tile, kv_tile = tiles[:3], tiles[3:6]
     n_visual = math.prod(grid)
-    out = query.new_empty(query.shape)  # contiguous whatever the query's strides: what processors flatten
     # q tiles per axis: every dilation group tiled on its own (the longest group's tile count).
     nq = [d * _cdiv(_cdiv(n, d), t) for n, d, t in zip(grid, dilation, q_tile)]
     text_programs = _cdiv(text_len, math.prod(q_tile)) if fuse_text else 0
     programs = text_programs + nq[0] * nq[1] * nq[2]
-
-    def launch_grid(meta):
-        return (programs, batch * heads)
-
     tensors = (query, key, value, out)
-    budget = tile_budget(query)
-    tuned = _kernel(budget.max_stages(math.prod(q_tile), math.prod(kv_tile), max(STAGE_CHOICES)))
-    launcher = torch.library.wrap_triton(tuned) if wrap else tuned
-    launcher[launch_grid](
+    args = (
         *tensors, text_valid,
         *(stride for t in tensors for stride in t.stride()),
         heads, head_dim, scale * LOG2E,
         text_len if text_first else 0, 0 if text_first else n_visual, text_len,
         *grid, *kernel, *stride, *dilation,
         nq[1], nq[2], text_programs, (programs * batch * heads).bit_length(),
+    )
+    constexprs = dict(
         HAS_TEXT_VALID=text_valid is not None,
         C0=causal[0], C1=causal[1], C2=causal[2],
         TQ0=q_tile[0], TQ1=q_tile[1], TQ2=q_tile[2],
@@ -126,7 +153,8 @@ def _launch(query, key, value, text_valid, geometry, causal, text_len, text_firs
         MASKED=tiles[6] > 0,
         OFFSETS_64=any(needs_64bit_offsets(t) for t in tensors),
     )
-    return out
+    configs = launch_configs(budget, math.prod(q_tile), math.prod(kv_tile), tiles[6] > 0, autotune=autotune)
+    return KernelLaunch((programs, batch * heads), args, constexprs, configs)
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -176,18 +204,27 @@ def triton_visual_attention(
     ``fuse_text``, else they are uninitialized (the caller's to fill).
     q, k and v may be views with strides of their own (the kernel reads each through its own)."""
     check_attention_inputs(query, key, value)
-    grid3, kernel3, stride3, dilation3 = (as_3d(v, 1) for v in (grid, kernel_size, stride, dilation))
-    causal3 = as_3d(tuple(bool(c) for c in is_causal), False)
-    tile_params = _chosen_tiles(grid3, kernel3, stride3, dilation3, causal3, text_len, tile_budget(query)) if tiles is None \
-        else list(tiles.q_tile + tiles.kv_tile) + [tiles.partial]
-    text_valid = None
-    if text_valid_lens is not None and any(int(n) != text_len for n in text_valid_lens):
-        text_valid = _valid_lengths(tuple(int(n) for n in text_valid_lens), str(query.device))
-    args = (query, key, value, text_valid, list(grid3 + kernel3 + stride3 + dilation3), list(causal3), text_len,
-            text_first, query.shape[-1] ** -0.5 if scale is None else float(scale), tile_params,
-            bool(fuse_text and text_len))
+    args = op_arguments(query, key, value, grid=grid, kernel_size=kernel_size, stride=stride, dilation=dilation,
+                        is_causal=is_causal, text_len=text_len, text_first=text_first,
+                        text_valid_lens=text_valid_lens, scale=scale, tiles=tiles, fuse_text=fuse_text,
+                        budget=tile_budget(query))
     if torch.compiler.is_compiling():
         return gna_forward(*args)  # the custom op: Inductor sees the Triton kernel, CUDA graphs capture it
     # eager: the same launch without the custom op's dispatch (autograd wrapper, redispatch,
     # aliasing checks: ~50-90 us of host time per call measured on a CPU)
     return _launch(*args, wrap=False)
+
+
+def op_arguments(query, key, value, *, grid, kernel_size, stride, dilation, is_causal, text_len, text_first,
+                 text_valid_lens, scale, tiles, fuse_text, budget: TileBudget) -> tuple:
+    """The arguments of ``gna_forward`` for this call, tiles chosen within ``budget`` unless given."""
+    grid3, kernel3, stride3, dilation3 = (as_3d(v, 1) for v in (grid, kernel_size, stride, dilation))
+    causal3 = as_3d(tuple(bool(c) for c in is_causal), False)
+    tile_params = _chosen_tiles(grid3, kernel3, stride3, dilation3, causal3, text_len, budget) if tiles is None \
+        else list(tiles.q_tile + tiles.kv_tile) + [tiles.partial]
+    text_valid = None
+    if text_valid_lens is not None and any(int(n) != text_len for n in text_valid_lens):
+        text_valid = _valid_lengths(tuple(int(n) for n in text_valid_lens), str(query.device))
+    return (query, key, value, text_valid, list(grid3 + kernel3 + stride3 + dilation3), list(causal3), text_len,
+            text_first, query.shape[-1] ** -0.5 if scale is None else float(scale), tile_params,
+            bool(fuse_text and text_len))

@@ -31,6 +31,12 @@ PROGRAM_OVERHEAD = 16384.0  # per q tile: load q, store the output, launch
 # One program holds a BLOCK_M x BLOCK_D float32 accumulator and a BLOCK_N x BLOCK_D k / v tile in
 # registers: beyond 128 x 128 elements they spill (head_dim 256 runs 64-row tiles, as FA2 does).
 REGISTER_TILE_LIMIT = 128 * 128
+# Before Hopper the q tile, the score tile and the accumulator all live in registers: at 8 warps,
+# 128 x 128 tiles at head_dim 128 spill 1.2-2.1 KB per thread on sm_80/89/120, 128 x 64 at most a
+# few hundred bytes (eval/kernel_codegen.py). A cap on q rows x kv rows x head_dim.
+PRE_HOPPER_TILE_LIMIT = 128 * 64 * 128
+# float32 dots run on FMA units (IEEE precision, no tensor cores), operands in registers everywhere.
+FP32_TILE_LIMIT = 64 * 32 * 128
 MIN_STAGES = 2  # software pipelining needs at least one load in flight
 
 
@@ -73,34 +79,81 @@ def block_d(head_dim: int) -> int:
 
 
 def shared_memory_bytes(block_m: int, block_n: int, head_dim: int, element_size: int, stages: int) -> int:
-    """Modelled shared memory of one program: the q tile plus ``stages - 1`` buffered k and v tiles
-    (Triton's pipeliner keeps num_stages - 1 loads in flight)."""
-    return element_size * block_d(head_dim) * (block_m + 2 * block_n * (stages - 1))
+    """Modelled shared memory of one program: the q tile, ``stages`` buffered k and v tiles, and
+    for q tiles under 128 rows one score tile (at 8 warps two warp groups then split the kv columns
+    and the softmax's row reductions go through shared memory). Triton gives each
+    software-pipelined loop ``num_stages`` k and v buffers of its own and the kernel pipelines one
+    loop (the window's key tiles). This is what the compiler allocates on sm_90 and an upper bound
+    elsewhere (``eval/kernel_codegen.py`` compares the two per target, and the tests hold it)."""
+    scratch = block_m * block_n if block_m < 128 else 0
+    return element_size * (block_d(head_dim) * (block_m + 2 * block_n * stages) + scratch)
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """One launch configuration of the kernel: warps per program, software-pipeline stages."""
+
+    warps: int
+    stages: int
+
+
+STAGE_CHOICES = (2, 3, 4)
+DEFAULT_STAGES = 3  # with autotuning off; on an H100 the autotuner picked 8 warps x 3 stages (BENCHMARKS.md)
 
 
 @dataclass(frozen=True)
 class TileBudget:
     """What one program may hold: head_dim, the inputs' element size, the device's shared memory
-    per block in bytes (None: unbounded, as under the interpreter)."""
+    per block in bytes and its compute capability (e.g. 90; None: unknown, as under the
+    interpreter, where Hopper's register rules apply and shared memory is unbounded)."""
 
     head_dim: int = 128
     element_size: int = 2
     shared_memory: int | None = None
+    capability: int | None = None
+
+    @property
+    def score_tile_limit(self) -> int | None:
+        """The largest q rows x kv rows x BLOCK_D a program holds in registers without spilling
+        much at 8 warps; None: only ``REGISTER_TILE_LIMIT`` applies (Hopper's wgmma reads its
+        operands from shared memory)."""
+        if self.element_size >= 4:
+            return FP32_TILE_LIMIT
+        if self.capability is not None and self.capability < 90:
+            return PRE_HOPPER_TILE_LIMIT
+        return None
 
     def fits(self, block_m: int, block_n: int, stages: int = MIN_STAGES) -> bool:
         width = block_d(self.head_dim)
         if max(block_m, block_n) * width > REGISTER_TILE_LIMIT:
             return False
+        if self.score_tile_limit is not None and block_m * block_n * width > self.score_tile_limit:
+            return False
         if self.shared_memory is None:
             return True
         return shared_memory_bytes(block_m, block_n, self.head_dim, self.element_size, stages) <= self.shared_memory
 
-    def max_stages(self, block_m: int, block_n: int, limit: int) -> int:
+    def max_stages(self, block_m: int, block_n: int, limit: int = max(STAGE_CHOICES)) -> int:
         """The most pipeline stages (<= ``limit``, >= MIN_STAGES) whose buffers fit."""
         stages = limit
         while stages > MIN_STAGES and not self.fits(block_m, block_n, stages):
             stages -= 1
         return stages
+
+
+def launch_configs(budget: TileBudget, block_m: int, block_n: int, masked: bool = False, *,
+                   autotune: bool = True) -> tuple[LaunchConfig, ...]:
+    """The launch configurations the autotuner may pick among for these tiles (one without
+    autotuning): 8 warps, and 4 for tiles small enough to hold in half the registers; the
+    pipeline stages whose buffers fit the device. Without autotuning, masked 128 x 128 tiles run
+    2 stages: at 3 the masking's index vectors push 8 warps past 255 registers (16 B of spills on
+    sm_90, eval/kernel_codegen.py); the autotuner times both."""
+    most = budget.max_stages(block_m, block_n)
+    if not autotune:
+        stages = MIN_STAGES if masked and block_m * block_n >= 128 * 128 else DEFAULT_STAGES
+        return (LaunchConfig(8, min(stages, most)),)
+    small = max(block_m, block_n) * block_d(budget.head_dim) <= REGISTER_TILE_LIMIT // 2
+    return tuple(LaunchConfig(w, s) for w in ((4, 8) if small else (8,)) for s in STAGE_CHOICES if s <= most)
 
 
 def _factorizations(total: int, caps: tuple[int, ...]) -> list[tuple[int, ...]]:

@@ -102,10 +102,12 @@ def test_mismatched_inputs_are_refused_by_name():
         check_attention_inputs(q[0, :, 0], q, q)
 
 
-def test_geometry_integers_are_not_specialized():
-    """Every runtime integer of the kernel that is not a stride is in do_not_specialize: a new
-    resolution or window never compiles a new variant (read from the compiled kernel's signature,
-    in a process without the interpreter)."""
+def test_geometry_integers_are_not_specialized_and_head_dim_is():
+    """Every runtime integer of the kernel that is not a stride or head_dim is in do_not_specialize:
+    a new resolution or window never compiles a new variant. head_dim is specialized (per class:
+    divisible by 16 or not), so the channel mask is known constant over 16-byte groups and k / v
+    load as vectors (tests/eval/test_kernel_codegen.py reads the loads in the compiled kernel).
+    Read from the compiled kernel's signature, in a process without the interpreter."""
     import subprocess
     import sys
 
@@ -116,4 +118,5 @@ def test_geometry_integers_are_not_specialized():
             "print([p.name for p in k.params if p.do_not_specialize])\n")
     runtime_ints, unspecialized = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                                  check=True).stdout.strip().splitlines()
-    assert eval(runtime_ints) == eval(unspecialized) == GEOMETRY_ARGS
+    assert "head_dim" in eval(runtime_ints) and "head_dim" not in eval(unspecialized)
+    assert [name for name in eval(runtime_ints) if name != "head_dim"] == eval(unspecialized) == GEOMETRY_ARGS
