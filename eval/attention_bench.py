@@ -144,6 +144,14 @@ def family_case(family: str, height: int | None = None, width: int | None = None
                 derived_from)
 
 
+def _device_resources(device: torch.device) -> dict:
+    """What the kernel's tiles depend on (eval/fit_cost_profile.py copies them into the cost profile)."""
+    if device.type != "cuda":
+        return {}
+    from na_accel.kernels.triton_op import device_capability, device_shared_memory
+    return {"shared_memory_per_block": device_shared_memory(device), "capability": device_capability(device)}
+
+
 def _sizes(text: str, flag: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.lower().split("x"))
@@ -367,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "device": {"type": device.type, "name": device_name},
+            "device": {"type": device.type, "name": device_name, **_device_resources(device)},
             "dtype": dtype_name(dtype),
             "versions": versions(),
             "command": shlex.join(["python", "eval/attention_bench.py", *(sys.argv[1:] if argv is None else argv)]),

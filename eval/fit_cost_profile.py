@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         "margin": 0.05,
         "shared_memory": attention["device"].get("shared_memory_per_block",
                                                  232448 if "H100" in attention["device"]["name"] else None),
+        "capability": attention["device"].get("capability", 90 if "H100" in attention["device"]["name"] else None),
         "attention_shares": attention_shares(args.bench, attention),
         "dense": dense.__dict__,
         "backends": {args.backend: sparse.__dict__},

@@ -58,7 +58,7 @@ def estimate_call(problem: AttentionProblem, backend: str, tile_backend: str | N
     cost = profile.backends.get(backend)
     if cost is None:
         return None
-    work = sparse_work(problem, tile_backend, profile.shared_memory)
+    work = sparse_work(problem, tile_backend, profile.shared_memory, profile.capability)
     sparse = (cost.overhead_s + work.full_flops / cost.full_flops_per_s
               + work.partial_flops / cost.partial_flops_per_s + cost.call_overhead_s)
     if problem.text_len:

@@ -69,7 +69,8 @@ class SparseWork:
                 "text_query_flops": self.text_query_flops, "programs": self.programs}
 
 
-def sparse_work(problem: AttentionProblem, tile_backend: str | None, shared_memory: int | None = None) -> SparseWork:
+def sparse_work(problem: AttentionProblem, tile_backend: str | None, shared_memory: int | None = None,
+                capability: int | None = None) -> SparseWork:
     """The work of the backend whose tiles are ``tile_backend`` (``na_accel.kernels.tiles``; None:
     one query and one key per tile, the explicit-mask reference's element-wise work)."""
     full = partial = 0.0
@@ -83,7 +84,8 @@ def sparse_work(problem: AttentionProblem, tile_backend: str | None, shared_memo
             programs += n
             continue
         if tile_backend == "triton":
-            tiles = _triton_tiles(window, other_keys, problem.head_dim, problem.element_size, shared_memory)
+            tiles = _triton_tiles(window, other_keys, problem.head_dim, problem.element_size, shared_memory,
+                                  capability)
             scores = tiles.block_m * tiles.block_n
             q_padded = tiles.q_tiles * tiles.block_m
             full += (tiles.visited - tiles.partial) * scores + q_padded * other_keys
@@ -105,13 +107,13 @@ def sparse_work(problem: AttentionProblem, tile_backend: str | None, shared_memo
 
 
 def _triton_tiles(window: ResolvedWindow, text_len: int, head_dim: int, element_size: int,
-                  shared_memory: int | None):
+                  shared_memory: int | None, capability: int | None = None):
     """The tiles na_accel's kernel picks for this window (the same call its launcher makes)."""
     grid, kernel, stride, dilation = (as_3d(v, 1) for v in
                                       (window.grid, window.kernel_size, window.stride, window.dilation))
     causal = as_3d(tuple(bool(c) for c in window.is_causal), False)
     return choose_tiles(grid, kernel, stride, dilation, causal, text_len,
-                        TileBudget(head_dim, element_size, shared_memory))
+                        TileBudget(head_dim, element_size, shared_memory, capability))
 
 
 def _natten_estimate(window: ResolvedWindow, tile_backend: str | None, head_dim: int, element_size: int):

@@ -75,6 +75,7 @@ class CostProfile:
     backends: Mapping[str, SparseCost]
     margin: float = DEFAULT_MARGIN  # sparse runs only where estimated at least this much faster
     shared_memory: int | None = None  # bytes per block (the tiles the model counts depend on it)
+    capability: int | None = None  # compute capability, 90 for 9.0 (so do the register caps on tiles)
     measured: str = ""  # when, with which versions, from which files
     attention_shares: tuple[MeasuredShare, ...] = ()
     source: str = field(default="", compare=False)  # where this profile was read from
@@ -106,7 +107,8 @@ def parse_profile(data: Any, source: str) -> CostProfile:
         raise CostProfileError(f"{where}: expected a JSON object, got {type(data).__name__}")
     if data.get("format") != PROFILE_FORMAT:
         raise CostProfileError(f"{where}: format: {data.get('format')!r} is not supported; allowed: {PROFILE_FORMAT}")
-    known = {"format", "device", "matches", "dtypes", "dense", "backends", "margin", "shared_memory", "measured",
+    known = {"format", "device", "matches", "dtypes", "dense", "backends", "margin", "shared_memory", "capability",
+             "measured",
              "attention_shares", "samples", "fit"}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -118,6 +120,11 @@ def parse_profile(data: Any, source: str) -> CostProfile:
     if shared_memory is not None and (isinstance(shared_memory, bool) or not isinstance(shared_memory, int)
                                       or shared_memory <= 0):
         raise CostProfileError(f"{where}: shared_memory: {shared_memory!r} is not a positive integer (bytes) or null")
+    capability = data.get("capability")
+    if capability is not None and (isinstance(capability, bool) or not isinstance(capability, int)
+                                   or not 10 <= capability <= 200):
+        raise CostProfileError(f"{where}: capability: {capability!r} is not a compute capability as one integer "
+                               "(e.g. 90 for 9.0) or null")
     return CostProfile(
         device=_field(data, "device", str, where),
         matches=_strings(data, "matches", where),
@@ -130,6 +137,7 @@ def parse_profile(data: Any, source: str) -> CostProfile:
         backends={name: _sparse_cost(cost, f"{where}: backends.{name}") for name, cost in backends.items()},
         margin=_number(data, "margin", where, minimum=0.0, maximum=0.9, default=DEFAULT_MARGIN),
         shared_memory=shared_memory,
+        capability=capability,
         measured=str(data.get("measured", "")),
         attention_shares=tuple(_share(item, f"{where}: attention_shares[{i}]")
                                for i, item in enumerate(_list(data, "attention_shares", where))),

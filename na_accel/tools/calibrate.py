@@ -101,15 +101,15 @@ def calibrate(*, device: torch.device, dtype: torch.dtype, backend: str = AUTO, 
     dense_cost, dense_fit = fit_dense(dense_samples, "sdpa default dispatch")
     sparse_cost, sparse_fit = fit_sparse(sparse_samples, dense_cost, call_overhead_s)
     name = device_name(device)
-    shared_memory = None
+    shared_memory = capability = None
     if device.type == "cuda":
-        from ..kernels.triton_op import device_shared_memory
-        shared_memory = device_shared_memory(device)
+        from ..kernels.triton_op import device_capability, device_shared_memory
+        shared_memory, capability = device_shared_memory(device), device_capability(device)
     profile = {
         "format": PROFILE_FORMAT, "device": name, "matches": [name], "dtypes": [dtype_name(dtype)],
         "measured": (f"na-accel calibrate{' --quick' if quick else ''}, {time.strftime('%Y-%m-%d')}, "
                      f"torch {torch.__version__}, backend {chosen.name}, {heads} heads x {head_dim}"),
-        "margin": 0.05, "shared_memory": shared_memory,
+        "margin": 0.05, "shared_memory": shared_memory, "capability": capability,
         "dense": dense_cost.__dict__, "backends": {chosen.name: sparse_cost.__dict__},
         "fit": {"dense_worst_relative_error": dense_fit.worst_relative_error,
                 "sparse_worst_relative_error": sparse_fit.worst_relative_error,

@@ -89,3 +89,12 @@ def test_dense_flops():
     problem = AttentionProblem((_window((4, 6), (3, 3), (1, 1)),), 8, batch=2, heads=3, head_dim=16)
     assert problem.tokens == 32 and problem.dense_flops() == 4 * 2 * 3 * 32 * 32 * 16
     assert problem.rows == 6
+
+
+def test_triton_work_counts_the_tiles_of_the_profiles_device():
+    """An A100's profile counts the 128 x 64 tiles the launcher picks there (the pre-Hopper register
+    cap), an H100's the 128 x 128 ones: the same window, different work."""
+    window = WindowSpec((80, 80), (16, 16), (1, 1), (False, False)).resolve((256, 256))
+    hopper = _triton_tiles(window, 512, 128, 2, 232448, 90)
+    ampere = _triton_tiles(window, 512, 128, 2, 166912, 80)
+    assert (hopper.block_m, hopper.block_n) == (128, 128) and ampere.block_m * ampere.block_n == 128 * 64

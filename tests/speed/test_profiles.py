@@ -56,6 +56,8 @@ def _broken(**changes):
     ({"backends": {}}, "backends: empty"),
     ({"margin": 2}, "margin: 2 is out of range"),
     ({"shared_memory": -1}, "shared_memory: -1 is not a positive integer"),
+    ({"capability": 9.0}, "capability: 9.0 is not a compute capability as one integer (e.g. 90 for 9.0)"),
+    ({"capability": True}, "capability: True is not a compute capability"),
     ({"colour": "red"}, "unknown field(s) ['colour']"),
 ])
 def test_malformed_profiles_name_the_field_and_the_value(changes, message):
