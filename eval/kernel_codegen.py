@@ -13,7 +13,8 @@ would bind for the real launch: the same specialization of strides and integers)
 * which tensor-core instruction the dots compile to (``wgmma`` on sm_90, ``mma.sync`` before).
 
     python eval/kernel_codegen.py                               # the CI set, every target, a table
-    python eval/kernel_codegen.py --set full --jobs 2 --json eval/results/kernel-codegen.json
+    python eval/kernel_codegen.py --jobs 2 --json eval/results/kernel-codegen.json --update BENCHMARKS.md
+    python eval/kernel_codegen.py --set full --jobs 2 --json full.json       # every case x dtype x head_dim
     python eval/kernel_codegen.py --targets sm_90 --cases flux-4k --dtypes bfloat16 --head-dims 128
 
 Nothing runs on a GPU: the figures are the compiler's, not timings. Run it without
@@ -335,7 +336,7 @@ def _progress(results, total, progress):
 
 
 def table(rows: list[dict]) -> str:
-    """A Markdown table: one row per (problem, target, dtype, head_dim), its default configuration."""
+    """A Markdown table: one row per (problem, target, dtype, head_dim) at its default configuration."""
     lines = ["| case | target | dtype, d | tiles q / kv | warps x stages | shared (model) / device | "
              "registers, spills | global loads | tensor cores |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -355,6 +356,24 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+BEGIN, END = "<!-- kernel-codegen:begin -->", "<!-- kernel-codegen:end -->"
+
+
+def update_section(path: Path, rows: list[dict], versions: dict) -> None:
+    """Replace the text between FILE's kernel-codegen markers with the published windows' table."""
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"--update: {path} has no {BEGIN} ... {END} section")
+    published = {p.name for p in all_problems().values() if p.published}
+    shown = [r for r in rows if r["problem"] in published and r["dtype"] == "bfloat16" and r["head_dim"] == 128]
+    if not shown:
+        raise SystemExit("--update: no published window in bf16 at head_dim 128 was compiled; nothing to show")
+    body = (f"Triton {versions['triton']}, torch {versions['torch']}; "
+            f"`python eval/kernel_codegen.py {' '.join(sys.argv[1:])}`\n\n{table(shown)}")
+    head, rest = text.split(BEGIN, 1)
+    path.write_text(f"{head}{BEGIN}\n{body}\n{END}{rest.split(END, 1)[1]}")
+
+
 def versions() -> dict:
     import triton
     return {"triton": triton.__version__, "torch": torch.__version__, "python": sys.version.split()[0]}
@@ -370,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="compiler processes (default 1)")
     parser.add_argument("--json", default=None, help="write every launch's figures here")
     parser.add_argument("--table", action="store_true", help="print the Markdown table")
+    parser.add_argument("--update", default=None, metavar="FILE",
+                        help="replace FILE's kernel-codegen section with the published windows' table (bf16, d128)")
     args = parser.parse_args(argv)
     targets = args.targets.split(",")
     unknown = [t for t in targets if t not in TARGETS]
@@ -393,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(report, indent=1, default=str))
     if args.table or not args.json:
         print(table(rows))
+    if args.update:
+        update_section(Path(args.update), rows, report["versions"])
     failed = [r for r in rows if "error" in r]
     print(f"{len(rows)} launches, {len({r['binary'] for r in rows})} binaries, "
           f"{len(failed)} failed to compile, {report['seconds']} s", file=sys.stderr)
