@@ -50,6 +50,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "eval")]
 
 import torch  # noqa: E402
 
+from na_accel.kernels.triton_backend import HEAD_DIM_LIMIT  # noqa: E402
 from na_accel.kernels.triton_op import op_arguments, plan_launch  # noqa: E402
 from na_accel.kernels.triton_tiles import LaunchConfig, TileBudget, shared_memory_bytes  # noqa: E402
 from na_accel.windows import ResolvedWindow, WindowSpec  # noqa: E402
@@ -150,12 +151,8 @@ class Launch(NamedTuple):
 
 def launches(problem: Problem, target: Target, dtype: str, head_dim: int, configs: str):
     """The launches na_accel would make for ``problem`` on ``target``: (Launch, compile job) pairs."""
-    budget = TileBudget(head_dim, DTYPES[dtype].itemsize, target.shared_memory, target.capability)
-    args = _op_arguments(problem, dtype, head_dim, budget)
-    out = args[0].new_empty(args[0].shape)
-    autotuned = plan_launch(*args[:3], out, *args[3:], budget, autotune=True)
-    default = plan_launch(*args[:3], out, *args[3:], budget, autotune=False).configs[0]
-    tiles = args[9]
+    tiles, autotuned = _plan(problem, target, dtype, head_dim, autotune=True)
+    default = _plan(problem, target, dtype, head_dim, autotune=False)[1].configs[0]
     for config in (autotuned.configs if configs == "autotune" else (default,)):
         launch = Launch(problem.name, target.name, dtype, head_dim, tuple(tiles[:3]), tuple(tiles[3:6]), tiles[6] > 0,
                         autotuned.constexprs["OFFSETS_64"], problem.padded_text, config, config == default,
@@ -163,6 +160,13 @@ def launches(problem: Problem, target: Target, dtype: str, head_dim: int, config
                                             DTYPES[dtype].itemsize, config.stages))
         job = (problem.name, target.name, dtype, head_dim, config.warps, config.stages)
         yield launch, job
+
+
+def _plan(problem: Problem, target: Target, dtype: str, head_dim: int, autotune: bool):
+    """The launcher's tiles (``gna_forward``'s tile argument) and launch for ``problem`` on ``target``."""
+    budget = TileBudget(head_dim, DTYPES[dtype].itemsize, target.shared_memory, target.capability)
+    args = _op_arguments(problem, dtype, head_dim, budget)
+    return args[9], plan_launch(*args[:3], args[0].new_empty(args[0].shape), *args[3:], budget, autotune=autotune)
 
 
 def _op_arguments(problem: Problem, dtype: str, head_dim: int, budget: TileBudget) -> tuple:
@@ -227,10 +231,8 @@ def bind(job):
     if not hasattr(kernel, "params"):
         raise RuntimeError("the kernel is interpreted (TRITON_INTERPRET=1): run eval/kernel_codegen.py as a script")
     name, target_name, dtype, head_dim, warps, stages = job
-    problem, target = all_problems()[name], TARGETS[target_name]
-    budget = TileBudget(head_dim, DTYPES[dtype].itemsize, target.shared_memory, target.capability)
-    args = _op_arguments(problem, dtype, head_dim, budget)
-    launch = plan_launch(*args[:3], args[0].new_empty(args[0].shape), *args[3:], budget)
+    target = TARGETS[target_name]
+    _, launch = _plan(all_problems()[name], target, dtype, head_dim, autotune=True)
     gpu = GPUTarget("cuda", target.capability, 32)
     backend = make_backend(gpu)
     binder = create_function_from_signature(kernel.signature, kernel.params, backend)
@@ -359,11 +361,23 @@ def table(rows: list[dict]) -> str:
 BEGIN, END = "<!-- kernel-codegen:begin -->", "<!-- kernel-codegen:end -->"
 
 
+def _has_section(path: Path) -> bool:
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return BEGIN in text and END in text
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; allowed: an integer >= 1")
+    return int(text)
+
+
 def update_section(path: Path, rows: list[dict], versions: dict) -> None:
     """Replace the text between FILE's kernel-codegen markers with the published windows' table."""
     text = path.read_text()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"--update: {path} has no {BEGIN} ... {END} section")
     published = {p.name for p in all_problems().values() if p.published}
     shown = [r for r in rows if r["problem"] in published and r["dtype"] == "bfloat16" and r["head_dim"] == 128]
     if not shown:
@@ -386,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default=None, help="only these problems (comma-separated names)")
     parser.add_argument("--dtypes", default=None, help="with --cases: these dtypes (default: the set's)")
     parser.add_argument("--head-dims", default=None, help="with --cases: these head_dims (default: the set's)")
-    parser.add_argument("--jobs", type=int, default=1, help="compiler processes (default 1)")
+    parser.add_argument("--jobs", type=_positive, default=1, help="compiler processes (default 1)")
     parser.add_argument("--json", default=None, help="write every launch's figures here")
     parser.add_argument("--table", action="store_true", help="print the Markdown table")
     parser.add_argument("--update", default=None, metavar="FILE",
@@ -400,11 +414,17 @@ def main(argv: list[str] | None = None) -> int:
     cases = args.cases.split(",") if args.cases else None
     if cases and (bad := [c for c in cases if c not in problems]):
         parser.error(f"--cases: {', '.join(bad)} unknown; allowed: {', '.join(problems)}")
+    dtypes = args.dtypes.split(",") if args.dtypes else ["bfloat16"]
+    if bad := [d for d in dtypes if d not in DTYPES]:
+        parser.error(f"--dtypes: {', '.join(bad)} unknown; allowed: {', '.join(DTYPES)}")
+    head_dims = args.head_dims.split(",") if args.head_dims else ["128"]
+    if bad := [d for d in head_dims if not d.isdigit() or not 1 <= int(d) <= HEAD_DIM_LIMIT]:
+        parser.error(f"--head-dims: {', '.join(bad)} not allowed; allowed: integers 1..{HEAD_DIM_LIMIT}")
+    if args.update and not _has_section(Path(args.update)):
+        parser.error(f"--update: {args.update} is not a readable file with a {BEGIN} ... {END} section")
     sets = CI_SET if args.set == "ci" else FULL_SET
     if args.dtypes or args.head_dims:
-        sets = [{"cases": "all", "dtypes": args.dtypes.split(",") if args.dtypes else ["bfloat16"],
-                 "head_dims": [int(d) for d in args.head_dims.split(",")] if args.head_dims else [128],
-                 "configs": "autotune"}]
+        sets = [{"cases": "all", "dtypes": dtypes, "head_dims": [int(d) for d in head_dims], "configs": "autotune"}]
     pairs = plan(sets, targets, cases)
     started = time.perf_counter()
     rows = survey(pairs, args.jobs, progress=sys.stderr)

@@ -141,6 +141,7 @@ class TileBudget:
         return stages
 
 
+@lru_cache(maxsize=1024)  # on every launch's path
 def launch_configs(budget: TileBudget, block_m: int, block_n: int, masked: bool = False, *,
                    autotune: bool = True) -> tuple[LaunchConfig, ...]:
     """The launch configurations the autotuner may pick among for these tiles (one without
