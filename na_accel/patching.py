@@ -5,12 +5,14 @@ Applying a plan means, per transformer:
 * one forward pre-hook (and a post-hook that ends the call) reading the token grid, the text
   length and the denoising step from the transformer's inputs into a per-call, per-thread
   context (``na_accel.runtime``);
-* one processor swap per layer planned sparse; the original processor is kept for unpatch and
-  runs every call that can't be sparse (counted, never silently).
+* per layer planned sparse, the stock processor's attention call routed (``na_accel.runtime.seam``):
+  the stock processor code runs as it is; its ``dispatch_attention_fn`` call runs GNA or, when it
+  can't be sparse, the stock call itself (counted, never silently). The stock processor object is
+  kept for unpatch.
 
 Applying is all or nothing: if any step fails (Ctrl-C included), everything applied so far is
 undone before the error propagates, so the pipeline is left as it was. Undoing works from what is
-installed on the transformer (every GNA processor and patch hook found there), not from what
+installed on the transformer (every routed processor and patch hook found there), not from what
 ``apply`` believes it did, so a step that fails half way is undone too; what an undo itself could
 not restore makes a later ``patch`` refuse, and ``unpatch`` cleans it up.
 
@@ -28,7 +30,6 @@ import torch
 
 from .errors import PatchStateError, UnsupportedModelError
 from .families import ModelAdapter, adapter_for, check_recipe_family, family_geometry, supported_models_text
-from .families.base import GNAProcessor
 from .kernels import AUTO, BackendTarget, check_backend_name
 from .plan import LayerPlan, check_rules_decide, plan_layers
 from .recipe.model import Recipe
@@ -36,6 +37,7 @@ from .recipe.parse import load_recipe
 from .recipe.scaling import check_snap_tiles
 from .runtime import BackendChoice, LayerRoute, RouteState, StepPosition, step_reader
 from .runtime.backend_choice import execution_device
+from .runtime.seam import RoutedProcessor, install, stock_of, unroutable_reason
 from .speed import SpeedGate
 
 STATE_ATTRIBUTE = "_na_accel_patch"
@@ -70,9 +72,10 @@ class TransformerPatch:
     # -- applying and removing ----------------------------------------------------------------
 
     def apply(self) -> None:
-        """Swap the planned processors and add the hooks; on any failure (Ctrl-C included), undo all
-        of it and raise. ``remove`` undoes what is installed on the transformer, so a step that fails
-        half way (a processor swapped or a hook registered, then an error) is undone too."""
+        """Route the planned layers' attention calls and add the hooks; on any failure (Ctrl-C
+        included), undo all of it and raise. ``remove`` undoes what is installed on the transformer,
+        so a step that fails half way (a processor swapped or a hook registered, then an error) is
+        undone too."""
         try:
             setattr(self.transformer, STATE_ATTRIBUTE, self)
             self.transformer.register_forward_pre_hook(self._before_forward, with_kwargs=True)
@@ -80,11 +83,9 @@ class TransformerPatch:
             for name, plan in self.plans.items():
                 if not plan.sparse:
                     continue
-                module = self.modules[name]
                 route = LayerRoute(self.routing, plan)
-                processor = self.adapter.make_processor(module.processor, route)
                 self.routes[name] = route
-                module.set_processor(processor)  # its stock processor is processor.original
+                install(self.modules[name], route, self.adapter)
         except BaseException:
             self.remove()
             raise
@@ -149,9 +150,9 @@ def _patch_hook_ids(transformer: torch.nn.Module) -> list[tuple[str, tuple[str, 
 
 
 def _installed_gna(transformer: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
-    """(name, module) of every layer whose processor is a na_accel GNA processor."""
+    """(name, module) of every layer whose processor is routed by na_accel."""
     return [(name, module) for name, module in transformer.named_modules()
-            if isinstance(getattr(module, "processor", None), GNAProcessor)]
+            if isinstance(getattr(module, "processor", None), RoutedProcessor)]
 
 
 def leftovers(transformer: torch.nn.Module) -> str | None:
@@ -161,18 +162,16 @@ def leftovers(transformer: torch.nn.Module) -> str | None:
     layers, hooks = _installed_gna(transformer), _patch_hook_ids(transformer)
     if not layers and not hooks:
         return None
-    return (f"{len(layers)} GNA processor(s)" + (f" (first {layers[0][0]})" if layers else "")
+    return (f"{len(layers)} routed processor(s)" + (f" (first {layers[0][0]})" if layers else "")
             + f" and {len(hooks)} hook(s)")
 
 
 def restore_stock(transformer: torch.nn.Module) -> list[tuple[str, BaseException]]:
-    """Put back the stock processor of every layer running a GNA processor and remove every patch
-    hook; returns the layers that could not be restored (the others are)."""
+    """Put back the stock processor of every routed layer and remove every patch hook; returns the
+    layers that could not be restored (the others are)."""
     failures, interrupt = [], None
     for name, module in _installed_gna(transformer):
-        stock = module.processor
-        while isinstance(stock, GNAProcessor):  # nested by a patch over an earlier failed one
-            stock = stock.original
+        stock = stock_of(module.processor)  # through nested routes (a patch over an earlier failed one)
         try:
             module.set_processor(stock)
         except BaseException as exc:  # a Ctrl-C too: finish the undo first, then re-raise it
@@ -318,7 +317,8 @@ def _plan_transformer(
 ) -> TransformerPatch:
     modules = dict(adapter.attention_layers(transformer))
     blocked = {name: reason for name, module in modules.items()
-               if (reason := adapter.unsupported_processor_reason(module)) is not None}
+               if (reason := adapter.unsupported_processor_reason(module) or unroutable_reason(type(module.processor)))
+               is not None}
     plans = plan_layers(recipe, modules, blocked)
     if not plans:
         raise UnsupportedModelError(f"{attribute}: no attention layers found to patch")

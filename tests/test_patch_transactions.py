@@ -143,7 +143,7 @@ def test_what_a_failed_undo_left_is_refused_by_patch_and_restored_by_unpatch(flu
     before = processors(flux_pipe.transformer)
     na_accel.patch(flux_pipe, FLUX, backend="reference")
     delattr(flux_pipe.transformer, STATE_ATTRIBUTE)  # as if an undo had failed half way: no owner
-    with pytest.raises(PatchStateError, match=r"GNA processor\(s\) .* and 2 hook\(s\) from an earlier na_accel patch"):
+    with pytest.raises(PatchStateError, match=r"routed processor\(s\) .* and 2 hook\(s\) from an earlier na_accel patch"):
         na_accel.patch(flux_pipe, FLUX, backend="reference")
     na_accel.unpatch(flux_pipe)
     assert_untouched(flux_pipe.transformer, before)

@@ -1,8 +1,8 @@
-"""The seam between a GNA processor and its layer's route: one value each way.
+"""Between the attention seam and a layer's route: one value each way.
 
-A processor describes the call it got as an ``AttentionCall``; the route (``na_accel.runtime.routing``)
-answers with a ``SparseCall`` (run GNA with these windows and this backend) or None (run the stock
-processor; the route has counted why).
+The seam (``na_accel.runtime.seam``) describes the attention call a stock processor made as an
+``AttentionCall``; the route (``na_accel.runtime.routing``) answers with a ``SparseCall`` (run GNA
+with these windows and this backend) or None (run the stock call; the route has counted why).
 """
 
 from __future__ import annotations
@@ -20,21 +20,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AttentionCall:
-    """One call of a patched attention layer, as its processor sees it."""
+    """One attention call of a patched layer, as the seam sees it."""
 
     seq_len: int  # tokens the call attends over: visual + text (this rank's shard under context parallelism)
     batch: int  # the rows it got
     device: torch.device
     dtype: torch.dtype
     needs_grad: bool = False  # autograd records the call: the backend needs a backward pass
-    text_len: int | None = None  # its text tokens, where the processor sees them apart (None: it doesn't)
     foreign_mask: bool = False  # it got an attention mask the GNA path can't honour: runs stock
-    # Per row, the valid text lengths the padding mask it got encodes (read by the processor); they
+    # Per row, the valid text lengths the layer's padding mask encodes (read by the seam); they
     # say which of the transformer inputs' rows these are. None: no mask read (no mask, or trusted
     # unread under torch.compile): then ``batch`` is checked against the inputs' rows.
     mask_text_lens: tuple[int, ...] | None = None
     parallel_config: Any = None  # the diffusers context-parallel config set on the processor
-    ulysses: bool = False  # the processor's GNA path runs under Ulysses; without it, context parallelism runs stock
+    ulysses: bool = False  # the family's shards suit the Ulysses path; without it, context parallelism runs stock
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class SparseCall:
 
 
 class Route(Protocol):
-    """What a GNA processor asks (``na_accel.runtime.routing.LayerRoute``)."""
+    """What the seam asks (``na_accel.runtime.routing.LayerRoute``)."""
 
     def route(self, call: AttentionCall) -> SparseCall | None: ...
 

@@ -1,18 +1,26 @@
-"""What a model adapter provides: the attention layers to patch, the token layout, the processor."""
+"""What a model family declares: ``ModelAdapter``, one object per family, built from fields.
+
+A family says which attention modules GNA may route (module names, stock processor classes), where
+its token grid(s) and text sit in the joint sequence (``token_layout``: read from the transformer's
+forward inputs), which processor argument carries a text padding mask (``PaddingMask``) and whether
+its sequence shards split the way the Ulysses path expects. It never repeats a processor's
+projections, norms or RoPE: the stock processor runs unchanged and only its attention call is
+routed (``na_accel.runtime.seam``).
+"""
 
 from __future__ import annotations
 
 import inspect
-from abc import ABC, abstractmethod
+import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import torch
 
 from ..errors import Refusal
-from .attention_call import AttentionCall, Route, SparseCall
-from ..kernels.joint import gna_joint_attention
-from ..kernels.ulysses import ulysses_joint_attention
+from .read_cache import TensorReadCache
+from .text_mask import prefix_lengths
 
 
 @dataclass(frozen=True)
@@ -33,45 +41,132 @@ class TokenLayout:
     text_valid_lens: tuple[int, ...] | None = None
     extra_grids: tuple[tuple[int, ...], ...] = ()
 
+    @property
+    def visual_len(self) -> int:
+        """Visual tokens in the joint sequence (every grid's)."""
+        return sum(math.prod(g) for g in (self.grid, *self.extra_grids)) if self.grid is not None else 0
 
-class ModelAdapter(ABC):
-    """Base class of the per-family adapters (one small module per family in na_accel.families)."""
 
-    family: str  # recipe "model" value
-    transformer_class_name: str
-    pipeline_names: tuple[str, ...]  # documentation: pipelines this adapter serves
+@dataclass(frozen=True)
+class PaddingMask:
+    """The processor argument that carries a family's text padding mask, and its form.
 
-    @abstractmethod
+    The stock processor derives its attention mask from it; GNA cuts the padded text keys it marks
+    (NATTEN's extra keys take no mask) and hands the stock attention mask to the text rows.
+
+    * ``"text"``: (batch, text tokens), nonzero = valid (HunyuanVideo 1.5; Qwen-Image with
+      ``bool_only``: a float mask there is additive, not a padding mask);
+    * ``"joint_keys"``: (batch, 1, 1, visual + text) bool over the keys, the visual ones all valid
+      (HunyuanVideo).
+    Each row's valid text must be a prefix (right padding); any other pattern runs stock, counted.
+    """
+
+    argument: str
+    form: str  # "text" | "joint_keys"
+    bool_only: bool = False
+
+    def text_lens(self, mask: torch.Tensor, layout: TokenLayout, batch: int) -> tuple[int, ...] | None:
+        """Per row, the valid text length ``mask`` encodes, or None if it is not this form's
+        right-padding mask for ``layout`` (one device read)."""
+        if self.bool_only and mask.dtype != torch.bool:
+            return None
+        if self.form == "text":
+            if tuple(mask.shape) != (batch, layout.text_len):
+                return None
+            return prefix_lengths(mask.bool())
+        if tuple(mask.shape) != (batch, 1, 1, layout.visual_len + layout.text_len) or mask.dtype != torch.bool:
+            return None
+        keys = mask[:, 0, 0]
+        visual = slice(layout.text_len, None) if layout.text_first else slice(0, layout.visual_len)
+        text = slice(0, layout.text_len) if layout.text_first else slice(layout.visual_len, None)
+        return prefix_lengths(keys[:, text], also=keys[:, visual])
+
+    def matches_shape(self, mask: torch.Tensor, layout: TokenLayout, batch: int) -> bool:
+        """Whether ``mask`` has this form's shape (what is checked, unread, under torch.compile)."""
+        if self.form == "text":
+            return tuple(mask.shape) == (batch, layout.text_len)
+        return tuple(mask.shape) == (batch, 1, 1, layout.visual_len + layout.text_len)
+
+
+# (transformer, forward arguments by name) -> TokenLayout. A class whose instances may keep caches
+# (device reads once per tensor): one instance per adapter, so per patch.
+LayoutReader = Callable[[torch.nn.Module, dict[str, Any]], TokenLayout]
+
+
+class ModelAdapter:
+    """One family, declared: the modules GNA routes, the token layout, the padding mask.
+
+    ``processors``: the stock processor classes whose attention call GNA may route (exact class:
+    IP-Adapter and custom processors keep running as they are). ``layer_pattern`` (full match of
+    the qualified module name) picks the self-attention modules; modules of ``module_classes`` are
+    picked when no pattern is given. ``ulysses``: under diffusers' Ulysses context parallelism
+    each rank holds equal chunks of the text and of the visual tokens (the family's cp plan), which
+    ``na_accel.kernels.ulysses`` reassembles; without it, context-parallel calls run stock, counted.
+    """
+
+    def __init__(
+        self,
+        *,
+        family: str,
+        transformer_class: type,
+        pipeline_names: tuple[str, ...],
+        processors: tuple[type, ...],
+        token_layout: Callable[[], LayoutReader],
+        layer_pattern: str | None = None,
+        module_classes: tuple[type, ...] = (),
+        padding_mask: PaddingMask | None = None,
+        ulysses: bool = False,
+        exact_class: bool = True,
+    ) -> None:
+        self.family = family
+        self.transformer_class = transformer_class
+        self.transformer_class_name = transformer_class.__name__
+        self.pipeline_names = pipeline_names
+        self.processors = processors
+        self.layer_pattern = re.compile(layer_pattern) if layer_pattern is not None else None
+        self.module_classes = module_classes
+        self.padding_mask = padding_mask
+        self.ulysses = ulysses
+        self.exact_class = exact_class  # subclasses (FramePack, VACE, ...) may lay their tokens out differently
+        self._layout = token_layout()
+        # The padding mask a forward hands every layer is one tensor: read (a device sync) once.
+        self.mask_reader = TensorReadCache(self._read_mask)
+
     def handles(self, transformer: torch.nn.Module) -> bool:
-        ...
+        if self.exact_class:
+            return type(transformer) is self.transformer_class
+        return isinstance(transformer, self.transformer_class)
 
-    @abstractmethod
     def attention_layers(self, transformer: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module]]:
-        """(qualified name, module) of every attention module GNA may replace."""
-        ...
+        """(qualified name, module) of every attention module GNA may route."""
+        for name, module in transformer.named_modules():
+            if self.layer_pattern is not None:
+                if self.layer_pattern.fullmatch(name):
+                    yield name, module
+            elif isinstance(module, self.module_classes):
+                yield name, module
 
-    @abstractmethod
     def unsupported_processor_reason(self, module: torch.nn.Module) -> str | None:
-        """None when the module's current processor can be replaced, else why not."""
-        ...
+        """None when the module's processor is one of the family's stock classes, else why not."""
+        processor = getattr(module, "processor", None)
+        if type(processor) in self.processors:
+            return None
+        return (f"processor {type(processor).__name__} is not supported (GNA routes "
+                f"{', '.join(cls.__name__ for cls in self.processors)} only; custom processors keep running as they are)")
 
-    @abstractmethod
     def head_dim(self, transformer: torch.nn.Module) -> int:
-        ...
+        return int(transformer.config.attention_head_dim)
 
     def heads(self, transformer: torch.nn.Module) -> int:
         """Attention heads of the transformer's self attention (the speed gate's cost model)."""
         return int(transformer.config.num_attention_heads)
 
-    @abstractmethod
     def token_layout(self, transformer: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> TokenLayout:
-        """Read the token grid and text length from the transformer's forward inputs."""
-        ...
+        """The token grid(s) and text of one forward call, from its inputs."""
+        return self._layout(transformer, forward_arguments(transformer, args, kwargs))
 
-    @abstractmethod
-    def make_processor(self, original: Any, route: Route) -> GNAProcessor:
-        """The GNA processor for one layer; ``route`` decides per call (na_accel.runtime.routing.LayerRoute)."""
-        ...
+    def _read_mask(self, mask: torch.Tensor, layout: TokenLayout, batch: int) -> tuple[int, ...] | None:
+        return self.padding_mask.text_lens(mask, layout, batch)
 
 
 _FORWARD_SIGNATURES: dict[type, inspect.Signature] = {}
@@ -96,117 +191,24 @@ def video_token_grid(hidden_states: Any, patch_size: tuple[int, int, int]) -> tu
     return tuple(n // p for n, p in zip(sizes, patch_size))
 
 
-def register_like_stock(gna_class: type, stock_class: type) -> None:
-    """Let diffusers' hooks (skip-layer guidance) treat a GNA processor like the stock one.
+class VideoSelfAttentionLayout:
+    """Self attention over the video tokens alone (Wan, Cosmos): the (B, C, F, H, W) latent divided
+    by the transformer's (frames, height, width) patch size; no text in the sequence."""
 
-    They look processors up by exact class in a private registry; if the registry is missing or
-    doesn't know the stock class, those hooks just don't recognise patched layers: not an error.
-    """
-    try:
-        from diffusers.hooks._helpers import AttentionProcessorRegistry
+    def __init__(self, patch_size: Callable[[Any], tuple[int, int, int]]) -> None:
+        self.patch_size = patch_size
 
-        metadata = AttentionProcessorRegistry.get(stock_class)
-    except (ImportError, ValueError):
-        return
-    AttentionProcessorRegistry.register(gna_class, metadata)
-
-
-def needs_grad(attn: torch.nn.Module, *inputs: torch.Tensor | None) -> bool:
-    """Whether autograd will record this attention call (its inputs or weights require grad)."""
-    if not torch.is_grad_enabled():
-        return False
-    return any(t is not None and t.requires_grad for t in inputs) or any(
-        p.requires_grad for p in attn.parameters()
-    )
+    def __call__(self, transformer: torch.nn.Module, inputs: dict[str, Any]) -> TokenLayout:
+        grid = video_token_grid(inputs.get("hidden_states"), self.patch_size(transformer.config))
+        if isinstance(grid, Refusal):
+            return TokenLayout(None, 0, False, grid)
+        return TokenLayout(grid, 0, False)
 
 
-class GNAProcessor:
-    """Plumbing shared by the GNA processors of every family.
+def config_patch_size(config: Any) -> tuple[int, int, int]:
+    """(frames, height, width) patch size from a config's ``patch_size`` triple (Wan, Cosmos)."""
+    return tuple(int(p) for p in config.patch_size)
 
-    Subclasses keep the stock processor's ``__call__`` parameters (``Attention.forward`` drops
-    every keyword a processor doesn't name) and redo its projections, norms and RoPE exactly.
-    Calls that can't run sparse go to ``original``, the stock processor (counted by ``route``).
-    """
 
-    def __init__(self, original: Any, route: Route) -> None:
-        self.original = original
-        self.route = route
-
-    # set_attention_backend / context parallelism set these on processors: share them with the
-    # original, which runs the dense calls.
-    @property
-    def _attention_backend(self):
-        return getattr(self.original, "_attention_backend", None)
-
-    @_attention_backend.setter
-    def _attention_backend(self, value):
-        self.original._attention_backend = value
-
-    @property
-    def _parallel_config(self):
-        return getattr(self.original, "_parallel_config", None)
-
-    @_parallel_config.setter
-    def _parallel_config(self, value):
-        self.original._parallel_config = value
-
-    def _route_call(
-        self, attn: torch.nn.Module, hidden_states: torch.Tensor, *inputs: torch.Tensor | None, seq_len: int,
-        text_len: int | None = None, foreign_mask: bool = False, ulysses: bool = False,
-        mask_text_lens: tuple[int, ...] | None = None,
-    ) -> SparseCall | None:
-        """Ask the route about this call: a SparseCall, or None to run ``original`` (counted).
-
-        ``hidden_states`` (and the other ``inputs``) give the batch, device, dtype and whether
-        autograd records the call; the rest is ``AttentionCall``'s. ``ulysses``: the processor runs
-        its sparse calls through ``_joint_attention``, which shards them under Ulysses context
-        parallelism; without it, context parallelism runs stock, counted.
-        """
-        return self.route.route(AttentionCall(
-            seq_len=seq_len, batch=hidden_states.shape[0], device=hidden_states.device, dtype=hidden_states.dtype,
-            needs_grad=needs_grad(attn, hidden_states, *inputs), text_len=text_len, foreign_mask=foreign_mask,
-            mask_text_lens=mask_text_lens, parallel_config=self._parallel_config, ulysses=ulysses,
-        ))
-
-    @staticmethod
-    def _padding_mask(mask: torch.Tensor | None, padding_shaped: bool,
-                      read: Callable[[], tuple[int, ...] | None]) -> tuple[tuple[int, ...] | None, bool]:
-        """(mask_text_lens, foreign_mask) of the mask a layer got, for ``_route_call``.
-
-        A mask of the forward's padding-mask shape is understood: GNA cuts the padded text it marks.
-        Eagerly it is read (``read``: its valid prefix per row, checked against the inputs'); under
-        torch.compile that read (a device sync) would break the graph at every layer, so it is
-        trusted unread there. Any other mask is foreign: the call runs stock, counted.
-        """
-        if mask is None or (padding_shaped and torch.compiler.is_compiling()):
-            return None, False
-        lens = read() if padding_shaped else None
-        return lens, lens is None
-
-    def _route_self_attention(
-        self, attn: torch.nn.Module, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None,
-        ulysses: bool = False,
-    ) -> SparseCall | None:
-        """The route's decision for self attention over the visual tokens alone (no text); under
-        ``ulysses`` the family's cp plan splits the visual tokens into equal contiguous chunks."""
-        return self._route_call(attn, hidden_states, seq_len=hidden_states.shape[1],
-                                foreign_mask=attention_mask is not None, ulysses=ulysses)
-
-    def _joint_attention(self, call: SparseCall, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                         **kwargs: Any) -> torch.Tensor:
-        """The route's sparse ``call`` over [B, S, heads, head_dim] q/k/v: this rank's shard under
-        Ulysses context parallelism (``call.ulysses``), else the whole sequence."""
-        kwargs = dict(text_len=call.text_len, text_first=call.text_first, window=call.window, backend=call.backend,
-                      dense_attention=self._dense_attention, extra_windows=call.extra_windows,
-                      text_valid_lens=call.text_valid_lens, **kwargs)
-        if call.ulysses is not None:
-            return ulysses_joint_attention(query, key, value, shards=call.ulysses, **kwargs)
-        return gna_joint_attention(query, key, value, **kwargs)
-
-    def _dense_attention(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Dense attention through the model's own attention backend (text rows, as stock)."""
-        from diffusers.models.attention_dispatch import dispatch_attention_fn
-
-        return dispatch_attention_fn(query, key, value, attn_mask=attention_mask, backend=self._attention_backend)
+__all__ = ["LayoutReader", "ModelAdapter", "PaddingMask", "TokenLayout", "VideoSelfAttentionLayout",
+           "config_patch_size", "forward_arguments", "video_token_grid"]

@@ -79,6 +79,6 @@ COSMOS = FamilySpec(
     config_file="cosmos-7b.json",
     layer_names=layer_names,
     transformer_inputs=transformer_inputs,
-    adapter_path="na_accel.families.cosmos:CosmosAdapter",
+    adapter_path="na_accel.families.cosmos:adapter",
     text_in_self_attention=False,
 )

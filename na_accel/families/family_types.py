@@ -126,7 +126,7 @@ class FamilySpec:
     # GNA may replace, in module order (estimate plans over these without building a model).
     layer_names: Callable[[Mapping[str, Any]], tuple[str, ...]]
     transformer_inputs: InputBuilder
-    adapter_path: str  # "module:Class" of the ModelAdapter; its module imports diffusers, so: lazily
+    adapter_path: str  # "module:function" making the family's ModelAdapter; its module imports diffusers: lazily
     text_in_self_attention: bool  # text tokens join the visual self attention (else: cross attention)
     timestep_scale: float = 1.0  # scheduler timesteps (0..1000) -> the transformer's (FLUX: t / 1000)
 
@@ -154,13 +154,11 @@ class FamilySpec:
         """Text tokens the pipeline passes by default (its max_sequence_length)."""
         return int(self.shipped_config()["default_text_tokens"])
 
-    def adapter_class(self) -> type:
-        module, _, attribute = self.adapter_path.partition(":")
-        return getattr(importlib.import_module(module), attribute)
-
     def adapter(self) -> Any:
-        """A new adapter (na_accel.families.base.ModelAdapter) for this family's transformers."""
-        return self.adapter_class()()
+        """A new adapter (na_accel.families.base.ModelAdapter: the family's declaration, with caches of
+        its own) for this family's transformers."""
+        module, _, attribute = self.adapter_path.partition(":")
+        return getattr(importlib.import_module(module), attribute)()
 
 
 @functools.cache

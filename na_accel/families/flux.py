@@ -11,55 +11,25 @@ image, the rest reference images (``TokenLayout.extra_grids``).
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import torch
-from diffusers.models.transformers.transformer_flux import (
-    FluxAttention,
-    FluxAttnProcessor,
-    FluxTransformer2DModel,
-    _get_qkv_projections,
-)
+from diffusers.models.transformers.transformer_flux import FluxAttention, FluxAttnProcessor, FluxTransformer2DModel
 
 from ..errors import Refusal
-from .base import ModelAdapter, TokenLayout, forward_arguments, register_like_stock
-from .flux_joint import JointImageTextProcessor
+from .base import ModelAdapter, TokenLayout
 from .image_ids import flux_image_grids
 from .read_cache import TensorReadCache
 
 
-class FluxAdapter(ModelAdapter):
-    family = "flux"
-    transformer_class_name = "FluxTransformer2DModel"
-    pipeline_names = ("FluxPipeline", "FluxImg2ImgPipeline", "FluxInpaintPipeline", "FluxControlPipeline",
-                      "FluxKontextPipeline")
+class FluxLayout:
+    """The image grid(s) from ``img_ids``, the text length from ``txt_ids``; text first."""
 
     def __init__(self) -> None:
         # Pipelines build img_ids once per call: the (device-synchronizing) check runs once per tensor.
         self._grids_from_ids = TensorReadCache(flux_image_grids)
 
-    def handles(self, transformer: torch.nn.Module) -> bool:
-        return isinstance(transformer, FluxTransformer2DModel)
-
-    def attention_layers(self, transformer: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module]]:
-        for name, module in transformer.named_modules():
-            if isinstance(module, FluxAttention):
-                yield name, module
-
-    def unsupported_processor_reason(self, module: torch.nn.Module) -> str | None:
-        processor = module.processor
-        if type(processor) is FluxAttnProcessor:
-            return None
-        return (
-            f"processor {type(processor).__name__} is not supported (GNA replaces FluxAttnProcessor "
-            "only; IP-Adapter and custom processors keep running as they are)"
-        )
-
-    def head_dim(self, transformer: torch.nn.Module) -> int:
-        return int(transformer.config.attention_head_dim)
-
-    def token_layout(self, transformer: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> TokenLayout:
-        inputs = forward_arguments(transformer, args, kwargs)
+    def __call__(self, transformer: torch.nn.Module, inputs: dict[str, Any]) -> TokenLayout:
         hidden_states, img_ids, txt_ids = (inputs.get(k) for k in ("hidden_states", "img_ids", "txt_ids"))
         if img_ids is None or txt_ids is None or hidden_states is None:
             return TokenLayout(None, 0, True, "forward called without hidden_states, img_ids or txt_ids")
@@ -79,46 +49,16 @@ class FluxAdapter(ModelAdapter):
             )
         return TokenLayout(grids[0], text_len, True, extra_grids=grids[1:])
 
-    def make_processor(self, original: Any, route: Any) -> "GNAFluxAttnProcessor":
-        register_like_stock(GNAFluxAttnProcessor, FluxAttnProcessor)
-        return GNAFluxAttnProcessor(original, route)
 
-
-class GNAFluxAttnProcessor(JointImageTextProcessor):
-    """FluxAttnProcessor with GNA among image tokens; keeps the stock ``__call__`` parameters.
-
-    Projections, QK norms and RoPE are exactly the stock processor's.
-    """
-
-    qkv_projections = staticmethod(_get_qkv_projections)
-
-    def __call__(
-        self,
-        attn: FluxAttention,
-        hidden_states: torch.Tensor,
-        encoder_hidden_states: torch.Tensor = None,
-        attention_mask: torch.Tensor | None = None,
-        image_rotary_emb: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        call = self._route_joint(attn, hidden_states, encoder_hidden_states, attention_mask)
-        if call is None:
-            return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)
-
-        # --- as FluxAttnProcessor, up to the attention call (flux_joint.py) ---
-        query, key, value = self._joint_qkv(attn, hidden_states, encoder_hidden_states, image_rotary_emb)
-
-        # --- GNA among image tokens; text rows dense through the model's attention backend ---
-        hidden_states = self._joint_attention(call, query, key, value)
-
-        # --- as FluxAttnProcessor, after the attention call ---
-        hidden_states = hidden_states.flatten(2, 3)
-        hidden_states = hidden_states.to(query.dtype)
-        if encoder_hidden_states is not None:
-            encoder_hidden_states, hidden_states = hidden_states.split_with_sizes(
-                [encoder_hidden_states.shape[1], hidden_states.shape[1] - encoder_hidden_states.shape[1]], dim=1
-            )
-            hidden_states = attn.to_out[0](hidden_states.contiguous())
-            hidden_states = attn.to_out[1](hidden_states)
-            encoder_hidden_states = attn.to_add_out(encoder_hidden_states.contiguous())
-            return hidden_states, encoder_hidden_states
-        return hidden_states
+def adapter() -> ModelAdapter:
+    return ModelAdapter(
+        family="flux",
+        transformer_class=FluxTransformer2DModel,
+        exact_class=False,
+        pipeline_names=("FluxPipeline", "FluxImg2ImgPipeline", "FluxInpaintPipeline", "FluxControlPipeline",
+                        "FluxKontextPipeline"),
+        module_classes=(FluxAttention,),
+        processors=(FluxAttnProcessor,),  # not IP-Adapter's: it adds its own attention calls
+        token_layout=FluxLayout,
+        ulysses=True,
+    )

@@ -63,7 +63,7 @@ FLUX2 = FamilySpec(
     config_file="flux2-dev.json",
     layer_names=layer_names,
     transformer_inputs=transformer_inputs,
-    adapter_path="na_accel.families.flux2:Flux2Adapter",
+    adapter_path="na_accel.families.flux2:adapter",
     text_in_self_attention=True,
     timestep_scale=1e-3,
 )

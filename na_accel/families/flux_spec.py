@@ -50,7 +50,7 @@ FLUX = FamilySpec(
     config_file="flux-dev.json",
     layer_names=layer_names,
     transformer_inputs=transformer_inputs,
-    adapter_path="na_accel.families.flux:FluxAdapter",
+    adapter_path="na_accel.families.flux:adapter",
     text_in_self_attention=True,
     timestep_scale=1e-3,
 )

@@ -100,6 +100,6 @@ HUNYUAN_VIDEO15 = FamilySpec(
     config_file="hunyuan-video15.json",
     layer_names=layer_names,
     transformer_inputs=transformer_inputs,
-    adapter_path="na_accel.families.hunyuan_video15:HunyuanVideo15Adapter",
+    adapter_path="na_accel.families.hunyuan_video15:adapter",
     text_in_self_attention=True,
 )

@@ -76,6 +76,6 @@ HUNYUAN_VIDEO = FamilySpec(
     config_file="hunyuan-video.json",
     layer_names=layer_names,
     transformer_inputs=transformer_inputs,
-    adapter_path="na_accel.families.hunyuan_video:HunyuanVideoAdapter",
+    adapter_path="na_accel.families.hunyuan_video:adapter",
     text_in_self_attention=True,
 )

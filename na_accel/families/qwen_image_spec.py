@@ -79,7 +79,7 @@ QWEN_IMAGE = FamilySpec(
     config_file="qwen-image.json",
     layer_names=layer_names,
     transformer_inputs=transformer_inputs,
-    adapter_path="na_accel.families.qwen_image:QwenImageAdapter",
+    adapter_path="na_accel.families.qwen_image:adapter",
     text_in_self_attention=True,
     timestep_scale=1e-3,
 )

@@ -69,6 +69,6 @@ WAN = FamilySpec(
     config_file="wan-14b.json",
     layer_names=layer_names,
     transformer_inputs=transformer_inputs,
-    adapter_path="na_accel.families.wan:WanAdapter",
+    adapter_path="na_accel.families.wan:adapter",
     text_in_self_attention=False,
 )

@@ -1,8 +1,8 @@
 """Per-layer routing: each call of a patched layer runs sparse (GNA) or stock, and is counted.
 
-A processor describes its call as an ``AttentionCall``; ``LayerRoute.route`` takes it through its
-steps in order (the layout, context parallelism, the sequence, the text rows, the backend: the
-first refusal sends the call to the stock processor, counted), then the windows (``WindowCache``:
+The seam describes an attention call as an ``AttentionCall``; ``LayerRoute.route`` takes it through
+its steps in order (the layout, context parallelism, the sequence, the text rows, the backend: the
+first refusal sends the call to the stock attention, counted), then the windows (``WindowCache``:
 resolved once per grids and backend), and answers with a ``SparseCall``; each step runs once.
 What a route needs of its transformer's patch is one typed ``RouteState``; what its calls ran is
 counted by the route itself (``LayerRoute.counts``).
@@ -40,6 +40,9 @@ class RouteState:
     gate: SpeedGate  # where sparse pays on the device (recipe.speed_gate)
     contexts: CallContexts = field(default_factory=CallContexts)  # each thread's current forward call
     warned: set = field(default_factory=set)  # outcomes already warned about (once each)
+    # Sees every sparse call of the transformer's routes and may replace it (a tune measures through
+    # it: na_accel.tuning.recorder); None: calls run as routed.
+    observer: Callable[["LayerRoute", SparseCall], SparseCall] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,20 +101,12 @@ class _PendingOutcomes(threading.local):
 # --------------------------------------------------------------------------------------------
 
 
-def _layout_refusal(call: AttentionCall, layout: TokenLayout) -> Refusal | None:
-    if layout.grid is None:
-        return Refusal(f"no token grid: {layout.problem}")
-    if call.foreign_mask:
-        return Refusal("an attention_mask was passed that the GNA path can't honour")
-    return None
-
-
 def _ulysses(call: AttentionCall) -> UlyssesShards | None | Refusal:
     """The Ulysses shards a call runs on (None: not context parallel), or why it can't run GNA."""
     if call.parallel_config is None:
         return None
     if not call.ulysses:
-        return Refusal("context parallelism shards the sequence (this GNA processor has no Ulysses path)")
+        return Refusal("context parallelism shards the sequence (this family has no Ulysses path)")
     return ulysses_shards(call.parallel_config)
 
 
@@ -120,9 +115,7 @@ def _sequence_refusal(call: AttentionCall, layout: TokenLayout, degree: int) -> 
     if n_visual % degree or layout.text_len % degree:
         return Refusal(f"ulysses_degree={degree} does not divide the {n_visual} visual and {layout.text_len} "
                        "text tokens")
-    if call.seq_len * degree != n_visual + layout.text_len or (
-        call.text_len is not None and call.text_len * degree != layout.text_len
-    ):
+    if call.seq_len * degree != n_visual + layout.text_len:
         refs = f" + reference grids {list(layout.extra_grids)}" if layout.extra_grids else ""
         shard = f" (this rank's 1/{degree} Ulysses shard)" if degree > 1 else ""
         return Refusal(f"sequence of {call.seq_len} tokens{shard} does not match grid {layout.grid}{refs} + "
@@ -158,7 +151,7 @@ class LayerRoute:
     post-forward hook adds to this layer's totals (``commit``). Why a list per layer: where dynamo
     can't trace a model's forward whole (HunyuanVideo 1.5), it compiles each block's forward as a
     frame of its own, one code for every block, guarded on every Python value the trace read.
-    Appending to a list reached through the block (``attn.processor.route``) reads nothing that
+    Appending to a list reached through the block (``attn.processor._na_accel_layer.route``) reads nothing that
     differs between layers; a (layer name, outcome) key in one dict shared by all layers did, and
     recompiled once per layer until ``torch._dynamo.config.recompile_limit`` left the rest eager.
     """
@@ -197,15 +190,12 @@ class LayerRoute:
             ran.clear()
 
     def route(self, call: AttentionCall) -> SparseCall | None:
-        """A SparseCall to run GNA, or None to run the stock processor (the reason is counted)."""
-        context = self.state.contexts.current
-        if context is None:
-            return self.dense("called outside the transformer's forward (no token layout)")
-        if context.dense_step_reason is not None:
-            return self.dense(context.dense_step_reason, warn=False)
-        layout = context.layout
-        if (refusal := _layout_refusal(call, layout)) is not None:
-            return self.dense(refusal)
+        """A SparseCall to run GNA, or None to run the stock attention call (the reason is counted)."""
+        if self._context_refused():
+            return None
+        layout = self.state.contexts.current.layout
+        if call.foreign_mask:
+            return self.dense("an attention_mask was passed that the GNA path can't honour")
         if isinstance(shards := _ulysses(call), Refusal):
             return self.dense(shards)
         degree = shards.degree if shards is not None else 1
@@ -222,8 +212,31 @@ class LayerRoute:
             return self.dense(windows.gated_dense, warn=False)
         covered = windows.window.covers_grid and all(w.covers_grid for w in windows.extra)
         self._pending.ran.append(FULL_WINDOW if covered else SPARSE)
-        return SparseCall(windows.window, layout.text_len, layout.text_first, backend, text_valid_lens,
-                          windows.extra, shards)
+        sparse = SparseCall(windows.window, layout.text_len, layout.text_first, backend, text_valid_lens,
+                            windows.extra, shards)
+        observer = self.state.observer
+        return sparse if observer is None else observer(self, sparse)
+
+    def refuse(self, reason: str) -> None:
+        """Count a call the seam runs stock for ``reason`` (cross attention, dispatch options GNA
+        can't honour, attention computed outside ``dispatch_attention_fn``), unless the call's
+        context rules GNA out first: then that reason is the one counted. Returns None."""
+        if not self._context_refused():
+            self.dense(reason)
+
+    def _context_refused(self) -> bool:
+        """Whether this thread's forward call runs this layer stock whatever the call (counted if so):
+        no forward running, a dense step, or no token grid."""
+        context = self.state.contexts.current
+        if context is None:
+            self.dense("called outside the transformer's forward (no token layout)")
+        elif context.dense_step_reason is not None:
+            self.dense(context.dense_step_reason, warn=False)
+        elif context.layout.grid is None:
+            self.dense(f"no token grid: {context.layout.problem}")
+        else:
+            return False
+        return True
 
     def _resolve(self, key: tuple, call: AttentionCall) -> ResolvedWindows:
         """The recipe's windows on these grids, and the speed gate's decision for them."""
@@ -239,7 +252,7 @@ class LayerRoute:
         return ResolvedWindows(key, window, tuple(extra), None if sparse else why_dense)
 
     def dense(self, reason: str, warn: bool = True) -> None:
-        """Count (and warn once about) a call the processor runs stock for ``reason``; returns None."""
+        """Count (and warn once about) a call that runs stock for ``reason``; returns None."""
         outcome = Outcome.dense(str(reason))
         self._pending.ran.append(outcome)
         if self.state.contexts.current is None:  # outside a forward: no post-forward hook commits it

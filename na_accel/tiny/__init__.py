@@ -16,6 +16,11 @@ A tiny pipeline is also called like any diffusers pipeline, ``tiny_pipeline("tin
 fox")``: arguments left out take the call helper's defaults. Those defaults (size, steps) are
 chosen so that the family's shipped recipe runs sparse: grids its window does not cover whole,
 steps past its ``dense_steps``.
+
+On diffusers 0.36, the oldest release na_accel supports, ``tiny-flux2-klein`` can't be built (no
+Flux2KleinPipeline before 0.37) and the Wan presets need ftfy:
+``unavailable_reason(name)`` says why without building, and building raises
+``TinyPresetUnavailable`` with the same reason (``_requirements.py``).
 """
 
 from ..families.cosmos_spec import transformer_inputs as cosmos_transformer_inputs
@@ -25,6 +30,7 @@ from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_tr
 from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
 from ._call import TinyCall
+from ._requirements import TinyPresetUnavailable, unavailable_reason
 from ._text import SafetyCheckerStandIn
 from .cosmos import TINY_COSMOS_TEXT_DIM, tiny_cosmos2_text_to_image_call, tiny_cosmos2_text_to_image_pipeline, tiny_cosmos_call, tiny_cosmos_pipeline, tiny_cosmos_transformer
 from .flux2 import TINY_FLUX2_TEXT_DIM, tiny_flux2_call, tiny_flux2_klein_call, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
@@ -75,7 +81,7 @@ def tiny_pipeline(name: str, seed: int = 0):
 
         raise ArgumentError(f"name: {name!r} is not a tiny preset; allowed: {', '.join(sorted(TINY_PIPELINES))}")
     factory, _ = TINY_PIPELINES[name]
-    return factory(seed=seed)
+    return factory(seed=seed)  # raises TinyPresetUnavailable where unavailable_reason(name) says why
 
 __all__ = [
     "TINY_COSMOS_TEXT_DIM",
@@ -92,6 +98,7 @@ __all__ = [
     "FluxPromptEmbeds",
     "SafetyCheckerStandIn",
     "TinyCall",
+    "TinyPresetUnavailable",
     "cosmos_transformer_inputs",
     "flux2_transformer_inputs",
     "flux_transformer_inputs",
@@ -130,5 +137,6 @@ __all__ = [
     "tiny_wan_call",
     "tiny_wan_pipeline",
     "tiny_wan_transformer",
+    "unavailable_reason",
     "wan_transformer_inputs",
 ]

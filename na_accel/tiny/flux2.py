@@ -14,6 +14,7 @@ import torch
 from ._call import TinyCall
 from ._defaults import tiny_pipeline_class, with_call_defaults
 from ._imports import pipeline_classes
+from ._requirements import config_arguments, require_preset
 
 TINY_FLUX2_TEXT_LAYERS = (1, 2, 3)  # hidden states the pipelines stack (FLUX.2-dev: (10, 20, 30))
 TINY_FLUX2_TEXT_HIDDEN = 16  # tiny Mistral 3 / Qwen 3 hidden size
@@ -22,9 +23,12 @@ TINY_FLUX2_LATENT_CHANNELS = 4  # VAE latent channels; the transformer sees 2x2 
 
 
 def tiny_flux2_transformer(seed: int = 0, guidance_embeds: bool = True):
-    """2 double- and 2 single-stream blocks, 2 heads x 16; Klein checkpoints have no guidance embedder."""
+    """2 double- and 2 single-stream blocks, 2 heads x 16; Klein checkpoints have no guidance embedder
+    (``guidance_embeds=False``: diffusers >= 0.37; before, every FLUX.2 transformer has one)."""
     from diffusers import Flux2Transformer2DModel
 
+    newer = config_arguments(Flux2Transformer2DModel, "tiny FLUX.2 transformer", {"guidance_embeds": guidance_embeds},
+                             older_values={"guidance_embeds": True})
     torch.manual_seed(seed)
     return Flux2Transformer2DModel(
         patch_size=1,
@@ -36,7 +40,7 @@ def tiny_flux2_transformer(seed: int = 0, guidance_embeds: bool = True):
         joint_attention_dim=TINY_FLUX2_TEXT_DIM,
         timestep_guidance_channels=32,
         axes_dims_rope=(4, 4, 4, 4),  # (t, h, w, l), sums to head_dim
-        guidance_embeds=guidance_embeds,
+        **newer,
     ).eval()
 
 
@@ -78,7 +82,9 @@ def tiny_flux2_pipeline(seed: int = 0):
 
 
 def tiny_flux2_klein_pipeline(seed: int = 0):
-    """A Flux2KleinPipeline (not step-distilled: true CFG): tiny transformer, VAE and Qwen 3 text encoder."""
+    """A Flux2KleinPipeline (not step-distilled: true CFG): tiny transformer, VAE and Qwen 3 text encoder.
+    diffusers >= 0.37 (``TinyPresetUnavailable`` before: no Flux2KleinPipeline)."""
+    require_preset("tiny-flux2-klein")
     FlowMatchEulerDiscreteScheduler, Flux2KleinPipeline = pipeline_classes("FlowMatchEulerDiscreteScheduler",
                                                                            "Flux2KleinPipeline")
     from ._flux2_text import tiny_qwen3_text_encoder, tiny_qwen_tokenizer

@@ -13,6 +13,7 @@ import torch
 from ._call import TinyCall
 from ._defaults import tiny_pipeline_class, with_call_defaults
 from ._imports import pipeline_classes
+from ._requirements import config_arguments
 
 TINY_QWEN_TEXT_DIM = 32  # the tiny Qwen2.5-VL's hidden size
 TINY_QWEN_LATENT_CHANNELS = 4  # the tiny VAE's z_dim; the transformer sees 2x2 packs of them
@@ -28,9 +29,12 @@ TINY_QWEN_PROMPT_TEMPLATE = (
 
 
 def tiny_qwen_image_transformer(seed: int = 0, zero_cond_t: bool = False):
-    """``zero_cond_t``: Qwen-Image-Edit-2511's timestep-zero modulation of the reference images."""
+    """``zero_cond_t``: Qwen-Image-Edit-2511's timestep-zero modulation of the reference images
+    (diffusers >= 0.37; ``TinyPresetUnavailable`` before)."""
     from diffusers import QwenImageTransformer2DModel
 
+    newer = config_arguments(QwenImageTransformer2DModel, "tiny Qwen-Image transformer", {"zero_cond_t": zero_cond_t},
+                             older_values={"zero_cond_t": False})
     torch.manual_seed(seed)
     return QwenImageTransformer2DModel(
         patch_size=2,
@@ -41,7 +45,7 @@ def tiny_qwen_image_transformer(seed: int = 0, zero_cond_t: bool = False):
         num_attention_heads=2,
         joint_attention_dim=TINY_QWEN_TEXT_DIM,
         axes_dims_rope=(4, 6, 6),
-        zero_cond_t=zero_cond_t,
+        **newer,
     ).eval()
 
 

@@ -14,6 +14,7 @@ import torch
 from ._call import TinyCall
 from ._defaults import tiny_pipeline_class, with_call_defaults
 from ._imports import pipeline_classes
+from ._requirements import require_preset
 
 TINY_WAN_TEXT_DIM = 32  # UMT5 d_model
 
@@ -69,7 +70,9 @@ def tiny_wan_pipeline(seed: int = 0, two_stage: bool = False):
     and ``transformer_2`` (low noise) with ``boundary_ratio`` 0.875 and shift 12: a 2-step
     generation's timesteps are 1000 and ~126, so each transformer runs one step (twice, with
     classifier-free guidance); the first expert runs ~60% of a longer run's steps.
+    Before diffusers 0.37 WanPipeline needs ftfy for its prompts (``TinyPresetUnavailable`` without it).
     """
+    require_preset("tiny-wan2.2" if two_stage else "tiny-wan")
     FlowMatchEulerDiscreteScheduler, WanPipeline = pipeline_classes("FlowMatchEulerDiscreteScheduler", "WanPipeline")
 
     from ._text import tiny_t5_text_encoder, tiny_t5_tokenizer

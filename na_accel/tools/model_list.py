@@ -43,13 +43,16 @@ class ModelSpec:
 
     @property
     def unavailable(self) -> str | None:
-        """Why a listed tiny preset can't be built in this build (None when it can; imports the presets)."""
+        """Why a listed tiny preset can't be built in this build or with the installed diffusers (None
+        when it can; imports the presets)."""
         preset = getattr(self.build_preset, "preset", None)
         if preset is None:
             return None
-        from ..tiny import TINY_PIPELINES
+        from ..tiny import TINY_PIPELINES, unavailable_reason
 
-        return None if preset in TINY_PIPELINES else f"na_accel.tiny.TINY_PIPELINES has no {preset!r} in this build"
+        if preset not in TINY_PIPELINES:
+            return f"na_accel.tiny.TINY_PIPELINES has no {preset!r} in this build"
+        return unavailable_reason(preset)
 
     @property
     def kind(self) -> str:

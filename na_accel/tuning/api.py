@@ -22,7 +22,7 @@ from ..recipe.model import Recipe
 from ..recipe.parse import load_recipe
 from ..windows import format_axes
 from .candidates import MAX_CANDIDATES
-from .recorder import MeasuringRoute, Recorder
+from .recorder import Recorder
 from .selection import LayerErrors, Selection, select, step_errors
 from .tuned_recipe import ERROR_NORM, recipe_yaml, tuned_recipe
 
@@ -140,8 +140,8 @@ def tune(
         patches = patches_of(pipe)
         layer_names, routes = [], {}
         for transformer_patch in patches:
+            transformer_patch.routing.observer = recorder.observe
             for layer, route in transformer_patch.routes.items():
-                transformer_patch.modules[layer].processor.route = MeasuringRoute(route, recorder)
                 routes.setdefault(layer, []).append(route)
             layer_names += [n for n in transformer_patch.plans if n not in layer_names]
         for prompt in tqdm(prompts, desc="tune: measuring", unit="prompt", disable=not progress):

@@ -2,10 +2,12 @@
 trajectory) and, on the way, the errors of its candidate windows on that call's q / k / v.
 
 The tune patches the pipeline with the base recipe (gate off, no dense steps), so every layer the
-base runs sparse builds its real q / k / v and asks its route; ``MeasuringRoute`` wraps that route
-and answers with a ``MeasuringBackend``, which runs the call with windows covering the grids (what
-reproduces the stock processor's output, within the backend's rounding) and hands the same tensors
-to ``Recorder.measure``. Nothing is stored but sums per (layer, step, candidate).
+base runs sparse builds its real q / k / v (the stock processor's, through the seam) and asks its
+route; the recorder observes the routes' answers (``RouteState.observer``: the same seam, no route
+swapped on a live processor) and hands each sparse call a ``MeasuringBackend``, which runs it with
+windows covering the grids (what reproduces the stock attention, within the backend's rounding)
+and hands the same tensors to ``Recorder.measure``. Nothing is stored but sums per (layer, step,
+candidate).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import torch
 
 from ..errors import ArgumentError
-from ..families.attention_call import AttentionCall, SparseCall
+from ..families.attention_call import SparseCall
 from ..kernels.base import dtype_name
 from ..windows import ResolvedWindow, WindowSpec, format_axes
 from .candidates import CallShape, Candidate, candidate_windows
@@ -83,43 +85,26 @@ class Recorder:
         with self._lock:
             return self.layers.setdefault(name, record)
 
+    def observe(self, route: Any, sparse: SparseCall) -> SparseCall:
+        """A route's sparse call, run by a ``MeasuringBackend`` (``RouteState.observer``)."""
+        if sparse.ulysses is not None:
+            raise ArgumentError("tune: context parallelism is on; tune on one device (the errors are the same)")
+        context = route.state.contexts.current
+        step = context.step.index if context is not None and context.step is not None else 0
+        if context is not None and context.step is not None and context.step.total is not None:
+            self.schedule_length = context.step.total
+        return replace(sparse, backend=MeasuringBackend(self, route, sparse.backend, step))
+
     def _skip(self, reason: str) -> None:
         with self._lock:
             self.unmeasured[reason] = self.unmeasured.get(reason, 0) + 1
 
 
-class MeasuringRoute:
-    """A layer's route during a tune: the real route's decision, with the measuring backend."""
-
-    def __init__(self, inner: Any, recorder: Recorder) -> None:
-        self.inner = inner
-        self.recorder = recorder
-
-    @property
-    def state(self):
-        return self.inner.state
-
-    def route(self, call: AttentionCall) -> SparseCall | None:
-        sparse = self.inner.route(call)
-        if sparse is None:
-            return None  # the route counted why (describe shows it)
-        if sparse.ulysses is not None:
-            raise ArgumentError("tune: context parallelism is on; tune on one device (the errors are the same)")
-        context = self.inner.state.contexts.current
-        step = context.step.index if context is not None and context.step is not None else 0
-        if context is not None and context.step is not None and context.step.total is not None:
-            self.recorder.schedule_length = context.step.total
-        return replace(sparse, backend=MeasuringBackend(self, sparse.backend, step))
-
-    def dense(self, reason: str, warn: bool = True) -> None:
-        return self.inner.dense(reason, warn)
-
-
 class MeasuringBackend:
     """Runs one call as stock (a full window) and measures the candidates on its inputs."""
 
-    def __init__(self, route: MeasuringRoute, backend: Any, step: int) -> None:
-        self.route, self.backend, self.step = route, backend, step
+    def __init__(self, recorder: Recorder, route: Any, backend: Any, step: int) -> None:
+        self.recorder, self.route, self.backend, self.step = recorder, route, backend, step
         self.name, self.tile_backend = backend.name, backend.tile_backend
 
     def joint_attention(self, query, key, value, *, text_len, text_first, window, dense_attention,
@@ -130,8 +115,7 @@ class MeasuringBackend:
             query, key, value, text_len=text_len, text_first=text_first, window=_covering(window),
             dense_attention=dense_attention, text_valid_lens=text_valid_lens, attention_mask=attention_mask,
             extra_windows=tuple(_covering(w) for w in extra_windows))
-        route = self.route
-        route.recorder.measure(route.inner.name, self.step, route.inner, self.backend, query, key, value,
+        self.recorder.measure(self.route.name, self.step, self.route, self.backend, query, key, value,
                                text_len=text_len, text_first=text_first, window=window, extra_windows=extra_windows,
                                text_valid_lens=text_valid_lens)
         return output
@@ -143,4 +127,4 @@ def _covering(window: ResolvedWindow) -> ResolvedWindow:
     return WindowSpec(grid, (1,) * len(grid), (1,) * len(grid), (False,) * len(grid)).resolve(grid)
 
 
-__all__ = ["LayerRecord", "MeasuringBackend", "MeasuringRoute", "Recorder"]
+__all__ = ["LayerRecord", "MeasuringBackend", "Recorder"]

@@ -7,21 +7,21 @@ import torch
 from diffusers.models.transformers.transformer_flux import FluxAttnProcessor
 
 import na_accel
-from na_accel.families.flux import GNAFluxAttnProcessor
+
+from na_accel.runtime.seam import routed_class
+
 from na_accel.tiny import flux_transformer_inputs
 from conftest import run_flux_pipe, run_flux_transformer, window_recipe
 
+GNAFluxAttnProcessor = routed_class(FluxAttnProcessor)
 
 def max_diff(a, b):
     return (a - b).abs().max().item()
 
-
 def totals(obj):
     return na_accel.describe(obj).transformers[0].totals
 
-
 # --- full window reproduces stock --------------------------------------------------------------
-
 
 def test_full_window_pipeline_reproduces_stock(flux_pipe):
     stock = run_flux_pipe(flux_pipe)  # 5x7 token grid, batch 2, true CFG
@@ -31,13 +31,11 @@ def test_full_window_pipeline_reproduces_stock(flux_pipe):
     # every call of every layer went through the GNA processor (2 steps x 2 CFG calls x 4 layers)
     assert totals(flux_pipe) == {"full window": 16}
 
-
 def test_full_window_transformer_reproduces_stock(flux_transformer):
     stock = run_flux_transformer(flux_transformer, 6, 4)
     na_accel.patch(flux_transformer, window_recipe([6, 4]))
     assert max_diff(run_flux_transformer(flux_transformer, 6, 4), stock) <= 1e-5
     assert totals(flux_transformer)["full window"] == 4
-
 
 def test_oversized_window_is_clamped_to_the_grid(flux_pipe):
     stock = run_flux_pipe(flux_pipe, steps=1, cfg=False)
@@ -48,7 +46,6 @@ def test_oversized_window_is_clamped_to_the_grid(flux_pipe):
     assert layer.full_window_calls == 1
     assert "clamped to grid on axes [0, 1]" in layer.last_window
 
-
 # --- sparse windows match the reference backend -------------------------------------------------
 
 SPARSE_RECIPES = [
@@ -56,7 +53,6 @@ SPARSE_RECIPES = [
     window_recipe([2, 3], dilation=[2, 2]),
     window_recipe(3, stride=[1, 3], dilation=[1, 2], layers=[{"match": "single_*", "kernel_size": [4, 3]}]),
 ]
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", SPARSE_RECIPES)
@@ -71,7 +67,6 @@ def test_sparse_pipeline_matches_reference(flux_pipe, recipe):
     assert max_diff(sparse, reference) <= 1e-5
     assert max_diff(sparse, stock) > 1e-4  # the neighborhood really changed the attention
 
-
 @pytest.mark.parametrize("height,width,recipe", [
     (6, 8, window_recipe([3, 5], stride=[3, 2], dilation=[2, 1])),  # even grid
     (7, 3, window_recipe([2, 2], stride=[2, 1])),  # odd grid, even window
@@ -84,7 +79,6 @@ def test_sparse_transformer_matches_reference(flux_transformer, height, width, r
     reference = run_flux_transformer(flux_transformer, height, width, batch=2)
     assert max_diff(sparse, reference) <= 1e-5
 
-
 def test_positional_call_finds_the_grid(flux_transformer):
     na_accel.patch(flux_transformer, window_recipe(3))
     inputs = flux_transformer_inputs(5, 5, batch=1)
@@ -93,9 +87,7 @@ def test_positional_call_finds_the_grid(flux_transformer):
         flux_transformer(*(inputs[name] for name in order))
     assert totals(flux_transformer) == {"sparse": 4}
 
-
 # --- layouts that are not a grid fall back to dense, counted and warned -------------------------
-
 
 def test_image_tokens_beyond_their_ids_fall_back_to_dense(flux_transformer):
     """More image tokens than img_ids describe: no layout to trust, so every GNA layer runs stock."""
@@ -113,7 +105,6 @@ def test_image_tokens_beyond_their_ids_fall_back_to_dense(flux_transformer):
     assert count == 1 and "don't form the 4x4 grid" in reason
     assert totals(flux_transformer)["sparse"] == 0
 
-
 def test_shuffled_ids_are_not_a_grid(flux_transformer):
     inputs = flux_transformer_inputs(3, 4, batch=1)
     inputs["img_ids"] = inputs["img_ids"].flip(0)
@@ -130,23 +121,23 @@ def test_shuffled_ids_are_not_a_grid(flux_transformer):
         assert count == 1 and "not a row-major" in reason, (layer.name, layer.dense_calls)
     assert totals(flux_transformer)["sparse"] == 0
 
-
 # --- the processor keeps the stock interface ----------------------------------------------------
-
 
 def test_processor_keeps_stock_call_parameters(flux_transformer):
     stock = inspect.signature(FluxAttnProcessor.__call__).parameters
     ours = inspect.signature(GNAFluxAttnProcessor.__call__).parameters
     assert list(ours) == list(stock)
 
-
-def test_set_attention_backend_reaches_the_original_processor(flux_transformer):
+def test_set_attention_backend_while_patched_survives_unpatch(flux_transformer):
+    stock = flux_transformer.transformer_blocks[0].attn.processor
     na_accel.patch(flux_transformer, window_recipe(3))
     processor = flux_transformer.transformer_blocks[0].attn.processor
     assert isinstance(processor, GNAFluxAttnProcessor)
-    processor._attention_backend = "native"
-    assert processor.original._attention_backend == "native"
-
+    flux_transformer.set_attention_backend("native")
+    assert processor._attention_backend == "native"
+    na_accel.unpatch(flux_transformer)
+    assert flux_transformer.transformer_blocks[0].attn.processor is stock  # the stock object itself, back
+    assert stock._attention_backend == "native"  # with what was set while patched
 
 def test_unsupported_processor_stays_and_is_reported(flux_transformer):
     class CustomProcessor(FluxAttnProcessor):

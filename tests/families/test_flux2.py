@@ -10,14 +10,18 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from diffusers.models.transformers.transformer_flux2 import Flux2AttnProcessor
+from diffusers.models.transformers.transformer_flux2 import Flux2AttnProcessor, Flux2ParallelSelfAttnProcessor
 
 import na_accel
-from na_accel.families import flux2 as flux2_adapter
+from na_accel.families import flux2 as flux2_family
 from na_accel.families import flux2_spec
 from na_accel.families.image_ids import image_grids
-from na_accel.families.flux2 import GNA_PROCESSORS, GNAFlux2AttnProcessor, GNAFlux2ParallelSelfAttnProcessor
+from na_accel.runtime.seam import routed_class
+
 from na_accel.tiny import flux2_transformer_inputs, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
+
+GNAFlux2AttnProcessor = routed_class(Flux2AttnProcessor)
+GNAFlux2ParallelSelfAttnProcessor = routed_class(Flux2ParallelSelfAttnProcessor)
 
 TOLERANCE = 1e-5
 PROMPTS = ["a red fox", "a big grey cat asleep on a stove"]  # batch 2, prompts of different lengths
@@ -168,7 +172,8 @@ def test_only_planned_layers_change_and_unpatch_is_bit_identical(klein):
 
 
 def test_processors_keep_stock_call_parameters():
-    for stock, gna in GNA_PROCESSORS.items():
+    for stock in flux2_family.adapter().processors:
+        gna = routed_class(stock)
         assert list(inspect.signature(gna.__call__).parameters) == list(inspect.signature(stock.__call__).parameters)
 
 
@@ -287,8 +292,8 @@ def test_ids_that_are_not_a_grid_run_stock(transformer):
 
 def test_the_grid_is_read_once_per_generation(klein, monkeypatch):
     reads = []
-    original = flux2_adapter.image_grids
-    monkeypatch.setattr(flux2_adapter, "image_grids", lambda ids: reads.append(ids.shape) or original(ids))
+    original = flux2_family.image_grids
+    monkeypatch.setattr(flux2_family, "image_grids", lambda ids: reads.append(ids.shape) or original(ids))
     na_accel.patch(klein, recipe([5, 7]))
     generate(klein, steps=3)  # 6 transformer calls (CFG) on one img_ids tensor
     assert reads == [(35, 4)] and totals(klein) == {"full window": 6 * LAYERS}
@@ -305,7 +310,7 @@ def test_klein_kv_pipeline_runs_gna_without_references_and_stock_with_its_cache(
     window = recipe([3, 3], stride=[2, 1])
     stock = generate(pipe, steps=3, image=reference_image(), **kwargs)
     na_accel.patch(pipe, window)
-    assert {type(m.processor).__name__ for _, m in flux2_adapter.Flux2Adapter().attention_layers(pipe.transformer)} \
+    assert {type(m.processor).__name__ for _, m in flux2_family.adapter().attention_layers(pipe.transformer)} \
         == {"GNAFlux2KVAttnProcessor", "GNAFlux2KVParallelSelfAttnProcessor"}
     sparse = generate(pipe, **kwargs)  # no reference image: no KV cache, plain joint attention
     assert totals(pipe) == {"sparse": 2 * LAYERS}
@@ -314,8 +319,8 @@ def test_klein_kv_pipeline_runs_gna_without_references_and_stock_with_its_cache(
         cached = generate(pipe, steps=3, image=reference_image(), **kwargs)
     assert torch.equal(cached, stock)  # step 0 extracts the cache, steps 1-2 use it: all stock
     dense = {reason: n for reason, n in totals(pipe).items() if reason.startswith("dense")}
-    assert dense == {f"dense: {flux2_adapter.kv_cache_reason('extract')}": LAYERS,
-                     f"dense: {flux2_adapter.kv_cache_reason('cached')}": 2 * LAYERS}
+    assert dense == {f"dense: no token grid: {flux2_family.kv_cache_reason('extract')}": LAYERS,
+                     f"dense: no token grid: {flux2_family.kv_cache_reason('cached')}": 2 * LAYERS}
     na_accel.unpatch(pipe)
     na_accel.patch(pipe, window, backend="reference")
     assert max_diff(sparse, generate(pipe, **kwargs)) <= TOLERANCE

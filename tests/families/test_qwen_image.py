@@ -14,7 +14,11 @@ from diffusers.models.transformers.transformer_qwenimage import QwenDoubleStream
 import na_accel
 from na_accel import tiny
 from na_accel.families import family_spec
-from na_accel.families.qwen_image import GNAQwenDoubleStreamAttnProcessor
+
+from na_accel.runtime.seam import routed_class
+
+GNAQwenDoubleStreamAttnProcessor = routed_class(QwenDoubleStreamAttnProcessor2_0)
+
 
 TOLERANCE = 1e-5
 TEXT_LEN = 7
@@ -197,7 +201,8 @@ def test_unknown_layouts_run_stock_counted_with_the_reason(transformer, change, 
 
 
 def test_a_token_count_img_shapes_does_not_describe_is_no_grid(transformer):
-    """The stock forward fails on it too (its RoPE has img_shapes' length): the stock error is raised."""
+    """The stock forward fails on it too (its RoPE has img_shapes' length): the stock processor runs
+    unchanged up to its attention call, so the stock error is raised, before any routing."""
     inputs = _inputs(transformer, (5, 6), (7, 3), seed=6)
     inputs["hidden_states"] = inputs["hidden_states"][:, :-6]
     layout = family_spec("qwen_image").adapter().token_layout(transformer, (), inputs)
@@ -206,7 +211,7 @@ def test_a_token_count_img_shapes_does_not_describe_is_no_grid(transformer):
         _run(transformer, inputs)
     na_accel.patch(transformer, _recipe([3, 3]))
     try:
-        with pytest.raises(RuntimeError) as patched, pytest.warns(UserWarning, match="no token grid: 24 image"):
+        with pytest.raises(RuntimeError) as patched:
             _run(transformer, inputs)
     finally:
         na_accel.unpatch(transformer)

@@ -60,7 +60,7 @@ def test_the_registry_is_the_one_list():
 def test_config_loads_and_names_the_adapters_class(spec):
     shipped = spec.shipped_config()
     assert shipped["family"] == spec.name
-    assert shipped["class_name"] == spec.adapter_class().transformer_class_name
+    assert shipped["class_name"] == spec.adapter().transformer_class_name
     assert spec.adapter().family == spec.name
     assert spec.default_steps >= 1 and spec.default_text_tokens >= 1
     assert MODELS[shipped["name"]].family == spec.name
@@ -156,14 +156,8 @@ def test_a_recipe_for_another_family_is_refused_with_field_value_and_fix():
                                "use a flux recipe (na-accel recipes lists them)")
 
 
-def test_an_adapter_must_implement_what_patch_asks_of_it():
+def test_an_adapter_must_declare_what_patch_asks_of_it():
     from na_accel.families import ModelAdapter
 
-    class Partial(ModelAdapter):
-        family = "partial"
-
-        def handles(self, transformer):
-            return False
-
-    with pytest.raises(TypeError, match="abstract"):
-        Partial()
+    with pytest.raises(TypeError, match="processors.*token_layout"):
+        ModelAdapter(family="partial", transformer_class=torch.nn.Module, pipeline_names=())

@@ -12,9 +12,15 @@ import torch
 import na_accel
 from na_accel import tiny
 from na_accel.errors import RecipeError
-from na_accel.families.cosmos import GNACosmosAttnProcessor
-from na_accel.families.hunyuan_video import GNAHunyuanVideoAttnProcessor
-from na_accel.families.wan import GNAWanAttnProcessor
+from diffusers.models.transformers.transformer_cosmos import CosmosAttnProcessor2_0
+from diffusers.models.transformers.transformer_hunyuan_video import HunyuanVideoAttnProcessor2_0
+from diffusers.models.transformers.transformer_wan import WanAttnProcessor
+
+from na_accel.runtime.seam import routed_class
+
+GNACosmosAttnProcessor = routed_class(CosmosAttnProcessor2_0)
+GNAHunyuanVideoAttnProcessor = routed_class(HunyuanVideoAttnProcessor2_0)
+GNAWanAttnProcessor = routed_class(WanAttnProcessor)
 
 TOLERANCE = 1e-5
 
@@ -36,6 +42,7 @@ FAMILIES = {
     ),
     "wan": (
         tiny.tiny_wan_transformer,
+
         lambda t, grid, batch=2, seed=0: tiny.wan_transformer_inputs(t, grid, batch=batch, seed=seed),
         GNAWanAttnProcessor,
     ),

@@ -23,6 +23,7 @@ from diffusers import ContextParallelConfig, ParallelConfig
 
 import na_accel
 from na_accel import tiny
+from na_accel.runtime.seam import RoutedProcessor
 
 REPO = Path(__file__).resolve().parents[2]
 RANK_SCRIPT = Path(__file__).with_name("context_parallel_rank.py")
@@ -97,10 +98,10 @@ def _set_up_ulysses(degree: int) -> ContextParallelConfig:
 
 
 def _run_under_parallel_config(transformer, inputs, model_module, config):
-    """One call of a patched transformer whose GNA processors carry ``config`` (set by hand), with
+    """One call of a patched transformer whose routed processors carry ``config`` (set by hand), with
     ``model_module``'s dense attention run unsharded: (output, describe's totals)."""
     for module in transformer.modules():
-        if hasattr(getattr(module, "processor", None), "route"):
+        if isinstance(getattr(module, "processor", None), RoutedProcessor):
             module.processor._parallel_config = ParallelConfig(context_parallel_config=config)
     dispatch = _without_parallel_config(model_module.dispatch_attention_fn)
     with mock.patch.object(model_module, "dispatch_attention_fn", dispatch), pytest.warns(
@@ -143,8 +144,8 @@ def test_context_parallel_configs_gna_cant_run_under_are_counted_dense(config, g
 
 
 def test_a_processor_without_a_ulysses_path_counts_context_parallelism_dense():
-    """Qwen-Image's GNA processor doesn't run under Ulysses (its text padding mask would need the
-    all-gather stock Ulysses does): stock, counted."""
+    """Qwen-Image has no Ulysses path (its text padding mask would need the all-gather stock
+    Ulysses does): stock, counted."""
     from diffusers.models.transformers import transformer_qwenimage
 
     transformer = tiny.tiny_qwen_image_transformer(seed=0)
@@ -156,6 +157,6 @@ def test_a_processor_without_a_ulysses_path_counts_context_parallelism_dense():
         transformer, inputs, transformer_qwenimage, ContextParallelConfig(ulysses_degree=2)
     )
     assert torch.equal(out, stock)
-    patched = [m for m in transformer.modules() if hasattr(getattr(m, "processor", None), "route")]
-    reason = "dense: context parallelism shards the sequence (this GNA processor has no Ulysses path)"
+    patched = [m for m in transformer.modules() if isinstance(getattr(m, "processor", None), RoutedProcessor)]
+    reason = "dense: context parallelism shards the sequence (this family has no Ulysses path)"
     assert totals == {reason: len(patched)}

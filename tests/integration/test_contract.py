@@ -32,7 +32,7 @@ import na_accel
 from na_accel.families import adapter_for, family_geometry
 from na_accel.kernels import BACKENDS, BackendTarget
 from na_accel.kernels.reference import REFERENCE
-from na_accel.tiny import TINY_PIPELINES
+from na_accel.tiny import TINY_PIPELINES, unavailable_reason
 from na_accel.tools.zoo import MODELS
 
 TOLERANCE = 1e-5  # float32, relative to the output's scale
@@ -175,19 +175,25 @@ def _difference(a, b):
     return (a - b).abs().max().item() / max(1.0, b.abs().max().item())
 
 
+# preset -> why the installed diffusers can't build it (tiny-flux2-klein on diffusers 0.36): its cases skip
+UNAVAILABLE = {preset: reason for preset in TINY_PIPELINES if (reason := unavailable_reason(preset)) is not None}
+
+
 def _case_params():
     params = []
     for preset, config in CASES:
+        marks = [pytest.mark.skip(reason=UNAVAILABLE[preset])] if preset in UNAVAILABLE else []
         for backend in _runnable_backends(MODELS[preset].family):
-            params.append(pytest.param(preset, config, backend, id=f"{preset}-{config}-{backend}"))
+            params.append(pytest.param(preset, config, backend, id=f"{preset}-{config}-{backend}", marks=marks))
     return params
 
 
 def _applies(preset, config):
-    return _pipeline(preset, config) is not None
+    return preset in UNAVAILABLE or _pipeline(preset, config) is not None
 
 
 PARAMS = [p for p in _case_params() if _applies(*p.values[:2])]
+RUNNABLE = [p for p in PARAMS if p.values[0] not in UNAVAILABLE]
 
 
 @pytest.mark.parametrize("preset, config, backend", PARAMS)
@@ -215,9 +221,9 @@ def test_sparse_window_matches_reference(preset, config, backend):
 def test_every_family_and_backend_is_in_the_contract():
     from na_accel.families import FAMILY_SPECS
 
-    families = {MODELS[preset].family for preset, _, _ in (p.values for p in PARAMS)}
+    families = {MODELS[preset].family for preset, _, _ in (p.values for p in RUNNABLE)}
     assert families == {spec.name for spec in FAMILY_SPECS}
-    backends = {backend for _, _, backend in (p.values for p in PARAMS)}
+    backends = {backend for _, _, backend in (p.values for p in RUNNABLE)}
     assert {"reference", "triton", "flex-fna"} <= backends  # what CI's machine runs
-    configs = {config for _, config, _ in (p.values for p in PARAMS)}
+    configs = {config for _, config, _ in (p.values for p in RUNNABLE)}
     assert configs == set(CONFIG_BY_NAME)

@@ -29,8 +29,7 @@ def route(flux_transformer):
 
 
 def call(**fields):
-    defaults = dict(seq_len=GRID[0] * GRID[1] + TEXT, batch=1, device=torch.device("cpu"), dtype=torch.float32,
-                    text_len=TEXT)
+    defaults = dict(seq_len=GRID[0] * GRID[1] + TEXT, batch=1, device=torch.device("cpu"), dtype=torch.float32)
     return AttentionCall(**{**defaults, **fields})
 
 
@@ -56,7 +55,7 @@ def test_the_first_failing_check_is_the_reason_counted(route):
     assert pending(route) == Counter({
         Outcome.dense("an attention_mask was passed that the GNA path can't honour"): 1,
         Outcome.dense(f"sequence of 5 tokens does not match grid {GRID} + {TEXT} text tokens"): 1,
-        Outcome.dense("context parallelism shards the sequence (this GNA processor has no Ulysses path)"): 1,
+        Outcome.dense("context parallelism shards the sequence (this family has no Ulysses path)"): 1,
     })
 
 
