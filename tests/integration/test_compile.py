@@ -46,7 +46,7 @@ def test_patched_transformer_compiles_without_graph_breaks(family):
     sparse_before = report.totals["sparse"]
 
     counters.clear()
-    compiled = torch.compile(transformer, backend="eager")
+    compiled = torch.compile(transformer, backend="eager", fullgraph=True)  # any graph break is an error
     with torch.no_grad():
         outputs = [compiled(**inputs).sample for _ in range(2)]
     assert not counters["graph_break"], dict(counters["graph_break"])
