@@ -42,11 +42,12 @@ line = "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in folders) +
 (pathlib.Path(purelib) / "zz_main_environment.pth").write_text(line)
 EOF
 
-say "installing diffusers==$FLOOR, huggingface-hub<2, transformers, ftfy into $VENV"
-# pip leaves the main environment's packages alone ("outside environment"); it reports the main
-# environment's packages that want a newer huggingface-hub than 0.36's: they are not used here.
-PYTHONUNBUFFERED=1 "$VENV/bin/python" -m pip install -q "diffusers==$FLOOR" "huggingface-hub<2" transformers ftfy
+say "installing na_accel (editable, no dependencies), diffusers==$FLOOR, huggingface-hub<2, transformers, ftfy into $VENV"
+# na_accel first: pip then checks the new packages against this checkout's requirements, not against
+# those the main environment's copy was installed with. The main environment's packages stay as they
+# are (pip installs into the virtualenv only).
 "$VENV/bin/python" -m pip install -q --no-deps -e .
+PYTHONUNBUFFERED=1 "$VENV/bin/python" -m pip install -q "diffusers==$FLOOR" "huggingface-hub<2" transformers ftfy
 
 # The virtualenv's diffusers is the one imported (not the main environment's), torch is the main
 # environment's (not downloaded again), and na_accel's own requirement admits this diffusers.
