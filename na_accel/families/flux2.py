@@ -22,11 +22,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from diffusers.models.transformers import transformer_flux2
 from diffusers.models.transformers.transformer_flux2 import (
     Flux2Attention,
     Flux2AttnProcessor,
-    Flux2KVAttnProcessor,
-    Flux2KVParallelSelfAttnProcessor,
     Flux2ParallelSelfAttention,
     Flux2ParallelSelfAttnProcessor,
     Flux2Transformer2DModel,
@@ -80,8 +79,10 @@ def adapter() -> ModelAdapter:
         exact_class=False,
         pipeline_names=("Flux2Pipeline", "Flux2KleinPipeline", "Flux2KleinKVPipeline", "Flux2KleinInpaintPipeline"),
         module_classes=(Flux2Attention, Flux2ParallelSelfAttention),
-        processors=(Flux2AttnProcessor, Flux2KVAttnProcessor, Flux2ParallelSelfAttnProcessor,
-                    Flux2KVParallelSelfAttnProcessor),
+        # the Klein-KV processors arrived in diffusers 0.38
+        processors=(Flux2AttnProcessor, Flux2ParallelSelfAttnProcessor) + tuple(
+            getattr(transformer_flux2, name) for name in ("Flux2KVAttnProcessor", "Flux2KVParallelSelfAttnProcessor")
+            if hasattr(transformer_flux2, name)),
         token_layout=Flux2Layout,
         ulysses=True,
     )

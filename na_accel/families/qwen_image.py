@@ -49,7 +49,7 @@ class QwenImageLayout:
         grids = image_grids(inputs.get("img_shapes"))
         if isinstance(grids, Refusal):
             return TokenLayout(None, text_len, True, grids)
-        if transformer.config.use_layer3d_rope:
+        if getattr(transformer.config, "use_layer3d_rope", False):  # diffusers >= 0.37
             return TokenLayout(None, text_len, True, "Qwen-Image-Layered (use_layer3d_rope): its img_shapes are "
                                "the layers of one picture, a layout GNA does not handle")
         tokens = sum(math.prod(g) for g in grids)
@@ -104,6 +104,8 @@ def text_valid_lens(mask: Any, batch: int, text_len: int,
     mask, all valid), or why the mask is not a right-padding mask GNA can honour."""
     if mask is None:
         return None
+    if isinstance(mask, torch.Tensor) and mask.ndim == 2 and mask.shape[0] == 1 < batch:
+        mask = mask.expand(batch, -1)  # one mask for every row (diffusers 0.36's negative prompt)
     if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != (batch, text_len):
         shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
         return Refusal(f"encoder_hidden_states_mask {shape} is not (batch, text tokens) = {(batch, text_len)}")

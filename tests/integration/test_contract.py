@@ -29,9 +29,10 @@ import pytest
 import torch
 
 import na_accel
-from na_accel.families import adapter_for, family_geometry
+from na_accel.families import adapter_for, family_geometry, family_spec
 from na_accel.kernels import BACKENDS, BackendTarget
 from na_accel.kernels.reference import REFERENCE
+from na_accel.runtime.seam import unroutable_reason
 from na_accel.tiny import TINY_PIPELINES, unavailable_reason
 from na_accel.tools.zoo import MODELS
 
@@ -175,8 +176,23 @@ def _difference(a, b):
     return (a - b).abs().max().item() / max(1.0, b.abs().max().item())
 
 
-# preset -> why the installed diffusers can't build it (tiny-flux2-klein on diffusers 0.36): its cases skip
-UNAVAILABLE = {preset: reason for preset in TINY_PIPELINES if (reason := unavailable_reason(preset)) is not None}
+def _unrouted_reason(preset: str) -> str | None:
+    """Why no stock processor of the preset's family can be routed on the installed diffusers (its
+    Cosmos processor called F.scaled_dot_product_attention itself before 0.37), else None: patch
+    then leaves every layer stock and ``describe`` names the reason (tests/runtime/test_seam.py)."""
+    import diffusers
+
+    processors = family_spec(MODELS[preset].family).adapter().processors
+    reasons = [reason for cls in processors if (reason := unroutable_reason(cls)) is not None]
+    if processors and len(reasons) == len(processors):
+        return f"diffusers {diffusers.__version__}: {reasons[0]}"
+    return None
+
+
+# preset -> why the installed diffusers can't build it (tiny-flux2-klein on diffusers 0.36) or GNA
+# can't route it (tiny-cosmos on 0.36): its cases skip, saying so
+UNAVAILABLE = {preset: reason for preset in TINY_PIPELINES
+               if (reason := unavailable_reason(preset) or _unrouted_reason(preset)) is not None}
 
 
 def _case_params():
