@@ -9,11 +9,13 @@ import of ``na_accel`` per process, and each registers the custom op ``na_accel:
 each is called through the API that version has:
 
   current     this checkout (``--current``, default: the folder above eval/):
-              ``na_accel.kernels.joint.gna_joint_attention`` with ``na_accel.windows.WindowSpec``;
+              ``na_accel.kernels.joint.gna_joint_attention`` with ``na_accel.windows.WindowSpec``,
+              the layout and window in one ``na_accel.kernels.call.GNACall``;
               text queries fused into the kernel's launch
   2026-11-23  the kernel BENCHMARKS.md measured on 2026-11-23, commit 41aea4a, exported by
               eval/gpu_prepare.sh (``--baseline``, default: .whl/ab-2026-11-23):
-              ``na_accel.attention.gna_joint_attention`` with ``na_accel.recipe.WindowSpec``;
+              ``na_accel.attention.gna_joint_attention`` with ``na_accel.recipe.WindowSpec``,
+              the layout and window as keyword arguments;
               visual queries in the kernel, text queries through torch's SDPA
 
 Both with ``backend="triton"``, autotuned as shipped. Every process makes the same inputs (a CUDA
@@ -73,13 +75,15 @@ class Variant:
     name: str
     api: str  # module:function of the joint attention
     window_spec: str  # module:class of the window (resolved on the grid)
+    call: str | None  # module:class of the call the function takes (None: text_len, text_first, window keywords)
     note: str
 
 
 VARIANTS = {
     "current": Variant("current", "na_accel.kernels.joint:gna_joint_attention", "na_accel.windows:WindowSpec",
+                       "na_accel.kernels.call:GNACall",
                        "this checkout; text queries fused into the kernel's launch"),
-    "2026-11-23": Variant("2026-11-23", "na_accel.attention:gna_joint_attention", "na_accel.recipe:WindowSpec",
+    "2026-11-23": Variant("2026-11-23", "na_accel.attention:gna_joint_attention", "na_accel.recipe:WindowSpec", None,
                           "commit 41aea4a as exported by eval/gpu_prepare.sh; text queries through torch SDPA"),
 }
 
@@ -176,6 +180,7 @@ def worker(args: argparse.Namespace) -> int:
         print("ab_bench.py: no CUDA device visible; on a CPU run --smoke", file=sys.stderr)
         return 2
     joint_attention, window_spec = _resolve(variant.api), _resolve(variant.window_spec)
+    gna_call = _resolve(variant.call) if variant.call else None
     import na_accel
 
     loaded = Path(na_accel.__file__).resolve().parent
@@ -217,8 +222,13 @@ def worker(args: argparse.Namespace) -> int:
             row["inputs_sha1"] = hashlib.sha1(b"".join(
                 t.flatten()[::9973].float().cpu().numpy().tobytes() for t in (q, k, v))).hexdigest()
 
+            if gna_call is not None:
+                layout, keywords = (gna_call(window, text, text_first),), {}
+            else:
+                layout, keywords = (), dict(text_len=text, text_first=text_first, window=window)
+
             def call():
-                return joint_attention(q, k, v, text_len=text, text_first=text_first, window=window, backend="triton")
+                return joint_attention(q, k, v, *layout, backend="triton", **keywords)
 
             begin = time.perf_counter()
             out = call()

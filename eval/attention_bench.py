@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import shlex
 import statistics
@@ -47,7 +46,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from na_accel.kernels.joint import gna_joint_attention, sdpa_attention
-from na_accel.kernels import BackendTarget, backend_reasons, dtype_name, resolve_backend
+from na_accel.kernels import BackendTarget, GNACall, backend_reasons, dtype_name, resolve_backend
 from na_accel.errors import ArgumentError, NaAccelError
 from na_accel.families.registry import family_spec, supported_families
 from na_accel.tools.bench import versions
@@ -201,7 +200,8 @@ def _timer(device: torch.device, warmup: int, repeats: int):
 def run_case(case: Case, *, device, dtype, backends, dense_backends=tuple(SDPA_BACKENDS), batch=1, warmup=3,
              repeats=10) -> dict:
     resolved, text_len, heads, head_dim = case.window, case.text_len, case.heads, case.head_dim
-    n_visual = math.prod(case.grid)
+    call = GNACall(resolved, text_len, case.text_first)
+    n_visual = call.n_visual
     # Random inputs made on the device (a CPU generator would take seconds at video sizes).
     generator = torch.Generator(device=device).manual_seed(0)
     q, k, v = (torch.randn(batch, n_visual + text_len, heads, head_dim, generator=generator, device=device,
@@ -217,8 +217,7 @@ def run_case(case: Case, *, device, dtype, backends, dense_backends=tuple(SDPA_B
     gna, gna_peak = {}, {}
     for backend in backends:
         def run_gna(backend=backend):
-            return gna_joint_attention(q, k, v, text_len=text_len, text_first=case.text_first, window=resolved,
-                                       backend=backend, dense_attention=sdpa_attention)
+            return gna_joint_attention(q, k, v, call, backend=backend, dense_attention=sdpa_attention)
 
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)

@@ -243,19 +243,25 @@ def row_groups(case: Case, device) -> dict:
             "text": torch.arange(text_start, text_start + case.text, device=device)}
 
 
+def gna_call(case: Case, window):
+    """The case's joint sequence and window, as the backends take them."""
+    from na_accel.kernels import GNACall
+
+    return GNACall(window, case.text, case.text_first, case.valid)
+
+
 def triton_call(q, k, v, case: Case, window):
     from na_accel.kernels.joint import gna_joint_attention
 
-    return gna_joint_attention(q, k, v, backend="triton", text_len=case.text, text_first=case.text_first,
-                               window=window, text_valid_lens=case.valid)
+    return gna_joint_attention(q, k, v, gna_call(case, window), backend="triton")
 
 
 def against_reference(q, k, v, case: Case, window, device) -> tuple[object, dict]:
     from na_accel.kernels.joint import gna_joint_attention
 
     out = triton_call(q, k, v, case, window)
-    ref = gna_joint_attention(*(t.float().contiguous() for t in (q, k, v)), backend="reference", text_len=case.text,
-                              text_first=case.text_first, window=window, text_valid_lens=case.valid)
+    ref = gna_joint_attention(*(t.float().contiguous() for t in (q, k, v)), gna_call(case, window),
+                              backend="reference")
     info = errors(out, ref, case.dtype, row_groups(case, device))
     info["output_contiguous"] = out.is_contiguous()
     return out, info

@@ -23,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from na_accel.kernels.joint import gna_joint_attention
-from na_accel.kernels import BackendTarget, resolve_backend
+from na_accel.kernels import BackendTarget, GNACall, resolve_backend
 from na_accel.tools.bench import versions
 from na_accel.windows import WindowSpec
 
@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         generator = torch.Generator(device=device).manual_seed(len(results))
         shape = (batch, math.prod(grid) + text_len, args.heads, args.head_dim)
         q, k, v = (torch.randn(shape, generator=generator, device=device, dtype=dtype) for _ in range(3))
-        common = dict(text_len=text_len, text_first=True, window=window)
-        out = gna_joint_attention(q, k, v, backend=backend, **common).float()
-        ref = gna_joint_attention(q.float(), k.float(), v.float(), backend="reference", **common)
+        call = GNACall(window, text_len)
+        out = gna_joint_attention(q, k, v, call, backend=backend).float()
+        ref = gna_joint_attention(q.float(), k.float(), v.float(), call, backend="reference")
         error = (out - ref).abs().max().item()
         relative = error / ref.abs().max().item()
         ok = bool(torch.isfinite(out).all()) and relative <= TOLERANCE[dtype]

@@ -21,12 +21,12 @@ def dense(q, k, v, text_len, text_first, valid_lens):
     return out.transpose(1, 2)
 
 
-def expected_error(q, k, v, window, extra, text_len, text_first, valid_lens, rows, norms=False):
-    """The relative error of the visual ``rows`` (or, with ``norms``, its two squared norms)."""
-    sparse = reference_joint_attention(q.double(), k.double(), v.double(), text_len=text_len, text_first=text_first,
-                                       window=window, text_valid_lens=valid_lens, extra_windows=extra)
-    full = dense(q, k, v, text_len, text_first, valid_lens)
-    start = text_len if text_first else 0
+def expected_error(q, k, v, call, rows, norms=False):
+    """The relative error of the visual ``rows`` of ``call.window.grid`` under ``call`` (or, with
+    ``norms``, its two squared norms)."""
+    sparse = reference_joint_attention(q.double(), k.double(), v.double(), call)
+    full = dense(q, k, v, call.text_len, call.text_first, call.text_valid_lens)
+    start = call.visual_slice.start
     squared_error = (sparse - full)[:, start + rows].square().sum().item()
     squared_dense = full[:, start + rows].square().sum().item()
     return (squared_error, squared_dense) if norms else math.sqrt(squared_error / squared_dense)

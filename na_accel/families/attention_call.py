@@ -1,8 +1,9 @@
 """Between the attention seam and a layer's route: one value each way.
 
 The seam (``na_accel.runtime.seam``) describes the attention call a stock processor made as an
-``AttentionCall``; the route (``na_accel.runtime.routing``) answers with a ``SparseCall`` (run GNA
-with these windows and this backend) or None (run the stock call; the route has counted why).
+``AttentionCall``; the route (``na_accel.runtime.routing``) answers with a ``SparseCall`` (run this
+``GNACall``, its layout and windows, on this backend) or None (run the stock call; the route has
+counted why).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ if TYPE_CHECKING:
     import torch
 
     from ..kernels import Backend
+    from ..kernels.call import GNACall
     from ..kernels.ulysses import UlyssesShards
-    from ..windows import ResolvedWindow
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,8 @@ class AttentionCall:
 class SparseCall:
     """How to run one call with GNA: the route's answer to an ``AttentionCall``."""
 
-    window: ResolvedWindow
-    text_len: int
-    text_first: bool
+    call: GNACall  # the joint sequence's layout and windows, handed to the backend as is
     backend: Backend
-    text_valid_lens: tuple[int, ...] | None = None
-    extra_windows: tuple[ResolvedWindow, ...] = ()  # one per reference-image grid (TokenLayout.extra_grids)
     ulysses: UlyssesShards | None = None  # run under Ulysses context parallelism (kernels/ulysses.py)
 
 

@@ -6,6 +6,7 @@
 
 A new backend is a ``Backend`` subclass in its own module that implements ``unavailable_reason`` and
 ``visual_attention``, added by ``registry.register_backend`` (which also states its rank for ``auto``).
+Every backend takes one ``GNACall`` (``call``): the joint sequence's layout and windows.
 """
 
 from ..lazy import lazy_exports
@@ -14,7 +15,8 @@ AUTO = "auto"  # the backend name that picks one per device (registry.auto_order
 
 # Imported on first use: backends import torch.
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    ".base": ["Backend", "BackendTarget", "DenseAttention", "dtype_name", "joint_slices", "sdpa_attention"],
+    ".base": ["Backend", "BackendTarget", "DenseAttention", "dtype_name", "sdpa_attention"],
+    ".call": ["GNACall"],
     ".natten_fna": ["NATTEN_BACKENDS"],
     ".reference": ["REFERENCE"],
     ".registry": ["BACKEND_NAMES", "BACKENDS", "auto_order", "backend_reasons", "check_backend_name",

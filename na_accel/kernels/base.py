@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from ..windows import ResolvedWindow
+from .call import GNACall
 
 # (query, key, value, attention_mask or None) -> output, all [B, S, heads, head_dim]
 DenseAttention = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
@@ -63,13 +63,6 @@ def check_attention_inputs(query: torch.Tensor, key: torch.Tensor, value: torch.
             )
 
 
-def joint_slices(text_len: int, n_visual: int, text_first: bool) -> tuple[slice, slice]:
-    """(visual, text) token slices of a joint sequence."""
-    if text_first:
-        return slice(text_len, text_len + n_visual), slice(0, text_len)
-    return slice(0, n_visual), slice(n_visual, n_visual + text_len)
-
-
 class Backend(ABC):
     """One way to run GNA joint attention. Subclasses live one per module in ``na_accel.kernels`` and
     implement ``unavailable_reason`` and ``visual_attention``; ``registry.register_backend`` adds an
@@ -87,50 +80,25 @@ class Backend(ABC):
         """None when the backend can run on ``target``, else why it can't (one line)."""
 
     @abstractmethod
-    def visual_attention(
-        self,
-        query: torch.Tensor,
-        key: torch.Tensor,
-        value: torch.Tensor,
-        *,
-        text_len: int,
-        text_first: bool,
-        window: ResolvedWindow,
-        text_valid_lens: Sequence[int] | None,
-    ) -> torch.Tensor:
-        """GNA for the visual queries of one joint sequence (neighborhood + the valid text keys).
+    def visual_attention(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                         call: GNACall) -> torch.Tensor:
+        """GNA for the visual queries of one joint sequence of ONE grid (``call.extra_windows`` is
+        empty): their neighborhood plus the valid text keys.
 
         Returns a [B, S, heads, head_dim] tensor whose visual rows hold the result; its text rows
         are left for the caller to fill.
         """
 
-    def joint_attention(
-        self,
-        query: torch.Tensor,
-        key: torch.Tensor,
-        value: torch.Tensor,
-        *,
-        text_len: int,
-        text_first: bool,
-        window: ResolvedWindow,
-        dense_attention: DenseAttention,
-        text_valid_lens: Sequence[int] | None,
-        attention_mask: torch.Tensor | None,
-        extra_windows: Sequence[ResolvedWindow] = (),
-    ) -> torch.Tensor:
+    def joint_attention(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, call: GNACall, *,
+                        dense_attention: DenseAttention, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """GNA over the visual grid(s) plus dense text attention (see ``na_accel.kernels.joint``)."""
         from .multi_grid import multi_grid_visual_attention
 
-        if extra_windows:
-            out = multi_grid_visual_attention(
-                self.visual_attention, query, key, value, text_len=text_len, text_first=text_first,
-                windows=(window, *extra_windows), text_valid_lens=text_valid_lens,
-            )
+        if call.extra_windows:
+            out = multi_grid_visual_attention(self.visual_attention, query, key, value, call)
         else:
-            out = self.visual_attention(query, key, value, text_len=text_len, text_first=text_first, window=window,
-                                        text_valid_lens=text_valid_lens)
-        if text_len:
-            n_visual = query.shape[1] - text_len
-            _, text = joint_slices(text_len, n_visual, text_first)
+            out = self.visual_attention(query, key, value, call)
+        if call.text_len:
+            text = call.text_slice
             out[:, text] = dense_attention(query[:, text], key, value, attention_mask)
         return out

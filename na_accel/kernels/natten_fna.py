@@ -14,12 +14,11 @@ flex path with ``additional_keys`` crashed on an H100 (NOTES §7) and is never u
 from __future__ import annotations
 
 import contextlib
-import math
 import warnings
 
 import torch
 
-from .base import Backend, BackendTarget, joint_slices, sdpa_attention
+from .base import Backend, BackendTarget, sdpa_attention
 
 NATTEN_BACKENDS = ("blackwell-fna", "hopper-fna", "cutlass-fna", "flex-fna")
 _CHECKS = {
@@ -62,11 +61,11 @@ class NattenBackend(Backend):
             return str(exc).strip().splitlines()[0]
         return None if ok else "NATTEN's check declined without a reason"
 
-    def visual_attention(self, query, key, value, *, text_len, text_first, window, text_valid_lens):
-        visual, text = joint_slices(text_len, math.prod(window.grid), text_first)
+    def visual_attention(self, query, key, value, call):
+        visual, text = call.visual_slice, call.text_slice
         out = torch.empty_like(query)
         out[:, visual] = self._visual(query[:, visual], key[:, visual], value[:, visual], key[:, text],
-                                      value[:, text], window, text_valid_lens)
+                                      value[:, text], call.window, call.text_valid_lens)
         return out
 
     def _visual(self, query, key, value, text_key, text_value, window, text_valid_lens):

@@ -46,26 +46,20 @@ class TritonBackend(Backend):
                 return f"needs compute capability 7.5+, this GPU has {major}.{minor}"
         return None
 
-    def joint_attention(self, query, key, value, *, text_len, text_first, window, dense_attention, text_valid_lens,
-                        attention_mask, extra_windows=()):
+    def joint_attention(self, query, key, value, call, *, dense_attention, attention_mask=None):
         """Text rows in the kernel's launch (its first programs), not a second dense call over every
         key plus a copy. ``attention_mask`` is then the model's key mask for the padded text, which
-        ``text_valid_lens`` states (``na_accel.kernels.joint``); without those lengths, or with
+        ``call.text_valid_lens`` states (``na_accel.kernels.joint``); without those lengths, or with
         reference-image grids, the text rows run ``dense_attention`` as in every backend."""
-        if extra_windows or (attention_mask is not None and text_valid_lens is None):
-            return super().joint_attention(
-                query, key, value, text_len=text_len, text_first=text_first, window=window,
-                dense_attention=dense_attention, text_valid_lens=text_valid_lens, attention_mask=attention_mask,
-                extra_windows=extra_windows,
-            )
-        return self._run(query, key, value, text_len=text_len, text_first=text_first, window=window,
-                         text_valid_lens=text_valid_lens, fuse_text=True)
+        if call.extra_windows or (attention_mask is not None and call.text_valid_lens is None):
+            return super().joint_attention(query, key, value, call, dense_attention=dense_attention,
+                                           attention_mask=attention_mask)
+        return self._run(query, key, value, call, fuse_text=True)
 
-    def visual_attention(self, query, key, value, *, text_len, text_first, window, text_valid_lens):
-        return self._run(query, key, value, text_len=text_len, text_first=text_first, window=window,
-                         text_valid_lens=text_valid_lens, fuse_text=False)
+    def visual_attention(self, query, key, value, call):
+        return self._run(query, key, value, call, fuse_text=False)
 
-    def _run(self, query, key, value, *, text_len, text_first, window, text_valid_lens, fuse_text):
+    def _run(self, query, key, value, call, *, fuse_text):
         from .triton_op import triton_visual_attention
 
         if torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value)):
@@ -73,8 +67,9 @@ class TritonBackend(Backend):
                 "backend 'triton' is forward-only (inference): run the pipeline under torch.no_grad() "
                 "or torch.inference_mode(), or pick a NATTEN backend for training"
             )
+        window = call.window
         return triton_visual_attention(
             query, key, value, grid=window.grid, kernel_size=window.kernel_size, stride=window.stride,
-            dilation=window.dilation, is_causal=window.is_causal, text_len=text_len, text_first=text_first,
-            text_valid_lens=text_valid_lens, fuse_text=fuse_text,
+            dilation=window.dilation, is_causal=window.is_causal, text_len=call.text_len, text_first=call.text_first,
+            text_valid_lens=call.text_valid_lens, fuse_text=fuse_text,
         )

@@ -21,13 +21,13 @@ shards, padded all-to-all) runs stock too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
 from ..errors import Refusal
 from .base import Backend, DenseAttention
-from ..windows import ResolvedWindow
+from .call import GNACall
 
 
 @dataclass(frozen=True)
@@ -85,46 +85,42 @@ def heads_to_sequence(x: torch.Tensor, shards: UlyssesShards) -> torch.Tensor:
     return x.permute(1, 2, 0, 3, 4).reshape(b, s // shards.degree, shards.degree * h, d)
 
 
-def joint_order(text_len: int, n_visual: int, degree: int, text_first: bool, device: torch.device) -> torch.Tensor:
+def joint_order(call: GNACall, degree: int, device: torch.device) -> torch.Tensor:
     """Indices that put a rank-ordered sequence ``[text_0, vis_0, text_1, vis_1, ...]`` (or
-    ``[vis_r, text_r]`` chunks when text comes last) in the joint order the GNA backends take."""
-    text, visual = text_len // degree, n_visual // degree
+    ``[vis_r, text_r]`` chunks when text comes last) in the joint order of ``call``, which the GNA
+    backends take."""
+    text, visual = call.text_len // degree, call.n_visual // degree
     starts = torch.arange(degree, device=device)[:, None] * (text + visual)
-    text_idx = (starts + (0 if text_first else visual) + torch.arange(text, device=device)).flatten()
-    visual_idx = (starts + (text if text_first else 0) + torch.arange(visual, device=device)).flatten()
-    return torch.cat([text_idx, visual_idx] if text_first else [visual_idx, text_idx])
+    text_idx = (starts + (0 if call.text_first else visual) + torch.arange(text, device=device)).flatten()
+    visual_idx = (starts + (text if call.text_first else 0) + torch.arange(visual, device=device)).flatten()
+    return torch.cat([text_idx, visual_idx] if call.text_first else [visual_idx, text_idx])
 
 
 def ulysses_joint_attention(
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
+    call: GNACall,
     *,
     shards: UlyssesShards,
-    text_len: int,
-    text_first: bool,
-    window: ResolvedWindow,
     backend: Backend,
     dense_attention: DenseAttention,
-    text_valid_lens: Sequence[int] | None = None,
     attention_mask: torch.Tensor | None = None,
-    extra_windows: Sequence[ResolvedWindow] = (),
 ) -> torch.Tensor:
     """``backend.joint_attention`` for this rank's Ulysses shard: ``[B, S/P, H, D]`` in and out.
 
-    ``text_len`` is the whole sequence's; ``dense_attention`` runs the text rows on full-sequence,
-    head-sharded tensors (so it must not shard again: the processor passes no parallel config).
+    ``call`` is the whole sequence's (its text and grids, not the shard's): after the all-to-all
+    each rank holds the whole sequence for its heads. ``dense_attention`` runs the text rows on
+    full-sequence, head-sharded tensors (so it must not shard again: the processor passes no
+    parallel config).
     """
     if attention_mask is not None:
         # a mask over this rank's shard would be neither whole nor in the permuted order
         raise ValueError("GNA under Ulysses takes padded text as text_valid_lens, not as an attention_mask")
     q, k, v = (sequence_to_heads(x, shards) for x in (query, key, value))
-    order = joint_order(text_len, q.shape[1] - text_len, shards.degree, text_first, q.device)
+    order = joint_order(call, shards.degree, q.device)
     q, k, v = q[:, order], k[:, order], v[:, order]
-    out = backend.joint_attention(
-        q, k, v, text_len=text_len, text_first=text_first, window=window, dense_attention=dense_attention,
-        text_valid_lens=text_valid_lens, attention_mask=attention_mask, extra_windows=tuple(extra_windows),
-    )
+    out = backend.joint_attention(q, k, v, call, dense_attention=dense_attention, attention_mask=attention_mask)
     rank_order = torch.empty_like(order)
     rank_order[order] = torch.arange(order.numel(), device=order.device)
     return heads_to_sequence(out[:, rank_order], shards)

@@ -20,6 +20,7 @@ from typing import Callable
 from ..errors import Refusal
 from ..families import TokenLayout
 from ..families.attention_call import AttentionCall, SparseCall
+from ..kernels.call import GNACall
 from ..kernels.ulysses import UlyssesShards, ulysses_shards
 from ..plan import LayerPlan
 from ..recipe.model import Recipe
@@ -212,8 +213,9 @@ class LayerRoute:
             return self.dense(windows.gated_dense, warn=False)
         covered = windows.window.covers_grid and all(w.covers_grid for w in windows.extra)
         self._pending.ran.append(FULL_WINDOW if covered else SPARSE)
-        sparse = SparseCall(windows.window, layout.text_len, layout.text_first, backend, text_valid_lens,
-                            windows.extra, shards)
+        call = GNACall(windows.window, text_len=layout.text_len, text_first=layout.text_first,
+                       text_valid_lens=text_valid_lens, extra_windows=windows.extra)
+        sparse = SparseCall(call, backend, shards)
         observer = self.state.observer
         return sparse if observer is None else observer(self, sparse)
 

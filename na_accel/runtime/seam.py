@@ -228,17 +228,13 @@ def _routed_dispatch(stock_module: types.ModuleType) -> Callable:
             return stock(q, k, v, attn_mask=mask, backend=backend)
 
         if sparse.ulysses is not None:
-            return ulysses_joint_attention(query, key, value, shards=sparse.ulysses, **_joint_arguments(
-                sparse, dense_attention, text_rows_mask))
-        return gna_joint_attention(query, key, value, **_joint_arguments(sparse, dense_attention, text_rows_mask))
+            return ulysses_joint_attention(query, key, value, sparse.call, shards=sparse.ulysses,
+                                           backend=sparse.backend, dense_attention=dense_attention,
+                                           attention_mask=text_rows_mask)
+        return gna_joint_attention(query, key, value, sparse.call, backend=sparse.backend,
+                                   dense_attention=dense_attention, attention_mask=text_rows_mask)
 
     return dispatch_attention_fn
-
-
-def _joint_arguments(sparse: SparseCall, dense_attention: Callable, attention_mask: Any) -> dict:
-    return dict(text_len=sparse.text_len, text_first=sparse.text_first, window=sparse.window, backend=sparse.backend,
-                dense_attention=dense_attention, extra_windows=sparse.extra_windows,
-                text_valid_lens=sparse.text_valid_lens, attention_mask=attention_mask)
 
 
 def _sparse_call(layer: LayerSeam, query, key, value, args: tuple, kwargs: dict, processor_args: tuple,
@@ -278,7 +274,7 @@ def _sparse_call(layer: LayerSeam, query, key, value, args: tuple, kwargs: dict,
     sparse = route.route(call)
     if sparse is None or mask is None:
         return sparse, None
-    return sparse, _text_rows(mask, sparse, query.shape[1])
+    return sparse, _text_rows(mask, sparse)
 
 
 def _option_refusal(options: dict, head_dim: int) -> str | None:
@@ -327,12 +323,11 @@ def _is_key_mask(mask: Any, query: torch.Tensor) -> bool:
             and mask.shape[1] == 1 and mask.shape[2] in (1, tokens) and mask.shape[3] == tokens)
 
 
-def _text_rows(mask: torch.Tensor, sparse: SparseCall, tokens: int) -> torch.Tensor:
+def _text_rows(mask: torch.Tensor, sparse: SparseCall) -> torch.Tensor:
     """The stock mask's rows of the text queries (the dense text rows run with them)."""
     if mask.shape[2] == 1:
         return mask
-    text = slice(0, sparse.text_len) if sparse.text_first else slice(tokens - sparse.text_len, tokens)
-    return mask[:, :, text]
+    return mask[:, :, sparse.call.text_slice]
 
 
 __all__ = ["LayerSeam", "RoutedProcessor", "SEAM_ATTRIBUTE", "install", "routed_class", "stock_of",

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..kernels import AUTO, BackendTarget, dtype_name, resolve_backend
+from ..kernels import AUTO, BackendTarget, GNACall, dtype_name, resolve_backend
 from ..kernels.joint import gna_joint_attention, sdpa_attention
 from ..speed.fit import fit_dense, fit_sparse
 from ..speed.gate import device_name
@@ -81,6 +81,7 @@ def calibrate(*, device: torch.device, dtype: torch.dtype, backend: str = AUTO, 
     generator = torch.Generator(device="cpu").manual_seed(0)
     for problem in tqdm(problems, desc="na-accel calibrate", disable=not progress):
         window = problem.windows[0]
+        call = GNACall(window, text_len=problem.text_len)
         q, k, v = (torch.randn(1, problem.tokens, heads, head_dim, generator=generator).to(device, dtype)
                    for _ in range(3))
 
@@ -88,8 +89,7 @@ def calibrate(*, device: torch.device, dtype: torch.dtype, backend: str = AUTO, 
             return sdpa_attention(q, k, v)
 
         def sparse():
-            return gna_joint_attention(q, k, v, text_len=problem.text_len, text_first=True, window=window,
-                                       backend=chosen)
+            return gna_joint_attention(q, k, v, call, backend=chosen)
 
         with torch.no_grad():
             dense_s = _median_seconds(dense, device, warmup, repeats)

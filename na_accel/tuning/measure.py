@@ -21,6 +21,7 @@ from typing import Sequence
 
 import torch
 
+from ..kernels.call import GNACall
 from ..windows import ResolvedWindow
 from ..windows.masks import neighborhood_rows
 
@@ -49,27 +50,23 @@ def window_errors(
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
+    call: GNACall,
     *,
-    text_len: int,
-    text_first: bool,
-    grids: Sequence[tuple[int, ...]],
     candidates: Sequence[ResolvedWindow],
     rows: torch.Tensor,
-    text_valid_lens: Sequence[int] | None = None,
     max_elements: int = MAX_SCORE_ELEMENTS,
 ) -> CallErrors:
-    """Squared errors of ``candidates`` (windows on ``grids[0]``) for the query ``rows`` of that grid.
+    """Squared errors of ``candidates`` (windows on ``call.window.grid``, each in place of
+    ``call.window``) for the query ``rows`` of that grid.
 
-    ``query``/``key``/``value``: [batch, tokens, heads, head_dim], the joint sequence of
-    ``text_len`` text tokens (first when ``text_first``) and the tokens of ``grids``, in order.
-    ``text_valid_lens``: per batch row, how many leading text tokens are keys (None: all).
+    ``query``/``key``/``value``: [batch, tokens, heads, head_dim], the joint sequence ``call`` lays
+    out (its grids, text and valid text lengths; the candidates stand for its windows).
     """
     batch, tokens, heads, head_dim = query.shape
-    n_main = math.prod(grids[0])
-    visual_start = text_len if text_first else 0
-    text_start = 0 if text_first else tokens - text_len
+    grid, text, text_valid_lens = call.window.grid, call.text_slice, call.text_valid_lens
+    visual_start = call.visual_slice.start
     positions = torch.arange(tokens, device=query.device)
-    is_main = (positions >= visual_start) & (positions < visual_start + n_main)
+    is_main = (positions >= visual_start) & (positions < visual_start + math.prod(grid))
     chunk = max(1, max_elements // max(1, rows.shape[0] * tokens))
     scale = head_dim ** -0.5
     # summed on the device, read once per call (no sync per candidate)
@@ -78,7 +75,7 @@ def window_errors(
     for b in range(batch):
         valid = torch.ones(tokens, dtype=torch.bool, device=query.device)
         if text_valid_lens is not None:
-            valid &= ~((positions >= text_start + text_valid_lens[b]) & (positions < text_start + text_len))
+            valid &= ~((positions >= text.start + text_valid_lens[b]) & (positions < text.stop))
         q = query[b, visual_start + rows]  # [rows, heads, head_dim]
         for h in range(0, heads, chunk):  # float32 copies of one chunk of heads at a time
             k, v = key[b, :, h:h + chunk].float(), value[b, :, h:h + chunk].float()
@@ -87,7 +84,7 @@ def window_errors(
             squared_dense += dense.square().sum()
             for i, window in enumerate(candidates):  # each mask built when used: [rows, tokens] at a time
                 allowed = valid[None, :].expand(rows.shape[0], tokens).clone()
-                allowed[:, is_main] = neighborhood_rows(grids[0], window, rows) & valid[is_main][None, :]
+                allowed[:, is_main] = neighborhood_rows(grid, window, rows) & valid[is_main][None, :]
                 out = _attend(scores, allowed, v)
                 squared_errors[i] += (out - dense).square().sum()
     return CallErrors(tuple(squared_errors.tolist()), squared_dense.item(), int(rows.shape[0]))

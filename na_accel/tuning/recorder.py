@@ -22,6 +22,7 @@ import torch
 from ..errors import ArgumentError
 from ..families.attention_call import SparseCall
 from ..kernels.base import dtype_name
+from ..kernels.call import GNACall
 from ..windows import ResolvedWindow, WindowSpec, format_axes
 from .candidates import CallShape, Candidate, candidate_windows
 from .measure import sample_rows, window_errors
@@ -52,35 +53,32 @@ class Recorder:
         self.unmeasured: dict[str, int] = {}  # why calls were not measured -> calls
         self._lock = threading.Lock()
 
-    def measure(self, name: str, step: int, route: Any, backend: Any, query, key, value, *, text_len: int,
-                text_first: bool, window: ResolvedWindow, extra_windows, text_valid_lens) -> None:
-        grids = (window.grid, *(w.grid for w in extra_windows))
+    def measure(self, name: str, step: int, route: Any, backend: Any, query, key, value, call: GNACall) -> None:
         record = self.layers.get(name)
         if record is None:
-            record = self._new_record(name, route, backend, query, grids, text_len, window)
-        elif record.shape.grids != grids:  # text lengths may differ (CFG's negative prompt): the windows don't
-            self._skip(f"a call at grid {' + '.join(map(format_axes, grids))}, not the first call's "
+            record = self._new_record(name, route, backend, query, call)
+        elif record.shape.grids != call.grids:  # text lengths may differ (CFG's negative prompt): the windows don't
+            self._skip(f"a call at grid {' + '.join(map(format_axes, call.grids))}, not the first call's "
                        f"{' + '.join(map(format_axes, record.shape.grids))}")
             return
-        found = window_errors(query, key, value, text_len=text_len, text_first=text_first, grids=grids,
-                              candidates=[c.window for c in record.candidates], rows=record.rows,
-                              text_valid_lens=text_valid_lens)
+        found = window_errors(query, key, value, call, candidates=[c.window for c in record.candidates],
+                              rows=record.rows)
         with self._lock:
             errors, dense = record.sums.get(step, ([0.0] * len(record.candidates), 0.0))
             record.sums[step] = ([a + b for a, b in zip(errors, found.squared_errors)], dense + found.squared_dense)
             record.calls += 1
 
-    def _new_record(self, name, route, backend, query, grids, text_len, base: ResolvedWindow) -> LayerRecord:
+    def _new_record(self, name, route, backend, query, call: GNACall) -> LayerRecord:
         state = route.state
         device, dtype = query.device, query.dtype
         shape = CallShape(
-            grids=grids, text_len=text_len, heads=query.shape[2], head_dim=query.shape[3],
+            grids=call.grids, text_len=call.text_len, heads=query.shape[2], head_dim=query.shape[3],
             element_size=query.element_size(), backend=backend.name,
             snap=state.backend_choice.tiles_for(backend, device, dtype),
             profile=state.gate.profile_for(str(device), dtype_name(dtype))[1],
         )
-        candidates = tuple(candidate_windows(shape, base, max_candidates=self.max_candidates))
-        rows = sample_rows(math.prod(grids[0]), self.max_query_rows, self.seed, device=device)
+        candidates = tuple(candidate_windows(shape, call.window, max_candidates=self.max_candidates))
+        rows = sample_rows(math.prod(call.window.grid), self.max_query_rows, self.seed, device=device)
         record = LayerRecord(name, shape, candidates, rows)
         with self._lock:
             return self.layers.setdefault(name, record)
@@ -107,17 +105,14 @@ class MeasuringBackend:
         self.recorder, self.route, self.backend, self.step = recorder, route, backend, step
         self.name, self.tile_backend = backend.name, backend.tile_backend
 
-    def joint_attention(self, query, key, value, *, text_len, text_first, window, dense_attention,
-                        text_valid_lens=None, attention_mask=None, extra_windows=()) -> torch.Tensor:
+    def joint_attention(self, query, key, value, call: GNACall, *, dense_attention,
+                        attention_mask=None) -> torch.Tensor:
         # stock: the same backend with windows covering every grid (a full window reproduces stock
         # attention, the family's masks and text rows included)
-        output = self.backend.joint_attention(
-            query, key, value, text_len=text_len, text_first=text_first, window=_covering(window),
-            dense_attention=dense_attention, text_valid_lens=text_valid_lens, attention_mask=attention_mask,
-            extra_windows=tuple(_covering(w) for w in extra_windows))
-        self.recorder.measure(self.route.name, self.step, self.route, self.backend, query, key, value,
-                               text_len=text_len, text_first=text_first, window=window, extra_windows=extra_windows,
-                               text_valid_lens=text_valid_lens)
+        covering = replace(call, window=_covering(call.window), extra_windows=tuple(map(_covering, call.extra_windows)))
+        output = self.backend.joint_attention(query, key, value, covering, dense_attention=dense_attention,
+                                              attention_mask=attention_mask)
+        self.recorder.measure(self.route.name, self.step, self.route, self.backend, query, key, value, call)
         return output
 
 

@@ -37,8 +37,8 @@ def test_verify_backend_fails_when_the_backend_is_off(verify_backend, monkeypatc
     """An error of 1e-3 in the NATTEN path must be caught (exit status 1)."""
     attention = verify_backend.gna_joint_attention
 
-    def skewed(q, k, v, *, backend, **common):
-        out = attention(q, k, v, backend=backend, **common)
+    def skewed(q, k, v, call, *, backend, **options):
+        out = attention(q, k, v, call, backend=backend, **options)
         return out if backend == "reference" else out + 1e-3
 
     monkeypatch.setattr(verify_backend, "CASES", [verify_backend.CASES[0]])

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from na_accel.kernels import GNACall
 from na_accel.kernels.joint import gna_joint_attention, sdpa_attention
 from na_accel.windows import WindowSpec
 
@@ -28,9 +29,9 @@ def test_natten_matches_reference(grid, kernel, stride, dilation, causal, text_l
     assert not window.covers_grid  # the neighborhood kernel must really run
     seq = math.prod(grid) + text_len
     q, k, v = (torch.randn(batch, seq, 2, 16) for _ in range(3))
-    kwargs = dict(text_len=text_len, text_first=text_first, window=window)
-    natten_out = gna_joint_attention(q, k, v, backend="flex-fna", **kwargs)
-    reference_out = gna_joint_attention(q, k, v, backend="reference", **kwargs)
+    call = GNACall(window, text_len, text_first)
+    natten_out = gna_joint_attention(q, k, v, call, backend="flex-fna")
+    reference_out = gna_joint_attention(q, k, v, call, backend="reference")
     assert natten_out.shape == q.shape
     assert (natten_out - reference_out).abs().max().item() <= 1e-5
     # ...and the window matters: sparse output differs from dense attention
@@ -40,7 +41,7 @@ def test_natten_matches_reference(grid, kernel, stride, dilation, causal, text_l
 def test_single_visual_token_sees_itself_and_text():
     window = WindowSpec((2, 2), (1, 1), (1, 1), (False, False)).resolve((1, 1))
     q, k, v = (torch.randn(2, 4, 2, 16) for _ in range(3))
-    out = gna_joint_attention(q, k, v, text_len=3, text_first=True, window=window, backend="flex-fna")
+    out = gna_joint_attention(q, k, v, GNACall(window, text_len=3), backend="flex-fna")
     torch.testing.assert_close(out, sdpa_attention(q, k, v), atol=1e-6, rtol=1e-6)
 
 
@@ -48,5 +49,5 @@ def test_full_window_equals_dense_attention():
     window = WindowSpec((5, 7), (1, 1), (1, 1), (False, False)).resolve((5, 7))
     assert window.covers_grid
     q, k, v = (torch.randn(2, 35 + 6, 2, 16) for _ in range(3))
-    out = gna_joint_attention(q, k, v, text_len=6, text_first=True, window=window, backend="flex-fna")
+    out = gna_joint_attention(q, k, v, GNACall(window, text_len=6), backend="flex-fna")
     assert (out - sdpa_attention(q, k, v)).abs().max().item() <= 1e-5

@@ -9,10 +9,12 @@ different valid lengths in a batch of 2, two and three grids.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
+from na_accel.kernels import GNACall
 from na_accel.kernels.joint import gna_joint_attention
 from na_accel.windows import WindowSpec
 
@@ -41,45 +43,43 @@ def _case(case, seed):
         for row, n in enumerate(lens):
             keep[row, start + n:start + text_len] = False
         key_mask = keep[:, None, None, :]
-    kwargs = dict(text_len=text_len, text_first=text_first, window=windows[0], extra_windows=windows[1:],
-                  text_valid_lens=lens, attention_mask=key_mask)
-    return (q, k, v), kwargs
+    call = GNACall(windows[0], text_len, text_first, lens, tuple(windows[1:]))
+    return (q, k, v), call, key_mask
 
 
 @pytest.mark.parametrize("backend", ["flex-fna", "triton"])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_backends_match_the_reference_mask(case, backend):
-    (q, k, v), kwargs = _case(case, seed=len(case[0]) + case[4])
-    out = gna_joint_attention(q, k, v, backend=backend, **kwargs)
-    ref = gna_joint_attention(q, k, v, backend="reference", **kwargs)
+    (q, k, v), call, mask = _case(case, seed=len(case[0]) + case[4])
+    out = gna_joint_attention(q, k, v, call, backend=backend, attention_mask=mask)
+    ref = gna_joint_attention(q, k, v, call, backend="reference", attention_mask=mask)
     assert out.shape == q.shape
     assert (out - ref).abs().max().item() <= 1e-5
 
 
 def test_reference_grid_tokens_are_keys_of_the_generated_grid():
     """Changing only the reference grid's keys changes the generated grid's output (and the other way)."""
-    (q, k, v), kwargs = _case(CASES[0], seed=1)
-    text_len, n0 = kwargs["text_len"], math.prod(kwargs["window"].grid)
-    out = gna_joint_attention(q, k, v, backend="flex-fna", **kwargs)
+    (q, k, v), call, _ = _case(CASES[0], seed=1)
+    out = gna_joint_attention(q, k, v, call, backend="flex-fna")
     k2 = k.clone()
-    k2[:, text_len + n0:] += 1.0  # the reference grid's keys only
-    out2 = gna_joint_attention(q, k2, v, backend="flex-fna", **kwargs)
-    generated = slice(text_len, text_len + n0)
+    generated, reference = call.grid_slices
+    k2[:, reference] += 1.0  # the reference grid's keys only
+    out2 = gna_joint_attention(q, k2, v, call, backend="flex-fna")
     # every generated-grid query sees every reference token, however far
     assert ((out2[:, generated] - out[:, generated]).abs().amax(dim=(0, 2, 3)) > 1e-6).all()
 
 
 def test_without_reference_grids_it_is_single_grid_gna():
     """The extra grids are not dropped: with them the generated grid differs from GNA on its own."""
-    (q, k, v), kwargs = _case(CASES[0], seed=2)
-    text_len, n0 = kwargs["text_len"], math.prod(kwargs["window"].grid)
-    with_refs = gna_joint_attention(q, k, v, backend="reference", **kwargs)
+    (q, k, v), call, _ = _case(CASES[0], seed=2)
+    text_len, n0 = call.text_len, math.prod(call.window.grid)
+    with_refs = gna_joint_attention(q, k, v, call, backend="reference")
     alone = gna_joint_attention(q[:, :text_len + n0], k[:, :text_len + n0], v[:, :text_len + n0],
-                                backend="reference", text_len=text_len, text_first=True, window=kwargs["window"])
+                                replace(call, extra_windows=()), backend="reference")
     assert (with_refs[:, text_len:text_len + n0] - alone[:, text_len:]).abs().max().item() > 1e-3
 
 
 def test_sequence_of_the_wrong_length_is_refused():
-    (q, k, v), kwargs = _case(CASES[0], seed=3)
+    (q, k, v), call, _ = _case(CASES[0], seed=3)
     with pytest.raises(ValueError, match="sequence length"):
-        gna_joint_attention(q[:, 1:], k[:, 1:], v[:, 1:], backend="flex-fna", **kwargs)
+        gna_joint_attention(q[:, 1:], k[:, 1:], v[:, 1:], call, backend="flex-fna")

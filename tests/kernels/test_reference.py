@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from na_accel.windows import WindowSpec
+from na_accel.kernels import GNACall
 from na_accel.kernels.reference import reference_joint_attention
 from window_oracles import natten_rule_neighbors
 
@@ -52,7 +53,7 @@ def test_reference_attention_matches_per_query_loop(grid, spec, text_len, text_f
     seq = math.prod(grid) + text_len
     q, k, v = (torch.randn(2, seq, 2, 8, dtype=torch.float64) for _ in range(3))
     expected = loop_joint_attention(q, k, v, text_len, text_first, grid, window)
-    actual = reference_joint_attention(q, k, v, text_len=text_len, text_first=text_first, window=window)
+    actual = reference_joint_attention(q, k, v, GNACall(window, text_len, text_first))
     torch.testing.assert_close(actual, expected, atol=1e-6, rtol=1e-6)
 
 
@@ -60,4 +61,4 @@ def test_reference_rejects_wrong_sequence_length():
     window = WindowSpec((3, 3), (1, 1), (1, 1), (False, False)).resolve((4, 4))
     q = torch.randn(1, 17, 1, 8)
     with pytest.raises(ValueError, match="sequence length 17"):
-        reference_joint_attention(q, q, q, text_len=2, text_first=True, window=window)
+        reference_joint_attention(q, q, q, GNACall(window, text_len=2))

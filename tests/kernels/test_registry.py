@@ -115,7 +115,7 @@ class _Fake(Backend):
     def unavailable_reason(self, target):
         return None
 
-    def visual_attention(self, query, key, value, *, text_len, text_first, window, text_valid_lens):
+    def visual_attention(self, query, key, value, call):
         return query
 
 

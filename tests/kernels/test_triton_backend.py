@@ -16,7 +16,7 @@ import na_accel
 from na_accel import tiny
 from na_accel.tiny import tiny_flux_prompt
 from na_accel.kernels.joint import gna_joint_attention, sdpa_attention
-from na_accel.kernels import BackendTarget, backend_reasons
+from na_accel.kernels import BackendTarget, GNACall, backend_reasons
 from na_accel.kernels.triton_op import triton_visual_attention
 from na_accel.kernels.triton_tiles import choose_tiles, count_tiles
 from na_accel.windows import WindowSpec
@@ -43,20 +43,19 @@ def _inputs(grid, text_len, dtype, head_dim=16, seed=0):
     return [torch.randn(shape, generator=generator).to(DEVICE, dtype) for _ in range(3)]
 
 
-def _joint(q, k, v, window, text_len, text_first, lens, backend):
-    return gna_joint_attention(q, k, v, text_len=text_len, text_first=text_first, window=window,
-                               backend=backend, text_valid_lens=lens, attention_mask=_key_mask(q, text_len, text_first, lens))
+def _joint(q, k, v, window, text_len, text_first, lens, backend, **options):
+    call = GNACall(window, text_len, text_first, lens)
+    return gna_joint_attention(q, k, v, call, backend=backend, attention_mask=_key_mask(q, call), **options)
 
 
-def _key_mask(q, text_len, text_first, lens):
+def _key_mask(q, call):
     """The model's own key mask for the text rows (what HunyuanVideo hands its dense attention)."""
-    if lens is None:
+    if call.text_valid_lens is None:
         return None
-    seq = q.shape[1]
-    start = 0 if text_first else seq - text_len
-    keep = torch.ones(q.shape[0], seq, dtype=torch.bool, device=q.device)
-    for row, n in enumerate(lens):
-        keep[row, start + n:start + text_len] = False
+    text = call.text_slice
+    keep = torch.ones(q.shape[0], q.shape[1], dtype=torch.bool, device=q.device)
+    for row, n in enumerate(call.text_valid_lens):
+        keep[row, text.start + n:text.stop] = False
     return keep[:, None, None, :]
 
 
@@ -119,7 +118,7 @@ def test_block_sparse_window_needs_no_mask(masked):
     q, k, v = _inputs(grid, text_len, torch.float32, seed=5)
     out = triton_visual_attention(q, k, v, grid=grid, kernel_size=(8, 16), stride=(8, 16), dilation=(1, 1),
                                   is_causal=(False, False), text_len=text_len, text_first=True, tiles=tiles)
-    ref = gna_joint_attention(q, k, v, text_len=text_len, text_first=True, window=window, backend="reference")
+    ref = gna_joint_attention(q, k, v, GNACall(window, text_len), backend="reference")
     assert (out[:, text_len:] - ref[:, text_len:]).abs().max().item() <= 1e-5
 
 
@@ -220,9 +219,7 @@ def test_text_rows_run_in_the_kernels_launch(case):
     grid, kernel, stride, dilation, causal, text_len, text_first, lens = case
     window = WindowSpec(kernel, stride, dilation, causal).resolve(grid)
     q, k, v = _inputs(grid, text_len, torch.float32, seed=3)
-    fused = gna_joint_attention(q, k, v, text_len=text_len, text_first=text_first, window=window, backend="triton",
-                                text_valid_lens=lens, attention_mask=_key_mask(q, text_len, text_first, lens),
-                                dense_attention=_no_dense_call)
+    fused = _joint(q, k, v, window, text_len, text_first, lens, "triton", dense_attention=_no_dense_call)
     reference = _joint(q, k, v, window, text_len, text_first, lens, "reference")
     torch.testing.assert_close(fused, reference, rtol=1e-5, atol=1e-5)
 
@@ -237,6 +234,6 @@ def test_reference_grids_keep_the_dense_text_call():
         calls.append(query.shape[1])
         return sdpa_attention(query, key, value, mask)
 
-    gna_joint_attention(q, k, v, text_len=4, text_first=True, window=own, extra_windows=(ref,), backend="triton",
+    gna_joint_attention(q, k, v, GNACall(own, text_len=4, extra_windows=(ref,)), backend="triton",
                         dense_attention=dense)
     assert calls == [4]

@@ -8,13 +8,14 @@ import math
 import pytest
 import torch
 
+from na_accel.kernels import GNACall
 from na_accel.kernels.joint import gna_joint_attention
 from na_accel.windows import WindowSpec
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 GRID, TEXT = (24, 40), 77
-WINDOW = WindowSpec((12, 16), (4, 8), (1, 1), (False, False)).resolve(GRID)
+CALL = GNACall(WindowSpec((12, 16), (4, 8), (1, 1), (False, False)).resolve(GRID), TEXT)
 
 
 def _inputs(seed):
@@ -24,7 +25,7 @@ def _inputs(seed):
 
 
 def _gna(q, k, v):
-    return gna_joint_attention(q, k, v, text_len=TEXT, text_first=True, window=WINDOW, backend="triton")
+    return gna_joint_attention(q, k, v, CALL, backend="triton")
 
 
 def test_compiles_without_graph_break():

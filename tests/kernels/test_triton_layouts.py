@@ -16,6 +16,7 @@ import torch
 
 from na_accel.kernels import triton_op
 from na_accel.kernels.base import check_attention_inputs
+from na_accel.kernels import GNACall
 from na_accel.kernels.joint import gna_joint_attention
 from na_accel.kernels.triton_gna import GEOMETRY_ARGS
 from na_accel.windows import WindowSpec
@@ -51,11 +52,9 @@ LAYOUTS = {"fused-qkv": _fused_qkv, "fused-qkv-mlp": lambda d, g: _fused_qkv(d, 
 
 
 def _check(q, k, v, tolerance=1e-5):
-    lens = (TEXT, 2)
-    out = gna_joint_attention(q, k, v, text_len=TEXT, text_first=True, window=WINDOW, backend="triton",
-                              text_valid_lens=lens)
-    ref = gna_joint_attention(q.contiguous(), k.contiguous(), v.contiguous(), text_len=TEXT, text_first=True,
-                              window=WINDOW, backend="reference", text_valid_lens=lens)
+    call = GNACall(WINDOW, TEXT, text_valid_lens=(TEXT, 2))
+    out = gna_joint_attention(q, k, v, call, backend="triton")
+    ref = gna_joint_attention(q.contiguous(), k.contiguous(), v.contiguous(), call, backend="reference")
     visual = slice(TEXT, None)
     assert (out[:, visual] - ref[:, visual]).abs().max().item() <= tolerance
     return out

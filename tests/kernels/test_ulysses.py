@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from na_accel.kernels import GNACall
 from na_accel.kernels.ulysses import UlyssesShards, joint_order, ulysses_joint_attention
+from na_accel.windows import WindowSpec
 
 
 def _rank_ordered(text: list[str], visual: list[str], degree: int, text_first: bool) -> list[str]:
@@ -24,7 +26,8 @@ def test_joint_order_puts_rank_chunks_in_text_and_grid_order(text_first, degree,
     text = [f"t{i}" for i in range(text_len)]
     visual = [f"v{i}" for i in range(n_visual)]
     gathered = _rank_ordered(text, visual, degree, text_first)
-    order = joint_order(text_len, n_visual, degree, text_first, torch.device("cpu")).tolist()
+    call = GNACall(WindowSpec((1,), (1,), (1,), (False,)).resolve((n_visual,)), text_len, text_first)
+    order = joint_order(call, degree, torch.device("cpu")).tolist()
     assert sorted(order) == list(range(text_len + n_visual))  # a permutation
     assert [gathered[i] for i in order] == (text + visual if text_first else visual + text)
 
@@ -33,6 +36,7 @@ def test_an_attention_mask_is_refused_under_ulysses():
     x = torch.zeros(1, 4, 2, 8)
     with pytest.raises(ValueError, match="text_valid_lens, not as an attention_mask"):
         ulysses_joint_attention(
-            x, x, x, shards=UlyssesShards(group=None, degree=2), text_len=2, text_first=True, window=None,
-            backend=None, dense_attention=None, attention_mask=torch.ones(1, 1, 1, 8, dtype=torch.bool),
+            x, x, x, GNACall(WindowSpec((2,), (1,), (1,), (False,)).resolve((6,)), text_len=2),
+            shards=UlyssesShards(group=None, degree=2), backend=None, dense_attention=None,
+            attention_mask=torch.ones(1, 1, 1, 8, dtype=torch.bool),
         )

@@ -40,7 +40,8 @@ def pending(route) -> Counter:
 
 def test_a_call_that_fits_the_layout_runs_gna_with_the_layouts_text(route):
     sparse = route.route(call())
-    assert sparse is not None and sparse.window.grid == GRID and sparse.text_len == TEXT and sparse.text_first
+    assert sparse is not None and sparse.call.grids == (GRID,) and sparse.call.text_len == TEXT
+    assert sparse.call.text_first and sparse.call.text_valid_lens is None
     assert sparse.backend.name == "reference" and sparse.ulysses is None
     assert pending(route) == Counter({SPARSE: 1})
 

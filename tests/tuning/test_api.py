@@ -48,9 +48,9 @@ def captured(monkeypatch):
     calls = []
     measure = Recorder.measure
 
-    def spy(self, name, step, route, backend, query, key, value, **kwargs):
-        calls.append((name, step, query.detach().clone(), key.detach().clone(), value.detach().clone(), kwargs))
-        return measure(self, name, step, route, backend, query, key, value, **kwargs)
+    def spy(self, name, step, route, backend, query, key, value, call):
+        calls.append((name, step, query.detach().clone(), key.detach().clone(), value.detach().clone(), call))
+        return measure(self, name, step, route, backend, query, key, value, call)
 
     monkeypatch.setattr(Recorder, "measure", spy)
     return calls
@@ -70,13 +70,13 @@ def test_measured_errors_equal_reference_vs_dense_on_the_captured_inputs(name, c
             assert calls, (layer.name, step)
             for index, candidate in enumerate(layer.candidates):
                 squared_error = squared_dense = 0.0
-                for _, _, q, k, v, kw in calls:
-                    rows = torch.arange(math.prod(kw["window"].grid))
-                    extra = tuple(WindowSpec(*(getattr(candidate.window, a) for a in
-                                               ("kernel_size", "stride", "dilation", "is_causal"))).resolve(w.grid)
-                                  for w in kw["extra_windows"])
-                    error, dense = expected_error(q, k, v, candidate.window, extra, kw["text_len"], kw["text_first"],
-                                                  kw["text_valid_lens"], rows, norms=True)
+                for _, _, q, k, v, call in calls:
+                    rows = torch.arange(math.prod(call.window.grid))
+                    spec = WindowSpec(*(getattr(candidate.window, a) for a in
+                                        ("kernel_size", "stride", "dilation", "is_causal")))
+                    measured = replace(call, window=candidate.window,
+                                       extra_windows=tuple(spec.resolve(g) for g in call.grids[1:]))
+                    error, dense = expected_error(q, k, v, measured, rows, norms=True)
                     squared_error, squared_dense = squared_error + error, squared_dense + dense
                 want = math.sqrt(squared_error / squared_dense)
                 assert layer.errors[index, step] == pytest.approx(want, rel=1e-3, abs=1e-6), (layer.name, step)

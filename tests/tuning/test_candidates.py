@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from na_accel.kernels import GNACall
 from na_accel.kernels.snapping import snap_window
 from na_accel.recipe.scaling import SnapContext
 from na_accel.speed.problem import AttentionProblem, sparse_work
@@ -63,7 +64,7 @@ def positional_qkv(grid, sharpness, seed=0):
 def tune_synthetic(q, k, v, budget):
     call = shape(text_len=0)
     found = candidate_windows(call, None)
-    errors = window_errors(q, k, v, text_len=0, text_first=True, grids=(GRID,), candidates=[c.window for c in found],
+    errors = window_errors(q, k, v, GNACall(found[0].window), candidates=[c.window for c in found],
                            rows=sample_rows(math.prod(GRID), 256, 0))
     layer = LayerErrors("attn", tuple(found), step_errors({0: (errors.squared_errors, errors.squared_dense)},
                                                           len(found), 1))

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from na_accel.kernels import GNACall
 from na_accel.tuning.measure import sample_rows, window_errors
 from na_accel.windows import WindowSpec
 from tuning_oracle import expected_error
@@ -28,12 +29,15 @@ def test_errors_equal_reference_vs_dense(case, text_first):
     kernels = [(3,) * len(grid), tuple(n - 1 for n in grid), (1,) * len(grid)]
     windows = [WindowSpec(kr, (1,) * len(grid), (1,) * len(grid), (False,) * len(grid)).resolve(grid) for kr in kernels]
     rows = sample_rows(math.prod(grid), 9, seed=3)
-    found = window_errors(q, k, v, text_len=text_len, text_first=text_first, grids=(grid, *extra_grids),
-                          candidates=windows, rows=rows, text_valid_lens=valid, max_elements=200)  # several chunks
+
+    def call_with(window):  # the candidate on every grid
+        spec = WindowSpec(window.kernel_size, window.stride, window.dilation, window.is_causal)
+        return GNACall(window, text_len, text_first, valid, tuple(spec.resolve(g) for g in extra_grids))
+
+    found = window_errors(q, k, v, call_with(windows[0]), candidates=windows, rows=rows,
+                          max_elements=200)  # several chunks
     for window, squared in zip(windows, found.squared_errors):
-        extra = tuple(WindowSpec(window.kernel_size, window.stride, window.dilation, window.is_causal).resolve(g)
-                      for g in extra_grids)
-        want = expected_error(q, k, v, window, extra, text_len, text_first, valid, rows)
+        want = expected_error(q, k, v, call_with(window), rows)
         assert math.sqrt(squared / found.squared_dense) == pytest.approx(want, rel=1e-4, abs=1e-6)
     assert found.squared_errors[0] > 0  # a 3-token window on random q / k misses most of the mass
 
@@ -42,8 +46,7 @@ def test_a_window_covering_the_grid_has_no_error():
     grid = (4, 5)
     q, k, v = (torch.randn(1, 20 + 3, 2, 4) for _ in range(3))
     full = WindowSpec((4, 5), (1, 1), (1, 1), (False, False)).resolve(grid)
-    found = window_errors(q, k, v, text_len=3, text_first=True, grids=(grid,), candidates=[full],
-                          rows=sample_rows(20, None, 0))
+    found = window_errors(q, k, v, GNACall(full, text_len=3), candidates=[full], rows=sample_rows(20, None, 0))
     assert found.squared_errors[0] <= 1e-10 * found.squared_dense and found.rows == 20
 
 
