@@ -126,7 +126,7 @@ def _sequence_refusal(call: AttentionCall, layout: TokenLayout, degree: int) -> 
 
 def _text_valid_lens(call: AttentionCall, layout: TokenLayout) -> tuple[int, ...] | None | Refusal:
     """Per row this call got, its valid text length (None: all valid), or why the rows are unknown."""
-    if call.mask_text_lens is not None:
+    if call.mask_text_lens is not None:  # read from the mask the stock processor attends with
         return rows_text_lens(layout, tuple(call.mask_text_lens))
     lens = layout.text_valid_lens
     if lens is None or call.batch == len(lens):
@@ -269,24 +269,13 @@ class LayerRoute:
         return None
 
 
-def rows_text_lens(layout: TokenLayout, mask_lens: tuple[int, ...]) -> tuple[int, ...] | None | Refusal:
-    """The valid text lengths of the rows one call of a layer got, or why they are unknown.
+def rows_text_lens(layout: TokenLayout, mask_lens: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The valid text lengths of the rows one call of a layer got (None: every text token is valid).
 
-    ``mask_lens`` (one per row the layer got) are read from the padding mask the layer was handed;
-    they must agree with the layout's, read from the transformer's inputs. A hook inside the
-    transformer's forward may run fewer rows than its inputs had (FasterCache's denoiser hook runs
-    only the conditional half of a [uncond, cond] batch, after na_accel read the full batch): then
-    the mask's lengths are the rows' own, accepted when they are a run of the inputs' rows.
+    ``mask_lens`` (one per row the layer got) are read from the padding mask the stock processor
+    attends with, so they are what stock honours for these rows, and what GNA honours: a hook that
+    edits or drops the mask on its way to a layer, diffusers 0.36's Qwen-Image (its processor
+    ignores the mask: padded text stays a key), or a hook that runs fewer rows than the inputs had
+    (FasterCache's denoiser hook runs the conditional half of a [uncond, cond] batch) is followed.
     """
-    expected = layout.text_valid_lens or (layout.text_len,) * len(mask_lens)
-    if len(mask_lens) == len(expected):
-        if mask_lens == tuple(expected):
-            return layout.text_valid_lens
-        return Refusal(f"the attention mask's valid text lengths {list(mask_lens)} differ from the "
-                       f"transformer inputs' {list(expected)}")
-    n = len(mask_lens)
-    if any(tuple(expected[i:i + n]) == mask_lens for i in range(len(expected) - n + 1)):
-        return mask_lens
-    return Refusal(f"the layer got {n} batch rows but the transformer's inputs had {len(expected)} (a hook inside "
-                   f"the forward changed the batch), and its mask's valid text lengths {list(mask_lens)} are not "
-                   f"a run of the inputs' {list(expected)}")
+    return None if all(n == layout.text_len for n in mask_lens) else tuple(mask_lens)
