@@ -30,34 +30,19 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 import sys
 import threading
 import types
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
-from ..families.attention_call import AttentionCall, SparseCall
 from ..families.base import ModelAdapter
-from ..kernels.joint import gna_joint_attention
-from ..kernels.ulysses import ulysses_joint_attention
+from .seam_call import LayerSeam, run_sparse, sparse_call
 
 SEAM_ATTRIBUTE = "_na_accel_layer"  # the LayerSeam on a routed processor instance
 DISPATCH = "dispatch_attention_fn"
-# dispatch_attention_fn's parameters after (query, key, value), in order (diffusers 0.36-0.42)
-_DISPATCH_OPTIONS = ("attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa", "attention_kwargs")
-
-
-@dataclass
-class LayerSeam:
-    """One routed layer: its route, its family's declaration and the stock processor it replaced."""
-
-    route: Any  # runtime.routing.LayerRoute (or a tuning observer's view of it)
-    adapter: ModelAdapter
-    stock: Any  # the stock processor object, put back by ``uninstall``
-    mask_position: int | None = None  # index in the processor's positional args of the padding-mask argument
+SDPA = "scaled_dot_product_attention"
 
 
 class _CallingLayer(threading.local):
@@ -95,13 +80,17 @@ _ROUTED_LOCK = threading.Lock()
 
 
 def unroutable_reason(stock_class: type) -> str | None:
-    """None when ``stock_class.__call__`` calls ``dispatch_attention_fn`` (what the seam routes)."""
+    """None when ``stock_class.__call__`` calls ``dispatch_attention_fn`` or, through its module's
+    ``F`` (torch.nn.functional), ``F.scaled_dot_product_attention``: the calls the seam routes."""
     call = getattr(stock_class, "__call__", None)
     code = getattr(call, "__code__", None)
-    if code is None or DISPATCH not in code.co_names or not callable(call.__globals__.get(DISPATCH)):
-        return (f"processor {stock_class.__name__} does not call {DISPATCH} (the attention call GNA routes); "
-                "it keeps running as it is")
-    return None
+    names = code.co_names if code is not None else ()
+    if DISPATCH in names and callable(call.__globals__.get(DISPATCH)):
+        return None
+    if SDPA in names and call.__globals__.get("F") is torch.nn.functional:
+        return None
+    return (f"processor {stock_class.__name__} calls neither {DISPATCH} nor F.{SDPA} (the attention calls GNA "
+            "routes); it keeps running as it is")
 
 
 def routed_class(stock_class: type) -> type:
@@ -150,9 +139,46 @@ def _routed_module(stock_call: Callable) -> types.ModuleType:
         module = types.ModuleType(name)
         module.__dict__.update({k: v for k, v in stock_globals.items()
                                 if k not in ("__name__", "__spec__", "__loader__")})
-        module.__dict__[DISPATCH] = _routed_dispatch(sys.modules[stock_name])
+        if DISPATCH in stock_globals:
+            module.__dict__[DISPATCH] = _routed_dispatch(sys.modules[stock_name])
+        if stock_globals.get("F") is torch.nn.functional:
+            module.__dict__["F"] = _routed_functional()
         sys.modules[name] = module
     return module
+
+
+def _routed_functional() -> types.ModuleType:
+    """torch.nn.functional for the routed copies, its ``scaled_dot_product_attention`` routed (the
+    processors that attend with it directly, [B, heads, S, D]: Cosmos before diffusers 0.37)."""
+    name = "na_accel._routed.torch.nn.functional"
+    module = sys.modules.get(name)
+    if module is None:
+        module = types.ModuleType(name)
+        module.__dict__.update({k: v for k, v in vars(torch.nn.functional).items()
+                                if k not in ("__name__", "__spec__", "__loader__")})
+        module.__dict__[SDPA] = _routed_sdpa
+        sys.modules[name] = module
+    return module
+
+
+def _routed_sdpa(query, key, value, *args, **kwargs):
+    """``F.scaled_dot_product_attention`` for the routed copies: the same route as the dispatch, on
+    the [B, heads, S, D] layout; otherwise torch's own, with the very arguments it was given."""
+    stock = torch.nn.functional.scaled_dot_product_attention
+    calling = _CALLING.current
+    if calling is None or query.ndim != 4:
+        return stock(query, key, value, *args, **kwargs)
+    layer, processor_args, processor_kwargs = calling[:3]
+    calling[4] += 1
+    q, k, v = (x.transpose(1, 2) for x in (query, key, value))  # the seam's [B, S, heads, D]
+    sparse, text_rows_mask = sparse_call(layer, q, k, v, args, kwargs, processor_args, processor_kwargs)
+    if sparse is None:
+        return stock(query, key, value, *args, **kwargs)
+
+    def dense_attention(q, k, v, mask=None):  # the text rows: torch's SDPA, as the stock processor
+        return stock(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask).transpose(1, 2)
+
+    return run_sparse(sparse, q, k, v, dense_attention, text_rows_mask).transpose(1, 2)
 
 
 def _register_like_stock(routed: type, stock_class: type) -> None:
@@ -218,7 +244,7 @@ def _routed_dispatch(stock_module: types.ModuleType) -> Callable:
             return stock(query, key, value, *args, **kwargs)
         layer, processor_args, processor_kwargs = calling[:3]
         calling[4] += 1
-        sparse, text_rows_mask = _sparse_call(layer, query, key, value, args, kwargs, processor_args,
+        sparse, text_rows_mask = sparse_call(layer, query, key, value, args, kwargs, processor_args,
                                               processor_kwargs)
         if sparse is None:
             return stock(query, key, value, *args, **kwargs)
@@ -227,107 +253,9 @@ def _routed_dispatch(stock_module: types.ModuleType) -> Callable:
         def dense_attention(q, k, v, mask=None):  # the text rows: the stock dispatch, the user's backend
             return stock(q, k, v, attn_mask=mask, backend=backend)
 
-        if sparse.ulysses is not None:
-            return ulysses_joint_attention(query, key, value, sparse.call, shards=sparse.ulysses,
-                                           backend=sparse.backend, dense_attention=dense_attention,
-                                           attention_mask=text_rows_mask)
-        return gna_joint_attention(query, key, value, sparse.call, backend=sparse.backend,
-                                   dense_attention=dense_attention, attention_mask=text_rows_mask)
+        return run_sparse(sparse, query, key, value, dense_attention, text_rows_mask)
 
     return dispatch_attention_fn
-
-
-def _sparse_call(layer: LayerSeam, query, key, value, args: tuple, kwargs: dict, processor_args: tuple,
-                 processor_kwargs: dict) -> tuple[SparseCall | None, Any]:
-    """The route's answer for one dispatch call (None: run it stock, counted), and the stock mask's
-    text-query rows (the dense text rows' mask)."""
-    route = layer.route
-    options = dict(zip(_DISPATCH_OPTIONS, args), **kwargs)
-    if len(args) > len(_DISPATCH_OPTIONS) or set(options) - {*_DISPATCH_OPTIONS, "backend", "parallel_config"}:
-        return route.refuse(f"{DISPATCH} called with arguments the seam does not know: "
-                           f"{sorted(set(options) - set(_DISPATCH_OPTIONS))}"), None
-    if not (query.ndim == 4 and key.shape == query.shape and value.shape == query.shape):
-        return route.refuse("keys / values are not the queries' own tokens and heads (cross attention or grouped "
-                            "heads): GNA routes self attention only"), None
-    if reason := _option_refusal(options, query.shape[-1]):
-        return route.refuse(reason), None
-    mask = options.get("attn_mask")
-    context = route.state.contexts.current
-    foreign, mask_text_lens = False, None
-    if mask is not None:
-        padding = layer.adapter.padding_mask
-        source = _padding_mask_argument(layer, processor_args, processor_kwargs)
-        if padding is None or not isinstance(source, torch.Tensor) or context is None:
-            foreign = True
-        else:
-            mask_text_lens, foreign = _read_padding(layer.adapter, source, context.layout, query.shape[0])
-        if not foreign and not _is_key_mask(mask, query):
-            foreign = True
-    elif context is not None and layer.adapter.padding_mask is not None and context.layout.grid is not None:
-        mask_text_lens = (context.layout.text_len,) * query.shape[0]  # no mask: every text token is a key
-    call = AttentionCall(
-        seq_len=query.shape[1], batch=query.shape[0], device=query.device, dtype=query.dtype,
-        needs_grad=torch.is_grad_enabled() and (query.requires_grad or key.requires_grad or value.requires_grad),
-        foreign_mask=foreign, mask_text_lens=mask_text_lens, parallel_config=options.get("parallel_config"),
-        ulysses=layer.adapter.ulysses,
-    )
-    sparse = route.route(call)
-    if sparse is None or mask is None:
-        return sparse, None
-    return sparse, _text_rows(mask, sparse)
-
-
-def _option_refusal(options: dict, head_dim: int) -> str | None:
-    """Why the dispatch options rule GNA out (it computes softmax(q k^T / sqrt(d)) v, no dropout), or None."""
-    if options.get("dropout_p"):
-        return f"dropout_p={options['dropout_p']} (GNA has no attention dropout)"
-    if options.get("is_causal"):
-        return "is_causal=True (a causal mask over the joint sequence is not a GNA window)"
-    scale = options.get("scale")
-    if scale is not None and not math.isclose(float(scale), head_dim ** -0.5, rel_tol=1e-6):
-        return f"scale={scale} (GNA's kernels use 1/sqrt(head_dim) = {head_dim ** -0.5:.6g})"
-    if options.get("attention_kwargs"):
-        return f"attention_kwargs {sorted(options['attention_kwargs'])} (backend-specific options GNA can't honour)"
-    return None
-
-
-def _padding_mask_argument(layer: LayerSeam, args: tuple, kwargs: dict) -> Any:
-    argument = layer.adapter.padding_mask.argument if layer.adapter.padding_mask is not None else None
-    if argument in kwargs:
-        return kwargs[argument]
-    position = layer.mask_position
-    return args[position] if position is not None and position < len(args) else None
-
-
-def _read_padding(adapter: ModelAdapter, source: torch.Tensor, layout: Any, batch: int
-                  ) -> tuple[tuple[int, ...] | None, bool]:
-    """(valid text lengths, foreign) of the family's padding-mask argument.
-
-    Eagerly it is read (once per tensor: the forward hands every layer the same one) and checked
-    against the inputs'; under torch.compile that read (a device sync) would break the graph at
-    every layer, so a mask of the right shape is trusted unread there.
-    """
-    padding = adapter.padding_mask
-    if layout.grid is None or not padding.matches_shape(source, layout, batch):
-        return None, True
-    if torch.compiler.is_compiling():
-        return None, False
-    lens = adapter.mask_reader(source, layout, batch)
-    return lens, lens is None
-
-
-def _is_key_mask(mask: Any, query: torch.Tensor) -> bool:
-    """A (batch, 1, 1 or queries, keys) mask: what the stock processors derive from a padding mask."""
-    batch, tokens = query.shape[:2]
-    return (isinstance(mask, torch.Tensor) and mask.ndim == 4 and mask.shape[0] in (1, batch)
-            and mask.shape[1] == 1 and mask.shape[2] in (1, tokens) and mask.shape[3] == tokens)
-
-
-def _text_rows(mask: torch.Tensor, sparse: SparseCall) -> torch.Tensor:
-    """The stock mask's rows of the text queries (the dense text rows run with them)."""
-    if mask.shape[2] == 1:
-        return mask
-    return mask[:, :, sparse.call.text_slice]
 
 
 __all__ = ["LayerSeam", "RoutedProcessor", "SEAM_ATTRIBUTE", "install", "routed_class", "stock_of",

@@ -196,6 +196,7 @@ def test_a_processor_class_that_does_not_call_dispatch_is_refused_by_name():
             return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)
 
     assert unroutable_reason(FluxAttnProcessor) is None
-    assert unroutable_reason(Custom) == ("processor Custom does not call dispatch_attention_fn (the attention call "
-                                         "GNA routes); it keeps running as it is")
+    assert unroutable_reason(Custom) == ("processor Custom calls neither dispatch_attention_fn nor "
+                                         "F.scaled_dot_product_attention (the attention calls GNA routes); it keeps "
+                                         "running as it is")
     assert unroutable_reason(transformer_wan.WanAttnProcessor) is None
