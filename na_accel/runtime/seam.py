@@ -49,7 +49,7 @@ class _CallingLayer(threading.local):
     """Per thread: [LayerSeam, processor args, processor kwargs, outer, attention calls routed] of
     the routed processor call running."""
 
-    current: tuple | None = None
+    current: list | None = None
 
 
 _CALLING = _CallingLayer()
@@ -116,8 +116,8 @@ def _make_routed_class(stock_class: type) -> type:
         finally:
             _CALLING.current = calling[3]
         if not calling[4]:  # it attended through a helper of its module (FLUX.2 Klein-KV's cache modes)
-            calling[0].route.refuse(f"{type(self).__name__[3:]} computed its attention without {DISPATCH} "
-                                    "(a helper of its module): stock")
+            calling[0].route.refuse(f"{type(self).__name__[3:]} computed its attention without a routed call "
+                                    f"({DISPATCH} through a helper of its module): stock")
         return output
 
     __call__.__signature__ = inspect.signature(stock_call)
@@ -130,7 +130,8 @@ def _make_routed_class(stock_class: type) -> type:
 
 
 def _routed_module(stock_call: Callable) -> types.ModuleType:
-    """The copy of ``stock_call``'s module globals whose ``dispatch_attention_fn`` is routed."""
+    """The copy of ``stock_call``'s module globals whose ``dispatch_attention_fn`` and
+    ``F.scaled_dot_product_attention`` are routed."""
     stock_globals = stock_call.__globals__
     stock_name = stock_globals["__name__"]
     name = f"na_accel._routed.{stock_name}"
