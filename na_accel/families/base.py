@@ -82,7 +82,9 @@ class PaddingMask:
         return prefix_lengths(keys[:, text], also=keys[:, visual])
 
     def matches_shape(self, mask: torch.Tensor, layout: TokenLayout, batch: int) -> bool:
-        """Whether ``mask`` has this form's shape (what is checked, unread, under torch.compile)."""
+        """Whether ``mask`` has this form's shape and dtype (what is checked, unread, under torch.compile)."""
+        if self.bool_only and mask.dtype != torch.bool:
+            return False
         if self.form == "text":
             return tuple(mask.shape) == (batch, layout.text_len)
         return tuple(mask.shape) == (batch, 1, 1, layout.visual_len + layout.text_len)

@@ -28,11 +28,18 @@ class TensorReadCache:
 
     def __call__(self, tensor: torch.Tensor, *args: Any) -> Any:
         cache = self._cache
-        if cache is not None and cache[0]() is tensor and cache[1] == tensor._version and cache[2] == args:
+        version = _version(tensor)
+        if cache is not None and cache[0]() is tensor and cache[1] == version and cache[2] == args:
             return cache[3]
         result = self._read(tensor, *args)
-        self._cache = (weakref.ref(tensor), tensor._version, args, result)
+        self._cache = (weakref.ref(tensor), version, args, result)
         return result
+
+
+def _version(tensor: torch.Tensor) -> int | None:
+    """The tensor's version counter; None for an inference tensor (``torch.inference_mode``), which
+    keeps none: it is cached on its identity alone (pipelines don't edit their ids or masks in place)."""
+    return None if tensor.is_inference() else tensor._version
 
 
 __all__ = ["TensorReadCache"]

@@ -49,7 +49,7 @@ def ulysses_shards(parallel_config: Any) -> UlyssesShards | Refusal:
             f"{cp.ulysses_degree}) gives each rank a slice of the tokens; GNA would need a halo exchange "
             "of the neighbouring tokens' keys and values (not implemented)"
         )
-    if cp.ulysses_anything:
+    if getattr(cp, "ulysses_anything", False):  # diffusers < 0.42 has no such option
         return Refusal("context parallelism with ulysses_anything (uneven, padded shards) is not supported by GNA")
     if cp._ulysses_mesh is None:
         return Refusal("context parallelism is configured but its device mesh is not set up (ParallelConfig.setup)")

@@ -60,6 +60,8 @@ def sparse_call(layer: LayerSeam, query, key, value, args: tuple, kwargs: dict, 
                             "heads): GNA routes self attention only"), None
     if reason := _option_refusal(options, query.shape[-1]):
         return route.refuse(reason), None
+    if reason := _function_mode_refusal():
+        return route.refuse(reason), None
     mask = options.get("attn_mask")
     context = route.state.contexts.current
     foreign, mask_text_lens = False, None
@@ -84,6 +86,23 @@ def sparse_call(layer: LayerSeam, query, key, value, args: tuple, kwargs: dict, 
     if sparse is None or mask is None:
         return sparse, None
     return sparse, _text_rows(mask, sparse)
+
+
+def _function_mode_refusal() -> str | None:
+    """Why a torch function mode in force rules GNA out, or None. diffusers' skip-layer guidance
+    (``skip_attention_scores``: PAG, SLG) replaces F.scaled_dot_product_attention by its value input
+    through one; GNA's kernels never call that function, so the layer must run stock. torch's own
+    device context (``with torch.device(...)``) is harmless. Not checked under torch.compile."""
+    if torch.compiler.is_compiling() or not torch._C._is_torch_function_mode_enabled():
+        return None
+    from torch.overrides import _get_current_function_mode_stack
+    from torch.utils._device import DeviceContext
+
+    modes = [type(mode).__name__ for mode in _get_current_function_mode_stack() if not isinstance(mode, DeviceContext)]
+    if not modes:
+        return None
+    return (f"a torch function mode is in force ({', '.join(modes)}: e.g. diffusers' attention-score skipping), "
+            "which may replace the attention itself: stock")
 
 
 def _option_refusal(options: dict, head_dim: int) -> str | None:

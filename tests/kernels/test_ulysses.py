@@ -40,3 +40,13 @@ def test_an_attention_mask_is_refused_under_ulysses():
             shards=UlyssesShards(group=None, degree=2), backend=None, dense_attention=None,
             attention_mask=torch.ones(1, 1, 1, 8, dtype=torch.bool),
         )
+
+
+def test_a_context_parallel_config_without_ulysses_anything_is_read():
+    """diffusers before 0.42 has no ContextParallelConfig.ulysses_anything: plain Ulysses there."""
+    from types import SimpleNamespace
+
+    from na_accel.kernels.ulysses import ulysses_shards
+
+    cp = SimpleNamespace(ring_degree=1, ulysses_degree=2, _ulysses_mesh=SimpleNamespace(get_group=lambda: "group"))
+    assert ulysses_shards(SimpleNamespace(context_parallel_config=cp)) == UlyssesShards("group", 2)

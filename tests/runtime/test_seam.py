@@ -200,3 +200,41 @@ def test_a_processor_class_that_does_not_call_dispatch_is_refused_by_name():
                                          "F.scaled_dot_product_attention (the attention calls GNA routes); it keeps "
                                          "running as it is")
     assert unroutable_reason(transformer_wan.WanAttnProcessor) is None
+
+
+def test_inference_mode_runs_as_no_grad():
+    """Inference tensors keep no version counter: the once-per-tensor reads (img_ids, padding
+    masks) cache them on identity."""
+    transformer = tiny.tiny_hunyuan_video_transformer(seed=0)
+    inputs = tiny.hunyuan_video_transformer_inputs(transformer, (2, 3, 4), batch=2, text_len=7,
+                                                   valid_text_lens=[7, 3], seed=2)
+    na_accel.patch(transformer, {"model": "hunyuan_video", "default": {"kernel_size": [2, 2, 3]}}, backend="reference")
+    expected = _run(transformer, inputs)
+    with torch.inference_mode():
+        inference_inputs = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+        outputs = [transformer(**inference_inputs).sample for _ in range(2)]
+    assert all(torch.equal(out, expected) for out in outputs)
+    layers = len(na_accel.describe(transformer).transformers[0].layers)
+    assert na_accel.describe(transformer).transformers[0].totals == {"sparse": 3 * layers}
+
+
+def test_diffusers_attention_score_skipping_runs_stock_and_is_counted():
+    """Skip-layer guidance's skip_attention_scores (PAG, SLG) replaces F.scaled_dot_product_attention
+    through a torch function mode; GNA's kernels never call it, so the skipped layer runs stock."""
+    from diffusers.hooks import LayerSkipConfig, apply_layer_skip
+
+    inputs = tiny.qwen_image_transformer_inputs(tiny.tiny_qwen_image_transformer(seed=0), (4, 5), batch=1, text_len=4)
+    skip = LayerSkipConfig(indices=[0], fqn="transformer_blocks", skip_attention=False, skip_attention_scores=True)
+    stock_model = tiny.tiny_qwen_image_transformer(seed=0)
+    apply_layer_skip(stock_model, skip)
+    stock = _run(stock_model, inputs)
+
+    transformer = tiny.tiny_qwen_image_transformer(seed=0)
+    na_accel.patch(transformer, {"model": "qwen_image", "default": {"kernel_size": 4096}}, backend="flex-fna")
+    apply_layer_skip(transformer, skip)
+    with pytest.warns(UserWarning, match="torch function mode"):
+        patched = _run(transformer, inputs)
+    assert (patched - stock).abs().max().item() <= 1e-5
+    layers = {layer.name: layer for layer in na_accel.describe(transformer).transformers[0].layers}
+    (reason, count), = layers["transformer_blocks.0.attn"].dense_calls.items()
+    assert count == 1 and "AttentionScoreSkipFunctionMode" in reason
