@@ -71,6 +71,6 @@ if problems:
     sys.exit("==> " + "; ".join(problems))
 EOF
 
-say "the contract (tests/integration/test_contract.py) on the reference and flex-fna backends"
+say "the contract (tests/integration/test_contract.py) on the reference and flex-fna backends, and the seam's properties (tests/runtime/test_seam.py)"
 exec "$VENV/bin/python" -m pytest -q -n "${NA_ACCEL_TEST_WORKERS:-2}" -p no:cacheprovider \
-    tests/integration/test_contract.py -k "not triton" -rfEs "$@"
+    tests/integration/test_contract.py tests/runtime/test_seam.py -k "not triton" -rfEs "$@"

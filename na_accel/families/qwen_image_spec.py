@@ -8,6 +8,8 @@ grid comes from the forward kwarg ``img_shapes``; the text is right-padded and m
 
 from __future__ import annotations
 
+import inspect
+
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
@@ -66,8 +68,11 @@ def transformer_inputs(
         "img_shapes": [[(1, h, w) for h, w in grids]] * batch,
         "timestep": torch.full((batch,), 0.5, device=device, dtype=dtype),  # the pipeline passes t / 1000
     }
-    if config.use_additional_t_cond:
+    if getattr(config, "use_additional_t_cond", False):  # diffusers >= 0.37
         inputs["additional_t_cond"] = torch.zeros(batch, dtype=torch.long, device=device)
+    if "txt_seq_lens" in inspect.signature(type(transformer).forward).parameters:  # diffusers 0.36 needs it
+        mask = inputs["encoder_hidden_states_mask"]  # as its pipeline: the valid tokens per row
+        inputs["txt_seq_lens"] = mask.sum(dim=1).tolist() if mask is not None else [text_len] * batch
     return inputs
 
 
