@@ -9,7 +9,7 @@ counted why).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -46,12 +46,4 @@ class SparseCall:
     ulysses: UlyssesShards | None = None  # run under Ulysses context parallelism (kernels/ulysses.py)
 
 
-class Route(Protocol):
-    """What the seam asks (``na_accel.runtime.routing.LayerRoute``)."""
-
-    def route(self, call: AttentionCall) -> SparseCall | None: ...
-
-    def dense(self, reason: str, warn: bool = True) -> None: ...
-
-
-__all__ = ["AttentionCall", "Route", "SparseCall"]
+__all__ = ["AttentionCall", "SparseCall"]

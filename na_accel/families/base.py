@@ -68,26 +68,20 @@ class PaddingMask:
     def text_lens(self, mask: torch.Tensor, layout: TokenLayout, batch: int) -> tuple[int, ...] | None:
         """Per row, the valid text length ``mask`` encodes, or None if it is not this form's
         right-padding mask for ``layout`` (one device read)."""
-        if self.bool_only and mask.dtype != torch.bool:
+        if not self.matches(mask, layout, batch):
             return None
         if self.form == "text":
-            if tuple(mask.shape) != (batch, layout.text_len):
-                return None
             return prefix_lengths(mask.bool())
-        if tuple(mask.shape) != (batch, 1, 1, layout.visual_len + layout.text_len) or mask.dtype != torch.bool:
-            return None
         keys = mask[:, 0, 0]
         visual = slice(layout.text_len, None) if layout.text_first else slice(0, layout.visual_len)
         text = slice(0, layout.text_len) if layout.text_first else slice(layout.visual_len, None)
         return prefix_lengths(keys[:, text], also=keys[:, visual])
 
-    def matches_shape(self, mask: torch.Tensor, layout: TokenLayout, batch: int) -> bool:
-        """Whether ``mask`` has this form's shape and dtype (what is checked, unread, under torch.compile)."""
-        if self.bool_only and mask.dtype != torch.bool:
-            return False
+    def matches(self, mask: torch.Tensor, layout: TokenLayout, batch: int) -> bool:
+        """Whether ``mask`` has this form's shape and dtype (all that is checked, unread, under torch.compile)."""
         if self.form == "text":
-            return tuple(mask.shape) == (batch, layout.text_len)
-        return tuple(mask.shape) == (batch, 1, 1, layout.visual_len + layout.text_len)
+            return tuple(mask.shape) == (batch, layout.text_len) and (mask.dtype == torch.bool or not self.bool_only)
+        return tuple(mask.shape) == (batch, 1, 1, layout.visual_len + layout.text_len) and mask.dtype == torch.bool
 
 
 # (transformer, forward arguments by name) -> TokenLayout. A class whose instances may keep caches

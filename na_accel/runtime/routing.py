@@ -10,7 +10,6 @@ counted by the route itself (``LayerRoute.counts``).
 
 from __future__ import annotations
 
-import math
 import threading
 import warnings
 from collections import Counter
@@ -112,7 +111,7 @@ def _ulysses(call: AttentionCall) -> UlyssesShards | None | Refusal:
 
 
 def _sequence_refusal(call: AttentionCall, layout: TokenLayout, degree: int) -> Refusal | None:
-    n_visual = sum(math.prod(g) for g in (layout.grid, *layout.extra_grids))
+    n_visual = layout.visual_len
     if n_visual % degree or layout.text_len % degree:
         return Refusal(f"ulysses_degree={degree} does not divide the {n_visual} visual and {layout.text_len} "
                        "text tokens")

@@ -166,13 +166,8 @@ def _routed_sdpa(query, key, value, *args, **kwargs):
     """``F.scaled_dot_product_attention`` for the routed copies: the same route as the dispatch, on
     the [B, heads, S, D] layout; otherwise torch's own, with the very arguments it was given."""
     stock = torch.nn.functional.scaled_dot_product_attention
-    calling = _CALLING.current
-    if calling is None or query.ndim != 4:
-        return stock(query, key, value, *args, **kwargs)
-    layer, processor_args, processor_kwargs = calling[:3]
-    calling[4] += 1
-    q, k, v = (x.transpose(1, 2) for x in (query, key, value))  # the seam's [B, S, heads, D]
-    sparse, text_rows_mask = sparse_call(layer, q, k, v, args, kwargs, processor_args, processor_kwargs)
+    q, k, v = (x.transpose(1, 2) if x.ndim == 4 else x for x in (query, key, value))  # the seam's [B, S, heads, D]
+    sparse, text_rows_mask = _ask_route(q, k, v, args, kwargs)
     if sparse is None:
         return stock(query, key, value, *args, **kwargs)
 
@@ -235,18 +230,22 @@ def _mask_position(stock_class: type, adapter: ModelAdapter) -> int | None:
 # --------------------------------------------------------------------------------------------
 
 
+def _ask_route(query, key, value, args: tuple, kwargs: dict) -> tuple:
+    """(SparseCall or None, the stock mask's text rows) for an attention call the routed body made
+    ([B, S, heads, D]); (None, None) outside a routed processor call (not from a stock body)."""
+    calling = _CALLING.current
+    if calling is None:
+        return None, None
+    calling[4] += 1
+    return sparse_call(calling[0], query, key, value, args, kwargs, calling[1], calling[2])
+
+
 def _routed_dispatch(stock_module: types.ModuleType) -> Callable:
     """``dispatch_attention_fn`` for the routed copies of ``stock_module``'s processors."""
 
     def dispatch_attention_fn(query, key, value, *args, **kwargs):
         stock = stock_module.dispatch_attention_fn  # looked up per call: whatever the module has now
-        calling = _CALLING.current
-        if calling is None:  # not through a routed __call__ (cannot happen from the stock body)
-            return stock(query, key, value, *args, **kwargs)
-        layer, processor_args, processor_kwargs = calling[:3]
-        calling[4] += 1
-        sparse, text_rows_mask = sparse_call(layer, query, key, value, args, kwargs, processor_args,
-                                              processor_kwargs)
+        sparse, text_rows_mask = _ask_route(query, key, value, args, kwargs)
         if sparse is None:
             return stock(query, key, value, *args, **kwargs)
         backend = kwargs.get("backend")

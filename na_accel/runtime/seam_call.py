@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
@@ -19,6 +19,9 @@ from ..families.attention_call import AttentionCall, SparseCall
 from ..families.base import ModelAdapter
 from ..kernels.joint import gna_joint_attention
 from ..kernels.ulysses import ulysses_joint_attention
+
+if TYPE_CHECKING:
+    from .routing import LayerRoute
 
 # dispatch_attention_fn's parameters after (query, key, value), in order (diffusers 0.36-0.42);
 # F.scaled_dot_product_attention's are a prefix of them
@@ -29,7 +32,7 @@ DISPATCH_OPTIONS = ("attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa"
 class LayerSeam:
     """One routed layer: its route, its family's declaration and the stock processor it replaced."""
 
-    route: Any  # runtime.routing.LayerRoute (or a tuning observer's view of it)
+    route: LayerRoute
     adapter: ModelAdapter
     stock: Any  # the stock processor object, put back by ``uninstall``
     mask_position: int | None = None  # index in the processor's positional args of the padding-mask argument
@@ -136,7 +139,7 @@ def _read_padding(adapter: ModelAdapter, source: torch.Tensor, layout: Any, batc
     every layer, so a mask of the right shape is trusted unread there.
     """
     padding = adapter.padding_mask
-    if layout.grid is None or not padding.matches_shape(source, layout, batch):
+    if layout.grid is None or not padding.matches(source, layout, batch):
         return None, True
     if torch.compiler.is_compiling():
         return None, False
