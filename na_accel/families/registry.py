@@ -21,7 +21,15 @@ from .qwen_image_spec import QWEN_IMAGE
 from .wan_spec import WAN
 
 # In the order adapters are tried on a transformer (first match wins) and listed in messages.
-FAMILY_SPECS: tuple[FamilySpec, ...] = (FLUX, HUNYUAN_VIDEO, COSMOS, WAN, HUNYUAN_VIDEO15, FLUX2, QWEN_IMAGE)
+FAMILY_SPECS: tuple[FamilySpec, ...] = (
+    FLUX,
+    HUNYUAN_VIDEO,
+    COSMOS,
+    WAN,
+    HUNYUAN_VIDEO15,
+    FLUX2,
+    QWEN_IMAGE,
+)
 
 _SPEC_BY_NAME: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}
 
