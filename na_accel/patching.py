@@ -37,11 +37,11 @@ from .recipe.parse import load_recipe
 from .recipe.scaling import check_snap_tiles
 from .runtime import BackendChoice, LayerRoute, RouteState, StepPosition, step_reader
 from .runtime.backend_choice import execution_device
+from .pipeline_parts import pipeline_transformers, unwrap_compiled
 from .runtime.seam import RoutedProcessor, install, stock_of, unroutable_reason
 from .speed import SpeedGate
 
 STATE_ATTRIBUTE = "_na_accel_patch"
-PIPELINE_TRANSFORMERS = ("transformer", "transformer_2")
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,21 +275,12 @@ def patches_of(obj: Any) -> list[TransformerPatch]:
 
 
 def _find_transformers(obj: Any) -> tuple[Any, list[tuple[str, torch.nn.Module]]]:
-    """(pipeline or None, [(attribute, transformer)]) for a pipeline or a bare transformer."""
+    """(pipeline or None, [(attribute, transformer)]) for a classic or modular pipeline or a bare transformer."""
     if isinstance(obj, torch.nn.Module):
-        model = _unwrap_compiled(obj)
+        model = unwrap_compiled(obj)
         return None, [(type(model).__name__, model)]
-    components = getattr(obj, "components", None)
-    if isinstance(components, dict):
-        found: list[tuple[str, torch.nn.Module]] = []
-        for name in PIPELINE_TRANSFORMERS:
-            module = components.get(name)
-            if module is None:
-                continue
-            module = _unwrap_compiled(module)
-            # transformer_2 may be the very same module as transformer: patch (and unpatch) it once
-            if all(module is not seen for _, seen in found):
-                found.append((name, module))
+    if isinstance(getattr(obj, "components", None), dict):
+        found = pipeline_transformers(obj)
         if not found:
             raise UnsupportedModelError(
                 f"{type(obj).__name__} has no 'transformer' component; na_accel patches diffusion "
@@ -297,14 +288,9 @@ def _find_transformers(obj: Any) -> tuple[Any, list[tuple[str, torch.nn.Module]]
             )
         return obj, found
     raise UnsupportedModelError(
-        f"expected a diffusers pipeline or a transformer model, got {type(obj).__name__}; "
+        f"expected a diffusers pipeline (classic or modular) or a transformer model, got {type(obj).__name__}; "
         f"supported: {supported_models_text()}"
     )
-
-
-def _unwrap_compiled(module: Any) -> Any:
-    """torch.compile wraps a model in an OptimizedModule; patch the model it wraps."""
-    return getattr(module, "_orig_mod", module)
 
 
 def _plan_transformer(

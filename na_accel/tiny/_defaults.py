@@ -40,6 +40,37 @@ def tiny_pipeline_class(base: type) -> type:
     return type(base.__name__, (TinyCallDefaults, base), {"__module__": __name__, "__doc__": base.__doc__})
 
 
+class TinyModularCallDefaults:
+    """Mixin before a diffusers ModularPipeline class: ``tiny_call_defaults`` fill the keyword inputs a
+    call leaves out (a modular call takes ``state``, ``output`` and its blocks' inputs as keywords)."""
+
+    tiny_call_defaults: dict[str, Any] = {}
+
+    def __call__(self, state=None, output=None, **kwargs):
+        for key, value in self.tiny_call_defaults.items():
+            if key not in kwargs and f"{key}_embeds" not in kwargs:
+                kwargs[key] = value
+        return super().__call__(state, output, **kwargs)
+
+
+@functools.cache
+def tiny_modular_pipeline_class(base: type) -> type:
+    """``base`` (a diffusers ModularPipeline class) with TinyModularCallDefaults in front, same name."""
+    return type(base.__name__, (TinyModularCallDefaults, base), {"__module__": __name__, "__doc__": base.__doc__})
+
+
+def tiny_modular_pipeline(blocks, components: dict[str, Any], call_kwargs: dict[str, Any]):
+    """A modular pipeline of ``blocks`` (a ``ModularPipelineBlocks`` instance, e.g. ``FluxAutoBlocks()``)
+    holding ``components`` (its expected components, built offline), with the call helper's defaults:
+    ``pipe(prompt="a red fox")`` runs the preset's default generation and returns the blocks'
+    ``PipelineState`` (``pipe(prompt=..., output="images")``: the images), as any modular pipeline."""
+    stock = blocks.init_pipeline()
+    pipe = tiny_modular_pipeline_class(type(stock))(blocks=blocks)
+    pipe.update_components(**components)
+    pipe.set_progress_bar_config(disable=True)
+    return with_call_defaults(pipe, call_kwargs)
+
+
 def with_call_defaults(pipe, call_kwargs: dict[str, Any]):
     """``pipe`` (built from ``tiny_pipeline_class(...)``) with the call helper's defaults for plain calls."""
     pipe.tiny_call_defaults = {k: v for k, v in call_kwargs.items() if k not in _NOT_DEFAULTED}

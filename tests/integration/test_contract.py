@@ -32,6 +32,7 @@ import na_accel
 from na_accel.families import adapter_for, family_geometry, family_spec
 from na_accel.kernels import BACKENDS, BackendTarget
 from na_accel.kernels.reference import REFERENCE
+from na_accel.pipeline_parts import generated, pipeline_transformers
 from na_accel.runtime.seam import unroutable_reason
 from na_accel.tiny import TINY_PIPELINES, unavailable_reason
 from na_accel.tools.zoo import MODELS
@@ -39,18 +40,24 @@ from na_accel.tools.zoo import MODELS
 TOLERANCE = 1e-5  # float32, relative to the output's scale
 # Cosmos' EDM preconditioning scales the model's output by sigma (~80 at the first step) and its CFG
 # by 7: float32 reassociation (~1e-7 in attention, any two backends) shows as ~2e-5 in the latents.
-TOLERANCE_BY_FAMILY = {"cosmos": 5e-5}
+TOLERANCE_BY_FAMILY = {
+    "cosmos": 5e-5,
+}
 # Small grids keep the interpreter quick: 8 x 12 tokens (x the preset's frames), large enough for
 # the sparse windows' stride and dilation. One step, two where the scheduler ignores the model at
 # its last step (Cosmos' EDM).
 GRID_HW = (8, 12)
-STEPS = {"cosmos": 2}
+STEPS = {
+    "cosmos": 2,
+}
 PROMPTS = ["a red fox", "a red fox in the snow under a low winter sun"]  # padded text: two lengths
 SPARSE_WINDOW = {2: {"kernel_size": [3, 3], "stride": [2, 1], "dilation": [1, 2]},
                  3: {"kernel_size": [2, 3, 3], "stride": [1, 2, 1], "dilation": [1, 1, 2]}}
 FULL_WINDOW = {"kernel_size": 4096}  # clamped to every grid
 # Classifier-free guidance where a preset's defaults run without it (FLUX.1 is guidance-distilled).
-TRUE_CFG = {"flux": {"negative_prompt": ["blurry", "a dark and blurry picture"], "true_cfg_scale": 2.0}}
+TRUE_CFG = {
+    "flux": {"negative_prompt": ["blurry", "a dark and blurry picture"], "true_cfg_scale": 2.0},
+}
 
 
 def _picture(height, width, seed=0):
@@ -69,7 +76,7 @@ class Config:
 
 
 def _transformers(pipe):
-    return [m for a in ("transformer", "transformer_2") if (m := getattr(pipe, a, None)) is not None]
+    return [module for _, module in pipeline_transformers(pipe)]
 
 
 def _fuse(pipe):
@@ -135,8 +142,7 @@ def _generate(pipe, preset, config):
                   **CONFIG_BY_NAME[config].call(preset))
     with torch.no_grad():
         output = pipe(**kwargs)
-    result = output.frames if hasattr(output, "frames") else output.images
-    return torch.as_tensor(result).float()
+    return torch.as_tensor(generated(output)).float()
 
 
 @functools.lru_cache(maxsize=None)
