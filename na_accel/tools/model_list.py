@@ -159,6 +159,10 @@ MODELS: dict[str, ModelSpec] = {
                      "CFG), offline"),
         _tiny_preset("tiny-qwen-image", "qwen_image", "tiny random-weight QwenImagePipeline (tiny Qwen2.5-VL text "
                      "encoder), offline"),
+        _tiny_preset("tiny-flux-modular", "flux", "tiny random-weight FluxModularPipeline (diffusers' modular "
+                     "FluxAutoBlocks over tiny-flux's components), offline"),
+        _tiny_preset("tiny-wan2.2-modular", "wan", "tiny random-weight Wan22ModularPipeline (modular Wan22Blocks, two "
+                     "experts: transformer and transformer_2), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.
