@@ -65,6 +65,13 @@ def disable_progress_bars(pipe: Any) -> None:
         pending.extend((getattr(block, "sub_blocks", None) or {}).values())
 
 
+def latent_output(pipe: Any) -> dict[str, str]:
+    """Call kwargs that make ``pipe`` return its latents: ``output_type="latent"`` for a classic
+    pipeline; ``output="latents"`` (the state's latents) for a modular one, whose decoders need not
+    take "latent" (Wan's video decoder refuses it)."""
+    return {"output": "latents"} if is_modular(pipe) else {"output_type": "latent"}
+
+
 def generated(output: Any) -> Any:
     """What a pipeline call generated: ``.frames`` / ``.images`` of a classic pipeline's output, the
     ``videos`` / ``images`` / ... value of a modular pipeline's ``PipelineState`` (or of the dict or
@@ -83,4 +90,4 @@ def generated(output: Any) -> Any:
     return output
 
 
-__all__ = ["disable_progress_bars", "generated", "is_modular", "pipeline_transformers", "unwrap_compiled"]
+__all__ = ["disable_progress_bars", "generated", "latent_output", "is_modular", "pipeline_transformers", "unwrap_compiled"]

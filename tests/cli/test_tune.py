@@ -14,15 +14,13 @@ from PIL import Image
 import na_accel
 import na_accel.tools.zoo
 from na_accel.cli import main
-from na_accel.families.registry import family_spec
+from na_accel.families.registry import FAMILY_SPECS, family_spec
 from na_accel.patching import patches_of
 from na_accel.tiny import TINY_PIPELINES
 from na_accel.tools.zoo import MODELS
 
 # The shipped recipe of each family (the base a tune starts from).
-RECIPES = {"flux": "flux_gna", "flux2": "flux2_gna", "qwen_image": "qwen_image_gna",
-           "hunyuan_video": "hunyuan_video_gna", "hunyuan_video15": "hunyuan_video15_gna", "wan": "wan_gna",
-           "cosmos": "cosmos_gna"}
+RECIPES = {spec.name: spec.recipe for spec in FAMILY_SPECS}
 TINY = [name for name, spec in MODELS.items() if spec.config_file is None]
 # Small sizes: images 256x256 (token grid 16x16), videos 128x128 x 9 frames (3x8x8; one latent frame per
 # 4 frames for every tiny video VAE); a single-frame preset of a video family: 1x16x16.

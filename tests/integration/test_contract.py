@@ -32,7 +32,7 @@ import na_accel
 from na_accel.families import adapter_for, family_geometry, family_spec
 from na_accel.kernels import BACKENDS, BackendTarget
 from na_accel.kernels.reference import REFERENCE
-from na_accel.pipeline_parts import generated, is_modular, pipeline_transformers
+from na_accel.pipeline_parts import generated, latent_output, pipeline_transformers
 from na_accel.runtime.seam import unroutable_reason
 from na_accel.tiny import TINY_PIPELINES, unavailable_reason
 from na_accel.tools.zoo import MODELS
@@ -138,11 +138,8 @@ def _generate(pipe, preset, config):
     call = TINY_PIPELINES[preset][1]
     model = MODELS[preset]
     height, width = (n * model.geometry.pixels_per_token for n in GRID_HW)
-    kwargs = call(steps=STEPS.get(model.family, 1), seed=1, output_type="latent", height=height, width=width,
+    kwargs = call(steps=STEPS.get(model.family, 1), seed=1, height=height, width=width, **latent_output(pipe),
                   **CONFIG_BY_NAME[config].call(preset))
-    if is_modular(pipe):  # not every modular decoder takes output_type="latent": ask the state for them
-        del kwargs["output_type"]
-        kwargs["output"] = "latents"
     with torch.no_grad():
         output = pipe(**kwargs)
     return torch.as_tensor(generated(output)).float()

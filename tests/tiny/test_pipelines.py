@@ -11,6 +11,7 @@ import torch
 import na_accel
 from na_accel.errors import ArgumentError
 from na_accel.families.registry import family_geometry
+from na_accel.pipeline_parts import generated, latent_output, pipeline_transformers
 from na_accel.tiny import TINY_PIPELINES, tiny_pipeline, cosmos_transformer_inputs, hunyuan_video15_transformer_inputs, hunyuan_video_transformer_inputs, tiny_cosmos_transformer, tiny_hunyuan_video15_call, tiny_hunyuan_video15_transformer, tiny_hunyuan_video_call, tiny_hunyuan_video_transformer, tiny_wan_transformer, wan_transformer_inputs
 
 # preset -> (output attribute, token grid of the call helper's default sizes, transformer calls per step)
@@ -26,6 +27,8 @@ PRESETS = {
     "tiny-flux2": ("images", (16, 16), 1),
     "tiny-flux2-klein": ("images", (16, 16), 2),
     "tiny-qwen-image": ("images", (16, 16), 2),  # true CFG with the default negative prompt
+    "tiny-flux-modular": ("images", (16, 16), 1),
+    "tiny-wan2.2-modular": ("frames", (3, 3, 32), 2),
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -40,6 +43,8 @@ SHIPPED_RECIPES = {
     "tiny-flux2": "flux2_gna",
     "tiny-flux2-klein": "flux2_gna",
     "tiny-qwen-image": "qwen_image_gna",
+    "tiny-flux-modular": "flux_gna",
+    "tiny-wan2.2-modular": "wan_gna",
 }
 
 TRANSFORMERS = {
@@ -82,11 +87,9 @@ def transformer_calls(pipe, max_tokens=None):
             raise TooManyTokens(f"{name} called on {tokens} visual tokens (> {max_tokens})")
         calls.append((name, kwargs))
 
-    for name in ("transformer", "transformer_2"):
-        module = getattr(pipe, name, None)
-        if module is not None:
-            hook = lambda mod, args, kwargs, name=name: record(name, mod, kwargs)  # noqa: E731
-            handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
+    for name, module in pipeline_transformers(pipe):
+        hook = lambda mod, args, kwargs, name=name: record(name, mod, kwargs)  # noqa: E731
+        handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
     try:
         yield calls
     finally:
@@ -151,7 +154,7 @@ def test_tiny_pipeline_generates(pipes, name):
     pipe, (_, call) = pipes[name], TINY_PIPELINES[name]
     kwargs = call(steps=2)
     with transformer_calls(pipe) as calls:
-        out = getattr(pipe(**kwargs), attribute)
+        out = generated(pipe(**kwargs))  # a classic pipeline's .images / .frames, a modular one's state
     out = torch.as_tensor(np.asarray(out)) if isinstance(out, np.ndarray) else out
     assert torch.isfinite(out).all()
     height, width = kwargs["height"], kwargs["width"]
@@ -245,7 +248,7 @@ def test_a_plain_prompt_call_runs_the_tiny_defaults_and_follows_the_prompt(pipes
             out = pipe(prompt=prompt, num_inference_steps=2, generator=torch.Generator().manual_seed(0))
         assert len(calls) == 2 * calls_per_step
         defaults = TINY_PIPELINES[name][1]()
-        picture = np.asarray(getattr(out, attribute)[0])  # (H, W, 3), or (F, H, W, 3) for a video
+        picture = np.asarray(generated(out)[0])  # (H, W, 3), or (F, H, W, 3) for a video
         assert picture.shape[-3:-1] == (defaults["height"], defaults["width"])
         component, seen = calls[0]
         transformer = getattr(pipe, component)
@@ -266,7 +269,7 @@ def test_the_default_run_is_sparse_with_the_shipped_recipe(pipes, name):
     recipe = na_accel.load_recipe(SHIPPED_RECIPES[name])
     na_accel.patch(pipe, recipe)
     try:
-        pipe(**call(output_type="latent"))
+        pipe(**call(**latent_output(pipe)))
         report = na_accel.describe(pipe)
     finally:
         na_accel.unpatch(pipe)
