@@ -9,5 +9,17 @@ neither ``FAMILY_SPECS`` nor here is listed as "not yet". One entry per line, so
 from __future__ import annotations
 
 REFUSED: dict[str, str] = {
+    "AceStepTransformer1DModel": "music generation: a 1-D audio latent sequence, no image or video token grid",
+    "LongCatAudioDiTTransformer": "audio generation: a 1-D audio latent sequence, no image or video token grid",
+    "MiniMaxMusic3RVQDepthDecoder": "a music codec's depth decoder: no image or video token grid",
+    "MiniMaxMusic3Transformer1DModel": "music generation: a 1-D audio latent sequence, no image or video token grid",
+    "PriorTransformer": "unCLIP's prior over CLIP embeddings: a few embedding tokens, no image token grid",
+    "RFD4ProteinaTransformer": "protein structure generation: residues, no image or video token grid",
     "SanaTransformer2DModel": "linear attention (SanaLinearAttnProcessor2_0): no softmax attention matrix to window",
+    "SanaVideoTransformer3DModel": "linear attention (SanaLinearAttnProcessor3_0) in its self attention: no softmax attention matrix to window",
+    "SanaWMTransformer3DModel": "linear attention (gated delta-net over time, SanaWMBidirectionalGDNAttention): no softmax attention matrix to window",
+    "StableAudio3DiTModel": "audio generation: a 1-D audio latent sequence, no image or video token grid",
+    "StableAudioDiTModel": "audio generation: a 1-D audio latent sequence, no image or video token grid",
+    "T5FilmDecoder": "spectrogram (music) diffusion: no image or video token grid",
+    "TransformerTemporalModel": "a temporal layer inside UNet video models, not a pipeline's denoiser",
 }

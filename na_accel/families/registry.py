@@ -19,6 +19,7 @@ from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
 from .qwen_image_spec import QWEN_IMAGE
 from .wan_spec import WAN
+from .refused import REFUSED
 
 # In the order adapters are tried on a transformer (first match wins) and listed in messages.
 FAMILY_SPECS: tuple[FamilySpec, ...] = (
@@ -30,6 +31,9 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     FLUX2,
     QWEN_IMAGE,
 )
+
+MODELS_PAGE = "docs/models.md"
+EXTENDING_PAGE = "docs/extending.md#a-model-family"
 
 _SPEC_BY_NAME: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}
 
@@ -72,21 +76,25 @@ def all_adapters() -> list[Any]:
 
 
 def adapter_for(transformer: Any, where: str = "transformer") -> Any:
-    """The adapter of ``transformer``'s family, or an UnsupportedModelError listing the supported ones."""
+    """The adapter of ``transformer``'s family, or an UnsupportedModelError: why, where it is refused on
+    purpose (``refused.REFUSED``); else the supported ones and what a family for it needs."""
     for adapter in all_adapters():
         if adapter.handles(transformer):
             return adapter
+    name = type(transformer).__name__
+    if name in REFUSED:
+        raise UnsupportedModelError(f"{where}: {name} is not supported: {REFUSED[name]} ({MODELS_PAGE})")
     raise UnsupportedModelError(
-        f"{where}: {type(transformer).__name__} is not supported; supported transformers: "
-        f"{supported_models_text()}"
+        f"{where}: {name} is not supported; supported transformers: {supported_models_text()}. A family for "
+        f"another transformer is a declaration (its attention modules and stock processor classes, where its "
+        f"token grid and text sit in the sequence, any text padding mask): {EXTENDING_PAGE}; every diffusers "
+        f"transformer and its status: {MODELS_PAGE}"
     )
 
 
 def supported_models_text() -> str:
-    return "; ".join(
-        f"{a.transformer_class_name} (recipe model {a.family!r}, pipelines {', '.join(a.pipeline_names)})"
-        for a in all_adapters()
-    )
+    """``"FluxTransformer2DModel ('flux'), ..."``: each supported transformer class and its recipe model."""
+    return ", ".join(f"{a.transformer_class_name} ({a.family!r})" for a in all_adapters())
 
 
 __all__ = [
