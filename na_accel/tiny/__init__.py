@@ -36,7 +36,7 @@ from .cosmos import TINY_COSMOS_TEXT_DIM, tiny_cosmos2_text_to_image_call, tiny_
 from .flux2 import TINY_FLUX2_TEXT_DIM, tiny_flux2_call, tiny_flux2_klein_call, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
 from .flux_kontext import tiny_flux_kontext_call, tiny_flux_kontext_pipeline, tiny_reference_image
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
-from .modular import tiny_flux_modular_pipeline, tiny_wan22_modular_pipeline
+from .modular import tiny_flux_modular_pipeline, tiny_wan22_modular_call, tiny_wan22_modular_pipeline
 from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
@@ -72,7 +72,7 @@ TINY_PIPELINES = {
     "tiny-flux2-klein": (tiny_flux2_klein_pipeline, tiny_flux2_klein_call),
     "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
     "tiny-flux-modular": (tiny_flux_modular_pipeline, tiny_flux_call),
-    "tiny-wan2.2-modular": (tiny_wan22_modular_pipeline, tiny_wan22_call),
+    "tiny-wan2.2-modular": (tiny_wan22_modular_pipeline, tiny_wan22_modular_call),
 }
 
 
@@ -138,6 +138,7 @@ __all__ = [
     "tiny_qwen_image_transformer",
     "tiny_reference_image",
     "tiny_wan22_call",
+    "tiny_wan22_modular_call",
     "tiny_wan22_modular_pipeline",
     "tiny_wan_call",
     "tiny_wan_pipeline",

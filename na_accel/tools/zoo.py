@@ -119,7 +119,7 @@ def _from_pretrained(path: str, dtype: torch.dtype) -> Any:
         from diffusers.modular_pipelines import ModularPipeline
 
         pipe = ModularPipeline.from_pretrained(str(folder))
-        pipe.load_components(torch_dtype=dtype)
+        pipe.load_components(dtype=dtype)
         return pipe
     from diffusers import DiffusionPipeline
 
@@ -135,7 +135,7 @@ def _from_pretrained(path: str, dtype: torch.dtype) -> Any:
             pipe = ModularPipeline.from_pretrained(path)
         except (OSError, ValueError):
             raise exc from None
-        pipe.load_components(torch_dtype=dtype)
+        pipe.load_components(dtype=dtype)
         return pipe
 
 
