@@ -160,6 +160,17 @@ class FamilySpec:
         module, _, attribute = self.adapter_path.partition(":")
         return getattr(importlib.import_module(module), attribute)()
 
+    def unavailable_reason(self) -> str | None:
+        """Why the installed diffusers can't give this family (its transformer class came in a later
+        release: the declaration's import fails), else None."""
+        try:
+            self.adapter()
+        except ImportError as exc:
+            import diffusers
+
+            return f"{self.name}: diffusers {diffusers.__version__} lacks what its declaration imports ({exc})"
+        return None
+
 
 @functools.cache
 def _config_text(file: str) -> str:

@@ -71,8 +71,14 @@ def check_recipe_family(recipe_family: str, family: str, where: str, model: str)
 
 
 def all_adapters() -> list[Any]:
-    """A new adapter of every family (imports diffusers' model modules)."""
-    return [spec.adapter() for spec in FAMILY_SPECS]
+    """A new adapter of every family the installed diffusers has (imports diffusers' model modules);
+    a family whose transformer came in a later diffusers is left out (``FamilySpec.unavailable_reason``)."""
+    return [spec.adapter() for spec in available_family_specs()]
+
+
+def available_family_specs() -> list[FamilySpec]:
+    """The specs of ``FAMILY_SPECS`` whose declaration imports on the installed diffusers."""
+    return [spec for spec in FAMILY_SPECS if spec.unavailable_reason() is None]
 
 
 def adapter_for(transformer: Any, where: str = "transformer") -> Any:
@@ -98,6 +104,6 @@ def supported_models_text() -> str:
 
 
 __all__ = [
-    "FAMILY_SPECS", "adapter_for", "all_adapters", "check_recipe_family", "family_geometry", "family_spec",
+    "FAMILY_SPECS", "adapter_for", "all_adapters", "available_family_specs", "check_recipe_family", "family_geometry", "family_spec",
     "supported_families", "supported_models_text",
 ]

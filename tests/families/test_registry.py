@@ -161,3 +161,18 @@ def test_an_adapter_must_declare_what_patch_asks_of_it():
 
     with pytest.raises(TypeError, match="processors.*token_layout"):
         ModelAdapter(family="partial", transformer_class=torch.nn.Module, pipeline_names=())
+
+
+def test_a_family_whose_transformer_diffusers_lacks_is_left_out(monkeypatch):
+    """On an older diffusers (the floor run's 0.36) a newer family's declaration can't import its classes:
+    the family is unavailable, with the reason, and the others still patch."""
+    import dataclasses
+
+    import na_accel.families.registry as registry
+
+    missing = dataclasses.replace(registry.FAMILY_SPECS[0], name="future", adapter_path="diffusers.models.transformers.transformer_future:adapter")
+    monkeypatch.setattr(registry, "FAMILY_SPECS", (missing, *registry.FAMILY_SPECS))
+    reason = missing.unavailable_reason()
+    assert reason.startswith("future: diffusers ") and "transformer_future" in reason
+    assert missing not in registry.available_family_specs()
+    assert [a.family for a in registry.all_adapters()] == [s.name for s in registry.FAMILY_SPECS[1:]]
