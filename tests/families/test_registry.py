@@ -170,7 +170,9 @@ def test_a_family_whose_transformer_diffusers_lacks_is_left_out(monkeypatch):
 
     import na_accel.families.registry as registry
 
-    missing = dataclasses.replace(registry.FAMILY_SPECS[0], name="future", adapter_path="diffusers.models.transformers.transformer_future:adapter")
+    first = registry.FAMILY_SPECS[0]
+    missing = dataclasses.replace(first, name="future", geometry=dataclasses.replace(first.geometry, family="future"),
+                                  adapter_path="diffusers.models.transformers.transformer_future:adapter")
     monkeypatch.setattr(registry, "FAMILY_SPECS", (missing, *registry.FAMILY_SPECS))
     reason = missing.unavailable_reason()
     assert reason.startswith("future: diffusers ") and "transformer_future" in reason
