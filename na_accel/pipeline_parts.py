@@ -49,13 +49,20 @@ def pipeline_transformers(pipe: Any) -> list[tuple[str, torch.nn.Module]]:
     return found
 
 
+def running_blocks(pipe: Any) -> Any:
+    """The blocks a modular pipeline runs (None for a classic one): ``_blocks`` since diffusers 0.37,
+    whose ``blocks`` property returns a copy; ``blocks`` itself before."""
+    attributes = getattr(pipe, "__dict__", {})
+    return attributes.get("_blocks", attributes.get("blocks"))
+
+
 def disable_progress_bars(pipe: Any) -> None:
     """Silence a pipeline's own progress bars. A modular pipeline's ``set_progress_bar_config`` reaches
     only its top-level blocks, while the denoising loop sits deeper (auto blocks -> denoise -> loop):
     every nested block that has a progress bar gets the setting."""
     if hasattr(pipe, "set_progress_bar_config"):
         pipe.set_progress_bar_config(disable=True)
-    pending = [getattr(pipe, "_blocks", None)]  # the blocks it runs (its `blocks` property is a copy), as the stock method reads them
+    pending = [running_blocks(pipe)]
     while pending:
         block = pending.pop()
         if block is None:
@@ -90,4 +97,4 @@ def generated(output: Any) -> Any:
     return output
 
 
-__all__ = ["disable_progress_bars", "generated", "latent_output", "is_modular", "pipeline_transformers", "unwrap_compiled"]
+__all__ = ["disable_progress_bars", "generated", "latent_output", "running_blocks", "is_modular", "pipeline_transformers", "unwrap_compiled"]

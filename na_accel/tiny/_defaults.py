@@ -15,7 +15,7 @@ import functools
 import inspect
 from typing import Any
 
-from ..pipeline_parts import disable_progress_bars
+from ..pipeline_parts import disable_progress_bars, running_blocks
 
 # What a plain call leaves to the pipeline itself: the prompt, the random generator, the output type.
 _NOT_DEFAULTED = ("prompt", "generator", "output_type")
@@ -49,7 +49,7 @@ class TinyModularCallDefaults:
     tiny_call_defaults: dict[str, Any] = {}
 
     def __call__(self, state=None, output=None, **kwargs):
-        takes = set(self._blocks.input_names)  # (the blocks it runs; `blocks` is a copy) a default the blocks don't take (guidance_scale: a guider's) is left out
+        takes = set(running_blocks(self).input_names)  # a default the blocks don't take (guidance_scale: a guider's) is left out
         for key, value in self.tiny_call_defaults.items():
             if key in takes and key not in kwargs and f"{key}_embeds" not in kwargs:
                 kwargs[key] = value
