@@ -159,6 +159,9 @@ MODELS: dict[str, ModelSpec] = {
                      "CFG), offline"),
         _tiny_preset("tiny-qwen-image", "qwen_image", "tiny random-weight QwenImagePipeline (tiny Qwen2.5-VL text "
                      "encoder), offline"),
+        # The tiny MiniMax-H3 VAE keeps one latent frame per 120-frame chunk (the released one: 5 per 17).
+        _tiny_preset("tiny-minimax-h3", "minimax_h3", "tiny random-weight MiniMaxH3ModularPipeline (modular, t2va: "
+                     "video + audio latents, tiny Qwen3-VL text encoder), offline", frames_per_token=60),
     )
 }
 # ... and one random-weights model per family, from the family registry.
