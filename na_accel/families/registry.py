@@ -17,6 +17,7 @@ from .flux2_spec import FLUX2
 from .flux_spec import FLUX
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
+from .minimax_h3_spec import MINIMAX_H3
 from .qwen_image_spec import QWEN_IMAGE
 from .wan_spec import WAN
 from .refused import REFUSED
@@ -30,6 +31,7 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     HUNYUAN_VIDEO15,
     FLUX2,
     QWEN_IMAGE,
+    MINIMAX_H3,
 )
 
 MODELS_PAGE = "docs/models.md"

@@ -27,6 +27,7 @@ from ..families.cosmos_spec import transformer_inputs as cosmos_transformer_inpu
 from ..families.hunyuan_video15_spec import transformer_inputs as hunyuan_video15_transformer_inputs
 from ..families.flux2_spec import transformer_inputs as flux2_transformer_inputs
 from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
+from ..families.minimax_h3_spec import transformer_inputs as minimax_h3_transformer_inputs
 from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
 from ._call import TinyCall
@@ -38,6 +39,7 @@ from .flux_kontext import tiny_flux_kontext_call, tiny_flux_kontext_pipeline, ti
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
 from .modular import tiny_flux_modular_pipeline, tiny_wan22_modular_call, tiny_wan22_modular_pipeline
 from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
+from .minimax_h3 import TINY_MINIMAX_H3_TEXT_DIM, tiny_minimax_h3_call, tiny_minimax_h3_pipeline, tiny_minimax_h3_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
@@ -56,6 +58,7 @@ TINY_TRANSFORMERS = {
     "hunyuan_video15": tiny_hunyuan_video15_transformer,
     "flux2": tiny_flux2_transformer,
     "qwen_image": tiny_qwen_image_transformer,
+    "minimax_h3": tiny_minimax_h3_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -73,6 +76,7 @@ TINY_PIPELINES = {
     "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
     "tiny-flux-modular": (tiny_flux_modular_pipeline, tiny_flux_call),
     "tiny-wan2.2-modular": (tiny_wan22_modular_pipeline, tiny_wan22_modular_call),
+    "tiny-minimax-h3": (tiny_minimax_h3_pipeline, tiny_minimax_h3_call),
 }
 
 
@@ -93,6 +97,7 @@ __all__ = [
     "TINY_FLUX_TEXT_DIM",
     "TINY_HUNYUAN_POOLED_DIM",
     "TINY_HUNYUAN_TEXT_DIM",
+    "TINY_MINIMAX_H3_TEXT_DIM",
     "TINY_PIPELINES",
     "TINY_QWEN_TEXT_DIM",
     "TINY_TRANSFORMERS",
@@ -107,6 +112,7 @@ __all__ = [
     "flux_transformer_inputs",
     "hunyuan_video15_transformer_inputs",
     "hunyuan_video_transformer_inputs",
+    "minimax_h3_transformer_inputs",
     "qwen_image_transformer_inputs",
     "tiny_cosmos2_text_to_image_call",
     "tiny_cosmos2_text_to_image_pipeline",
@@ -132,6 +138,9 @@ __all__ = [
     "tiny_hunyuan_video_pipeline",
     "tiny_hunyuan_video_prompt_template",
     "tiny_hunyuan_video_transformer",
+    "tiny_minimax_h3_call",
+    "tiny_minimax_h3_pipeline",
+    "tiny_minimax_h3_transformer",
     "tiny_pipeline",
     "tiny_qwen_image_call",
     "tiny_qwen_image_pipeline",

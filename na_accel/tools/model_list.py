@@ -163,6 +163,9 @@ MODELS: dict[str, ModelSpec] = {
                      "FluxAutoBlocks over tiny-flux's components), offline"),
         _tiny_preset("tiny-wan2.2-modular", "wan", "tiny random-weight Wan22ModularPipeline (modular Wan22Blocks, two "
                      "experts: transformer and transformer_2), offline"),
+        # The tiny MiniMax-H3 VAE keeps one latent frame per 120-frame chunk (the released one: 5 per 17).
+        _tiny_preset("tiny-minimax-h3", "minimax_h3", "tiny random-weight MiniMaxH3ModularPipeline (modular, t2va: "
+                     "video + audio latents, tiny Qwen3-VL text encoder), offline", frames_per_token=60),
     )
 }
 # ... and one random-weights model per family, from the family registry.

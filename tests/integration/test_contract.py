@@ -57,6 +57,9 @@ FULL_WINDOW = {"kernel_size": 4096}  # clamped to every grid
 # Classifier-free guidance where a preset's defaults run without it (FLUX.1 is guidance-distilled).
 TRUE_CFG = {
     "flux": {"negative_prompt": ["blurry", "a dark and blurry picture"], "true_cfg_scale": 2.0},
+    # MiniMax-H3 takes ONE prompt string (one packed sequence per request, unpadded; guidance-distilled:
+    # no CFG, no batch): this configuration runs its longer prompt alone (batch 2 is in family_cases.py)
+    "minimax_h3": {"prompt": PROMPTS[1]},
 }
 
 
