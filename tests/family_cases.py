@@ -26,4 +26,9 @@ TRANSFORMER_CASES = {
         lambda t: tiny.qwen_image_transformer_inputs(t, (4, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
         [3, 3],
     ),
+    "hunyuan_image": (
+        tiny.tiny_hunyuan_image_transformer,
+        lambda t: tiny.hunyuan_image_transformer_inputs(t, (4, 5), batch=2, text_len=8, valid_text_lens=[8, 3]),
+        [3, 3],
+    ),
 }

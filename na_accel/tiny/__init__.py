@@ -27,6 +27,7 @@ from ..families.cosmos_spec import transformer_inputs as cosmos_transformer_inpu
 from ..families.hunyuan_video15_spec import transformer_inputs as hunyuan_video15_transformer_inputs
 from ..families.flux2_spec import transformer_inputs as flux2_transformer_inputs
 from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
+from ..families.hunyuan_image_spec import transformer_inputs as hunyuan_image_transformer_inputs
 from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
 from ._call import TinyCall
@@ -38,6 +39,7 @@ from .flux_kontext import tiny_flux_kontext_call, tiny_flux_kontext_pipeline, ti
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
 from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
+from .hunyuan_image import tiny_hunyuan_image_call, tiny_hunyuan_image_pipeline, tiny_hunyuan_image_transformer
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
 
@@ -55,6 +57,7 @@ TINY_TRANSFORMERS = {
     "hunyuan_video15": tiny_hunyuan_video15_transformer,
     "flux2": tiny_flux2_transformer,
     "qwen_image": tiny_qwen_image_transformer,
+    "hunyuan_image": tiny_hunyuan_image_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -70,6 +73,7 @@ TINY_PIPELINES = {
     "tiny-flux2": (tiny_flux2_pipeline, tiny_flux2_call),
     "tiny-flux2-klein": (tiny_flux2_klein_pipeline, tiny_flux2_klein_call),
     "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
+    "tiny-hunyuan-image": (tiny_hunyuan_image_pipeline, tiny_hunyuan_image_call),
 }
 
 
@@ -103,6 +107,7 @@ __all__ = [
     "flux2_transformer_inputs",
     "flux_transformer_inputs",
     "hunyuan_video15_transformer_inputs",
+    "hunyuan_image_transformer_inputs",
     "hunyuan_video_transformer_inputs",
     "qwen_image_transformer_inputs",
     "tiny_cosmos2_text_to_image_call",
@@ -124,6 +129,9 @@ __all__ = [
     "tiny_hunyuan_video15_call",
     "tiny_hunyuan_video15_pipeline",
     "tiny_hunyuan_video15_transformer",
+    "tiny_hunyuan_image_call",
+    "tiny_hunyuan_image_pipeline",
+    "tiny_hunyuan_image_transformer",
     "tiny_hunyuan_video_call",
     "tiny_hunyuan_video_pipeline",
     "tiny_hunyuan_video_prompt_template",

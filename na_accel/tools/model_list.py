@@ -159,6 +159,8 @@ MODELS: dict[str, ModelSpec] = {
                      "CFG), offline"),
         _tiny_preset("tiny-qwen-image", "qwen_image", "tiny random-weight QwenImagePipeline (tiny Qwen2.5-VL text "
                      "encoder), offline"),
+        _tiny_preset("tiny-hunyuan-image", "hunyuan_image", "tiny random-weight HunyuanImagePipeline (HunyuanImage 2.1: "
+                     "Qwen2.5-VL + ByT5 text encoders, APG guider), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.
