@@ -9,5 +9,6 @@ neither ``FAMILY_SPECS`` nor here is listed as "not yet". One entry per line, so
 from __future__ import annotations
 
 REFUSED: dict[str, str] = {
+    "QwenImage21Transformer2DModel": "block-causal joint attention: each layer call attends in one call per prefix segment (causal text, each condition image) plus one whose queries are only the target image's tokens, against every key (the KV-cache decode likewise), where GNA routes one self-attention call over the queries' own tokens; QwenImage21FlexAttnProcessor's one call takes a flex BlockMask GNA can't read",
     "SanaTransformer2DModel": "linear attention (SanaLinearAttnProcessor2_0): no softmax attention matrix to window",
 }
