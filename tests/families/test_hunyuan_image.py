@@ -126,3 +126,32 @@ def test_left_padded_text_runs_stock_counted():
         out, totals = _run_patched(transformer, inputs, {"kernel_size": [3, 3]})
     assert sum(totals.values()) == _layers(transformer) and "sparse" not in totals
     assert (out - stock).abs().max().item() <= TOLERANCE
+
+
+def test_compiles_to_the_stock_graphs_with_the_byt5_join():
+    """The stock forward's ByT5 join (boolean indexing: data-dependent shapes) breaks dynamo's
+    graph, so no fullgraph compile (tests/family_cases.py passes Qwen text only for that test);
+    patched, it compiles to as many graphs as stock, with eager's output and counts."""
+    from torch._dynamo.utils import counters
+
+    def graphs(transformer, inputs):
+        with torch.no_grad():
+            eager = transformer(**inputs).sample
+        torch._dynamo.reset()
+        counters.clear()
+        compiled = torch.compile(transformer, backend="eager")
+        with torch.no_grad():
+            for _ in range(2):
+                assert (compiled(**inputs).sample - eager).abs().max().item() <= 1e-6
+        return counters["stats"]["unique_graphs"]
+
+    transformer = tiny_hunyuan_image_transformer().requires_grad_(False)
+    inputs = _inputs(transformer, (4, 5))
+    try:
+        stock = graphs(transformer, inputs)
+        na_accel.patch(transformer, {"model": "hunyuan_image", "default": {"kernel_size": [3, 3]}},
+                       backend="reference")
+        assert graphs(transformer, inputs) == stock
+        assert na_accel.describe(transformer).transformers[0].totals == {"sparse": 3 * _layers(transformer)}
+    finally:
+        torch._dynamo.reset()
