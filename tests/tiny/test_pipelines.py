@@ -26,6 +26,7 @@ PRESETS = {
     "tiny-flux2": ("images", (16, 16), 1),
     "tiny-flux2-klein": ("images", (16, 16), 2),
     "tiny-qwen-image": ("images", (16, 16), 2),  # true CFG with the default negative prompt
+    "tiny-hunyuan-image": ("images", (16, 16), 2),  # the guider's classifier-free guidance
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -40,6 +41,7 @@ SHIPPED_RECIPES = {
     "tiny-flux2": "flux2_gna",
     "tiny-flux2-klein": "flux2_gna",
     "tiny-qwen-image": "qwen_image_gna",
+    "tiny-hunyuan-image": "hunyuan_image_gna",
 }
 
 TRANSFORMERS = {
@@ -164,6 +166,9 @@ def test_tiny_pipeline_generates(pipes, name):
     assert len(calls) == 2 * calls_per_step
     for component, seen in calls:
         transformer = getattr(pipe, component)
+        if seen["hidden_states"].ndim == 4:  # an unpacked (B, C, H, W) image latent (HunyuanImage)
+            assert token_grid(transformer, seen["hidden_states"]) == grid
+            continue
         if grid is not None and len(grid) == 3:
             assert token_grid(transformer, seen["hidden_states"]) == grid
         else:  # image tokens: one grid, or the output's then the reference images' (Kontext)
@@ -249,6 +254,10 @@ def test_a_plain_prompt_call_runs_the_tiny_defaults_and_follows_the_prompt(pipes
         assert picture.shape[-3:-1] == (defaults["height"], defaults["width"])
         component, seen = calls[0]
         transformer = getattr(pipe, component)
+        if seen["hidden_states"].ndim == 4:  # an unpacked (B, C, H, W) image latent (HunyuanImage)
+            assert token_grid(transformer, seen["hidden_states"]) == grid
+            embeddings[prompt] = seen["encoder_hidden_states"]
+            continue
         if len(grid) == 3:
             assert token_grid(transformer, seen["hidden_states"]) == grid
         else:
