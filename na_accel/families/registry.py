@@ -18,6 +18,7 @@ from .flux_spec import FLUX
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
 from .minimax_h3_spec import MINIMAX_H3
+from .hunyuan_image_spec import HUNYUAN_IMAGE
 from .qwen_image_spec import QWEN_IMAGE
 from .wan_spec import WAN
 from .refused import REFUSED
@@ -32,6 +33,7 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     FLUX2,
     QWEN_IMAGE,
     MINIMAX_H3,
+    HUNYUAN_IMAGE,
 )
 
 MODELS_PAGE = "docs/models.md"

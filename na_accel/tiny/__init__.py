@@ -28,6 +28,7 @@ from ..families.hunyuan_video15_spec import transformer_inputs as hunyuan_video1
 from ..families.flux2_spec import transformer_inputs as flux2_transformer_inputs
 from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
 from ..families.minimax_h3_spec import transformer_inputs as minimax_h3_transformer_inputs
+from ..families.hunyuan_image_spec import transformer_inputs as hunyuan_image_transformer_inputs
 from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
 from ._call import TinyCall
@@ -41,6 +42,7 @@ from .modular import tiny_flux_modular_pipeline, tiny_wan22_modular_call, tiny_w
 from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
 from .minimax_h3 import TINY_MINIMAX_H3_TEXT_DIM, tiny_minimax_h3_call, tiny_minimax_h3_pipeline, tiny_minimax_h3_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
+from .hunyuan_image import tiny_hunyuan_image_call, tiny_hunyuan_image_pipeline, tiny_hunyuan_image_transformer
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
 
@@ -59,6 +61,7 @@ TINY_TRANSFORMERS = {
     "flux2": tiny_flux2_transformer,
     "qwen_image": tiny_qwen_image_transformer,
     "minimax_h3": tiny_minimax_h3_transformer,
+    "hunyuan_image": tiny_hunyuan_image_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -77,6 +80,7 @@ TINY_PIPELINES = {
     "tiny-flux-modular": (tiny_flux_modular_pipeline, tiny_flux_call),
     "tiny-wan2.2-modular": (tiny_wan22_modular_pipeline, tiny_wan22_modular_call),
     "tiny-minimax-h3": (tiny_minimax_h3_pipeline, tiny_minimax_h3_call),
+    "tiny-hunyuan-image": (tiny_hunyuan_image_pipeline, tiny_hunyuan_image_call),
 }
 
 
@@ -111,6 +115,7 @@ __all__ = [
     "flux2_transformer_inputs",
     "flux_transformer_inputs",
     "hunyuan_video15_transformer_inputs",
+    "hunyuan_image_transformer_inputs",
     "hunyuan_video_transformer_inputs",
     "minimax_h3_transformer_inputs",
     "qwen_image_transformer_inputs",
@@ -134,6 +139,9 @@ __all__ = [
     "tiny_hunyuan_video15_call",
     "tiny_hunyuan_video15_pipeline",
     "tiny_hunyuan_video15_transformer",
+    "tiny_hunyuan_image_call",
+    "tiny_hunyuan_image_pipeline",
+    "tiny_hunyuan_image_transformer",
     "tiny_hunyuan_video_call",
     "tiny_hunyuan_video_pipeline",
     "tiny_hunyuan_video_prompt_template",

@@ -166,6 +166,8 @@ MODELS: dict[str, ModelSpec] = {
         # The tiny MiniMax-H3 VAE keeps one latent frame per 120-frame chunk (the released one: 5 per 17).
         _tiny_preset("tiny-minimax-h3", "minimax_h3", "tiny random-weight MiniMaxH3ModularPipeline (modular, t2va: "
                      "video + audio latents, tiny Qwen3-VL text encoder), offline", frames_per_token=60),
+        _tiny_preset("tiny-hunyuan-image", "hunyuan_image", "tiny random-weight HunyuanImagePipeline (HunyuanImage 2.1: "
+                     "Qwen2.5-VL + ByT5 text encoders, APG guider), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.

@@ -29,6 +29,7 @@ PRESETS = {
     "tiny-qwen-image": ("images", (16, 16), 2),  # true CFG with the default negative prompt
     "tiny-flux-modular": ("images", (16, 16), 1),
     "tiny-wan2.2-modular": ("frames", (3, 3, 32), 2),
+    "tiny-hunyuan-image": ("images", (16, 16), 2),  # the guider's classifier-free guidance
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -45,6 +46,7 @@ SHIPPED_RECIPES = {
     "tiny-qwen-image": "qwen_image_gna",
     "tiny-flux-modular": "flux_gna",
     "tiny-wan2.2-modular": "wan_gna",
+    "tiny-hunyuan-image": "hunyuan_image_gna",
 }
 
 TRANSFORMERS = {
@@ -167,6 +169,9 @@ def test_tiny_pipeline_generates(pipes, name):
     assert len(calls) == 2 * calls_per_step
     for component, seen in calls:
         transformer = getattr(pipe, component)
+        if seen["hidden_states"].ndim == 4:  # an unpacked (B, C, H, W) image latent (HunyuanImage)
+            assert token_grid(transformer, seen["hidden_states"]) == grid
+            continue
         if grid is not None and len(grid) == 3:
             assert token_grid(transformer, seen["hidden_states"]) == grid
         else:  # image tokens: one grid, or the output's then the reference images' (Kontext)
@@ -252,6 +257,10 @@ def test_a_plain_prompt_call_runs_the_tiny_defaults_and_follows_the_prompt(pipes
         assert picture.shape[-3:-1] == (defaults["height"], defaults["width"])
         component, seen = calls[0]
         transformer = getattr(pipe, component)
+        if seen["hidden_states"].ndim == 4:  # an unpacked (B, C, H, W) image latent (HunyuanImage)
+            assert token_grid(transformer, seen["hidden_states"]) == grid
+            embeddings[prompt] = seen["encoder_hidden_states"]
+            continue
         if len(grid) == 3:
             assert token_grid(transformer, seen["hidden_states"]) == grid
         else:
