@@ -15,6 +15,7 @@ from .cosmos_spec import COSMOS
 from .family_types import FamilyGeometry, FamilySpec
 from .flux2_spec import FLUX2
 from .flux_spec import FLUX
+from .helios_spec import HELIOS
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
 from .qwen_image_spec import QWEN_IMAGE
@@ -29,6 +30,7 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     HUNYUAN_VIDEO15,
     FLUX2,
     QWEN_IMAGE,
+    HELIOS,
 )
 
 _SPEC_BY_NAME: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}

@@ -29,6 +29,7 @@ from ..families.flux2_spec import transformer_inputs as flux2_transformer_inputs
 from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
 from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
+from ..families.helios_spec import transformer_inputs as helios_transformer_inputs
 from ._call import TinyCall
 from ._requirements import TinyPresetUnavailable, unavailable_reason
 from ._text import SafetyCheckerStandIn
@@ -36,6 +37,7 @@ from .cosmos import TINY_COSMOS_TEXT_DIM, tiny_cosmos2_text_to_image_call, tiny_
 from .flux2 import TINY_FLUX2_TEXT_DIM, tiny_flux2_call, tiny_flux2_klein_call, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
 from .flux_kontext import tiny_flux_kontext_call, tiny_flux_kontext_pipeline, tiny_reference_image
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
+from .helios import TINY_HELIOS_TEXT_DIM, tiny_helios_call, tiny_helios_pipeline, tiny_helios_transformer
 from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
@@ -55,6 +57,7 @@ TINY_TRANSFORMERS = {
     "hunyuan_video15": tiny_hunyuan_video15_transformer,
     "flux2": tiny_flux2_transformer,
     "qwen_image": tiny_qwen_image_transformer,
+    "helios": tiny_helios_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -70,6 +73,7 @@ TINY_PIPELINES = {
     "tiny-flux2": (tiny_flux2_pipeline, tiny_flux2_call),
     "tiny-flux2-klein": (tiny_flux2_klein_pipeline, tiny_flux2_klein_call),
     "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
+    "tiny-helios": (tiny_helios_pipeline, tiny_helios_call),
 }
 
 
@@ -88,6 +92,7 @@ __all__ = [
     "TINY_FLUX2_TEXT_DIM",
     "TINY_FLUX_POOLED_DIM",
     "TINY_FLUX_TEXT_DIM",
+    "TINY_HELIOS_TEXT_DIM",
     "TINY_HUNYUAN_POOLED_DIM",
     "TINY_HUNYUAN_TEXT_DIM",
     "TINY_PIPELINES",
@@ -102,6 +107,7 @@ __all__ = [
     "cosmos_transformer_inputs",
     "flux2_transformer_inputs",
     "flux_transformer_inputs",
+    "helios_transformer_inputs",
     "hunyuan_video15_transformer_inputs",
     "hunyuan_video_transformer_inputs",
     "qwen_image_transformer_inputs",
@@ -121,6 +127,9 @@ __all__ = [
     "tiny_flux_pipeline",
     "tiny_flux_prompt",
     "tiny_flux_transformer",
+    "tiny_helios_call",
+    "tiny_helios_pipeline",
+    "tiny_helios_transformer",
     "tiny_hunyuan_video15_call",
     "tiny_hunyuan_video15_pipeline",
     "tiny_hunyuan_video15_transformer",
