@@ -48,7 +48,8 @@ def adapter() -> ModelAdapter:
     return ModelAdapter(
         family="helios",
         transformer_class=HeliosTransformer3DModel,
-        pipeline_names=("HeliosPipeline", "HeliosPyramidPipeline"),
+        pipeline_names=("HeliosPipeline", "HeliosPyramidPipeline", "HeliosModularPipeline", "HeliosPyramidModularPipeline",
+                        "HeliosPyramidDistilledModularPipeline"),
         layer_pattern=r"blocks\.\d+\.attn1",  # self attention; attn2 (cross attention to the text) is never touched
         processors=(HeliosAttnProcessor,),
         token_layout=HeliosLayout,
