@@ -37,5 +37,10 @@ TRANSFORMER_CASES = {
         lambda t: {name: value for name, value in tiny.hunyuan_image_transformer_inputs(
             t, (4, 5), batch=2, text_len=8, valid_text_lens=[8, 3]).items() if not name.endswith("_2")},
         [3, 3],
+    # the history context (long, mid, short latent frames) joins as extra keys, first
+    "helios": (
+        tiny.tiny_helios_transformer,
+        lambda t: tiny.helios_transformer_inputs(t, (2, 3, 5), batch=2, history_frames=(4, 2, 2)),
+        [2, 3, 3],
     ),
 }

@@ -16,6 +16,7 @@ REFUSED: dict[str, str] = {
     "PriorTransformer": "unCLIP's prior over CLIP embeddings: a few embedding tokens, no image token grid",
     "RFD4ProteinaTransformer": "protein structure generation: residues, no image or video token grid",
     "QwenImage21Transformer2DModel": "block-causal joint attention: each layer call attends in one call per prefix segment (causal text, each condition image) plus one whose queries are only the target image's tokens, against every key (the KV-cache decode likewise), where GNA routes one self-attention call over the queries' own tokens; QwenImage21FlexAttnProcessor's one call takes a flex BlockMask GNA can't read",
+    "Cosmos3OmniTransformer": "packed dual-pathway attention (Cosmos3AttnProcessor): per layer the text tokens attend causally (is_causal) in one call and the generated tokens (video grid, then sound and action) attend [text keys; their own] in another, with grouped KV heads (enable_gqa): queries and keys differ in count and heads, which GNA's seam routes in no family (a key-only text prefix and GQA would need core support)",
     "SanaTransformer2DModel": "linear attention (SanaLinearAttnProcessor2_0): no softmax attention matrix to window",
     "SanaVideoTransformer3DModel": "linear attention (SanaLinearAttnProcessor3_0) in its self attention: no softmax attention matrix to window",
     "SanaWMTransformer3DModel": "linear attention (gated delta-net over time, SanaWMBidirectionalGDNAttention): no softmax attention matrix to window",

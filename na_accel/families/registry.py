@@ -15,6 +15,7 @@ from .cosmos_spec import COSMOS
 from .family_types import FamilyGeometry, FamilySpec
 from .flux2_spec import FLUX2
 from .flux_spec import FLUX
+from .helios_spec import HELIOS
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
 from .minimax_h3_spec import MINIMAX_H3
@@ -34,6 +35,7 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     QWEN_IMAGE,
     MINIMAX_H3,
     HUNYUAN_IMAGE,
+    HELIOS,
 )
 
 MODELS_PAGE = "docs/models.md"

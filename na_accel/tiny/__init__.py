@@ -31,6 +31,7 @@ from ..families.minimax_h3_spec import transformer_inputs as minimax_h3_transfor
 from ..families.hunyuan_image_spec import transformer_inputs as hunyuan_image_transformer_inputs
 from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
+from ..families.helios_spec import transformer_inputs as helios_transformer_inputs
 from ._call import TinyCall
 from ._requirements import TinyPresetUnavailable, unavailable_reason
 from ._text import SafetyCheckerStandIn
@@ -39,6 +40,7 @@ from .flux2 import TINY_FLUX2_TEXT_DIM, tiny_flux2_call, tiny_flux2_klein_call, 
 from .flux_kontext import tiny_flux_kontext_call, tiny_flux_kontext_pipeline, tiny_reference_image
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
 from .modular import tiny_flux_modular_pipeline, tiny_wan22_modular_call, tiny_wan22_modular_pipeline
+from .helios import TINY_HELIOS_TEXT_DIM, tiny_helios_call, tiny_helios_pipeline, tiny_helios_transformer
 from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
 from .minimax_h3 import TINY_MINIMAX_H3_TEXT_DIM, tiny_minimax_h3_call, tiny_minimax_h3_pipeline, tiny_minimax_h3_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
@@ -62,6 +64,7 @@ TINY_TRANSFORMERS = {
     "qwen_image": tiny_qwen_image_transformer,
     "minimax_h3": tiny_minimax_h3_transformer,
     "hunyuan_image": tiny_hunyuan_image_transformer,
+    "helios": tiny_helios_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -81,6 +84,7 @@ TINY_PIPELINES = {
     "tiny-wan2.2-modular": (tiny_wan22_modular_pipeline, tiny_wan22_modular_call),
     "tiny-minimax-h3": (tiny_minimax_h3_pipeline, tiny_minimax_h3_call),
     "tiny-hunyuan-image": (tiny_hunyuan_image_pipeline, tiny_hunyuan_image_call),
+    "tiny-helios": (tiny_helios_pipeline, tiny_helios_call),
 }
 
 
@@ -99,6 +103,7 @@ __all__ = [
     "TINY_FLUX2_TEXT_DIM",
     "TINY_FLUX_POOLED_DIM",
     "TINY_FLUX_TEXT_DIM",
+    "TINY_HELIOS_TEXT_DIM",
     "TINY_HUNYUAN_POOLED_DIM",
     "TINY_HUNYUAN_TEXT_DIM",
     "TINY_MINIMAX_H3_TEXT_DIM",
@@ -114,6 +119,7 @@ __all__ = [
     "cosmos_transformer_inputs",
     "flux2_transformer_inputs",
     "flux_transformer_inputs",
+    "helios_transformer_inputs",
     "hunyuan_video15_transformer_inputs",
     "hunyuan_image_transformer_inputs",
     "hunyuan_video_transformer_inputs",
@@ -136,6 +142,9 @@ __all__ = [
     "tiny_flux_pipeline",
     "tiny_flux_prompt",
     "tiny_flux_transformer",
+    "tiny_helios_call",
+    "tiny_helios_pipeline",
+    "tiny_helios_transformer",
     "tiny_hunyuan_video15_call",
     "tiny_hunyuan_video15_pipeline",
     "tiny_hunyuan_video15_transformer",

@@ -168,6 +168,8 @@ MODELS: dict[str, ModelSpec] = {
                      "video + audio latents, tiny Qwen3-VL text encoder), offline", frames_per_token=60),
         _tiny_preset("tiny-hunyuan-image", "hunyuan_image", "tiny random-weight HunyuanImagePipeline (HunyuanImage 2.1: "
                      "Qwen2.5-VL + ByT5 text encoders, APG guider), offline"),
+        _tiny_preset("tiny-helios", "helios", "tiny random-weight HeliosPipeline (one chunk after the default "
+                     "history), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.

@@ -30,6 +30,7 @@ PRESETS = {
     "tiny-flux-modular": ("images", (16, 16), 1),
     "tiny-wan2.2-modular": ("frames", (3, 3, 32), 2),
     "tiny-hunyuan-image": ("images", (16, 16), 2),  # the guider's classifier-free guidance
+    "tiny-helios": ("frames", (2, 3, 32), 2),  # one chunk (after the history), CFG: two calls per step
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -47,6 +48,7 @@ SHIPPED_RECIPES = {
     "tiny-flux-modular": "flux_gna",
     "tiny-wan2.2-modular": "wan_gna",
     "tiny-hunyuan-image": "hunyuan_image_gna",
+    "tiny-helios": "helios_gna",
 }
 
 TRANSFORMERS = {
