@@ -30,6 +30,7 @@ TRANSFORMER_CASES = {
         tiny.tiny_minimax_h3_transformer,
         lambda t: tiny.minimax_h3_transformer_inputs(t, (2, 3, 5), batch=2, text_len=6, audio_latents=3),
         [2, 3, 3],
+    ),
     # Qwen text only (as the refiner passes it): the stock forward's ByT5 join is data-dependent, no
     # fullgraph compile (tests/families/test_hunyuan_image.py compiles it with ByT5)
     "hunyuan_image": (
@@ -37,6 +38,7 @@ TRANSFORMER_CASES = {
         lambda t: {name: value for name, value in tiny.hunyuan_image_transformer_inputs(
             t, (4, 5), batch=2, text_len=8, valid_text_lens=[8, 3]).items() if not name.endswith("_2")},
         [3, 3],
+    ),
     # the history context (long, mid, short latent frames) joins as extra keys, first
     "helios": (
         tiny.tiny_helios_transformer,

@@ -98,7 +98,7 @@ class PipelineModel(LoadedModel):
         if self.prompt_kwargs is not None:
             kwargs.update(self.prompt_kwargs(prompt, seed, batch))
         else:
-            kwargs["prompt"] = [prompt] * batch
+            kwargs["prompt"] = prompt if batch == 1 else [prompt] * batch
         with torch.no_grad():
             output = self.pipe(**kwargs)
         result = generated(output)  # a classic pipeline's output or a modular one's PipelineState

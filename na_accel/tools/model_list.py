@@ -105,9 +105,12 @@ def tiny_pipeline_preset(name: str, family: str, *, frames_per_token: int | None
 
         def prompt_kwargs(prompt: str, seed: int, batch: int) -> dict[str, Any]:
             extra = {k: v for k, v in call(prompt=prompt, seed=seed).items() if k not in _GENERATE_KEYS}
-            extra["prompt"] = [prompt] * batch
-            if "negative_prompt" in extra and isinstance(extra["negative_prompt"], str):
-                extra["negative_prompt"] = [extra["negative_prompt"]] * batch
+            if batch == 1:  # a plain string, which every pipeline takes (MiniMax-H3 takes nothing else)
+                extra["prompt"] = prompt
+            else:
+                extra["prompt"] = [prompt] * batch
+                if "negative_prompt" in extra and isinstance(extra["negative_prompt"], str):
+                    extra["negative_prompt"] = [extra["negative_prompt"]] * batch
             return extra
 
         return PipelineModel(

@@ -57,9 +57,14 @@ FULL_WINDOW = {"kernel_size": 4096}  # clamped to every grid
 # Classifier-free guidance where a preset's defaults run without it (FLUX.1 is guidance-distilled).
 TRUE_CFG = {
     "flux": {"negative_prompt": ["blurry", "a dark and blurry picture"], "true_cfg_scale": 2.0},
-    # MiniMax-H3 takes ONE prompt string (one packed sequence per request, unpadded; guidance-distilled:
-    # no CFG, no batch): this configuration runs its longer prompt alone (batch 2 is in family_cases.py)
-    "minimax_h3": {"prompt": PROMPTS[1]},
+}
+
+
+# Pipelines that take one prompt string per call, no batch (their transformers run batch 2 in
+# tests/family_cases.py): MiniMax-H3 packs one request per sequence; FLUX.3's modular pipeline refuses lists.
+ONE_PROMPT_FAMILIES = {
+    "minimax_h3",
+    "flux3",
 }
 
 
@@ -91,7 +96,7 @@ CONFIGS = [
     Config("stock", lambda preset, pipe: True),
     Config("fused-qkv", lambda preset, pipe: all(hasattr(t, "fuse_qkv_projections") for t in _transformers(pipe)),
            prepare=_fuse),
-    Config("cfg-batch2-padded", lambda preset, pipe: True,
+    Config("cfg-batch2-padded", lambda preset, pipe: MODELS[preset].family not in ONE_PROMPT_FAMILIES,
            call=lambda preset: {"prompt": PROMPTS, **TRUE_CFG.get(MODELS[preset].family, {})}),
     # FLUX.1 Kontext takes its reference image by default; FLUX.2 edits with one or several.
     Config("reference-images", lambda preset, pipe: MODELS[preset].family == "flux2",

@@ -31,6 +31,7 @@ PRESETS = {
     "tiny-wan2.2-modular": ("frames", (3, 3, 32), 2),
     "tiny-hunyuan-image": ("images", (16, 16), 2),  # the guider's classifier-free guidance
     "tiny-helios": ("frames", (2, 3, 32), 2),  # one chunk (after the history), CFG: two calls per step
+    "tiny-minimax-h3": ("latents", (3, 4, 32), 1),  # modular, no decode step: the video latents; guidance-distilled
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -49,6 +50,7 @@ SHIPPED_RECIPES = {
     "tiny-wan2.2-modular": "wan_gna",
     "tiny-hunyuan-image": "hunyuan_image_gna",
     "tiny-helios": "helios_gna",
+    "tiny-minimax-h3": "minimax_h3_gna",
 }
 
 TRANSFORMERS = {
@@ -162,7 +164,9 @@ def test_tiny_pipeline_generates(pipes, name):
     out = torch.as_tensor(np.asarray(out)) if isinstance(out, np.ndarray) else out
     assert torch.isfinite(out).all()
     height, width = kwargs["height"], kwargs["width"]
-    if attribute == "images":
+    if attribute == "latents":  # a pipeline without a decode step: its video latents (B, C, F, H, W)
+        assert out.shape[:2] == (1, pipe.transformer.config.in_channels) and token_grid(pipe.transformer, out) == grid
+    elif attribute == "images":
         assert out.shape == (1, 3, height, width)
     elif isinstance(out, torch.Tensor) and out.shape[-1] == 3:  # np output: (B, F, H, W, 3)
         assert out.shape == (1, kwargs["num_frames"], height, width, 3)
@@ -174,7 +178,9 @@ def test_tiny_pipeline_generates(pipes, name):
         if seen["hidden_states"].ndim == 4:  # an unpacked (B, C, H, W) image latent (HunyuanImage)
             assert token_grid(transformer, seen["hidden_states"]) == grid
             continue
-        if grid is not None and len(grid) == 3:
+        if grid is not None and len(grid) == 3 and seen["hidden_states"].ndim == 3:  # packed video tokens (MiniMax-H3)
+            assert seen["hidden_states"].shape[1] == math.prod(grid)
+        elif grid is not None and len(grid) == 3:
             assert token_grid(transformer, seen["hidden_states"]) == grid
         else:  # image tokens: one grid, or the output's then the reference images' (Kontext)
             grids = grid if isinstance(grid[0], tuple) else (grid,)
@@ -251,21 +257,26 @@ def test_a_plain_prompt_call_runs_the_tiny_defaults_and_follows_the_prompt(pipes
     max_tokens = sum(math.prod(g) for g in grids)  # the full-size defaults are thousands of times more
     embeddings = {}
     for prompt in ("a red fox", "a big cat"):
+        # 2 denoising steps, as the pipeline counts them (MiniMax-H3's scheduler counts its last, model-free point)
+        steps = TINY_PIPELINES[name][1](steps=2)["num_inference_steps"]
         with transformer_calls(pipe, max_tokens=max_tokens) as calls:
-            out = pipe(prompt=prompt, num_inference_steps=2, generator=torch.Generator().manual_seed(0))
+            out = pipe(prompt=prompt, num_inference_steps=steps, generator=torch.Generator().manual_seed(0))
         assert len(calls) == 2 * calls_per_step
         defaults = TINY_PIPELINES[name][1]()
         picture = np.asarray(generated(out)[0])  # (H, W, 3), or (F, H, W, 3) for a video
-        assert picture.shape[-3:-1] == (defaults["height"], defaults["width"])
+        if attribute == "latents":  # (C, F, H, W): the grid, checked below
+            assert picture.shape[0] == pipe.transformer.config.in_channels
+        else:
+            assert picture.shape[-3:-1] == (defaults["height"], defaults["width"])
         component, seen = calls[0]
         transformer = getattr(pipe, component)
         if seen["hidden_states"].ndim == 4:  # an unpacked (B, C, H, W) image latent (HunyuanImage)
             assert token_grid(transformer, seen["hidden_states"]) == grid
             embeddings[prompt] = seen["encoder_hidden_states"]
             continue
-        if len(grid) == 3:
+        if len(grid) == 3 and seen["hidden_states"].ndim == 5:
             assert token_grid(transformer, seen["hidden_states"]) == grid
-        else:
+        else:  # packed tokens: images, or MiniMax-H3's video
             assert seen["hidden_states"].shape[1] == max_tokens
         embeddings[prompt] = seen["encoder_hidden_states"]
     fox, cat = embeddings.values()
