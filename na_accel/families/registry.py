@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ArgumentError, RecipeError, UnsupportedModelError
+from .chroma_spec import CHROMA
 from .cosmos_spec import COSMOS
 from .family_types import FamilyGeometry, FamilySpec
 from .flux2_spec import FLUX2
@@ -29,6 +30,7 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     HUNYUAN_VIDEO15,
     FLUX2,
     QWEN_IMAGE,
+    CHROMA,
 )
 
 _SPEC_BY_NAME: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}

@@ -32,6 +32,8 @@ from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
 from ._call import TinyCall
 from ._requirements import TinyPresetUnavailable, unavailable_reason
 from ._text import SafetyCheckerStandIn
+from ..families.chroma_spec import transformer_inputs as chroma_transformer_inputs
+from .chroma import TINY_CHROMA_TEXT_DIM, tiny_chroma_call, tiny_chroma_pipeline, tiny_chroma_transformer
 from .cosmos import TINY_COSMOS_TEXT_DIM, tiny_cosmos2_text_to_image_call, tiny_cosmos2_text_to_image_pipeline, tiny_cosmos_call, tiny_cosmos_pipeline, tiny_cosmos_transformer
 from .flux2 import TINY_FLUX2_TEXT_DIM, tiny_flux2_call, tiny_flux2_klein_call, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
 from .flux_kontext import tiny_flux_kontext_call, tiny_flux_kontext_pipeline, tiny_reference_image
@@ -55,6 +57,7 @@ TINY_TRANSFORMERS = {
     "hunyuan_video15": tiny_hunyuan_video15_transformer,
     "flux2": tiny_flux2_transformer,
     "qwen_image": tiny_qwen_image_transformer,
+    "chroma": tiny_chroma_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -70,6 +73,7 @@ TINY_PIPELINES = {
     "tiny-flux2": (tiny_flux2_pipeline, tiny_flux2_call),
     "tiny-flux2-klein": (tiny_flux2_klein_pipeline, tiny_flux2_klein_call),
     "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
+    "tiny-chroma": (tiny_chroma_pipeline, tiny_chroma_call),
 }
 
 
@@ -84,6 +88,11 @@ def tiny_pipeline(name: str, seed: int = 0):
     return factory(seed=seed)  # raises TinyPresetUnavailable where unavailable_reason(name) says why
 
 __all__ = [
+    "TINY_CHROMA_TEXT_DIM",
+    "chroma_transformer_inputs",
+    "tiny_chroma_call",
+    "tiny_chroma_pipeline",
+    "tiny_chroma_transformer",
     "TINY_COSMOS_TEXT_DIM",
     "TINY_FLUX2_TEXT_DIM",
     "TINY_FLUX_POOLED_DIM",

@@ -159,6 +159,8 @@ MODELS: dict[str, ModelSpec] = {
                      "CFG), offline"),
         _tiny_preset("tiny-qwen-image", "qwen_image", "tiny random-weight QwenImagePipeline (tiny Qwen2.5-VL text "
                      "encoder), offline"),
+        _tiny_preset("tiny-chroma", "chroma", "tiny random-weight ChromaPipeline (T5 text encoder, its prompt masks "
+                     "bool), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.
