@@ -26,6 +26,7 @@ PRESETS = {
     "tiny-flux2": ("images", (16, 16), 1),
     "tiny-flux2-klein": ("images", (16, 16), 2),
     "tiny-qwen-image": ("images", (16, 16), 2),  # true CFG with the default negative prompt
+    "tiny-chroma": ("images", (16, 16), 2),  # CFG: a second call with the negative prompt
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -40,6 +41,7 @@ SHIPPED_RECIPES = {
     "tiny-flux2": "flux2_gna",
     "tiny-flux2-klein": "flux2_gna",
     "tiny-qwen-image": "qwen_image_gna",
+    "tiny-chroma": "chroma_gna",
 }
 
 TRANSFORMERS = {
