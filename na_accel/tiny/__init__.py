@@ -34,7 +34,7 @@ from ._requirements import TinyPresetUnavailable, unavailable_reason
 from ._text import SafetyCheckerStandIn
 from ..families.chroma_spec import transformer_inputs as chroma_transformer_inputs
 from ..families.flux3_spec import transformer_inputs as flux3_transformer_inputs
-from .flux3 import TINY_FLUX3_TEXT_DIM, tiny_flux3_transformer
+from .flux3 import TINY_FLUX3_TEXT_DIM, tiny_flux3_call, tiny_flux3_pipeline, tiny_flux3_transformer
 from .chroma import TINY_CHROMA_TEXT_DIM, tiny_chroma_call, tiny_chroma_pipeline, tiny_chroma_transformer
 from .cosmos import TINY_COSMOS_TEXT_DIM, tiny_cosmos2_text_to_image_call, tiny_cosmos2_text_to_image_pipeline, tiny_cosmos_call, tiny_cosmos_pipeline, tiny_cosmos_transformer
 from .flux2 import TINY_FLUX2_TEXT_DIM, tiny_flux2_call, tiny_flux2_klein_call, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
@@ -92,6 +92,8 @@ def tiny_pipeline(name: str, seed: int = 0):
 __all__ = [
     "TINY_FLUX3_TEXT_DIM",
     "flux3_transformer_inputs",
+    "tiny_flux3_call",
+    "tiny_flux3_pipeline",
     "tiny_flux3_transformer",
     "TINY_CHROMA_TEXT_DIM",
     "chroma_transformer_inputs",

@@ -38,3 +38,4 @@ def test_only_the_joint_blocks_are_routed():
     names = [name for name, _ in adapter().attention_layers(transformer)]
     assert names == list(layer_names(transformer.config))
     assert names == ["single_transformer_blocks.0.attn", "single_transformer_blocks.1.attn"]
+
