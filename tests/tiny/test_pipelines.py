@@ -280,7 +280,7 @@ def test_the_default_run_is_sparse_with_the_shipped_recipe(pipes, name):
 def test_tiny_pipeline_by_name():
     pipe = tiny_pipeline("tiny-wan", seed=1)
     assert type(pipe).__name__ == "WanPipeline" and pipe.transformer is not None
-    with pytest.raises(ArgumentError, match=r"name: 'tiny-sdxl' is not a tiny preset; allowed: tiny-cosmos, "):
+    with pytest.raises(ArgumentError, match=r"name: 'tiny-sdxl' is not a tiny preset; allowed: tiny-chroma, tiny-cosmos, "):
         tiny_pipeline("tiny-sdxl")
 
 
