@@ -45,4 +45,9 @@ TRANSFORMER_CASES = {
         lambda t: tiny.helios_transformer_inputs(t, (2, 3, 5), batch=2, history_frames=(4, 2, 2)),
         [2, 3, 3],
     ),
+    "chroma": (
+        tiny.tiny_chroma_transformer,
+        lambda t: tiny.chroma_transformer_inputs(t, (5, 7), batch=2, text_len=6, valid_text_lens=[6, 3]),
+        [3, 3],
+    ),
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ArgumentError, RecipeError, UnsupportedModelError
+from .chroma_spec import CHROMA
 from .cosmos_spec import COSMOS
 from .family_types import FamilyGeometry, FamilySpec
 from .flux2_spec import FLUX2
@@ -36,6 +37,7 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     MINIMAX_H3,
     HUNYUAN_IMAGE,
     HELIOS,
+    CHROMA,
 )
 
 MODELS_PAGE = "docs/models.md"

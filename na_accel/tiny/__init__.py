@@ -35,6 +35,10 @@ from ..families.helios_spec import transformer_inputs as helios_transformer_inpu
 from ._call import TinyCall
 from ._requirements import TinyPresetUnavailable, unavailable_reason
 from ._text import SafetyCheckerStandIn
+from ..families.chroma_spec import transformer_inputs as chroma_transformer_inputs
+from ..families.flux3_spec import transformer_inputs as flux3_transformer_inputs
+from .flux3 import TINY_FLUX3_TEXT_DIM, tiny_flux3_call, tiny_flux3_pipeline, tiny_flux3_transformer
+from .chroma import TINY_CHROMA_TEXT_DIM, tiny_chroma_call, tiny_chroma_pipeline, tiny_chroma_transformer
 from .cosmos import TINY_COSMOS_TEXT_DIM, tiny_cosmos2_text_to_image_call, tiny_cosmos2_text_to_image_pipeline, tiny_cosmos_call, tiny_cosmos_pipeline, tiny_cosmos_transformer
 from .flux2 import TINY_FLUX2_TEXT_DIM, tiny_flux2_call, tiny_flux2_klein_call, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
 from .flux_kontext import tiny_flux_kontext_call, tiny_flux_kontext_pipeline, tiny_reference_image
@@ -65,6 +69,7 @@ TINY_TRANSFORMERS = {
     "minimax_h3": tiny_minimax_h3_transformer,
     "hunyuan_image": tiny_hunyuan_image_transformer,
     "helios": tiny_helios_transformer,
+    "chroma": tiny_chroma_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -85,6 +90,7 @@ TINY_PIPELINES = {
     "tiny-minimax-h3": (tiny_minimax_h3_pipeline, tiny_minimax_h3_call),
     "tiny-hunyuan-image": (tiny_hunyuan_image_pipeline, tiny_hunyuan_image_call),
     "tiny-helios": (tiny_helios_pipeline, tiny_helios_call),
+    "tiny-chroma": (tiny_chroma_pipeline, tiny_chroma_call),
 }
 
 
@@ -99,6 +105,16 @@ def tiny_pipeline(name: str, seed: int = 0):
     return factory(seed=seed)  # raises TinyPresetUnavailable where unavailable_reason(name) says why
 
 __all__ = [
+    "TINY_FLUX3_TEXT_DIM",
+    "flux3_transformer_inputs",
+    "tiny_flux3_call",
+    "tiny_flux3_pipeline",
+    "tiny_flux3_transformer",
+    "TINY_CHROMA_TEXT_DIM",
+    "chroma_transformer_inputs",
+    "tiny_chroma_call",
+    "tiny_chroma_pipeline",
+    "tiny_chroma_transformer",
     "TINY_COSMOS_TEXT_DIM",
     "TINY_FLUX2_TEXT_DIM",
     "TINY_FLUX_POOLED_DIM",

@@ -50,6 +50,7 @@ PRESET_CLASSES = {
     "tiny-minimax-h3": ("MiniMaxH3ModularPipeline", "MiniMaxH3Transformer3DModel"),  # modular only (0.42)
     "tiny-hunyuan-image": ("HunyuanImagePipeline", "HunyuanImageTransformer2DModel"),
     "tiny-helios": ("HeliosPipeline", "HeliosTransformer3DModel"),
+    "tiny-chroma": ("ChromaPipeline", "ChromaTransformer2DModel"),
 }
 # preset -> (model class, config argument) it needs with a value older releases can't give
 PRESET_ARGUMENTS = {

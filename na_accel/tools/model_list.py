@@ -173,6 +173,8 @@ MODELS: dict[str, ModelSpec] = {
                      "Qwen2.5-VL + ByT5 text encoders, APG guider), offline"),
         _tiny_preset("tiny-helios", "helios", "tiny random-weight HeliosPipeline (one chunk after the default "
                      "history), offline"),
+        _tiny_preset("tiny-chroma", "chroma", "tiny random-weight ChromaPipeline (T5 text encoder, its prompt masks "
+                     "bool), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.

@@ -32,6 +32,7 @@ PRESETS = {
     "tiny-hunyuan-image": ("images", (16, 16), 2),  # the guider's classifier-free guidance
     "tiny-helios": ("frames", (2, 3, 32), 2),  # one chunk (after the history), CFG: two calls per step
     "tiny-minimax-h3": ("latents", (3, 4, 32), 1),  # modular, no decode step: the video latents; guidance-distilled
+    "tiny-chroma": ("images", (16, 16), 2),  # CFG: a second call with the negative prompt
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -51,6 +52,7 @@ SHIPPED_RECIPES = {
     "tiny-hunyuan-image": "hunyuan_image_gna",
     "tiny-helios": "helios_gna",
     "tiny-minimax-h3": "minimax_h3_gna",
+    "tiny-chroma": "chroma_gna",
 }
 
 TRANSFORMERS = {
@@ -303,7 +305,7 @@ def test_the_default_run_is_sparse_with_the_shipped_recipe(pipes, name):
 def test_tiny_pipeline_by_name():
     pipe = tiny_pipeline("tiny-wan", seed=1)
     assert type(pipe).__name__ == "WanPipeline" and pipe.transformer is not None
-    with pytest.raises(ArgumentError, match=r"name: 'tiny-sdxl' is not a tiny preset; allowed: tiny-cosmos, "):
+    with pytest.raises(ArgumentError, match=r"name: 'tiny-sdxl' is not a tiny preset; allowed: tiny-chroma, tiny-cosmos, "):
         tiny_pipeline("tiny-sdxl")
 
 
