@@ -50,4 +50,9 @@ TRANSFORMER_CASES = {
         lambda t: tiny.chroma_transformer_inputs(t, (5, 7), batch=2, text_len=6, valid_text_lens=[6, 3]),
         [3, 3],
     ),
+    "flux3": (
+        tiny.tiny_flux3_transformer,
+        lambda t: tiny.flux3_transformer_inputs(t, (5, 7), batch=2, text_len=6, reference_grids=[(3, 4)]),
+        [3, 3],
+    ),
 }

@@ -15,6 +15,7 @@ from .chroma_spec import CHROMA
 from .cosmos_spec import COSMOS
 from .family_types import FamilyGeometry, FamilySpec
 from .flux2_spec import FLUX2
+from .flux3_spec import FLUX3
 from .flux_spec import FLUX
 from .helios_spec import HELIOS
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
@@ -38,6 +39,7 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     HUNYUAN_IMAGE,
     HELIOS,
     CHROMA,
+    FLUX3,
 )
 
 MODELS_PAGE = "docs/models.md"

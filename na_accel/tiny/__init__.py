@@ -70,6 +70,7 @@ TINY_TRANSFORMERS = {
     "hunyuan_image": tiny_hunyuan_image_transformer,
     "helios": tiny_helios_transformer,
     "chroma": tiny_chroma_transformer,
+    "flux3": tiny_flux3_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -91,6 +92,7 @@ TINY_PIPELINES = {
     "tiny-hunyuan-image": (tiny_hunyuan_image_pipeline, tiny_hunyuan_image_call),
     "tiny-helios": (tiny_helios_pipeline, tiny_helios_call),
     "tiny-chroma": (tiny_chroma_pipeline, tiny_chroma_call),
+    "tiny-flux3": (tiny_flux3_pipeline, tiny_flux3_call),
 }
 
 

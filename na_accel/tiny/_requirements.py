@@ -51,6 +51,7 @@ PRESET_CLASSES = {
     "tiny-hunyuan-image": ("HunyuanImagePipeline", "HunyuanImageTransformer2DModel"),
     "tiny-helios": ("HeliosPipeline", "HeliosTransformer3DModel"),
     "tiny-chroma": ("ChromaPipeline", "ChromaTransformer2DModel"),
+    "tiny-flux3": ("Flux3AutoBlocks", "Flux3Transformer2DModel"),
 }
 # preset -> (model class, config argument) it needs with a value older releases can't give
 PRESET_ARGUMENTS = {

@@ -175,6 +175,8 @@ MODELS: dict[str, ModelSpec] = {
                      "history), offline"),
         _tiny_preset("tiny-chroma", "chroma", "tiny random-weight ChromaPipeline (T5 text encoder, its prompt masks "
                      "bool), offline"),
+        _tiny_preset("tiny-flux3", "flux3", "tiny random-weight modular FLUX.3 pipeline (Flux3AutoBlocks, Qwen3-VL "
+                     "text encoder), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.

@@ -39,3 +39,42 @@ def test_only_the_joint_blocks_are_routed():
     assert names == list(layer_names(transformer.config))
     assert names == ["single_transformer_blocks.0.attn", "single_transformer_blocks.1.attn"]
 
+
+def _edit(pipe, window, backend):
+    """One 1-step 128x128 generation of the tiny FLUX.3 pipeline editing a 64x96 reference image: the
+    output and describe's totals (window None: stock)."""
+    import numpy as np
+    import PIL.Image
+
+    import na_accel
+    from na_accel.pipeline_parts import generated
+
+    image = PIL.Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8))
+    kwargs = tiny.tiny_flux3_call(steps=1, height=128, width=128, output_type="latent", seed=1, image=image)
+    if window is None:
+        return torch.as_tensor(generated(pipe(**kwargs))), {}
+    na_accel.patch(pipe, {"model": "flux3", "dense_steps": 0, "default": window}, backend=backend)
+    try:
+        out = torch.as_tensor(generated(pipe(**kwargs)))
+        return out, dict(na_accel.describe(pipe).transformers[0].totals)
+    finally:
+        na_accel.unpatch(pipe)
+
+
+def test_pipeline_with_a_reference_image_full_window_is_stock_and_sparse_is_reference():
+    """The image-conditioned branch (image_cond tokens: a 4x6 reference grid after the 8x8 image)."""
+    pipe = tiny.tiny_flux3_pipeline(seed=0)
+    seen = []
+    hook = pipe.transformer.register_forward_pre_hook(
+        lambda m, a, k: seen.append(k["image_cond_ids"].shape[0]), with_kwargs=True)
+    stock, _ = _edit(pipe, None, None)
+    hook.remove()
+    assert seen == [24, 24]  # the reference image's 4x6 tokens, in both CFG branches
+    full, totals = _edit(pipe, {"kernel_size": 4096}, "reference")
+    assert (full - stock).abs().max().item() <= 1e-5 and totals == {"full window": 4}
+    sparse_window = {"kernel_size": [3, 3], "stride": [2, 1], "dilation": [1, 2]}
+    reference, _ = _edit(pipe, sparse_window, "reference")
+    for backend in ("flex-fna", "triton"):
+        out, totals = _edit(pipe, sparse_window, backend)
+        assert (out - reference).abs().max().item() <= 1e-5 and totals == {"sparse": 4}, backend
+    assert (reference - stock).abs().max().item() > 1e-4

@@ -33,6 +33,7 @@ PRESETS = {
     "tiny-helios": ("frames", (2, 3, 32), 2),  # one chunk (after the history), CFG: two calls per step
     "tiny-minimax-h3": ("latents", (3, 4, 32), 1),  # modular, no decode step: the video latents; guidance-distilled
     "tiny-chroma": ("images", (16, 16), 2),  # CFG: a second call with the negative prompt
+    "tiny-flux3": ("images", (16, 16), 2),  # CFG: the guider's two branches, one call each
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -53,6 +54,7 @@ SHIPPED_RECIPES = {
     "tiny-helios": "helios_gna",
     "tiny-minimax-h3": "minimax_h3_gna",
     "tiny-chroma": "chroma_gna",
+    "tiny-flux3": "flux3_gna",
 }
 
 TRANSFORMERS = {
