@@ -159,6 +159,8 @@ MODELS: dict[str, ModelSpec] = {
                      "CFG), offline"),
         _tiny_preset("tiny-qwen-image", "qwen_image", "tiny random-weight QwenImagePipeline (tiny Qwen2.5-VL text "
                      "encoder), offline"),
+        _tiny_preset("tiny-z-image", "z_image", "tiny random-weight ZImagePipeline (tiny Qwen 3 text encoder, CFG), "
+                     "offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.
