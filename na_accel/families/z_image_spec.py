@@ -10,6 +10,7 @@ per row).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
@@ -17,6 +18,25 @@ from .inputs import check_grid, randn
 
 if TYPE_CHECKING:
     import torch
+
+
+SEQ_MULTI_OF = 32  # the forward pads each image's tokens and each caption to a multiple of it
+
+
+def _padded(n: int) -> int:
+    return n + (-n) % SEQ_MULTI_OF
+
+
+def attention_shape(config: Mapping[str, Any]) -> tuple[int, int]:
+    """(heads, head_dim): ``dim`` split over ``n_heads``."""
+    return int(config["n_heads"]), int(config["dim"]) // int(config["n_heads"])
+
+
+def joint_text_tokens(grid: tuple[int, ...], text_len: int) -> int:
+    """The tokens after the image grid for a caption of ``text_len`` tokens: the image's pad tokens
+    and the caption padded to a multiple of 32."""
+    visual = math.prod(grid)
+    return _padded(visual) - visual + _padded(text_len)
 
 
 def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -68,4 +88,6 @@ Z_IMAGE = FamilySpec(
     adapter_path="na_accel.families.z_image:adapter",
     text_in_self_attention=True,
     timestep_scale=1e-3,
+    attention_shape=attention_shape,
+    joint_text_tokens=joint_text_tokens,
 )
