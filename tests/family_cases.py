@@ -34,6 +34,12 @@ TRANSFORMER_CASES = {
         lambda t: tiny.z_image_transformer_inputs(t, (3, 5), batch=2, text_len=40, valid_text_lens=[40, 7]),
         [3, 3],
     ),
+    # text padded (the mask reaches the text blocks and cross attention only, both stock)
+    "kandinsky6": (
+        tiny.tiny_kandinsky6_transformer,
+        lambda t: tiny.kandinsky6_transformer_inputs(t, (2, 3, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
+        [2, 3, 3],
+    ),
 }
 
 

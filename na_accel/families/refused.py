@@ -9,5 +9,6 @@ neither ``FAMILY_SPECS`` nor here is listed as "not yet". One entry per line, so
 from __future__ import annotations
 
 REFUSED: dict[str, str] = {
+    "Kandinsky6SRTransformer3DModel": "already sparse: NABLA attention (Kandinsky6SRAttnProcessor), a BlockMask chosen per call from pooled attention scores, on the flex backend; GNA's window would replace that sparsity, not dense attention",
     "SanaTransformer2DModel": "linear attention (SanaLinearAttnProcessor2_0): no softmax attention matrix to window",
 }
