@@ -17,6 +17,7 @@ from .flux2_spec import FLUX2
 from .flux_spec import FLUX
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
+from .kandinsky6_spec import KANDINSKY6
 from .qwen_image_spec import QWEN_IMAGE
 from .wan_spec import WAN
 from .z_image_spec import Z_IMAGE
@@ -31,6 +32,7 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     FLUX2,
     QWEN_IMAGE,
     Z_IMAGE,
+    KANDINSKY6,
 )
 
 _SPEC_BY_NAME: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}

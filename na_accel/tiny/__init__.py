@@ -29,6 +29,7 @@ from ..families.flux2_spec import transformer_inputs as flux2_transformer_inputs
 from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
 from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
+from ..families.kandinsky6_spec import transformer_inputs as kandinsky6_transformer_inputs
 from ..families.z_image_spec import transformer_inputs as z_image_transformer_inputs
 from ._call import TinyCall
 from ._requirements import TinyPresetUnavailable, unavailable_reason
@@ -40,6 +41,7 @@ from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, fl
 from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
+from .kandinsky6 import TINY_KANDINSKY6_TEXT_DIM, tiny_kandinsky6_call, tiny_kandinsky6_pipeline, tiny_kandinsky6_transformer
 from .z_image import TINY_Z_IMAGE_TEXT_DIM, tiny_z_image_call, tiny_z_image_pipeline, tiny_z_image_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
 
@@ -58,6 +60,7 @@ TINY_TRANSFORMERS = {
     "flux2": tiny_flux2_transformer,
     "qwen_image": tiny_qwen_image_transformer,
     "z_image": tiny_z_image_transformer,
+    "kandinsky6": tiny_kandinsky6_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -74,6 +77,7 @@ TINY_PIPELINES = {
     "tiny-flux2-klein": (tiny_flux2_klein_pipeline, tiny_flux2_klein_call),
     "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
     "tiny-z-image": (tiny_z_image_pipeline, tiny_z_image_call),
+    "tiny-kandinsky6": (tiny_kandinsky6_pipeline, tiny_kandinsky6_call),
 }
 
 
@@ -148,4 +152,9 @@ __all__ = [
     "tiny_z_image_pipeline",
     "tiny_z_image_transformer",
     "z_image_transformer_inputs",
+    "TINY_KANDINSKY6_TEXT_DIM",
+    "kandinsky6_transformer_inputs",
+    "tiny_kandinsky6_call",
+    "tiny_kandinsky6_pipeline",
+    "tiny_kandinsky6_transformer",
 ]

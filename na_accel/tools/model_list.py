@@ -161,6 +161,8 @@ MODELS: dict[str, ModelSpec] = {
                      "encoder), offline"),
         _tiny_preset("tiny-z-image", "z_image", "tiny random-weight ZImagePipeline (tiny Qwen 3 text encoder, CFG), "
                      "offline"),
+        _tiny_preset("tiny-kandinsky6", "kandinsky6", "tiny random-weight Kandinsky6TI2VAPipeline (text to video, no "
+                     "audio; tiny Qwen2.5-VL + CLIP), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.
