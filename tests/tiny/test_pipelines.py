@@ -10,7 +10,8 @@ import torch
 
 import na_accel
 from na_accel.errors import ArgumentError
-from na_accel.families.registry import family_geometry
+from na_accel.families.base import forward_arguments
+from na_accel.families.registry import adapter_for, family_geometry
 from na_accel.tiny import TINY_PIPELINES, tiny_pipeline, cosmos_transformer_inputs, hunyuan_video15_transformer_inputs, hunyuan_video_transformer_inputs, tiny_cosmos_transformer, tiny_hunyuan_video15_call, tiny_hunyuan_video15_transformer, tiny_hunyuan_video_call, tiny_hunyuan_video_transformer, tiny_wan_transformer, wan_transformer_inputs
 
 # preset -> (output attribute, token grid of the call helper's default sizes, transformer calls per step)
@@ -26,6 +27,8 @@ PRESETS = {
     "tiny-flux2": ("images", (16, 16), 1),
     "tiny-flux2-klein": ("images", (16, 16), 2),
     "tiny-qwen-image": ("images", (16, 16), 2),  # true CFG with the default negative prompt
+    "tiny-z-image": ("images", (16, 16), 1),  # CFG: prompt and negative prompt in one call
+    "tiny-kandinsky6": ("frames", (3, 4, 8), 2),
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -40,6 +43,8 @@ SHIPPED_RECIPES = {
     "tiny-flux2": "flux2_gna",
     "tiny-flux2-klein": "flux2_gna",
     "tiny-qwen-image": "qwen_image_gna",
+    "tiny-z-image": "z_image_gna",
+    "tiny-kandinsky6": "kandinsky6_gna",
 }
 
 TRANSFORMERS = {
@@ -74,24 +79,38 @@ def transformer_calls(pipe, max_tokens=None):
     ``max_tokens``, a call over more visual tokens stops the run at once (a full-size default)."""
     calls, handles = [], []
 
-    def record(name, module, kwargs):
-        hidden_states = kwargs["hidden_states"]
-        grid = token_grid(module, hidden_states)
-        tokens = hidden_states.shape[1] if grid is None else int(np.prod(grid))
+    def record(name, module, args, kwargs):
+        tokens = sum(math.prod(g) for g in grids_of(module, args, kwargs))  # the family's own reading
         if max_tokens is not None and tokens > max_tokens:
             raise TooManyTokens(f"{name} called on {tokens} visual tokens (> {max_tokens})")
-        calls.append((name, kwargs))
+        calls.append((name, forward_arguments(module, args, kwargs)))  # by name (Z-Image passes some by position)
 
     for name in ("transformer", "transformer_2"):
         module = getattr(pipe, name, None)
         if module is not None:
-            hook = lambda mod, args, kwargs, name=name: record(name, mod, kwargs)  # noqa: E731
+            hook = lambda mod, args, kwargs, name=name: record(name, mod, args, kwargs)  # noqa: E731
             handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
     try:
         yield calls
     finally:
         for handle in handles:
             handle.remove()
+
+
+def grids_of(transformer, args, kwargs):
+    """The token grids of one forward call (the output's, then reference images'), as its family reads them."""
+    layout = adapter_for(transformer).token_layout(transformer, args, kwargs)
+    assert layout.grid is not None, layout.problem
+    return (layout.grid, *layout.extra_grids)
+
+
+def input_tensors(arguments):
+    """A forward call's tensors by name (lists of tensors, as Z-Image's, by name and index)."""
+    tensors = {}
+    for key, value in arguments.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        tensors.update({(key, i): item for i, item in enumerate(values) if isinstance(item, torch.Tensor)})
+    return tensors
 
 
 def token_grid(transformer, hidden_states):
@@ -162,13 +181,9 @@ def test_tiny_pipeline_generates(pipes, name):
     else:
         assert out.shape == (1, kwargs["num_frames"], 3, height, width)
     assert len(calls) == 2 * calls_per_step
+    grids = grid if isinstance(grid[0], tuple) else (grid,)  # the output's, then reference images' (Kontext)
     for component, seen in calls:
-        transformer = getattr(pipe, component)
-        if grid is not None and len(grid) == 3:
-            assert token_grid(transformer, seen["hidden_states"]) == grid
-        else:  # image tokens: one grid, or the output's then the reference images' (Kontext)
-            grids = grid if isinstance(grid[0], tuple) else (grid,)
-            assert seen["hidden_states"].shape[1] == sum(math.prod(g) for g in grids)
+        assert grids_of(getattr(pipe, component), (), seen) == grids
 
 
 @pytest.mark.parametrize("name, family", [("tiny-hunyuan-video", "hunyuan_video"), ("tiny-wan", "wan"),
@@ -248,14 +263,11 @@ def test_a_plain_prompt_call_runs_the_tiny_defaults_and_follows_the_prompt(pipes
         picture = np.asarray(getattr(out, attribute)[0])  # (H, W, 3), or (F, H, W, 3) for a video
         assert picture.shape[-3:-1] == (defaults["height"], defaults["width"])
         component, seen = calls[0]
-        transformer = getattr(pipe, component)
-        if len(grid) == 3:
-            assert token_grid(transformer, seen["hidden_states"]) == grid
-        else:
-            assert seen["hidden_states"].shape[1] == max_tokens
-        embeddings[prompt] = seen["encoder_hidden_states"]
-    fox, cat = embeddings.values()
-    assert fox.shape == cat.shape and (fox - cat).abs().max() > 0  # the prompt reaches the text encoders
+        assert grids_of(getattr(pipe, component), (), seen) == grids
+        embeddings[prompt] = input_tensors(seen)
+    fox, cat = embeddings.values()  # same seed, same sizes: only the text differs
+    assert fox.keys() == cat.keys() and all(fox[key].shape == cat[key].shape for key in fox)
+    assert any((fox[key] - cat[key]).abs().max() > 0 for key in fox)  # the prompt reaches the text encoders
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
