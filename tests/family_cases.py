@@ -4,6 +4,8 @@ has a mask: the layouts the processors really see."""
 
 from __future__ import annotations
 
+import torch
+
 from na_accel import tiny
 
 TRANSFORMER_CASES = {
@@ -55,4 +57,22 @@ TRANSFORMER_CASES = {
         lambda t: tiny.flux3_transformer_inputs(t, (5, 7), batch=2, text_len=6, reference_grids=[(3, 4)]),
         [3, 3],
     ),
+    # odd 3x5 grid (17 image pad tokens), captions of 40 and 7 tokens: joint rows of 96 and 64, masked
+    "z_image": (
+        tiny.tiny_z_image_transformer,
+        lambda t: tiny.z_image_transformer_inputs(t, (3, 5), batch=2, text_len=40, valid_text_lens=[40, 7]),
+        [3, 3],
+    ),
+    # text padded (the mask reaches the text blocks and cross attention only, both stock)
+    "kandinsky6": (
+        tiny.tiny_kandinsky6_transformer,
+        lambda t: tiny.kandinsky6_transformer_inputs(t, (2, 3, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
+        [2, 3, 3],
+    ),
 }
+
+
+def prediction(output) -> torch.Tensor:
+    """A case's forward output as one tensor: Z-Image's transformer returns one tensor per batch row."""
+    sample = output.sample
+    return torch.stack(sample) if isinstance(sample, (list, tuple)) else sample

@@ -25,6 +25,10 @@ from .hunyuan_image_spec import HUNYUAN_IMAGE
 from .qwen_image_spec import QWEN_IMAGE
 from .wan_spec import WAN
 from .refused import REFUSED
+from .kandinsky6_spec import KANDINSKY6
+from .qwen_image_spec import QWEN_IMAGE
+from .wan_spec import WAN
+from .z_image_spec import Z_IMAGE
 
 # In the order adapters are tried on a transformer (first match wins) and listed in messages.
 FAMILY_SPECS: tuple[FamilySpec, ...] = (
@@ -40,6 +44,8 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     HELIOS,
     CHROMA,
     FLUX3,
+    Z_IMAGE,
+    KANDINSKY6,
 )
 
 MODELS_PAGE = "docs/models.md"

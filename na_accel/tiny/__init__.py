@@ -32,6 +32,8 @@ from ..families.hunyuan_image_spec import transformer_inputs as hunyuan_image_tr
 from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
 from ..families.helios_spec import transformer_inputs as helios_transformer_inputs
+from ..families.kandinsky6_spec import transformer_inputs as kandinsky6_transformer_inputs
+from ..families.z_image_spec import transformer_inputs as z_image_transformer_inputs
 from ._call import TinyCall
 from ._requirements import TinyPresetUnavailable, unavailable_reason
 from ._text import SafetyCheckerStandIn
@@ -50,6 +52,8 @@ from .minimax_h3 import TINY_MINIMAX_H3_TEXT_DIM, tiny_minimax_h3_call, tiny_min
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
 from .hunyuan_image import tiny_hunyuan_image_call, tiny_hunyuan_image_pipeline, tiny_hunyuan_image_transformer
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
+from .kandinsky6 import TINY_KANDINSKY6_TEXT_DIM, tiny_kandinsky6_call, tiny_kandinsky6_pipeline, tiny_kandinsky6_transformer
+from .z_image import TINY_Z_IMAGE_TEXT_DIM, tiny_z_image_call, tiny_z_image_pipeline, tiny_z_image_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
 
 
@@ -71,6 +75,8 @@ TINY_TRANSFORMERS = {
     "helios": tiny_helios_transformer,
     "chroma": tiny_chroma_transformer,
     "flux3": tiny_flux3_transformer,
+    "z_image": tiny_z_image_transformer,
+    "kandinsky6": tiny_kandinsky6_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -93,6 +99,8 @@ TINY_PIPELINES = {
     "tiny-helios": (tiny_helios_pipeline, tiny_helios_call),
     "tiny-chroma": (tiny_chroma_pipeline, tiny_chroma_call),
     "tiny-flux3": (tiny_flux3_pipeline, tiny_flux3_call),
+    "tiny-z-image": (tiny_z_image_pipeline, tiny_z_image_call),
+    "tiny-kandinsky6": (tiny_kandinsky6_pipeline, tiny_kandinsky6_call),
 }
 
 
@@ -189,4 +197,14 @@ __all__ = [
     "tiny_wan_transformer",
     "unavailable_reason",
     "wan_transformer_inputs",
+    "TINY_Z_IMAGE_TEXT_DIM",
+    "tiny_z_image_call",
+    "tiny_z_image_pipeline",
+    "tiny_z_image_transformer",
+    "z_image_transformer_inputs",
+    "TINY_KANDINSKY6_TEXT_DIM",
+    "kandinsky6_transformer_inputs",
+    "tiny_kandinsky6_call",
+    "tiny_kandinsky6_pipeline",
+    "tiny_kandinsky6_transformer",
 ]

@@ -52,6 +52,8 @@ PRESET_CLASSES = {
     "tiny-helios": ("HeliosPipeline", "HeliosTransformer3DModel"),
     "tiny-chroma": ("ChromaPipeline", "ChromaTransformer2DModel"),
     "tiny-flux3": ("Flux3AutoBlocks", "Flux3Transformer2DModel"),
+    "tiny-z-image": ("ZImagePipeline", "ZImageTransformer2DModel"),
+    "tiny-kandinsky6": ("Kandinsky6TI2VAPipeline", "Kandinsky6Transformer3DModel"),
 }
 # preset -> (model class, config argument) it needs with a value older releases can't give
 PRESET_ARGUMENTS = {

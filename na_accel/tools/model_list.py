@@ -177,6 +177,10 @@ MODELS: dict[str, ModelSpec] = {
                      "bool), offline"),
         _tiny_preset("tiny-flux3", "flux3", "tiny random-weight modular FLUX.3 pipeline (Flux3AutoBlocks, Qwen3-VL "
                      "text encoder), offline"),
+        _tiny_preset("tiny-z-image", "z_image", "tiny random-weight ZImagePipeline (tiny Qwen 3 text encoder, CFG), "
+                     "offline"),
+        _tiny_preset("tiny-kandinsky6", "kandinsky6", "tiny random-weight Kandinsky6TI2VAPipeline (text to video, no "
+                     "audio; tiny Qwen2.5-VL + CLIP), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.

@@ -19,6 +19,7 @@ under classifier-free guidance (padded text), and reference images where the fam
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -92,11 +93,27 @@ def _fuse(pipe):
         transformer.fuse_qkv_projections()
 
 
+def _fusable(preset, pipe) -> bool:
+    """Whether stock diffusers fuses the transformers' projections: diffusers 0.42's Kandinsky 6 has
+    fuse_qkv_projections (AttentionMixin), but its attention modules name their projections
+    to_query / to_key / to_value, and fusing them raises AttributeError (tried on a copy)."""
+    for transformer in _transformers(pipe):
+        if not hasattr(transformer, "fuse_qkv_projections"):
+            return False
+        try:
+            copy.deepcopy(transformer).fuse_qkv_projections()
+        except AttributeError:
+            return False
+    return True
+
+
 CONFIGS = [
     Config("stock", lambda preset, pipe: True),
     Config("fused-qkv", lambda preset, pipe: all(hasattr(t, "fuse_qkv_projections") for t in _transformers(pipe)),
            prepare=_fuse),
     Config("cfg-batch2-padded", lambda preset, pipe: MODELS[preset].family not in ONE_PROMPT_FAMILIES,
+    Config("fused-qkv", _fusable, prepare=_fuse),
+    Config("cfg-batch2-padded", lambda preset, pipe: True,
            call=lambda preset: {"prompt": PROMPTS, **TRUE_CFG.get(MODELS[preset].family, {})}),
     # FLUX.1 Kontext takes its reference image by default; FLUX.2 edits with one or several.
     Config("reference-images", lambda preset, pipe: MODELS[preset].family == "flux2",

@@ -12,6 +12,8 @@ import na_accel
 from na_accel.errors import ArgumentError
 from na_accel.families.registry import family_geometry
 from na_accel.pipeline_parts import generated, latent_output, pipeline_transformers
+from na_accel.families.base import forward_arguments
+from na_accel.families.registry import adapter_for, family_geometry
 from na_accel.tiny import TINY_PIPELINES, tiny_pipeline, cosmos_transformer_inputs, hunyuan_video15_transformer_inputs, hunyuan_video_transformer_inputs, tiny_cosmos_transformer, tiny_hunyuan_video15_call, tiny_hunyuan_video15_transformer, tiny_hunyuan_video_call, tiny_hunyuan_video_transformer, tiny_wan_transformer, wan_transformer_inputs
 
 # preset -> (output attribute, token grid of the call helper's default sizes, transformer calls per step)
@@ -34,6 +36,8 @@ PRESETS = {
     "tiny-minimax-h3": ("latents", (3, 4, 32), 1),  # modular, no decode step: the video latents; guidance-distilled
     "tiny-chroma": ("images", (16, 16), 2),  # CFG: a second call with the negative prompt
     "tiny-flux3": ("images", (16, 16), 2),  # CFG: the guider's two branches, one call each
+    "tiny-z-image": ("images", (16, 16), 1),  # CFG: prompt and negative prompt in one call
+    "tiny-kandinsky6": ("frames", (3, 4, 8), 2),
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -55,6 +59,8 @@ SHIPPED_RECIPES = {
     "tiny-minimax-h3": "minimax_h3_gna",
     "tiny-chroma": "chroma_gna",
     "tiny-flux3": "flux3_gna",
+    "tiny-z-image": "z_image_gna",
+    "tiny-kandinsky6": "kandinsky6_gna",
 }
 
 TRANSFORMERS = {
@@ -89,22 +95,41 @@ def transformer_calls(pipe, max_tokens=None):
     ``max_tokens``, a call over more visual tokens stops the run at once (a full-size default)."""
     calls, handles = [], []
 
-    def record(name, module, kwargs):
-        hidden_states = kwargs["hidden_states"]
-        grid = token_grid(module, hidden_states)
-        tokens = hidden_states.shape[1] if grid is None else int(np.prod(grid))
+    def record(name, module, args, kwargs):
+        tokens = sum(math.prod(g) for g in grids_of(module, args, kwargs))  # the family's own reading
         if max_tokens is not None and tokens > max_tokens:
             raise TooManyTokens(f"{name} called on {tokens} visual tokens (> {max_tokens})")
-        calls.append((name, kwargs))
+        calls.append((name, forward_arguments(module, args, kwargs)))  # by name (Z-Image passes some by position)
 
     for name, module in pipeline_transformers(pipe):
         hook = lambda mod, args, kwargs, name=name: record(name, mod, kwargs)  # noqa: E731
         handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
+    for name in ("transformer", "transformer_2"):
+        module = getattr(pipe, name, None)
+        if module is not None:
+            hook = lambda mod, args, kwargs, name=name: record(name, mod, args, kwargs)  # noqa: E731
+            handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
     try:
         yield calls
     finally:
         for handle in handles:
             handle.remove()
+
+
+def grids_of(transformer, args, kwargs):
+    """The token grids of one forward call (the output's, then reference images'), as its family reads them."""
+    layout = adapter_for(transformer).token_layout(transformer, args, kwargs)
+    assert layout.grid is not None, layout.problem
+    return (layout.grid, *layout.extra_grids)
+
+
+def input_tensors(arguments):
+    """A forward call's tensors by name (lists of tensors, as Z-Image's, by name and index)."""
+    tensors = {}
+    for key, value in arguments.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        tensors.update({(key, i): item for i, item in enumerate(values) if isinstance(item, torch.Tensor)})
+    return tensors
 
 
 def token_grid(transformer, hidden_states):
@@ -177,6 +202,7 @@ def test_tiny_pipeline_generates(pipes, name):
     else:
         assert out.shape == (1, kwargs["num_frames"], 3, height, width)
     assert len(calls) == 2 * calls_per_step
+    grids = grid if isinstance(grid[0], tuple) else (grid,)  # the output's, then reference images' (Kontext)
     for component, seen in calls:
         transformer = getattr(pipe, component)
         if seen["hidden_states"].ndim == 4:  # an unpacked (B, C, H, W) image latent (HunyuanImage)
@@ -189,6 +215,7 @@ def test_tiny_pipeline_generates(pipes, name):
         else:  # image tokens: one grid, or the output's then the reference images' (Kontext)
             grids = grid if isinstance(grid[0], tuple) else (grid,)
             assert seen["hidden_states"].shape[1] == sum(math.prod(g) for g in grids)
+        assert grids_of(getattr(pipe, component), (), seen) == grids
 
 
 @pytest.mark.parametrize("name, family", [("tiny-hunyuan-video", "hunyuan_video"), ("tiny-wan", "wan"),
@@ -285,6 +312,11 @@ def test_a_plain_prompt_call_runs_the_tiny_defaults_and_follows_the_prompt(pipes
         embeddings[prompt] = seen["encoder_hidden_states"]
     fox, cat = embeddings.values()
     assert fox.shape == cat.shape and (fox - cat).abs().max() > 0  # the prompt reaches the text encoders
+        assert grids_of(getattr(pipe, component), (), seen) == grids
+        embeddings[prompt] = input_tensors(seen)
+    fox, cat = embeddings.values()  # same seed, same sizes: only the text differs
+    assert fox.keys() == cat.keys() and all(fox[key].shape == cat[key].shape for key in fox)
+    assert any((fox[key] - cat[key]).abs().max() > 0 for key in fox)  # the prompt reaches the text encoders
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
