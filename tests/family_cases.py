@@ -26,4 +26,5 @@ TRANSFORMER_CASES = {
         lambda t: tiny.qwen_image_transformer_inputs(t, (4, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
         [3, 3],
     ),
+    "wan_vace": (tiny.tiny_wan_vace_transformer, lambda t: tiny.wan_vace_transformer_inputs(t, (2, 3, 4), batch=2), [2, 3, 3]),
 }

@@ -19,6 +19,7 @@ from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
 from .qwen_image_spec import QWEN_IMAGE
 from .wan_spec import WAN
+from .wan_vace_spec import WAN_VACE
 
 # In the order adapters are tried on a transformer (first match wins) and listed in messages.
 FAMILY_SPECS: tuple[FamilySpec, ...] = (
@@ -29,6 +30,7 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     HUNYUAN_VIDEO15,
     FLUX2,
     QWEN_IMAGE,
+    WAN_VACE,
 )
 
 _SPEC_BY_NAME: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}

@@ -39,6 +39,8 @@ from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, fl
 from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
+from ..families.wan_vace_spec import transformer_inputs as wan_vace_transformer_inputs
+from .wan_vace import tiny_wan_vace_call, tiny_wan_vace_pipeline, tiny_wan_vace_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
 
 
@@ -55,6 +57,7 @@ TINY_TRANSFORMERS = {
     "hunyuan_video15": tiny_hunyuan_video15_transformer,
     "flux2": tiny_flux2_transformer,
     "qwen_image": tiny_qwen_image_transformer,
+    "wan_vace": tiny_wan_vace_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -70,6 +73,7 @@ TINY_PIPELINES = {
     "tiny-flux2": (tiny_flux2_pipeline, tiny_flux2_call),
     "tiny-flux2-klein": (tiny_flux2_klein_pipeline, tiny_flux2_klein_call),
     "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
+    "tiny-wan-vace": (tiny_wan_vace_pipeline, tiny_wan_vace_call),
 }
 
 
@@ -139,4 +143,8 @@ __all__ = [
     "tiny_wan_transformer",
     "unavailable_reason",
     "wan_transformer_inputs",
+    "tiny_wan_vace_call",
+    "tiny_wan_vace_pipeline",
+    "tiny_wan_vace_transformer",
+    "wan_vace_transformer_inputs",
 ]

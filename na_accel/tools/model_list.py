@@ -159,6 +159,7 @@ MODELS: dict[str, ModelSpec] = {
                      "CFG), offline"),
         _tiny_preset("tiny-qwen-image", "qwen_image", "tiny random-weight QwenImagePipeline (tiny Qwen2.5-VL text "
                      "encoder), offline"),
+        _tiny_preset("tiny-wan-vace", "wan_vace", "tiny random-weight WanVACEPipeline (Wan 2.1 VACE: control blocks), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.

@@ -1,0 +1,75 @@
+"""Tiny random-weight Wan-VACE (WanVACETransformer3DModel) and a WanVACEPipeline, built offline.
+
+Token layout: self attention over the video tokens in the Wan blocks (``blocks.<i>.attn1``) and the
+VACE context blocks (``vace_blocks.<j>.attn1``, over the control tokens of the same grid); cross
+attention (attn2) to the text.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._call import TinyCall
+from ._defaults import tiny_pipeline_class, with_call_defaults
+from ._imports import pipeline_classes
+from ._requirements import require_preset
+from .wan import TINY_WAN_SHIFT, TINY_WAN_TEXT_DIM, tiny_wan_vae
+
+TINY_VACE_Z_DIM = 4  # the tiny Wan VAE's latent channels
+# WanVACEPipeline's control latent: the inactive and reactive video latents (2 x z_dim) and the mask
+# folded to 8 x 8 = 64 channels (the VAE's spatial factor squared): 96 for the real 16-channel VAE.
+TINY_VACE_IN_CHANNELS = 2 * TINY_VACE_Z_DIM + 64
+
+
+def tiny_wan_vace_transformer(seed: int = 0, in_channels: int = TINY_VACE_Z_DIM):
+    """Three Wan blocks, VACE hints into blocks 0 and 2 (two VACE blocks)."""
+    from diffusers import WanVACETransformer3DModel
+
+    torch.manual_seed(seed)
+    return WanVACETransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=16,
+        in_channels=in_channels,
+        out_channels=in_channels,
+        text_dim=TINY_WAN_TEXT_DIM,
+        freq_dim=32,
+        ffn_dim=64,
+        num_layers=3,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+        vace_layers=[0, 2],
+        vace_in_channels=2 * in_channels + 64,
+    ).eval()
+
+
+def tiny_wan_vace_pipeline(seed: int = 0):
+    """A WanVACEPipeline: tiny VACE transformer, UMT5 text encoder and Wan VAE. Called without a
+    control video it conditions on a blank one (the pipeline's own default: text-to-video)."""
+    require_preset("tiny-wan-vace")
+    FlowMatchEulerDiscreteScheduler, WanVACEPipeline = pipeline_classes(
+        "FlowMatchEulerDiscreteScheduler", "WanVACEPipeline")
+
+    from ._text import tiny_t5_text_encoder, tiny_t5_tokenizer
+
+    tokenizer = tiny_t5_tokenizer()
+    pipe = tiny_pipeline_class(WanVACEPipeline)(
+        tokenizer=tokenizer,
+        text_encoder=tiny_t5_text_encoder(len(tokenizer), d_model=TINY_WAN_TEXT_DIM, umt5=True, seed=seed + 2),
+        vae=tiny_wan_vae(seed + 1, z_dim=TINY_VACE_Z_DIM),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=TINY_WAN_SHIFT),
+        transformer=tiny_wan_vace_transformer(seed),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return with_call_defaults(pipe, tiny_wan_vace_call())
+
+
+# wan_vace_gna's window is 14x24x24 tokens with 15 dense steps (as wan_gna): 9 frames of 48x512
+# pixels -> token grid (3, 3, 32), wider than the window, and 17 steps: the last 2 run sparse.
+# Classifier-free guidance on (guidance_scale 5): the transformer runs twice per step.
+TINY_WAN_VACE_STEPS = 17
+tiny_wan_vace_call = TinyCall(
+    height=48, width=512, num_frames=9, steps=TINY_WAN_VACE_STEPS, output_type="np",
+    pipeline_kwargs={"guidance_scale": 5.0},
+)
