@@ -27,4 +27,5 @@ TRANSFORMER_CASES = {
         [3, 3],
     ),
     "wan_vace": (tiny.tiny_wan_vace_transformer, lambda t: tiny.wan_vace_transformer_inputs(t, (2, 3, 4), batch=2), [2, 3, 3]),
+    "skyreels_v2": (tiny.tiny_skyreels_v2_transformer, lambda t: tiny.skyreels_v2_transformer_inputs(t, (2, 3, 4), batch=2), [2, 3, 3]),
 }

@@ -18,6 +18,7 @@ from .flux_spec import FLUX
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
 from .qwen_image_spec import QWEN_IMAGE
+from .skyreels_v2_spec import SKYREELS_V2
 from .wan_spec import WAN
 from .wan_vace_spec import WAN_VACE
 
@@ -31,6 +32,7 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     FLUX2,
     QWEN_IMAGE,
     WAN_VACE,
+    SKYREELS_V2,
 )
 
 _SPEC_BY_NAME: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}

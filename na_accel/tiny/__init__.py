@@ -41,6 +41,8 @@ from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
 from ..families.wan_vace_spec import transformer_inputs as wan_vace_transformer_inputs
 from .wan_vace import tiny_wan_vace_call, tiny_wan_vace_pipeline, tiny_wan_vace_transformer
+from ..families.skyreels_v2_spec import transformer_inputs as skyreels_v2_transformer_inputs
+from .skyreels_v2 import tiny_skyreels_v2_call, tiny_skyreels_v2_diffusion_forcing_pipeline, tiny_skyreels_v2_pipeline, tiny_skyreels_v2_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
 
 
@@ -58,6 +60,7 @@ TINY_TRANSFORMERS = {
     "flux2": tiny_flux2_transformer,
     "qwen_image": tiny_qwen_image_transformer,
     "wan_vace": tiny_wan_vace_transformer,
+    "skyreels_v2": tiny_skyreels_v2_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -74,6 +77,7 @@ TINY_PIPELINES = {
     "tiny-flux2-klein": (tiny_flux2_klein_pipeline, tiny_flux2_klein_call),
     "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
     "tiny-wan-vace": (tiny_wan_vace_pipeline, tiny_wan_vace_call),
+    "tiny-skyreels-v2": (tiny_skyreels_v2_pipeline, tiny_skyreels_v2_call),
 }
 
 
@@ -147,4 +151,9 @@ __all__ = [
     "tiny_wan_vace_pipeline",
     "tiny_wan_vace_transformer",
     "wan_vace_transformer_inputs",
+    "skyreels_v2_transformer_inputs",
+    "tiny_skyreels_v2_call",
+    "tiny_skyreels_v2_diffusion_forcing_pipeline",
+    "tiny_skyreels_v2_pipeline",
+    "tiny_skyreels_v2_transformer",
 ]

@@ -46,6 +46,7 @@ PRESET_CLASSES = {
     "tiny-flux2-klein": ("Flux2KleinPipeline", "Flux2Transformer2DModel"),
     "tiny-qwen-image": ("QwenImagePipeline", "QwenImageTransformer2DModel"),
     "tiny-wan-vace": ("WanVACEPipeline", "WanVACETransformer3DModel"),
+    "tiny-skyreels-v2": ("SkyReelsV2Pipeline", "SkyReelsV2Transformer3DModel"),
 }
 # preset -> (model class, config argument) it needs with a value older releases can't give
 PRESET_ARGUMENTS = {

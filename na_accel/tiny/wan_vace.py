@@ -12,7 +12,7 @@ import torch
 from ._call import TinyCall
 from ._defaults import tiny_pipeline_class, with_call_defaults
 from ._imports import pipeline_classes
-from ._requirements import require_preset
+from ._requirements import TinyPresetUnavailable, require_preset
 from .wan import TINY_WAN_SHIFT, TINY_WAN_TEXT_DIM, tiny_wan_vae
 
 TINY_VACE_Z_DIM = 4  # the tiny Wan VAE's latent channels
@@ -44,10 +44,21 @@ def tiny_wan_vace_transformer(seed: int = 0, in_channels: int = TINY_VACE_Z_DIM)
     ).eval()
 
 
+def require_with_ftfy(preset: str, pipelines: str) -> None:
+    """``require_preset``, and ftfy: ``pipelines`` (WanVACEPipeline, the SkyReels-V2 ones) clean every
+    prompt with it on every diffusers release (WanPipeline only before 0.37)."""
+    require_preset(preset)
+    import importlib.util
+
+    if importlib.util.find_spec("ftfy") is None:
+        raise TinyPresetUnavailable(f"{preset}: {pipelines} cleans every prompt with ftfy, which is not installed "
+                                    "(pip install ftfy)")
+
+
 def tiny_wan_vace_pipeline(seed: int = 0):
     """A WanVACEPipeline: tiny VACE transformer, UMT5 text encoder and Wan VAE. Called without a
     control video it conditions on a blank one (the pipeline's own default: text-to-video)."""
-    require_preset("tiny-wan-vace")
+    require_with_ftfy("tiny-wan-vace", "WanVACEPipeline")
     FlowMatchEulerDiscreteScheduler, WanVACEPipeline = pipeline_classes(
         "FlowMatchEulerDiscreteScheduler", "WanVACEPipeline")
 

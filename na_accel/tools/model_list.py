@@ -160,6 +160,7 @@ MODELS: dict[str, ModelSpec] = {
         _tiny_preset("tiny-qwen-image", "qwen_image", "tiny random-weight QwenImagePipeline (tiny Qwen2.5-VL text "
                      "encoder), offline"),
         _tiny_preset("tiny-wan-vace", "wan_vace", "tiny random-weight WanVACEPipeline (Wan 2.1 VACE: control blocks), offline"),
+        _tiny_preset("tiny-skyreels-v2", "skyreels_v2", "tiny random-weight SkyReelsV2Pipeline (text-to-video), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.
