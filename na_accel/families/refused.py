@@ -10,4 +10,5 @@ from __future__ import annotations
 
 REFUSED: dict[str, str] = {
     "SanaTransformer2DModel": "linear attention (SanaLinearAttnProcessor2_0): no softmax attention matrix to window",
+    "WanAnimate2Transformer3DModel": "its denoising self attention (kv_cache_mode='cached') is one flex BlockMask call over a packed [generation | cached reference] buffer in which each generation frame sees every generation token plus only the reference frame aligned with its own: keys are not the queries' tokens and per-frame reference gating is neither a GNA window nor extra keys every query sees; only the once-per-segment reference pass (kv_cache_mode='extract') is plain self attention",
 }
