@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import na_accel
+from na_accel import tiny
 from na_accel.errors import ArgumentError
 from na_accel.families.registry import family_geometry
 from na_accel.tiny import TINY_PIPELINES, tiny_pipeline, cosmos_transformer_inputs, hunyuan_video15_transformer_inputs, hunyuan_video_transformer_inputs, tiny_cosmos_transformer, tiny_hunyuan_video15_call, tiny_hunyuan_video15_transformer, tiny_hunyuan_video_call, tiny_hunyuan_video_transformer, tiny_wan_transformer, wan_transformer_inputs
@@ -26,6 +27,8 @@ PRESETS = {
     "tiny-flux2": ("images", (16, 16), 1),
     "tiny-flux2-klein": ("images", (16, 16), 2),
     "tiny-qwen-image": ("images", (16, 16), 2),  # true CFG with the default negative prompt
+    "tiny-wan-vace": ("frames", (3, 3, 32), 2),
+    "tiny-skyreels-v2": ("frames", (3, 3, 32), 2),
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -40,6 +43,8 @@ SHIPPED_RECIPES = {
     "tiny-flux2": "flux2_gna",
     "tiny-flux2-klein": "flux2_gna",
     "tiny-qwen-image": "qwen_image_gna",
+    "tiny-wan-vace": "wan_vace_gna",
+    "tiny-skyreels-v2": "skyreels_v2_gna",
 }
 
 TRANSFORMERS = {
@@ -47,6 +52,8 @@ TRANSFORMERS = {
     "cosmos": (tiny_cosmos_transformer, cosmos_transformer_inputs),
     "wan": (tiny_wan_transformer, wan_transformer_inputs),
     "hunyuan_video15": (tiny_hunyuan_video15_transformer, hunyuan_video15_transformer_inputs),
+    "wan_vace": (tiny.tiny_wan_vace_transformer, tiny.wan_vace_transformer_inputs),
+    "skyreels_v2": (tiny.tiny_skyreels_v2_transformer, tiny.skyreels_v2_transformer_inputs),
 }
 
 
