@@ -78,11 +78,12 @@ def tiny_wan_vace_pipeline(seed: int = 0):
     return with_call_defaults(pipe, tiny_wan_vace_call())
 
 
-# wan_vace_gna's window is 14x24x24 tokens with 15 dense steps (as wan_gna): 9 frames of 48x512
-# pixels -> token grid (3, 3, 32), wider than the window, and 17 steps: the last 2 run sparse.
-# Classifier-free guidance on (guidance_scale 5): the transformer runs twice per step.
+# wan_vace_gna's window is 14x24x24 tokens with 15 dense steps (as wan_gna): 5 frames of 48x512
+# pixels -> token grid (2, 3, 32), wider than the window, and 17 steps: the last 2 run sparse.
+# Classifier-free guidance on (guidance_scale 5): the transformer runs twice per step. 5 frames, not
+# tiny-wan's 9: the pipeline also VAE-encodes a control video (twice: inactive and reactive parts).
 TINY_WAN_VACE_STEPS = 17
 tiny_wan_vace_call = TinyCall(
-    height=48, width=512, num_frames=9, steps=TINY_WAN_VACE_STEPS, output_type="np",
+    height=48, width=512, num_frames=5, steps=TINY_WAN_VACE_STEPS, output_type="np",
     pipeline_kwargs={"guidance_scale": 5.0},
 )

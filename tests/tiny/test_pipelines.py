@@ -27,7 +27,7 @@ PRESETS = {
     "tiny-flux2": ("images", (16, 16), 1),
     "tiny-flux2-klein": ("images", (16, 16), 2),
     "tiny-qwen-image": ("images", (16, 16), 2),  # true CFG with the default negative prompt
-    "tiny-wan-vace": ("frames", (3, 3, 32), 2),
+    "tiny-wan-vace": ("frames", (2, 3, 32), 2),
     "tiny-skyreels-v2": ("frames", (3, 3, 32), 2),
 }
 # preset -> its family's shipped recipe
