@@ -69,6 +69,8 @@ TRANSFORMER_CASES = {
         lambda t: tiny.kandinsky6_transformer_inputs(t, (2, 3, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
         [2, 3, 3],
     ),
+    "wan_vace": (tiny.tiny_wan_vace_transformer, lambda t: tiny.wan_vace_transformer_inputs(t, (2, 3, 4), batch=2), [2, 3, 3]),
+    "skyreels_v2": (tiny.tiny_skyreels_v2_transformer, lambda t: tiny.skyreels_v2_transformer_inputs(t, (2, 3, 4), batch=2), [2, 3, 3]),
 }
 
 

@@ -25,4 +25,5 @@ REFUSED: dict[str, str] = {
     "StableAudioDiTModel": "audio generation: a 1-D audio latent sequence, no image or video token grid",
     "T5FilmDecoder": "spectrogram (music) diffusion: no image or video token grid",
     "TransformerTemporalModel": "a temporal layer inside UNet video models, not a pipeline's denoiser",
+    "WanAnimate2Transformer3DModel": "its denoising self attention (kv_cache_mode='cached') is one flex BlockMask call over a packed [generation | cached reference] buffer in which each generation frame sees every generation token plus only the reference frame aligned with its own: keys are not the queries' tokens and per-frame reference gating is neither a GNA window nor extra keys every query sees; only the once-per-segment reference pass (kv_cache_mode='extract') is plain self attention",
 }

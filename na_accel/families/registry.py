@@ -23,12 +23,14 @@ from .hunyuan_video_spec import HUNYUAN_VIDEO
 from .minimax_h3_spec import MINIMAX_H3
 from .hunyuan_image_spec import HUNYUAN_IMAGE
 from .qwen_image_spec import QWEN_IMAGE
+from .skyreels_v2_spec import SKYREELS_V2
 from .wan_spec import WAN
 from .refused import REFUSED
 from .kandinsky6_spec import KANDINSKY6
 from .qwen_image_spec import QWEN_IMAGE
 from .wan_spec import WAN
 from .z_image_spec import Z_IMAGE
+from .wan_vace_spec import WAN_VACE
 
 # In the order adapters are tried on a transformer (first match wins) and listed in messages.
 FAMILY_SPECS: tuple[FamilySpec, ...] = (
@@ -46,6 +48,8 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     FLUX3,
     Z_IMAGE,
     KANDINSKY6,
+    WAN_VACE,
+    SKYREELS_V2,
 )
 
 MODELS_PAGE = "docs/models.md"

@@ -54,6 +54,10 @@ from .hunyuan_image import tiny_hunyuan_image_call, tiny_hunyuan_image_pipeline,
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
 from .kandinsky6 import TINY_KANDINSKY6_TEXT_DIM, tiny_kandinsky6_call, tiny_kandinsky6_pipeline, tiny_kandinsky6_transformer
 from .z_image import TINY_Z_IMAGE_TEXT_DIM, tiny_z_image_call, tiny_z_image_pipeline, tiny_z_image_transformer
+from ..families.wan_vace_spec import transformer_inputs as wan_vace_transformer_inputs
+from .wan_vace import tiny_wan_vace_call, tiny_wan_vace_pipeline, tiny_wan_vace_transformer
+from ..families.skyreels_v2_spec import transformer_inputs as skyreels_v2_transformer_inputs
+from .skyreels_v2 import tiny_skyreels_v2_call, tiny_skyreels_v2_diffusion_forcing_pipeline, tiny_skyreels_v2_pipeline, tiny_skyreels_v2_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
 
 
@@ -77,6 +81,8 @@ TINY_TRANSFORMERS = {
     "flux3": tiny_flux3_transformer,
     "z_image": tiny_z_image_transformer,
     "kandinsky6": tiny_kandinsky6_transformer,
+    "wan_vace": tiny_wan_vace_transformer,
+    "skyreels_v2": tiny_skyreels_v2_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -101,6 +107,8 @@ TINY_PIPELINES = {
     "tiny-flux3": (tiny_flux3_pipeline, tiny_flux3_call),
     "tiny-z-image": (tiny_z_image_pipeline, tiny_z_image_call),
     "tiny-kandinsky6": (tiny_kandinsky6_pipeline, tiny_kandinsky6_call),
+    "tiny-wan-vace": (tiny_wan_vace_pipeline, tiny_wan_vace_call),
+    "tiny-skyreels-v2": (tiny_skyreels_v2_pipeline, tiny_skyreels_v2_call),
 }
 
 
@@ -207,4 +215,13 @@ __all__ = [
     "tiny_kandinsky6_call",
     "tiny_kandinsky6_pipeline",
     "tiny_kandinsky6_transformer",
+    "tiny_wan_vace_call",
+    "tiny_wan_vace_pipeline",
+    "tiny_wan_vace_transformer",
+    "wan_vace_transformer_inputs",
+    "skyreels_v2_transformer_inputs",
+    "tiny_skyreels_v2_call",
+    "tiny_skyreels_v2_diffusion_forcing_pipeline",
+    "tiny_skyreels_v2_pipeline",
+    "tiny_skyreels_v2_transformer",
 ]

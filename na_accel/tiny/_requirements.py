@@ -54,6 +54,8 @@ PRESET_CLASSES = {
     "tiny-flux3": ("Flux3AutoBlocks", "Flux3Transformer2DModel"),
     "tiny-z-image": ("ZImagePipeline", "ZImageTransformer2DModel"),
     "tiny-kandinsky6": ("Kandinsky6TI2VAPipeline", "Kandinsky6Transformer3DModel"),
+    "tiny-wan-vace": ("WanVACEPipeline", "WanVACETransformer3DModel"),
+    "tiny-skyreels-v2": ("SkyReelsV2Pipeline", "SkyReelsV2Transformer3DModel"),
 }
 # preset -> (model class, config argument) it needs with a value older releases can't give
 PRESET_ARGUMENTS = {

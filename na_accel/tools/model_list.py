@@ -181,6 +181,8 @@ MODELS: dict[str, ModelSpec] = {
                      "offline"),
         _tiny_preset("tiny-kandinsky6", "kandinsky6", "tiny random-weight Kandinsky6TI2VAPipeline (text to video, no "
                      "audio; tiny Qwen2.5-VL + CLIP), offline"),
+        _tiny_preset("tiny-wan-vace", "wan_vace", "tiny random-weight WanVACEPipeline (Wan 2.1 VACE: control blocks), offline"),
+        _tiny_preset("tiny-skyreels-v2", "skyreels_v2", "tiny random-weight SkyReelsV2Pipeline (text-to-video), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import na_accel
+from na_accel import tiny
 from na_accel.errors import ArgumentError
 from na_accel.families.registry import family_geometry
 from na_accel.pipeline_parts import generated, latent_output, pipeline_transformers
@@ -38,6 +39,8 @@ PRESETS = {
     "tiny-flux3": ("images", (16, 16), 2),  # CFG: the guider's two branches, one call each
     "tiny-z-image": ("images", (16, 16), 1),  # CFG: prompt and negative prompt in one call
     "tiny-kandinsky6": ("frames", (3, 4, 8), 2),
+    "tiny-wan-vace": ("frames", (2, 3, 32), 2),
+    "tiny-skyreels-v2": ("frames", (3, 3, 32), 2),
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -61,6 +64,8 @@ SHIPPED_RECIPES = {
     "tiny-flux3": "flux3_gna",
     "tiny-z-image": "z_image_gna",
     "tiny-kandinsky6": "kandinsky6_gna",
+    "tiny-wan-vace": "wan_vace_gna",
+    "tiny-skyreels-v2": "skyreels_v2_gna",
 }
 
 TRANSFORMERS = {
@@ -68,6 +73,8 @@ TRANSFORMERS = {
     "cosmos": (tiny_cosmos_transformer, cosmos_transformer_inputs),
     "wan": (tiny_wan_transformer, wan_transformer_inputs),
     "hunyuan_video15": (tiny_hunyuan_video15_transformer, hunyuan_video15_transformer_inputs),
+    "wan_vace": (tiny.tiny_wan_vace_transformer, tiny.wan_vace_transformer_inputs),
+    "skyreels_v2": (tiny.tiny_skyreels_v2_transformer, tiny.skyreels_v2_transformer_inputs),
 }
 
 
