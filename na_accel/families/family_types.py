@@ -144,6 +144,9 @@ class FamilySpec:
     # (token grid, text tokens given) -> the non-grid tokens of the joint sequence (Z-Image pads its
     # image and caption to multiples of 32); only read where text_in_self_attention
     joint_text_tokens: Callable[[tuple[int, ...], int], int] = same_text_tokens
+    # why the synthetic denoising loop (bench / compare --random-weights: hidden_states and timestep by
+    # keyword, one latent tensor in and out) can't drive this family's transformer; None: it can
+    synthetic_loop_problem: str | None = None
 
     def __post_init__(self) -> None:
         if self.geometry.family != self.name:

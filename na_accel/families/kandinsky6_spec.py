@@ -78,4 +78,7 @@ KANDINSKY6 = FamilySpec(
     adapter_path="na_accel.families.kandinsky6:adapter",
     text_in_self_attention=False,
     attention_shape=attention_shape,
+    synthetic_loop_problem="its transformer takes a channels-last (B, T, H, W, C) latent with visual condition "
+                           "channels and returns the latent channels alone, not the (B, C, T, H, W) latent the "
+                           "synthetic loop passes",
 )

@@ -90,4 +90,6 @@ Z_IMAGE = FamilySpec(
     timestep_scale=1e-3,
     attention_shape=attention_shape,
     joint_text_tokens=joint_text_tokens,
+    synthetic_loop_problem="its transformer takes the latents, timestep and captions as lists by position and "
+                           "returns one tensor per image, not the keyword latent tensor the synthetic loop passes",
 )

@@ -149,9 +149,10 @@ def build_random_weights(
     text_len: int | None = None,
 ) -> SyntheticModel:
     """The transformer of a shipped config with random weights, built on the meta device first."""
-    from .synthetic import SyntheticPipeline
+    from .synthetic import SyntheticPipeline, check_synthetic_loop
 
     shipped = shipped_config(name)
+    check_synthetic_loop(shipped["family"], where=f"--random-weights {name}")  # before a full-size model is built
     config = dict(shipped["config"])
     unknown = sorted(set(overrides or {}) - set(config))
     if unknown:

@@ -66,6 +66,7 @@ TRUE_CFG = {
 ONE_PROMPT_FAMILIES = {
     "minimax_h3",
     "flux3",
+    "wan_vace",  # WanVACEPipeline (0.42) refuses a list of prompts and any batch ("not yet supported")
 }
 
 
@@ -109,22 +110,14 @@ def _fusable(preset, pipe) -> bool:
 
 CONFIGS = [
     Config("stock", lambda preset, pipe: True),
-    Config("fused-qkv", lambda preset, pipe: all(hasattr(t, "fuse_qkv_projections") for t in _transformers(pipe)),
-           prepare=_fuse),
-    Config("cfg-batch2-padded", lambda preset, pipe: MODELS[preset].family not in ONE_PROMPT_FAMILIES,
     Config("fused-qkv", _fusable, prepare=_fuse),
-    Config("cfg-batch2-padded", lambda preset, pipe: True,
+    Config("cfg-batch2-padded", lambda preset, pipe: MODELS[preset].family not in ONE_PROMPT_FAMILIES,
            call=lambda preset: {"prompt": PROMPTS, **TRUE_CFG.get(MODELS[preset].family, {})}),
     # FLUX.1 Kontext takes its reference image by default; FLUX.2 edits with one or several.
     Config("reference-images", lambda preset, pipe: MODELS[preset].family == "flux2",
            call=lambda preset: {"image": [_picture(64, 96), _picture(96, 80, seed=1)]}),
 ]
 
-# Presets whose diffusers pipeline makes one video per call: WanVACEPipeline (0.42) refuses a list of
-# prompts and any batch ("not yet supported"); their batch-2 case is tests/family_cases.py's.
-ONE_VIDEO_PER_CALL = ("tiny-wan-vace",)
-CONFIGS = [Config(c.name, lambda preset, pipe, applies=c.applies: preset not in ONE_VIDEO_PER_CALL and applies(preset, pipe),
-                  c.prepare, c.call) if c.name == "cfg-batch2-padded" else c for c in CONFIGS]
 CONFIG_BY_NAME = {config.name: config for config in CONFIGS}
 
 

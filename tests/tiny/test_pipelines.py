@@ -11,10 +11,9 @@ import torch
 import na_accel
 from na_accel import tiny
 from na_accel.errors import ArgumentError
-from na_accel.families.registry import family_geometry
-from na_accel.pipeline_parts import generated, latent_output, pipeline_transformers
 from na_accel.families.base import forward_arguments
 from na_accel.families.registry import adapter_for, family_geometry
+from na_accel.pipeline_parts import generated, latent_output, pipeline_transformers
 from na_accel.tiny import TINY_PIPELINES, tiny_pipeline, cosmos_transformer_inputs, hunyuan_video15_transformer_inputs, hunyuan_video_transformer_inputs, tiny_cosmos_transformer, tiny_hunyuan_video15_call, tiny_hunyuan_video15_transformer, tiny_hunyuan_video_call, tiny_hunyuan_video_transformer, tiny_wan_transformer, wan_transformer_inputs
 
 # preset -> (output attribute, token grid of the call helper's default sizes, transformer calls per step)
@@ -77,7 +76,6 @@ TRANSFORMERS = {
     "skyreels_v2": (tiny.tiny_skyreels_v2_transformer, tiny.skyreels_v2_transformer_inputs),
 }
 
-
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """Toy-width ops gain nothing from threads, and lose a lot when the CPU is shared."""
@@ -109,13 +107,8 @@ def transformer_calls(pipe, max_tokens=None):
         calls.append((name, forward_arguments(module, args, kwargs)))  # by name (Z-Image passes some by position)
 
     for name, module in pipeline_transformers(pipe):
-        hook = lambda mod, args, kwargs, name=name: record(name, mod, kwargs)  # noqa: E731
+        hook = lambda mod, args, kwargs, name=name: record(name, mod, args, kwargs)  # noqa: E731
         handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
-    for name in ("transformer", "transformer_2"):
-        module = getattr(pipe, name, None)
-        if module is not None:
-            hook = lambda mod, args, kwargs, name=name: record(name, mod, args, kwargs)  # noqa: E731
-            handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
     try:
         yield calls
     finally:
@@ -211,17 +204,6 @@ def test_tiny_pipeline_generates(pipes, name):
     assert len(calls) == 2 * calls_per_step
     grids = grid if isinstance(grid[0], tuple) else (grid,)  # the output's, then reference images' (Kontext)
     for component, seen in calls:
-        transformer = getattr(pipe, component)
-        if seen["hidden_states"].ndim == 4:  # an unpacked (B, C, H, W) image latent (HunyuanImage)
-            assert token_grid(transformer, seen["hidden_states"]) == grid
-            continue
-        if grid is not None and len(grid) == 3 and seen["hidden_states"].ndim == 3:  # packed video tokens (MiniMax-H3)
-            assert seen["hidden_states"].shape[1] == math.prod(grid)
-        elif grid is not None and len(grid) == 3:
-            assert token_grid(transformer, seen["hidden_states"]) == grid
-        else:  # image tokens: one grid, or the output's then the reference images' (Kontext)
-            grids = grid if isinstance(grid[0], tuple) else (grid,)
-            assert seen["hidden_states"].shape[1] == sum(math.prod(g) for g in grids)
         assert grids_of(getattr(pipe, component), (), seen) == grids
 
 
@@ -301,24 +283,12 @@ def test_a_plain_prompt_call_runs_the_tiny_defaults_and_follows_the_prompt(pipes
             out = pipe(prompt=prompt, num_inference_steps=steps, generator=torch.Generator().manual_seed(0))
         assert len(calls) == 2 * calls_per_step
         defaults = TINY_PIPELINES[name][1]()
-        picture = np.asarray(generated(out)[0])  # (H, W, 3), or (F, H, W, 3) for a video
-        if attribute == "latents":  # (C, F, H, W): the grid, checked below
+        picture = np.asarray(generated(out)[0])  # (H, W, 3), (F, H, W, 3) for a video, (C, F, H, W) for latents
+        if attribute == "latents":
             assert picture.shape[0] == pipe.transformer.config.in_channels
         else:
             assert picture.shape[-3:-1] == (defaults["height"], defaults["width"])
         component, seen = calls[0]
-        transformer = getattr(pipe, component)
-        if seen["hidden_states"].ndim == 4:  # an unpacked (B, C, H, W) image latent (HunyuanImage)
-            assert token_grid(transformer, seen["hidden_states"]) == grid
-            embeddings[prompt] = seen["encoder_hidden_states"]
-            continue
-        if len(grid) == 3 and seen["hidden_states"].ndim == 5:
-            assert token_grid(transformer, seen["hidden_states"]) == grid
-        else:  # packed tokens: images, or MiniMax-H3's video
-            assert seen["hidden_states"].shape[1] == max_tokens
-        embeddings[prompt] = seen["encoder_hidden_states"]
-    fox, cat = embeddings.values()
-    assert fox.shape == cat.shape and (fox - cat).abs().max() > 0  # the prompt reaches the text encoders
         assert grids_of(getattr(pipe, component), (), seen) == grids
         embeddings[prompt] = input_tensors(seen)
     fox, cat = embeddings.values()  # same seed, same sizes: only the text differs

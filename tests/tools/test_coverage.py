@@ -9,7 +9,7 @@ import torch
 import diffusers
 import na_accel
 from na_accel.families import FAMILY_SPECS
-from na_accel.families.coverage import coverage, documented_table, main, markdown, transformer_classes
+from na_accel.tools.coverage import coverage, documented_table, main, markdown, transformer_classes
 from na_accel.families.refused import REFUSED
 
 MODELS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "models.md"
@@ -30,7 +30,7 @@ def bare(cls):
 @pytest.mark.slow
 def test_the_documented_table_is_the_generated_one(rows):
     assert documented_table(MODELS_PAGE) == markdown(rows), (
-        "docs/models.md's coverage table is stale: python -m na_accel.families.coverage --write docs/models.md")
+        "docs/models.md's coverage table is stale: python -m na_accel.tools.coverage --write docs/models.md")
 
 
 def test_every_transformer_class_of_diffusers_has_a_row(rows):
@@ -92,4 +92,4 @@ def test_the_table_lists_reasons_and_recipes(rows):
 
 def test_the_module_refuses_unknown_arguments(capsys):
     assert main(["--bogus"]) == 2
-    assert "usage: python -m na_accel.families.coverage" in capsys.readouterr().err
+    assert "usage: python -m na_accel.tools.coverage" in capsys.readouterr().err
