@@ -76,7 +76,9 @@ CASE_GROUPS = {"published": tuple(CASES), "families": tuple(FAMILY_CASES), "all"
 SINGLE_CASES = ("custom", "family")  # one case built from the command line's sizes; given alone
 # Where the text tokens sit in the joint sequence, per family whose text joins the self attention:
 # each adapter's TokenLayout (na_accel/families/<family>.py), which needs diffusers to import.
-TEXT_FIRST = {"flux": True, "flux2": True, "qwen_image": True, "hunyuan_video": False, "hunyuan_video15": False}
+TEXT_FIRST = {"flux": True, "flux2": True, "qwen_image": True, "hunyuan_video": False, "hunyuan_video15": False,
+              "minimax_h3": True,  # [text | conditions | audio | video]: everything but the video first
+              "hunyuan_image": False, "chroma": True, "flux3": True, "z_image": False}
 # The family cases' windows are resolved on this backend's tiles: the kernel timed here, and what
 # `auto` runs on GPUs without NATTEN's compiled library.
 WINDOW_BACKEND = "triton"

@@ -147,6 +147,9 @@ class FamilySpec:
     # why the synthetic denoising loop (bench / compare --random-weights: hidden_states and timestep by
     # keyword, one latent tensor in and out) can't drive this family's transformer; None: it can
     synthetic_loop_problem: str | None = None
+    # model-free points the pipeline's num_inference_steps counts besides its transformer steps
+    # (MiniMax-H3's scheduler counts its last, zero-noise point): na_accel's steps are transformer steps
+    schedule_extra_points: int = 0
 
     def __post_init__(self) -> None:
         if self.geometry.family != self.name:

@@ -107,4 +107,5 @@ MINIMAX_H3 = FamilySpec(
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.minimax_h3:adapter",
     text_in_self_attention=True,
+    schedule_extra_points=1,
 )

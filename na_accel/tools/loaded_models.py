@@ -13,6 +13,7 @@ from typing import Any, Callable
 import torch
 
 from ..families.family_types import FamilyGeometry
+from ..families.registry import family_spec
 from ..pipeline_parts import generated, pipeline_transformers
 from .model_list import model_geometry
 
@@ -89,7 +90,7 @@ class PipelineModel(LoadedModel):
         kwargs: dict[str, Any] = dict(
             height=height,
             width=width,
-            num_inference_steps=steps,
+            num_inference_steps=steps + family_spec(self.family).schedule_extra_points,
             output_type="pt",
             generator=torch.Generator().manual_seed(seed),
         )
