@@ -26,4 +26,14 @@ TRANSFORMER_CASES = {
         lambda t: tiny.qwen_image_transformer_inputs(t, (4, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
         [3, 3],
     ),
+    "ltx_video": (
+        tiny.tiny_ltx_video_transformer,
+        lambda t: tiny.ltx_video_transformer_inputs(t, (2, 3, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
+        [2, 3, 3],
+    ),
+    "ltx2": (
+        tiny.tiny_ltx2_transformer,
+        lambda t: tiny.ltx2_transformer_inputs(t, (2, 3, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
+        [2, 3, 3],
+    ),
 }

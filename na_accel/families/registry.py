@@ -17,6 +17,8 @@ from .flux2_spec import FLUX2
 from .flux_spec import FLUX
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
+from .ltx_video_spec import LTX_VIDEO
+from .ltx2_spec import LTX2
 from .qwen_image_spec import QWEN_IMAGE
 from .wan_spec import WAN
 
@@ -29,6 +31,8 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     HUNYUAN_VIDEO15,
     FLUX2,
     QWEN_IMAGE,
+    LTX_VIDEO,
+    LTX2,
 )
 
 _SPEC_BY_NAME: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}

@@ -29,6 +29,8 @@ from ..families.flux2_spec import transformer_inputs as flux2_transformer_inputs
 from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
 from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
+from ..families.ltx_video_spec import transformer_inputs as ltx_video_transformer_inputs
+from ..families.ltx2_spec import transformer_inputs as ltx2_transformer_inputs
 from ._call import TinyCall
 from ._requirements import TinyPresetUnavailable, unavailable_reason
 from ._text import SafetyCheckerStandIn
@@ -39,6 +41,8 @@ from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, fl
 from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
+from .ltx2 import TINY_LTX2_TEXT_DIM, tiny_ltx2_call, tiny_ltx2_pipeline, tiny_ltx2_transformer
+from .ltx_video import TINY_LTX_VIDEO_TEXT_DIM, tiny_ltx_video_call, tiny_ltx_video_pipeline, tiny_ltx_video_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
 
 
@@ -55,6 +59,8 @@ TINY_TRANSFORMERS = {
     "hunyuan_video15": tiny_hunyuan_video15_transformer,
     "flux2": tiny_flux2_transformer,
     "qwen_image": tiny_qwen_image_transformer,
+    "ltx_video": tiny_ltx_video_transformer,
+    "ltx2": tiny_ltx2_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -70,6 +76,8 @@ TINY_PIPELINES = {
     "tiny-flux2": (tiny_flux2_pipeline, tiny_flux2_call),
     "tiny-flux2-klein": (tiny_flux2_klein_pipeline, tiny_flux2_klein_call),
     "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
+    "tiny-ltx-video": (tiny_ltx_video_pipeline, tiny_ltx_video_call),
+    "tiny-ltx2": (tiny_ltx2_pipeline, tiny_ltx2_call),
 }
 
 
@@ -139,4 +147,14 @@ __all__ = [
     "tiny_wan_transformer",
     "unavailable_reason",
     "wan_transformer_inputs",
+    "TINY_LTX_VIDEO_TEXT_DIM",
+    "ltx_video_transformer_inputs",
+    "tiny_ltx_video_call",
+    "tiny_ltx_video_pipeline",
+    "tiny_ltx_video_transformer",
+    "TINY_LTX2_TEXT_DIM",
+    "ltx2_transformer_inputs",
+    "tiny_ltx2_call",
+    "tiny_ltx2_pipeline",
+    "tiny_ltx2_transformer",
 ]

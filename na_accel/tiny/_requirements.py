@@ -45,6 +45,8 @@ PRESET_CLASSES = {
     "tiny-flux2": ("Flux2Pipeline", "Flux2Transformer2DModel"),
     "tiny-flux2-klein": ("Flux2KleinPipeline", "Flux2Transformer2DModel"),
     "tiny-qwen-image": ("QwenImagePipeline", "QwenImageTransformer2DModel"),
+    "tiny-ltx-video": ("LTXPipeline", "LTXVideoTransformer3DModel"),
+    "tiny-ltx2": ("LTX2Pipeline", "LTX2VideoTransformer3DModel"),
 }
 # preset -> (model class, config argument) it needs with a value older releases can't give
 PRESET_ARGUMENTS = {

@@ -159,6 +159,10 @@ MODELS: dict[str, ModelSpec] = {
                      "CFG), offline"),
         _tiny_preset("tiny-qwen-image", "qwen_image", "tiny random-weight QwenImagePipeline (tiny Qwen2.5-VL text "
                      "encoder), offline"),
+        _tiny_preset("tiny-ltx-video", "ltx_video", "tiny random-weight LTXPipeline (LTX-Video, T5 text encoder), "
+                     "offline"),
+        _tiny_preset("tiny-ltx2", "ltx2", "tiny random-weight LTX2Pipeline (LTX-2: video + audio, Gemma 3 text "
+                     "model), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.
