@@ -24,7 +24,13 @@ TINY_LTX2_LATENT_CHANNELS = 8
 
 def tiny_ltx2_transformer(seed: int = 0, in_channels: int = TINY_LTX2_LATENT_CHANNELS):
     """``in_channels`` = the video VAE's latent channels. Audio: 4 channels (the tiny audio VAE's 2 latent
-    channels x 2 latent mel bins, as LTX2Pipeline packs them), 2 heads x head_dim 8."""
+    channels x 2 latent mel bins, as LTX2Pipeline packs them), 2 heads x head_dim 16 like the video.
+
+    Audio and video have the same width here, so ``fuse_qkv_projections()`` works (diffusers fuses
+    every LTX2Attention, the audio<->video cross attention as if it were self attention; the LTX-2
+    processors never read fused projections). On the full-size models (video 4096 wide, audio 2048)
+    it raises in diffusers 0.42.1: the audio<->video modules have no ``is_cross_attention``.
+    """
     from diffusers import LTX2VideoTransformer3DModel
 
     torch.manual_seed(seed)
@@ -39,8 +45,8 @@ def tiny_ltx2_transformer(seed: int = 0, in_channels: int = TINY_LTX2_LATENT_CHA
         audio_in_channels=4,
         audio_out_channels=4,
         audio_num_attention_heads=2,
-        audio_attention_head_dim=8,
-        audio_cross_attention_dim=16,
+        audio_attention_head_dim=16,
+        audio_cross_attention_dim=32,  # = audio heads x head_dim
         num_layers=2,
         caption_channels=TINY_LTX2_TEXT_DIM,
         rope_double_precision=False,

@@ -158,19 +158,73 @@ def test_ltx2_coordinates_without_grid_size_run_stock_counted(ltx2):
     assert count == ltx2.config.num_layers and "without num_frames, height and width" in reason
 
 
-def test_ltx_video_condition_coordinates_run_stock_counted():
-    """LTXConditionPipeline passes video_coords only (conditioning tokens of other videos in front)."""
-    transformer = tiny.tiny_ltx_video_transformer(seed=0)
-    inputs = tiny.ltx_video_transformer_inputs(transformer, GRID, batch=2, seed=6)
-    cells = torch.tensor(list(itertools.product(*(range(n) for n in GRID))), dtype=torch.float32)
-    inputs["video_coords"] = cells.T[None].repeat(2, 1, 1) * torch.tensor([1.0, 32.0, 32.0])[None, :, None]
+def _condition_coordinates(grid, extra_frames, frame_index, batch=2, frame_rate=25.0):
+    """LTXConditionPipeline's video_coords: a conditioning video's ``extra_frames`` latent frames at
+    ``frame_index`` in front of the generated grid, scaled as the pipeline scales them (written here from
+    the pipeline's description: frame -> frame * 8 + 1 - 8 clamped at 0, plus the frame index, over the
+    frame rate; rows and columns x 32)."""
+    def ids(frames, index):
+        cells = itertools.product(range(frames), *(range(n) for n in grid[1:]))
+        f, h, w = torch.tensor(list(cells), dtype=torch.float32).T
+        return torch.stack([((f * 8 + 1 - 8).clamp(min=0) + index) / frame_rate, h * 32, w * 32])
+
+    coords = torch.cat([ids(extra_frames, frame_index), ids(grid[0], 0)], dim=1) if extra_frames else ids(grid[0], 0)
+    return coords[None].repeat(batch, 1, 1)
+
+
+def _ltx_video_condition_inputs(transformer, grid, extra_frames, seed=6):
+    inputs = tiny.ltx_video_transformer_inputs(transformer, grid, batch=2, seed=seed)
+    extra = extra_frames * grid[1] * grid[2]
+    generator = torch.Generator().manual_seed(seed + 1)
+    inputs["hidden_states"] = torch.cat(
+        [torch.randn(2, extra, transformer.config.in_channels, generator=generator), inputs["hidden_states"]], dim=1)
+    inputs["video_coords"] = _condition_coordinates(grid, extra_frames, frame_index=16)
     for name in ("num_frames", "height", "width", "rope_interpolation_scale"):
         inputs.pop(name)
+    return inputs, extra
+
+
+@pytest.mark.parametrize("extra_frames", [0, 2])
+def test_ltx_video_condition_coordinates_give_the_grid_and_extra_keys(extra_frames, monkeypatch):
+    """LTXConditionPipeline passes video_coords only, conditioning tokens in front of the grid."""
+    from diffusers.models.transformers import transformer_ltx
+
+    transformer = tiny.tiny_ltx_video_transformer(seed=0)
+    inputs, extra = _ltx_video_condition_inputs(transformer, GRID, extra_frames)
+    layout = na_accel.families.family_spec("ltx_video").adapter().token_layout(transformer, (), inputs)
+    assert (layout.grid, layout.text_len, layout.text_first, layout.problem) == (GRID, extra, True, None)
+
+    stock = _run(transformer, inputs)
+    full, totals, _ = _run_patched(transformer, inputs, _recipe("ltx_video", list(GRID)))
+    assert totals == {"full window": transformer.config.num_layers} and _difference(full, stock) <= TOLERANCE
+
+    kernel, stride = (2, 2, 3), (1, 1, 2)
+    sparse, totals, _ = _run_patched(transformer, inputs, _recipe("ltx_video", list(kernel), list(stride)))
+    assert totals == {"sparse": transformer.config.num_layers} and _difference(sparse, stock) > 1e-4
+    mask = _window_mask(GRID, kernel, stride, (1, 1, 1), extra).roll((extra, extra), (0, 1))  # extra tokens first
+    stock_dispatch = transformer_ltx.dispatch_attention_fn
+
+    def dispatch(query, key, value, attn_mask=None, **kwargs):
+        if query.shape[1] == key.shape[1] == mask.shape[0] and attn_mask is None:
+            out = F.scaled_dot_product_attention(query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2),
+                                                 attn_mask=mask)
+            return out.transpose(1, 2)
+        return stock_dispatch(query, key, value, attn_mask=attn_mask, **kwargs)
+
+    monkeypatch.setattr(transformer_ltx, "dispatch_attention_fn", dispatch)
+    assert _difference(sparse, _run(transformer, inputs)) <= TOLERANCE
+
+
+def test_ltx_video_coordinates_without_a_grid_run_stock_counted():
+    transformer = tiny.tiny_ltx_video_transformer(seed=0)
+    inputs, _ = _ltx_video_condition_inputs(transformer, GRID, 0)
+    shuffle = torch.randperm(24, generator=torch.Generator().manual_seed(0))
+    inputs["video_coords"] = inputs["video_coords"][:, :, shuffle]
     stock = _run(transformer, inputs)
     patched, totals, _ = _run_patched(transformer, inputs, _recipe("ltx_video", [2, 3, 3]))
     assert torch.equal(patched, stock)
     (reason, count), = totals.items()
-    assert count == transformer.config.num_layers and "video_coords only" in reason
+    assert count == transformer.config.num_layers and "video_coords" in reason
 
 
 def test_ltx_video_sparse_window_against_an_independent_mask(monkeypatch):
@@ -193,3 +247,50 @@ def test_ltx_video_sparse_window_against_an_independent_mask(monkeypatch):
 
     monkeypatch.setattr(transformer_ltx, "dispatch_attention_fn", dispatch)
     assert _difference(sparse, _run(transformer, inputs)) <= TOLERANCE
+
+
+def test_ltx_video_condition_pipeline_reads_its_grid_and_conditioning_tokens():
+    """The real LTXConditionPipeline (tiny components): an image at frame 0 is blended into the grid, one
+    at frame 8 becomes a latent frame of tokens in front of it: extra keys; full window == stock."""
+    import numpy as np
+    import PIL.Image
+    from diffusers import FlowMatchEulerDiscreteScheduler, LTXConditionPipeline
+    from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+    from na_accel.tiny._text import tiny_t5_text_encoder, tiny_t5_tokenizer
+    from na_accel.tiny.ltx_video import TINY_LTX_VIDEO_TEXT_DIM, tiny_ltx_video_vae
+
+    tokenizer = tiny_t5_tokenizer()
+    pipe = LTXConditionPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(), vae=tiny_ltx_video_vae(1), tokenizer=tokenizer,
+        text_encoder=tiny_t5_text_encoder(len(tokenizer), d_model=TINY_LTX_VIDEO_TEXT_DIM, seed=2),
+        transformer=tiny.tiny_ltx_video_transformer(0),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    image = PIL.Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8))
+    adapter = na_accel.families.family_spec("ltx_video").adapter()
+    layouts = []
+
+    def generate():
+        conditions = [LTXVideoCondition(image=image, frame_index=0), LTXVideoCondition(image=image, frame_index=8)]
+        with torch.no_grad():
+            return pipe(conditions=conditions, prompt="a red fox", height=64, width=96, num_frames=17,
+                        num_inference_steps=1, max_sequence_length=16, output_type="latent",
+                        generator=torch.Generator().manual_seed(0)).frames
+
+    hook = pipe.transformer.register_forward_pre_hook(
+        lambda module, args, kwargs: layouts.append(adapter.token_layout(module, args, kwargs)), with_kwargs=True)
+    stock = generate()
+    hook.remove()
+    # 17 frames of 64x96 -> 3 latent frames of 2x3; the frame-8 image: one latent frame of 2x3 tokens
+    assert [(layout.grid, layout.text_len, layout.text_first, layout.problem) for layout in layouts] == [
+        ((3, 2, 3), 6, True, None)]
+    for window, outcome in (([3, 2, 3], "full window"), ([2, 2, 2], "sparse")):
+        na_accel.patch(pipe, _recipe("ltx_video", window), backend="reference")
+        try:
+            out = generate()
+            totals = dict(na_accel.describe(pipe).transformers[0].totals)
+        finally:
+            na_accel.unpatch(pipe)
+        assert totals == {outcome: pipe.transformer.config.num_layers}
+        assert (_difference(out, stock) <= TOLERANCE) == (outcome == "full window")
