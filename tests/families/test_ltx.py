@@ -294,3 +294,55 @@ def test_ltx_video_condition_pipeline_reads_its_grid_and_conditioning_tokens():
             na_accel.unpatch(pipe)
         assert totals == {outcome: pipe.transformer.config.num_layers}
         assert (_difference(out, stock) <= TOLERANCE) == (outcome == "full window")
+
+
+def test_ltx2_condition_pipeline_keyframe_tokens_join_as_extra_keys():
+    """The real LTX2ConditionPipeline (tiny components): an image at latent frame 2 becomes keyframe tokens
+    appended after the grid: extra keys; full window == stock, a small window runs sparse."""
+    import numpy as np
+    import PIL.Image
+    from diffusers import FlowMatchEulerDiscreteScheduler, LTX2ConditionPipeline
+    from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
+
+    from na_accel.tiny import ltx2 as tiny_ltx2
+    from na_accel.tiny._text import tiny_llama_tokenizer
+
+    tokenizer = tiny_llama_tokenizer()
+    pipe = LTX2ConditionPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(), vae=tiny_ltx2.tiny_ltx2_vae(1),
+        audio_vae=tiny_ltx2.tiny_ltx2_audio_vae(3), tokenizer=tokenizer,
+        text_encoder=tiny_ltx2.tiny_ltx2_text_encoder(len(tokenizer), seed=2),
+        connectors=tiny_ltx2.tiny_ltx2_connectors(4), transformer=tiny_ltx2.tiny_ltx2_transformer(0),
+        vocoder=tiny_ltx2.tiny_ltx2_vocoder(5),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    image = PIL.Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8))
+    adapter = na_accel.families.family_spec("ltx2").adapter()
+    layouts = []
+
+    def generate():
+        # crf=0: no H.264 re-compression of the images (it needs PyAV); one pass per step (no STG, no modality)
+        conditions = [LTX2VideoCondition(frames=image, index=0, crf=0),
+                      LTX2VideoCondition(frames=image, index=2, crf=0)]
+        with torch.no_grad():
+            return pipe(conditions=conditions, prompt="a red fox", height=64, width=96, num_frames=17,
+                        num_inference_steps=1, max_sequence_length=16, stg_scale=0.0, audio_stg_scale=0.0,
+                        modality_scale=1.0, audio_modality_scale=1.0, output_type="latent",
+                        generator=torch.Generator().manual_seed(0)).frames
+
+    hook = pipe.transformer.register_forward_pre_hook(
+        lambda module, args, kwargs: layouts.append(adapter.token_layout(module, args, kwargs)), with_kwargs=True)
+    stock = generate()
+    hook.remove()
+    # 17 frames of 64x96 -> 3 latent frames of 2x3; the keyframe: one latent frame of 2x3 tokens after them
+    assert [(layout.grid, layout.text_len, layout.text_first, layout.problem) for layout in layouts] == [
+        ((3, 2, 3), 6, False, None)]
+    for window, outcome in (([3, 2, 3], "full window"), ([2, 2, 2], "sparse")):
+        na_accel.patch(pipe, _recipe("ltx2", window), backend="reference")
+        try:
+            out = generate()
+            totals = dict(na_accel.describe(pipe).transformers[0].totals)
+        finally:
+            na_accel.unpatch(pipe)
+        assert totals == {outcome: pipe.transformer.config.num_layers}
+        assert (_difference(out, stock) <= TOLERANCE) == (outcome == "full window")
