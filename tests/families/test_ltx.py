@@ -346,3 +346,57 @@ def test_ltx2_condition_pipeline_keyframe_tokens_join_as_extra_keys():
             na_accel.unpatch(pipe)
         assert totals == {outcome: pipe.transformer.config.num_layers}
         assert (_difference(out, stock) <= TOLERANCE) == (outcome == "full window")
+
+
+def _modular_ltx_video():
+    from diffusers import FlowMatchEulerDiscreteScheduler
+    from diffusers.modular_pipelines import LTXAutoBlocks
+
+    from na_accel.tiny import ltx_video as tiny_ltx_video
+    from na_accel.tiny._text import tiny_t5_text_encoder, tiny_t5_tokenizer
+
+    tokenizer = tiny_t5_tokenizer()
+    components = dict(tokenizer=tokenizer, vae=tiny_ltx_video.tiny_ltx_video_vae(1),
+                      text_encoder=tiny_t5_text_encoder(len(tokenizer), d_model=tiny.TINY_LTX_VIDEO_TEXT_DIM, seed=2),
+                      scheduler=FlowMatchEulerDiscreteScheduler(), transformer=tiny.tiny_ltx_video_transformer(0))
+    return LTXAutoBlocks(), components, "ltx_video"
+
+
+def _modular_ltx2():
+    from diffusers import FlowMatchEulerDiscreteScheduler
+    from diffusers.modular_pipelines import LTX2AutoBlocks
+
+    from na_accel.tiny import ltx2 as tiny_ltx2
+    from na_accel.tiny._text import tiny_llama_tokenizer
+
+    tokenizer = tiny_llama_tokenizer()
+    components = dict(tokenizer=tokenizer, text_encoder=tiny_ltx2.tiny_ltx2_text_encoder(len(tokenizer), seed=2),
+                      connectors=tiny_ltx2.tiny_ltx2_connectors(4), vae=tiny_ltx2.tiny_ltx2_vae(1),
+                      audio_vae=tiny_ltx2.tiny_ltx2_audio_vae(3), vocoder=tiny_ltx2.tiny_ltx2_vocoder(5),
+                      scheduler=FlowMatchEulerDiscreteScheduler(), transformer=tiny.tiny_ltx2_transformer(0))
+    return LTX2AutoBlocks(), components, "ltx2"
+
+
+@pytest.mark.parametrize("build", [_modular_ltx_video, _modular_ltx2], ids=["LTXAutoBlocks", "LTX2AutoBlocks"])
+def test_modular_pipelines_are_patched(build):
+    """The modular LTX pipelines (their guiders' passes included) route every video self attention."""
+    from na_accel.tiny._defaults import tiny_modular_pipeline
+
+    blocks, components, family = build()
+    pipe = tiny_modular_pipeline(blocks, components, dict(height=64, width=576, num_frames=9, num_inference_steps=1,
+                                                          max_sequence_length=16, output_type="np"))
+
+    def latents():
+        with torch.no_grad():
+            return pipe(prompt="a red fox", generator=torch.Generator().manual_seed(0)).values["latents"]
+
+    stock = latents()
+    for window, outcome in (([4, 4, 18], "full window"), ([2, 2, 3], "sparse")):
+        na_accel.patch(pipe, _recipe(family, window), backend="reference")
+        try:
+            out = latents()
+            (ran, calls), = na_accel.describe(pipe).transformers[0].totals.items()
+        finally:
+            na_accel.unpatch(pipe)
+        assert ran == outcome and calls > 0 and calls % components["transformer"].config.num_layers == 0
+        assert (_difference(out, stock) <= TOLERANCE) == (outcome == "full window")
