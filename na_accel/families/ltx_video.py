@@ -4,14 +4,15 @@ Each block has self attention over the video tokens (``transformer_blocks.<i>.at
 attention to the T5 text (``attn2``), both LTXVideoAttnProcessor; only attn1 is routed. The
 pipelines hand the transformer packed tokens, (batch, tokens, channels), and the token grid as
 ``num_frames``, ``height`` and ``width`` (the grid the RoPE is built over, row-major).
-LTXConditionPipeline passes ``video_coords`` instead, (batch, 3, tokens) RoPE coordinates (frame,
-row, column), with the tokens of conditioning videos placed at later frames put in front of the
-generated grid: the grid is read from the coordinates (once per tensor, one device read): the
-longest run of whole frames at the end whose frame coordinate rises frame by frame, whose (row,
-column) coordinates form the same row-major grid, and which starts at the earliest frame and spans
-every token's rows and columns; the tokens before it join every video
-query's keys as extra tokens (like text) and attend densely. Coordinates that form no such grid
-run the call stock, counted.
+LTXConditionPipeline (and the long multi-prompt image-to-video pipeline) pass ``video_coords``,
+(batch, 3, tokens) RoPE coordinates (frame, row, column), which the RoPE then uses instead; the
+condition pipeline puts the tokens of conditioning images / videos at later frames in front of
+the generated grid. The grid is then read from the coordinates (once per tensor, one device
+read): the longest run of whole frames at the end whose frame coordinate rises frame by frame,
+whose (row, column) coordinates form the same row-major grid, and which starts at the earliest
+frame and spans every token's rows and columns; the tokens before it join every video query's
+keys as extra tokens (like text) and attend densely. Coordinates that form no such grid run the
+call stock, counted.
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ def grid_from_coordinates(coords: torch.Tensor) -> tuple[tuple[int, int, int], i
 
 class LTXVideoLayout:
     """The grid is (num_frames, height, width) as passed (LTX-Video's RoPE counts tokens with them);
-    it must hold every token of ``hidden_states``. Without them, the grid and the conditioning tokens
-    in front of it come from ``video_coords`` (LTXConditionPipeline)."""
+    it must hold every token of ``hidden_states``. Where ``video_coords`` are passed (the RoPE then
+    uses them), the grid and the conditioning tokens in front of it come from them."""
 
     def __init__(self) -> None:
         # LTXConditionPipeline builds video_coords once per generation: read once per tensor.
@@ -88,7 +89,7 @@ class LTXVideoLayout:
         if not isinstance(hidden_states, torch.Tensor) or hidden_states.ndim != 3:
             return TokenLayout(None, 0, False, "hidden_states is not a packed (batch, tokens, channels) tensor")
         coords = inputs.get("video_coords")
-        if inputs.get("num_frames") is None and isinstance(coords, torch.Tensor):
+        if isinstance(coords, torch.Tensor):  # the RoPE's positions: they decide, not num_frames / height / width
             found = self._from_coordinates(coords)
             if isinstance(found, Refusal):
                 return TokenLayout(None, 0, True, found)
