@@ -198,15 +198,19 @@ def _check_restored(attribute: str, failures: list[tuple[str, BaseException]]) -
                               f"layer(s), first {name}: {type(exc).__name__}: {exc}") from exc
 
 
-def patch(obj: Any, recipe: Any, *, backend: str = AUTO) -> Any:
+def patch(obj: Any, recipe: Any, *, backend: str = AUTO, scheduler: Any = None) -> Any:
     """Replace the self attention of ``obj``'s transformer(s) with GNA, as ``recipe`` says.
 
-    ``obj`` is a diffusers pipeline (its ``transformer`` and, where present, ``transformer_2`` are
-    patched) or a bare supported transformer. ``recipe`` is a shipped recipe name, a path to a
-    .yaml/.json file, a dict or a ``Recipe``. ``backend`` is ``"auto"``, ``"reference"`` or a
-    NATTEN backend name, or "triton" (na_accel's fused Triton kernel). Everything is checked before anything changes. Returns ``obj``.
+    ``obj`` is a diffusers pipeline, classic or modular (its denoisers are patched: ``transformer``
+    and, where present, ``transformer_2`` or another ``transformer_<x>`` component), or a bare
+    supported transformer. ``recipe`` is a shipped recipe name, a path to a .yaml/.json file, a dict
+    or a ``Recipe``. ``backend`` is ``"auto"``, ``"reference"`` or a NATTEN backend name, or
+    "triton" (na_accel's fused Triton kernel). ``scheduler`` is where the denoising step is read
+    (``step_index``, ``timesteps``) for the recipe's ``dense_steps``: by default the pipeline's own;
+    for a bare transformer in your own loop, the scheduler that loop steps. Everything is checked
+    before anything changes. Returns ``obj``.
     """
-    patches = plan_patches(obj, recipe, backend=backend)
+    patches = plan_patches(obj, recipe, backend=backend, scheduler=scheduler)
     applied = []
     try:
         for transformer_patch in patches:
@@ -221,7 +225,7 @@ def patch(obj: Any, recipe: Any, *, backend: str = AUTO) -> Any:
     return obj
 
 
-def plan_patches(obj: Any, recipe: Any, *, backend: str = AUTO) -> list[TransformerPatch]:
+def plan_patches(obj: Any, recipe: Any, *, backend: str = AUTO, scheduler: Any = None) -> list[TransformerPatch]:
     """Everything ``patch`` checks and decides, without changing ``obj``."""
     recipe = load_recipe(recipe)
     check_backend_name(backend)
@@ -241,7 +245,7 @@ def plan_patches(obj: Any, recipe: Any, *, backend: str = AUTO) -> list[Transfor
                 f"{attribute} ({type(transformer).__name__}) still has {left} from an earlier na_accel "
                 "patch whose undo failed; call na_accel.unpatch(...) to restore it first"
             )
-        patches.append(_plan_transformer(attribute, transformer, adapter, recipe, backend, pipeline))
+        patches.append(_plan_transformer(attribute, transformer, adapter, recipe, backend, pipeline, scheduler))
     where = " or ".join(f"{p.attribute} ({type(p.transformer).__name__})" for p in patches)
     check_rules_decide(recipe, [plan for p in patches for plan in p.plans.values()], where)
     return patches
@@ -300,6 +304,7 @@ def _plan_transformer(
     recipe: Recipe,
     backend: str,
     pipeline: Any,
+    scheduler: Any,
 ) -> TransformerPatch:
     modules = dict(adapter.attention_layers(transformer))
     blocked = {name: reason for name, module in modules.items()
@@ -328,7 +333,7 @@ def _plan_transformer(
         backend_choice=BackendChoice(backend, target),
         plans=plans,
         modules=modules,
-        step_reader=step_reader(pipeline, recipe, attribute),
+        step_reader=step_reader(pipeline, recipe, attribute, scheduler),
         gate=SpeedGate(recipe.speed_gate, adapter.heads(transformer)),
     )
 

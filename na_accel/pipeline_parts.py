@@ -49,6 +49,36 @@ def pipeline_transformers(pipe: Any) -> list[tuple[str, torch.nn.Module]]:
     return found
 
 
+def running_blocks(pipe: Any) -> Any:
+    """The blocks a modular pipeline runs (None for a classic one): ``_blocks`` since diffusers 0.37,
+    whose ``blocks`` property returns a copy; ``blocks`` itself before."""
+    attributes = getattr(pipe, "__dict__", {})
+    return attributes.get("_blocks", attributes.get("blocks"))
+
+
+def disable_progress_bars(pipe: Any) -> None:
+    """Silence a pipeline's own progress bars. A modular pipeline's ``set_progress_bar_config`` reaches
+    only its top-level blocks, while the denoising loop sits deeper (auto blocks -> denoise -> loop):
+    every nested block that has a progress bar gets the setting."""
+    if hasattr(pipe, "set_progress_bar_config"):
+        pipe.set_progress_bar_config(disable=True)
+    pending = [running_blocks(pipe)]
+    while pending:
+        block = pending.pop()
+        if block is None:
+            continue
+        if hasattr(block, "set_progress_bar_config"):
+            block.set_progress_bar_config(disable=True)
+        pending.extend((getattr(block, "sub_blocks", None) or {}).values())
+
+
+def latent_output(pipe: Any) -> dict[str, str]:
+    """Call kwargs that make ``pipe`` return its latents: ``output_type="latent"`` for a classic
+    pipeline; ``output="latents"`` (the state's latents) for a modular one, whose decoders need not
+    take "latent" (Wan's video decoder refuses it)."""
+    return {"output": "latents"} if is_modular(pipe) else {"output_type": "latent"}
+
+
 def generated(output: Any) -> Any:
     """What a pipeline call generated: ``.frames`` / ``.images`` of a classic pipeline's output, the
     ``videos`` / ``images`` / ... value of a modular pipeline's ``PipelineState`` (or of the dict or
@@ -56,6 +86,8 @@ def generated(output: Any) -> Any:
     for attribute in ("frames", "images"):
         if hasattr(output, attribute) and not callable(getattr(output, attribute)):
             return getattr(output, attribute)
+    if isinstance(output, torch.Tensor):  # a modular call given output="latents" (or another tensor key)
+        return output
     values = output.values if hasattr(output, "values") and isinstance(output.values, dict) else output
     if isinstance(values, dict):
         for key in _GENERATED_STATE_KEYS:
@@ -65,4 +97,4 @@ def generated(output: Any) -> Any:
     return output
 
 
-__all__ = ["generated", "is_modular", "pipeline_transformers", "unwrap_compiled"]
+__all__ = ["disable_progress_bars", "generated", "latent_output", "running_blocks", "is_modular", "pipeline_transformers", "unwrap_compiled"]

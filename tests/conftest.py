@@ -17,6 +17,13 @@ os.environ.pop("NA_ACCEL_COST_PROFILE", None)
 
 import pytest  # noqa: E402
 
+# diffusers' logger binds its StreamHandler to the sys.stderr of its first use: imported here, that is
+# the session's, not one test's capsys stream (closed after that test, a later notice of diffusers'
+# -- "Guiders are currently an experimental feature" -- would fail to print in another test).
+from diffusers.utils import logging as _diffusers_logging  # noqa: E402
+
+_diffusers_logging.get_logger("diffusers")
+
 from na_accel.tiny import (  # noqa: E402
     flux_transformer_inputs, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer,
 )

@@ -4,6 +4,8 @@ has a mask: the layouts the processors really see."""
 
 from __future__ import annotations
 
+import torch
+
 from na_accel import tiny
 
 TRANSFORMER_CASES = {
@@ -36,4 +38,53 @@ TRANSFORMER_CASES = {
         lambda t: tiny.ltx2_transformer_inputs(t, (2, 3, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
         [2, 3, 3],
     ),
+    "minimax_h3": (  # [text | audio | video] packed: the audio rows join the text as extra keys
+        tiny.tiny_minimax_h3_transformer,
+        lambda t: tiny.minimax_h3_transformer_inputs(t, (2, 3, 5), batch=2, text_len=6, audio_latents=3),
+        [2, 3, 3],
+    ),
+    # Qwen text only (as the refiner passes it): the stock forward's ByT5 join is data-dependent, no
+    # fullgraph compile (tests/families/test_hunyuan_image.py compiles it with ByT5)
+    "hunyuan_image": (
+        tiny.tiny_hunyuan_image_transformer,
+        lambda t: {name: value for name, value in tiny.hunyuan_image_transformer_inputs(
+            t, (4, 5), batch=2, text_len=8, valid_text_lens=[8, 3]).items() if not name.endswith("_2")},
+        [3, 3],
+    ),
+    # the history context (long, mid, short latent frames) joins as extra keys, first
+    "helios": (
+        tiny.tiny_helios_transformer,
+        lambda t: tiny.helios_transformer_inputs(t, (2, 3, 5), batch=2, history_frames=(4, 2, 2)),
+        [2, 3, 3],
+    ),
+    "chroma": (
+        tiny.tiny_chroma_transformer,
+        lambda t: tiny.chroma_transformer_inputs(t, (5, 7), batch=2, text_len=6, valid_text_lens=[6, 3]),
+        [3, 3],
+    ),
+    "flux3": (
+        tiny.tiny_flux3_transformer,
+        lambda t: tiny.flux3_transformer_inputs(t, (5, 7), batch=2, text_len=6, reference_grids=[(3, 4)]),
+        [3, 3],
+    ),
+    # odd 3x5 grid (17 image pad tokens), captions of 40 and 7 tokens: joint rows of 96 and 64, masked
+    "z_image": (
+        tiny.tiny_z_image_transformer,
+        lambda t: tiny.z_image_transformer_inputs(t, (3, 5), batch=2, text_len=40, valid_text_lens=[40, 7]),
+        [3, 3],
+    ),
+    # text padded (the mask reaches the text blocks and cross attention only, both stock)
+    "kandinsky6": (
+        tiny.tiny_kandinsky6_transformer,
+        lambda t: tiny.kandinsky6_transformer_inputs(t, (2, 3, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
+        [2, 3, 3],
+    ),
+    "wan_vace": (tiny.tiny_wan_vace_transformer, lambda t: tiny.wan_vace_transformer_inputs(t, (2, 3, 4), batch=2), [2, 3, 3]),
+    "skyreels_v2": (tiny.tiny_skyreels_v2_transformer, lambda t: tiny.skyreels_v2_transformer_inputs(t, (2, 3, 4), batch=2), [2, 3, 3]),
 }
+
+
+def prediction(output) -> torch.Tensor:
+    """A case's forward output as one tensor: Z-Image's transformer returns one tensor per batch row."""
+    sample = output.sample
+    return torch.stack(sample) if isinstance(sample, (list, tuple)) else sample

@@ -7,6 +7,7 @@ import torch
 
 import na_accel
 from na_accel.patching import STATE_ATTRIBUTE, patches_of
+from na_accel.tiny import flux_transformer_inputs
 from conftest import run_flux_pipe, window_recipe
 
 SPARSE = window_recipe([3, 4], stride=[2, 3])
@@ -80,8 +81,46 @@ def test_errors_change_nothing(flux_pipe, recipe, backend, error, message):
 
 
 def test_dense_steps_on_a_bare_transformer_is_an_error(flux_transformer):
-    with pytest.raises(na_accel.RecipeError, match="dense_steps: 2 needs the denoising step.*patch the pipeline"):
+    with pytest.raises(na_accel.RecipeError, match="dense_steps: 2 needs the denoising step.*patch the pipeline.*scheduler=<the scheduler your loop steps>"):
         na_accel.patch(flux_transformer, {**SPARSE, "dense_steps": 2})
+    assert not hasattr(flux_transformer, STATE_ATTRIBUTE)
+
+
+def test_a_bare_transformer_reads_its_step_from_the_scheduler_given(flux_transformer):
+    """A user's own loop: na_accel.patch(transformer, ..., scheduler=s) reads s.step_index per call."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    scheduler = FlowMatchEulerDiscreteScheduler()
+    scheduler.set_timesteps(3)
+    na_accel.patch(flux_transformer, {**SPARSE, "dense_steps": 1}, scheduler=scheduler)
+    inputs = flux_transformer_inputs(5, 7, 1, 8, 0)
+    latents = inputs.pop("hidden_states")
+    with torch.no_grad():
+        for t in scheduler.timesteps:  # the loop a user writes: one transformer call per step
+            noise = flux_transformer(hidden_states=latents, **inputs).sample
+            latents = scheduler.step(noise, t, latents).prev_sample
+    for layer in layer_reports(flux_transformer).values():
+        assert layer.dense_calls == {"dense step (step < dense_steps=1)": 1} and layer.sparse_calls == 2
+
+
+def test_a_plain_object_with_step_index_stands_in_for_a_scheduler(flux_transformer):
+    class Loop:  # a hand-written sampler that keeps its own step count
+        step_index, timesteps = 0, [0.9, 0.5, 0.1]
+
+    loop = Loop()
+    na_accel.patch(flux_transformer, {**SPARSE, "dense_final_steps": 1}, scheduler=loop)
+    inputs = flux_transformer_inputs(5, 7, 1, 8, 0)
+    with torch.no_grad():
+        for loop.step_index in range(3):
+            flux_transformer(**inputs)
+    for layer in layer_reports(flux_transformer).values():
+        assert layer.sparse_calls == 2
+        assert sum(layer.dense_calls.values()) == 1 and "dense_final_steps" in next(iter(layer.dense_calls))
+
+
+def test_a_scheduler_without_step_index_is_refused_naming_the_field(flux_transformer):
+    with pytest.raises(na_accel.RecipeError, match=r"recipe\.dense_steps: 2 needs scheduler\.step_index, which object"):
+        na_accel.patch(flux_transformer, {**SPARSE, "dense_steps": 2}, scheduler=object())
     assert not hasattr(flux_transformer, STATE_ATTRIBUTE)
 
 

@@ -11,7 +11,7 @@ import torch
 
 import na_accel
 from na_accel.tiny import TINY_PIPELINES
-from family_cases import TRANSFORMER_CASES
+from family_cases import TRANSFORMER_CASES, prediction
 from test_patch import processors
 
 
@@ -26,7 +26,7 @@ def copy_of(model, how):
 
 def forward(transformer, inputs):
     with torch.no_grad():
-        return transformer(**inputs).sample
+        return prediction(transformer(**inputs))
 
 
 def totals(model):

@@ -57,13 +57,23 @@ class PaddingMask:
     * ``"text"``: (batch, text tokens), nonzero = valid (HunyuanVideo 1.5; Qwen-Image with
       ``bool_only``: a float mask there is additive, not a padding mask);
     * ``"joint_keys"``: (batch, 1, 1, visual + text) bool over the keys, the visual ones all valid
-      (HunyuanVideo).
+      (HunyuanVideo);
+    * ``"pairs"``: (batch, 1, S, S) bool, S = visual + text, ``m[:, None, None, :] & m[:, None, :, None]``
+      of a (batch, S) joint key mask ``m`` (Chroma). Each block builds it anew from the forward's mask,
+      so it is never read (a read per layer is a device sync per layer, ``reads_each_call``): it is
+      matched by shape and dtype, as every form is under torch.compile, and the valid text lengths
+      are the layout's, read once from the forward's mask.
     Each row's valid text must be a prefix (right padding); any other pattern runs stock, counted.
     """
 
     argument: str
-    form: str  # "text" | "joint_keys"
+    form: str  # "text" | "joint_keys" | "pairs"
     bool_only: bool = False
+
+    @property
+    def reads_each_call(self) -> bool:
+        """Whether the seam reads the argument eagerly (once per tensor); False: trusted by its shape."""
+        return self.form != "pairs"
 
     def text_lens(self, mask: torch.Tensor, layout: TokenLayout, batch: int) -> tuple[int, ...] | None:
         """Per row, the valid text length ``mask`` encodes, or None if it is not this form's
@@ -72,7 +82,7 @@ class PaddingMask:
             return None
         if self.form == "text":
             return prefix_lengths(mask.bool())
-        keys = mask[:, 0, 0]
+        keys = mask[:, 0].diagonal(dim1=-2, dim2=-1) if self.form == "pairs" else mask[:, 0, 0]
         visual = slice(layout.text_len, None) if layout.text_first else slice(0, layout.visual_len)
         text = slice(0, layout.text_len) if layout.text_first else slice(layout.visual_len, None)
         return prefix_lengths(keys[:, text], also=keys[:, visual])
@@ -81,6 +91,9 @@ class PaddingMask:
         """Whether ``mask`` has this form's shape and dtype (all that is checked, unread, under torch.compile)."""
         if self.form == "text":
             return tuple(mask.shape) == (batch, layout.text_len) and (mask.dtype == torch.bool or not self.bool_only)
+        tokens = layout.visual_len + layout.text_len
+        if self.form == "pairs":
+            return tuple(mask.shape) == (batch, 1, tokens, tokens) and mask.dtype == torch.bool
         return tuple(mask.shape) == (batch, 1, 1, layout.visual_len + layout.text_len) and mask.dtype == torch.bool
 
 

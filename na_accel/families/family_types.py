@@ -106,6 +106,16 @@ class FamilyGeometry:
         return grid
 
 
+def diffusers_attention_shape(config: Mapping[str, Any]) -> tuple[int, int]:
+    """(heads, head_dim) of a config in diffusers' usual names (``num_attention_heads``, ``attention_head_dim``)."""
+    return int(config["num_attention_heads"]), int(config["attention_head_dim"])
+
+
+def same_text_tokens(grid: tuple[int, ...], text_len: int) -> int:
+    """The text tokens a joint sequence holds for ``text_len`` text tokens: all of them, as they are."""
+    return text_len
+
+
 # (transformer, grid, *, batch, text_len, seed, device, dtype) -> forward kwargs, "hidden_states" and
 # "timestep" included: random inputs shaped as the family's pipeline passes them, read from the config.
 InputBuilder = Callable[..., dict]
@@ -129,6 +139,14 @@ class FamilySpec:
     adapter_path: str  # "module:function" making the family's ModelAdapter; its module imports diffusers: lazily
     text_in_self_attention: bool  # text tokens join the visual self attention (else: cross attention)
     timestep_scale: float = 1.0  # scheduler timesteps (0..1000) -> the transformer's (FLUX: t / 1000)
+    # full-size config -> (heads, head_dim) of the self attention GNA routes (its config's own names)
+    attention_shape: Callable[[Mapping[str, Any]], tuple[int, int]] = diffusers_attention_shape
+    # (token grid, text tokens given) -> the non-grid tokens of the joint sequence (Z-Image pads its
+    # image and caption to multiples of 32); only read where text_in_self_attention
+    joint_text_tokens: Callable[[tuple[int, ...], int], int] = same_text_tokens
+    # why the synthetic denoising loop (bench / compare --random-weights: hidden_states and timestep by
+    # keyword, one latent tensor in and out) can't drive this family's transformer; None: it can
+    synthetic_loop_problem: str | None = None
 
     def __post_init__(self) -> None:
         if self.geometry.family != self.name:
@@ -160,6 +178,17 @@ class FamilySpec:
         module, _, attribute = self.adapter_path.partition(":")
         return getattr(importlib.import_module(module), attribute)()
 
+    def unavailable_reason(self) -> str | None:
+        """Why the installed diffusers can't give this family (its transformer class came in a later
+        release: the declaration's import fails), else None."""
+        try:
+            self.adapter()
+        except ImportError as exc:
+            import diffusers
+
+            return f"{self.name}: diffusers {diffusers.__version__} lacks what its declaration imports ({exc})"
+        return None
+
 
 @functools.cache
 def _config_text(file: str) -> str:
@@ -171,4 +200,5 @@ def numbered(pattern: str, count: int) -> tuple[str, ...]:
     return tuple(pattern.format(i) for i in range(int(count)))
 
 
-__all__ = ["MAX_AXIS_TOKENS", "MAX_TOKENS", "FamilyGeometry", "FamilySpec", "InputBuilder", "is_int", "numbered"]
+__all__ = ["MAX_AXIS_TOKENS", "MAX_TOKENS", "FamilyGeometry", "FamilySpec", "InputBuilder", "diffusers_attention_shape",
+           "is_int", "numbered", "same_text_tokens"]

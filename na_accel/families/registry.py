@@ -11,16 +11,28 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ArgumentError, RecipeError, UnsupportedModelError
+from .chroma_spec import CHROMA
 from .cosmos_spec import COSMOS
 from .family_types import FamilyGeometry, FamilySpec
 from .flux2_spec import FLUX2
+from .flux3_spec import FLUX3
 from .flux_spec import FLUX
+from .helios_spec import HELIOS
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
 from .ltx_video_spec import LTX_VIDEO
 from .ltx2_spec import LTX2
+from .minimax_h3_spec import MINIMAX_H3
+from .hunyuan_image_spec import HUNYUAN_IMAGE
+from .qwen_image_spec import QWEN_IMAGE
+from .skyreels_v2_spec import SKYREELS_V2
+from .wan_spec import WAN
+from .refused import REFUSED
+from .kandinsky6_spec import KANDINSKY6
 from .qwen_image_spec import QWEN_IMAGE
 from .wan_spec import WAN
+from .z_image_spec import Z_IMAGE
+from .wan_vace_spec import WAN_VACE
 
 # In the order adapters are tried on a transformer (first match wins) and listed in messages.
 FAMILY_SPECS: tuple[FamilySpec, ...] = (
@@ -33,7 +45,19 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     QWEN_IMAGE,
     LTX_VIDEO,
     LTX2,
+    MINIMAX_H3,
+    HUNYUAN_IMAGE,
+    HELIOS,
+    CHROMA,
+    FLUX3,
+    Z_IMAGE,
+    KANDINSKY6,
+    WAN_VACE,
+    SKYREELS_V2,
 )
+
+MODELS_PAGE = "docs/models.md"
+EXTENDING_PAGE = "docs/extending.md#a-model-family"
 
 _SPEC_BY_NAME: dict[str, FamilySpec] = {spec.name: spec for spec in FAMILY_SPECS}
 
@@ -71,29 +95,39 @@ def check_recipe_family(recipe_family: str, family: str, where: str, model: str)
 
 
 def all_adapters() -> list[Any]:
-    """A new adapter of every family (imports diffusers' model modules)."""
-    return [spec.adapter() for spec in FAMILY_SPECS]
+    """A new adapter of every family the installed diffusers has (imports diffusers' model modules);
+    a family whose transformer came in a later diffusers is left out (``FamilySpec.unavailable_reason``)."""
+    return [spec.adapter() for spec in available_family_specs()]
+
+
+def available_family_specs() -> list[FamilySpec]:
+    """The specs of ``FAMILY_SPECS`` whose declaration imports on the installed diffusers."""
+    return [spec for spec in FAMILY_SPECS if spec.unavailable_reason() is None]
 
 
 def adapter_for(transformer: Any, where: str = "transformer") -> Any:
-    """The adapter of ``transformer``'s family, or an UnsupportedModelError listing the supported ones."""
+    """The adapter of ``transformer``'s family, or an UnsupportedModelError: why, where it is refused on
+    purpose (``refused.REFUSED``); else the supported ones and what a family for it needs."""
     for adapter in all_adapters():
         if adapter.handles(transformer):
             return adapter
+    name = type(transformer).__name__
+    if name in REFUSED:
+        raise UnsupportedModelError(f"{where}: {name} is not supported: {REFUSED[name]} ({MODELS_PAGE})")
     raise UnsupportedModelError(
-        f"{where}: {type(transformer).__name__} is not supported; supported transformers: "
-        f"{supported_models_text()}"
+        f"{where}: {name} is not supported; supported transformers: {supported_models_text()}. A family for "
+        f"another transformer is a declaration (its attention modules and stock processor classes, where its "
+        f"token grid and text sit in the sequence, any text padding mask): {EXTENDING_PAGE}; every diffusers "
+        f"transformer and its status: {MODELS_PAGE}"
     )
 
 
 def supported_models_text() -> str:
-    return "; ".join(
-        f"{a.transformer_class_name} (recipe model {a.family!r}, pipelines {', '.join(a.pipeline_names)})"
-        for a in all_adapters()
-    )
+    """``"FluxTransformer2DModel ('flux'), ..."``: each supported transformer class and its recipe model."""
+    return ", ".join(f"{a.transformer_class_name} ({a.family!r})" for a in all_adapters())
 
 
 __all__ = [
-    "FAMILY_SPECS", "adapter_for", "all_adapters", "check_recipe_family", "family_geometry", "family_spec",
+    "FAMILY_SPECS", "adapter_for", "all_adapters", "available_family_specs", "check_recipe_family", "family_geometry", "family_spec",
     "supported_families", "supported_models_text",
 ]

@@ -136,12 +136,13 @@ def _read_padding(adapter: ModelAdapter, source: torch.Tensor, layout: Any, batc
 
     Eagerly it is read (once per tensor: the forward hands every layer the same one) and checked
     against the inputs'; under torch.compile that read (a device sync) would break the graph at
-    every layer, so a mask of the right shape is trusted unread there.
+    every layer, so a mask of the right shape is trusted unread there, as is, always, a form built
+    anew in every block (``PaddingMask.reads_each_call``: a read would be a sync per layer).
     """
     padding = adapter.padding_mask
     if layout.grid is None or not padding.matches(source, layout, batch):
         return None, True
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or not padding.reads_each_call:
         return None, False
     lens = adapter.mask_reader(source, layout, batch)
     return lens, lens is None

@@ -27,22 +27,41 @@ from ..families.cosmos_spec import transformer_inputs as cosmos_transformer_inpu
 from ..families.hunyuan_video15_spec import transformer_inputs as hunyuan_video15_transformer_inputs
 from ..families.flux2_spec import transformer_inputs as flux2_transformer_inputs
 from ..families.hunyuan_video_spec import transformer_inputs as hunyuan_video_transformer_inputs
+from ..families.minimax_h3_spec import transformer_inputs as minimax_h3_transformer_inputs
+from ..families.hunyuan_image_spec import transformer_inputs as hunyuan_image_transformer_inputs
 from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
 from ..families.ltx_video_spec import transformer_inputs as ltx_video_transformer_inputs
 from ..families.ltx2_spec import transformer_inputs as ltx2_transformer_inputs
+from ..families.helios_spec import transformer_inputs as helios_transformer_inputs
+from ..families.kandinsky6_spec import transformer_inputs as kandinsky6_transformer_inputs
+from ..families.z_image_spec import transformer_inputs as z_image_transformer_inputs
 from ._call import TinyCall
 from ._requirements import TinyPresetUnavailable, unavailable_reason
 from ._text import SafetyCheckerStandIn
+from ..families.chroma_spec import transformer_inputs as chroma_transformer_inputs
+from ..families.flux3_spec import transformer_inputs as flux3_transformer_inputs
+from .flux3 import TINY_FLUX3_TEXT_DIM, tiny_flux3_call, tiny_flux3_pipeline, tiny_flux3_transformer
+from .chroma import TINY_CHROMA_TEXT_DIM, tiny_chroma_call, tiny_chroma_pipeline, tiny_chroma_transformer
 from .cosmos import TINY_COSMOS_TEXT_DIM, tiny_cosmos2_text_to_image_call, tiny_cosmos2_text_to_image_pipeline, tiny_cosmos_call, tiny_cosmos_pipeline, tiny_cosmos_transformer
 from .flux2 import TINY_FLUX2_TEXT_DIM, tiny_flux2_call, tiny_flux2_klein_call, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
 from .flux_kontext import tiny_flux_kontext_call, tiny_flux_kontext_pipeline, tiny_reference_image
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
+from .modular import tiny_flux_modular_pipeline, tiny_wan22_modular_call, tiny_wan22_modular_pipeline
+from .helios import TINY_HELIOS_TEXT_DIM, tiny_helios_call, tiny_helios_pipeline, tiny_helios_transformer
 from .hunyuan_video15 import tiny_hunyuan_video15_call, tiny_hunyuan_video15_pipeline, tiny_hunyuan_video15_transformer
+from .minimax_h3 import TINY_MINIMAX_H3_TEXT_DIM, tiny_minimax_h3_call, tiny_minimax_h3_pipeline, tiny_minimax_h3_transformer
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
+from .hunyuan_image import tiny_hunyuan_image_call, tiny_hunyuan_image_pipeline, tiny_hunyuan_image_transformer
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
 from .ltx2 import TINY_LTX2_TEXT_DIM, tiny_ltx2_call, tiny_ltx2_pipeline, tiny_ltx2_transformer
 from .ltx_video import TINY_LTX_VIDEO_TEXT_DIM, tiny_ltx_video_call, tiny_ltx_video_pipeline, tiny_ltx_video_transformer
+from .kandinsky6 import TINY_KANDINSKY6_TEXT_DIM, tiny_kandinsky6_call, tiny_kandinsky6_pipeline, tiny_kandinsky6_transformer
+from .z_image import TINY_Z_IMAGE_TEXT_DIM, tiny_z_image_call, tiny_z_image_pipeline, tiny_z_image_transformer
+from ..families.wan_vace_spec import transformer_inputs as wan_vace_transformer_inputs
+from .wan_vace import tiny_wan_vace_call, tiny_wan_vace_pipeline, tiny_wan_vace_transformer
+from ..families.skyreels_v2_spec import transformer_inputs as skyreels_v2_transformer_inputs
+from .skyreels_v2 import tiny_skyreels_v2_call, tiny_skyreels_v2_diffusion_forcing_pipeline, tiny_skyreels_v2_pipeline, tiny_skyreels_v2_transformer
 from .wan import TINY_WAN_BOUNDARY_RATIO, TINY_WAN_TEXT_DIM, tiny_wan22_call, tiny_wan_call, tiny_wan_pipeline, tiny_wan_transformer
 
 
@@ -61,6 +80,15 @@ TINY_TRANSFORMERS = {
     "qwen_image": tiny_qwen_image_transformer,
     "ltx_video": tiny_ltx_video_transformer,
     "ltx2": tiny_ltx2_transformer,
+    "minimax_h3": tiny_minimax_h3_transformer,
+    "hunyuan_image": tiny_hunyuan_image_transformer,
+    "helios": tiny_helios_transformer,
+    "chroma": tiny_chroma_transformer,
+    "flux3": tiny_flux3_transformer,
+    "z_image": tiny_z_image_transformer,
+    "kandinsky6": tiny_kandinsky6_transformer,
+    "wan_vace": tiny_wan_vace_transformer,
+    "skyreels_v2": tiny_skyreels_v2_transformer,
 }
 
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
@@ -78,6 +106,17 @@ TINY_PIPELINES = {
     "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
     "tiny-ltx-video": (tiny_ltx_video_pipeline, tiny_ltx_video_call),
     "tiny-ltx2": (tiny_ltx2_pipeline, tiny_ltx2_call),
+    "tiny-flux-modular": (tiny_flux_modular_pipeline, tiny_flux_call),
+    "tiny-wan2.2-modular": (tiny_wan22_modular_pipeline, tiny_wan22_modular_call),
+    "tiny-minimax-h3": (tiny_minimax_h3_pipeline, tiny_minimax_h3_call),
+    "tiny-hunyuan-image": (tiny_hunyuan_image_pipeline, tiny_hunyuan_image_call),
+    "tiny-helios": (tiny_helios_pipeline, tiny_helios_call),
+    "tiny-chroma": (tiny_chroma_pipeline, tiny_chroma_call),
+    "tiny-flux3": (tiny_flux3_pipeline, tiny_flux3_call),
+    "tiny-z-image": (tiny_z_image_pipeline, tiny_z_image_call),
+    "tiny-kandinsky6": (tiny_kandinsky6_pipeline, tiny_kandinsky6_call),
+    "tiny-wan-vace": (tiny_wan_vace_pipeline, tiny_wan_vace_call),
+    "tiny-skyreels-v2": (tiny_skyreels_v2_pipeline, tiny_skyreels_v2_call),
 }
 
 
@@ -92,12 +131,24 @@ def tiny_pipeline(name: str, seed: int = 0):
     return factory(seed=seed)  # raises TinyPresetUnavailable where unavailable_reason(name) says why
 
 __all__ = [
+    "TINY_FLUX3_TEXT_DIM",
+    "flux3_transformer_inputs",
+    "tiny_flux3_call",
+    "tiny_flux3_pipeline",
+    "tiny_flux3_transformer",
+    "TINY_CHROMA_TEXT_DIM",
+    "chroma_transformer_inputs",
+    "tiny_chroma_call",
+    "tiny_chroma_pipeline",
+    "tiny_chroma_transformer",
     "TINY_COSMOS_TEXT_DIM",
     "TINY_FLUX2_TEXT_DIM",
     "TINY_FLUX_POOLED_DIM",
     "TINY_FLUX_TEXT_DIM",
+    "TINY_HELIOS_TEXT_DIM",
     "TINY_HUNYUAN_POOLED_DIM",
     "TINY_HUNYUAN_TEXT_DIM",
+    "TINY_MINIMAX_H3_TEXT_DIM",
     "TINY_PIPELINES",
     "TINY_QWEN_TEXT_DIM",
     "TINY_TRANSFORMERS",
@@ -110,8 +161,11 @@ __all__ = [
     "cosmos_transformer_inputs",
     "flux2_transformer_inputs",
     "flux_transformer_inputs",
+    "helios_transformer_inputs",
     "hunyuan_video15_transformer_inputs",
+    "hunyuan_image_transformer_inputs",
     "hunyuan_video_transformer_inputs",
+    "minimax_h3_transformer_inputs",
     "qwen_image_transformer_inputs",
     "tiny_cosmos2_text_to_image_call",
     "tiny_cosmos2_text_to_image_pipeline",
@@ -126,22 +180,34 @@ __all__ = [
     "tiny_flux_call",
     "tiny_flux_kontext_call",
     "tiny_flux_kontext_pipeline",
+    "tiny_flux_modular_pipeline",
     "tiny_flux_pipeline",
     "tiny_flux_prompt",
     "tiny_flux_transformer",
+    "tiny_helios_call",
+    "tiny_helios_pipeline",
+    "tiny_helios_transformer",
     "tiny_hunyuan_video15_call",
     "tiny_hunyuan_video15_pipeline",
     "tiny_hunyuan_video15_transformer",
+    "tiny_hunyuan_image_call",
+    "tiny_hunyuan_image_pipeline",
+    "tiny_hunyuan_image_transformer",
     "tiny_hunyuan_video_call",
     "tiny_hunyuan_video_pipeline",
     "tiny_hunyuan_video_prompt_template",
     "tiny_hunyuan_video_transformer",
+    "tiny_minimax_h3_call",
+    "tiny_minimax_h3_pipeline",
+    "tiny_minimax_h3_transformer",
     "tiny_pipeline",
     "tiny_qwen_image_call",
     "tiny_qwen_image_pipeline",
     "tiny_qwen_image_transformer",
     "tiny_reference_image",
     "tiny_wan22_call",
+    "tiny_wan22_modular_call",
+    "tiny_wan22_modular_pipeline",
     "tiny_wan_call",
     "tiny_wan_pipeline",
     "tiny_wan_transformer",
@@ -157,4 +223,23 @@ __all__ = [
     "tiny_ltx2_call",
     "tiny_ltx2_pipeline",
     "tiny_ltx2_transformer",
+    "TINY_Z_IMAGE_TEXT_DIM",
+    "tiny_z_image_call",
+    "tiny_z_image_pipeline",
+    "tiny_z_image_transformer",
+    "z_image_transformer_inputs",
+    "TINY_KANDINSKY6_TEXT_DIM",
+    "kandinsky6_transformer_inputs",
+    "tiny_kandinsky6_call",
+    "tiny_kandinsky6_pipeline",
+    "tiny_kandinsky6_transformer",
+    "tiny_wan_vace_call",
+    "tiny_wan_vace_pipeline",
+    "tiny_wan_vace_transformer",
+    "wan_vace_transformer_inputs",
+    "skyreels_v2_transformer_inputs",
+    "tiny_skyreels_v2_call",
+    "tiny_skyreels_v2_diffusion_forcing_pipeline",
+    "tiny_skyreels_v2_pipeline",
+    "tiny_skyreels_v2_transformer",
 ]

@@ -15,6 +15,8 @@ import functools
 import inspect
 from typing import Any
 
+from ..pipeline_parts import disable_progress_bars, running_blocks
+
 # What a plain call leaves to the pipeline itself: the prompt, the random generator, the output type.
 _NOT_DEFAULTED = ("prompt", "generator", "output_type")
 
@@ -47,8 +49,9 @@ class TinyModularCallDefaults:
     tiny_call_defaults: dict[str, Any] = {}
 
     def __call__(self, state=None, output=None, **kwargs):
+        takes = set(running_blocks(self).input_names)  # a default the blocks don't take (guidance_scale: a guider's) is left out
         for key, value in self.tiny_call_defaults.items():
-            if key not in kwargs and f"{key}_embeds" not in kwargs:
+            if key in takes and key not in kwargs and f"{key}_embeds" not in kwargs:
                 kwargs[key] = value
         return super().__call__(state, output, **kwargs)
 
@@ -67,7 +70,7 @@ def tiny_modular_pipeline(blocks, components: dict[str, Any], call_kwargs: dict[
     stock = blocks.init_pipeline()
     pipe = tiny_modular_pipeline_class(type(stock))(blocks=blocks)
     pipe.update_components(**components)
-    pipe.set_progress_bar_config(disable=True)
+    disable_progress_bars(pipe)
     return with_call_defaults(pipe, call_kwargs)
 
 

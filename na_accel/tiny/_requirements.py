@@ -47,6 +47,17 @@ PRESET_CLASSES = {
     "tiny-qwen-image": ("QwenImagePipeline", "QwenImageTransformer2DModel"),
     "tiny-ltx-video": ("LTXPipeline", "LTXVideoTransformer3DModel"),
     "tiny-ltx2": ("LTX2Pipeline", "LTX2VideoTransformer3DModel"),
+    "tiny-flux-modular": ("FluxAutoBlocks", "FluxPipeline", "FluxTransformer2DModel"),
+    "tiny-wan2.2-modular": ("Wan22Blocks", "WanPipeline", "WanTransformer3DModel"),
+    "tiny-minimax-h3": ("MiniMaxH3ModularPipeline", "MiniMaxH3Transformer3DModel"),  # modular only (0.42)
+    "tiny-hunyuan-image": ("HunyuanImagePipeline", "HunyuanImageTransformer2DModel"),
+    "tiny-helios": ("HeliosPipeline", "HeliosTransformer3DModel"),
+    "tiny-chroma": ("ChromaPipeline", "ChromaTransformer2DModel"),
+    "tiny-flux3": ("Flux3AutoBlocks", "Flux3Transformer2DModel"),
+    "tiny-z-image": ("ZImagePipeline", "ZImageTransformer2DModel"),
+    "tiny-kandinsky6": ("Kandinsky6TI2VAPipeline", "Kandinsky6Transformer3DModel"),
+    "tiny-wan-vace": ("WanVACEPipeline", "WanVACETransformer3DModel"),
+    "tiny-skyreels-v2": ("SkyReelsV2Pipeline", "SkyReelsV2Transformer3DModel"),
 }
 # preset -> (model class, config argument) it needs with a value older releases can't give
 PRESET_ARGUMENTS = {

@@ -27,11 +27,12 @@ class FamilyModel:
     def from_spec(cls, spec: FamilySpec) -> "FamilyModel":
         shipped = spec.shipped_config()
         config = shipped["config"]
+        heads, head_dim = spec.attention_shape(config)
         return cls(
             layers=spec.layer_names(config),
             params=float(shipped["approx_parameters"]),
-            hidden=int(config["num_attention_heads"]) * int(config["attention_head_dim"]),
-            head_dim=int(config["attention_head_dim"]),
+            hidden=heads * head_dim,
+            head_dim=head_dim,
             text_tokens=spec.default_text_tokens if spec.text_in_self_attention else 0,
             default_steps=spec.default_steps,
             source=f"{shipped['name']} ({shipped['checkpoint']})",

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import torch
 
 from ..families.family_types import FamilyGeometry
+from ..pipeline_parts import generated, pipeline_transformers
 from .model_list import model_geometry
 
 
@@ -46,9 +47,9 @@ class LoadedModel:
 
     @property
     def transformers(self) -> list[torch.nn.Module]:
-        """The denoisers: ``transformer`` and, for two-stage pipelines (Wan 2.2), ``transformer_2``."""
-        components = self.pipe.components
-        return [components[k] for k in ("transformer", "transformer_2") if components.get(k) is not None]
+        """The denoisers (``na_accel.pipeline_parts.pipeline_transformers``): ``transformer`` and, for
+        two-stage pipelines (Wan 2.2), ``transformer_2``; classic or modular."""
+        return [module for _, module in pipeline_transformers(self.pipe)]
 
     @property
     def outputs_pixels(self) -> bool:
@@ -79,7 +80,8 @@ class LoadedModel:
 
 @dataclass
 class PipelineModel(LoadedModel):
-    """A diffusers pipeline (tiny preset or real weights); ``prompt_kwargs`` turns a prompt into call kwargs."""
+    """A diffusers pipeline, classic or modular (tiny preset or real weights); ``prompt_kwargs`` turns a
+    prompt into call kwargs."""
 
     prompt_kwargs: Callable[[str, int, int], dict[str, Any]] | None = None
 
@@ -96,12 +98,10 @@ class PipelineModel(LoadedModel):
         if self.prompt_kwargs is not None:
             kwargs.update(self.prompt_kwargs(prompt, seed, batch))
         else:
-            kwargs["prompt"] = [prompt] * batch
+            kwargs["prompt"] = prompt if batch == 1 else [prompt] * batch
         with torch.no_grad():
             output = self.pipe(**kwargs)
-        result = getattr(output, "frames", None)
-        if result is None:
-            result = output.images
+        result = generated(output)  # a classic pipeline's output or a modular one's PipelineState
         if isinstance(result, (list, tuple)):
             result = torch.stack([torch.as_tensor(r) for r in result])
         return result  # on the pipeline's device: callers move it after their timers stop

@@ -105,9 +105,12 @@ def tiny_pipeline_preset(name: str, family: str, *, frames_per_token: int | None
 
         def prompt_kwargs(prompt: str, seed: int, batch: int) -> dict[str, Any]:
             extra = {k: v for k, v in call(prompt=prompt, seed=seed).items() if k not in _GENERATE_KEYS}
-            extra["prompt"] = [prompt] * batch
-            if "negative_prompt" in extra and isinstance(extra["negative_prompt"], str):
-                extra["negative_prompt"] = [extra["negative_prompt"]] * batch
+            if batch == 1:  # a plain string, which every pipeline takes (MiniMax-H3 takes nothing else)
+                extra["prompt"] = prompt
+            else:
+                extra["prompt"] = [prompt] * batch
+                if "negative_prompt" in extra and isinstance(extra["negative_prompt"], str):
+                    extra["negative_prompt"] = [extra["negative_prompt"]] * batch
             return extra
 
         return PipelineModel(
@@ -163,6 +166,27 @@ MODELS: dict[str, ModelSpec] = {
                      "offline"),
         _tiny_preset("tiny-ltx2", "ltx2", "tiny random-weight LTX2Pipeline (LTX-2: video + audio, Gemma 3 text "
                      "model), offline"),
+        _tiny_preset("tiny-flux-modular", "flux", "tiny random-weight FluxModularPipeline (diffusers' modular "
+                     "FluxAutoBlocks over tiny-flux's components), offline"),
+        _tiny_preset("tiny-wan2.2-modular", "wan", "tiny random-weight Wan22ModularPipeline (modular Wan22Blocks, two "
+                     "experts: transformer and transformer_2), offline"),
+        # The tiny MiniMax-H3 VAE keeps one latent frame per 120-frame chunk (the released one: 5 per 17).
+        _tiny_preset("tiny-minimax-h3", "minimax_h3", "tiny random-weight MiniMaxH3ModularPipeline (modular, t2va: "
+                     "video + audio latents, tiny Qwen3-VL text encoder), offline", frames_per_token=60),
+        _tiny_preset("tiny-hunyuan-image", "hunyuan_image", "tiny random-weight HunyuanImagePipeline (HunyuanImage 2.1: "
+                     "Qwen2.5-VL + ByT5 text encoders, APG guider), offline"),
+        _tiny_preset("tiny-helios", "helios", "tiny random-weight HeliosPipeline (one chunk after the default "
+                     "history), offline"),
+        _tiny_preset("tiny-chroma", "chroma", "tiny random-weight ChromaPipeline (T5 text encoder, its prompt masks "
+                     "bool), offline"),
+        _tiny_preset("tiny-flux3", "flux3", "tiny random-weight modular FLUX.3 pipeline (Flux3AutoBlocks, Qwen3-VL "
+                     "text encoder), offline"),
+        _tiny_preset("tiny-z-image", "z_image", "tiny random-weight ZImagePipeline (tiny Qwen 3 text encoder, CFG), "
+                     "offline"),
+        _tiny_preset("tiny-kandinsky6", "kandinsky6", "tiny random-weight Kandinsky6TI2VAPipeline (text to video, no "
+                     "audio; tiny Qwen2.5-VL + CLIP), offline"),
+        _tiny_preset("tiny-wan-vace", "wan_vace", "tiny random-weight WanVACEPipeline (Wan 2.1 VACE: control blocks), offline"),
+        _tiny_preset("tiny-skyreels-v2", "skyreels_v2", "tiny random-weight SkyReelsV2Pipeline (text-to-video), offline"),
     )
 }
 # ... and one random-weights model per family, from the family registry.

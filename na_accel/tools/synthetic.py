@@ -20,7 +20,7 @@ import torch
 
 from ..errors import ArgumentError
 from ..families.family_types import FamilySpec
-from ..families.registry import FAMILY_SPECS, family_spec
+from ..families.registry import FAMILY_SPECS, family_spec, supported_families
 
 
 @dataclass
@@ -55,7 +55,17 @@ def _input_builder(spec: FamilySpec) -> Callable[..., SyntheticInputs]:
     return build
 
 
-INPUT_BUILDERS: dict[str, Callable[..., SyntheticInputs]] = {spec.name: _input_builder(spec) for spec in FAMILY_SPECS}
+INPUT_BUILDERS: dict[str, Callable[..., SyntheticInputs]] = {
+    spec.name: _input_builder(spec) for spec in FAMILY_SPECS if spec.synthetic_loop_problem is None
+}
+
+
+def check_synthetic_loop(family: str, where: str = "model") -> None:
+    """An ArgumentError saying why, where the synthetic loop can't drive ``family``'s transformer."""
+    problem = family_spec(family).synthetic_loop_problem if family in supported_families() else None
+    if problem is not None:
+        raise ArgumentError(f"{where}: the synthetic loop of --random-weights can't run {family}: {problem}; "
+                            f"bench a real {family} pipeline (a local folder or hub id) instead")
 
 
 class SyntheticPipeline:
@@ -68,6 +78,7 @@ class SyntheticPipeline:
         from diffusers import FlowMatchEulerDiscreteScheduler
 
         if family not in INPUT_BUILDERS:
+            check_synthetic_loop(family)
             raise ArgumentError(f"model: no synthetic inputs for family {family!r}; known: {sorted(INPUT_BUILDERS)}")
         self.transformer = transformer
         self.family = family

@@ -19,6 +19,7 @@ import torch
 from ..errors import ArgumentError
 from ..families import adapter_for, supported_models_text
 from ..families.registry import family_spec
+from ..pipeline_parts import disable_progress_bars, is_modular
 from .devices import parse_device, parse_dtype
 from .loaded_models import LoadedModel, PipelineModel, SyntheticModel
 from .model_list import MODELS, known_models_text, shipped_config
@@ -90,15 +91,14 @@ def _looks_like_hub_id(name: str) -> bool:
 
 
 def load_pretrained(path: str, *, device: torch.device, dtype: torch.dtype) -> PipelineModel:
-    from diffusers import DiffusionPipeline
-
+    """A classic diffusers pipeline (``model_index.json``) or a modular one (``modular_model_index.json``:
+    ``ModularPipeline.from_pretrained`` and ``load_components``) from a local folder or a hub id."""
     try:
-        pipe = DiffusionPipeline.from_pretrained(path, dtype=dtype)
+        pipe = _from_pretrained(path, dtype)
     except (OSError, ValueError) as exc:
         raise ArgumentError(f"model: could not load a diffusers pipeline from {path!r}: {exc}") from None
     pipe.to(device)
-    if hasattr(pipe, "set_progress_bar_config"):
-        pipe.set_progress_bar_config(disable=True)
+    disable_progress_bars(pipe)
     transformer = pipe.components.get("transformer")
     if not isinstance(transformer, torch.nn.Module):
         raise ArgumentError(f"model: {path!r} is a {type(pipe).__name__} without a transformer; supported: "
@@ -109,8 +109,34 @@ def load_pretrained(path: str, *, device: torch.device, dtype: torch.dtype) -> P
         name=path, family=family.name, source="pretrained", pipe=pipe,
         default_height=geometry.default_height, default_width=geometry.default_width,
         default_frames=geometry.default_frames, default_steps=family.default_steps,
-        details={"pipeline_class": type(pipe).__name__},
+        details={"pipeline_class": type(pipe).__name__, "modular": is_modular(pipe)},
     )
+
+
+def _from_pretrained(path: str, dtype: torch.dtype) -> Any:
+    folder = Path(path).expanduser()
+    if folder.is_dir() and not (folder / "model_index.json").is_file() and (folder / "modular_model_index.json").is_file():
+        from diffusers.modular_pipelines import ModularPipeline
+
+        pipe = ModularPipeline.from_pretrained(str(folder))
+        pipe.load_components(dtype=dtype)
+        return pipe
+    from diffusers import DiffusionPipeline
+
+    try:
+        return DiffusionPipeline.from_pretrained(path, dtype=dtype)
+    except (OSError, ValueError) as exc:
+        if folder.exists() or "model_index.json" not in str(exc):
+            raise
+        # a hub repo of a modular pipeline has a modular_model_index.json and no model_index.json
+        from diffusers.modular_pipelines import ModularPipeline
+
+        try:
+            pipe = ModularPipeline.from_pretrained(path)
+        except (OSError, ValueError):
+            raise exc from None
+        pipe.load_components(dtype=dtype)
+        return pipe
 
 
 def build_random_weights(
@@ -123,9 +149,10 @@ def build_random_weights(
     text_len: int | None = None,
 ) -> SyntheticModel:
     """The transformer of a shipped config with random weights, built on the meta device first."""
-    from .synthetic import SyntheticPipeline
+    from .synthetic import SyntheticPipeline, check_synthetic_loop
 
     shipped = shipped_config(name)
+    check_synthetic_loop(shipped["family"], where=f"--random-weights {name}")  # before a full-size model is built
     config = dict(shipped["config"])
     unknown = sorted(set(overrides or {}) - set(config))
     if unknown:

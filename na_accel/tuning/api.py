@@ -188,11 +188,13 @@ def _rows_text(record) -> str:
 def _default_generate(pipe, *, height, width, frames, steps, seed) -> Callable[[str], Any]:
     import torch
 
+    from ..pipeline_parts import latent_output
+
     def generate(prompt: str) -> Any:
         kwargs = {k: v for k, v in (("height", height), ("width", width), ("num_frames", frames),
                                     ("num_inference_steps", steps)) if v is not None}
         with torch.no_grad():
-            return pipe(prompt=prompt, generator=torch.Generator().manual_seed(seed), output_type="latent", **kwargs)
+            return pipe(prompt=prompt, generator=torch.Generator().manual_seed(seed), **latent_output(pipe), **kwargs)
     return generate
 
 

@@ -14,21 +14,29 @@ from PIL import Image
 import na_accel
 import na_accel.tools.zoo
 from na_accel.cli import main
-from na_accel.families.registry import family_spec
+from na_accel.families.registry import FAMILY_SPECS, family_spec
 from na_accel.patching import patches_of
 from na_accel.tiny import TINY_PIPELINES
 from na_accel.tools.zoo import MODELS
 
 # The shipped recipe of each family (the base a tune starts from).
-RECIPES = {"flux": "flux_gna", "flux2": "flux2_gna", "qwen_image": "qwen_image_gna",
-           "hunyuan_video": "hunyuan_video_gna", "hunyuan_video15": "hunyuan_video15_gna", "wan": "wan_gna",
-           "cosmos": "cosmos_gna"}
+RECIPES = {spec.name: spec.recipe for spec in FAMILY_SPECS}
 TINY = [name for name, spec in MODELS.items() if spec.config_file is None]
 # Small sizes: images 256x256 (token grid 16x16), videos 128x128 x 9 frames (3x8x8; one latent frame per
 # 4 frames for every tiny video VAE); a single-frame preset of a video family: 1x16x16.
 IMAGE_SIZE = ["--height", "256", "--width", "256"]
 VIDEO_SIZE = ["--height", "128", "--width", "128", "--frames", "9"]
 MAX_ERROR = 0.5
+# Presets the sizes above don't fit (given after them: the last value wins). MiniMax-H3's pipeline
+# makes at least 5 s of video (121 frames: 3 latent frames of the tiny VAE), and its scheduler counts
+# a last, model-free point as a step (3 steps: 2 transformer calls). HunyuanImage's VAE is 32x (256
+# pixels: an 8x8 grid no window beats dense on); Helios' history keys outweigh a small chunk, and it
+# generates chunk by chunk (its tiny preset: 2 latent frames each; 5 frames is one chunk).
+ARGS_BY_PRESET = {
+    "tiny-minimax-h3": ["--height", "256", "--width", "256", "--frames", "121", "--steps", "3"],
+    "tiny-hunyuan-image": ["--height", "512", "--width", "512"],
+    "tiny-helios": ["--height", "256", "--width", "256", "--frames", "5"],  # one chunk: 2 latent frames
+}
 
 
 def is_video(name: str) -> bool:
@@ -38,8 +46,8 @@ def is_video(name: str) -> bool:
 
 def tune_argv(name: str, output: Path, *extra: str, size: list[str] | None = None) -> list[str]:
     if size is None:
-        size = VIDEO_SIZE if is_video(name) else IMAGE_SIZE
-    return ["tune", name, "--recipe", RECIPES[MODELS[name].family], *size, "--steps", "2", "--no-progress",
+        size = [*(VIDEO_SIZE if is_video(name) else IMAGE_SIZE), *ARGS_BY_PRESET.get(name, [])]
+    return ["tune", name, "--recipe", RECIPES[MODELS[name].family], "--steps", "2", *size, "--no-progress",
             "--prompt", "a red fox in the snow", "--max-error", str(MAX_ERROR), "--output", str(output), *extra]
 
 

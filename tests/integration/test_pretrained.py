@@ -84,3 +84,56 @@ def test_a_pipeline_with_an_unsupported_transformer_is_a_clear_error(monkeypatch
     monkeypatch.setattr(DiffusionPipeline, "from_pretrained", classmethod(lambda cls, path, dtype: Loaded()))
     with pytest.raises(NaAccelError, match=message):
         load_pretrained("/weights/other", device=torch.device("cpu"), dtype=torch.float32)
+
+
+@pytest.fixture(scope="module")
+def modular_folder(tmp_path_factory):
+    """tiny-flux-modular saved by ModularPipeline.save_pretrained: modular_model_index.json, no model_index.json."""
+    from na_accel.tiny import tiny_pipeline
+
+    folder = tmp_path_factory.mktemp("pipelines") / "tiny-flux-modular"
+    tiny_pipeline("tiny-flux-modular").save_pretrained(str(folder), overwrite_modular_index=True)
+    assert (folder / "modular_model_index.json").is_file() and not (folder / "model_index.json").exists()
+    return folder
+
+
+@pytest.mark.slow
+def test_compare_a_local_modular_pipeline_folder(modular_folder, tmp_path, capsys):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model: flux\ndefault: {kernel_size: [3, 3]}\n")
+    out_dir = tmp_path / "out"
+    code = main(["compare", str(modular_folder), "--recipe", str(recipe), "--prompt", "a red fox",
+                 "--height", "64", "--width", "64", "--steps", "2", "--output-dir", str(out_dir), "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "2/2 [" not in captured.err  # the nested denoising loop's own progress bar is silenced too
+    result = json.loads((out_dir / "metrics.json").read_text())
+    assert result["model"]["pipeline_class"] == "FluxModularPipeline" and result["model"]["modular"] is True
+    assert result["layer_calls"]["sparse"] == 2 * 4  # 2 steps x 4 attention layers, no CFG (FLUX.1 is distilled)
+    assert (out_dir / "side_by_side.png").is_file()
+
+
+def test_a_modular_hub_repo_loads_through_modular_pipeline(monkeypatch):
+    """A hub id whose repo has no model_index.json (a modular pipeline's): ModularPipeline.from_pretrained."""
+    from diffusers import DiffusionPipeline
+    from diffusers.modular_pipelines import ModularPipeline
+
+    from na_accel.tiny import tiny_pipeline
+    from na_accel.tools.zoo import load_pretrained
+
+    tiny = tiny_pipeline("tiny-flux-modular")
+    asked = []
+
+    def classic(cls, path, dtype):
+        raise OSError(f"{path} does not appear to have a file named model_index.json.")
+
+    def modular(cls, path):
+        asked.append(path)
+        return tiny
+
+    monkeypatch.setattr(DiffusionPipeline, "from_pretrained", classmethod(classic))
+    monkeypatch.setattr(ModularPipeline, "from_pretrained", classmethod(modular))
+    monkeypatch.setattr(type(tiny), "load_components", lambda self, dtype: None)
+    model = load_pretrained("someone/flux-modular", device=torch.device("cpu"), dtype=torch.float32)
+    assert asked == ["someone/flux-modular"] and model.pipe is tiny and model.family == "flux"
+    assert model.details == {"pipeline_class": "FluxModularPipeline", "modular": True}

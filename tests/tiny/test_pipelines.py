@@ -9,8 +9,11 @@ import pytest
 import torch
 
 import na_accel
+from na_accel import tiny
 from na_accel.errors import ArgumentError
-from na_accel.families.registry import family_geometry
+from na_accel.families.base import forward_arguments
+from na_accel.families.registry import adapter_for, family_geometry
+from na_accel.pipeline_parts import generated, latent_output, pipeline_transformers
 from na_accel.tiny import TINY_PIPELINES, tiny_pipeline, cosmos_transformer_inputs, hunyuan_video15_transformer_inputs, hunyuan_video_transformer_inputs, tiny_cosmos_transformer, tiny_hunyuan_video15_call, tiny_hunyuan_video15_transformer, tiny_hunyuan_video_call, tiny_hunyuan_video_transformer, tiny_wan_transformer, wan_transformer_inputs
 
 # preset -> (output attribute, token grid of the call helper's default sizes, transformer calls per step)
@@ -28,6 +31,17 @@ PRESETS = {
     "tiny-qwen-image": ("images", (16, 16), 2),  # true CFG with the default negative prompt
     "tiny-ltx-video": ("frames", ((2, 2, 18),), 1),  # packed tokens: checked by count; CFG batched in one call
     "tiny-ltx2": ("frames", ((2, 2, 18),), 2),  # packed tokens; CFG batched, then the modality-isolation pass
+    "tiny-flux-modular": ("images", (16, 16), 1),
+    "tiny-wan2.2-modular": ("frames", (3, 3, 32), 2),
+    "tiny-hunyuan-image": ("images", (16, 16), 2),  # the guider's classifier-free guidance
+    "tiny-helios": ("frames", (2, 3, 32), 2),  # one chunk (after the history), CFG: two calls per step
+    "tiny-minimax-h3": ("latents", (3, 4, 32), 1),  # modular, no decode step: the video latents; guidance-distilled
+    "tiny-chroma": ("images", (16, 16), 2),  # CFG: a second call with the negative prompt
+    "tiny-flux3": ("images", (16, 16), 2),  # CFG: the guider's two branches, one call each
+    "tiny-z-image": ("images", (16, 16), 1),  # CFG: prompt and negative prompt in one call
+    "tiny-kandinsky6": ("frames", (3, 4, 8), 2),
+    "tiny-wan-vace": ("frames", (2, 3, 32), 2),
+    "tiny-skyreels-v2": ("frames", (3, 3, 32), 2),
 }
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
@@ -44,6 +58,17 @@ SHIPPED_RECIPES = {
     "tiny-qwen-image": "qwen_image_gna",
     "tiny-ltx-video": "ltx_video_gna",
     "tiny-ltx2": "ltx2_gna",
+    "tiny-flux-modular": "flux_gna",
+    "tiny-wan2.2-modular": "wan_gna",
+    "tiny-hunyuan-image": "hunyuan_image_gna",
+    "tiny-helios": "helios_gna",
+    "tiny-minimax-h3": "minimax_h3_gna",
+    "tiny-chroma": "chroma_gna",
+    "tiny-flux3": "flux3_gna",
+    "tiny-z-image": "z_image_gna",
+    "tiny-kandinsky6": "kandinsky6_gna",
+    "tiny-wan-vace": "wan_vace_gna",
+    "tiny-skyreels-v2": "skyreels_v2_gna",
 }
 
 TRANSFORMERS = {
@@ -51,8 +76,9 @@ TRANSFORMERS = {
     "cosmos": (tiny_cosmos_transformer, cosmos_transformer_inputs),
     "wan": (tiny_wan_transformer, wan_transformer_inputs),
     "hunyuan_video15": (tiny_hunyuan_video15_transformer, hunyuan_video15_transformer_inputs),
+    "wan_vace": (tiny.tiny_wan_vace_transformer, tiny.wan_vace_transformer_inputs),
+    "skyreels_v2": (tiny.tiny_skyreels_v2_transformer, tiny.skyreels_v2_transformer_inputs),
 }
-
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
@@ -78,24 +104,36 @@ def transformer_calls(pipe, max_tokens=None):
     ``max_tokens``, a call over more visual tokens stops the run at once (a full-size default)."""
     calls, handles = [], []
 
-    def record(name, module, kwargs):
-        hidden_states = kwargs["hidden_states"]
-        grid = token_grid(module, hidden_states)
-        tokens = hidden_states.shape[1] if grid is None else int(np.prod(grid))
+    def record(name, module, args, kwargs):
+        tokens = sum(math.prod(g) for g in grids_of(module, args, kwargs))  # the family's own reading
         if max_tokens is not None and tokens > max_tokens:
             raise TooManyTokens(f"{name} called on {tokens} visual tokens (> {max_tokens})")
-        calls.append((name, kwargs))
+        calls.append((name, forward_arguments(module, args, kwargs)))  # by name (Z-Image passes some by position)
 
-    for name in ("transformer", "transformer_2"):
-        module = getattr(pipe, name, None)
-        if module is not None:
-            hook = lambda mod, args, kwargs, name=name: record(name, mod, kwargs)  # noqa: E731
-            handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
+    for name, module in pipeline_transformers(pipe):
+        hook = lambda mod, args, kwargs, name=name: record(name, mod, args, kwargs)  # noqa: E731
+        handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
     try:
         yield calls
     finally:
         for handle in handles:
             handle.remove()
+
+
+def grids_of(transformer, args, kwargs):
+    """The token grids of one forward call (the output's, then reference images'), as its family reads them."""
+    layout = adapter_for(transformer).token_layout(transformer, args, kwargs)
+    assert layout.grid is not None, layout.problem
+    return (layout.grid, *layout.extra_grids)
+
+
+def input_tensors(arguments):
+    """A forward call's tensors by name (lists of tensors, as Z-Image's, by name and index)."""
+    tensors = {}
+    for key, value in arguments.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        tensors.update({(key, i): item for i, item in enumerate(values) if isinstance(item, torch.Tensor)})
+    return tensors
 
 
 def token_grid(transformer, hidden_states):
@@ -155,24 +193,22 @@ def test_tiny_pipeline_generates(pipes, name):
     pipe, (_, call) = pipes[name], TINY_PIPELINES[name]
     kwargs = call(steps=2)
     with transformer_calls(pipe) as calls:
-        out = getattr(pipe(**kwargs), attribute)
+        out = generated(pipe(**kwargs))  # a classic pipeline's .images / .frames, a modular one's state
     out = torch.as_tensor(np.asarray(out)) if isinstance(out, np.ndarray) else out
     assert torch.isfinite(out).all()
     height, width = kwargs["height"], kwargs["width"]
-    if attribute == "images":
+    if attribute == "latents":  # a pipeline without a decode step: its video latents (B, C, F, H, W)
+        assert out.shape[:2] == (1, pipe.transformer.config.in_channels) and token_grid(pipe.transformer, out) == grid
+    elif attribute == "images":
         assert out.shape == (1, 3, height, width)
     elif isinstance(out, torch.Tensor) and out.shape[-1] == 3:  # np output: (B, F, H, W, 3)
         assert out.shape == (1, kwargs["num_frames"], height, width, 3)
     else:
         assert out.shape == (1, kwargs["num_frames"], 3, height, width)
     assert len(calls) == 2 * calls_per_step
+    grids = grid if isinstance(grid[0], tuple) else (grid,)  # the output's, then reference images' (Kontext)
     for component, seen in calls:
-        transformer = getattr(pipe, component)
-        if grid is not None and len(grid) == 3:
-            assert token_grid(transformer, seen["hidden_states"]) == grid
-        else:  # image tokens: one grid, or the output's then the reference images' (Kontext)
-            grids = grid if isinstance(grid[0], tuple) else (grid,)
-            assert seen["hidden_states"].shape[1] == sum(math.prod(g) for g in grids)
+        assert grids_of(getattr(pipe, component), (), seen) == grids
 
 
 @pytest.mark.parametrize("name, family", [("tiny-hunyuan-video", "hunyuan_video"), ("tiny-wan", "wan"),
@@ -245,21 +281,23 @@ def test_a_plain_prompt_call_runs_the_tiny_defaults_and_follows_the_prompt(pipes
     max_tokens = sum(math.prod(g) for g in grids)  # the full-size defaults are thousands of times more
     embeddings = {}
     for prompt in ("a red fox", "a big cat"):
+        # 2 denoising steps, as the pipeline counts them (MiniMax-H3's scheduler counts its last, model-free point)
+        steps = TINY_PIPELINES[name][1](steps=2)["num_inference_steps"]
         with transformer_calls(pipe, max_tokens=max_tokens) as calls:
-            out = pipe(prompt=prompt, num_inference_steps=2, generator=torch.Generator().manual_seed(0))
+            out = pipe(prompt=prompt, num_inference_steps=steps, generator=torch.Generator().manual_seed(0))
         assert len(calls) == 2 * calls_per_step
         defaults = TINY_PIPELINES[name][1]()
-        picture = np.asarray(getattr(out, attribute)[0])  # (H, W, 3), or (F, H, W, 3) for a video
-        assert picture.shape[-3:-1] == (defaults["height"], defaults["width"])
-        component, seen = calls[0]
-        transformer = getattr(pipe, component)
-        if len(grid) == 3:
-            assert token_grid(transformer, seen["hidden_states"]) == grid
+        picture = np.asarray(generated(out)[0])  # (H, W, 3), (F, H, W, 3) for a video, (C, F, H, W) for latents
+        if attribute == "latents":
+            assert picture.shape[0] == pipe.transformer.config.in_channels
         else:
-            assert seen["hidden_states"].shape[1] == max_tokens
-        embeddings[prompt] = seen["encoder_hidden_states"]
-    fox, cat = embeddings.values()
-    assert fox.shape == cat.shape and (fox - cat).abs().max() > 0  # the prompt reaches the text encoders
+            assert picture.shape[-3:-1] == (defaults["height"], defaults["width"])
+        component, seen = calls[0]
+        assert grids_of(getattr(pipe, component), (), seen) == grids
+        embeddings[prompt] = input_tensors(seen)
+    fox, cat = embeddings.values()  # same seed, same sizes: only the text differs
+    assert fox.keys() == cat.keys() and all(fox[key].shape == cat[key].shape for key in fox)
+    assert any((fox[key] - cat[key]).abs().max() > 0 for key in fox)  # the prompt reaches the text encoders
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -270,7 +308,7 @@ def test_the_default_run_is_sparse_with_the_shipped_recipe(pipes, name):
     recipe = na_accel.load_recipe(SHIPPED_RECIPES[name])
     na_accel.patch(pipe, recipe)
     try:
-        pipe(**call(output_type="latent"))
+        pipe(**call(**latent_output(pipe)))
         report = na_accel.describe(pipe)
     finally:
         na_accel.unpatch(pipe)
@@ -282,7 +320,7 @@ def test_the_default_run_is_sparse_with_the_shipped_recipe(pipes, name):
 def test_tiny_pipeline_by_name():
     pipe = tiny_pipeline("tiny-wan", seed=1)
     assert type(pipe).__name__ == "WanPipeline" and pipe.transformer is not None
-    with pytest.raises(ArgumentError, match=r"name: 'tiny-sdxl' is not a tiny preset; allowed: tiny-cosmos, "):
+    with pytest.raises(ArgumentError, match=r"name: 'tiny-sdxl' is not a tiny preset; allowed: tiny-chroma, tiny-cosmos, "):
         tiny_pipeline("tiny-sdxl")
 
 

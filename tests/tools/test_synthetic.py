@@ -13,7 +13,7 @@ import torch
 import na_accel
 from na_accel import tiny
 from na_accel.errors import ArgumentError
-from na_accel.families import family_spec
+from na_accel.families import FAMILY_SPECS, family_spec
 from na_accel.tools.synthetic import INPUT_BUILDERS, SyntheticPipeline
 
 FAMILIES = sorted(INPUT_BUILDERS)
@@ -28,18 +28,29 @@ def grid_of(family):
     return GRIDS[len(family_spec(family).geometry.axes)]
 
 
+# Image families whose pipelines pass the (B, C, H, W) latent unpacked, and video families that pass
+# the video packed into tokens (B, F*H*W, C * patch volume), against the usual layouts.
+UNPACKED_IMAGES = {"hunyuan_image"}
+PACKED_VIDEO = {"minimax_h3"}
+
+
 def packed(family):
     """Image families (FLUX, FLUX.2) take packed tokens (B, H*W, C); video families (B, C, F, H, W)."""
-    return not family_spec(family).geometry.is_video
+    return family in PACKED_VIDEO or (not family_spec(family).geometry.is_video and family not in UNPACKED_IMAGES)
 
 
 def expected_latent_shape(transformer, family, grid, batch):
     """The latent shape the family's pipeline passes, from the transformer's config alone: the
     channels it predicts (HunyuanVideo 1.5 also takes condition channels after the latents)."""
     config = transformer.config
+    if family in PACKED_VIDEO:
+        return (batch, math.prod(grid), config.in_channels * math.prod(config.patch_size))
     if packed(family):
         return (batch, math.prod(grid), config.in_channels)
     patch = config.patch_size
+    if family in UNPACKED_IMAGES:
+        patches = (patch,) * len(grid) if isinstance(patch, int) else tuple(patch)
+        return (batch, config.in_channels, *(n * p for n, p in zip(grid, patches)))
     if isinstance(patch, int):  # hunyuan_video(15): patch_size (spatial) and patch_size_t
         patch = (config.patch_size_t, patch, patch)
     channels = min(config.in_channels, config.get("out_channels") or config.in_channels)
@@ -54,7 +65,8 @@ def test_inputs_have_the_shapes_the_transformer_takes(family):
     model_input = inputs.latents
     if inputs.condition is not None:  # condition channels after the latents, up to in_channels
         model_input = torch.cat([inputs.latents, inputs.condition], dim=1)
-    assert model_input.shape[2 if packed(family) else 1] == transformer.config.in_channels
+    patch_volume = math.prod(transformer.config.patch_size) if family in PACKED_VIDEO else 1
+    assert model_input.shape[2 if packed(family) else 1] == transformer.config.in_channels * patch_volume
     kwargs = {**inputs.kwargs, inputs.latent_key: model_input}
     assert inputs.kwargs["encoder_hidden_states"].shape[0] == 2
     spec = family_spec(family)
@@ -121,3 +133,17 @@ def test_cosmos_with_a_padding_mask_needs_torchvision_and_says_how_to_avoid_it(m
     transformer = SimpleNamespace(config=SimpleNamespace(concat_padding_mask=True))
     with pytest.raises(ArgumentError, match=r"torchvision.*--config-override concat_padding_mask=false"):
         INPUT_BUILDERS["cosmos"](transformer, (2, 3, 5), 1, 4, "cpu", torch.float32, 0)
+
+
+@pytest.mark.parametrize("family", [spec.name for spec in FAMILY_SPECS if spec.synthetic_loop_problem])
+def test_a_family_the_loop_cannot_drive_is_refused_before_building(family, monkeypatch):
+    """Z-Image (lists by position) and Kandinsky 6 (a channels-last latent): --random-weights says why,
+    before a full-size transformer is built."""
+    import na_accel.tools.zoo as zoo
+
+    monkeypatch.setattr(zoo, "build_on_device", lambda *a, **k: pytest.fail("a full-size model was built"))
+    name = next(n for n, spec in zoo.MODELS.items() if spec.config_file and spec.family == family)
+    with pytest.raises(ArgumentError, match=rf"--random-weights {name}: the synthetic loop of --random-weights "
+                                            rf"can't run {family}: .*bench a real {family} pipeline"):
+        zoo.load_model(name, random_weights=True)
+    assert family not in INPUT_BUILDERS
