@@ -28,6 +28,16 @@ TRANSFORMER_CASES = {
         lambda t: tiny.qwen_image_transformer_inputs(t, (4, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
         [3, 3],
     ),
+    "ltx_video": (
+        tiny.tiny_ltx_video_transformer,
+        lambda t: tiny.ltx_video_transformer_inputs(t, (2, 3, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
+        [2, 3, 3],
+    ),
+    "ltx2": (
+        tiny.tiny_ltx2_transformer,
+        lambda t: tiny.ltx2_transformer_inputs(t, (2, 3, 5), batch=2, text_len=6, valid_text_lens=[6, 3]),
+        [2, 3, 3],
+    ),
     "minimax_h3": (  # [text | audio | video] packed: the audio rows join the text as extra keys
         tiny.tiny_minimax_h3_transformer,
         lambda t: tiny.minimax_h3_transformer_inputs(t, (2, 3, 5), batch=2, text_len=6, audio_latents=3),

@@ -20,6 +20,8 @@ from .flux_spec import FLUX
 from .helios_spec import HELIOS
 from .hunyuan_video15_spec import HUNYUAN_VIDEO15
 from .hunyuan_video_spec import HUNYUAN_VIDEO
+from .ltx_video_spec import LTX_VIDEO
+from .ltx2_spec import LTX2
 from .minimax_h3_spec import MINIMAX_H3
 from .hunyuan_image_spec import HUNYUAN_IMAGE
 from .qwen_image_spec import QWEN_IMAGE
@@ -41,6 +43,8 @@ FAMILY_SPECS: tuple[FamilySpec, ...] = (
     HUNYUAN_VIDEO15,
     FLUX2,
     QWEN_IMAGE,
+    LTX_VIDEO,
+    LTX2,
     MINIMAX_H3,
     HUNYUAN_IMAGE,
     HELIOS,

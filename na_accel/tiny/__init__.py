@@ -31,6 +31,8 @@ from ..families.minimax_h3_spec import transformer_inputs as minimax_h3_transfor
 from ..families.hunyuan_image_spec import transformer_inputs as hunyuan_image_transformer_inputs
 from ..families.qwen_image_spec import transformer_inputs as qwen_image_transformer_inputs
 from ..families.wan_spec import transformer_inputs as wan_transformer_inputs
+from ..families.ltx_video_spec import transformer_inputs as ltx_video_transformer_inputs
+from ..families.ltx2_spec import transformer_inputs as ltx2_transformer_inputs
 from ..families.helios_spec import transformer_inputs as helios_transformer_inputs
 from ..families.kandinsky6_spec import transformer_inputs as kandinsky6_transformer_inputs
 from ..families.z_image_spec import transformer_inputs as z_image_transformer_inputs
@@ -52,6 +54,8 @@ from .minimax_h3 import TINY_MINIMAX_H3_TEXT_DIM, tiny_minimax_h3_call, tiny_min
 from .hunyuan_video import TINY_HUNYUAN_POOLED_DIM, TINY_HUNYUAN_TEXT_DIM, tiny_hunyuan_video_call, tiny_hunyuan_video_pipeline, tiny_hunyuan_video_prompt_template, tiny_hunyuan_video_transformer
 from .hunyuan_image import tiny_hunyuan_image_call, tiny_hunyuan_image_pipeline, tiny_hunyuan_image_transformer
 from .qwen_image import TINY_QWEN_TEXT_DIM, tiny_qwen_image_call, tiny_qwen_image_pipeline, tiny_qwen_image_transformer
+from .ltx2 import TINY_LTX2_TEXT_DIM, tiny_ltx2_call, tiny_ltx2_pipeline, tiny_ltx2_transformer
+from .ltx_video import TINY_LTX_VIDEO_TEXT_DIM, tiny_ltx_video_call, tiny_ltx_video_pipeline, tiny_ltx_video_transformer
 from .kandinsky6 import TINY_KANDINSKY6_TEXT_DIM, tiny_kandinsky6_call, tiny_kandinsky6_pipeline, tiny_kandinsky6_transformer
 from .z_image import TINY_Z_IMAGE_TEXT_DIM, tiny_z_image_call, tiny_z_image_pipeline, tiny_z_image_transformer
 from ..families.wan_vace_spec import transformer_inputs as wan_vace_transformer_inputs
@@ -74,6 +78,8 @@ TINY_TRANSFORMERS = {
     "hunyuan_video15": tiny_hunyuan_video15_transformer,
     "flux2": tiny_flux2_transformer,
     "qwen_image": tiny_qwen_image_transformer,
+    "ltx_video": tiny_ltx_video_transformer,
+    "ltx2": tiny_ltx2_transformer,
     "minimax_h3": tiny_minimax_h3_transformer,
     "hunyuan_image": tiny_hunyuan_image_transformer,
     "helios": tiny_helios_transformer,
@@ -98,6 +104,8 @@ TINY_PIPELINES = {
     "tiny-flux2": (tiny_flux2_pipeline, tiny_flux2_call),
     "tiny-flux2-klein": (tiny_flux2_klein_pipeline, tiny_flux2_klein_call),
     "tiny-qwen-image": (tiny_qwen_image_pipeline, tiny_qwen_image_call),
+    "tiny-ltx-video": (tiny_ltx_video_pipeline, tiny_ltx_video_call),
+    "tiny-ltx2": (tiny_ltx2_pipeline, tiny_ltx2_call),
     "tiny-flux-modular": (tiny_flux_modular_pipeline, tiny_flux_call),
     "tiny-wan2.2-modular": (tiny_wan22_modular_pipeline, tiny_wan22_modular_call),
     "tiny-minimax-h3": (tiny_minimax_h3_pipeline, tiny_minimax_h3_call),
@@ -205,6 +213,16 @@ __all__ = [
     "tiny_wan_transformer",
     "unavailable_reason",
     "wan_transformer_inputs",
+    "TINY_LTX_VIDEO_TEXT_DIM",
+    "ltx_video_transformer_inputs",
+    "tiny_ltx_video_call",
+    "tiny_ltx_video_pipeline",
+    "tiny_ltx_video_transformer",
+    "TINY_LTX2_TEXT_DIM",
+    "ltx2_transformer_inputs",
+    "tiny_ltx2_call",
+    "tiny_ltx2_pipeline",
+    "tiny_ltx2_transformer",
     "TINY_Z_IMAGE_TEXT_DIM",
     "tiny_z_image_call",
     "tiny_z_image_pipeline",

@@ -45,6 +45,8 @@ PRESET_CLASSES = {
     "tiny-flux2": ("Flux2Pipeline", "Flux2Transformer2DModel"),
     "tiny-flux2-klein": ("Flux2KleinPipeline", "Flux2Transformer2DModel"),
     "tiny-qwen-image": ("QwenImagePipeline", "QwenImageTransformer2DModel"),
+    "tiny-ltx-video": ("LTXPipeline", "LTXVideoTransformer3DModel"),
+    "tiny-ltx2": ("LTX2Pipeline", "LTX2VideoTransformer3DModel"),
     "tiny-flux-modular": ("FluxAutoBlocks", "FluxPipeline", "FluxTransformer2DModel"),
     "tiny-wan2.2-modular": ("Wan22Blocks", "WanPipeline", "WanTransformer3DModel"),
     "tiny-minimax-h3": ("MiniMaxH3ModularPipeline", "MiniMaxH3Transformer3DModel"),  # modular only (0.42)

@@ -162,6 +162,10 @@ MODELS: dict[str, ModelSpec] = {
                      "CFG), offline"),
         _tiny_preset("tiny-qwen-image", "qwen_image", "tiny random-weight QwenImagePipeline (tiny Qwen2.5-VL text "
                      "encoder), offline"),
+        _tiny_preset("tiny-ltx-video", "ltx_video", "tiny random-weight LTXPipeline (LTX-Video, T5 text encoder), "
+                     "offline"),
+        _tiny_preset("tiny-ltx2", "ltx2", "tiny random-weight LTX2Pipeline (LTX-2: video + audio, Gemma 3 text "
+                     "model), offline"),
         _tiny_preset("tiny-flux-modular", "flux", "tiny random-weight FluxModularPipeline (diffusers' modular "
                      "FluxAutoBlocks over tiny-flux's components), offline"),
         _tiny_preset("tiny-wan2.2-modular", "wan", "tiny random-weight Wan22ModularPipeline (modular Wan22Blocks, two "

@@ -36,6 +36,8 @@ ARGS_BY_PRESET = {
     "tiny-minimax-h3": ["--height", "256", "--width", "256", "--frames", "121", "--steps", "3"],
     "tiny-hunyuan-image": ["--height", "512", "--width", "512"],
     "tiny-helios": ["--height", "256", "--width", "256", "--frames", "5"],  # one chunk: 2 latent frames
+    "tiny-ltx-video": ["--height", "256", "--width", "512", "--frames", "9"],  # 32x VAE: a 2x8x16 grid
+    "tiny-ltx2": ["--height", "256", "--width", "512", "--frames", "9"],
 }
 
 

@@ -29,6 +29,8 @@ PRESETS = {
     "tiny-flux2": ("images", (16, 16), 1),
     "tiny-flux2-klein": ("images", (16, 16), 2),
     "tiny-qwen-image": ("images", (16, 16), 2),  # true CFG with the default negative prompt
+    "tiny-ltx-video": ("frames", ((2, 2, 18),), 1),  # packed tokens: checked by count; CFG batched in one call
+    "tiny-ltx2": ("frames", ((2, 2, 18),), 2),  # packed tokens; CFG batched, then the modality-isolation pass
     "tiny-flux-modular": ("images", (16, 16), 1),
     "tiny-wan2.2-modular": ("frames", (3, 3, 32), 2),
     "tiny-hunyuan-image": ("images", (16, 16), 2),  # the guider's classifier-free guidance
@@ -54,6 +56,8 @@ SHIPPED_RECIPES = {
     "tiny-flux2": "flux2_gna",
     "tiny-flux2-klein": "flux2_gna",
     "tiny-qwen-image": "qwen_image_gna",
+    "tiny-ltx-video": "ltx_video_gna",
+    "tiny-ltx2": "ltx2_gna",
     "tiny-flux-modular": "flux_gna",
     "tiny-wan2.2-modular": "wan_gna",
     "tiny-hunyuan-image": "hunyuan_image_gna",

@@ -31,7 +31,7 @@ def grid_of(family):
 # Image families whose pipelines pass the (B, C, H, W) latent unpacked, and video families that pass
 # the video packed into tokens (B, F*H*W, C * patch volume), against the usual layouts.
 UNPACKED_IMAGES = {"hunyuan_image"}
-PACKED_VIDEO = {"minimax_h3"}
+PACKED_VIDEO = {"minimax_h3", "ltx_video", "ltx2"}
 
 
 def packed(family):
@@ -43,8 +43,10 @@ def expected_latent_shape(transformer, family, grid, batch):
     """The latent shape the family's pipeline passes, from the transformer's config alone: the
     channels it predicts (HunyuanVideo 1.5 also takes condition channels after the latents)."""
     config = transformer.config
-    if family in PACKED_VIDEO:
-        return (batch, math.prod(grid), config.in_channels * math.prod(config.patch_size))
+    if family in PACKED_VIDEO:  # LTX: patch_size (spatial) and patch_size_t, 1 x 1 x 1 in the tiny configs
+        patch = config.patch_size if not isinstance(config.patch_size, int) else (
+            config.patch_size_t, config.patch_size, config.patch_size)
+        return (batch, math.prod(grid), config.in_channels * math.prod(patch))
     if packed(family):
         return (batch, math.prod(grid), config.in_channels)
     patch = config.patch_size
@@ -65,7 +67,11 @@ def test_inputs_have_the_shapes_the_transformer_takes(family):
     model_input = inputs.latents
     if inputs.condition is not None:  # condition channels after the latents, up to in_channels
         model_input = torch.cat([inputs.latents, inputs.condition], dim=1)
-    patch_volume = math.prod(transformer.config.patch_size) if family in PACKED_VIDEO else 1
+    config = transformer.config
+    patch_volume = 1
+    if family in PACKED_VIDEO:
+        patch_volume = math.prod((config.patch_size_t, config.patch_size, config.patch_size)
+                                 if isinstance(config.patch_size, int) else config.patch_size)
     assert model_input.shape[2 if packed(family) else 1] == transformer.config.in_channels * patch_volume
     kwargs = {**inputs.kwargs, inputs.latent_key: model_input}
     assert inputs.kwargs["encoder_hidden_states"].shape[0] == 2
