@@ -82,6 +82,11 @@ def test_dense_calls_are_the_stock_call_with_the_same_arguments(monkeypatch):
 
 
 def test_the_users_attention_backend_runs_the_dense_and_the_text_rows(monkeypatch):
+    from diffusers.models.attention_dispatch import _AttentionBackendRegistry
+
+    # diffusers' set_attention_backend also sets the process-wide active backend: restored after the test
+    # (left at _native_math, it broke a later Kandinsky 6 test's stock masks in the same worker)
+    monkeypatch.setattr(_AttentionBackendRegistry, "_active_backend", _AttentionBackendRegistry._active_backend)
     stock_transformer = tiny.tiny_flux_transformer(seed=0)
     stock_transformer.set_attention_backend("_native_math")
     inputs = _inputs()
