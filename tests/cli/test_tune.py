@@ -28,12 +28,11 @@ IMAGE_SIZE = ["--height", "256", "--width", "256"]
 VIDEO_SIZE = ["--height", "128", "--width", "128", "--frames", "9"]
 MAX_ERROR = 0.5
 # Presets the sizes above don't fit (given after them: the last value wins). MiniMax-H3's pipeline
-# makes at least 5 s of video (121 frames: 3 latent frames of the tiny VAE), and its scheduler counts
-# a last, model-free point as a step (3 steps: 2 transformer calls). HunyuanImage's VAE is 32x (256
+# makes at least 5 s of video (121 frames: 3 latent frames of the tiny VAE). HunyuanImage's VAE is 32x (256
 # pixels: an 8x8 grid no window beats dense on); Helios' history keys outweigh a small chunk, and it
 # generates chunk by chunk (its tiny preset: 2 latent frames each; 5 frames is one chunk).
 ARGS_BY_PRESET = {
-    "tiny-minimax-h3": ["--height", "256", "--width", "256", "--frames", "121", "--steps", "3"],
+    "tiny-minimax-h3": ["--height", "256", "--width", "256", "--frames", "121"],
     "tiny-hunyuan-image": ["--height", "512", "--width", "512"],
     "tiny-helios": ["--height", "256", "--width", "256", "--frames", "5"],  # one chunk: 2 latent frames
     "tiny-ltx-video": ["--height", "256", "--width", "512", "--frames", "9"],  # 32x VAE: a 2x8x16 grid

@@ -188,7 +188,7 @@ def test_every_gpu_step_command_passes_the_bench_checks(tmp_path, monkeypatch):
     monkeypatch.setattr(na_accel.tools.zoo, "load_model", lambda name, **kw: built.append((name, kw)) or _Fake())
     monkeypatch.setattr(na_accel.tools.devices, "parse_device", torch.device)  # no GPU here
     families = set()
-    for row in suite.GPU_STEP_ROWS:
+    for row in (*suite.GPU_STEP_ROWS, *suite.NEW_FAMILY_STEP_ROWS):
         entry, argv = suite.step_item(row, tmp_path, smoke=False)
         args = build_parser().parse_args(argv)
         assert args.random_weights and args.device == "cuda" and args.dtype == "bfloat16" and args.steps == 1
