@@ -13,7 +13,7 @@ import torch
 from ._call import TinyCall
 from ._defaults import tiny_pipeline_class, with_call_defaults
 from ._imports import pipeline_classes
-from .wan import TINY_WAN_TEXT_DIM, tiny_wan_vae
+from .wan import TINY_WAN_TEXT_DIM, tiny_wan_block_config, tiny_wan_vae
 from .wan_vace import require_with_ftfy
 
 TINY_SKYREELS_SHIFT = 8.0  # SkyReels-V2 text-to-video's flow shift (its pipeline docs: 8 for T2V, 5 for I2V)
@@ -25,18 +25,7 @@ def tiny_skyreels_v2_transformer(seed: int = 0, in_channels: int = 4):
 
     torch.manual_seed(seed)
     return SkyReelsV2Transformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=16,
-        in_channels=in_channels,
-        out_channels=in_channels,
-        text_dim=TINY_WAN_TEXT_DIM,
-        freq_dim=32,
-        ffn_dim=64,
-        num_layers=2,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
+        **tiny_wan_block_config(in_channels),
     ).eval()
 
 

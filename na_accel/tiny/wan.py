@@ -19,24 +19,21 @@ from ._requirements import require_preset
 TINY_WAN_TEXT_DIM = 32  # UMT5 d_model
 
 
+def tiny_wan_block_config(in_channels: int) -> dict:
+    """The tiny Wan blocks' config (2 blocks, 2 heads x 16), shared by the Wan-derived tiny transformers
+    (SkyReels-V2, Wan-VACE): ``in_channels`` = the VAE's latent channels."""
+    return dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=in_channels,
+                out_channels=in_channels, text_dim=TINY_WAN_TEXT_DIM, freq_dim=32, ffn_dim=64, num_layers=2,
+                cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=32)
+
+
 def tiny_wan_transformer(seed: int = 0, in_channels: int = 4):
     """``in_channels`` = the VAE's latent channels (4 for the tiny pipelines' VAE)."""
     from diffusers import WanTransformer3DModel
 
     torch.manual_seed(seed)
     return WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=16,
-        in_channels=in_channels,
-        out_channels=in_channels,
-        text_dim=TINY_WAN_TEXT_DIM,
-        freq_dim=32,
-        ffn_dim=64,
-        num_layers=2,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
+        **tiny_wan_block_config(in_channels),
     ).eval()
 
 

@@ -13,7 +13,7 @@ from ._call import TinyCall
 from ._defaults import tiny_pipeline_class, with_call_defaults
 from ._imports import pipeline_classes
 from ._requirements import TinyPresetUnavailable, require_preset
-from .wan import TINY_WAN_SHIFT, TINY_WAN_TEXT_DIM, tiny_wan_vae
+from .wan import TINY_WAN_SHIFT, TINY_WAN_TEXT_DIM, tiny_wan_block_config, tiny_wan_vae
 
 TINY_VACE_Z_DIM = 4  # the tiny Wan VAE's latent channels
 # WanVACEPipeline's control latent: the inactive and reactive video latents (2 x z_dim) and the mask
@@ -27,18 +27,7 @@ def tiny_wan_vace_transformer(seed: int = 0, in_channels: int = TINY_VACE_Z_DIM)
 
     torch.manual_seed(seed)
     return WanVACETransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=16,
-        in_channels=in_channels,
-        out_channels=in_channels,
-        text_dim=TINY_WAN_TEXT_DIM,
-        freq_dim=32,
-        ffn_dim=64,
-        num_layers=2,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
+        **tiny_wan_block_config(in_channels),
         vace_layers=[0],
         vace_in_channels=2 * in_channels + 64,
     ).eval()
