@@ -168,15 +168,16 @@ def describe(obj: Any, recipe: Any = None, *, backend: str = "auto") -> PatchRep
                 "describe: the object is already patched; call describe(obj) without a recipe, "
                 "or unpatch it first to dry-run another recipe"
             )
-        return PatchReport([_report(p, patched=True) for p in patches])
+        return PatchReport([transformer_report(p, patched=True) for p in patches])
     if recipe is None:
         raise PatchStateError(
             f"describe: {type(obj).__name__} is not patched by na_accel; pass recipe=... for a dry run"
         )
-    return PatchReport([_report(p, patched=False) for p in plan_patches(obj, recipe, backend=backend)])
+    return PatchReport([transformer_report(p, patched=False) for p in plan_patches(obj, recipe, backend=backend)])
 
 
-def _report(patch: TransformerPatch, patched: bool) -> TransformerReport:
+def transformer_report(patch: TransformerPatch, patched: bool) -> TransformerReport:
+    """The report of one transformer's patch (or of anything holding the same fields: a ComfyUI patch)."""
     layers = []
     for name, plan in patch.plans.items():
         report = LayerReport(plan)

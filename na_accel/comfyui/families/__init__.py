@@ -1,0 +1,21 @@
+"""The ComfyUI families: one module each (``<family>.py``: a ``ComfyFamily``), listed here."""
+
+from __future__ import annotations
+
+import torch
+
+from ..family import ComfyFamily
+from .flux import FLUX
+
+# One per line, in the order the docs list them.
+COMFY_FAMILIES: tuple[ComfyFamily, ...] = (
+    FLUX,
+)
+
+
+def comfy_family_for(diffusion_model: torch.nn.Module) -> ComfyFamily | None:
+    """The family whose ComfyUI class ``diffusion_model`` is, or None."""
+    return next((family for family in COMFY_FAMILIES if family.handles(diffusion_model)), None)
+
+
+__all__ = ["COMFY_FAMILIES", "comfy_family_for"]
