@@ -97,10 +97,15 @@ class NattenBackend(Backend):
             return sdpa_attention(query, full_key, full_value)
 
         shape = (batch,) + tuple(window.grid[a] for a in axes) + (heads, head_dim)
+        # NATTEN merges the neighborhood and extra-key outputs only if they are contiguous, which they are
+        # when its inputs are (a no-op for diffusers' layout; ComfyUI's FLUX hands transposed views)
+        query, key, value = (t.reshape(shape).contiguous() for t in (query, key, value))
+        if extra_key is not None:
+            extra_key, extra_value = extra_key.contiguous(), extra_value.contiguous()
         na_fn = {1: natten.na1d, 2: natten.na2d, 3: natten.na3d}[len(axes)]
         with _quiet_flex():
             out = na_fn(
-                query.reshape(shape), key.reshape(shape), value.reshape(shape),
+                query, key, value,
                 kernel_size=tuple(window.kernel_size[a] for a in axes),
                 stride=tuple(window.stride[a] for a in axes),
                 dilation=tuple(window.dilation[a] for a in axes),

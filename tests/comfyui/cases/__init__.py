@@ -1,0 +1,12 @@
+"""Every ComfyUI test case, one module per family (the tests run over this list)."""
+
+from comfyui.cases.base import ComfyCase
+from comfyui.cases.flux import FLUX, FLUX_KONTEXT
+
+# One per line.
+CASES: tuple[ComfyCase, ...] = (
+    FLUX,
+    FLUX_KONTEXT,
+)
+
+__all__ = ["CASES", "ComfyCase"]
