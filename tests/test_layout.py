@@ -1,7 +1,8 @@
 """The house plan holds: layers import downwards only, no import circles, small modules.
 
 Layers, lowest first: errors, lazy (package exports on first use) < windows < kernels < families < recipe
-< plan < speed < runtime < patching < patch_report, then tiny (fixtures), tools and cli. The core (everything below tiny) never imports tiny, tools or
+< plan < speed < runtime < patching < patch_report < tuning < comfyui (the ComfyUI front end, on the same
+route as patching), then tiny (fixtures), tools and cli. The core (everything below tiny) never imports tiny, tools or
 cli, not even inside a function.
 """
 
@@ -12,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "na_accel"
 LAYERS = ["errors", "lazy", "windows", "kernels", "families", "recipe", "plan", "speed", "runtime", "patching", "patch_report", "tuning",
-          "tiny", "tools", "cli"]
+          "comfyui", "tiny", "tools", "cli"]
 MAX_LINES = 350
 
 

@@ -10,7 +10,8 @@ anything changes, as ``na_accel.patch``), then gives the clone
   inputs and the dense-step decision (``schedule.py``) become that call's context (per thread,
   ``na_accel.runtime.context``), and for the duration of the call each planned block gets a
   forward hook pair telling the override which layer is attending (removed when the call ends:
-  outside its own calls the model carries nothing of na_accel);
+  outside its own calls the model carries nothing of na_accel; a hook firing in another thread's
+  call, of another clone, sets only this patch's state of that thread, which that call never reads);
 * an OUTER_SAMPLE wrapper that logs what ran in each sampling run.
 
 The input model is untouched; any number of patched clones coexist, each with its own routes and
