@@ -9,7 +9,7 @@ try:
 except ImportError as exc:  # ComfyUI logs this and goes on without the node
     raise ImportError(
         f"comfyui-na-accel needs the na_accel package in the Python that runs ComfyUI ({exc}); install it there: "
-        "<ComfyUI's python> -m pip install -e /path/to/na_accel (see na_accel's docs/comfyui.md)"
+        "run `python -m pip install -e .` in na_accel's folder with the Python that runs ComfyUI (see na_accel's docs/comfyui.md)"
     ) from exc
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

@@ -170,6 +170,8 @@ def check_command(argv: list[str], capsys, tmp_path, monkeypatch) -> None:
         assert (ROOT / args[0]).is_file(), argv
     elif program == "pip":
         assert args[0] == "install", argv
+    elif program == "cp":  # copying a folder of the repository somewhere: it exists
+        assert (ROOT / [a for a in args if not a.startswith("-")][0]).exists(), argv
     else:
         pytest.fail(f"{shlex.join(argv)}: no check for {program!r} commands in tests/docs/test_docs.py")
 
