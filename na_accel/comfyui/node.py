@@ -1,4 +1,5 @@
-"""The ComfyUI node "GNA sparse attention (na_accel)" (ComfyUI's classic node interface).
+"""The ComfyUI nodes "GNA sparse attention (na_accel)" and "GNA report (na_accel)" (ComfyUI's classic
+node interface).
 
 ComfyUI loads it through the node pack ``custom_nodes/comfyui-na-accel`` (docs/comfyui.md), whose
 ``__init__`` re-exports ``NODE_CLASS_MAPPINGS`` and ``NODE_DISPLAY_NAME_MAPPINGS`` from here.
@@ -78,7 +79,31 @@ class GNASparseAttention:
         return patched, describe_model(patched)
 
 
-NODE_CLASS_MAPPINGS = {"NaAccelGNASparseAttention": GNASparseAttention}
-NODE_DISPLAY_NAME_MAPPINGS = {"NaAccelGNASparseAttention": "GNA sparse attention (na_accel)"}
+class GNAReport:
+    """What a patched model's attention calls ran so far: ``describe_model``'s text, after sampling."""
 
-__all__ = ["GNASparseAttention", "NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "comfy_recipes"]
+    DESCRIPTION = ("The per-layer report of a model the GNA node patched: windows that ran, sparse / full-window / "
+                   "dense calls and why. Connect the sampler's LATENT so that it runs after sampling.")
+    CATEGORY = "advanced/attention_experiments"
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("report",)
+    FUNCTION = "report"
+    OUTPUT_NODE = True
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {
+            "required": {"model": ("MODEL", {"tooltip": "the model the GNA node returned"})},
+            "optional": {"samples": ("LATENT", {"tooltip": "the sampler's output: orders this node after sampling"})},
+        }
+
+    def report(self, model: Any, samples: Any = None) -> dict[str, Any]:
+        text = describe_model(model)
+        return {"ui": {"text": [text]}, "result": (text,)}
+
+
+NODE_CLASS_MAPPINGS = {"NaAccelGNASparseAttention": GNASparseAttention, "NaAccelGNAReport": GNAReport}
+NODE_DISPLAY_NAME_MAPPINGS = {"NaAccelGNASparseAttention": "GNA sparse attention (na_accel)",
+                              "NaAccelGNAReport": "GNA report (na_accel)"}
+
+__all__ = ["GNAReport", "GNASparseAttention", "NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "comfy_recipes"]

@@ -13,8 +13,8 @@ import yaml
 from comfyui.cases.base import sample
 from comfyui.cases.flux import FLUX
 from na_accel.comfyui import COMFY_FAMILIES, patch_of
-from na_accel.comfyui.node import FROM_FILE, NODE_CLASS_MAPPINGS, GNASparseAttention, comfy_recipes
-from na_accel.errors import ArgumentError, RecipeError
+from na_accel.comfyui.node import FROM_FILE, NODE_CLASS_MAPPINGS, GNAReport, GNASparseAttention, comfy_recipes
+from na_accel.errors import ArgumentError, PatchStateError, RecipeError
 
 REPO = Path(__file__).resolve().parents[2]
 PACK = REPO / "custom_nodes" / "comfyui-na-accel"
@@ -41,24 +41,26 @@ def test_the_pack_loads_as_comfyui_loads_a_custom_node_folder():
         spec.loader.exec_module(module)
     finally:
         del sys.modules[name]
-    assert module.NODE_CLASS_MAPPINGS == {"NaAccelGNASparseAttention": GNASparseAttention}
-    assert module.NODE_DISPLAY_NAME_MAPPINGS == {"NaAccelGNASparseAttention": "GNA sparse attention (na_accel)"}
+    assert module.NODE_CLASS_MAPPINGS == {"NaAccelGNASparseAttention": GNASparseAttention, "NaAccelGNAReport": GNAReport}
+    assert module.NODE_DISPLAY_NAME_MAPPINGS == {"NaAccelGNASparseAttention": "GNA sparse attention (na_accel)",
+                                                "NaAccelGNAReport": "GNA report (na_accel)"}
     pack = (PACK / "pyproject.toml").read_text()
     assert 'name = "comfyui-na-accel"' in pack and "[tool.comfy]" in pack and "PublisherId" in pack
 
 
-def test_inputs_follow_comfyuis_conventions():
-    inputs = GNASparseAttention.INPUT_TYPES()
+@pytest.mark.parametrize("node", [GNASparseAttention, GNAReport])
+def test_inputs_follow_comfyuis_conventions(node):
+    inputs = node.INPUT_TYPES()
     for section in ("required", "optional"):
         for name, (kind, options) in inputs[section].items():
             if isinstance(kind, list):  # a combo: the default is one of its choices
                 assert kind and options["default"] in kind, name
             else:
-                assert kind in COMFY_TYPES, name
+                assert kind in COMFY_TYPES | {"LATENT"}, name
                 if kind == "FLOAT":
                     assert options["min"] <= options["default"] <= options["max"], name
             assert options.get("tooltip"), name
-    assert GNASparseAttention.RETURN_TYPES[0] == "MODEL" and hasattr(GNASparseAttention, GNASparseAttention.FUNCTION)
+    assert len(node.RETURN_TYPES) == len(node.RETURN_NAMES) and hasattr(node, node.FUNCTION)
 
 
 def test_the_recipe_list_is_the_shipped_recipes_of_the_families_the_node_patches():
@@ -74,8 +76,13 @@ def test_the_node_returns_a_patched_clone_and_its_plan(comfy, flux):
     patched, plan = GNASparseAttention().patch(flux, "flux_gna", "reference", 0.0, 1.0, "sparse")
     assert patch_of(flux) is None and patch_of(patched).recipe.name == "flux_gna"
     assert "transformer_blocks.0.attn" in plan and "single_transformer_blocks.1.attn" in plan
-    assert sample(comfy, patched, FLUX).shape == stock.shape
+    samples = sample(comfy, patched, FLUX)
+    assert samples.shape == stock.shape
     assert patch_of(patched).totals()  # it ran through GNA's routes (the contract checks the numbers)
+    shown = GNAReport().report(patched, {"samples": samples})
+    assert shown["ui"]["text"] == list(shown["result"]) and "totals: sparse: 8" in shown["result"][0]  # 2 steps x 4 layers
+    with pytest.raises(PatchStateError, match="not patched by na_accel"):
+        GNAReport().report(flux)
 
 
 def test_a_recipe_file(comfy, flux, tmp_path):
