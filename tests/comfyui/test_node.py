@@ -111,12 +111,13 @@ def test_the_example_workflow_is_consistent(comfy):
         assert nodes[source]["outputs"][source_slot]["type"] == kind == nodes[target]["inputs"][target_slot]["type"]
         assert link_id in nodes[source]["outputs"][source_slot]["links"]
         assert nodes[target]["inputs"][target_slot]["link"] == link_id
+    assert set(NODE_CLASS_MAPPINGS) <= {node["type"] for node in nodes.values()}  # the workflow shows both nodes
     sources = _comfyui_node_ids(checkout())
     for node in nodes.values():
         if node["type"] in NODE_CLASS_MAPPINGS:
-            inputs = GNASparseAttention.INPUT_TYPES()
+            inputs = NODE_CLASS_MAPPINGS[node["type"]].INPUT_TYPES()
             widgets = [(n, spec) for section in ("required", "optional") for n, spec in inputs[section].items()
-                       if spec[0] != "MODEL"]
+                       if spec[0] not in ("MODEL", "LATENT")]
             assert len(node["widgets_values"]) == len(widgets)
             for value, (name, (kind, options)) in zip(node["widgets_values"], widgets):
                 assert value in kind if isinstance(kind, list) else isinstance(value, (float, str)), name
