@@ -96,25 +96,38 @@ class ComfyPatch:
         model = getattr(executor, "class_obj", None)
         if unwrap_compiled(model) is not self.transformer:  # not the model this patch planned: leave it alone
             return executor(*args, **kwargs)
+        handles = self._begin_call(model, args, kwargs)
+        try:
+            return executor(*args, **kwargs)
+        finally:
+            self._end_call(handles)
+
+    # Eager under torch.compile (ComfyUI's compile node compiles the diffusion model around this
+    # wrapper): reading the layout and the sigmas syncs with the device, as in patching.py.
+    @torch.compiler.disable
+    def _begin_call(self, model: torch.nn.Module, args: tuple, kwargs: dict) -> list:
         inputs = forward_arguments(model, args, kwargs)
-        layout = self.family.token_layout(model, inputs)
         step, dense_reason = self.schedule.decide(inputs.get("transformer_options") or {})
-        contexts = self.routing.contexts
-        contexts.begin(layout, step, dense_reason)
+        self.routing.contexts.begin(self.family.token_layout(model, inputs), step, dense_reason)
         handles = []
         try:
             for name, route in self.routes.items():
                 block = self.blocks[name]
                 handles.append(block.register_forward_pre_hook(functools.partial(self._enter_block, route)))
                 handles.append(block.register_forward_hook(self._leave_block, always_call=True))
-            return executor(*args, **kwargs)
-        finally:
-            for handle in handles:
-                handle.remove()
-            self._calling.layer = None
-            contexts.end()
-            for route in self.routes.values():
-                route.commit()
+        except BaseException:
+            self._end_call(handles)
+            raise
+        return handles
+
+    @torch.compiler.disable
+    def _end_call(self, handles: list) -> None:
+        for handle in handles:
+            handle.remove()
+        self._calling.layer = None
+        self.routing.contexts.end()
+        for route in self.routes.values():
+            route.commit()
 
     def _enter_block(self, route: LayerRoute, module: torch.nn.Module, args: tuple) -> None:
         self._calling.layer = [route, 0]

@@ -1,7 +1,8 @@
 """Where the tests find ComfyUI, and how they import it on a CPU machine.
 
 ComfyUI is not on the package registry: the tests import its source from a checkout, by default
-``../shared/comfyui`` beside the repository (the pinned snapshot this project tests against), or
+``shared/comfyui`` beside the repository or a folder above it (``../shared/comfyui``: the pinned
+snapshot this project tests against), or
 wherever ``NA_ACCEL_COMFYUI`` points. Without one, every ComfyUI test skips, saying how to point
 them at a checkout. Its Python requirements that the tests need (einops, psutil, torchsde) come
 from the registry with the test extras.
@@ -16,19 +17,21 @@ import types
 from pathlib import Path
 
 ENV = "NA_ACCEL_COMFYUI"
-DEFAULT = Path(__file__).resolve().parents[2].parent / "shared" / "comfyui"
+REPO = Path(__file__).resolve().parents[2]
+# shared/comfyui beside the repository or beside a folder above it (a git worktree's parent)
+DEFAULTS = [parent / "shared" / "comfyui" for parent in REPO.parents]
 
 
 def checkout() -> Path | None:
     """The ComfyUI checkout to test against, or None."""
-    path = Path(os.environ[ENV]).expanduser() if os.environ.get(ENV) else DEFAULT
-    return path if (path / "comfy" / "model_patcher.py").is_file() else None
+    candidates = [Path(os.environ[ENV]).expanduser()] if os.environ.get(ENV) else DEFAULTS
+    return next((path for path in candidates if (path / "comfy" / "model_patcher.py").is_file()), None)
 
 
 def missing_reason() -> str | None:
     if checkout() is not None:
         return None
-    where = f"{ENV}={os.environ[ENV]}" if os.environ.get(ENV) else f"the default {DEFAULT}"
+    where = f"{ENV}={os.environ[ENV]}" if os.environ.get(ENV) else f"shared/comfyui beside {REPO} or a folder above it"
     return (f"no ComfyUI checkout at {where}: point the ComfyUI tests at one with "
             f"{ENV}=/path/to/ComfyUI (git clone https://github.com/comfyanonymous/ComfyUI)")
 
