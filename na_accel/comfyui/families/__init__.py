@@ -6,10 +6,12 @@ import torch
 
 from ..family import ComfyFamily
 from .flux import FLUX
+from .qwen_image import QWEN_IMAGE
 
 # One per line, in the order the docs list them.
 COMFY_FAMILIES: tuple[ComfyFamily, ...] = (
     FLUX,
+    QWEN_IMAGE,
 )
 
 
