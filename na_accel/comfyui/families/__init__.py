@@ -6,10 +6,12 @@ import torch
 
 from ..family import ComfyFamily
 from .flux import FLUX
+from .cosmos import COSMOS_PREDICT2
 
 # One per line, in the order the docs list them.
 COMFY_FAMILIES: tuple[ComfyFamily, ...] = (
     FLUX,
+    COSMOS_PREDICT2,
 )
 
 
