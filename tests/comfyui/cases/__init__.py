@@ -2,11 +2,14 @@
 
 from comfyui.cases.base import ComfyCase
 from comfyui.cases.flux import FLUX, FLUX_KONTEXT
+from comfyui.cases.cosmos import COSMOS_T2I, COSMOS_V2W
 
 # One per line.
 CASES: tuple[ComfyCase, ...] = (
     FLUX,
     FLUX_KONTEXT,
+    COSMOS_T2I,
+    COSMOS_V2W,
 )
 
 __all__ = ["CASES", "ComfyCase"]
