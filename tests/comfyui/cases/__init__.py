@@ -3,6 +3,7 @@
 from comfyui.cases.base import ComfyCase
 from comfyui.cases.flux import FLUX, FLUX_KONTEXT
 from comfyui.cases.qwen_image import QWEN_IMAGE, QWEN_IMAGE_EDIT
+from comfyui.cases.cosmos import COSMOS_T2I, COSMOS_V2W
 
 # One per line.
 CASES: tuple[ComfyCase, ...] = (
@@ -10,6 +11,8 @@ CASES: tuple[ComfyCase, ...] = (
     FLUX_KONTEXT,
     QWEN_IMAGE,
     QWEN_IMAGE_EDIT,
+    COSMOS_T2I,
+    COSMOS_V2W,
 )
 
 __all__ = ["CASES", "ComfyCase"]
