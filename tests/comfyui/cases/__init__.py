@@ -2,11 +2,13 @@
 
 from comfyui.cases.base import ComfyCase
 from comfyui.cases.flux import FLUX, FLUX_KONTEXT
+from comfyui.cases.hunyuan_video import HUNYUAN_VIDEO
 
 # One per line.
 CASES: tuple[ComfyCase, ...] = (
     FLUX,
     FLUX_KONTEXT,
+    HUNYUAN_VIDEO,
 )
 
 __all__ = ["CASES", "ComfyCase"]
