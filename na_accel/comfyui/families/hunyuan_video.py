@@ -12,8 +12,9 @@ What the variants add:
   checkpoints) and v2 "replace" (``guiding_frame_index``: per-frame modulation) add no tokens;
 * "custom" (``ref_latent``) puts the reference latent's tokens BEFORE the video's: the sequence is
   [reference, video, text]. The layout lists grids in token order, so ``grid`` is then the
-  reference's and the video's grid is the (only) extra grid; each grid attends within itself and
-  to the text, as FLUX Kontext's references do.
+  reference's and the video's grid is the (only) extra grid. Each grid's tokens see their
+  neighborhood in their own grid, every token of the other and the text (the multi-grid rule
+  of FLUX Kontext's references: which grid comes first changes nothing).
 
 ComfyUI's text encoder for this model (LLaMA + CLIP-L) pads nothing for a prompt and drops an
 all-valid ``attention_mask``, so the standard conditioning has none. A conditioning that carries one
