@@ -8,12 +8,14 @@ from ..family import ComfyFamily
 from .flux import FLUX
 from .qwen_image import QWEN_IMAGE
 from .cosmos import COSMOS_PREDICT2
+from .hunyuan_video import HUNYUAN_VIDEO
 
 # One per line, in the order the docs list them.
 COMFY_FAMILIES: tuple[ComfyFamily, ...] = (
     FLUX,
     QWEN_IMAGE,
     COSMOS_PREDICT2,
+    HUNYUAN_VIDEO,
 )
 
 

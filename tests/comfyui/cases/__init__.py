@@ -4,6 +4,7 @@ from comfyui.cases.base import ComfyCase
 from comfyui.cases.flux import FLUX, FLUX_KONTEXT
 from comfyui.cases.qwen_image import QWEN_IMAGE, QWEN_IMAGE_EDIT
 from comfyui.cases.cosmos import COSMOS_T2I, COSMOS_V2W
+from comfyui.cases.hunyuan_video import HUNYUAN_VIDEO
 
 # One per line.
 CASES: tuple[ComfyCase, ...] = (
@@ -13,6 +14,7 @@ CASES: tuple[ComfyCase, ...] = (
     QWEN_IMAGE_EDIT,
     COSMOS_T2I,
     COSMOS_V2W,
+    HUNYUAN_VIDEO,
 )
 
 __all__ = ["CASES", "ComfyCase"]
