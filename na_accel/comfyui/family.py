@@ -56,6 +56,9 @@ class ComfyFamily:
     attention_shape: Callable[[torch.nn.Module], tuple[int, int]]
     self_attention_call: int = 0
     description: str = ""  # the models ComfyUI loads into this class (docs, errors)
+    # which of the class's instances are this family's, where ComfyUI loads several models into one
+    # class (HunyuanVideo's also runs HunyuanImage 2.1); None: all of them
+    accepts: Callable[[torch.nn.Module], bool] | None = None
 
     def model_type(self) -> type | None:
         """ComfyUI's class, or None when the ComfyUI in use lacks it."""
@@ -67,7 +70,8 @@ class ComfyFamily:
 
     def handles(self, diffusion_model: torch.nn.Module) -> bool:
         cls = type(diffusion_model)
-        return f"{cls.__module__}:{cls.__qualname__}" == self.model_class
+        return (f"{cls.__module__}:{cls.__qualname__}" == self.model_class
+                and (self.accepts is None or self.accepts(diffusion_model)))
 
     def layers(self, diffusion_model: torch.nn.Module) -> Iterator[tuple[str, str, torch.nn.Module]]:
         """(diffusers layer name, ComfyUI block name, block) of every attention layer, in order."""

@@ -53,21 +53,19 @@ def token_layout(model: torch.nn.Module, inputs: dict[str, Any]) -> TokenLayout:
     return TokenLayout(grids[0], int(context.shape[1]), False, extra_grids=tuple(grids[1:]))
 
 
-class HunyuanVideoFamily(ComfyFamily):
-    """The class, and of its instances HunyuanVideo 1.0's only (the module's docstring says why)."""
-
-    def handles(self, diffusion_model: torch.nn.Module) -> bool:
-        return (super().handles(diffusion_model) and len(diffusion_model.patch_size) == 3
-                and getattr(diffusion_model, "vector_in", None) is not None)
+def is_hunyuan_video(model: torch.nn.Module) -> bool:
+    """HunyuanVideo 1.0 among the class's models (the module's docstring says why)."""
+    return len(model.patch_size) == 3 and getattr(model, "vector_in", None) is not None
 
 
-HUNYUAN_VIDEO = HunyuanVideoFamily(
+HUNYUAN_VIDEO = ComfyFamily(
     name="hunyuan_video",
     model_class="comfy.ldm.hunyuan_video.model:HunyuanVideo",
     blocks=(BlockStack("double_blocks", "transformer_blocks.{}.attn"),
             BlockStack("single_blocks", "single_transformer_blocks.{}.attn")),
     token_layout=token_layout,
     attention_shape=lambda model: (model.num_heads, model.hidden_size // model.num_heads),
+    accepts=is_hunyuan_video,
     description="HunyuanVideo 1.0 T2V / I2V / SkyReels-V1 I2V (comfy.ldm.hunyuan_video.model.HunyuanVideo with "
                 "a 3-D patch and the CLIP-L pooled input; not HunyuanImage 2.1 or its refiner, which share the class)",
 )
