@@ -6,10 +6,13 @@ import torch
 
 from ..family import ComfyFamily
 from .flux import FLUX
+from .wan import WAN, WAN_VACE
 
 # One per line, in the order the docs list them.
 COMFY_FAMILIES: tuple[ComfyFamily, ...] = (
     FLUX,
+    WAN,
+    WAN_VACE,
 )
 
 
