@@ -2,12 +2,13 @@
 
 Every ``WanAttentionBlock`` (``blocks.<i>``, diffusers ``blocks.<i>.attn1``) makes its attention
 calls in this order: self attention over the video tokens (q/k/v [B, S, heads * head_dim], no
-``skip_reshape``: call 0, the one routed), then cross attention to the text (one call); the
-blocks of ``model_type="i2v"`` checkpoints (those with a CLIP image projection, ``img_emb``: Wan 2.1
-I2V, FLF2V, Fun) attend to the CLIP image tokens first, then to the text (two calls). The cross attentions run stock, uncounted: their keys
-are text / image tokens, which never join the self attention's sequence (``clip_fea`` goes through
-``img_emb`` into the cross attention's context; the i2v / Fun conditioning latent, ``c_concat``, is
-concatenated to the latent's channels before the patch embedding: same tokens).
+``skip_reshape``: call 0, the one routed), then cross attention to the text (one call); the blocks
+of ``model_type="i2v"`` checkpoints (those with a CLIP image projection, ``img_emb``: Wan 2.1 I2V,
+FLF2V, Fun) attend to the CLIP image tokens first, then to the text (two calls). The cross
+attentions run stock, uncounted: their keys are text / image tokens, which never join the self
+attention's sequence (``clip_fea`` goes through ``img_emb`` into the cross attention's context; the
+i2v / Fun conditioning latent, ``c_concat``, is concatenated to the latent's channels before the
+patch embedding: same tokens).
 
 Token layout of the self attention (no text in it): the video tokens, a row-major (frames, height,
 width) grid of the latent (B, C, T, H, W) in ``patch_size`` (1, 2, 2) patches, padded up as ComfyUI
@@ -20,8 +21,8 @@ Two conditionings add tokens, both read from the diffusion model's inputs:
   (1 + frames, height, width): the reference is windowed in time like any other frame, as the
   diffusers Wan-VACE family treats its leading reference frames (``TokenLayout.extra_grids`` only
   follow the main grid). A reference whose ``ref_conv`` tokens are not one frame of the video's
-  height x width (an odd latent side: ``ref_conv`` floors, the latent is padded up) is no grid:
-  that call runs stock, counted.
+  height x width (an odd latent side: ``ref_conv`` floors, the latent is padded up) is no grid
+  (the call would run stock, counted; ComfyUI's own RoPE does not fit those tokens either).
 * ``time_dim_concat`` (WanPhantomSubjectToVideo's subject images, one latent frame each) is
   appended to the video's frames: each of its frames is a reference grid (1, height, width) after
   the video's, attended whole by every video query, as FLUX.1 Kontext's reference images are.
@@ -31,9 +32,10 @@ VaceWanModel (recipe family ``wan_vace``): the Wan blocks as above, then its VAC
 (``vace_frames`` entry) after the Wan block it feeds; their self attention is over the control
 tokens, the same (frames, height, width) grid (ComfyUI's ``WanVaceToVideo`` puts a reference image
 in front of both the latent and the control video: a leading frame of the grid), then a cross
-attention to the text, stock. Other subclasses (CameraWanModel, WanModel_S2V, HumoWanModel, the
-animate model) are not matched (``ComfyFamily`` matches the exact class): they add tokens or
-attention calls this layout does not describe.
+attention to the text, stock. The other subclasses are not matched (``ComfyFamily`` matches the
+exact class), so the node refuses them: WanModel_S2V appends reference and motion tokens with RoPE
+of their own and HumoWanModel reference frames and audio cross attention, AnimateWanModel adds face
+and pose inputs; CameraWanModel keeps WanModel's tokens but is not tested here.
 """
 
 from __future__ import annotations
