@@ -9,6 +9,7 @@ from .flux import FLUX
 from .qwen_image import QWEN_IMAGE
 from .cosmos import COSMOS_PREDICT2
 from .hunyuan_video import HUNYUAN_VIDEO
+from .wan import WAN, WAN_VACE
 
 # One per line, in the order the docs list them.
 COMFY_FAMILIES: tuple[ComfyFamily, ...] = (
@@ -16,6 +17,8 @@ COMFY_FAMILIES: tuple[ComfyFamily, ...] = (
     QWEN_IMAGE,
     COSMOS_PREDICT2,
     HUNYUAN_VIDEO,
+    WAN,
+    WAN_VACE,
 )
 
 

@@ -5,6 +5,7 @@ from comfyui.cases.flux import FLUX, FLUX_KONTEXT
 from comfyui.cases.qwen_image import QWEN_IMAGE, QWEN_IMAGE_EDIT
 from comfyui.cases.cosmos import COSMOS_T2I, COSMOS_V2W
 from comfyui.cases.hunyuan_video import HUNYUAN_VIDEO
+from comfyui.cases.wan import WAN, WAN_I2V, WAN_PHANTOM, WAN_VACE
 
 # One per line.
 CASES: tuple[ComfyCase, ...] = (
@@ -15,6 +16,10 @@ CASES: tuple[ComfyCase, ...] = (
     COSMOS_T2I,
     COSMOS_V2W,
     HUNYUAN_VIDEO,
+    WAN,
+    WAN_I2V,
+    WAN_PHANTOM,
+    WAN_VACE,
 )
 
 __all__ = ["CASES", "ComfyCase"]
