@@ -6,10 +6,12 @@ import torch
 
 from ..family import ComfyFamily
 from .flux import FLUX
+from .ltx_video import LTX_VIDEO
 
 # One per line, in the order the docs list them.
 COMFY_FAMILIES: tuple[ComfyFamily, ...] = (
     FLUX,
+    LTX_VIDEO,
 )
 
 
