@@ -104,7 +104,7 @@ def test_cross_attention_runs_stock_uncounted(comfy, model):
     assert dict(patch_of(patched).totals()) == {"sparse": forwards * LAYERS}
 
 
-def test_keyframe_layout():
+def test_keyframe_layout(comfy):  # keyframe_positions: ComfyUI's patchifier
     x = torch.zeros(2, 128, 5, 4, 6)
     plane = 4 * 6
     model = type("LTXV", (), {"patchifier": type("P", (), {"patch_size": (1, 1, 1)})()})()  # what the reader reads
