@@ -10,6 +10,7 @@ from .qwen_image import QWEN_IMAGE
 from .cosmos import COSMOS_PREDICT2
 from .hunyuan_video import HUNYUAN_VIDEO
 from .wan import WAN, WAN_VACE
+from .ltx_video import LTX_VIDEO
 
 # One per line, in the order the docs list them.
 COMFY_FAMILIES: tuple[ComfyFamily, ...] = (
@@ -19,6 +20,7 @@ COMFY_FAMILIES: tuple[ComfyFamily, ...] = (
     HUNYUAN_VIDEO,
     WAN,
     WAN_VACE,
+    LTX_VIDEO,
 )
 
 

@@ -6,6 +6,7 @@ from comfyui.cases.qwen_image import QWEN_IMAGE, QWEN_IMAGE_EDIT
 from comfyui.cases.cosmos import COSMOS_T2I, COSMOS_V2W
 from comfyui.cases.hunyuan_video import HUNYUAN_VIDEO
 from comfyui.cases.wan import WAN, WAN_I2V, WAN_PHANTOM, WAN_VACE
+from comfyui.cases.ltx_video import LTX_VIDEO, LTX_VIDEO_KEYFRAME
 
 # One per line.
 CASES: tuple[ComfyCase, ...] = (
@@ -20,6 +21,8 @@ CASES: tuple[ComfyCase, ...] = (
     WAN_I2V,
     WAN_PHANTOM,
     WAN_VACE,
+    LTX_VIDEO,
+    LTX_VIDEO_KEYFRAME,
 )
 
 __all__ = ["CASES", "ComfyCase"]
