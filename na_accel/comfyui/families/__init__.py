@@ -5,21 +5,21 @@ from __future__ import annotations
 import torch
 
 from ..family import ComfyFamily
-from .flux import FLUX
-from .qwen_image import QWEN_IMAGE
 from .cosmos import COSMOS_PREDICT2
+from .flux import FLUX
 from .hunyuan_video import HUNYUAN_VIDEO
-from .wan import WAN, WAN_VACE
 from .ltx_video import LTX_VIDEO
+from .qwen_image import QWEN_IMAGE
+from .wan import WAN, WAN_VACE
 
 # One per line, in the order the docs list them.
 COMFY_FAMILIES: tuple[ComfyFamily, ...] = (
     FLUX,
     QWEN_IMAGE,
-    COSMOS_PREDICT2,
-    HUNYUAN_VIDEO,
     WAN,
     WAN_VACE,
+    HUNYUAN_VIDEO,
+    COSMOS_PREDICT2,
     LTX_VIDEO,
 )
 
