@@ -35,6 +35,8 @@ def _recipe(family: str, kernel: int) -> dict:
 
 FULL, SPARSE = 255, 3
 
+pytestmark = pytest.mark.slow  # whole ComfyUI sampling runs, per case and backend (the Triton interpreter: seconds each)
+
 PARAMS = [pytest.param(case, backend, id=f"{case.name}-{backend}") for case in CASES for backend in _backends(case.family)]
 
 
