@@ -25,3 +25,20 @@ def comfy_models():
     yield models
     models.clear()
     gc.collect()
+
+
+@pytest.fixture
+def models(comfy, comfy_models):
+    """case -> its tiny model (a ComfyUI ModelPatcher), built once per session."""
+    def model(case):
+        if case.name not in comfy_models:
+            comfy_models[case.name] = case.build(comfy)
+        return comfy_models[case.name]
+    return model
+
+
+@pytest.fixture
+def flux(models):
+    from comfyui.cases.flux import FLUX
+
+    return models(FLUX)

@@ -10,22 +10,16 @@ integration (tests/integration/test_contract.py), through the node's code path.
 from __future__ import annotations
 
 import pytest
-import torch
 
 from comfyui.cases import CASES
-from comfyui.cases.base import sample
-from na_accel.comfyui import COMFY_FAMILIES, patch_model, patch_of
+from comfyui.cases.base import TOLERANCE, cpu_backends, relative_difference, sample_counted
+from na_accel.comfyui import COMFY_FAMILIES
 from na_accel.comfyui.families import comfy_family_for
 from na_accel.families import family_geometry
-from na_accel.kernels import BACKENDS, BackendTarget
 
 STEPS = 2
-TOLERANCE = 2e-5  # float32, relative to the output's scale
 
 
-def _backends(family: str) -> list[str]:
-    target = BackendTarget(torch.device("cpu"), torch.float32, 32, len(family_geometry(family).axes))
-    return [name for name, backend in BACKENDS.items() if backend.unavailable_reason(target) is None]
 
 
 def _recipe(family: str, kernel: int) -> dict:
@@ -37,35 +31,14 @@ FULL, SPARSE = 255, 3
 
 pytestmark = pytest.mark.slow  # whole ComfyUI sampling runs, per case and backend (the Triton interpreter: seconds each)
 
-PARAMS = [pytest.param(case, backend, id=f"{case.name}-{backend}") for case in CASES for backend in _backends(case.family)]
+PARAMS = [pytest.param(case, backend, id=f"{case.name}-{backend}") for case in CASES for backend in cpu_backends(len(family_geometry(case.family).axes))]
 
-
-@pytest.fixture
-def models(comfy, comfy_models):
-    def model(case):
-        if case.name not in comfy_models:
-            comfy_models[case.name] = case.build(comfy)
-        return comfy_models[case.name]
-    return model
 
 
 def _run(comfy, models, case, kernel=None, backend="reference"):
     """(sampled latent, totals of what ran, the diffusion model's forward calls, the patch)."""
-    model = models(case)
-    if kernel is not None:
-        model = patch_model(model, _recipe(case.family, kernel), backend=backend)
-    forwards = []
-    handle = model.model.diffusion_model.register_forward_hook(lambda *_: forwards.append(1))
-    try:
-        out = sample(comfy, model, case, steps=STEPS)
-    finally:
-        handle.remove()
-    patch = patch_of(model)
-    return out, (dict(patch.totals()) if patch else {}), len(forwards), patch
-
-
-def _difference(a, b):
-    return (a - b).abs().max().item() / max(1.0, b.abs().max().item())
+    recipe = _recipe(case.family, kernel) if kernel is not None else None
+    return sample_counted(comfy, models(case), case, recipe, backend, steps=STEPS)
 
 
 def _layers(models, case) -> int:
@@ -77,7 +50,7 @@ def _layers(models, case) -> int:
 def test_full_window_reproduces_stock(comfy, models, case, backend):
     stock, _, _, _ = _run(comfy, models, case)
     out, totals, forwards, patch = _run(comfy, models, case, FULL, backend)
-    assert _difference(out, stock) <= TOLERANCE
+    assert relative_difference(out, stock) <= TOLERANCE
     assert forwards > 0 and totals == {"full window": forwards * _layers(models, case)}
 
 
@@ -86,8 +59,8 @@ def test_sparse_window_matches_reference(comfy, models, case, backend):
     reference, _, _, _ = _run(comfy, models, case, SPARSE, "reference")
     out, totals, forwards, patch = _run(comfy, models, case, SPARSE, backend)
     stock, _, _, _ = _run(comfy, models, case)
-    assert _difference(out, reference) <= TOLERANCE
-    assert _difference(out, stock) > 1e-4  # the window is sparse: GNA changed the sampling
+    assert relative_difference(out, reference) <= TOLERANCE
+    assert relative_difference(out, stock) > 1e-4  # the window is sparse: GNA changed the sampling
     assert totals == {"sparse": forwards * _layers(models, case)}
     resolved = [route.windows.last for route in patch.routes.values()]
     assert {r.window.grid for r in resolved} == {case.grid}

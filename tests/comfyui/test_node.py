@@ -22,12 +22,6 @@ WORKFLOW = PACK / "example_workflows" / "flux_gna.json"
 COMFY_TYPES = {"MODEL", "FLOAT", "INT", "STRING", "BOOLEAN"}
 
 
-@pytest.fixture
-def flux(comfy, comfy_models):
-    if FLUX.name not in comfy_models:
-        comfy_models[FLUX.name] = FLUX.build(comfy)
-    return comfy_models[FLUX.name]
-
 
 def test_the_pack_loads_as_comfyui_loads_a_custom_node_folder():
     # ComfyUI (nodes.py, load_custom_node) imports a folder's __init__.py under the folder's path with

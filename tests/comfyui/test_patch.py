@@ -24,12 +24,6 @@ SPARSE = {"model": "flux", "name": "sparse_3", "speed_gate": "sparse", "default"
 WIDER = {"model": "flux", "name": "sparse_5", "speed_gate": "sparse", "default": {"kernel_size": [5, 7]}}
 
 
-@pytest.fixture
-def flux(comfy, comfy_models):
-    if FLUX.name not in comfy_models:
-        comfy_models[FLUX.name] = FLUX.build(comfy)
-    return comfy_models[FLUX.name]
-
 
 def _sample(comfy, model, **kwargs):
     return sample(comfy, model, FLUX, **kwargs)

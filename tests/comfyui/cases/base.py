@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import torch
 
+TOLERANCE = 2e-5  # float32, relative to the output's scale: two attention backends' rounding after sampling
+
 
 @dataclass(frozen=True)
 class ComfyCase:
@@ -55,3 +57,34 @@ def sample(comfy: Any, model: Any, case: ComfyCase, *, steps: int = 2, batch: in
     positive, negative = case.conditioning(generator, batch)
     return comfy.sample.sample(model, noise, steps, case.cfg, case.sampler, "simple", positive, negative,
                                torch.zeros(shape), disable_pbar=True, seed=seed)
+
+
+def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Largest absolute difference, relative to ``b``'s scale (at least 1)."""
+    return (a - b).abs().max().item() / max(1.0, b.abs().max().item())
+
+
+def cpu_backends(grid_rank: int) -> list[str]:
+    """The attention backends that run on this machine's CPU in float32 (reference, triton, flex-fna, ...)."""
+    from na_accel.kernels import BACKENDS, BackendTarget
+
+    target = BackendTarget(torch.device("cpu"), torch.float32, 32, grid_rank)
+    return [name for name, backend in BACKENDS.items() if backend.unavailable_reason(target) is None]
+
+
+def sample_counted(comfy: Any, model: Any, case: ComfyCase, recipe: Any = None, backend: str = "reference",
+                   **kwargs: Any) -> tuple[torch.Tensor, dict, int, Any]:
+    """``sample`` of ``model`` (patched with ``recipe`` when given): (the sampled latent, what its
+    attention calls ran, the diffusion model's forward calls counted by a hook of its own, the patch)."""
+    from na_accel.comfyui import patch_model, patch_of
+
+    if recipe is not None:
+        model = patch_model(model, recipe, backend=backend)
+    forwards = []
+    handle = model.model.diffusion_model.register_forward_hook(lambda *_: forwards.append(1))
+    try:
+        out = sample(comfy, model, case, **kwargs)
+    finally:
+        handle.remove()
+    patch = patch_of(model)
+    return out, (dict(patch.totals()) if patch else {}), len(forwards), patch

@@ -23,10 +23,6 @@ from na_accel.comfyui.families.cosmos import token_layout
 SPARSE = {"model": "cosmos", "name": "test_3", "speed_gate": "sparse", "default": {"kernel_size": [3, 3, 3]}}
 
 
-def _model(comfy, comfy_models, case):
-    if case.name not in comfy_models:
-        comfy_models[case.name] = case.build(comfy)
-    return comfy_models[case.name]
 
 
 def _forwards(model, run):
@@ -38,7 +34,7 @@ def _forwards(model, run):
         handle.remove()
 
 
-def test_cross_attention_runs_stock(comfy, comfy_models):
+def test_cross_attention_runs_stock(comfy, models):
     """An override set before na_accel's is what na_accel calls for the calls it leaves stock: here
     it records them. Only the cross attention (keys: the text) reaches it, once per block."""
     stock_keys = []
@@ -47,7 +43,7 @@ def test_cross_attention_runs_stock(comfy, comfy_models):
         stock_keys.append(k.shape[-2])  # [B, heads, S, D] (skip_reshape)
         return func(q, k, v, *args, **kwargs)
 
-    model = _model(comfy, comfy_models, COSMOS_V2W).clone()
+    model = models(COSMOS_V2W).clone()
     model.model_options.setdefault("transformer_options", {})[OVERRIDE_KEY] = spy
     patched = patch_model(model, SPARSE, backend="reference")
     _, forwards = _forwards(patched, lambda: sample(comfy, patched, COSMOS_V2W, steps=2))
@@ -56,9 +52,9 @@ def test_cross_attention_runs_stock(comfy, comfy_models):
     assert dict(patch_of(patched).totals()) == {"sparse": forwards * blocks}
 
 
-def test_video_to_world_conditioning_frame_keeps_the_grid(comfy, comfy_models):
+def test_video_to_world_conditioning_frame_keeps_the_grid(comfy, models):
     case = COSMOS_V2W
-    patched = patch_model(_model(comfy, comfy_models, case), SPARSE, backend="reference")
+    patched = patch_model(models(case), SPARSE, backend="reference")
     generator = torch.Generator().manual_seed(0)
     latent = torch.zeros(case.latent)
     latent[:, :, :1] = torch.randn(*case.latent[:2], 1, *case.latent[3:], generator=generator)  # the start image

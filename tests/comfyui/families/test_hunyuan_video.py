@@ -19,7 +19,7 @@ import math
 import pytest
 import torch
 
-from comfyui.cases.base import ComfyCase, sample
+from comfyui.cases.base import ComfyCase, sample, sample_counted
 from comfyui.cases.hunyuan_video import HUNYUAN_VIDEO, TEXT_TOKENS, UNET, build, conditioning
 from na_accel.comfyui import patch_model, patch_of
 from na_accel.comfyui.attention import OVERRIDE_KEY
@@ -62,16 +62,9 @@ def _case(name: str, **options) -> ComfyCase:
 
 def _run(comfy, model, case, kernel=None, backend="reference"):
     """(sampled latent, totals of what ran, the diffusion model's forward calls)."""
-    if kernel is not None:
-        model = patch_model(model, _recipe(kernel), backend=backend)
-    forwards = []
-    handle = model.model.diffusion_model.register_forward_hook(lambda *_: forwards.append(1))
-    try:
-        out = sample(comfy, model, case, steps=STEPS)
-    finally:
-        handle.remove()
-    patch = patch_of(model)
-    return out, (dict(patch.totals()) if patch else {}), len(forwards)
+    out, totals, forwards, _ = sample_counted(comfy, model, case, _recipe(kernel) if kernel is not None else None,
+                                              backend, steps=STEPS)
+    return out, totals, forwards
 
 
 # --------------------------------------------------------------------------------------------

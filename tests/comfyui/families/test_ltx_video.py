@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from comfyui.cases.base import TOLERANCE, cpu_backends, relative_difference
 from comfyui.cases.ltx_video import (
     GUIDE, LTX_VIDEO, LTX_VIDEO_KEYFRAME, TEXT_TOKENS, conditioning, keyframe_positions,
 )
@@ -20,10 +21,8 @@ from na_accel.comfyui import patch_model, patch_of
 from na_accel.comfyui.attention import OVERRIDE_KEY
 from na_accel.comfyui.families.ltx_video import LTX_VIDEO as FAMILY, token_layout
 from na_accel.families.base import TokenLayout
-from na_accel.kernels import BACKENDS, BackendTarget
 
 SPARSE, FULL = 3, 255
-TOLERANCE = 2e-5
 LAYERS = 2  # the cases' num_layers
 
 
@@ -32,18 +31,7 @@ def _recipe(kernel: int) -> dict:
             "default": {"kernel_size": [kernel] * 3}}
 
 
-def _cpu_backends() -> list[str]:
-    target = BackendTarget(torch.device("cpu"), torch.float32, 32, 3)
-    return [name for name, backend in BACKENDS.items() if backend.unavailable_reason(target) is None]
 
-
-@pytest.fixture
-def model(comfy, comfy_models):
-    def get(case):
-        if case.name not in comfy_models:
-            comfy_models[case.name] = case.build(comfy)
-        return comfy_models[case.name]
-    return get
 
 
 def _sample(comfy, patcher, latent, positive_negative, *, latent_image=None, noise_mask=None):
@@ -62,8 +50,6 @@ def _sample(comfy, patcher, latent, positive_negative, *, latent_image=None, noi
     return out, len(forwards)
 
 
-def _difference(a, b):
-    return (a - b).abs().max().item() / max(1.0, b.abs().max().item())
 
 
 def _recording(patcher, calls):
@@ -81,8 +67,8 @@ def _recording(patcher, calls):
     return clone
 
 
-def test_tokens_are_the_latent_row_major(comfy, model):
-    diffusion_model = model(LTX_VIDEO).model.diffusion_model
+def test_tokens_are_the_latent_row_major(comfy, models):
+    diffusion_model = models(LTX_VIDEO).model.diffusion_model
     assert tuple(diffusion_model.patchifier.patch_size) == (1, 1, 1)
     frames, height, width = LTX_VIDEO.grid
     index = torch.arange(frames * height * width, dtype=torch.float32).view(1, 1, frames, height, width)
@@ -92,9 +78,9 @@ def test_tokens_are_the_latent_row_major(comfy, model):
     assert torch.equal(coords[0], grid)  # and the RoPE's coordinates are that grid's
 
 
-def test_cross_attention_runs_stock_uncounted(comfy, model):
+def test_cross_attention_runs_stock_uncounted(comfy, models):
     calls = []
-    patched = patch_model(_recording(model(LTX_VIDEO), calls), _recipe(SPARSE), backend="reference")
+    patched = patch_model(_recording(models(LTX_VIDEO), calls), _recipe(SPARSE), backend="reference")
     _, forwards = _sample(comfy, patched, LTX_VIDEO.latent, conditioning)
     video = 3 * 5 * 7
     # only attn2 reached ComfyUI's attention: the video queries over the text keys, with the text's
@@ -119,13 +105,13 @@ def test_keyframe_layout(comfy):  # keyframe_positions: ComfyUI's patchifier
         assert layout.grid is None and "keyframe tokens are not whole 4x6 frames" in layout.problem
 
 
-def test_keyframe_rows_run_comfyui_attention(comfy, model):
+def test_keyframe_rows_run_comfyui_attention(comfy, models):
     """The guide frame's tokens attend densely, through ComfyUI's attention (backends that fuse
     them, as Triton does, are checked against the reference by the family contract)."""
-    if "flex-fna" not in _cpu_backends():
+    if "flex-fna" not in cpu_backends(3):
         pytest.skip("the NATTEN flex-fna backend is not available on this machine")
     calls = []
-    patched = patch_model(_recording(model(LTX_VIDEO_KEYFRAME), calls), _recipe(SPARSE), backend="flex-fna")
+    patched = patch_model(_recording(models(LTX_VIDEO_KEYFRAME), calls), _recipe(SPARSE), backend="flex-fna")
     _, forwards = _sample(comfy, patched, LTX_VIDEO_KEYFRAME.latent, LTX_VIDEO_KEYFRAME.conditioning)
     tokens, guide = 4 * 5 * 5, 5 * 5
     assert calls.count((guide, tokens, None)) == forwards * LAYERS  # the guide rows: every key, no mask
@@ -135,11 +121,11 @@ def test_keyframe_rows_run_comfyui_attention(comfy, model):
     assert {route.windows.last.grid for route in patch_of(patched).routes.values()} == {LTX_VIDEO_KEYFRAME.grid}
 
 
-def test_keyframe_tokens_not_whole_frames_run_stock_counted(comfy, model):
+def test_keyframe_tokens_not_whole_frames_run_stock_counted(comfy, models):
     # keyframe positions for half a 5x5 frame: ComfyUI moves the last 10 tokens' RoPE positions; no grid
     partial = lambda g, batch: conditioning(g, batch, keyframe_positions((1, 128, 1, 2, 5), 16))  # noqa: E731
-    stock, _ = _sample(comfy, model(LTX_VIDEO_KEYFRAME), LTX_VIDEO_KEYFRAME.latent, partial)
-    patched = patch_model(model(LTX_VIDEO_KEYFRAME), _recipe(SPARSE), backend="reference")
+    stock, _ = _sample(comfy, models(LTX_VIDEO_KEYFRAME), LTX_VIDEO_KEYFRAME.latent, partial)
+    patched = patch_model(models(LTX_VIDEO_KEYFRAME), _recipe(SPARSE), backend="reference")
     with pytest.warns(UserWarning, match="no token grid"):
         out, forwards = _sample(comfy, patched, LTX_VIDEO_KEYFRAME.latent, partial)
     assert torch.equal(out, stock)
@@ -166,17 +152,17 @@ def _guided():
 
 
 @pytest.mark.parametrize("scenario", [_image_to_video, _guided], ids=["image-to-video", "keyframe-guide"])
-def test_denoise_masks_keep_the_grid(comfy, model, scenario):
+def test_denoise_masks_keep_the_grid(comfy, models, scenario):
     """Per-token timesteps change no token: the contract's layouts, so the reference backend (which
     the contract checks every backend against on them) stands for all."""
     case, latent, mask = scenario()
     run = lambda patcher: _sample(comfy, patcher, case.latent, case.conditioning,  # noqa: E731
                                   latent_image=latent, noise_mask=mask)
-    stock, _ = run(model(case))
+    stock, _ = run(models(case))
     for kernel, outcome in ((FULL, "full window"), (SPARSE, "sparse")):
-        patched = patch_model(model(case), _recipe(kernel), backend="reference")
+        patched = patch_model(models(case), _recipe(kernel), backend="reference")
         out, forwards = run(patched)
-        assert (_difference(out, stock) <= TOLERANCE) == (kernel == FULL)
+        assert (relative_difference(out, stock) <= TOLERANCE) == (kernel == FULL)
         assert dict(patch_of(patched).totals()) == {outcome: forwards * LAYERS}
         assert {route.windows.last.grid for route in patch_of(patched).routes.values()} == {case.grid}
         kept = mask[0, 0, :, 0, 0] == 0  # the kept frames come back as they went in (the sampler's denoise mask)

@@ -20,30 +20,19 @@ import pytest
 import torch
 
 from comfyui.cases import wan as cases
-from comfyui.cases.base import patcher, sample
+from comfyui.cases.base import TOLERANCE, patcher, relative_difference, sample
 from na_accel.comfyui import patch_model, patch_of
 from na_accel.comfyui.families.wan import WAN, token_layout
 from na_accel.errors import UnsupportedModelError
 
-TOLERANCE = 2e-5  # float32, relative to the output's scale
 FULL, SPARSE = 255, 3
 
-
-@pytest.fixture
-def models(comfy, comfy_models):
-    def model(case):
-        if case.name not in comfy_models:
-            comfy_models[case.name] = case.build(comfy)
-        return comfy_models[case.name]
-    return model
 
 
 def _recipe(family: str, kernel: int) -> dict:
     return {"model": family, "name": f"test_{kernel}", "speed_gate": "sparse", "default": {"kernel_size": [kernel] * 3}}
 
 
-def _difference(a, b):
-    return (a - b).abs().max().item() / max(1.0, b.abs().max().item())
 
 
 def _sampled(model, run):
@@ -63,11 +52,11 @@ def _check(model, family: str, run, grid, self_attentions_per_forward: int, refe
     (``self_attentions_per_forward`` per call of the diffusion model) ran GNA, counted once."""
     stock, _, _ = _sampled(model, run)
     full, forwards, totals = _sampled(patch_model(model, _recipe(family, FULL), backend="reference"), run)
-    assert _difference(full, stock) <= TOLERANCE
+    assert relative_difference(full, stock) <= TOLERANCE
     assert forwards > 0 and totals == {"full window": forwards * self_attentions_per_forward}
     patched = patch_model(model, _recipe(family, SPARSE), backend="reference")
     sparse, forwards, totals = _sampled(patched, run)
-    assert _difference(sparse, stock) > 1e-4
+    assert relative_difference(sparse, stock) > 1e-4
     assert totals == {"sparse": forwards * self_attentions_per_forward}
     resolved = [route.windows.last for route in patch_of(patched).routes.values()]
     assert {r.window.grid for r in resolved} == {grid}
