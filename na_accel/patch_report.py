@@ -152,7 +152,7 @@ class PatchReport:
         return {"transformers": [t.to_dict() for t in self.transformers]}
 
     def __str__(self) -> str:
-        return "\n\n".join(_format_transformer(t) for t in self.transformers)
+        return "\n\n".join(format_transformer_report(t) for t in self.transformers)
 
 
 def describe(obj: Any, recipe: Any = None, *, backend: str = "auto") -> PatchReport:
@@ -238,7 +238,7 @@ def _window_lines(t: TransformerReport) -> list[str]:
     return [f"  windows run: {ran_text}", f"  recipe windows: {recipe}"]
 
 
-def _format_transformer(t: TransformerReport) -> str:
+def format_transformer_report(t: TransformerReport) -> str:
     status = "patched" if t.patched else "dry run (not patched)"
     lines = [
         f"{t.attribute} ({t.model_class}) — {status}",

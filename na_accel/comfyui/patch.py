@@ -32,7 +32,7 @@ import torch
 from ..errors import ArgumentError, PatchStateError, UnsupportedModelError
 from ..families import check_recipe_family, family_geometry
 from ..kernels import AUTO, BackendTarget, check_backend_name
-from ..patch_report import TransformerReport, _format_transformer, transformer_report
+from ..patch_report import TransformerReport, format_transformer_report, transformer_report
 from ..pipeline_parts import unwrap_compiled
 from ..plan import LayerPlan, check_rules_decide, plan_layers
 from ..recipe.checks import SPEED_GATES
@@ -71,7 +71,6 @@ class ComfyPatch:
         self.gate = SpeedGate(recipe.speed_gate, family.attention_shape(diffusion_model)[0])
         self.routing = RouteState(f"ComfyUI {type(diffusion_model).__name__}", recipe, backend_choice, self.gate)
         self.blocks = {name: block for name, _, block in family.layers(diffusion_model)}
-        self.block_names = {name: comfy_name for name, comfy_name, _ in family.layers(diffusion_model)}
         self.routes = {name: LayerRoute(self.routing, plan) for name, plan in plans.items() if plan.sparse}
         self._calling = threading.local()  # per thread: [route, attention calls so far] of the block running
 
@@ -161,9 +160,10 @@ class ComfyPatch:
         schedule = self.schedule
         window = ("the whole schedule" if schedule.start_percent == 0 and schedule.end_percent == 1
                   else f"from {schedule.start_percent:g} to {schedule.end_percent:g} of the schedule")
+        names = ", ".join(f"{stack.layer_name.format('i')} = {stack.attribute}.i" for stack in self.family.blocks)
         header = (f"ComfyUI {self.family.description}: GNA {window} (node start_percent / end_percent), "
-                  "and as the recipe's dense steps say")
-        return header + "\n" + _format_transformer(self.report())
+                  f"and as the recipe's dense steps say; layers by their diffusers names ({names})")
+        return header + "\n" + format_transformer_report(self.report())
 
 
 # --------------------------------------------------------------------------------------------

@@ -64,8 +64,8 @@ def test_where_sparse_would_not_pay_the_stock_processor_runs_counted_with_the_es
 
 
 def report_text(report) -> str:
-    from na_accel.patch_report import _format_transformer
-    return _format_transformer(report)
+    from na_accel.patch_report import format_transformer_report
+    return format_transformer_report(report)
 
 
 def test_where_sparse_pays_it_runs_as_without_the_gate(pipe, use_profile):
