@@ -144,6 +144,11 @@ class ComfyPatch:
             if ran:
                 log.info("na_accel GNA (%s, recipe %s): %s", self.family.name, self.recipe.name or "<inline>",
                          ", ".join(f"{outcome}: {n}" for outcome, n in ran.items()))
+            elif self.routes:  # not one planned call reached the override: nothing ran GNA, say so
+                log.warning("na_accel GNA (%s, recipe %s): no attention call of this sampling run reached na_accel "
+                            "(another node replaced ComfyUI's attention override after the GNA node, or the "
+                            "model's blocks did not run): it ran as stock", self.family.name,
+                            self.recipe.name or "<inline>")
 
     def totals(self) -> Counter:
         total: Counter = Counter()
@@ -190,6 +195,7 @@ def patch_model(model: Any, recipe: Any, *, backend: str = AUTO, start_percent: 
                                 f"{[RECIPE_SPEED_GATE, *SPEED_GATES]}")
         recipe = dataclasses.replace(recipe, speed_gate=speed_gate)
     diffusion_model = _diffusion_model(model)
+    _check_attention_override()
     family = comfy_family_for(diffusion_model)
     if family is None:
         raise UnsupportedModelError(
@@ -245,6 +251,18 @@ def _diffusion_model(model: Any) -> torch.nn.Module:
     if get is None:
         raise UnsupportedModelError(f"expected a ComfyUI MODEL (a ModelPatcher), got {type(model).__name__}")
     return unwrap_compiled(get("diffusion_model"))
+
+
+def _check_attention_override() -> None:
+    """The ComfyUI running has the attention override the node works through (ComfyUI's attention
+    wrapper, ``wrap_attn``): an older one would never call it, and the node would change nothing."""
+    import importlib
+
+    attention = importlib.import_module("comfy.ldm.modules.attention")
+    if not hasattr(attention, "wrap_attn"):
+        raise UnsupportedModelError("this ComfyUI's attention has no optimized_attention_override (comfy.ldm.modules."
+                                    "attention.wrap_attn), which the GNA node works through; update ComfyUI "
+                                    "(tested with commit a125cd8, 2025-10-12, and later)")
 
 
 def _compute_dtype(model: Any) -> torch.dtype:

@@ -198,3 +198,19 @@ def test_a_model_no_family_covers_is_refused_with_what_is_supported():
 
     with pytest.raises(UnsupportedModelError, match="expected a ComfyUI MODEL"):
         patch_model(NotComfy(), SPARSE)
+
+
+def test_a_sampling_run_that_never_reached_gna_is_said(comfy, flux, caplog):
+    patched = patch_model(flux, SPARSE, backend="reference")
+    later = patched.clone()  # a node after the GNA node that sets an override of its own, dropping na_accel's
+    later.model_options["transformer_options"][OVERRIDE_KEY] = lambda func, *args, **kwargs: func(*args, **kwargs)
+    with caplog.at_level(logging.INFO, logger="na_accel"):
+        _sample(comfy, later)
+    logged = [r for r in caplog.records if r.name == "na_accel"]
+    assert [r.levelno for r in logged] == [logging.WARNING] and "ran as stock" in logged[0].getMessage()
+
+
+def test_a_comfyui_without_the_attention_override_is_refused(comfy, flux, monkeypatch):
+    monkeypatch.delattr(comfy.attention, "wrap_attn")
+    with pytest.raises(UnsupportedModelError, match="optimized_attention_override"):
+        patch_model(flux, SPARSE)
