@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs na_accel and its dependencies into the current Python environment (a project-local .venv
-# where the system Python is externally managed: scripts/python_env.sh).
+# Installs na_accel and its dependencies into $PYTHON or the active virtualenv / conda environment,
+# else into a project-local .venv over the base Python (--system-site-packages): scripts/python_env.sh.
 # torch goes first (natten's setup imports it); an existing torch (e.g. a CUDA build) is kept.
 # Each step says what it does before it starts; the downloads show pip's own progress.
 set -euo pipefail

@@ -17,8 +17,9 @@ sys.exit(0 if chosen else 1)' 2>/dev/null; then
             echo "==> installing into and running with $PYTHON (the active environment, $(python3 -c 'import sys; print(sys.prefix)'))"
     else
         if [ ! -x .venv/bin/python ]; then
-            echo "==> no virtualenv is active and PYTHON is not set: creating a project-local virtualenv in .venv" \
-                 "over $(command -v python3) (--system-site-packages: its packages are reused, nothing is installed into it)"
+            echo "==> no virtualenv is active and PYTHON is not set: creating a project-local virtualenv in .venv over" \
+                 "$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || command -v python3)" \
+                 "(--system-site-packages: its packages are reused; what is missing goes into .venv, never into it)"
             if ! python3 -m venv --system-site-packages .venv; then
                 rm -rf .venv
                 echo "==> could not create .venv; install the venv module (Debian/Ubuntu: sudo apt install python3-venv)," \

@@ -6,6 +6,7 @@ A stand-in Python records every call: ``-c "import X..."`` fails (nothing instal
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,60 +65,145 @@ def test_what_is_installed_is_not_installed_again(tmp_path):
         assert any(name in line and "already installed" in line for line in lines), name
 
 
-# --- a system Python that refuses pip installs (PEP 668: Debian, Ubuntu) ----------------------
+# --- which interpreter the scripts install into (scripts/python_env.sh) -------------------------
 
-FAKE_SYSTEM_PYTHON = """#!/usr/bin/env bash
+# python3 on PATH: FAKE_CHOSEN=1 plays an active virtualenv / conda environment; pip calls are
+# recorded with the interpreter that got them ($0), imports fail (nothing installed).
+FAKE_PYTHON3 = """#!/usr/bin/env bash
 if [ "$1" = "-c" ]; then
-    case "$2" in *EXTERNALLY-MANAGED*) exit 0 ;; esac  # the PEP 668 marker is there
+    case "$2" in
+        *base_prefix*) [ "$FAKE_CHOSEN" = 1 ] && exit 0; exit 1 ;;
+        *sys.executable*) echo "$0"; exit 0 ;;
+        *sys.prefix*) echo "/fake/prefix"; exit 0 ;;
+    esac
     exit 1  # nothing is installed
 fi
 if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
-    echo "VENV-CREATED $3"
-    mkdir -p "$3/bin" && cp "$FAKE_VENV_PYTHON" "$3/bin/python"
+    echo "VENV-CREATED $*"
+    mkdir -p "${@: -1}/bin" && cp "$FAKE_VENV_PYTHON" "${@: -1}/bin/python"
     exit 0
 fi
-echo "SYSTEM-PYTHON-CALL $*"
-exit 1
+if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then
+    echo "PIP-CALL $0 $*"
+    exit 0
+fi
+echo "PYTHON3-CALL $*"
+exit 0
 """
 
 FAKE_VENV_PYTHON = FAKE_PYTHON.replace('echo "PIP-CALL $*"', 'echo "PIP-CALL $0 $*"')
+SAID = "==> installing into and running with"
 
 
-def run_scripts_with_a_system_python(tmp_path: Path, script: str) -> list[str]:
+def copy_scripts(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True, exist_ok=True)
     for source in SCRIPT.parent.iterdir():
         (repo / "scripts" / source.name).write_text(source.read_text())
+    return repo
+
+
+def run_scripts_with(tmp_path: Path, script: str, chosen: bool = False, **extra_env: str) -> list[str]:
+    repo = copy_scripts(tmp_path)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
-    (bin_dir / "python3").write_text(FAKE_SYSTEM_PYTHON)
+    (bin_dir / "python3").write_text(FAKE_PYTHON3)
     (bin_dir / "python3").chmod(0o755)
     (tmp_path / "venv_python").write_text(FAKE_VENV_PYTHON)
     (tmp_path / "venv_python").chmod(0o755)
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHON", "VIRTUAL_ENV")}
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PYTHON", "VIRTUAL_ENV", "CONDA_PREFIX", "NA_ACCEL_PYTHON_SAID")}
     env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", FAKE_VENV_PYTHON=str(tmp_path / "venv_python"),
-               FAKE_INSTALLED="0")
+               FAKE_INSTALLED="0", FAKE_CHOSEN="1" if chosen else "0", **extra_env)
     result = subprocess.run(["bash", str(repo / "scripts" / script)], env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     return (result.stdout + result.stderr).splitlines()
 
 
-def test_an_externally_managed_python_gets_a_project_venv_once(tmp_path):
-    lines = run_scripts_with_a_system_python(tmp_path, "install.sh")
+def test_without_a_virtualenv_or_PYTHON_a_project_venv_over_the_base_is_made_once(tmp_path):
+    lines = run_scripts_with(tmp_path, "install.sh")
     venv_python = str(tmp_path / "repo" / ".venv" / "bin" / "python")
-    assert any(line.startswith("VENV-CREATED") for line in lines)
+    (created,) = [line for line in lines if line.startswith("VENV-CREATED")]
+    assert "--system-site-packages" in created.split()  # an installed torch / NATTEN / Triton are reused
     assert any("creating a project-local virtualenv in .venv" in line for line in lines)
     calls = pip_calls(lines)
-    assert len(calls) == 4 and all(call.split()[1] == venv_python for call in calls)  # nothing into the system
-    assert not [line for line in lines if line.startswith("SYSTEM-PYTHON-CALL")]
+    assert len(calls) == 4 and all(call.split()[1] == venv_python for call in calls)  # nothing into the base
+    assert [line for line in lines if line.startswith(SAID)] == [
+        f"{SAID} the virtualenv in .venv (to use it yourself: source .venv/bin/activate; "
+        "to use another interpreter: PYTHON=/path/to/python bash scripts/...)"]
 
-    again = run_scripts_with_a_system_python(tmp_path, "install.sh")
+    again = run_scripts_with(tmp_path, "install.sh")
     assert not any(line.startswith("VENV-CREATED") for line in again)  # made once, then used
-    assert any("using the virtualenv in .venv" in line for line in again)
+    assert any(line.startswith(f"{SAID} the virtualenv in .venv") for line in again)
     assert all(call.split()[1] == venv_python for call in pip_calls(again))
 
 
-def test_the_test_command_runs_pytest_in_that_venv(tmp_path):
-    lines = run_scripts_with_a_system_python(tmp_path, "test.sh")
-    assert not [line for line in lines if line.startswith("SYSTEM-PYTHON-CALL")]  # pytest ran in .venv too
+def test_the_test_command_runs_pytest_in_that_venv_and_says_so_once(tmp_path):
+    lines = run_scripts_with(tmp_path, "test.sh")
+    assert not [line for line in lines if line.startswith(("PYTHON3-CALL", f"PIP-CALL {tmp_path / 'bin'}"))]
+    assert len([line for line in lines if line.startswith(SAID)]) == 1  # test.sh, then install.sh: one line
+
+
+def test_an_active_virtualenv_is_installed_into_and_named(tmp_path):
+    lines = run_scripts_with(tmp_path, "install.sh", chosen=True)
+    python3 = str(tmp_path / "bin" / "python3")
+    assert not (tmp_path / "repo" / ".venv").exists() and not any("VENV-CREATED" in line for line in lines)
+    calls = pip_calls(lines)
+    assert len(calls) == 4 and all(call.split()[1] == python3 for call in calls)
+    assert [line for line in lines if line.startswith(SAID)] == [
+        f"{SAID} {python3} (the active environment, /fake/prefix)"]
+
+
+def test_PYTHON_set_is_installed_into_and_named(tmp_path):
+    python = tmp_path / "chosen_python"
+    python.write_text(FAKE_VENV_PYTHON)
+    python.chmod(0o755)
+    lines = run_scripts_with(tmp_path, "install.sh", PYTHON=str(python))
+    assert not (tmp_path / "repo" / ".venv").exists() and not any("VENV-CREATED" in line for line in lines)
+    calls = pip_calls(lines)
+    assert len(calls) == 4 and all(call.split()[1] == str(python) for call in calls)
+    assert [line for line in lines if line.startswith(SAID)] == [f"{SAID} {python} (PYTHON is set)"]
+
+
+# The decision itself, with real interpreters: a virtualenv's python, a conda-like prefix, a base one.
+def decided_python(tmp_path: Path, python3: Path | None, path_first: Path | None = None, **extra_env: str) -> str:
+    repo = copy_scripts(tmp_path)
+    (repo / ".venv" / "bin").mkdir(parents=True, exist_ok=True)
+    (repo / ".venv" / "bin" / "python").write_text("#!/bin/sh\n")  # present: not created again
+    (repo / ".venv" / "bin" / "python").chmod(0o755)
+    bin_dir = path_first or tmp_path / "bin"  # python3 there: a symlink to python3, or a virtualenv's own
+    if python3 is not None:
+        bin_dir.mkdir(exist_ok=True)
+        (bin_dir / "python3").unlink(missing_ok=True)
+        (bin_dir / "python3").symlink_to(python3)
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PYTHON", "VIRTUAL_ENV", "CONDA_PREFIX", "NA_ACCEL_PYTHON_SAID")}
+    env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", **extra_env)
+    result = subprocess.run(["bash", "-c", 'source scripts/python_env.sh >/dev/null; echo "$PYTHON"'], cwd=repo,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.strip()
+
+
+def base_python() -> Path:
+    for name in (f"python{sys.version_info.major}.{sys.version_info.minor}", "python3"):
+        path = Path(sys.base_prefix) / "bin" / name
+        if path.exists():
+            return path
+    pytest.skip("no base interpreter found under sys.base_prefix")
+
+
+def test_a_base_interpreter_gets_the_project_venv(tmp_path):
+    assert decided_python(tmp_path, base_python()) == str(tmp_path / "repo" / ".venv" / "bin" / "python")
+
+
+def test_a_conda_environment_is_kept(tmp_path):
+    decided = decided_python(tmp_path, base_python(), CONDA_PREFIX=sys.base_prefix)
+    assert Path(decided).resolve() == base_python().resolve() or Path(decided).parent == Path(sys.base_prefix) / "bin"
+
+
+def test_a_virtualenv_python_is_kept(tmp_path):
+    subprocess.run([str(base_python()), "-m", "venv", "--without-pip", str(tmp_path / "env")], check=True, timeout=60)
+    decided = decided_python(tmp_path, None, path_first=tmp_path / "env" / "bin")  # as `source env/bin/activate`
+    assert Path(decided).parent == tmp_path / "env" / "bin"
