@@ -44,6 +44,77 @@ def save_side_by_side(path: Path, dense: torch.Tensor, sparse: torch.Tensor) -> 
     return save_png(path, side_by_side(dense, sparse))
 
 
+# The video picture (side_by_side.png of a video): each panel (dense, patched, heat map) shows the
+# frames as a grid, left to right then top to bottom, under a label strip drawn into the image.
+GRID_MAX_FRAMES = 16
+GRID_GAP = 2
+GRID_LABEL_HEIGHT = 14
+GRID_BACKGROUND = (96, 96, 96)
+
+
+def grid_frame_indices(count: int, limit: int = GRID_MAX_FRAMES) -> list[int]:
+    """Which frames a grid shows: all up to ``limit``, else ``limit`` evenly spaced (first and last included)."""
+    if count <= limit:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)})
+
+
+def grid_layout(count: int, height: int, width: int) -> dict[str, Any]:
+    """Columns of the frame grid and where the panels go (side by side or stacked), chosen so that the
+    whole picture is as close to square as possible. Returns ``columns``, ``rows``, ``stacked``,
+    ``panel_size`` (w, h, label strip included), ``size`` (w, h) and ``origins``: the top-left pixel
+    (x, y) of each panel's first frame; frame i of a panel is at origin + (col * (width + gap),
+    row * (height + gap)) with row, col = divmod(i, columns)."""
+    best = None
+    for columns in range(1, count + 1):
+        rows = math.ceil(count / columns)
+        panel_w = columns * width + (columns - 1) * GRID_GAP
+        panel_h = GRID_LABEL_HEIGHT + rows * height + (rows - 1) * GRID_GAP
+        for stacked in (False, True):
+            size = ((panel_w, 3 * panel_h + 2 * GRID_GAP) if stacked
+                    else (3 * panel_w + 2 * GRID_GAP, panel_h))
+            badness = abs(math.log(size[0] / size[1]))
+            if best is None or badness < best[0] - 1e-9:
+                best = (badness, columns, rows, stacked, (panel_w, panel_h), size)
+    _, columns, rows, stacked, (panel_w, panel_h), size = best
+    origins = [((0, k * (panel_h + GRID_GAP)) if stacked else (k * (panel_w + GRID_GAP), 0)) for k in range(3)]
+    origins = [(x, y + GRID_LABEL_HEIGHT) for x, y in origins]
+    return {"columns": columns, "rows": rows, "stacked": stacked, "panel_size": (panel_w, panel_h),
+            "size": size, "origins": origins}
+
+
+def _frames_label(indices: list[int], count: int) -> str:
+    if len(indices) == count:
+        return f"frames 0-{count - 1}" if count > 1 else "frame 0"
+    return f"frames {', '.join(map(str, indices))} ({len(indices)} of {count})"
+
+
+def video_side_by_side(dense: torch.Tensor, patched: torch.Tensor, scale: float | None = None):
+    """[F, 3, H, W] dense and patched -> (PIL image, layout): dense | patched | heat map of |difference|
+    (scaled to ``scale``, default the video's maximum), each a grid of the frames (at most
+    ``GRID_MAX_FRAMES``, evenly spaced) with its label drawn above it; ``grid_layout`` places them."""
+    from PIL import Image, ImageDraw
+
+    count, _, height, width = dense.shape
+    indices = grid_frame_indices(count)
+    if scale is None:
+        scale = float((patched.float() - dense.float()).abs().mean(1).max())
+    layout = grid_layout(len(indices), height, width)
+    layout["frames"] = indices
+    picture = Image.new("RGB", layout["size"], GRID_BACKGROUND)  # the gaps: grey, unlike a black heat map
+    panels = (("dense", lambda i: dense[i]), ("patched", lambda i: patched[i]),
+              ("|difference| (white: the video's largest)", lambda i: heat_map(dense[i], patched[i], scale)))
+    for (name, frame), (x0, y0) in zip(panels, layout["origins"]):
+        label = Image.new("RGB", (layout["panel_size"][0], GRID_LABEL_HEIGHT), (0, 0, 0))  # clipped to the panel
+        ImageDraw.Draw(label).text((2, 1), f"{name}, {_frames_label(indices, count)}", fill=(255, 255, 255))
+        picture.paste(label, (x0, y0 - GRID_LABEL_HEIGHT))
+        for position, index in enumerate(indices):
+            row, col = divmod(position, layout["columns"])
+            tile = Image.fromarray(to_uint8(frame(index).float().clamp(0, 1)))
+            picture.paste(tile, (x0 + col * (width + GRID_GAP), y0 + row * (height + GRID_GAP)))
+    return picture, layout
+
+
 def save_gif(path: Path, frames: torch.Tensor, fps: int = 8) -> Path:
     """[F, 3, H, W] in [0, 1] -> an animated GIF (Pillow, always available)."""
     from PIL import Image
@@ -73,8 +144,8 @@ def write_outputs(out_dir: Path, dense: torch.Tensor, patched: torch.Tensor,
 
     Images ([3, H, W]): dense.png, patched.png, side_by_side.png. Videos ([F, 3, H, W]):
     dense_frames/ and patched_frames/ (PNG per frame), dense.gif, patched.gif, side_by_side.gif
-    (heat map scaled to the whole video's maximum), side_by_side.png (middle frame), and .mp4
-    versions when an mp4 writer is available.
+    (heat map scaled to the whole video's maximum), side_by_side.png (each panel a labelled grid of
+    the frames: ``video_side_by_side``), and .mp4 versions when an mp4 writer is available.
     """
     written = [] if written is None else written
 
@@ -98,7 +169,9 @@ def write_outputs(out_dir: Path, dense: torch.Tensor, patched: torch.Tensor,
             keep(save_png(folder / f"frame_{index:04d}.png", frame))
         files[f"{name}_frames"] = folder.name
         files[name] = keep(save_gif(out_dir / f"{name}.gif", video)).name
-    files["side_by_side"] = keep(save_png(out_dir / "side_by_side.png", pairs[len(pairs) // 2])).name
+    picture, _ = video_side_by_side(dense, patched, scale)
+    picture.save(out_dir / "side_by_side.png")
+    files["side_by_side"] = keep(out_dir / "side_by_side.png").name
     files["side_by_side_animation"] = keep(save_gif(out_dir / "side_by_side.gif", pairs)).name
     mp4 = {name: keep(save_mp4(out_dir / f"{name}.mp4", video)) for name, video in
            (("dense", dense), ("patched", patched), ("side_by_side", pairs))}
@@ -131,17 +204,21 @@ def write_html_report(path: Path, title: str, header: dict[str, Any], entries: l
     alone and read offline) and numbers, and the averages.
 
     ``entries``: {"prompt", "folder", "files", "metrics"} with paths relative to ``path.parent``;
-    the side-by-side picture of each (its animation for videos) is read from there and embedded.
+    the side-by-side picture of each (for videos: the grid of its frames, then its animation) is read
+    from there and embedded.
     """
     metric_names = list(averages)
     rows = []
     for index, entry in enumerate(entries):
-        picture = entry["files"].get("side_by_side_animation") or entry["files"]["side_by_side"]
+        # a video: the grid of its frames (side_by_side.png), then the animation
+        pictures = [entry["files"]["side_by_side"]] + [entry["files"][name] for name in ("side_by_side_animation",)
+                                                        if name in entry["files"]]
+        images = "<br>".join(f'<img src="{data_uri(path.parent / entry["folder"] / picture)}" '
+                             'alt="dense | patched | difference">' for picture in pictures)
         cells = "".join(f"<td>{_number(entry['metrics'].get(name))}</td>" for name in metric_names)
         rows.append(
             f'<tr><td>{index}</td><td class="prompt">{html.escape(entry["prompt"])}</td>{cells}</tr>\n'
-            f'<tr><td></td><td colspan="{len(metric_names) + 1}"><img src="'
-            f'{data_uri(path.parent / entry["folder"] / picture)}" alt="dense | patched | difference"></td></tr>'
+            f'<tr><td></td><td colspan="{len(metric_names) + 1}">{images}</td></tr>'
         )
     head = "".join(f"<th>{html.escape(name)}</th>" for name in metric_names)
     average_cells = "".join(f"<td>{_number(averages[name])}</td>" for name in metric_names)

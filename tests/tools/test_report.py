@@ -9,11 +9,13 @@ import types
 from pathlib import Path
 
 import numpy
+import pytest
 import torch
 from PIL import Image
 
 from na_accel.tools.json_files import json_safe, write_json
-from na_accel.tools.report import heat_map, side_by_side, write_html_report, write_outputs
+from na_accel.tools.report import (GRID_BACKGROUND, GRID_LABEL_HEIGHT, GRID_MAX_FRAMES, grid_frame_indices,
+                                   heat_map, side_by_side, write_html_report, write_outputs)
 
 MP4S = {"dense": "dense.mp4", "patched": "patched.mp4", "side_by_side": "side_by_side.mp4"}
 
@@ -59,14 +61,62 @@ def test_video_outputs_are_frames_and_animations(tmp_path):
     for name in ("dense.gif", "patched.gif", "side_by_side.gif"):
         with Image.open(tmp_path / name) as gif:
             assert gif.n_frames == 3
-    with Image.open(tmp_path / files["side_by_side"]) as image:
-        assert image.size == (48, 16)
+    with Image.open(tmp_path / files["side_by_side"]) as image:  # a grid of the frames: see below
+        assert 1 / 3 <= image.size[0] / image.size[1] <= 3
     if mp4_writer_available():
         assert files["mp4"] == MP4S
         assert all((tmp_path / name).stat().st_size > 0 for name in MP4S.values())
     else:
         assert set(files["mp4"]) == {"skipped"} and "imageio-ffmpeg" in files["mp4"]["skipped"]
         assert not list(tmp_path.glob("*.mp4"))
+
+
+def solid_frames(count, height, width, offset):
+    """Frame i is one colour of its own (i, offset): its pixels say where it was pasted."""
+    colours = torch.tensor([[(37 * i + 20) % 256, offset, (90 + 11 * i) % 256] for i in range(count)]) / 255
+    return colours[:, :, None, None].expand(count, 3, height, width).clone()
+
+
+@pytest.mark.parametrize("count, height, width", [(9, 48, 512), (9, 48, 64), (5, 64, 32), (1, 32, 32)])
+def test_a_video_picture_is_a_labelled_grid_of_the_frames_not_a_strip(tmp_path, count, height, width):
+    dense, patched = solid_frames(count, height, width, 10), solid_frames(count, height, width, 200)
+    write_outputs(tmp_path, dense, patched)
+    with Image.open(tmp_path / "side_by_side.png") as image:
+        pixels = numpy.array(image.convert("RGB")).astype(int)
+    size_x, size_y = pixels.shape[1], pixels.shape[0]
+    assert 1 / 3 <= size_x / size_y <= 3, (size_x, size_y)  # tiny-wan's 48x512 frames made a 1536x48 strip
+    # Read the frames back: each frame's colour fills exactly one tile of the frame's size.
+    def tile(frames, i):
+        colour = (frames[i, :, 0, 0] * 255).round().int().numpy()
+        ys, xs = numpy.nonzero((pixels == colour).all(axis=-1))
+        assert len(ys) == height * width and ys.max() - ys.min() + 1 == height and xs.max() - xs.min() + 1 == width
+        return int(xs.min()), int(ys.min())
+
+    dense_tiles = [tile(dense, i) for i in range(count)]
+    patched_tiles = [tile(patched, i) for i in range(count)]
+    # A grid in reading order: left to right, then top to bottom; every row full but the last.
+    rows = sorted({y for _, y in dense_tiles})
+    per_row = [[x for x, y in dense_tiles if y == row] for row in rows]
+    columns = len(per_row[0])
+    assert dense_tiles == sorted(dense_tiles, key=lambda xy: (xy[1], xy[0]))
+    assert len(rows) == -(-count // columns) and all(len(r) == columns for r in per_row[:-1])
+    assert all(r == per_row[0][: len(r)] for r in per_row)  # the columns line up
+    if count >= 4:
+        assert 1 < columns < count  # a grid: neither one row (the old strip) nor one column
+    # The patched grid: the same layout, shifted as a whole (a panel of its own).
+    shifts = {(px - dx, py - dy) for (dx, dy), (px, py) in zip(dense_tiles, patched_tiles)}
+    assert len(shifts) == 1 and shifts != {(0, 0)}
+    # Each panel's label is drawn into the image, in the strip above its grid: light text on black.
+    x0, y0 = dense_tiles[0]
+    strip = pixels[y0 - GRID_LABEL_HEIGHT:y0, x0:x0 + min(width * columns, 60)]
+    assert (strip.min(axis=-1) > 128).any() and (strip.max(axis=-1) == 0).any()
+
+
+def test_a_long_video_picture_shows_evenly_spaced_frames():
+    assert grid_frame_indices(9) == list(range(9))
+    indices = grid_frame_indices(81)
+    assert len(indices) == GRID_MAX_FRAMES and indices[0] == 0 and indices[-1] == 80
+    assert all(0 < b - a <= 6 for a, b in zip(indices, indices[1:]))
 
 
 def test_mp4s_are_written_and_listed_when_a_writer_is_importable(tmp_path, monkeypatch):
@@ -126,10 +176,11 @@ def test_html_report_lists_every_prompt_with_embedded_pictures(tmp_path):
     assert "prompt_000/" not in page and str(tmp_path) not in page
 
 
-def test_html_report_embeds_a_video_as_its_animation(tmp_path):
+def test_html_report_embeds_a_video_as_its_frame_grid_and_its_animation(tmp_path):
     frames = torch.rand(3, 3, 8, 8)
     files = write_outputs(tmp_path / "prompt_000", frames, frames.flip(0))
     entry = {"prompt": "p", "folder": "prompt_000", "files": files, "metrics": {"psnr": 20.0}}
     page = write_html_report(tmp_path / "report.html", "t", {}, [entry], {"psnr": 20.0}, {}).read_text()
+    png = base64.b64encode((tmp_path / "prompt_000" / "side_by_side.png").read_bytes()).decode()
     gif = base64.b64encode((tmp_path / "prompt_000" / "side_by_side.gif").read_bytes()).decode()
-    assert re.findall(r'src="([^"]*)"', page) == [f"data:image/gif;base64,{gif}"]
+    assert re.findall(r'src="([^"]*)"', page) == [f"data:image/png;base64,{png}", f"data:image/gif;base64,{gif}"]
