@@ -81,13 +81,17 @@ def _cell(layer: dict, step: int, dense: set[int], budget: float | None) -> tupl
     return error_colour(error, budget), f"error {error:.4g}", float(error)
 
 
+def _scale_title(budget: float | None) -> str:
+    return f"{SCALE_NAME}; colour: error / budget ({_num(budget, 'g')})"
+
+
 def _colour_scale(x: float, y: float, low: float, high: float, budget: float | None) -> list[str]:
     """The heat map's colour bar: ``SCALE_STOPS`` swatches from the lowest to the highest error shown
     (its first and last are the colours of those cells), their values at the ends, the quantity named
     above it, a tick at the budget where it lies within."""
     bar_w = SCALE_STOPS * SCALE_STOP_W
     parts = [f'<g class="colour-scale" data-min="{low:.6g}" data-max="{high:.6g}">',
-             f'<text x="{x}" y="{y + 10}">{_e(SCALE_NAME)}, colour = error / budget ({_e(_num(budget, "g"))})</text>']
+             f'<text x="{x}" y="{y + 10}">{_e(_scale_title(budget))}</text>']
     bar_y = y + 16
     for i in range(SCALE_STOPS):
         value = low + (high - low) * i / (SCALE_STOPS - 1)
@@ -116,8 +120,7 @@ def heat_map_svg(result: dict, legend: bool = True) -> str:
     if scale:
         scale_y = height
         height += 16 + SCALE_H + 20
-        width = max(width, label_w + SCALE_STOPS * SCALE_STOP_W + 10,
-                    label_w + 7 * (len(SCALE_NAME) + 30) + 10)
+        width = max(width, 10 + SCALE_STOPS * SCALE_STOP_W + 10, 10 + 7 * len(_scale_title(budget)) + 10)
     parts = [f'<svg class="heat-map" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">']
     for s in range(steps):  # column legend: step numbers, dense columns marked "D" and outlined
         x = label_w + s * CELL_W
@@ -140,7 +143,7 @@ def heat_map_svg(result: dict, legend: bool = True) -> str:
         parts.append(f'<rect x="{label_w + s * CELL_W - 0.5}" y="{top - 1}" width="{CELL_W}" '
                      f'height="{len(layers) * CELL_H + 1}" fill="none" stroke="#333" stroke-dasharray="3,2"/>')
     if scale:
-        parts += _colour_scale(label_w, scale_y, min(shown), max(shown), budget)
+        parts += _colour_scale(10, scale_y, min(shown), max(shown), budget)
     parts.append("</svg>")
     return "".join(parts)
 
