@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import ArgumentError, BackendUnavailableError, NaAccelError, PatchStateError, RecipeError, UnsupportedModelError
+from .errors import (ArgumentError, BackendUnavailableError, CostProfileError, NaAccelError, PatchStateError, RecipeError,
+                     UnsupportedModelError)
 from .lazy import lazy_exports
 
 __version__ = "0.1.0"
@@ -27,7 +28,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ".tools.estimate": ["estimate_recipe"],  # the public face may use a tool; the core never does
     ".tuning": ["TuneResult", "tune"],
     ".windows": ["WindowSpec"],
-}, eager=["ArgumentError", "BackendUnavailableError", "NaAccelError", "PatchStateError", "RecipeError",
+}, eager=["ArgumentError", "BackendUnavailableError", "CostProfileError", "NaAccelError", "PatchStateError", "RecipeError",
           "UnsupportedModelError", "__version__"])
 
 if TYPE_CHECKING:  # what type checkers and editors see

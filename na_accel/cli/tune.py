@@ -103,7 +103,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+ESTIMATE_HEADER = ("na-accel estimate of the tuned recipe on the family's full-size model at this size (its text "
+                   "tokens and head size, not this pipeline's: its figures are not the one above):")
+
+
 def _summary(result: dict) -> str:
+    from ..tuning.tuned_recipe import speedup_text
+
     layers = result["layers"]
     sparse = [layer for layer in layers if layer["chosen"] is not None]
     lines = [
@@ -111,15 +117,15 @@ def _summary(result: dict) -> str:
         f"budget: relative attention error <= {result['max_error']:g} per layer and sparse step "
         f"({result['query_rows']})",
         f"{len(sparse)} of {len(layers)} measured layers sparse; dense steps: first {result['dense_steps']}, last "
-        f"{result['dense_final_steps']} of {result['steps']}; est. attention cost {result['estimated_attention_cost']:.0%} "
-        "of dense",
+        f"{result['dense_final_steps']} of {result['steps']}",
+        speedup_text(result["estimated_attention_cost"], definition=True),
     ]
     for layer in layers:
         error = f"error {layer['error']:.3g}" if layer["chosen"] is not None else "no window within budget"
         lines.append(f"  {layer['name']}: {layer['window']} ({error})")
     for layer, why in result["unmeasured_layers"].items():
         lines.append(f"  {layer}: not measured ({why}), dense")
-    lines += ["", "estimate of the tuned recipe on the family's full-size model at this size:", result["estimate"]]
+    lines += ["", ESTIMATE_HEADER, result["estimate"]]
     if "compare" in result:
         averages = ", ".join(f"{k} {v:.4g}" for k, v in result["compare"]["averages"].items()
                              if isinstance(v, (int, float)))

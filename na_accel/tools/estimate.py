@@ -278,8 +278,9 @@ def format_estimate(result: RecipeEstimate) -> str:
         "",
         f"attention share of denoising time: {result.attention_share:.0%} ({result.attention_share_source})",
         f"dense steps: {result.dense_steps} of {result.steps}",
-        f"ESTIMATE (not a measurement): attention {result.attention_speedup:.2f}x faster, "
-        f"end to end {result.end_to_end:.2f}x faster (tile bounds: an upper bound)",
+        f"ESTIMATE (not a measurement): attention speed-up bound on {result.backend} tiles "
+        f"{result.attention_speedup:.2f}x, end-to-end speed-up bound {result.end_to_end:.2f}x (from the tile bounds: "
+        "upper bounds)",
     ]
     if result.modelled_attention_speedup is not None:
         lines.append(f"cost model ({result.cost_profile}):")
@@ -288,8 +289,8 @@ def format_estimate(result: RecipeEstimate) -> str:
                 gate = "sparse" if row.cost.sparse_pays else "stock (speed gate: sparse would not pay)"
                 lines.append(f"  {row.source} ({len(row.layers)}): {row.cost.describe()}, "
                              f"{row.cost.speedup:.2f}x -> runs {gate}")
-        lines.append(f"ESTIMATE from measured constants: attention {result.modelled_attention_speedup:.2f}x, "
-                     f"end to end {result.modelled_end_to_end:.2f}x (speed gate applied)")
+        lines.append(f"ESTIMATE from measured constants: attention speed-up {result.modelled_attention_speedup:.2f}x, "
+                     f"end-to-end speed-up {result.modelled_end_to_end:.2f}x (cost model, speed gate applied)")
     lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)
 

@@ -25,13 +25,62 @@ def save_png(path: Path, image: torch.Tensor) -> Path:
     return path
 
 
+SCALE_NAME = "|patched - dense|, mean over RGB"  # the heat map's quantity, named on its colour bar
+SCALE_STRIP_H = 26  # px added under a side-by-side still for the colour bar and its labels
+SCALE_BAR_H = 10
+
+
+def heat_colours(t: torch.Tensor) -> torch.Tensor:
+    """Values in [0, 1] -> black -> red -> yellow -> white, [3, *t.shape]."""
+    t = t.clamp(0, 1)
+    return torch.stack([(3 * t).clamp(0, 1), (3 * t - 1).clamp(0, 1), (3 * t - 2).clamp(0, 1)])
+
+
+def difference_scale(dense: torch.Tensor, patched: torch.Tensor) -> float:
+    """The heat map's default scale: the largest |difference| averaged over channels."""
+    return float((patched.float() - dense.float()).abs().mean(-3).max())
+
+
 def heat_map(dense: torch.Tensor, patched: torch.Tensor, scale: float | None = None) -> torch.Tensor:
     """|difference| averaged over channels, scaled to ``scale`` (default: its maximum), as a
     black -> red -> yellow -> white heat map [3, H, W]."""
     difference = (patched.float() - dense.float()).abs().mean(0)
     scale = float(difference.max()) if scale is None else scale
-    t = (difference / max(scale, 1e-12)).clamp(0, 1)
-    return torch.stack([(3 * t).clamp(0, 1), (3 * t - 1).clamp(0, 1), (3 * t - 2).clamp(0, 1)])
+    return heat_colours(difference / max(scale, 1e-12))
+
+
+def with_colour_scale(picture: torch.Tensor, scale: float, panel_x: int):
+    """``picture`` ([3, H, W] in [0, 1], its heat map from column ``panel_x`` on) as an HxWx3 uint8 array
+    ``SCALE_STRIP_H`` px taller: under the heat map a colour bar from 0 (black) to ``scale`` (white),
+    those values at its ends, and the quantity's name (``SCALE_NAME``) under the pictures to its left."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    _, height, width = picture.shape
+    strip = torch.ones(3, SCALE_STRIP_H, width)
+    panel_w = width - panel_x
+    ramp = heat_colours(torch.linspace(0, 1, max(panel_w, 1)))[:, :panel_w]
+    strip[:, 2:2 + SCALE_BAR_H, panel_x:] = ramp[:, None, :]
+    image = Image.fromarray(to_uint8(torch.cat([picture.float().clamp(0, 1), strip], dim=1)))
+    draw, font = ImageDraw.Draw(image), ImageFont.load_default()
+    text_y = height + 2 + SCALE_BAR_H + 1
+    draw.text((panel_x, text_y), "0", fill=(0, 0, 0), font=font)
+    draw.text((width - 1, text_y), f"{scale:.3g}", fill=(0, 0, 0), font=font, anchor="ra")
+    draw.text((2, height + 2), f"heat map: {SCALE_NAME}, 0 .. {scale:.3g}", fill=(0, 0, 0), font=font)
+    import numpy
+
+    return numpy.asarray(image)
+
+
+def save_side_by_side_png(path: Path, dense: torch.Tensor, patched: torch.Tensor,
+                          scale: float | None = None) -> Path:
+    """PNG of dense | patched | |difference| heat map, with the heat map's colour bar under it."""
+    from PIL import Image
+
+    scale = difference_scale(dense, patched) if scale is None else scale
+    picture = side_by_side(dense, patched, scale)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(with_colour_scale(picture, scale, 2 * dense.shape[-1])).save(path)
+    return path
 
 
 def side_by_side(dense: torch.Tensor, patched: torch.Tensor, scale: float | None = None) -> torch.Tensor:
@@ -40,8 +89,9 @@ def side_by_side(dense: torch.Tensor, patched: torch.Tensor, scale: float | None
 
 
 def save_side_by_side(path: Path, dense: torch.Tensor, sparse: torch.Tensor) -> Path:
-    """PNG of dense | sparse | |difference| heat map scaled to its maximum, from [3, H, W] images in [0, 1]."""
-    return save_png(path, side_by_side(dense, sparse))
+    """PNG of dense | sparse | |difference| heat map scaled to its maximum, from [3, H, W] images in [0, 1],
+    with the heat map's colour bar under it."""
+    return save_side_by_side_png(path, dense, sparse)
 
 
 # The video picture (side_by_side.png of a video): each panel (dense, patched, heat map) shows the
@@ -142,7 +192,8 @@ def write_outputs(out_dir: Path, dense: torch.Tensor, patched: torch.Tensor,
     """Writes the pictures of one comparison; returns their paths relative to ``out_dir`` (and appends
     every file written to ``written`` when given).
 
-    Images ([3, H, W]): dense.png, patched.png, side_by_side.png. Videos ([F, 3, H, W]):
+    Images ([3, H, W]): dense.png, patched.png, side_by_side.png (with the heat map's colour bar under it,
+    ``with_colour_scale``). Videos ([F, 3, H, W]):
     dense_frames/ and patched_frames/ (PNG per frame), dense.gif, patched.gif, side_by_side.gif
     (heat map scaled to the whole video's maximum), side_by_side.png (each panel a labelled grid of
     the frames: ``video_side_by_side``), and .mp4 versions when an mp4 writer is available.
@@ -159,9 +210,9 @@ def write_outputs(out_dir: Path, dense: torch.Tensor, patched: torch.Tensor,
     if dense.ndim == 3:
         files["dense"] = keep(save_png(out_dir / "dense.png", dense)).name
         files["patched"] = keep(save_png(out_dir / "patched.png", patched)).name
-        files["side_by_side"] = keep(save_png(out_dir / "side_by_side.png", side_by_side(dense, patched))).name
+        files["side_by_side"] = keep(save_side_by_side_png(out_dir / "side_by_side.png", dense, patched)).name
         return files
-    scale = float((patched.float() - dense.float()).abs().mean(1).max())
+    scale = difference_scale(dense, patched)
     pairs = torch.stack([side_by_side(d, p, scale) for d, p in zip(dense, patched)])
     for name, video in (("dense", dense), ("patched", patched)):
         folder = out_dir / f"{name}_frames"
@@ -230,7 +281,7 @@ def write_html_report(path: Path, title: str, header: dict[str, Any], entries: l
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}} img{{max-width:100%;image-rendering:pixelated}}
 .prompt{{max-width:30em}} .skip{{color:#999}} .avg td{{font-weight:bold;background:#f4f4f4}}</style></head>
 <body><h1>{html.escape(title)}</h1><ul>{details}</ul>
-<p>Each picture: dense | patched | |difference| heat map (black = equal, white = largest difference).</p>
+<p>Each picture: dense | patched | |difference| heat map (black = equal, white = largest difference; a still's colour bar gives the scale).</p>
 <table><tr><th>#</th><th>prompt</th>{head}</tr>
 <tr class="avg"><td></td><td>average over {len(entries)} prompt(s)</td>{average_cells}</tr>
 {chr(10).join(rows)}

@@ -1,8 +1,9 @@
 """The HTML report of ``na_accel.tune``: one self-contained file, its pictures inline SVG.
 
 ``write_tune_report`` renders ``TuneResult.to_dict()``: the header lines, the budget and the
-error norm, the dense steps, the estimated attention speedup; a heat map (one row per layer, one
-column per denoising step, colour = the chosen window's error at that step over the budget); a
+error norm, the dense steps, tune's attention speed-up estimate (``SPEEDUP_NAME``); a heat map (one row per layer, one
+column per denoising step, colour = the chosen window's error at that step over the budget, and a
+colour bar under it from the lowest to the highest error shown, its values at the ends); a
 per-layer table with a small picture of each window on the token grid; the layers and calls that
 were not measured; and, when given, an end-to-end comparison's metrics. No network, no scripts, no
 external files; every string from the inputs goes through ``html.escape``.
@@ -16,7 +17,11 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..tuning.tuned_recipe import SPEEDUP_DEFINITION, SPEEDUP_NAME
+
 CELL_W, CELL_H = 24, 16  # heat-map cell size in px
+SCALE_STOPS, SCALE_STOP_W, SCALE_H = 32, 8, 14  # the heat map's colour bar: stops, px per stop, bar height
+SCALE_NAME = "chosen window's attention error (relative to dense)"
 GREY = "#c8c8c8"  # dense step, dense layer or not measured
 STYLE = """body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:2px 8px;text-align:left;font-size:13px}th{background:#f0f0f0}
@@ -34,7 +39,7 @@ def _num(value: Any, spec: str = ".3g", missing: str = "—") -> str:
 
 
 def _speedup(cost: Any) -> str:
-    return f"{1.0 / cost:.2f}×" if isinstance(cost, (int, float)) and cost > 0 else "—"
+    return f"{1.0 / cost:.2f}x" if isinstance(cost, (int, float)) and cost > 0 else "—"
 
 
 def error_colour(error: float | None, budget: float | None) -> str:
@@ -63,13 +68,59 @@ def _budget(result: dict) -> float | None:
     return budget if isinstance(budget, (int, float)) else None
 
 
-def heat_map_svg(result: dict) -> str:
-    """Layers x steps, each cell coloured by the chosen window's error at that step over the budget."""
+def _cell(layer: dict, step: int, dense: set[int], budget: float | None) -> tuple[str, str, float | None]:
+    """(colour, tooltip, error or None where the cell is grey) of one heat-map cell."""
+    step_errors = layer.get("step_errors") or []
+    error = step_errors[step] if step < len(step_errors) else None
+    if layer.get("chosen") is None:
+        return GREY, "dense layer", None
+    if step in dense:
+        return GREY, "dense step", None
+    if not isinstance(error, (int, float)) or math.isnan(error):
+        return GREY, "not measured", None
+    return error_colour(error, budget), f"error {error:.4g}", float(error)
+
+
+def _scale_title(budget: float | None) -> str:
+    return f"{SCALE_NAME}; colour: error / budget ({_num(budget, 'g')})"
+
+
+def _colour_scale(x: float, y: float, low: float, high: float, budget: float | None) -> list[str]:
+    """The heat map's colour bar: ``SCALE_STOPS`` swatches from the lowest to the highest error shown
+    (its first and last are the colours of those cells), their values at the ends, the quantity named
+    above it, a tick at the budget where it lies within."""
+    bar_w = SCALE_STOPS * SCALE_STOP_W
+    parts = [f'<g class="colour-scale" data-min="{low:.6g}" data-max="{high:.6g}">',
+             f'<text x="{x}" y="{y + 10}">{_e(_scale_title(budget))}</text>']
+    bar_y = y + 16
+    for i in range(SCALE_STOPS):
+        value = low + (high - low) * i / (SCALE_STOPS - 1)
+        parts.append(f'<rect class="scale-stop" data-value="{value:.6g}" x="{x + i * SCALE_STOP_W}" y="{bar_y}" '
+                     f'width="{SCALE_STOP_W}" height="{SCALE_H}" fill="{error_colour(value, budget)}"/>')
+    parts.append(f'<rect x="{x}" y="{bar_y}" width="{bar_w}" height="{SCALE_H}" fill="none" stroke="#555"/>')
+    if isinstance(budget, (int, float)) and low < budget < high:
+        bx = x + bar_w * (budget - low) / (high - low)
+        parts.append(f'<line x1="{bx:.1f}" y1="{bar_y - 3}" x2="{bx:.1f}" y2="{bar_y + SCALE_H + 3}" stroke="#000"/>')
+    parts.append(f'<text class="scale-min" x="{x}" y="{bar_y + SCALE_H + 13}">min {low:.4g}</text>'
+                 f'<text class="scale-max" x="{x + bar_w}" y="{bar_y + SCALE_H + 13}" text-anchor="end">'
+                 f'max {high:.4g}</text></g>')
+    return parts
+
+
+def heat_map_svg(result: dict, legend: bool = True) -> str:
+    """Layers x steps, each cell coloured by the chosen window's error at that step over the budget;
+    under it (``legend``) a colour bar from the lowest to the highest error shown, named, with its values."""
     layers, steps, budget = result.get("layers") or [], int(result.get("steps") or 0), _budget(result)
     dense = _dense_steps(result)
     label_w = min(420, 10 + 7 * max((len(str(layer.get("name", ""))) for layer in layers), default=4))
     top = 34
     width, height = label_w + steps * CELL_W + 10, top + len(layers) * CELL_H + 8
+    shown = [e for layer in layers for s in range(steps) if (e := _cell(layer, s, dense, budget)[2]) is not None]
+    scale = legend and bool(shown)
+    if scale:
+        scale_y = height
+        height += 16 + SCALE_H + 20
+        width = max(width, 10 + SCALE_STOPS * SCALE_STOP_W + 10, 10 + 7 * len(_scale_title(budget)) + 10)
     parts = [f'<svg class="heat-map" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">']
     for s in range(steps):  # column legend: step numbers, dense columns marked "D" and outlined
         x = label_w + s * CELL_W
@@ -83,23 +134,16 @@ def heat_map_svg(result: dict) -> str:
         label = name if len(name) * 7 <= label_w - 10 else "…" + name[-((label_w - 24) // 7):]
         parts.append(f'<text x="{label_w - 6}" y="{y + CELL_H - 4}" text-anchor="end">'
                      f'<title>{_e(name)}</title>{_e(label)}</text>')
-        step_errors = layer.get("step_errors") or []
         for s in range(steps):
-            error = step_errors[s] if s < len(step_errors) else None
-            if layer.get("chosen") is None:
-                colour, tip = GREY, "dense layer"
-            elif s in dense:
-                colour, tip = GREY, "dense step"
-            elif error is None:
-                colour, tip = GREY, "not measured"
-            else:
-                colour, tip = error_colour(error, budget), f"error {error:.4g}"
+            colour, tip, _ = _cell(layer, s, dense, budget)
             parts.append(f'<rect class="hm-cell" data-layer="{_e(name)}" data-step="{s}" '
                          f'x="{label_w + s * CELL_W}" y="{y}" width="{CELL_W - 1}" height="{CELL_H - 1}" '
                          f'fill="{colour}"><title>{_e(name)}, step {s}: {_e(tip)}</title></rect>')
     for s in sorted(dense):  # a dashed outline around every dense column
         parts.append(f'<rect x="{label_w + s * CELL_W - 0.5}" y="{top - 1}" width="{CELL_W}" '
                      f'height="{len(layers) * CELL_H + 1}" fill="none" stroke="#333" stroke-dasharray="3,2"/>')
+    if scale:
+        parts += _colour_scale(10, scale_y, min(shown), max(shown), budget)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -140,7 +184,7 @@ def window_svg(grid: list[int] | None, kernel: list[int] | None) -> str:
 
 def _layers_table(result: dict) -> str:
     grid = result.get("token_grid")
-    rows = ["<table class=\"layers\"><tr><th>layer</th><th>window</th><th>error</th><th>speedup</th>"
+    rows = ["<table class=\"layers\"><tr><th>layer</th><th>window</th><th>error</th><th>speed-up estimate (the layer's calls)</th>"
             "<th>on the grid</th></tr>"]
     for layer in result.get("layers") or []:
         chosen, candidates = layer.get("chosen"), layer.get("candidates") or []
@@ -191,7 +235,7 @@ def write_tune_report(path: Path, result: dict, *, title: str, header: dict[str,
     lines["dense steps"] = (f"first {result.get('dense_steps') or 0}, last {result.get('dense_final_steps') or 0}"
                             f" of {result.get('steps', '?')}" + (f" (steps {', '.join(map(str, dense))})"
                                                                  if dense else ""))
-    lines["estimated attention speedup"] = _speedup(result.get("estimated_attention_cost"))
+    lines[SPEEDUP_NAME] = _speedup(result.get("estimated_attention_cost"))
     lines["query rows measured"] = result.get("query_rows", "—")
     if result.get("token_grid"):
         lines["token grid"] = "×".join(map(str, result["token_grid"]))
@@ -199,7 +243,8 @@ def write_tune_report(path: Path, result: dict, *, title: str, header: dict[str,
         lines["recipe hash"] = result["recipe_hash"]
     body = [f"<h1>{_e(title)}</h1><table class=\"header\">"]
     body += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in lines.items()]
-    body.append("</table><h2>Error per layer and step</h2>"
+    body.append(f'</table><p class="note">{_e(SPEEDUP_NAME)}: {_e(SPEEDUP_DEFINITION)}.</p>')
+    body.append("<h2>Error per layer and step</h2>"
                 '<p class="note">Colour: the chosen window\'s error at that step over the budget; '
                 "D = a dense step (outlined).</p>")
     body += [heat_map_svg(result), "<br>", colour_legend_svg(budget), "<h2>Layers</h2>", _layers_table(result)]
@@ -213,4 +258,4 @@ def write_tune_report(path: Path, result: dict, *, title: str, header: dict[str,
     return path
 
 
-__all__ = ["error_colour", "heat_map_svg", "window_svg", "write_tune_report"]
+__all__ = ["SCALE_NAME", "error_colour", "heat_map_svg", "window_svg", "write_tune_report"]

@@ -24,7 +24,7 @@ from ..windows import format_axes
 from .candidates import MAX_CANDIDATES
 from .recorder import Recorder
 from .selection import LayerErrors, Selection, select, step_errors
-from .tuned_recipe import ERROR_NORM, recipe_yaml, tuned_recipe
+from .tuned_recipe import ERROR_NORM, SPEEDUP_DEFINITION, SPEEDUP_NAME, recipe_yaml, tuned_recipe
 
 MAX_QUERY_ROWS = 1024  # sampled visual query rows per call (per batch row) on larger grids
 
@@ -46,6 +46,7 @@ class TuneResult:
         info = self.recipe.metadata["metadata"]["tune"]
         header = [f"Tuned by na-accel tune: {self.recipe.metadata['description']}.",
                   f"Budget: {ERROR_NORM} <= {info['max_error']:g}.",
+                  f"{SPEEDUP_NAME}: {SPEEDUP_DEFINITION}.",
                   "Check it end to end with: na-accel compare MODEL --recipe THIS_FILE"]
         return recipe_yaml(self.recipe, header)
 

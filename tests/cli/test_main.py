@@ -15,6 +15,7 @@ from PIL import Image
 from na_accel.cli import build_parser, main
 from na_accel.cli.main import SUBCOMMANDS
 from na_accel.errors import ArgumentError
+from na_accel.tools.report import SCALE_STRIP_H
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +30,7 @@ def test_demo_runs_and_writes_a_side_by_side(tmp_path, capsys):
     reference_diff = float(out.split("GNA vs reference (explicit mask): max |diff| ")[1].split()[0])
     assert reference_diff <= 1e-5
     with Image.open(tmp_path / "demo.png") as image:
-        assert image.size == (3 * 160, 128)
+        assert image.size == (3 * 160, 128 + SCALE_STRIP_H)  # the heat map's colour bar under it
 
 
 def test_demo_with_a_shipped_recipe(tmp_path, capsys):

@@ -14,8 +14,9 @@ import torch
 from PIL import Image
 
 from na_accel.tools.json_files import json_safe, write_json
-from na_accel.tools.report import (GRID_BACKGROUND, GRID_LABEL_HEIGHT, GRID_MAX_FRAMES, grid_frame_indices,
-                                   heat_map, side_by_side, write_html_report, write_outputs)
+from na_accel.tools.report import (GRID_LABEL_HEIGHT, GRID_MAX_FRAMES, SCALE_BAR_H,
+                                   SCALE_STRIP_H, grid_frame_indices, heat_map, side_by_side,
+                                   with_colour_scale, write_html_report, write_outputs)
 
 MP4S = {"dense": "dense.mp4", "patched": "patched.mp4", "side_by_side": "side_by_side.mp4"}
 
@@ -48,7 +49,7 @@ def test_image_outputs_are_written_and_readable(tmp_path):
     files = write_outputs(tmp_path, dense, patched)
     assert files == {"dense": "dense.png", "patched": "patched.png", "side_by_side": "side_by_side.png"}
     with Image.open(tmp_path / "side_by_side.png") as image:
-        assert image.size == (72, 16)
+        assert image.size == (72, 16 + SCALE_STRIP_H)  # the heat map's colour bar under it
     with Image.open(tmp_path / "dense.png") as image:
         pixels = torch.from_numpy(numpy.array(image)).permute(2, 0, 1).float() / 255
     assert (pixels - dense).abs().max() <= 0.5 / 255 + 1e-6
@@ -63,6 +64,8 @@ def test_video_outputs_are_frames_and_animations(tmp_path):
             assert gif.n_frames == 3
     with Image.open(tmp_path / files["side_by_side"]) as image:  # a grid of the frames: see below
         assert 1 / 3 <= image.size[0] / image.size[1] <= 3
+    with Image.open(tmp_path / "side_by_side.gif") as gif:
+        assert gif.size == (48, 16)  # the animation: no colour bar
     if mp4_writer_available():
         assert files["mp4"] == MP4S
         assert all((tmp_path / name).stat().st_size > 0 for name in MP4S.values())
@@ -184,3 +187,34 @@ def test_html_report_embeds_a_video_as_its_frame_grid_and_its_animation(tmp_path
     png = base64.b64encode((tmp_path / "prompt_000" / "side_by_side.png").read_bytes()).decode()
     gif = base64.b64encode((tmp_path / "prompt_000" / "side_by_side.gif").read_bytes()).decode()
     assert re.findall(r'src="([^"]*)"', page) == [f"data:image/png;base64,{png}", f"data:image/gif;base64,{gif}"]
+
+
+def test_a_side_by_side_still_has_a_colour_bar_from_the_maps_extremes(tmp_path):
+    """Issue #37: the heat map's scale is in the picture: a bar under the heat map from its darkest
+    (equal, black) to its brightest (the largest difference, white), the image taller by it."""
+    dense = torch.zeros(3, 40, 120)
+    patched = dense.clone()
+    patched[:, 5:9, 10:30] = 0.25
+    patched[:, 20, 60] = 0.5  # the largest difference: white in the map
+    write_outputs(tmp_path, dense, patched)
+    with Image.open(tmp_path / "side_by_side.png") as image:
+        pixels = numpy.asarray(image.convert("RGB"))
+    assert pixels.shape == (40 + SCALE_STRIP_H, 3 * 120, 3)
+    heat = pixels[:40, 240:]
+    assert numpy.array_equal(heat[20, 60], [255, 255, 255]) and numpy.array_equal(heat[0, 0], [0, 0, 0])
+    bar = pixels[40 + 2:40 + 2 + SCALE_BAR_H, 240:]
+    assert (bar == bar[:1]).all()  # one colour per column
+    darkest, brightest = heat.reshape(-1, 3).sum(1).argmin(), heat.reshape(-1, 3).sum(1).argmax()
+    assert numpy.array_equal(bar[0, 0], heat.reshape(-1, 3)[darkest])
+    assert numpy.array_equal(bar[0, -1], heat.reshape(-1, 3)[brightest])
+    assert (bar[0].astype(int).sum(1)[1:] >= bar[0].astype(int).sum(1)[:-1]).all()  # dark to bright
+    labels = pixels[40 + 2 + SCALE_BAR_H:, 240:]
+    assert (labels < 128).any(), "the values at the bar's ends are written under it"
+    assert (pixels[40:, :240] < 128).any(), "the quantity is named under the pictures"
+
+
+def test_the_colour_bar_states_the_scale():
+    picture = torch.zeros(3, 8, 300)
+    a, b = with_colour_scale(picture, 0.125, 200), with_colour_scale(picture, 0.5, 200)
+    assert a.shape == b.shape == (8 + SCALE_STRIP_H, 300, 3)
+    assert not numpy.array_equal(a[8 + 2 + SCALE_BAR_H:], b[8 + 2 + SCALE_BAR_H:])  # other values, other labels

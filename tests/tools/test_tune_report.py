@@ -1,9 +1,11 @@
 """The tune's HTML report: self-contained, parseable, one heat-map cell per layer and step, escaped."""
 
+import html
 import re
 from html.parser import HTMLParser
 
-from na_accel.tools.tune_report import error_colour, write_tune_report
+from na_accel.tools.tune_report import GREY, SCALE_NAME, error_colour, heat_map_svg, write_tune_report
+from na_accel.tuning.tuned_recipe import SPEEDUP_DEFINITION
 
 VOID = {"meta", "br", "hr", "img", "input", "link"}
 EVIL = "blocks.1.<script>alert(1)</script>"
@@ -90,8 +92,10 @@ def test_report_holds_header_layers_windows_and_one_cell_per_layer_and_step(tmp_
     assert text.startswith("<!DOCTYPE html>")
     assert "Tune &lt;flux&gt;" in text and "tiny-flux" in text
     assert "relative Frobenius error" in text and "all 1024 visual query rows of every call" in text
-    assert "4.00×" in text  # 1 / 0.25
-    assert "4.24×" in text  # layer 0: 1 / 0.236
+    # the one speed figure, under its name and with its definition (na_accel.tuning.tuned_recipe)
+    assert "<th>tune&#x27;s attention speed-up estimate</th><td>4.00x</td>" in text  # 1 / 0.25
+    assert html.escape(SPEEDUP_DEFINITION, quote=True) in text
+    assert "4.24x" in text  # layer 0: 1 / 0.236
     for layer in result["layers"][:2]:
         assert layer["name"] in text
     assert "window 8x24 stride 8x8 dilation 1x1" in text and "window 16x16 stride 8x8 dilation 1x1" in text
@@ -158,3 +162,46 @@ def test_missing_optional_fields_still_render(tmp_path):
     text, tags = write(tmp_path, result)
     assert len(cells(tags)) == 3 and "blocks.0.attn1" in text
     assert "Not measured" not in text
+
+
+def svg_tags(svg: str):
+    parser = Balance()
+    parser.feed(svg)
+    parser.close()
+    assert parser.errors == [] and parser.stack == []
+    return parser.tags
+
+
+def test_the_heat_map_has_a_colour_scale_whose_ends_are_the_maps_extremes():
+    """Issue #37: the heat map carries its own colour bar (the quantity named, min and max given), and
+    the picture grows by it; the bar's end colours are the colours of the lowest and highest cells."""
+    result = result_3d()  # errors 0.05, 0.2, 0.02 over a budget of 0.1: green to dark red
+    plain, scaled = svg_tags(heat_map_svg(result, legend=False)), svg_tags(heat_map_svg(result))
+    (_, plain_svg), (_, scaled_svg) = plain[0], scaled[0]
+    assert int(scaled_svg["height"]) > int(plain_svg["height"])
+    assert int(scaled_svg["width"]) >= int(plain_svg["width"])
+    cell_fills = {float(c["data-step"]): c["fill"] for c in cells(scaled)}
+    stops = [attrs for tag, attrs in scaled if tag == "rect" and attrs.get("class") == "scale-stop"]
+    assert len(stops) >= 8
+    # the extremes: step 2 holds the lowest error (0.02), step 1 the highest (0.2)
+    assert stops[0]["fill"] == cell_fills[2] == error_colour(0.02, 0.1)
+    assert stops[-1]["fill"] == cell_fills[1] == error_colour(0.2, 0.1)
+    assert float(stops[0]["data-value"]) == 0.02 and float(stops[-1]["data-value"]) == 0.2
+    values = [float(s["data-value"]) for s in stops]
+    assert values == sorted(values)
+    text = heat_map_svg(result)
+    assert html.escape(SCALE_NAME, quote=True) in text
+    assert ">min 0.02</text>" in text and ">max 0.2</text>" in text
+    assert text.count("<line ") == 1  # the budget (0.1) lies inside the range: one tick
+
+
+def test_the_colour_scale_covers_only_coloured_cells_and_is_left_out_when_none_is():
+    result = result_2d()  # coloured cells: 0.44 (layer 0, step 1) and 0.1 (EVIL, step 1); the rest grey
+    tags = svg_tags(heat_map_svg(result))
+    stops = [attrs for tag, attrs in tags if tag == "rect" and attrs.get("class") == "scale-stop"]
+    assert (stops[0]["fill"], stops[-1]["fill"]) == (error_colour(0.1, 0.5), error_colour(0.44, 0.5))
+    assert GREY not in {s["fill"] for s in stops}
+    for layer in result["layers"]:
+        layer["chosen"] = None  # all dense: nothing coloured, nothing to scale
+    assert heat_map_svg(result) == heat_map_svg(result, legend=False)
+    assert "scale-stop" not in heat_map_svg(result)
