@@ -2,8 +2,13 @@
 
 Every error is a ``NaAccelError`` and also the built-in exception users would expect
 (``ValueError`` for bad values, ``TypeError`` for unsupported objects, ``RuntimeError`` for state
-problems), so ``except ValueError`` keeps working in user code.
+problems), so ``except ValueError`` keeps working in user code. ``close_name`` finds the
+"did you mean" of an unknown name.
 """
+
+from __future__ import annotations
+
+import difflib
 
 
 class NaAccelError(Exception):
@@ -40,3 +45,14 @@ class Refusal(str):
     (and compares) as the reason itself."""
 
     __slots__ = ()
+
+
+def close_name(name: str, names: "list[str] | tuple[str, ...]") -> str | None:
+    """The one of ``names`` closest to ``name`` (difflib), or None. Case never counts against a
+    name: one that differs only in case wins (``Flux_GNA`` -> ``flux_gna``), and the closeness of
+    the rest is measured in lower case (``Flux_GAN`` -> ``flux_gna``)."""
+    folded = {candidate.casefold(): candidate for candidate in names}
+    if name.casefold() in folded:
+        return folded[name.casefold()]
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[close[0]] if close else None

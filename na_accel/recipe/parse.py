@@ -17,18 +17,20 @@ from .scaling import SCALING_KEYS, SNAP_AUTO, GridOverride, ScalingSpec, SnapSpe
 from .sources import read_recipe_reference
 
 
-def load_recipe(recipe: "str | os.PathLike[str] | Mapping[str, Any] | Recipe") -> Recipe:
+def load_recipe(recipe: "str | os.PathLike[str] | Mapping[str, Any] | Recipe", field: str = "recipe") -> Recipe:
     """Load and validate a recipe: a shipped name, a .yaml/.json path, a dict or a Recipe.
 
     A ``str`` without a path separator or a recipe suffix is a shipped recipe's name; anything else
     is a path (``na_accel.recipe.sources``), read within the limits of ``na_accel.recipe.files``.
+    ``field`` names how the user gave it, for the suggestions of a name or path that is not found:
+    ``"recipe"`` (Python: ``recipe="flux_gna"``) or the command line's ``"--recipe"`` (``--recipe flux_gna``).
     """
     if isinstance(recipe, Recipe):
         return recipe
     if isinstance(recipe, Mapping):
         return parse_recipe(recipe)
     if isinstance(recipe, (str, os.PathLike)):
-        found = read_recipe_reference(recipe)
+        found = read_recipe_reference(recipe, field)
         try:
             return parse_recipe(found.data, name=found.name, source=found.source)
         except RecipeError as exc:

@@ -10,13 +10,12 @@ are ``model_list.MODELS`` (the tiny presets and one random-weights model per fam
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, close_name
 from ..families import adapter_for, supported_models_text
 from ..families.registry import family_spec
 from ..pipeline_parts import disable_progress_bars, is_modular
@@ -75,8 +74,8 @@ def load_model(
     if _looks_like_path(name):
         raise ArgumentError(f"model: the folder {name!r} does not exist; give an existing diffusers pipeline folder "
                             f"(with its model_index.json), or one of: {known_models_text()}")
-    close = difflib.get_close_matches(name, list(MODELS), n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    close = close_name(name, list(MODELS))
+    hint = f" (did you mean {close!r}?)" if close else ""
     raise ArgumentError(f"model: unknown model {name!r}{hint}; known: {known_models_text()}")
 
 
