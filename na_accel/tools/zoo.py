@@ -16,8 +16,8 @@ from typing import Any
 import torch
 
 from ..errors import ArgumentError, close_name
-from ..families import adapter_for, supported_models_text
-from ..families.registry import family_spec
+from ..families import adapter_for
+from ..families.registry import SUPPORTED_HEADING, family_spec, supported_models_list
 from ..pipeline_parts import disable_progress_bars, is_modular
 from .devices import parse_device, parse_dtype
 from .loaded_models import LoadedModel, PipelineModel, SyntheticModel
@@ -100,8 +100,8 @@ def load_pretrained(path: str, *, device: torch.device, dtype: torch.dtype) -> P
     disable_progress_bars(pipe)
     transformer = pipe.components.get("transformer")
     if not isinstance(transformer, torch.nn.Module):
-        raise ArgumentError(f"model: {path!r} is a {type(pipe).__name__} without a transformer; supported: "
-                            f"{supported_models_text()}")
+        raise ArgumentError(f"model: {path!r} is a {type(pipe).__name__} without a transformer\n"
+                            f"{SUPPORTED_HEADING}\n{supported_models_list()}")
     family = family_spec(adapter_for(transformer, where=f"model {path!r}: transformer").family)  # same test as patch
     geometry = family.geometry
     return PipelineModel(
