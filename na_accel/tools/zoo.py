@@ -10,7 +10,12 @@ are ``model_list.MODELS`` (the tiny presets and one random-weights model per fam
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
+import warnings
 from pathlib import Path
+from typing import Iterator
 from typing import Any
 
 import torch
@@ -93,7 +98,8 @@ def load_pretrained(path: str, *, device: torch.device, dtype: torch.dtype) -> P
     """A classic diffusers pipeline (``model_index.json``) or a modular one (``modular_model_index.json``:
     ``ModularPipeline.from_pretrained`` and ``load_components``) from a local folder or a hub id."""
     try:
-        pipe = _from_pretrained(path, dtype)
+        with quiet_torchvision_notices():
+            pipe = _from_pretrained(path, dtype)
     except (OSError, ValueError) as exc:
         raise ArgumentError(f"model: could not load a diffusers pipeline from {path!r}: {exc}") from None
     pipe.to(device)
@@ -110,6 +116,36 @@ def load_pretrained(path: str, *, device: torch.device, dtype: torch.dtype) -> P
         default_frames=geometry.default_frames, default_steps=family.default_steps,
         details={"pipeline_class": type(pipe).__name__, "modular": is_modular(pipe)},
     )
+
+
+# transformers' notices that a component (an image processor) "requires torchvision": it falls back to
+# its PIL version, which is all a pipeline load needs; the notice only alarms a user of na-accel.
+TORCHVISION_NOTICE = re.compile(r"requires torchvision\b")
+
+
+class _TorchvisionNoticeFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not TORCHVISION_NOTICE.search(record.getMessage())
+
+
+@contextlib.contextmanager
+def quiet_torchvision_notices() -> Iterator[None]:
+    """Silence, while a pipeline loads, exactly the "requires torchvision" notices of transformers
+    (its log records and any Python warning of that text); every other message passes, and the
+    filters are removed after the load, so nothing changes for the rest of the process."""
+    notice_filter = _TorchvisionNoticeFilter()
+    library = logging.getLogger("transformers")  # transformers' records end at its own handlers
+    targets = [library, *library.handlers, logging.getLogger("transformers.utils.import_utils"),
+               *logging.getLogger().handlers]  # the root's, where a user let them propagate
+    for target in targets:
+        target.addFilter(notice_filter)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*requires torchvision\b")
+            yield
+    finally:
+        for target in targets:
+            target.removeFilter(notice_filter)
 
 
 def _from_pretrained(path: str, dtype: torch.dtype) -> Any:
