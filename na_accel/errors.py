@@ -16,7 +16,17 @@ class NaAccelError(Exception):
 
 
 class RecipeError(NaAccelError, ValueError):
-    """A recipe is malformed: the message names the field, the value and what is allowed."""
+    """A recipe is malformed: the message names the field, the value and what is allowed. A recipe
+    with several problems gets one RecipeError listing them, one a line; ``problems`` holds each
+    problem's message (a single problem: the message itself)."""
+
+    def __init__(self, *args: object, problems: "tuple[str, ...] | None" = None) -> None:
+        super().__init__(*args)
+        self._problems = tuple(problems) if problems else None
+
+    @property
+    def problems(self) -> "tuple[str, ...]":
+        return self._problems or (str(self),)
 
 
 class UnsupportedModelError(NaAccelError, TypeError):
