@@ -2,8 +2,13 @@
 
 Every error is a ``NaAccelError`` and also the built-in exception users would expect
 (``ValueError`` for bad values, ``TypeError`` for unsupported objects, ``RuntimeError`` for state
-problems), so ``except ValueError`` keeps working in user code.
+problems), so ``except ValueError`` keeps working in user code. ``close_name`` finds the
+"did you mean" of an unknown name.
 """
+
+from __future__ import annotations
+
+import difflib
 
 
 class NaAccelError(Exception):
@@ -11,7 +16,17 @@ class NaAccelError(Exception):
 
 
 class RecipeError(NaAccelError, ValueError):
-    """A recipe is malformed: the message names the field, the value and what is allowed."""
+    """A recipe is malformed: the message names the field, the value and what is allowed. A recipe
+    with several problems gets one RecipeError listing them, one a line; ``problems`` holds each
+    problem's message (a single problem: the message itself)."""
+
+    def __init__(self, *args: object, problems: "tuple[str, ...] | None" = None) -> None:
+        super().__init__(*args)
+        self._problems = tuple(problems) if problems else None
+
+    @property
+    def problems(self) -> "tuple[str, ...]":
+        return self._problems or (str(self),)
 
 
 class UnsupportedModelError(NaAccelError, TypeError):
@@ -40,3 +55,14 @@ class Refusal(str):
     (and compares) as the reason itself."""
 
     __slots__ = ()
+
+
+def close_name(name: str, names: "list[str] | tuple[str, ...]") -> str | None:
+    """The one of ``names`` closest to ``name`` (difflib), or None. Case never counts against a
+    name: one that differs only in case wins (``Flux_GNA`` -> ``flux_gna``), and the closeness of
+    the rest is measured in lower case (``Flux_GAN`` -> ``flux_gna``)."""
+    folded = {candidate.casefold(): candidate for candidate in names}
+    if name.casefold() in folded:
+        return folded[name.casefold()]
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[close[0]] if close else None

@@ -29,7 +29,8 @@ from typing import Any, Callable
 import torch
 
 from .errors import PatchStateError, UnsupportedModelError
-from .families import ModelAdapter, adapter_for, check_recipe_family, family_geometry, supported_models_text
+from .families import ModelAdapter, adapter_for, check_recipe_family, family_geometry
+from .families.registry import SUPPORTED_HEADING, supported_models_list
 from .kernels import AUTO, BackendTarget, check_backend_name
 from .plan import LayerPlan, check_rules_decide, plan_layers
 from .recipe.model import Recipe
@@ -287,13 +288,13 @@ def _find_transformers(obj: Any) -> tuple[Any, list[tuple[str, torch.nn.Module]]
         found = pipeline_transformers(obj)
         if not found:
             raise UnsupportedModelError(
-                f"{type(obj).__name__} has no 'transformer' component; na_accel patches diffusion "
-                f"transformers: {supported_models_text()}"
+                f"{type(obj).__name__} has no 'transformer' component; na_accel patches diffusion transformers\n"
+                f"{SUPPORTED_HEADING}\n{supported_models_list()}"
             )
         return obj, found
     raise UnsupportedModelError(
-        f"expected a diffusers pipeline (classic or modular) or a transformer model, got {type(obj).__name__}; "
-        f"supported: {supported_models_text()}"
+        f"expected a diffusers pipeline (classic or modular) or a transformer model, got {type(obj).__name__}\n"
+        f"{SUPPORTED_HEADING}\n{supported_models_list()}"
     )
 
 

@@ -142,7 +142,7 @@ def test_pipeline_without_transformer_is_unsupported():
     class UNetPipeline:
         components = {"unet": torch.nn.Linear(2, 2), "transformer": None}
 
-    with pytest.raises(na_accel.UnsupportedModelError, match="UNetPipeline has no 'transformer'.*FluxTransformer2DModel"):
+    with pytest.raises(na_accel.UnsupportedModelError, match="(?s)UNetPipeline has no 'transformer'.*FluxTransformer2DModel"):
         na_accel.patch(UNetPipeline(), SPARSE)
 
 

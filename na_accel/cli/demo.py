@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from ..patch_report import describe
     from ..patching import patch, unpatch
     from ..kernels import check_backend_name
+    from ..recipe.parse import load_recipe
     from ..tiny import tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt
     from ..tools.bench import check_recipe_family
     from ..tools.output_paths import check_output_dir, check_output_names
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     check_tiny_size("tiny-flux", grid, 1, f"{args.height}x{args.width} pixels")
     check_count("steps", args.steps, 1, MAX_STEPS)
     check_backend_name(args.backend, field="--backend")
-    recipe = check_recipe_family(args.recipe or DEMO_RECIPE, "flux", "the demo's tiny-flux")
+    recipe = check_recipe_family(load_recipe(args.recipe or DEMO_RECIPE, field="--recipe"), "flux", "the demo's tiny-flux")
     check_output_dir("--output-dir", args.output_dir)
     check_output_names("--output-dir", args.output_dir, DEMO_OUTPUTS)
     pipe = tiny_flux_pipeline(seed=args.seed)

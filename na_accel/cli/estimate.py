@@ -49,6 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..recipe.parse import load_recipe
     from ..tools.estimate import estimate_recipe, format_estimate
     from ..tools.output_paths import check_output_file, write_output
     from ..tools.json_files import write_json
@@ -75,10 +76,11 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps,
         device=args.device,
     )
-    result = estimate_recipe(args.recipe, **options)
+    recipe = load_recipe(args.recipe, field="--recipe")
+    result = estimate_recipe(recipe, **options)
     if args.bench_json is not None:  # the measured share, for the grid just worked out
         share, source = attention_share_from_bench(args.bench_json, result.model, result.grid)
-        result = estimate_recipe(args.recipe, **{**options, "attention_share": share})
+        result = estimate_recipe(recipe, **{**options, "attention_share": share})
         result.attention_share_source = source
     print(format_estimate(result))
     if args.json is not None:

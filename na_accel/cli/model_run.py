@@ -57,7 +57,7 @@ def prepare_model_run(args: argparse.Namespace, check_outputs: Callable[[], Any]
         if name != "frames" or spec is None:  # a known model's frames: its geometry's check (below) says more
             check_count(name, getattr(args, name, None), minimum, maximum)
     check_backend_name(args.backend, field="--backend")
-    recipe = load_recipe(args.recipe)
+    recipe = load_recipe(args.recipe, field="--recipe")
     overrides = parse_overrides(args.config_override)
     parse_dtype(args.dtype)
     parse_device(args.device)

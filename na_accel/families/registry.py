@@ -115,11 +115,15 @@ def adapter_for(transformer: Any, where: str = "transformer") -> Any:
     if name in REFUSED:
         raise UnsupportedModelError(f"{where}: {name} is not supported: {REFUSED[name]} ({MODELS_PAGE})")
     raise UnsupportedModelError(
-        f"{where}: {name} is not supported; supported transformers: {supported_models_text()}. A family for "
-        f"another transformer is a declaration (its attention modules and stock processor classes, where its "
-        f"token grid and text sit in the sequence, any text padding mask): {EXTENDING_PAGE}; every diffusers "
-        f"transformer and its status: {MODELS_PAGE}"
+        f"{where}: {name} is not supported: no na_accel model family handles it\n"
+        f"{SUPPORTED_HEADING}\n{supported_models_list()}\n"
+        f"A family for another transformer is a declaration (its attention modules and stock processor classes, "
+        f"where its token grid and text sit in the sequence, any text padding mask): {EXTENDING_PAGE}\n"
+        f"Every diffusers transformer and its status: {MODELS_PAGE}"
     )
+
+
+SUPPORTED_HEADING = "supported transformers (recipe model family):"
 
 
 def supported_models_text() -> str:
@@ -127,7 +131,13 @@ def supported_models_text() -> str:
     return ", ".join(f"{a.transformer_class_name} ({a.family!r})" for a in all_adapters())
 
 
+def supported_models_list() -> str:
+    """Each supported transformer class and its recipe model, one a line (``"  FluxTransformer2DModel ('flux')"``),
+    for the errors that list them after their first line."""
+    return "\n".join(f"  {a.transformer_class_name} ({a.family!r})" for a in all_adapters())
+
+
 __all__ = [
     "FAMILY_SPECS", "adapter_for", "all_adapters", "available_family_specs", "check_recipe_family", "family_geometry", "family_spec",
-    "supported_families", "supported_models_text",
+    "supported_families", "supported_models_list", "supported_models_text", "SUPPORTED_HEADING",
 ]

@@ -7,8 +7,9 @@ naming the field, the value and what is allowed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import re2
 
@@ -25,24 +26,81 @@ METADATA_KEYS = ("name", "description", "source", "provenance", "tuned_for", "no
 SNAP_CHOICES = "false, true/'auto' (the running backend's tiles), a backend name {}, or {{q_tile: [...], kv_tile: [...]}}"
 
 
+class Problems:
+    """The problems of a recipe, collected so that one RecipeError reports them all.
+
+    Each independent check runs in ``with problems.check():``; its RecipeError (or each problem of
+    a RecipeError that already lists several) is kept, once, and the next check runs. ``raise_any`` raises
+    them: one problem in its own words, several one a line (``recipe_error``).
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    @contextlib.contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except RecipeError as exc:
+            self.add(exc)
+
+    def add(self, problem: "RecipeError | str") -> None:
+        for message in problems_of(problem) if isinstance(problem, RecipeError) else [problem]:
+            if message not in self.messages:  # a shorthand's axes, a default checked twice: once
+                self.messages.append(message)
+
+    def raise_any(self) -> None:
+        if self.messages:
+            raise recipe_error(self.messages) from None
+
+
+def problems_of(error: RecipeError) -> list[str]:
+    """The problems a RecipeError reports (``RecipeError.problems``: each of several, else its message)."""
+    return list(error.problems)
+
+
+def recipe_error(messages: Sequence[str], source: str | None = None) -> RecipeError:
+    """One RecipeError for ``messages`` (each naming its field, the value and what is allowed): a
+    single one as it is, several after a line that counts them, one a line. ``source`` (where the
+    recipe came from) ends the message of one problem and the first line of several."""
+    where = f" (in {source})" if source else ""
+    if len(messages) == 1:
+        return RecipeError(f"{messages[0]}{where}", problems=tuple(messages))
+    return RecipeError(f"recipe: {len(messages)} problems{where}:\n" + "\n".join(f"  {m}" for m in messages),
+                       problems=tuple(messages))
+
+
 def check_recipe(recipe: Any) -> None:
-    """Raise RecipeError unless every field of ``recipe`` (a ``Recipe``) holds an allowed value."""
-    axes = family_axes(recipe.model)
+    """Raise RecipeError unless every field of ``recipe`` (a ``Recipe``) holds an allowed value; the
+    error reports every problem found (``Problems``)."""
+    problems = Problems()
+    axes = None
+    with problems.check():
+        axes = family_axes(recipe.model)
     for name in ("dense_steps", "dense_final_steps"):
-        check_int(f"recipe.{name}", getattr(recipe, name), 0, MAX_DENSE_STEPS, "na_accel.recipe.MAX_DENSE_STEPS")
+        with problems.check():
+            check_int(f"recipe.{name}", getattr(recipe, name), 0, MAX_DENSE_STEPS, "na_accel.recipe.MAX_DENSE_STEPS")
     if not isinstance(recipe.speed_gate, str) or recipe.speed_gate not in SPEED_GATES:
-        raise RecipeError(f"recipe.speed_gate: {short_repr(recipe.speed_gate)} is not allowed; allowed: "
-                          f"{', '.join(SPEED_GATES)} (auto: sparse only where the device's cost model says it pays)")
-    check_window("recipe.default", recipe.default, axes)
+        problems.add(f"recipe.speed_gate: {short_repr(recipe.speed_gate)} is not allowed; allowed: "
+                     f"{', '.join(SPEED_GATES)} (auto: sparse only where the device's cost model says it pays)")
+    if axes is not None:  # the windows are checked against the family's axes
+        with problems.check():
+            check_window("recipe.default", recipe.default, axes)
     for index, rule in enumerate(recipe.layers):
         where = f"recipe.layers[{index}]"
-        check_match(f"{where}.match", rule.match)
-        check_window(where, rule.window, axes, inherited=recipe.default)
-    if recipe.scaling is not None:
-        check_scaling(recipe.scaling, axes)
+        with problems.check():
+            check_match(f"{where}.match", rule.match)
+        if axes is not None:
+            with problems.check():
+                check_window(where, rule.window, axes, inherited=recipe.default)
+    if recipe.scaling is not None and axes is not None:
+        with problems.check():
+            check_scaling(recipe.scaling, axes)
     if recipe.name is not None and not isinstance(recipe.name, str):
-        raise RecipeError(f"recipe.name: expected a string or None, got {short_repr(recipe.name)}")
-    check_metadata(recipe.metadata)
+        problems.add(f"recipe.name: expected a string or None, got {short_repr(recipe.name)}")
+    with problems.check():
+        check_metadata(recipe.metadata)
+    problems.raise_any()
 
 
 def family_axes(model: Any) -> tuple[str, ...]:
@@ -71,12 +129,17 @@ def check_window(where: str, window: Any, axes: tuple[str, ...], inherited: Wind
         return
     if not isinstance(window, WindowSpec):
         raise RecipeError(f"{where}: expected a na_accel.recipe.WindowSpec or None (dense), got {short_repr(window)}")
+    problems = Problems()  # every key of the window, each axis
     for key, minimum in (("kernel_size", 2), ("stride", 1), ("dilation", 1)):
-        for at, value in _per_axis(f"{where}.{key}", getattr(window, key), axes, "integer"):
-            check_int(at, value, minimum, MAX_AXIS)
-    for at, value in _per_axis(f"{where}.is_causal", window.is_causal, axes, "boolean"):
-        if not isinstance(value, bool):
-            raise RecipeError(f"{at}: expected true or false, got {short_repr(value)}{yaml11_hint(value, 'boolean')}")
+        with problems.check():
+            for at, value in _per_axis(f"{where}.{key}", getattr(window, key), axes, "integer"):
+                with problems.check():
+                    check_int(at, value, minimum, MAX_AXIS)
+    with problems.check():
+        for at, value in _per_axis(f"{where}.is_causal", window.is_causal, axes, "boolean"):
+            if not isinstance(value, bool):
+                problems.add(f"{at}: expected true or false, got {short_repr(value)}{yaml11_hint(value, 'boolean')}")
+    problems.raise_any()  # the comparison below needs legal sizes
     for axis, (k, s) in enumerate(zip(window.kernel_size, window.stride)):
         if s > k:
             as_default = inherited is not None and inherited.stride[axis] == s

@@ -10,29 +10,31 @@ from typing import Any, Mapping, Sequence
 from ..errors import RecipeError
 from ..families.registry import supported_families
 from ..windows import WindowSpec
-from .checks import SNAP_CHOICES, check_grid, family_axes
+from .checks import SNAP_CHOICES, Problems, check_grid, check_window, family_axes, problems_of, recipe_error
 from .data import check_plain_data, short_repr, yaml11_hint
 from .model import METADATA_KEYS, RECIPE_KEYS, WINDOW_KEYS, LayerRule, Recipe
-from .scaling import SCALING_KEYS, SNAP_AUTO, GridOverride, ScalingSpec, SnapSpec
+from .scaling import MAX_AXIS, SCALING_KEYS, SNAP_AUTO, GridOverride, ScalingSpec, SnapSpec
 from .sources import read_recipe_reference
 
 
-def load_recipe(recipe: "str | os.PathLike[str] | Mapping[str, Any] | Recipe") -> Recipe:
+def load_recipe(recipe: "str | os.PathLike[str] | Mapping[str, Any] | Recipe", field: str = "recipe") -> Recipe:
     """Load and validate a recipe: a shipped name, a .yaml/.json path, a dict or a Recipe.
 
     A ``str`` without a path separator or a recipe suffix is a shipped recipe's name; anything else
     is a path (``na_accel.recipe.sources``), read within the limits of ``na_accel.recipe.files``.
+    ``field`` names how the user gave it, for the suggestions of a name or path that is not found:
+    ``"recipe"`` (Python: ``recipe="flux_gna"``) or the command line's ``"--recipe"`` (``--recipe flux_gna``).
     """
     if isinstance(recipe, Recipe):
         return recipe
     if isinstance(recipe, Mapping):
         return parse_recipe(recipe)
     if isinstance(recipe, (str, os.PathLike)):
-        found = read_recipe_reference(recipe)
+        found = read_recipe_reference(recipe, field)
         try:
             return parse_recipe(found.data, name=found.name, source=found.source)
         except RecipeError as exc:
-            raise RecipeError(f"{exc} (in {found.source})") from None
+            raise recipe_error(problems_of(exc), found.source) from None
     raise RecipeError(
         f"recipe: expected a shipped recipe name, a path, a dict or a na_accel.Recipe, "
         f"got {type(recipe).__name__}"
@@ -49,41 +51,68 @@ def parse_recipe(data: Any, name: str | None = None, source: str = "dict") -> Re
     if not isinstance(data, Mapping):
         raise RecipeError(f"recipe: expected a mapping at the top level, got {type(data).__name__}")
     check_plain_data(data)  # before anything else walks it: cycles, depth, sizes (recipe_data)
-    _reject_unknown_keys("recipe", data, RECIPE_KEYS + METADATA_KEYS)
+    # Every problem is reported at once: each section is parsed on its own, a section that fails
+    # stands in as something legal (dense, no rules, no scaling) so that the checks of the rest
+    # (Recipe's, below) still run. Only a missing or unknown model stops early: the windows' shape
+    # depends on the family.
+    problems = Problems()
+    with problems.check():
+        _reject_unknown_keys("recipe", data, RECIPE_KEYS + METADATA_KEYS)
     if "model" not in data:
-        raise RecipeError(f"recipe.model: missing; allowed model families are {supported_families()}")
-    axes = family_axes(data["model"])  # shorthands need the family's rank
+        problems.add(f"recipe.model: missing; allowed model families are {supported_families()}")
+        problems.raise_any()
+    try:
+        axes = family_axes(data["model"])  # shorthands need the family's rank
+    except RecipeError as exc:
+        problems.add(exc)
+        problems.raise_any()
+        raise
+    default = None
+    # what rules inherit where the default could not be read: legal values that clash with nothing
+    inherited = WindowSpec(kernel_size=(MAX_AXIS,) * len(axes), stride=(1,) * len(axes),
+                           dilation=(1,) * len(axes), is_causal=(False,) * len(axes))
     if "default" not in data:
-        raise RecipeError(
-            "recipe.default: missing; give a window such as {'kernel_size': [...]} or {'dense': true}"
-        )
-    default = _window("recipe.default", data["default"], None, axes, allow_match=False)
+        problems.add("recipe.default: missing; give a window such as {'kernel_size': [...]} or {'dense': true}")
+    else:
+        with problems.check():
+            default = _window("recipe.default", data["default"], None, axes, allow_match=False)
+            check_window("recipe.default", default, axes)  # rules inherit it only when it is legal
+            inherited = default
 
     # Absent, or an empty YAML value (null): no rules. Anything else present must be a list:
     # {}, 0 or false are errors, never "no rules".
-    layers_raw = _list_or_none("recipe.layers", data.get("layers"), "a list of rules ({match: ..., window keys})")
+    layers_raw: Sequence[Any] = []
+    with problems.check():
+        layers_raw = _list_or_none("recipe.layers", data.get("layers"), "a list of rules ({match: ..., window keys})")
     rules = []
     for index, rule_raw in enumerate(layers_raw):
         where = f"recipe.layers[{index}]"
-        window = _window(where, rule_raw, default, axes, allow_match=True)
-        rules.append(LayerRule(match=rule_raw.get("match"), window=window))
+        window = None  # a rule that can't be read stands in as dense (its match is still checked)
+        with problems.check():
+            window = _window(where, rule_raw, inherited, axes, allow_match=True)
+        rules.append(LayerRule(match=rule_raw.get("match") if isinstance(rule_raw, Mapping) else "*", window=window))
 
     scaling = None
     if data.get("scaling") is not None:
-        scaling = _scaling(data["scaling"], axes, data.get("tuned_for"))
-    return Recipe(
-        model=data["model"],
-        dense_steps=data.get("dense_steps", 0),
-        dense_final_steps=data.get("dense_final_steps", 0),
-        speed_gate=data.get("speed_gate", "auto"),
-        default=default,
-        layers=tuple(rules),
-        name=name if name is not None else data.get("name"),
-        metadata={k: data[k] for k in METADATA_KEYS if k in data and k != "name"},
-        scaling=scaling,
-        source=source,
-    )
-
+        with problems.check():
+            scaling = _scaling(data["scaling"], axes, data.get("tuned_for"))
+    try:
+        recipe = Recipe(
+            model=data["model"],
+            dense_steps=data.get("dense_steps", 0),
+            dense_final_steps=data.get("dense_final_steps", 0),
+            speed_gate=data.get("speed_gate", "auto"),
+            default=default,
+            layers=tuple(rules),
+            name=name if name is not None else data.get("name"),
+            metadata={k: data[k] for k in METADATA_KEYS if k in data and k != "name"},
+            scaling=scaling,
+            source=source,
+        )
+    except RecipeError as exc:
+        problems.add(exc)
+    problems.raise_any()
+    return recipe
 
 def _window(
     where: str, value: Any, inherited: WindowSpec | None, axes: tuple[str, ...], allow_match: bool

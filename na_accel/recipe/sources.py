@@ -10,15 +10,13 @@ it came from (``Recipe.source``; ``describe`` shows it).
 
 from __future__ import annotations
 
-import difflib
-
 import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import RecipeError
+from ..errors import RecipeError, close_name
 from .files import parse_recipe_bytes, read_recipe_file
 
 RECIPE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -41,13 +39,23 @@ def is_path(reference: str) -> bool:
     return any(sep in reference for sep in separators) or reference.lower().endswith(RECIPE_FILE_SUFFIXES)
 
 
-def read_recipe_reference(reference: "str | os.PathLike[str]") -> RecipeText:
-    """Read the shipped recipe or the recipe file ``reference`` names."""
+def read_recipe_reference(reference: "str | os.PathLike[str]", field: str = "recipe") -> RecipeText:
+    """Read the shipped recipe or the recipe file ``reference`` names.
+
+    ``field`` is how the user gave it, for the errors' suggestions: ``"recipe"`` (a Python argument:
+    ``recipe="flux_gna"``) or a command-line flag such as ``"--recipe"`` (``--recipe flux_gna``).
+    """
     if isinstance(reference, str) and not is_path(reference):
-        return _read_shipped(reference)
+        return _read_shipped(reference, field)
     path = Path(reference)
     source = f"file '{path.absolute()}'"
-    return RecipeText(read_recipe_file(path, source, _missing_file_hint(path)), path.stem, source)
+    return RecipeText(read_recipe_file(path, source, _missing_file_hint(path, field)), path.stem, source)
+
+
+def suggest(field: str, value: str) -> str:
+    """How to give ``value`` for ``field`` in the caller's terms: ``--recipe flux_gna`` on the command
+    line (``field`` is a flag), ``recipe="flux_gna"`` in Python."""
+    return f"{field} {value}" if field.startswith("-") else f'{field}="{value}"'
 
 
 def list_recipes() -> list[str]:
@@ -72,7 +80,7 @@ def _stem(filename: str) -> str:
     return filename.rsplit(".", 1)[0]
 
 
-def _read_shipped(name: str) -> RecipeText:
+def _read_shipped(name: str, field: str = "recipe") -> RecipeText:
     for path in shipped_recipe_files():
         if _stem(path.name) == name:
             source = f"shipped recipe '{name}' ({path})"
@@ -83,19 +91,20 @@ def _read_shipped(name: str) -> RecipeText:
             return RecipeText(data, name, source)
     local = [f"./{candidate}" for candidate in (name, *(name + s for s in RECIPE_FILE_SUFFIXES))
              if name and Path(candidate).is_file()]
-    close = difflib.get_close_matches(name, list_recipes(), n=1, cutoff=0.6)
+    close = close_name(name, list_recipes())
     if local:  # a file of that name is here: the user meant the file
         hint = f"; did you mean {local[0]!r}?"
     elif close:
-        hint = f"; did you mean {close[0]!r}?"
+        hint = f"; did you mean {close!r}?"
     else:
         hint = f"; to load a file, pass its path (e.g. './{name}.yaml')"
     raise RecipeError(
-        f"recipe: unknown shipped recipe {name!r}; shipped recipes are {list_recipes()} ({RULE}){hint}"
+        f"{field}: unknown shipped recipe {name!r}; shipped recipes are {list_recipes()} ({RULE}){hint}"
     )
 
 
-def _missing_file_hint(path: Path) -> str:
-    if _stem(path.name) in list_recipes() and path.parent == Path("."):
-        return f" ({RULE}); for the shipped recipe, pass recipe={_stem(path.name)!r}"
+def _missing_file_hint(path: Path, field: str = "recipe") -> str:
+    stem = close_name(_stem(path.name), list_recipes()) if path.parent == Path(".") else None
+    if stem is not None and stem.casefold() == _stem(path.name).casefold():
+        return f" ({RULE}); for the shipped recipe, pass {suggest(field, stem)}"
     return ""

@@ -10,15 +10,19 @@ are ``model_list.MODELS`` (the tiny presets and one random-weights model per fam
 
 from __future__ import annotations
 
-import difflib
+import contextlib
+import logging
+import re
+import warnings
 from pathlib import Path
+from typing import Iterator
 from typing import Any
 
 import torch
 
-from ..errors import ArgumentError
-from ..families import adapter_for, supported_models_text
-from ..families.registry import family_spec
+from ..errors import ArgumentError, close_name
+from ..families import adapter_for
+from ..families.registry import SUPPORTED_HEADING, family_spec, supported_models_list
 from ..pipeline_parts import disable_progress_bars, is_modular
 from .devices import parse_device, parse_dtype
 from .loaded_models import LoadedModel, PipelineModel, SyntheticModel
@@ -75,8 +79,8 @@ def load_model(
     if _looks_like_path(name):
         raise ArgumentError(f"model: the folder {name!r} does not exist; give an existing diffusers pipeline folder "
                             f"(with its model_index.json), or one of: {known_models_text()}")
-    close = difflib.get_close_matches(name, list(MODELS), n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    close = close_name(name, list(MODELS))
+    hint = f" (did you mean {close!r}?)" if close else ""
     raise ArgumentError(f"model: unknown model {name!r}{hint}; known: {known_models_text()}")
 
 
@@ -94,15 +98,16 @@ def load_pretrained(path: str, *, device: torch.device, dtype: torch.dtype) -> P
     """A classic diffusers pipeline (``model_index.json``) or a modular one (``modular_model_index.json``:
     ``ModularPipeline.from_pretrained`` and ``load_components``) from a local folder or a hub id."""
     try:
-        pipe = _from_pretrained(path, dtype)
+        with quiet_torchvision_notices():
+            pipe = _from_pretrained(path, dtype)
     except (OSError, ValueError) as exc:
         raise ArgumentError(f"model: could not load a diffusers pipeline from {path!r}: {exc}") from None
     pipe.to(device)
     disable_progress_bars(pipe)
     transformer = pipe.components.get("transformer")
     if not isinstance(transformer, torch.nn.Module):
-        raise ArgumentError(f"model: {path!r} is a {type(pipe).__name__} without a transformer; supported: "
-                            f"{supported_models_text()}")
+        raise ArgumentError(f"model: {path!r} is a {type(pipe).__name__} without a transformer\n"
+                            f"{SUPPORTED_HEADING}\n{supported_models_list()}")
     family = family_spec(adapter_for(transformer, where=f"model {path!r}: transformer").family)  # same test as patch
     geometry = family.geometry
     return PipelineModel(
@@ -111,6 +116,36 @@ def load_pretrained(path: str, *, device: torch.device, dtype: torch.dtype) -> P
         default_frames=geometry.default_frames, default_steps=family.default_steps,
         details={"pipeline_class": type(pipe).__name__, "modular": is_modular(pipe)},
     )
+
+
+# transformers' notices that a component (an image processor) "requires torchvision": it falls back to
+# its PIL version, which is all a pipeline load needs; the notice only alarms a user of na-accel.
+TORCHVISION_NOTICE = re.compile(r"requires torchvision\b")
+
+
+class _TorchvisionNoticeFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not TORCHVISION_NOTICE.search(record.getMessage())
+
+
+@contextlib.contextmanager
+def quiet_torchvision_notices() -> Iterator[None]:
+    """Silence, while a pipeline loads, exactly the "requires torchvision" notices of transformers
+    (its log records and any Python warning of that text); every other message passes, and the
+    filters are removed after the load, so nothing changes for the rest of the process."""
+    notice_filter = _TorchvisionNoticeFilter()
+    library = logging.getLogger("transformers")  # transformers' records end at its own handlers
+    targets = [library, *library.handlers, logging.getLogger("transformers.utils.import_utils"),
+               *logging.getLogger().handlers]  # the root's, where a user let them propagate
+    for target in targets:
+        target.addFilter(notice_filter)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*requires torchvision\b")
+            yield
+    finally:
+        for target in targets:
+            target.removeFilter(notice_filter)
 
 
 def _from_pretrained(path: str, dtype: torch.dtype) -> Any:

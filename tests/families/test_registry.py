@@ -191,3 +191,23 @@ def test_a_family_whose_transformer_diffusers_lacks_is_left_out(monkeypatch):
     assert reason.startswith("future: diffusers ") and "transformer_future" in reason
     assert missing not in registry.available_family_specs()
     assert [a.family for a in registry.all_adapters()] == [s.name for s in registry.FAMILY_SPECS[1:]]
+
+
+def test_an_unsupported_transformer_is_a_short_first_line_then_the_supported_ones_one_a_line():
+    from na_accel.errors import UnsupportedModelError
+    from na_accel.families.registry import all_adapters
+
+    adapters = all_adapters()
+    with pytest.raises(UnsupportedModelError) as caught:
+        adapter_for(torch.nn.Linear(2, 2))
+    first, heading, *rest = str(caught.value).splitlines()
+    assert first == "transformer: Linear is not supported: no na_accel model family handles it"
+    assert heading == "supported transformers (recipe model family):"
+    listed = rest[:len(adapters)]
+    assert listed == [f"  {a.transformer_class_name} ({a.family!r})" for a in adapters] and len(listed) > 10
+    assert rest[len(adapters):] == [
+        "A family for another transformer is a declaration (its attention modules and stock processor classes, "
+        "where its token grid and text sit in the sequence, any text padding mask): docs/extending.md#a-model-family",
+        "Every diffusers transformer and its status: docs/models.md",
+    ]
+    assert max(len(line) for line in [first, heading, *listed]) < 100

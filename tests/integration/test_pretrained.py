@@ -66,8 +66,9 @@ def test_a_missing_folder_is_named_as_a_missing_folder(capsys):
 
 
 @pytest.mark.parametrize("transformer, message", [
-    (torch.nn.Linear(2, 2), "transformer: Linear is not supported; supported transformers: FluxTransformer2DModel"),
-    (None, "without a transformer; supported: FluxTransformer2DModel"),
+    (torch.nn.Linear(2, 2), "transformer: Linear is not supported: no na_accel model family handles it\n"
+                            "supported transformers \\(recipe model family\\):\n  FluxTransformer2DModel"),
+    (None, "without a transformer\nsupported transformers \\(recipe model family\\):\n  FluxTransformer2DModel"),
 ])
 def test_a_pipeline_with_an_unsupported_transformer_is_a_clear_error(monkeypatch, transformer, message):
     from diffusers import DiffusionPipeline

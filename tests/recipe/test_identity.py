@@ -205,7 +205,7 @@ SAME_ERROR = [
     ({"dense_steps": True}, {"dense_steps": True}),
     ({"dense_final_steps": 1.5}, {"dense_final_steps": 1.5}),
     ({"model": "sd3"}, {"model": "sd3"}),
-    ({"default": {"kernel_size": [8, 8, 8]}}, {"default": window((8, 8, 8), (1, 1, 1), (1, 1, 1), (False,) * 3)}),
+    ({"default": {"kernel_size": [8, 8, 8]}}, {"default": window((8, 8, 8), (1, 1), (1, 1), (False,) * 2)}),
     ({"default": {"kernel_size": 1}}, {"default": window((1, 1))}),
     ({"default": {"kernel_size": 8, "stride": [9, 1]}}, {"default": window((8, 8), stride=(9, 1))}),
     ({"default": {"kernel_size": 8, "is_causal": [True, 0]}}, {"default": window((8, 8), causal=(True, 0))}),

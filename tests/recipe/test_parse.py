@@ -280,3 +280,68 @@ def test_top_level_not_a_mapping_in_load_recipe():
     with pytest.raises(RecipeError, match=r"recipe\b") as info:
         load_recipe(42)
     assert info.match(r"got int")
+
+
+# ============================================================================================
+# Several mistakes: one RecipeError lists them all, one a line
+# ============================================================================================
+
+KERNEL_1 = "recipe.default.kernel_size: expected an integer >= 2, got 1; allowed range [2, 65536]"
+UNKNOWN_COLOUR = ("recipe: unknown key(s) ['colour']; allowed keys are ['model', 'dense_steps', 'dense_final_steps', "
+                  "'speed_gate', 'default', 'layers', 'scaling', 'name', 'description', 'source', 'provenance', "
+                  "'tuned_for', 'notes', 'metadata']")
+DENSE_STEPS = "recipe.dense_steps: expected an integer >= 0, got -1; allowed range [0, 100000]"
+
+
+def test_a_recipe_with_several_mistakes_reports_them_all_in_one_error():
+    with pytest.raises(RecipeError) as info:
+        load_recipe({"model": "flux", "default": {"kernel_size": 1}, "dense_steps": -1, "colour": "red"})
+    assert str(info.value).splitlines() == ["recipe: 3 problems:", f"  {UNKNOWN_COLOUR}", f"  {KERNEL_1}",
+                                           f"  {DENSE_STEPS}"]
+    assert info.value.problems == (UNKNOWN_COLOUR, KERNEL_1, DENSE_STEPS)
+
+
+def test_one_mistake_keeps_its_own_words():
+    with pytest.raises(RecipeError) as info:
+        load_recipe({"model": "flux", "default": {"kernel_size": 1}})
+    assert str(info.value) == KERNEL_1 and info.value.problems == (KERNEL_1,)
+
+
+def test_every_section_is_checked_though_another_fails():
+    data = {"model": "flux", "default": {"kernel_size": [1, 0], "stride": "x"}, "speed_gate": "fast",
+            "dense_final_steps": 2.5, "layers": [{"match": "a", "kernel_size": "q"}, 5, {"dense": "yes"}],
+            "scaling": {"mode": "stretch"}}
+    with pytest.raises(RecipeError) as info:
+        load_recipe(data)
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"recipe: {len(lines) - 1} problems:" and all(line.startswith("  recipe") for line in lines[1:])
+    fields = [line.split(":")[0].strip() for line in lines[1:]]
+    assert fields == ["recipe.default.kernel_size[0] (height)", "recipe.default.kernel_size[1] (width)",
+                      "recipe.default.stride", "recipe.layers[1]", "recipe.layers[2].dense",
+                      "recipe.dense_final_steps", "recipe.speed_gate", "recipe.layers[0].kernel_size",
+                      "recipe.layers[2].match", "recipe.scaling.mode"]
+    # the rules' own mistakes only: a rule does not repeat the mistake of the default it inherits
+    assert not [line for line in lines if line.startswith("  recipe.layers[0].stride")]
+
+
+def test_a_recipe_file_with_several_mistakes_names_the_file_once(tmp_path, capsys):
+    from na_accel.cli import main
+
+    path = tmp_path / "two.yaml"
+    path.write_text("model: flux\ndense_steps: -1\ndefault: {kernel_size: 1}\n")
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    assert str(info.value).splitlines() == [f"recipe: 2 problems (in file '{path}'):", f"  {KERNEL_1}",
+                                           f"  {DENSE_STEPS}"]
+    assert main(["estimate", "--recipe", str(path)]) == 2
+    assert capsys.readouterr().err == f"na-accel: error: {info.value}\n"
+
+
+def test_a_python_built_recipe_reports_all_its_mistakes_too():
+    from na_accel import Recipe
+
+    with pytest.raises(RecipeError) as info:
+        Recipe(model="flux", dense_steps=-1, default=window((1, 1)), speed_gate="fast")
+    assert info.value.problems[0] == DENSE_STEPS
+    assert [p.split(":")[0] for p in info.value.problems] == ["recipe.dense_steps", "recipe.speed_gate",
+                                                             "recipe.default.kernel_size"]

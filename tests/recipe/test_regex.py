@@ -79,7 +79,8 @@ def test_pathological_patterns_match_in_bounded_time(pattern):
     (r"single_(", "missing )"),
 ])
 def test_a_pattern_re2_cannot_run_is_refused_at_load_time(pattern, reason):
-    data = base_recipe(layers=[{"match": "x", "dense": True}, {"match": f"re:{pattern}", "kernel_size": 8}])
+    # (kernel_size 64: not below the default's stride 16, the rule's only problem is its pattern)
+    data = base_recipe(layers=[{"match": "x", "dense": True}, {"match": f"re:{pattern}", "kernel_size": 64}])
     with pytest.raises(RecipeError) as loaded:
         load_recipe(data)
     message = str(loaded.value)

@@ -73,7 +73,38 @@ def test_a_path_is_a_path(workdir, reference):
 def test_a_missing_path_named_like_a_shipped_recipe_says_how_to_get_the_shipped_one(workdir):
     with pytest.raises(RecipeError, match=r"flux_gna\.yaml' does not exist") as info:
         load_recipe("flux_gna.yaml")
-    assert info.match(r"recipe='flux_gna'")
+    assert info.match(r'pass recipe="flux_gna"$')
+
+
+@pytest.mark.parametrize("command", [
+    ["estimate", "--recipe", "flux_gna.yaml"],
+    ["bench", "tiny-flux", "--recipe", "flux_gna.yaml"],
+    ["compare", "tiny-flux", "--recipe", "flux_gna.yaml"],
+    ["demo", "--recipe", "flux_gna.yaml"],
+])
+def test_on_the_command_line_the_suggestion_is_the_flag(workdir, capsys, command):
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert "does not exist" in error and error.count("\n") == 1
+    assert error.rstrip().endswith("for the shipped recipe, pass --recipe flux_gna")
+    assert "recipe=" not in error
+
+
+@pytest.mark.parametrize("name,near", [("Flux_GNA", "flux_gna"), ("FLUX_GNA", "flux_gna"), ("Wan_Gan", "wan_gna")])
+def test_a_name_in_another_case_suggests_the_shipped_recipe(workdir, name, near):
+    with pytest.raises(RecipeError, match=rf"unknown shipped recipe '{name}'") as info:
+        load_recipe(name)
+    assert info.match(rf"did you mean '{near}'\?$")
+
+
+def test_a_missing_path_named_like_a_shipped_recipe_in_another_case_says_how_to_get_it(workdir, capsys):
+    with pytest.raises(RecipeError, match=r"Flux_GNA\.yaml' does not exist") as info:
+        load_recipe("Flux_GNA.yaml")
+    assert info.match(r'pass recipe="flux_gna"$')
+    assert main(["estimate", "--recipe", "Flux_GNA"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("na-accel: error: --recipe: unknown shipped recipe 'Flux_GNA'")
+    assert error.rstrip().endswith("did you mean 'flux_gna'?")
 
 
 def test_the_source_of_each_form(workdir):

@@ -75,7 +75,8 @@ def test_patch_on_a_transformer_not_yet_supported_names_what_a_family_needs(rows
     with pytest.raises(na_accel.UnsupportedModelError) as caught:
         na_accel.patch(bare(getattr(diffusers, name)), {"model": "flux", "default": {"kernel_size": [3, 3]}})
     message = str(caught.value)
-    assert message.startswith(f"{name}: {name} is not supported; supported transformers: FluxTransformer2DModel ('flux')")
+    assert message.startswith(f"{name}: {name} is not supported: no na_accel model family handles it\n"
+                              "supported transformers (recipe model family):\n  FluxTransformer2DModel ('flux')\n")
     assert "its attention modules and stock processor classes" in message
     assert "docs/extending.md#a-model-family" in message and "docs/models.md" in message
 

@@ -107,6 +107,8 @@ def test_tiny_preset_prompts_change_the_output():
 @pytest.mark.parametrize("call,message", [
     (lambda: load_model("sdxl"), "unknown model 'sdxl'; known: tiny-flux, tiny-flux-kontext, tiny-hunyuan-video"),
     (lambda: load_model("tiny-flux2-klien"), "unknown model 'tiny-flux2-klien' (did you mean 'tiny-flux2-klein'?); known:"),
+    (lambda: load_model("Tiny-Flux"), "unknown model 'Tiny-Flux' (did you mean 'tiny-flux'?); known:"),
+    (lambda: load_model("TINY-FLUX2-KLIEN"), "unknown model 'TINY-FLUX2-KLIEN' (did you mean 'tiny-flux2-klein'?); known:"),
     (lambda: load_model("/weights/FLUX.1-dev"), "model: the folder '/weights/FLUX.1-dev' does not exist; give an "
                                                 "existing diffusers pipeline folder"),
     (lambda: load_model("./my-flux"), "the folder './my-flux' does not exist"),
@@ -211,3 +213,44 @@ def test_the_cosmos2_text_to_image_preset_makes_images_from_prompts():
     fox, cat = (model.generate(prompt=p, **kwargs) for p in ("a red fox", "a cat"))
     assert fox.shape == (1, 3, model.default_height, model.default_width) and 0 <= fox.min() and fox.max() <= 1
     assert (fox - cat).abs().max() > 0
+
+
+def test_a_folder_load_silences_exactly_the_torchvision_notices(monkeypatch):
+    """transformers logs "`CLIPImageProcessor` requires torchvision (not installed); falling back to ..."
+    while a pipeline with an image processor loads: silenced around the load only, nothing else."""
+    import logging
+    import warnings
+
+    from na_accel.tools import zoo
+
+    notice = "`CLIPImageProcessor` requires torchvision (not installed); falling back to `CLIPImageProcessorPil`"
+    emitter = logging.getLogger("transformers.utils.import_utils")
+    seen = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    def fake_from_pretrained(path, dtype):
+        emitter.warning(notice)
+        emitter.warning("another transformers warning")
+        warnings.warn(f"{notice} (as a Python warning)")
+        warnings.warn("another Python warning")
+        return na_accel.tiny.tiny_pipeline("tiny-flux")
+
+    monkeypatch.setattr(zoo, "_from_pretrained", fake_from_pretrained)
+    library = logging.getLogger("transformers")
+    handler = Collect(logging.WARNING)
+    library.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = zoo.load_pretrained("/weights/flux", device=torch.device("cpu"), dtype=torch.float32)
+            warnings.warn(f"{notice} (after the load)")
+        emitter.warning(f"{notice} (after the load)")
+    finally:
+        library.removeHandler(handler)
+    assert model.family == "flux"
+    assert seen == ["another transformers warning", f"{notice} (after the load)"]
+    assert [str(w.message) for w in caught] == ["another Python warning", f"{notice} (after the load)"]
+    assert not [f for f in [*library.filters, *emitter.filters] if isinstance(f, zoo._TorchvisionNoticeFilter)]
