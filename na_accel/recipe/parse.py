@@ -17,7 +17,7 @@ from .scaling import MAX_AXIS, SCALING_KEYS, SNAP_AUTO, GridOverride, ScalingSpe
 from .sources import read_recipe_reference
 
 
-def load_recipe(recipe: "str | os.PathLike[str] | Mapping[str, Any] | Recipe", field: str = "recipe") -> Recipe:
+def load_recipe(recipe: "str | os.PathLike[str] | Mapping[str, Any] | Recipe", *, field: str = "recipe") -> Recipe:
     """Load and validate a recipe: a shipped name, a .yaml/.json path, a dict or a Recipe.
 
     A ``str`` without a path separator or a recipe suffix is a shipped recipe's name; anything else
