@@ -31,7 +31,7 @@ class RecipeText:
     """A recipe file's parsed data, the name it gives the recipe and where it came from."""
 
     data: Any
-    name: str
+    name: str  # a shipped recipe's name; a file's own ``name`` key, else its stem
     source: str  # "shipped recipe 'flux_gna' (<path>)" or "file '<absolute path>'"
 
 
@@ -47,7 +47,18 @@ def read_recipe_reference(reference: "str | os.PathLike[str]") -> RecipeText:
         return _read_shipped(reference)
     path = Path(reference)
     source = f"file '{path.absolute()}'"
-    return RecipeText(read_recipe_file(path, source, _missing_file_hint(path)), path.stem, source)
+    data = read_recipe_file(path, source, _missing_file_hint(path))
+    return RecipeText(data, _file_recipe_name(data, path), source)
+
+
+def _file_recipe_name(data: Any, path: Path) -> Any:
+    """A recipe file's name: its own ``name`` key where it has one (``tune`` writes ``name:
+    flux_gna_tuned`` into ``flux_tuned.yaml``), else the file's stem. A ``name`` that is not a string
+    is passed on for ``checks`` to refuse (naming the field and the value)."""
+    own = data.get("name") if isinstance(data, dict) else None
+    if own is None or (isinstance(own, str) and not own.strip()):
+        return path.stem
+    return own
 
 
 def list_recipes() -> list[str]:
