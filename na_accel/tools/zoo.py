@@ -165,6 +165,7 @@ def pipeline_default_size(pipe: Any) -> dict[str, tuple[int, str]]:
         return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
     if is_modular(pipe):
+        values = {}
         for key, attribute in (("height", "default_height"), ("width", "default_width"),
                                ("frames", "default_num_frames")):
             try:
@@ -172,8 +173,9 @@ def pipeline_default_size(pipe: Any) -> dict[str, tuple[int, str]]:
             except Exception:  # noqa: BLE001 - a property that needs a component the pipeline lacks
                 value = None
             if positive(value):
-                found[key] = (value, f"the pipeline's default ({name}.{attribute})")
-        return found
+                values[key] = (value, attribute)
+        where = f"the pipeline's default ({name}.{'/'.join(attribute for _, attribute in values.values())})"
+        return {key: (value, where) for key, (value, _) in values.items()}
     call = next((vars(base)["__call__"] for base in type(pipe).__mro__
                  if base.__module__.startswith("diffusers.") and "__call__" in vars(base)), None)
     try:

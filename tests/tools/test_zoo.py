@@ -241,8 +241,11 @@ def test_a_modular_pipeline_defaults_to_its_default_height_and_width():
     from na_accel.tools.zoo import pipeline_default_size
 
     found = pipeline_default_size(na_accel.tiny.tiny_pipeline("tiny-flux-modular"))
-    assert found["height"] == (1024, "the pipeline's default (FluxModularPipeline.default_height)")
-    assert found["width"][0] == 1024 and "frames" not in found
+    where = "the pipeline's default (FluxModularPipeline.default_height/default_width)"
+    assert found == {"height": (1024, where), "width": (1024, where)}
+    found = pipeline_default_size(na_accel.tiny.tiny_pipeline("tiny-wan2.2-modular"))
+    assert found["frames"] == (81, "the pipeline's default (WanModularPipeline.default_height/default_width/"
+                                   "default_num_frames)")
 
 
 class _Config:
@@ -272,3 +275,13 @@ def test_a_transformer_config_sample_size_gives_the_size_and_a_size_the_family_c
     sizes, sources = pretrained_defaults(SamplePipeline(13), family_spec("flux"))
     assert (sizes["height"], sources["height"]) == (1024, "the flux family default")
     assert pipeline_default_size(object()) == {}  # nothing to read: nothing found
+
+
+def test_a_hunyuan_video15_pipeline_defaults_to_its_target_size_at_16_9():
+    from na_accel.tools.zoo import pipeline_default_size
+
+    pipe = na_accel.tiny.tiny_pipeline("tiny-hunyuan-video15")  # the tiny transformer's target_size: 64
+    height, width = pipe.video_processor.calculate_default_height_width(9, 16, 64)  # what its call computes
+    where = "the pipeline's config (transformer.config.target_size 64 at aspect 16:9)"
+    assert pipeline_default_size(pipe) == {"height": (height, where), "width": (width, where),
+                                           "frames": (121, "the pipeline's default (HunyuanVideo15Pipeline.__call__'s)")}
