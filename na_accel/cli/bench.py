@@ -39,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     settings = BenchSettings(height=prepared.height, width=prepared.width, frames=prepared.frames,
                              steps=prepared.steps, batch=args.batch, warmup=args.warmup, repeats=args.repeats,
                              seed=args.seed, prompt=check_prompt(args.prompt), progress=not args.no_progress)
+    each = f"{args.warmup} warm-up + {args.repeats} timed" if args.warmup else f"{args.repeats} timed"
+    runs = (f"runs: {each}, dense and GNA each ({2 * (args.warmup + args.repeats)} generations"
+            + (f" of batch {args.batch}" if args.batch > 1 else "") + ")")
+    print(prepared.plan(NAME, runs), flush=True)
     result = run_bench(prepared.model, prepared.recipe, settings, backend=args.backend)
     result = {"command": NAME, **prepared.header(args), **result}
     try:

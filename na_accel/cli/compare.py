@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     model, steps = prepared.model, prepared.steps
     settings = CompareSettings(height=prepared.height, width=prepared.width, frames=prepared.frames, steps=steps,
                                seed=args.seed, progress=not args.no_progress)
+    per = "1 prompt" if len(prompts) == 1 else f"{len(prompts)} prompts"
+    print(prepared.plan(NAME, f"runs: {per}, dense and GNA each ({2 * len(prompts)} generations)"), flush=True)
     folder = RunFolder(args.output_dir, NAME)
     result = run_compare(model, prepared.recipe, settings, prompts, folder, metrics=metrics,
                          backend=args.backend, html_report=html_report)

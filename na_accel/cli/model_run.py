@@ -4,7 +4,7 @@ model; and the header (device, versions, model, arguments) their JSON starts wit
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,9 +28,34 @@ class ModelRun:
     width: int
     frames: int | None
     steps: int
+    sources: dict[str, str] = field(default_factory=dict)  # where height, width, frames, steps come from
+
+    def plan(self, command: str, runs: str) -> str:
+        """The line a command prints before it starts: the size, token grid, steps and runs it will
+        run, and where each value comes from (a flag, the pipeline's config, a default)."""
+        from ..tools.loaded_models import validate_size
+        from ..windows import format_axes
+
+        model = self.model
+        video = model.is_video
+        grid = validate_size(model, self.height, self.width, self.frames if video else None)
+        size = f"{self.height}x{self.width} pixels" + (f" x {self.frames} frames" if video else "")
+        keys = ("height", "width", "frames") if video else ("height", "width")
+        groups: dict[str, list[str]] = {}
+        for key in keys:
+            groups.setdefault(self.sources[key], []).append(key)
+        where = "; ".join(f"{', '.join(names)}: {source}" for source, names in groups.items())
+        defaulted = [key for key in keys if self.sources[key] != "flag"]
+        if defaulted:
+            where += f"; {'/'.join('--' + key for key in defaulted)} to change"
+        steps = self.sources["steps"]
+        steps_note = "" if steps == "flag" else "; --steps to change"
+        return (f"{command} {model.name}: {size} ({where}) -> token grid {format_axes(grid)}, "
+                f"{self.steps} steps ({steps}{steps_note}); {runs}")
 
     def header(self, args: argparse.Namespace) -> dict[str, Any]:
-        """Device, versions, model and arguments (the sizes as run) for the command's JSON."""
+        """Device, versions, model, arguments (the sizes as run) and where the sizes and steps come from
+        (``value_sources``) for the command's JSON."""
         import torch
 
         from ..tools.bench import device_info, versions
@@ -38,8 +63,9 @@ class ModelRun:
         device = next(self.model.transformer.parameters()).device
         arguments = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "command"}
         arguments.update(height=self.height, width=self.width, frames=self.frames, steps=self.steps)
+        keys = ("height", "width", "frames", "steps") if self.model.is_video else ("height", "width", "steps")
         return {"device": device_info(torch.device(device)), "versions": versions(), "model": self.model.info(),
-                "arguments": arguments}
+                "arguments": arguments, "value_sources": {key: self.sources[key] for key in keys if key in self.sources}}
 
 
 def prepare_model_run(args: argparse.Namespace, check_outputs: Callable[[], Any]) -> ModelRun:
@@ -82,4 +108,17 @@ def prepare_model_run(args: argparse.Namespace, check_outputs: Callable[[], Any]
         width=model.default_width if args.width is None else args.width,
         frames=args.frames if args.frames is not None else model.default_frames,
         steps=args.steps or model.default_steps,
+        sources=value_sources(args, model),
     )
+
+
+def value_sources(args: argparse.Namespace, model: Any) -> dict[str, str]:
+    """Where the run's height, width, frames and steps come from: the flag, else the model's default
+    (``LoadedModel.default_sources``: a pipeline folder's own config or its family's default), else
+    the tiny preset's or the family's default."""
+    fallback = "the tiny preset's default" if model.source == "tiny preset" else f"the {model.family} family default"
+    sources = {}
+    for key in ("height", "width", "frames", "steps"):
+        given = getattr(args, key, None) is not None
+        sources[key] = "flag" if given else model.default_sources.get(key, fallback)
+    return sources

@@ -45,8 +45,8 @@ def parse_recipe(data: Any, name: str | None = None, source: str = "dict") -> Re
     """Turn the dict form of a recipe into a ``Recipe`` (which checks its values: ``checks``).
 
     Omitted keys take their defaults (a window's stride and dilation 1, not causal; a rule's from
-    ``default``), a per-axis shorthand ``8`` becomes one entry per axis. ``name`` (a file's stem)
-    names the recipe over its ``name`` key; ``source`` says where it came from.
+    ``default``), a per-axis shorthand ``8`` becomes one entry per axis. ``name`` (a shipped
+    recipe's name; a file's own ``name`` key, else its stem) names the recipe over its ``name`` key; ``source`` says where it came from.
     """
     if not isinstance(data, Mapping):
         raise RecipeError(f"recipe: expected a mapping at the top level, got {type(data).__name__}")

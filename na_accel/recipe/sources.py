@@ -29,7 +29,7 @@ class RecipeText:
     """A recipe file's parsed data, the name it gives the recipe and where it came from."""
 
     data: Any
-    name: str
+    name: str  # a shipped recipe's name; a file's own ``name`` key, else its stem
     source: str  # "shipped recipe 'flux_gna' (<path>)" or "file '<absolute path>'"
 
 
@@ -49,13 +49,23 @@ def read_recipe_reference(reference: "str | os.PathLike[str]", field: str = "rec
         return _read_shipped(reference, field)
     path = Path(reference)
     source = f"file '{path.absolute()}'"
-    return RecipeText(read_recipe_file(path, source, _missing_file_hint(path, field)), path.stem, source)
+    data = read_recipe_file(path, source, _missing_file_hint(path, field))
+    return RecipeText(data, _file_recipe_name(data, path), source)
 
 
 def suggest(field: str, value: str) -> str:
     """How to give ``value`` for ``field`` in the caller's terms: ``--recipe flux_gna`` on the command
     line (``field`` is a flag), ``recipe="flux_gna"`` in Python."""
     return f"{field} {value}" if field.startswith("-") else f'{field}="{value}"'
+
+def _file_recipe_name(data: Any, path: Path) -> Any:
+    """A recipe file's name: its own ``name`` key where it has one (``tune`` writes ``name:
+    flux_gna_tuned`` into ``flux_tuned.yaml``), else the file's stem. A ``name`` that is not a string
+    is passed on for ``checks`` to refuse (naming the field and the value)."""
+    own = data.get("name") if isinstance(data, dict) else None
+    if own is None or (isinstance(own, str) and not own.strip()):
+        return path.stem
+    return own
 
 
 def list_recipes() -> list[str]:

@@ -33,6 +33,8 @@ class LoadedModel:
     details: dict[str, Any] = field(default_factory=dict)
     frames_per_token: int | None = None  # overrides the family's (tiny VAEs)
     single_frame: bool = False  # a video family's transformer making images (one latent frame)
+    # Where each default comes from ("height", "width", "frames", "steps"), as the run's plan line says it.
+    default_sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def geometry(self) -> FamilyGeometry:

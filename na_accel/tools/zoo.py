@@ -109,11 +109,11 @@ def load_pretrained(path: str, *, device: torch.device, dtype: torch.dtype) -> P
         raise ArgumentError(f"model: {path!r} is a {type(pipe).__name__} without a transformer\n"
                             f"{SUPPORTED_HEADING}\n{supported_models_list()}")
     family = family_spec(adapter_for(transformer, where=f"model {path!r}: transformer").family)  # same test as patch
-    geometry = family.geometry
+    sizes, sources = pretrained_defaults(pipe, family)
     return PipelineModel(
         name=path, family=family.name, source="pretrained", pipe=pipe,
-        default_height=geometry.default_height, default_width=geometry.default_width,
-        default_frames=geometry.default_frames, default_steps=family.default_steps,
+        default_height=sizes["height"], default_width=sizes["width"], default_frames=sizes["frames"],
+        default_steps=family.default_steps, default_sources=sources,
         details={"pipeline_class": type(pipe).__name__, "modular": is_modular(pipe)},
     )
 
@@ -146,6 +146,104 @@ def quiet_torchvision_notices() -> Iterator[None]:
     finally:
         for target in targets:
             target.removeFilter(notice_filter)
+
+
+def pretrained_defaults(pipe: Any, family: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """The height, width, frames and steps a loaded pipeline runs at when the command line gives none,
+    and where each comes from: the size the pipeline's own call would use (``pipeline_default_size``)
+    where it has one that the family's geometry takes, else the family's default (``FamilySpec``);
+    steps always the family's default (``--steps`` to change)."""
+    geometry = family.geometry
+    family_default = f"the {family.name} family default"
+    sizes = {"height": geometry.default_height, "width": geometry.default_width, "frames": geometry.default_frames}
+    sources = {key: family_default for key in sizes}
+    sources["steps"] = family_default
+    own = pipeline_default_size(pipe)
+    if "height" in own and "width" in own:
+        height, width = own["height"][0], own["width"][0]
+        try:  # a size the family can't run (not a multiple of its patch) is not a default
+            geometry.token_grid(height, width, sizes["frames"] or None, name=str(type(pipe).__name__))
+        except ArgumentError:
+            pass
+        else:
+            sizes.update(height=height, width=width)
+            sources.update(height=own["height"][1], width=own["width"][1])
+    if geometry.is_video and "frames" in own:
+        try:
+            geometry.token_grid(sizes["height"], sizes["width"], own["frames"][0], name=str(type(pipe).__name__))
+        except ArgumentError:
+            pass
+        else:
+            sizes["frames"], sources["frames"] = own["frames"][0], own["frames"][1]
+    if not geometry.is_video:
+        sources.pop("frames")
+    return sizes, sources
+
+
+def pipeline_default_size(pipe: Any) -> dict[str, tuple[int, str]]:
+    """What the pipeline's own call uses for ``height``, ``width`` and ``num_frames`` (as ``frames``)
+    when they are not given, read the way diffusers (0.42) computes them, each with where it comes
+    from; a value the pipeline computes some other way (or only at call time) is left out.
+
+    - a modular pipeline: its ``default_height`` / ``default_width`` / ``default_num_frames``;
+    - a classic pipeline: the integer defaults of its ``__call__`` (Wan: 480, 832, 81 frames); for
+      ``None``: ``default_sample_size * vae_scale_factor`` (FLUX, Qwen-Image, Chroma, HunyuanImage),
+      else ``transformer.config.sample_size * vae_scale_factor``, else HunyuanVideo 1.5's
+      ``target_size`` at its ``default_aspect_ratio``.
+    """
+    import inspect
+
+    name = type(pipe).__name__
+    found: dict[str, tuple[int, str]] = {}
+
+    def positive(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+    if is_modular(pipe):
+        values = {}
+        for key, attribute in (("height", "default_height"), ("width", "default_width"),
+                               ("frames", "default_num_frames")):
+            try:
+                value = getattr(pipe, attribute, None)
+            except Exception:  # noqa: BLE001 - a property that needs a component the pipeline lacks
+                value = None
+            if positive(value):
+                values[key] = (value, attribute)
+        where = f"the pipeline's default ({name}.{'/'.join(attribute for _, attribute in values.values())})"
+        return {key: (value, where) for key, (value, _) in values.items()}
+    call = next((vars(base)["__call__"] for base in type(pipe).__mro__
+                 if base.__module__.startswith("diffusers.") and "__call__" in vars(base)), None)
+    try:
+        parameters = inspect.signature(call).parameters if call is not None else {}
+    except (TypeError, ValueError):
+        parameters = {}
+    for key, parameter in (("height", "height"), ("width", "width"), ("frames", "num_frames")):
+        default = parameters[parameter].default if parameter in parameters else None
+        if positive(default):
+            found[key] = (default, f"the pipeline's default ({name}.__call__'s)")
+    if "height" in found and "width" in found:
+        return found
+    factor = getattr(pipe, "vae_scale_factor", None)
+    sample = getattr(pipe, "default_sample_size", None)
+    config = getattr(getattr(pipe, "transformer", None), "config", None)
+    if positive(sample) and positive(factor):
+        where = f"the pipeline's default ({name}.default_sample_size {sample} x vae_scale_factor {factor})"
+        found.update(height=(sample * factor, where), width=(sample * factor, where))
+    elif positive(getattr(config, "sample_size", None)) and positive(factor):
+        sample = config.sample_size
+        where = f"the pipeline's config (transformer.config.sample_size {sample} x vae_scale_factor {factor})"
+        found.update(height=(sample * factor, where), width=(sample * factor, where))
+    elif positive(getattr(pipe, "target_size", None)) and hasattr(pipe, "default_aspect_ratio"):
+        try:  # HunyuanVideo 1.5: the transformer's target_size at 16:9
+            ratio = pipe.default_aspect_ratio
+            height, width = pipe.video_processor.calculate_default_height_width(ratio[1], ratio[0], pipe.target_size)
+        except Exception:  # noqa: BLE001 - not the pipeline this reads
+            return found
+        where = (f"the pipeline's config (transformer.config.target_size {pipe.target_size} at aspect "
+                 f"{ratio[0]}:{ratio[1]})")
+        if positive(int(height)) and positive(int(width)):
+            found.update(height=(int(height), where), width=(int(width), where))
+    return found
 
 
 def _from_pretrained(path: str, dtype: torch.dtype) -> Any:

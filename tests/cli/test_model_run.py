@@ -68,8 +68,9 @@ def test_outputs_are_checked_after_the_arguments_and_before_the_model(no_model):
 
 def fake_model(**kwargs):
     transformer = torch.nn.Linear(2, 2)
-    return SimpleNamespace(default_height=96, default_width=128, default_frames=None, default_steps=5,
-                           transformer=transformer, info=lambda: {"name": "fake"}, **kwargs)
+    return SimpleNamespace(**{**dict(default_height=96, default_width=128, default_frames=None, default_steps=5,
+                                     transformer=transformer, info=lambda: {"name": "fake"}, source="tiny preset",
+                                     family="flux", is_video=False, default_sources={}), **kwargs})
 
 
 def test_the_models_defaults_fill_what_was_not_given_and_the_header_records_them(monkeypatch):
@@ -92,3 +93,30 @@ def test_the_models_defaults_fill_what_was_not_given_and_the_header_records_them
     assert {k: header["arguments"][k] for k in ("height", "width", "frames", "steps", "seed")} == {
         "height": 96, "width": 64, "frames": None, "steps": 5, "seed": 3}
     assert "command" not in header["arguments"] and set(header["versions"]) >= {"na_accel", "torch"}
+    assert header["value_sources"] == {"height": "the tiny preset's default", "width": "flag",
+                                       "steps": "the tiny preset's default"}
+
+
+def test_where_each_value_comes_from_a_flag_the_models_own_default_or_the_family_default():
+    from na_accel.cli.model_run import value_sources
+
+    folder = fake_model(source="pretrained", family="wan", default_sources={"height": "the pipeline's default (X)"})
+    assert value_sources(parse("f", "--recipe", "wan_gna", "--steps", "2"), folder) == {
+        "height": "the pipeline's default (X)", "width": "the wan family default",
+        "frames": "the wan family default", "steps": "flag"}
+    assert value_sources(parse("f", "--recipe", "wan_gna", "--frames", "9"), fake_model())["frames"] == "flag"
+
+
+def test_bench_says_what_it_will_run_before_it_runs(tmp_path, capsys, monkeypatch):
+    import na_accel.tools.bench
+    from na_accel.cli import main
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt  # main: exit 130 after the line
+
+    monkeypatch.setattr(na_accel.tools.bench, "run_bench", stop)
+    assert main(["bench", "tiny-flux", "--recipe", "flux_gna", "--height", "32", "--steps", "1", "--warmup", "0",
+                 "--repeats", "1", "--no-progress", "--json", str(tmp_path / "b.json")]) == 130
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "bench tiny-flux: 32x256 pixels (height: flag; width: the tiny preset's default; --width to change) -> "
+        "token grid 2x16, 1 steps (flag); runs: 1 timed, dense and GNA each (2 generations)")

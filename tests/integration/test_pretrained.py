@@ -44,11 +44,47 @@ def test_compare_a_local_pipeline_folder(pipeline_folder, tmp_path, capsys):
     out_dir = tmp_path / "out"
     code = main(["compare", str(pipeline_folder), "--recipe", str(recipe), "--prompt", "a red fox",
                  "--height", "64", "--width", "64", "--steps", "2", "--output-dir", str(out_dir), "--no-progress"])
-    assert code == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.startswith(f"compare {pipeline_folder}: 64x64 pixels (height, width: flag) -> token grid "
+                                   "4x4, 2 steps (flag); runs: 1 prompt, dense and GNA each (2 generations)\n")
     result = json.loads((out_dir / "metrics.json").read_text())
     assert result["model"]["source"] == "pretrained" and result["model"]["pipeline_class"] == "FluxPipeline"
+    assert result["value_sources"] == {"height": "flag", "width": "flag", "steps": "flag"}
     assert result["layer_calls"]["sparse"] == 2 * 4
     assert (out_dir / "side_by_side.png").is_file()
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("command", ["bench", "compare"])
+def test_a_local_pipeline_folder_without_sizes_says_what_it_will_run_first(pipeline_folder, tmp_path, capsys,
+                                                                            monkeypatch, command):
+    """No --height/--width/--steps: the size the pipeline's own call uses (FluxPipeline: default_sample_size
+    128 x vae_scale_factor 8, whatever the weights), the family's steps; the line says so before any run."""
+    import na_accel.tools.bench
+    import na_accel.tools.compare
+
+    seen = {}
+
+    def stop(model, recipe, settings, *args, **kwargs):
+        seen.update(height=settings.height, width=settings.width, steps=settings.steps)
+        raise _Stop
+
+    monkeypatch.setattr(na_accel.tools.bench, "run_bench", stop)
+    monkeypatch.setattr(na_accel.tools.compare, "run_compare", stop)
+    out = ["--json", str(tmp_path / "b.json")] if command == "bench" else ["--output-dir", str(tmp_path / "o")]
+    with pytest.raises(_Stop):
+        main([command, str(pipeline_folder), "--recipe", "flux_gna", "--no-progress", *out])
+    line = capsys.readouterr().out.splitlines()[0]
+    assert seen == {"height": 1024, "width": 1024, "steps": 28}
+    runs = ("1 warm-up + 3 timed, dense and GNA each (8 generations)" if command == "bench"
+            else "1 prompt, dense and GNA each (2 generations)")
+    assert line == (f"{command} {pipeline_folder}: 1024x1024 pixels (height, width: the pipeline's default "
+                    "(FluxPipeline.default_sample_size 128 x vae_scale_factor 8); --height/--width to change) "
+                    "-> token grid 64x64, 28 steps (the flux family default; --steps to change); runs: " + runs)
 
 
 def test_a_local_pipeline_rejects_a_recipe_of_another_family(pipeline_folder, capsys):

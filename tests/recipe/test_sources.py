@@ -199,6 +199,19 @@ def test_load_yaml_path(tmp_path):
         assert recipe.layers[1].window == window((64, 64), stride=(16, 16))
 
 
+def test_a_recipe_file_is_named_by_its_own_name_key(tmp_path):
+    """``tune`` writes ``name: flux_gna_tuned`` into flux_tuned.yaml: the recipe is flux_gna_tuned (the
+    stem names only a file without a name key, or with an empty one)."""
+    path = tmp_path / "flux_tuned.yaml"
+    path.write_text(yaml.safe_dump(base_recipe(name="flux_gna_tuned")))
+    assert load_recipe(path).name == "flux_gna_tuned" and load_recipe(str(path)).name == "flux_gna_tuned"
+    path.write_text(yaml.safe_dump(base_recipe(name="  ")))
+    assert load_recipe(path).name == "flux_tuned"
+    path.write_text(yaml.safe_dump(base_recipe(name=5)))
+    with pytest.raises(RecipeError, match=r"recipe.name: expected a string or None, got 5"):
+        load_recipe(path)
+
+
 def test_load_json_path(tmp_path):
     path = tmp_path / "other.json"
     path.write_text(json.dumps(base_recipe(default={"kernel_size": 32, "stride": 8})))

@@ -140,6 +140,24 @@ def _compare(recipe, out_dir, *extra):
     return main(["compare", "tiny-flux", "--recipe", str(recipe), "--output-dir", str(out_dir), *SMALL, *extra])
 
 
+def test_compare_names_a_recipe_file_by_its_own_name_key(tmp_path, capsys):
+    """A tuned recipe file (flux_tuned.yaml, ``name: flux_gna_tuned``) is flux_gna_tuned in the printed
+    summary, metrics.json and report.html alike, never its file stem."""
+    recipe = tmp_path / "flux_tuned.yaml"
+    recipe.write_text("name: flux_gna_tuned\n" + SPARSE_RECIPE)
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a cat\n")
+    out_dir = tmp_path / "o"
+    assert main(["compare", "tiny-flux", "--recipe", str(recipe), "--prompt-file", str(prompts),
+                 "--output-dir", str(out_dir), "--height", "32", "--width", "32", "--steps", "1",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "recipe flux_gna_tuned [" in out and "flux_tuned" not in out.replace(str(recipe), "")
+    assert json.loads((out_dir / "metrics.json").read_text())["recipe"]["name"] == "flux_gna_tuned"
+    page = (out_dir / "report.html").read_text()
+    assert "flux_gna_tuned" in page and "flux_tuned " not in page
+
+
 def test_compare_checks_its_output_dir_before_building_the_model(tmp_path, capsys, monkeypatch):
     import na_accel.tools.zoo
 

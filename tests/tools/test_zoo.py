@@ -254,3 +254,77 @@ def test_a_folder_load_silences_exactly_the_torchvision_notices(monkeypatch):
     assert seen == ["another transformers warning", f"{notice} (after the load)"]
     assert [str(w.message) for w in caught] == ["another Python warning", f"{notice} (after the load)"]
     assert not [f for f in [*library.filters, *emitter.filters] if isinstance(f, zoo._TorchvisionNoticeFilter)]
+
+
+# A pipeline folder's defaults: what the pipeline's own call uses (issue #37), each with its source.
+
+def test_a_flux_pipeline_defaults_to_its_default_sample_size_times_vae_scale_factor():
+    from na_accel.families.registry import family_spec
+    from na_accel.tools.zoo import pipeline_default_size, pretrained_defaults
+
+    pipe = na_accel.tiny.tiny_pipeline("tiny-flux")  # its class puts the tiny call defaults before FluxPipeline's
+    where = "the pipeline's default (FluxPipeline.default_sample_size 128 x vae_scale_factor 8)"
+    assert pipeline_default_size(pipe) == {"height": (1024, where), "width": (1024, where)}
+    sizes, sources = pretrained_defaults(pipe, family_spec("flux"))
+    assert sizes == {"height": 1024, "width": 1024, "frames": None}
+    assert sources == {"height": where, "width": where, "steps": "the flux family default"}
+
+
+def test_a_wan_pipeline_defaults_to_its_call_signature():
+    from na_accel.families.registry import family_spec
+    from na_accel.tools.zoo import pretrained_defaults
+
+    sizes, sources = pretrained_defaults(na_accel.tiny.tiny_pipeline("tiny-wan"), family_spec("wan"))
+    assert sizes == {"height": 480, "width": 832, "frames": 81}
+    assert set(sources.values()) == {"the pipeline's default (WanPipeline.__call__'s)", "the wan family default"}
+    assert sources["steps"] == "the wan family default"
+
+
+def test_a_modular_pipeline_defaults_to_its_default_height_and_width():
+    from na_accel.tools.zoo import pipeline_default_size
+
+    found = pipeline_default_size(na_accel.tiny.tiny_pipeline("tiny-flux-modular"))
+    where = "the pipeline's default (FluxModularPipeline.default_height/default_width)"
+    assert found == {"height": (1024, where), "width": (1024, where)}
+    found = pipeline_default_size(na_accel.tiny.tiny_pipeline("tiny-wan2.2-modular"))
+    assert found["frames"] == (81, "the pipeline's default (WanModularPipeline.default_height/default_width/"
+                                   "default_num_frames)")
+
+
+class _Config:
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+class _Transformer:
+    def __init__(self, **config):
+        self.config = _Config(**config)
+
+
+def test_a_transformer_config_sample_size_gives_the_size_and_a_size_the_family_cant_run_falls_back():
+    from na_accel.families.registry import family_spec
+    from na_accel.tools.zoo import pipeline_default_size, pretrained_defaults
+
+    class SamplePipeline:  # height=None in no diffusers __call__: the transformer's config decides
+        vae_scale_factor = 8
+
+        def __init__(self, sample_size):
+            self.transformer = _Transformer(sample_size=sample_size)
+
+    where = "the pipeline's config (transformer.config.sample_size 32 x vae_scale_factor 8)"
+    assert pipeline_default_size(SamplePipeline(32)) == {"height": (256, where), "width": (256, where)}
+    assert pretrained_defaults(SamplePipeline(32), family_spec("flux"))[0]["height"] == 256
+    # 13 x 8 = 104 pixels is no multiple of FLUX's 16: the family default stands, and says so
+    sizes, sources = pretrained_defaults(SamplePipeline(13), family_spec("flux"))
+    assert (sizes["height"], sources["height"]) == (1024, "the flux family default")
+    assert pipeline_default_size(object()) == {}  # nothing to read: nothing found
+
+
+def test_a_hunyuan_video15_pipeline_defaults_to_its_target_size_at_16_9():
+    from na_accel.tools.zoo import pipeline_default_size
+
+    pipe = na_accel.tiny.tiny_pipeline("tiny-hunyuan-video15")  # the tiny transformer's target_size: 64
+    height, width = pipe.video_processor.calculate_default_height_width(9, 16, 64)  # what its call computes
+    where = "the pipeline's config (transformer.config.target_size 64 at aspect 16:9)"
+    assert pipeline_default_size(pipe) == {"height": (height, where), "width": (width, where),
+                                           "frames": (121, "the pipeline's default (HunyuanVideo15Pipeline.__call__'s)")}
