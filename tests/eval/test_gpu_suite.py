@@ -204,10 +204,13 @@ def test_every_gpu_step_command_passes_the_bench_checks(tmp_path, monkeypatch):
     assert families == {spec.name for spec in FAMILY_SPECS if spec.synthetic_loop_problem is None}
 
 
-class _Fake:
+class _Fake:  # a LoadedModel of random weights, as far as prepare_model_run reads one
+    source = "random weights"
+    family = "flux"
     default_height = default_width = 1024
     default_frames = None
     default_steps = 1
+    default_sources: dict = {}
 
 
 def test_layer_cuts_keep_the_share_of_every_block_stack():
