@@ -32,13 +32,14 @@ class LoadedModel:
     default_steps: int
     details: dict[str, Any] = field(default_factory=dict)
     frames_per_token: int | None = None  # overrides the family's (tiny VAEs)
+    pixels_per_token: int | None = None  # overrides the family's (tiny VAEs)
     single_frame: bool = False  # a video family's transformer making images (one latent frame)
     # Where each default comes from ("height", "width", "frames", "steps"), as the run's plan line says it.
     default_sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def geometry(self) -> FamilyGeometry:
-        return model_geometry(self.family, self.frames_per_token)
+        return model_geometry(self.family, self.frames_per_token, self.pixels_per_token)
 
     @property
     def is_video(self) -> bool:
