@@ -31,7 +31,7 @@ _CHECKS = {
 _TILES = {model.name: model for model in (BLACKWELL_TILES, HOPPER_TILES, CUTLASS_TILES, FLEX_TILES)}
 _FUSED_HINT = ("NATTEN's fused kernels (hopper-fna, blackwell-fna, cutlass-fna) come with NATTEN's prebuilt "
                "CUDA wheels")
-_UNFUSED = "flex-fna"  # materializes the score matrix: never auto's pick on a GPU
+_FLEX = "flex-fna"  # uncompiled, it materializes the score matrix: never auto's pick on a GPU
 
 
 @contextlib.contextmanager
@@ -49,7 +49,7 @@ class NattenBackend(Backend):
     def __init__(self, name: str):
         self.name = name
         self.tiles = _TILES[name]
-        if name == _UNFUSED:
+        if name == _FLEX:
             self.auto_gpu_note = (f"the unfused {name}, which cannot hold real sizes there "
                                   f"(ask for backend={name!r} by name for small inputs)")
         else:
@@ -61,11 +61,11 @@ class NattenBackend(Backend):
 
         check = getattr(checks, _CHECKS[self.name])
         # A probe shaped like the real input: [batch, *grid, heads, head_dim] (grid axes >= 2).
-        if self.name == "flex-fna" and target.requires_grad and target.device.type == "cpu":
+        if self.name == _FLEX and target.requires_grad and target.device.type == "cpu":
             return "no backward pass on CPU (PyTorch's FlexAttention has none there)"
         probe = torch.zeros((1,) + (8,) * target.grid_rank + (1, target.head_dim),
                             device=target.device, dtype=target.dtype).requires_grad_(target.requires_grad)
-        kwargs = {"torch_compile": False} if self.name == "flex-fna" else {}
+        kwargs = {"torch_compile": False} if self.name == _FLEX else {}
         try:
             ok = check(probe, probe, probe, raise_error=True, **kwargs)
         except Exception as exc:  # NATTEN raises RuntimeError/ValueError/NotImplementedError

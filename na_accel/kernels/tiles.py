@@ -30,15 +30,15 @@ DEFAULT_TILE_BACKEND = "hopper-fna"
 
 def check_tile_backend(backend) -> None:
     """An ArgumentError unless ``backend`` names a tile model."""
-    names = tuple(tile_models())  # later registrations too
-    if backend not in names:
-        raise ArgumentError(f"backend: {backend!r} has no tile tables; allowed: {list(names)}")
+    tile_model(backend)
 
 
 def tile_model(backend: str) -> TileModel:
     """The tile model called ``backend``; an ArgumentError naming the tile backends if none is."""
-    check_tile_backend(backend)
-    return tile_models()[backend]
+    models = tile_models()  # later registrations too
+    if backend not in tuple(models):
+        raise ArgumentError(f"backend: {backend!r} has no tile tables; allowed: {list(models)}")
+    return models[backend]
 
 
 def tile_options(backend: str, rank: int, head_dim: int = 128, dtype_bits: int = 16) -> list[TileShape]:

@@ -236,19 +236,26 @@ def as_3d(values: Sequence, fill) -> tuple:
     return (fill,) * (3 - len(values)) + tuple(values)
 
 
+def window_tiles(window, text_len: int, head_dim: int, element_size: int, shared_memory: int | None,
+                 capability: int | None = None) -> TritonTiles:
+    """The tiles the kernel picks for a ``ResolvedWindow`` (the same call its launcher makes)."""
+    grid, kernel, stride, dilation = (as_3d(v, 1) for v in
+                                      (window.grid, window.kernel_size, window.stride, window.dilation))
+    causal = as_3d(tuple(bool(c) for c in window.is_causal), False)
+    return choose_tiles(grid, kernel, stride, dilation, causal, text_len,
+                        TileBudget(head_dim, element_size, shared_memory, capability))
+
+
 class TritonTileModel(TileModel):
     """Snapping and ``estimate`` read ``TILE_TABLE``; the work of a window is that of the tiles the
-    kernel itself picks for it (``choose_tiles``, the same call its launcher makes)."""
+    kernel itself picks for it (``window_tiles``)."""
 
     def table(self, rank, head_dim, dtype_bits):
         return TILE_TABLE[rank], f"na_accel triton TILE_TABLE[{rank}]"
 
     def window_work(self, window, other_keys, *, head_dim, element_size, shared_memory=None, capability=None):
-        grid, kernel, stride, dilation = (as_3d(v, 1) for v in
-                                          (window.grid, window.kernel_size, window.stride, window.dilation))
-        causal = as_3d(tuple(bool(c) for c in window.is_causal), False)
-        tiles = choose_tiles(grid, kernel, stride, dilation, causal, other_keys,
-                             TileBudget(head_dim, element_size, shared_memory, capability))
+        # the other grids' tokens count as text keys: dense for every visual query
+        tiles = window_tiles(window, other_keys, head_dim, element_size, shared_memory, capability)
         scores = tiles.block_m * tiles.block_n
         return WindowWork((tiles.visited - tiles.partial) * scores + tiles.q_tiles * tiles.block_m * other_keys,
                           tiles.partial * scores, tiles.q_tiles)
