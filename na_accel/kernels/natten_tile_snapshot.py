@@ -1,6 +1,6 @@
 """NATTEN's forward tile tables, snapshotted for the NATTEN release na_accel pins.
 
-``tiles.natten_pairs`` reads the tables from NATTEN's config modules, which import torch (about a
+``natten_tiles`` reads the tables from NATTEN's config modules, which import torch (about a
 second). ``estimate`` needs only the tables, so for that one release they are also stored here, in
 ``natten_tiles.json``, and used when the installed NATTEN is that release (its version is read
 from the package metadata, without importing it). Any other NATTEN, or a key the snapshot lacks
@@ -18,13 +18,16 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from .natten_tiles import NATTEN_TILE_MODELS
+
 SNAPSHOT = Path(__file__).with_name("natten_tiles.json")
-NATTEN_BACKENDS_WITH_TILES = ("hopper-fna", "blackwell-fna", "cutlass-fna", "flex-fna")
+_MODELS = {model.name: model for model in NATTEN_TILE_MODELS}
+NATTEN_BACKENDS_WITH_TILES = tuple(_MODELS)
 
 
 def snapshot_key(backend: str, rank: int, head_dim: int, dtype_bits: int) -> str:
-    """Only hopper-fna's tables depend on head_dim and dtype."""
-    return f"{backend}/{rank}/{dtype_bits}/{head_dim}" if backend == "hopper-fna" else f"{backend}/{rank}"
+    """A table's key: the backend's model says which of rank, head_dim and dtype its tables depend on."""
+    return _MODELS[backend].snapshot_key(rank, head_dim, dtype_bits)
 
 
 def installed_natten() -> str | None:
@@ -40,26 +43,25 @@ def _snapshot() -> dict:
     return data["tables"] if data["natten"] == installed_natten() else {}
 
 
-def snapshot_pairs(backend: str, rank: int, head_dim: int, dtype_bits: int) -> tuple[list, str] | None:
-    """``tiles.natten_pairs``'s answer from the snapshot, or None (ask NATTEN)."""
-    entry = _snapshot().get(snapshot_key(backend, rank, head_dim, dtype_bits))
+def stored_table(key: str) -> tuple[list, str] | None:
+    """The stored (pairs, where) under ``key`` (``NattenTiles.snapshot_key``), or None (ask NATTEN)."""
+    entry = _snapshot().get(key)
     return None if entry is None else ([tuple(map(tuple, pair)) for pair in entry["pairs"]], entry["where"])
 
 
+def snapshot_pairs(backend: str, rank: int, head_dim: int, dtype_bits: int) -> tuple[list, str] | None:
+    """``NattenTiles.natten_table``'s answer from the snapshot, or None (ask NATTEN)."""
+    return stored_table(snapshot_key(backend, rank, head_dim, dtype_bits))
+
+
 def live_tables() -> dict:
-    """Every table ``natten_pairs`` reads, from the installed NATTEN (imports torch)."""
-    from natten.backends.configs.cutlass_hopper import HOPPER_FORWARD_CONFIGS
-
-    from .tiles import natten_pairs
-
+    """Every table the NATTEN tile models read, from the installed NATTEN (imports torch)."""
     tables = {}
-    for backend in NATTEN_BACKENDS_WITH_TILES:
+    for model in NATTEN_TILE_MODELS:
         for rank in (1, 2, 3):
-            keys = ([(h, b) for b, by_head in HOPPER_FORWARD_CONFIGS[rank].items() for h in by_head]
-                    if backend == "hopper-fna" else [(128, 16)])
-            for head_dim, bits in keys:
-                pairs, where = natten_pairs(backend, rank, head_dim, bits)
-                tables[snapshot_key(backend, rank, head_dim, bits)] = {
+            for head_dim, bits in model.table_keys(rank):
+                pairs, where = model.natten_table(rank, head_dim, bits)
+                tables[model.snapshot_key(rank, head_dim, bits)] = {
                     "pairs": [[list(q), list(kv)] for q, kv in pairs], "where": where}
     return tables
 
