@@ -3,7 +3,7 @@
     python eval/shapes_readback.py                                    # flux_gna, every colour x position
     python eval/shapes_readback.py --recipes flux_gna tuned.yaml --seeds 0 1 --json readback.json
 
-For each of the 54 prompts "a <colour> <shape> <position>" (6 colours x 9 positions, the shape
+For each of the 54 prompts (or every Nth: ``--every``) "a <colour> <shape> <position>" (6 colours x 9 positions, the shape
 cycling), each seed: the colour and position read back from the dense picture and from each
 recipe's (``na_accel.tiny.shapes.scenes.read_picture``), and PSNR vs dense. Prints one line per
 run (dense and each recipe): how many pictures read back as asked, and the mean PSNR.
@@ -39,13 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipes", nargs="*", default=["flux_gna"], help="shipped names or recipe files")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--every", type=int, default=1, help="every Nth of the 54 prompts (3: 18, each colour thrice)")
     parser.add_argument("--steps", type=int, default=None, help="default: the preset's")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--json", type=Path, default=None, help="write every reading here")
     args = parser.parse_args(argv)
 
     pipe = tiny_pipeline("tiny-flux-shapes")
-    cases = prompts()
+    cases = prompts()[::args.every]
     runs = {"dense": None, **{str(recipe): na_accel.load_recipe(recipe) for recipe in args.recipes}}
     readings = []
     for (prompt, colour, position), seed in tqdm(list(itertools.product(cases, args.seeds)), desc="prompts"):
