@@ -6,9 +6,11 @@ second). ``estimate`` needs only the tables, so for that one release they are al
 from the package metadata, without importing it). Any other NATTEN, or a key the snapshot lacks
 (an unsupported head_dim: NATTEN's own error), goes to NATTEN itself.
 
-A test compares the snapshot with NATTEN's live tables; after a NATTEN upgrade, rewrite it with
+This module only reads the snapshot. ``scripts/snapshot_natten_tiles.py`` writes it from the
+installed NATTEN (through ``tiles.natten_pairs``); a test compares the two, and after a NATTEN
+upgrade the snapshot is rewritten with
 
-    python -m na_accel.kernels.natten_tile_snapshot
+    python scripts/snapshot_natten_tiles.py
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 SNAPSHOT = Path(__file__).with_name("natten_tiles.json")
+# The backends whose tables the snapshot holds (na_accel's own triton tables are in triton_tiles).
 NATTEN_BACKENDS_WITH_TILES = ("hopper-fna", "blackwell-fna", "cutlass-fna", "flex-fna")
 
 
@@ -44,32 +47,3 @@ def snapshot_pairs(backend: str, rank: int, head_dim: int, dtype_bits: int) -> t
     """``tiles.natten_pairs``'s answer from the snapshot, or None (ask NATTEN)."""
     entry = _snapshot().get(snapshot_key(backend, rank, head_dim, dtype_bits))
     return None if entry is None else ([tuple(map(tuple, pair)) for pair in entry["pairs"]], entry["where"])
-
-
-def live_tables() -> dict:
-    """Every table ``natten_pairs`` reads, from the installed NATTEN (imports torch)."""
-    from natten.backends.configs.cutlass_hopper import HOPPER_FORWARD_CONFIGS
-
-    from .tiles import natten_pairs
-
-    tables = {}
-    for backend in NATTEN_BACKENDS_WITH_TILES:
-        for rank in (1, 2, 3):
-            keys = ([(h, b) for b, by_head in HOPPER_FORWARD_CONFIGS[rank].items() for h in by_head]
-                    if backend == "hopper-fna" else [(128, 16)])
-            for head_dim, bits in keys:
-                pairs, where = natten_pairs(backend, rank, head_dim, bits)
-                tables[snapshot_key(backend, rank, head_dim, bits)] = {
-                    "pairs": [[list(q), list(kv)] for q, kv in pairs], "where": where}
-    return tables
-
-
-def write_snapshot(path: Path = SNAPSHOT) -> Path:
-    """The snapshot file: one table per line (a NATTEN upgrade reads as a short diff)."""
-    rows = ",\n".join(f"  {json.dumps(key)}: {json.dumps(table)}" for key, table in live_tables().items())
-    path.write_text(f'{{"natten": {json.dumps(installed_natten())}, "tables": {{\n{rows}\n}}}}\n')
-    return path
-
-
-if __name__ == "__main__":
-    print(f"wrote {write_snapshot()} (natten {installed_natten()})")
