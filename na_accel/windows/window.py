@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .neighborhoods import axis_attended_pairs
-
 
 @dataclass(frozen=True)
 class ResolvedWindow:
@@ -40,6 +38,8 @@ class ResolvedWindow:
         The N-D neighborhood mask is the outer product of per-axis masks, so its density is the
         product of the per-axis densities, counted from key ranges without building a mask.
         """
+        from .neighborhoods import axis_attended_pairs  # numpy: ``na-accel --help`` and ``models`` run without it
+
         fraction = 1.0
         for n, k, s, d, c in zip(self.grid, self.kernel_size, self.stride, self.dilation, self.is_causal):
             fraction *= axis_attended_pairs(n, k, s, d, c) / (n * n)
