@@ -3,9 +3,9 @@
 Layers, lowest first: errors, lazy (package exports on first use) < windows < kernels < families < recipe
 < plan < speed < runtime < patching < patch_report < tuning < comfyui (the ComfyUI front end, on the same
 route as patching), then tiny (fixtures), tools and cli. The core (everything below tiny) never imports tiny, tools or
-cli, not even inside a function. No circles either, function-local imports included: a deferred import
-hides a circle, it does not remove it (only imports under ``if TYPE_CHECKING:``, which never run, are left
-out of that check).
+cli, not even inside a function. No import circles either, counting every import: function-local ones (a
+deferred import hides a circle, it does not remove it) and those under ``if TYPE_CHECKING:`` (the modules
+still depend on each other), but for the type-only edges listed with their reasons in ``TYPE_ONLY_EDGES``.
 """
 
 import ast
@@ -51,6 +51,9 @@ def _imports(name: str, path: Path, *, type_checking: bool = True, modules: dict
     return {m for m in found if m in modules and m != name}
 
 
+TYPE_CHECKING_TESTS = {"TYPE_CHECKING", "typing.TYPE_CHECKING"}
+
+
 def _nodes(tree: ast.AST, type_checking: bool):
     """Every node of ``tree``; without the bodies of ``if TYPE_CHECKING:`` unless ``type_checking``."""
     stack = [tree]
@@ -61,9 +64,6 @@ def _nodes(tree: ast.AST, type_checking: bool):
             stack.extend(node.orelse)
             continue
         stack.extend(ast.iter_child_nodes(node))
-
-
-TYPE_CHECKING_TESTS = {"TYPE_CHECKING", "typing.TYPE_CHECKING"}
 
 
 def _layer(module: str) -> str | None:
@@ -80,9 +80,9 @@ def test_a_module_imports_only_its_own_layer_and_those_below(module):
 
 
 def _import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
-    """Module -> the modules importing it runs: every import statement that executes, top-level or inside a
-    function (a function-local import is a deferred one, and still a circle), only not ``if TYPE_CHECKING:``."""
-    graph = {m: _imports(m, p, type_checking=False, modules=modules) for m, p in modules.items()}
+    """Module -> the modules it imports anywhere: top-level, inside a function (a deferred import hides a
+    circle, it does not remove it) or under ``if TYPE_CHECKING:``."""
+    graph = {m: _imports(m, p, modules=modules) for m, p in modules.items()}
     # a module's package __init__ runs before it: importing a.b.c imports a.b too
     for module in list(graph):
         graph[module] |= {p for p in (module.rsplit(".", i)[0] for i in range(1, module.count("."))) if p in modules}
@@ -111,24 +111,39 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return cycles
 
 
+# The circles allowed, each as its one edge that imports under ``if TYPE_CHECKING:`` only (never run), and why.
+TYPE_ONLY_EDGES = {
+    ("na_accel.comfyui.attention", "na_accel.comfyui.patch"):
+        "the override a ComfyPatch installs holds that patch (patch.py finds it there) and names its type",
+}
+
+
 def test_there_are_no_import_circles():
-    cycles = _circles(_import_graph(MODULES))
+    graph = _import_graph(MODULES)
+    for (module, imported), why in TYPE_ONLY_EDGES.items():
+        assert imported in graph[module], f"{module} no longer imports {imported}: drop the exception ({why})"
+        assert imported not in _imports(module, MODULES[module], type_checking=False), (
+            f"{module} imports {imported} outside `if TYPE_CHECKING:` now: a circle ({why})")
+        graph[module].discard(imported)
+    cycles = _circles(graph)
     assert not cycles, "import circles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
-def test_the_circle_check_sees_function_local_imports_and_not_type_checking_ones(tmp_path):
+def test_the_circle_check_sees_function_local_and_type_checking_imports(tmp_path):
     files = {
         "__init__": "",
         "a": "from .b import helper\n",
         "b": "def helper():\n    from .a import thing  # deferred, and still a circle\n",
         "c": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .d import D\n",
-        "d": "from .c import C\n",  # c -> d for types only: never run, not a circle
+        "d": "from .c import C\n",
+        "e": "from .a import thing\n",  # one way: no circle
     }
     modules = {}
     for stem, text in files.items():
         (tmp_path / f"{stem}.py").write_text(text)
         modules["pkg" if stem == "__init__" else f"pkg.{stem}"] = tmp_path / f"{stem}.py"
-    assert _circles(_import_graph(modules)) == [["pkg.a", "pkg.b", "pkg.a"]]
+    assert _circles(_import_graph(modules)) == [["pkg.a", "pkg.b", "pkg.a"], ["pkg.c", "pkg.d", "pkg.c"]]
+    assert _imports("pkg.c", modules["pkg.c"], type_checking=False, modules=modules) == set()
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
