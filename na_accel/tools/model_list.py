@@ -8,23 +8,16 @@ them), so the CLI's help and ``na-accel models`` start at once.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ArgumentError
 from ..families.family_types import FamilyGeometry
-from ..families.registry import FAMILY_SPECS, family_spec, supported_families
+from ..families.registry import FAMILY_SPECS, family_geometry, family_spec, supported_families
 
 if TYPE_CHECKING:
     from .loaded_models import PipelineModel
-
-
-def model_geometry(family: str, frames_per_token: int | None) -> FamilyGeometry:
-    """The family's geometry; ``frames_per_token`` overrides its VAE's temporal compression (tiny VAEs)."""
-    geometry = family_spec(family).geometry
-    return geometry if frames_per_token is None else dataclasses.replace(geometry, frames_per_token=frames_per_token)
 
 
 @dataclass(frozen=True)
@@ -39,7 +32,7 @@ class ModelSpec:
 
     @property
     def geometry(self) -> FamilyGeometry:
-        return model_geometry(self.family, self.frames_per_token)
+        return family_geometry(self.family, frames_per_token=self.frames_per_token)
 
     @property
     def unavailable(self) -> str | None:
