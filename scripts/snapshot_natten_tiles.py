@@ -2,7 +2,7 @@
 """Rewrite na_accel/kernels/natten_tiles.json from the installed NATTEN's own tile tables.
 
 The package only reads the snapshot (``na_accel.kernels.natten_tile_snapshot``), so that
-``estimate`` starts without torch; this tool builds it, through ``na_accel.kernels.tiles.natten_pairs``
+``estimate`` starts without torch; this tool builds it, through the NATTEN tile models (``na_accel.kernels.natten_tiles``)
 (which imports NATTEN, and NATTEN torch). Run it after a NATTEN upgrade, from the repository root:
 
     python scripts/snapshot_natten_tiles.py            # rewrites na_accel/kernels/natten_tiles.json
@@ -22,23 +22,18 @@ from pathlib import Path
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's na_accel, and its snapshot file
 
-from na_accel.kernels.natten_tile_snapshot import (  # noqa: E402
-    NATTEN_BACKENDS_WITH_TILES, SNAPSHOT, installed_natten, snapshot_key)
-from na_accel.kernels.tiles import natten_pairs  # noqa: E402
+from na_accel.kernels.natten_tile_snapshot import SNAPSHOT, installed_natten  # noqa: E402
+from na_accel.kernels.natten_tiles import NATTEN_TILE_MODELS  # noqa: E402
 
 
 def live_tables() -> dict:
-    """Every table ``natten_pairs`` reads, from the installed NATTEN (imports torch), keyed as the snapshot."""
-    from natten.backends.configs.cutlass_hopper import HOPPER_FORWARD_CONFIGS
-
+    """Every table the NATTEN tile models read, from the installed NATTEN (imports torch), keyed as the snapshot."""
     tables = {}
-    for backend in NATTEN_BACKENDS_WITH_TILES:
+    for model in NATTEN_TILE_MODELS:
         for rank in (1, 2, 3):
-            keys = ([(h, b) for b, by_head in HOPPER_FORWARD_CONFIGS[rank].items() for h in by_head]
-                    if backend == "hopper-fna" else [(128, 16)])
-            for head_dim, bits in keys:
-                pairs, where = natten_pairs(backend, rank, head_dim, bits)
-                tables[snapshot_key(backend, rank, head_dim, bits)] = {
+            for head_dim, bits in model.table_keys(rank):
+                pairs, where = model.natten_table(rank, head_dim, bits)
+                tables[model.snapshot_key(rank, head_dim, bits)] = {
                     "pairs": [[list(q), list(kv)] for q, kv in pairs], "where": where}
     return tables
 

@@ -77,14 +77,15 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     return overrides
 
 
-def check_prompt(prompt: str | None) -> str:
-    """``--prompt``: the text, or the default prompt when not given; an empty (or blank) one is refused
-    rather than silently replaced by the default."""
+def check_prompt(prompt: str | None, default: str | None = None) -> str:
+    """``--prompt``: the text, or ``default`` (the model's default prompt; else the shipped default) when
+    not given; an empty (or blank) one is refused rather than silently replaced by the default."""
     from ..tools.prompts import DEFAULT_PROMPT
 
+    default = DEFAULT_PROMPT if default is None else default
     if prompt is None:
-        return DEFAULT_PROMPT
+        return default
     if not prompt.strip():
         raise ArgumentError(f"--prompt: {prompt!r} is empty; allowed: some text, or leave --prompt out for the "
-                            f"default ({DEFAULT_PROMPT!r})")
+                            f"default ({default!r})")
     return prompt

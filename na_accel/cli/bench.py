@@ -30,15 +30,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from ..tools.bench import BenchSettings, format_table, run_bench
+    from ..tools.model_list import model_default_prompt
     from ..tools.output_paths import OutputWriteError, check_output_file, write_output
     from ..tools.json_files import write_json
 
     path = bench_json_path(args)
-    check_prompt(args.prompt)
+    prompt = check_prompt(args.prompt, model_default_prompt(args.model))
     prepared = prepare_model_run(args, lambda: check_output_file("--json", path))
     settings = BenchSettings(height=prepared.height, width=prepared.width, frames=prepared.frames,
                              steps=prepared.steps, batch=args.batch, warmup=args.warmup, repeats=args.repeats,
-                             seed=args.seed, prompt=check_prompt(args.prompt), progress=not args.no_progress)
+                             seed=args.seed, prompt=prompt, progress=not args.no_progress)
     each = f"{args.warmup} warm-up + {args.repeats} timed" if args.warmup else f"{args.repeats} timed"
     runs = (f"runs: {each}, dense and GNA each ({2 * (args.warmup + args.repeats)} generations"
             + (f" of batch {args.batch}" if args.batch > 1 else "") + ")")

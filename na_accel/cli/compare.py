@@ -18,7 +18,8 @@ NAME = "compare"
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(NAME, help="dense vs patched outputs of one seed: pictures and metrics")
     add_model_arguments(parser)
-    parser.add_argument("--prompt", default=None, help=f"prompt text (default: {DEFAULT_PROMPT!r})")
+    parser.add_argument("--prompt", default=None, help=f"prompt text (default: {DEFAULT_PROMPT!r}; on tiny-flux-shapes: "
+                                                            "its first shapes prompt)")
     parser.add_argument("--prompt-file", type=Path, default=None,
                         help="one prompt per line (or a JSON list); one folder per prompt and a self-contained "
                              "report.html (default: none, one --prompt)")
@@ -34,6 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from ..tools.compare import CompareSettings, compare_output_names, run_compare, write_compare
+    from ..tools.model_list import model_default_prompt
     from ..tools.prompts import read_prompts
     from ..tools.compare_summary import format_compare_summary
     from ..tools.metrics import QualityMetrics
@@ -47,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
             "--random-weights: compare needs pictures, and random-weight models have no VAE (they output "
             "latents); compare a tiny preset or real weights (bench measures random-weight models)"
         )
-    prompts = read_prompts(args.prompt_file) if args.prompt_file is not None else [check_prompt(args.prompt)]
+    prompts = (read_prompts(args.prompt_file) if args.prompt_file is not None
+               else [check_prompt(args.prompt, model_default_prompt(args.model))])
     metrics = QualityMetrics(lpips_weights=args.lpips_weights, clip_model=args.clip_model)
     html_report = args.prompt_file is not None
 

@@ -47,11 +47,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _prompts(args: argparse.Namespace) -> tuple[list[str], list[str] | None]:
-    from ..tools.prompts import SHIPPED_PROMPTS, read_prompts
+    from ..tools.model_list import model_prompts
+    from ..tools.prompts import read_prompts
 
     if args.prompt_file is not None and args.prompt is not None:
         raise ArgumentError("--prompt and --prompt-file: give one of them, not both")
-    shipped = read_prompts(SHIPPED_PROMPTS)
+    shipped = model_prompts(args.model)  # the shipped set, or a trained model's own (tiny-flux-shapes)
     if args.prompt_file is not None:
         prompts = read_prompts(args.prompt_file)
     elif args.prompt is not None:
@@ -103,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-ESTIMATE_HEADER = ("na-accel estimate of the tuned recipe on the family's full-size model at this size (its text "
-                   "tokens and head size, not this pipeline's: its figures are not the one above):")
+ESTIMATE_HEADER = ("na-accel estimate of the tuned recipe on the family's full-size model at this token grid (its "
+                   "text tokens and head size, not this pipeline's: its figures are not the one above):")
 
 
 def _summary(result: dict) -> str:

@@ -1,18 +1,25 @@
-"""What every attention backend is: the target it must run on, and the interface it implements."""
+"""What every attention backend is: the target it must run on, the interface it implements and the
+traits it declares.
+
+No torch at import (only inside the functions that compute): the registry, and with it every
+backend's tile model, loads for ``estimate``, which runs without torch.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Callable
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING, Callable
 
 from .call import GNACall
 
+if TYPE_CHECKING:
+    import torch
+
+    from .tile_model import TileModel
+
 # (query, key, value, attention_mask or None) -> output, all [B, S, heads, head_dim]
-DenseAttention = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+DenseAttention = Callable[["torch.Tensor", "torch.Tensor", "torch.Tensor", "torch.Tensor | None"], "torch.Tensor"]
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -42,6 +49,8 @@ def sdpa_attention(
     query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Dense attention in the [B, S, heads, head_dim] layout."""
+    import torch.nn.functional as F
+
     out = F.scaled_dot_product_attention(
         query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2), attn_mask=attention_mask
     )
@@ -68,12 +77,28 @@ class Backend(ABC):
     implement ``unavailable_reason`` and ``visual_attention``; ``registry.register_backend`` adds an
     instance (and where ``auto`` ranks it).
 
-    ``tile_backend`` names the tile table (``na_accel.kernels.tiles``) that models the kernel, for recipe
-    snapping and estimates; None when the backend has no tiles of its own.
+    What the rest of na_accel knows about a backend it reads from the traits below, never from its
+    name (``tests/kernels/test_backend_modules.py`` holds that).
     """
 
     name: str = ""
-    tile_backend: str | None = None
+    # The tile model of the kernel (``na_accel.kernels.tile_model``), for recipe snapping, estimates
+    # and the speed gate; None when the backend has no tiles of its own.
+    tiles: TileModel | None = None
+    # ``unavailable_reason`` is None on every target: resolving it by name needs no probes.
+    runs_anywhere: bool = False
+    # It has no tiles and computes what the backend ``auto`` picks on the same device would: snapping
+    # and the speed gate model it with that backend's tiles.
+    borrows_auto_tiles: bool = False
+    # One clause on what it needs to run, for ``BackendUnavailableError`` (backends may share one).
+    install_hint: str | None = None
+    # Why ``auto`` never picks it on a GPU, when it can run there ("the unfused ..."), for the same error.
+    auto_gpu_note: str | None = None
+
+    @property
+    def tile_backend(self) -> str | None:
+        """The name of its tile model (``na_accel.kernels.tiles``), or None."""
+        return None if self.tiles is None else self.tiles.name
 
     @abstractmethod
     def unavailable_reason(self, target: BackendTarget) -> str | None:

@@ -9,6 +9,8 @@ text queries run the model's dense attention.
 ``flex-fna`` runs uncompiled (NATTEN's ``torch_compile=False``): on a GPU it materializes the
 score matrix and cannot hold real sizes, so ``auto`` never picks it there; NATTEN's compiled
 flex path with ``additional_keys`` crashed on an H100 (NOTES §7) and is never used.
+
+Each backend's tile model is NATTEN's config table for it (``natten_tiles``).
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ from __future__ import annotations
 import contextlib
 import warnings
 
-import torch
-
 from .base import Backend, BackendTarget, sdpa_attention
+from .natten_tiles import BLACKWELL_TILES, CUTLASS_TILES, FLEX_TILES, HOPPER_TILES
 
 NATTEN_BACKENDS = ("blackwell-fna", "hopper-fna", "cutlass-fna", "flex-fna")
 _CHECKS = {
@@ -27,6 +28,10 @@ _CHECKS = {
     "cutlass-fna": "can_run_cutlass_fna",
     "flex-fna": "can_run_flex_attention",
 }
+_TILES = {model.name: model for model in (BLACKWELL_TILES, HOPPER_TILES, CUTLASS_TILES, FLEX_TILES)}
+_FUSED_HINT = ("NATTEN's fused kernels (hopper-fna, blackwell-fna, cutlass-fna) come with NATTEN's prebuilt "
+               "CUDA wheels")
+_FLEX = "flex-fna"  # uncompiled, it materializes the score matrix: never auto's pick on a GPU
 
 
 @contextlib.contextmanager
@@ -43,18 +48,24 @@ def _quiet_flex():
 class NattenBackend(Backend):
     def __init__(self, name: str):
         self.name = name
-        self.tile_backend = name
+        self.tiles = _TILES[name]
+        if name == _FLEX:
+            self.auto_gpu_note = (f"the unfused {name}, which cannot hold real sizes there "
+                                  f"(ask for backend={name!r} by name for small inputs)")
+        else:
+            self.install_hint = _FUSED_HINT
 
     def unavailable_reason(self, target: BackendTarget) -> str | None:
+        import torch
         from natten.backends.configs import checks
 
         check = getattr(checks, _CHECKS[self.name])
         # A probe shaped like the real input: [batch, *grid, heads, head_dim] (grid axes >= 2).
-        if self.name == "flex-fna" and target.requires_grad and target.device.type == "cpu":
+        if self.name == _FLEX and target.requires_grad and target.device.type == "cpu":
             return "no backward pass on CPU (PyTorch's FlexAttention has none there)"
         probe = torch.zeros((1,) + (8,) * target.grid_rank + (1, target.head_dim),
                             device=target.device, dtype=target.dtype).requires_grad_(target.requires_grad)
-        kwargs = {"torch_compile": False} if self.name == "flex-fna" else {}
+        kwargs = {"torch_compile": False} if self.name == _FLEX else {}
         try:
             ok = check(probe, probe, probe, raise_error=True, **kwargs)
         except Exception as exc:  # NATTEN raises RuntimeError/ValueError/NotImplementedError
@@ -62,6 +73,8 @@ class NattenBackend(Backend):
         return None if ok else "NATTEN's check declined without a reason"
 
     def visual_attention(self, query, key, value, call):
+        import torch
+
         visual, text = call.visual_slice, call.text_slice
         out = torch.empty_like(query)
         out[:, visual] = self._visual(query[:, visual], key[:, visual], value[:, visual], key[:, text],
@@ -70,6 +83,8 @@ class NattenBackend(Backend):
 
     def _visual(self, query, key, value, text_key, text_value, window, text_valid_lens):
         """Visual queries: neighborhood plus the valid text tokens of their batch row."""
+        import torch
+
         text_len = text_key.shape[1]
         lengths = [text_len] * query.shape[0] if text_valid_lens is None else [int(n) for n in text_valid_lens]
         if len(set(lengths)) == 1:  # one call for the whole batch
@@ -87,6 +102,7 @@ class NattenBackend(Backend):
     def _neighborhood(self, query, key, value, window, extra_key, extra_value):
         """NATTEN neighborhood attention over the visual grid (plus extra keys seen by every query)."""
         import natten
+        import torch
 
         batch, n_tokens, heads, head_dim = query.shape
         # NATTEN needs a window >= 2 on every axis; an axis of length 1 is trivially covered: drop it.

@@ -6,12 +6,13 @@ and scores are (tokens)^2.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
-from ..windows import joint_attention_mask
 from .base import Backend, BackendTarget
 from .call import GNACall
+
+if TYPE_CHECKING:
+    import torch
 
 REFERENCE = "reference"
 # Largest joint sequence the reference accepts: its mask and scores are (tokens)^2.
@@ -20,6 +21,9 @@ MAX_REFERENCE_TOKENS = 16384
 
 class ReferenceBackend(Backend):
     name = REFERENCE
+    runs_anywhere = True
+    borrows_auto_tiles = True  # it computes exactly what auto's backend would
+    install_hint = f"{REFERENCE!r} runs anywhere at small sizes"
 
     def unavailable_reason(self, target: BackendTarget) -> str | None:
         return None
@@ -41,6 +45,11 @@ def reference_joint_attention(query: torch.Tensor, key: torch.Tensor, value: tor
     padding, which no query attends to. ``call.extra_windows``: the grids of reference images that
     follow ``call.window.grid``'s tokens (``na_accel.windows.joint_attention_mask`` states the rule).
     """
+    import torch
+    import torch.nn.functional as F
+
+    from ..windows import joint_attention_mask
+
     seq = query.shape[1]
     call.check_tokens(seq, "reference backend")
     if seq > MAX_REFERENCE_TOKENS:

@@ -7,6 +7,10 @@ where NATTEN's compiled library is installed, else na_accel's Triton kernel). It
 flex-fna on a GPU: uncompiled, it materializes the score matrix and runs out of memory at real
 sizes (FLUX 2048²). On any other device ``auto`` is flex-fna, NATTEN's portable path. ``reference``
 runs only by name.
+
+Everything else about a backend is on its object (``base.Backend``'s traits: its tile model, install
+hint, whether it runs anywhere): registering the instance adds the backend everywhere. Importing
+this module imports no torch (the backends import it where they compute).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from ..errors import ArgumentError, BackendUnavailableError
 from . import AUTO
 from .base import Backend, BackendTarget
 from .natten_fna import NattenBackend
-from .reference import REFERENCE, ReferenceBackend
+from .reference import ReferenceBackend
 from .triton_backend import TritonBackend
 
 BACKENDS: dict[str, Backend] = {}
@@ -73,6 +77,13 @@ def check_backend_name(name, field: str = "backend") -> None:
         raise ArgumentError(f"{field}: unknown backend {name!r}; allowed: {[AUTO, *BACKENDS]}")
 
 
+def needs_probes(requested: str) -> bool:
+    """Whether resolving ``requested`` asks backends if they can run (probes may allocate on the
+    device); not for a backend that runs anywhere."""
+    backend = BACKENDS.get(requested) if isinstance(requested, str) else None
+    return backend is None or not backend.runs_anywhere
+
+
 def backend_reasons(target: BackendTarget) -> dict[str, str | None]:
     """For every registered backend: None when it can run on ``target``, else why it can't."""
     return {name: backend.unavailable_reason(target) for name, backend in BACKENDS.items()}
@@ -83,7 +94,7 @@ def resolve_backend(requested: str, target: BackendTarget,
     """The backend that runs for ``requested`` (a name or ``auto``) on ``target``; raises if none can.
     ``reasons``: ``backend_reasons(target)`` if the caller has them already (probing allocates)."""
     check_backend_name(requested)
-    if requested == REFERENCE:  # runs anywhere: no probes needed
+    if not needs_probes(requested):
         return BACKENDS[requested]
     reasons = backend_reasons(target) if reasons is None else reasons
     if requested == AUTO:
@@ -95,13 +106,22 @@ def resolve_backend(requested: str, target: BackendTarget,
     raise BackendUnavailableError(
         f"backend: {requested!r} cannot run for {target.describe()}.\n"
         f"{format_reasons(reasons)}\n"
-        + ("auto on a GPU tries " + " > ".join(auto_order(target)) + " and never the unfused flex-fna, which "
-           "cannot hold real sizes there (ask for backend='flex-fna' by name for small inputs).\n"
-           if requested == AUTO and target.device.type == "cuda" else "")
-        + "'triton' runs on CUDA GPUs with Triton installed; NATTEN's fused kernels (hopper-fna, "
-        "blackwell-fna, cutlass-fna) come with NATTEN's prebuilt CUDA wheels; 'reference' runs "
-        "anywhere at small sizes."
+        + (_auto_on_gpu(target) if requested == AUTO and target.device.type == "cuda" else "")
+        + install_hints()
     )
+
+
+def _auto_on_gpu(target: BackendTarget) -> str:
+    notes = "".join(f" and never {b.auto_gpu_note}" for b in BACKENDS.values() if b.auto_gpu_note)
+    return "auto on a GPU tries " + " > ".join(auto_order(target)) + notes + ".\n"
+
+
+def install_hints() -> str:
+    """What each backend needs, one clause per hint: those ``auto`` may pick first, in registration order."""
+    auto_picks = set(_GPU_RANKS) | set(_OTHER_DEVICES)
+    ordered = sorted(BACKENDS.values(), key=lambda backend: backend.name not in auto_picks)
+    hints = dict.fromkeys(b.install_hint for b in ordered if b.install_hint)  # one clause per shared hint
+    return "; ".join(hints) + "." if hints else ""
 
 
 def unavailable_reasons(requested: str, target: BackendTarget) -> dict[str, str]:

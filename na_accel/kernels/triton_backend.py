@@ -13,17 +13,17 @@ from __future__ import annotations
 import importlib.util
 import os
 
-import torch
-
 from .base import Backend, BackendTarget, dtype_name
+from .triton_tiles import TritonTileModel
 
-DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+DTYPES = ("float16", "bfloat16", "float32")  # as dtype_name writes them (no torch at import)
 HEAD_DIM_LIMIT = 256  # one program holds a (query tile x head_dim) float32 accumulator in registers
 
 
 class TritonBackend(Backend):
     name = "triton"
-    tile_backend = "triton"
+    tiles = TritonTileModel(name)
+    install_hint = f"{name!r} runs on CUDA GPUs with Triton installed"
 
     def unavailable_reason(self, target: BackendTarget) -> str | None:
         if importlib.util.find_spec("triton") is None:
@@ -34,11 +34,13 @@ class TritonBackend(Backend):
             return "runs on CUDA GPUs (on CPU only under TRITON_INTERPRET=1, for tests)"
         if target.device.type not in ("cpu", "cuda"):
             return f"runs on CUDA GPUs, not on {target.device.type}"
-        if target.dtype not in DTYPES:
+        if dtype_name(target.dtype) not in DTYPES:
             return f"dtype {dtype_name(target.dtype)} unsupported; allowed: float16, bfloat16, float32"
         if not 1 <= target.head_dim <= HEAD_DIM_LIMIT:
             return f"head_dim {target.head_dim} unsupported; allowed: 1..{HEAD_DIM_LIMIT}"
         if target.device.type == "cuda":
+            import torch
+
             major, minor = torch.cuda.get_device_capability(target.device)
             if target.dtype == torch.bfloat16 and major < 8:
                 return f"bfloat16 needs compute capability 8.0+, this GPU has {major}.{minor}"
@@ -60,6 +62,8 @@ class TritonBackend(Backend):
         return self._run(query, key, value, call, fuse_text=False)
 
     def _run(self, query, key, value, call, *, fuse_text):
+        import torch
+
         from .triton_op import triton_visual_attention
 
         if torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value)):

@@ -10,6 +10,9 @@ Only shapes that fit the program's resources are candidates (``TileBudget``): he
 register tile (``BLOCK_D`` is head_dim rounded up to a power of two), and the device's shared
 memory per block (about 227 KB on an H100, 99 KB on an RTX 4090 / 5090 or L40S) bounds the q tile
 plus the pipelined k and v tiles.
+
+``TritonTileModel`` is the ``triton`` backend's tile model (``na_accel.kernels.tile_model``): the
+table recipes snap to, and the work of the tiles the kernel picks for a window.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
+from .tile_model import TileModel, WindowWork
 from .tilecount import axis_tiles
 
 BLOCK_M_CHOICES = (128, 64, 32, 16)  # the smaller ones win only on small grids
@@ -230,3 +234,28 @@ def choose_tiles(
 def as_3d(values: Sequence, fill) -> tuple:
     """Left-pad a per-axis tuple to 3 axes (a 2-D grid becomes 1 x H x W)."""
     return (fill,) * (3 - len(values)) + tuple(values)
+
+
+def window_tiles(window, text_len: int, head_dim: int, element_size: int, shared_memory: int | None,
+                 capability: int | None = None) -> TritonTiles:
+    """The tiles the kernel picks for a ``ResolvedWindow`` (the same call its launcher makes)."""
+    grid, kernel, stride, dilation = (as_3d(v, 1) for v in
+                                      (window.grid, window.kernel_size, window.stride, window.dilation))
+    causal = as_3d(tuple(bool(c) for c in window.is_causal), False)
+    return choose_tiles(grid, kernel, stride, dilation, causal, text_len,
+                        TileBudget(head_dim, element_size, shared_memory, capability))
+
+
+class TritonTileModel(TileModel):
+    """Snapping and ``estimate`` read ``TILE_TABLE``; the work of a window is that of the tiles the
+    kernel itself picks for it (``window_tiles``)."""
+
+    def table(self, rank, head_dim, dtype_bits):
+        return TILE_TABLE[rank], f"na_accel triton TILE_TABLE[{rank}]"
+
+    def window_work(self, window, other_keys, *, head_dim, element_size, shared_memory=None, capability=None):
+        # the other grids' tokens count as text keys: dense for every visual query
+        tiles = window_tiles(window, other_keys, head_dim, element_size, shared_memory, capability)
+        scores = tiles.block_m * tiles.block_n
+        return WindowWork((tiles.visited - tiles.partial) * scores + tiles.q_tiles * tiles.block_m * other_keys,
+                          tiles.partial * scores, tiles.q_tiles)

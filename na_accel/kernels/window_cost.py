@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ArgumentError
 from ..windows import ResolvedWindow, effective_axes
 from .tilecount import axis_tiles
-from .tiles import TileShape
+
+if TYPE_CHECKING:  # tile_model builds on this module
+    from .tile_model import TileShape
 
 
 @dataclass(frozen=True)

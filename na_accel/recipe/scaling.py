@@ -95,8 +95,8 @@ class ScalingSpec:
 class SnapContext:
     """What snapping needs to know about the kernel that runs.
 
-    ``backend`` is the NATTEN backend whose tiles ``snap: auto`` uses (None: unknown, no snapping
-    for ``auto``); ``head_dim`` and ``dtype_bits`` pick hopper-fna's table.
+    ``backend`` is the tile backend whose tiles ``snap: auto`` uses (None: unknown, no snapping
+    for ``auto``); ``head_dim`` and ``dtype_bits`` pick the table where its tiles depend on them.
     """
 
     backend: str | None
@@ -157,7 +157,7 @@ def _round(x: float) -> int:
 
 def snap_tiles(snap: SnapSpec, grid: Sequence[int], context: SnapContext | None):
     """The TileShape (over the axes of length > 1) to snap to, or None when unknown."""
-    from ..kernels.tiles import TileShape, default_tiles
+    from ..kernels.tiles import TileShape, default_tiles, tile_model
 
     axes = effective_axes(grid)
     if not axes:
@@ -174,10 +174,9 @@ def snap_tiles(snap: SnapSpec, grid: Sequence[int], context: SnapContext | None)
         return None
     head_dim = context.head_dim if context else 128
     bits = context.dtype_bits if context else 16
-    if backend == "hopper-fna":
-        bits = 16  # hopper-fna runs fp16/bf16 only: its tiles are the 16-bit table's
     try:
-        return default_tiles(backend, len(axes), head_dim, bits)
+        only_bits = tile_model(backend).runs_only_dtype_bits  # e.g. fp16/bf16 only: the 16-bit table
+        return default_tiles(backend, len(axes), head_dim, bits if only_bits is None else only_bits)
     except ArgumentError as exc:
         raise RecipeError(f"recipe.scaling.snap: cannot snap to {backend} tiles: {exc}") from None
 

@@ -12,7 +12,7 @@ import torch
 
 from ..errors import BackendUnavailableError, Refusal
 from ..kernels import (
-    AUTO, REFERENCE, Backend, BackendTarget, backend_reasons, dtype_name, faster_unavailable, resolve_backend,
+    AUTO, Backend, BackendTarget, backend_reasons, dtype_name, faster_unavailable, needs_probes, resolve_backend,
     unavailable_reasons,
 )
 from ..recipe.scaling import SnapContext
@@ -48,12 +48,12 @@ class BackendChoice:
         self.requested = requested
         self.target = target  # None when no layer is sparse: nothing to run
         # every backend is probed once (a probe may allocate on the device), for the choice and the report
-        reasons = backend_reasons(target) if target is not None and requested != REFERENCE else None
+        reasons = backend_reasons(target) if target is not None and needs_probes(requested) else None
         self.backend: Backend | None = resolve_backend(requested, target, reasons) if target is not None else None
         # the backends auto ranks above the chosen one on ``target``, and why they can't run
         self.passed_over: dict[str, str] = (faster_unavailable(self.backend.name, target, reasons)
                                             if self.backend else {})
-        self._reference_tiles: dict[tuple, str | None] = {}  # (device, dtype) -> the tiles auto's backend uses
+        self._borrowed_tiles: dict[tuple, str | None] = {}  # (device, dtype) -> the tiles auto's backend uses
         self._by_call: dict[tuple, Backend | Refusal] = {}
         if self.backend is not None:
             self._by_call[self._key(target.device, target.dtype, False)] = self.backend
@@ -81,17 +81,18 @@ class BackendChoice:
     def tiles_for(self, backend: Backend, device: torch.device, dtype: torch.dtype) -> SnapContext:
         """The tiles that model ``backend``'s calls on ``device`` and ``dtype``: its tile table
         (``na_accel.kernels.tiles``), head_dim, dtype bits. One decision for recipe snapping, the speed
-        gate and describe's estimate. The reference has no tiles: it takes those of the backend ``auto``
-        picks for the same device, so that it computes exactly what that backend would."""
+        gate and describe's estimate. A backend that ``borrows_auto_tiles`` (the reference: no tiles of
+        its own) takes those of the backend ``auto`` picks for the same device, so that it computes
+        exactly what that backend would."""
         table = backend.tile_backend
-        if backend.name == REFERENCE:
+        if backend.borrows_auto_tiles:
             key = (str(device), dtype)
-            if key not in self._reference_tiles:  # resolved once per device and dtype, not per window
+            if key not in self._borrowed_tiles:  # resolved once per device and dtype, not per window
                 try:
-                    self._reference_tiles[key] = resolve_backend(AUTO, self._target(device, dtype)).tile_backend
+                    self._borrowed_tiles[key] = resolve_backend(AUTO, self._target(device, dtype)).tile_backend
                 except BackendUnavailableError:
-                    self._reference_tiles[key] = None
-            table = self._reference_tiles[key]
+                    self._borrowed_tiles[key] = None
+            table = self._borrowed_tiles[key]
         return SnapContext(table, self.target.head_dim, torch.finfo(dtype).bits)
 
     @property

@@ -5,8 +5,9 @@ tokens of one or more grids (the generated image, then reference images), with t
 of each grid. Dense attention does ``4 * tokens^2 * head_dim`` FLOPs per (row, head). A GNA backend
 does, per (row, head):
 
-* the visual queries' visited tile pairs (exact counts, ``triton_tiles`` / ``tilecount``): *full*
-  pairs run plain matmuls, *partial* ones also an element-wise mask;
+* the visual queries' visited tile pairs (exact counts, from the backend's tile model:
+  ``na_accel.kernels.tile_model``): *full* pairs run plain matmuls, *partial* ones also an
+  element-wise mask;
 * the visual queries against every text key (and every token of the other grids): dense work;
 * the text queries against every key: a dense attention call of their own.
 """
@@ -16,10 +17,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..kernels.tiles import pick_tiles
-from ..kernels.triton_tiles import TileBudget, as_3d, choose_tiles
-from ..kernels.window_cost import estimate_window
-from ..windows import ResolvedWindow, effective_axes
+from ..kernels.tile_model import untiled_work
+from ..kernels.tiles import tile_model
+from ..windows import ResolvedWindow
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class SparseWork:
 
 def sparse_work(problem: AttentionProblem, tile_backend: str | None, shared_memory: int | None = None,
                 capability: int | None = None) -> SparseWork:
-    """The work of the backend whose tiles are ``tile_backend`` (``na_accel.kernels.tiles``; None:
+    """The work of the backend whose tiles are ``tile_backend`` (its tile model's ``window_work``; None:
     one query and one key per tile, the explicit-mask reference's element-wise work)."""
     full = partial = 0.0
     programs = 0
@@ -83,43 +83,18 @@ def sparse_work(problem: AttentionProblem, tile_backend: str | None, shared_memo
             full += n * (n + other_keys)
             programs += n
             continue
-        if tile_backend == "triton":
-            tiles = _triton_tiles(window, other_keys, problem.head_dim, problem.element_size, shared_memory,
-                                  capability)
-            scores = tiles.block_m * tiles.block_n
-            q_padded = tiles.q_tiles * tiles.block_m
-            full += (tiles.visited - tiles.partial) * scores + q_padded * other_keys
-            partial += tiles.partial * scores
-            programs += tiles.q_tiles
+        if tile_backend:
+            work = tile_model(tile_backend).window_work(window, other_keys, head_dim=problem.head_dim,
+                                                        element_size=problem.element_size,
+                                                        shared_memory=shared_memory, capability=capability)
         else:
-            estimate = _natten_estimate(window, tile_backend, problem.head_dim, problem.element_size)
-            if estimate.visited_pairs is None:  # no tiles: count the attended pairs themselves
-                full += estimate.density * n * n + n * other_keys
-                programs += n
-                continue
-            scores = math.prod(estimate.tiles.q_tile) * math.prod(estimate.tiles.kv_tile)
-            full += estimate.full_pairs * scores + n * other_keys
-            partial += (estimate.visited_pairs - estimate.full_pairs) * scores
-            programs += math.ceil(n / math.prod(estimate.tiles.q_tile))
+            work = untiled_work(window, other_keys)
+        full += work.full
+        partial += work.partial
+        programs += work.programs
     per_score = 4.0 * problem.rows * problem.head_dim
     return SparseWork(full * per_score, partial * per_score,
                       per_score * problem.text_len * problem.tokens, programs * problem.rows)
-
-
-def _triton_tiles(window: ResolvedWindow, text_len: int, head_dim: int, element_size: int,
-                  shared_memory: int | None, capability: int | None = None):
-    """The tiles na_accel's kernel picks for this window (the same call its launcher makes)."""
-    grid, kernel, stride, dilation = (as_3d(v, 1) for v in
-                                      (window.grid, window.kernel_size, window.stride, window.dilation))
-    causal = as_3d(tuple(bool(c) for c in window.is_causal), False)
-    return choose_tiles(grid, kernel, stride, dilation, causal, text_len,
-                        TileBudget(head_dim, element_size, shared_memory, capability))
-
-
-def _natten_estimate(window: ResolvedWindow, tile_backend: str | None, head_dim: int, element_size: int):
-    rank = len(effective_axes(window.grid))
-    tiles = pick_tiles(tile_backend, rank, head_dim, element_size * 8) if tile_backend and rank else None
-    return estimate_window(window, tiles)
 
 
 __all__ = ["AttentionProblem", "SparseWork", "sparse_work"]

@@ -2,7 +2,8 @@
 
 They have the real model classes and token layouts at toy width (2 heads x head_dim 16) and tiny
 text encoders (CLIP, T5, Llama, Qwen2.5-VL with one token per character; ByT5), so every code path
-of a full-size model runs in milliseconds on a CPU. Their outputs are noise.
+of a full-size model runs in milliseconds on a CPU. Their outputs are noise, except
+``tiny-flux-shapes`` (``shapes/``): a tiny FLUX trained by na_accel to draw captioned shapes.
 
 One module per model family (flux, flux2, hunyuan_video, hunyuan_video15, cosmos, wan, qwen_image;
 flux_kontext: FLUX.1 Kontext), each with a tiny transformer, a tiny offline pipeline and the call
@@ -46,6 +47,7 @@ from .chroma import TINY_CHROMA_TEXT_DIM, tiny_chroma_call, tiny_chroma_pipeline
 from .cosmos import TINY_COSMOS_TEXT_DIM, tiny_cosmos2_text_to_image_call, tiny_cosmos2_text_to_image_pipeline, tiny_cosmos_call, tiny_cosmos_pipeline, tiny_cosmos_transformer
 from .flux2 import TINY_FLUX2_TEXT_DIM, tiny_flux2_call, tiny_flux2_klein_call, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
 from .flux_kontext import tiny_flux_kontext_call, tiny_flux_kontext_pipeline, tiny_reference_image
+from .shapes import DEFAULT_SHAPES_PROMPT, tiny_flux_shapes_call, tiny_flux_shapes_pipeline
 from .flux import TINY_FLUX_POOLED_DIM, TINY_FLUX_TEXT_DIM, FluxPromptEmbeds, flux_transformer_inputs, tiny_flux_call, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer
 from .modular import tiny_flux_modular_pipeline, tiny_wan22_modular_call, tiny_wan22_modular_pipeline
 from .helios import TINY_HELIOS_TEXT_DIM, tiny_helios_call, tiny_helios_pipeline, tiny_helios_transformer
@@ -94,6 +96,7 @@ TINY_TRANSFORMERS = {
 # preset name -> (pipeline factory(seed=0), call-kwargs helper(**overrides))
 TINY_PIPELINES = {
     "tiny-flux": (tiny_flux_pipeline, tiny_flux_call),
+    "tiny-flux-shapes": (tiny_flux_shapes_pipeline, tiny_flux_shapes_call),
     "tiny-flux-kontext": (tiny_flux_kontext_pipeline, tiny_flux_kontext_call),
     "tiny-hunyuan-video": (tiny_hunyuan_video_pipeline, tiny_hunyuan_video_call),
     "tiny-cosmos": (tiny_cosmos_pipeline, tiny_cosmos_call),
@@ -131,6 +134,9 @@ def tiny_pipeline(name: str, seed: int = 0):
     return factory(seed=seed)  # raises TinyPresetUnavailable where unavailable_reason(name) says why
 
 __all__ = [
+    "DEFAULT_SHAPES_PROMPT",
+    "tiny_flux_shapes_call",
+    "tiny_flux_shapes_pipeline",
     "TINY_FLUX3_TEXT_DIM",
     "flux3_transformer_inputs",
     "tiny_flux3_call",

@@ -31,15 +31,16 @@ class TinyCall:
     computed_kwargs: Callable[[], Mapping[str, Any]] | None = None
     # the pipeline's text-length argument; None where it has none (HunyuanVideo 1.5: set on the pipeline)
     text_tokens_kwarg: str | None = "max_sequence_length"
+    prompt: str = DEFAULT_PROMPT  # the default prompt (a trained preset's is one it knows how to draw)
 
-    def __call__(self, *, steps: int | None = None, seed: int = 0, prompt: Any = DEFAULT_PROMPT, **overrides) -> dict:
+    def __call__(self, *, steps: int | None = None, seed: int = 0, prompt: Any = None, **overrides) -> dict:
         kwargs = {
             "height": self.height,
             "width": self.width,
             "num_inference_steps": self.steps if steps is None else steps,
             "generator": torch.Generator().manual_seed(seed),
             "output_type": self.output_type,
-            "prompt": prompt,
+            "prompt": self.prompt if prompt is None else prompt,
         }
         if self.text_tokens_kwarg is not None:
             kwargs[self.text_tokens_kwarg] = TEXT_TOKENS

@@ -35,6 +35,7 @@ SINCE = {
 # preset -> the diffusers classes it is built from (pipeline, transformer)
 PRESET_CLASSES = {
     "tiny-flux": ("FluxPipeline", "FluxTransformer2DModel"),
+    "tiny-flux-shapes": ("FluxPipeline", "FluxTransformer2DModel"),
     "tiny-flux-kontext": ("FluxKontextPipeline", "FluxTransformer2DModel"),
     "tiny-hunyuan-video": ("HunyuanVideoPipeline", "HunyuanVideoTransformer3DModel"),
     "tiny-cosmos": ("CosmosTextToWorldPipeline", "CosmosTransformer3DModel"),

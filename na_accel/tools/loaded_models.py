@@ -31,13 +31,15 @@ class LoadedModel:
     default_steps: int
     details: dict[str, Any] = field(default_factory=dict)
     frames_per_token: int | None = None  # overrides the family's (tiny VAEs)
+    pixels_per_token: int | None = None  # overrides the family's (tiny VAEs)
     single_frame: bool = False  # a video family's transformer making images (one latent frame)
     # Where each default comes from ("height", "width", "frames", "steps"), as the run's plan line says it.
     default_sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def geometry(self) -> FamilyGeometry:
-        return family_geometry(self.family, frames_per_token=self.frames_per_token)
+        return family_geometry(self.family, frames_per_token=self.frames_per_token,
+                               pixels_per_token=self.pixels_per_token)
 
     @property
     def is_video(self) -> bool:

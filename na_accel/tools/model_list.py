@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ArgumentError
 from ..families.family_types import FamilyGeometry
 from ..families.registry import FAMILY_SPECS, family_geometry, family_spec, supported_families
+from .prompts import DEFAULT_PROMPT, SHAPES_PROMPTS, SHIPPED_PROMPTS
 
 if TYPE_CHECKING:
     from .loaded_models import PipelineModel
@@ -29,10 +31,13 @@ class ModelSpec:
     config_file: str | None = None  # random weights: the family's shipped config (na_accel/families/configs/)
     frames_per_token: int | None = None  # a tiny preset whose VAE compresses time differently
     single_frame: bool = False  # an image pipeline on a video family's transformer
+    pixels_per_token: int | None = None  # a tiny preset whose VAE compresses space differently
+    prompt_file: Path | None = None  # a trained model's own prompts (default: the shipped set)
 
     @property
     def geometry(self) -> FamilyGeometry:
-        return family_geometry(self.family, frames_per_token=self.frames_per_token)
+        return family_geometry(self.family, frames_per_token=self.frames_per_token,
+                               pixels_per_token=self.pixels_per_token)
 
     @property
     def unavailable(self) -> str | None:
@@ -81,7 +86,8 @@ def _tiny_flux(seed: int) -> PipelineModel:
 _GENERATE_KEYS = ("height", "width", "num_frames", "num_inference_steps", "generator", "output_type", "prompt")
 
 
-def tiny_pipeline_preset(name: str, family: str, *, frames_per_token: int | None = None, single_frame: bool = False):
+def tiny_pipeline_preset(name: str, family: str, *, frames_per_token: int | None = None, single_frame: bool = False,
+                         pixels_per_token: int | None = None):
     """A preset builder for ``na_accel.tiny.TINY_PIPELINES[name]`` (pipeline factory, call helper):
     the call helper's defaults give the default size and the pipeline's extra kwargs (prompt
     template, guidance, text length); the prompt text goes to the tiny text encoders."""
@@ -110,7 +116,7 @@ def tiny_pipeline_preset(name: str, family: str, *, frames_per_token: int | None
             name=name, family=family, source="tiny preset", pipe=pipe, default_height=defaults["height"],
             default_width=defaults["width"], default_frames=defaults.get("num_frames"),
             default_steps=defaults["num_inference_steps"], prompt_kwargs=prompt_kwargs,
-            frames_per_token=frames_per_token, single_frame=single_frame,
+            frames_per_token=frames_per_token, single_frame=single_frame, pixels_per_token=pixels_per_token,
         )
 
     build.preset = name
@@ -126,11 +132,13 @@ def _random_weights_spec(family) -> ModelSpec:
 
 
 def _tiny_preset(name: str, family: str, description: str, *, frames_per_token: int | None = None,
-                 single_frame: bool = False) -> ModelSpec:
+                 single_frame: bool = False, pixels_per_token: int | None = None,
+                 prompt_file: Path | None = None) -> ModelSpec:
     """A tiny preset of ``na_accel.tiny.TINY_PIPELINES``, named and described once."""
-    build = tiny_pipeline_preset(name, family, frames_per_token=frames_per_token, single_frame=single_frame)
+    build = tiny_pipeline_preset(name, family, frames_per_token=frames_per_token, single_frame=single_frame,
+                                 pixels_per_token=pixels_per_token)
     return ModelSpec(name, family, description, build_preset=build, frames_per_token=frames_per_token,
-                     single_frame=single_frame)
+                     single_frame=single_frame, pixels_per_token=pixels_per_token, prompt_file=prompt_file)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -138,6 +146,10 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec("tiny-flux", "flux", "tiny random-weight FluxPipeline (2 heads x 16), offline, CPU-fast",
                   build_preset=_tiny_flux),
+        # Trained, not random: its pictures show what a prompt asked for. Its 2x VAE: 4 pixels per token.
+        _tiny_preset("tiny-flux-shapes", "flux", "tiny FluxPipeline trained by na_accel on captioned shapes (4 heads x "
+                     "32; its pictures mean something), offline", pixels_per_token=4,
+                     prompt_file=SHAPES_PROMPTS),
         _tiny_preset("tiny-flux-kontext", "flux", "tiny random-weight FluxKontextPipeline (FLUX.1 Kontext: a reference "
                      "image, a second token grid), offline"),
         _tiny_preset("tiny-hunyuan-video", "hunyuan_video", "tiny random-weight HunyuanVideoPipeline, offline"),
@@ -184,6 +196,21 @@ MODELS: dict[str, ModelSpec] = {
 }
 # ... and one random-weights model per family, from the family registry.
 MODELS.update((spec.name, spec) for spec in (_random_weights_spec(family) for family in FAMILY_SPECS))
+
+
+def model_prompts(name: str) -> list[str]:
+    """The prompts compare and tune take on model ``name`` when none are given: a trained model's own
+    (tiny-flux-shapes knows only its shapes world), else the shipped set."""
+    from .prompts import read_prompts
+
+    spec = MODELS.get(name)
+    return read_prompts(spec.prompt_file if spec is not None and spec.prompt_file else SHIPPED_PROMPTS)
+
+
+def model_default_prompt(name: str) -> str:
+    """The one prompt bench and compare take on model ``name`` when none is given."""
+    spec = MODELS.get(name)
+    return model_prompts(name)[0] if spec is not None and spec.prompt_file else DEFAULT_PROMPT
 
 
 def known_models_text() -> str:

@@ -14,6 +14,8 @@ from .input_files import read_input_text
 DEFAULT_PROMPT = "a photo of a red fox in fresh snow"
 # A small prompt set shipped with the package (`--prompt-file` takes its path; the eval suites use it).
 SHIPPED_PROMPTS = Path(__file__).with_name("prompts.txt")
+# The prompts tiny-flux-shapes understands (a model's ``prompt_file``: tools/model_list.py).
+SHAPES_PROMPTS = Path(__file__).resolve().parents[1] / "tiny" / "shapes" / "prompts.txt"
 JSON_KINDS = {dict: "a JSON object", str: "a JSON string", int: "a JSON number", float: "a JSON number",
               bool: "a JSON boolean", type(None): "JSON null"}
 

@@ -27,6 +27,8 @@ def save_png(path: Path, image: torch.Tensor) -> Path:
 
 SCALE_NAME = "|patched - dense|, mean over RGB"  # the heat map's quantity, named on its colour bar
 SCALE_STRIP_H = 26  # px added under a side-by-side still for the colour bar and its labels
+LABEL_STRIP_H = 14  # px added above a side-by-side still for its panels' names
+STILL_LABELS = ("dense", "patched", "|difference|")
 SCALE_BAR_H = 10
 
 
@@ -71,15 +73,34 @@ def with_colour_scale(picture: torch.Tensor, scale: float, panel_x: int):
     return numpy.asarray(image)
 
 
+def with_panel_labels(pixels, labels: tuple[str, ...], panel_width: int):
+    """An HxWx3 uint8 array ``LABEL_STRIP_H`` px taller: each panel's name (white on black) above it,
+    clipped to the panel."""
+    from PIL import Image, ImageDraw
+
+    height, width, _ = pixels.shape
+    image = Image.new("RGB", (width, height + LABEL_STRIP_H), (0, 0, 0))
+    image.paste(Image.fromarray(pixels), (0, LABEL_STRIP_H))
+    for index, label in enumerate(labels):
+        strip = Image.new("RGB", (panel_width, LABEL_STRIP_H), (0, 0, 0))
+        ImageDraw.Draw(strip).text((2, 1), label, fill=(255, 255, 255))
+        image.paste(strip, (index * panel_width, 0))
+    import numpy
+
+    return numpy.asarray(image)
+
+
 def save_side_by_side_png(path: Path, dense: torch.Tensor, patched: torch.Tensor,
-                          scale: float | None = None) -> Path:
-    """PNG of dense | patched | |difference| heat map, with the heat map's colour bar under it."""
+                          scale: float | None = None, labels: tuple[str, ...] = STILL_LABELS) -> Path:
+    """PNG of dense | patched | |difference| heat map, each panel's name (``labels``) above it and the
+    heat map's colour bar under it."""
     from PIL import Image
 
     scale = difference_scale(dense, patched) if scale is None else scale
     picture = side_by_side(dense, patched, scale)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(with_colour_scale(picture, scale, 2 * dense.shape[-1])).save(path)
+    pixels = with_colour_scale(picture, scale, 2 * dense.shape[-1])
+    Image.fromarray(with_panel_labels(pixels, labels, dense.shape[-1])).save(path)
     return path
 
 
@@ -88,10 +109,11 @@ def side_by_side(dense: torch.Tensor, patched: torch.Tensor, scale: float | None
     return torch.cat([dense.float().clamp(0, 1), patched.float().clamp(0, 1), heat_map(dense, patched, scale)], dim=2)
 
 
-def save_side_by_side(path: Path, dense: torch.Tensor, sparse: torch.Tensor) -> Path:
+def save_side_by_side(path: Path, dense: torch.Tensor, sparse: torch.Tensor,
+                      labels: tuple[str, ...] = STILL_LABELS) -> Path:
     """PNG of dense | sparse | |difference| heat map scaled to its maximum, from [3, H, W] images in [0, 1],
-    with the heat map's colour bar under it."""
-    return save_side_by_side_png(path, dense, sparse)
+    each panel named above it and the heat map's colour bar under it."""
+    return save_side_by_side_png(path, dense, sparse, labels=labels)
 
 
 # The video picture (side_by_side.png of a video): each panel (dense, patched, heat map) shows the

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..families.registry import family_spec
 from ..kernels.tiles import DEFAULT_TILE_BACKEND, TILE_BACKENDS
 from ..tuning import TuneResult, tune
 from .bench import check_recipe_family
@@ -81,11 +82,25 @@ def _estimate_text(result: TuneResult, model: LoadedModel, settings: TuneSetting
     from .estimate import estimate_recipe, format_estimate
 
     backend = result.tile_backend if result.tile_backend in TILE_BACKENDS else DEFAULT_TILE_BACKEND
-    estimate = estimate_recipe(result.recipe, model=model.family, height=settings.height, width=settings.width,
-                               frames=settings.frames if model.is_video else (1 if model.single_frame else None),
+    height, width, frames = family_size(model, settings.height, settings.width,
+                                        settings.frames if model.is_video else None)
+    estimate = estimate_recipe(result.recipe, model=model.family, height=height, width=width,
+                               frames=frames if model.is_video else (1 if model.single_frame else None),
                                backend=backend,
                                steps=settings.steps)
     return format_estimate(estimate)
+
+
+def family_size(model: LoadedModel, height: int, width: int, frames: int | None) -> tuple[int, int, int | None]:
+    """The size in pixels (and frames) at which the family's full-size model has the token grid ``model``
+    has at height x width (x frames): the same where the model's VAE compresses as the family's,
+    else scaled (tiny-flux-shapes' 2x VAE: 4 pixels per token, FLUX.1's 16)."""
+    own, family = model.geometry, family_spec(model.family).geometry
+    height = height // own.pixels_per_token * family.pixels_per_token
+    width = width // own.pixels_per_token * family.pixels_per_token
+    if frames is not None and own.frames_per_token and family.frames_per_token:
+        frames = (frames - 1) // own.frames_per_token * family.frames_per_token + 1
+    return height, width, frames
 
 
 def _compare(model: LoadedModel, result: TuneResult, settings: TuneSettings, prompts: list[str],

@@ -204,7 +204,7 @@ def _read_until(stream, marker: bytes, seconds: float) -> bytes:
 
 
 @pytest.mark.parametrize("argv,stream,marker", [
-    (["demo", "--steps", "1000"], "stdout", b"Tiny FLUX pipeline"),  # printed just before the generations
+    (["demo", "--steps", "1000"], "stdout", b"tiny-flux-shapes: a tiny FLUX.1"),  # printed just before the generations
     (["bench", *TINY, "--steps", "1000", "--repeats", "1000"], "stderr", b"dense/patched"),  # its progress bar
 ])
 def test_ctrl_c_is_one_line_exit_130_and_keeps_the_previous_run(tmp_path, argv, stream, marker):

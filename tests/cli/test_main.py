@@ -15,7 +15,7 @@ from PIL import Image
 from na_accel.cli import build_parser, main
 from na_accel.cli.main import SUBCOMMANDS
 from na_accel.errors import ArgumentError
-from na_accel.tools.report import SCALE_STRIP_H
+from na_accel.tools.report import LABEL_STRIP_H, SCALE_STRIP_H
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,22 +25,30 @@ def test_demo_runs_and_writes_a_side_by_side(tmp_path, capsys):
     code = main(["demo", "--height", "128", "--width", "160", "--steps", "2", "--output-dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "token grid 8x10" in out
-    assert "ran: 1 sparse, 1 dense (dense step (step < dense_steps=1))" in out
+    assert "token grid 32x40" in out
+    assert "totals: sparse: 16" in out  # 4 layers x 2 steps x 2 calls (true CFG), flux_gna: no dense steps
     reference_diff = float(out.split("GNA vs reference (explicit mask): max |diff| ")[1].split()[0])
     assert reference_diff <= 1e-5
-    with Image.open(tmp_path / "demo.png") as image:
-        assert image.size == (3 * 160, 128 + SCALE_STRIP_H)  # the heat map's colour bar under it
+    shows = out.split("What the pictures show")[1]
+    assert "  dense " in shows and "  GNA " in shows
+    with Image.open(tmp_path / "demo.png") as image:  # the panels' names above, the heat map's colour bar under
+        assert image.size == (3 * 160, LABEL_STRIP_H + 128 + SCALE_STRIP_H)
 
 
-def test_demo_with_a_shipped_recipe(tmp_path, capsys):
-    assert main(["demo", "--recipe", "flux_gna", "--height", "64", "--width", "64", "--steps", "1",
-                 "--output-dir", str(tmp_path)]) == 0
-    assert "clamped to grid on axes [0, 1]" in capsys.readouterr().out
+def test_demo_with_a_recipe_file(tmp_path, capsys):
+    recipe = tmp_path / "mine.yaml"
+    recipe.write_text("model: flux\nname: mine\ndefault: {kernel_size: [5, 5]}\n"
+                      "layers:\n  - match: transformer_blocks.0.attn\n    dense: true\n")
+    assert main(["demo", "--recipe", str(recipe), "--height", "64", "--width", "64", "--steps", "1",
+                 "--output-dir", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "recipe mine [" in out and "transformer_blocks.0.attn         dense" in out
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["demo", "--height", "40"], "--height: 40 is not valid for tiny-flux; allowed: a multiple of 16 pixels in [16, 1048576]"),
+    (["demo", "--height", "42"], "--height: 42 is not valid for tiny-flux-shapes; allowed: a multiple of 4 pixels in [4, 262144]"),
+    (["demo", "--prompt", " "], "--prompt: ' ' is empty; allowed: some text, or leave --prompt out for the default "
+                                "('a blue square at the bottom right')"),
     (["demo", "--steps", "0"], "--steps: 0 is not valid; allowed: an integer in [1, 1000]"),
     (["demo", "--recipe", "nope"], "unknown shipped recipe 'nope'"),
     (["demo", "--backend", "cudnn"], "unknown backend 'cudnn'"),
@@ -66,7 +74,7 @@ def test_demo_checks_its_output_dir_before_running(tmp_path, capsys):
     assert main(["demo", "--steps", "1", "--output-dir", str(blocker)]) == 2
     captured = capsys.readouterr()
     assert f"--output-dir: {str(blocker)!r} is a file, not a folder" in captured.err
-    assert "Tiny FLUX pipeline" not in captured.out  # nothing ran
+    assert "tiny-flux-shapes" not in captured.out  # nothing ran
     assert blocker.read_text() == "mine"
 
 
@@ -100,8 +108,8 @@ def test_every_option_says_its_default():
 def test_demo_help_shows_the_default_values(monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     text = _subcommands()["demo"].format_help()
-    assert text.count("default: the tiny-flux preset's") == 3  # height, width, steps: the preset's one default
-    for expected in ("default: 0", "default: na_accel_outputs"):
+    assert text.count("default: tiny-flux-shapes's") == 4  # prompt, height, width, steps: the preset's
+    for expected in ("default: 0", "default: na_accel_outputs", "default: flux_gna"):
         assert expected in text, expected
 
 
@@ -191,18 +199,18 @@ def test_an_na_accel_error_becomes_exit_code_2_and_one_line_on_stderr(monkeypatc
 
 
 @pytest.mark.slow
-def test_the_demo_takes_the_tiny_flux_presets_one_default_size_and_steps(tmp_path, capsys):
-    from na_accel.tiny import tiny_flux_call
+def test_the_demo_takes_the_shapes_presets_one_default_prompt_size_and_steps(tmp_path, capsys):
+    from na_accel.tiny import tiny_flux_shapes_call
     from na_accel.tools.zoo import MODELS
 
-    preset = MODELS["tiny-flux"].build_preset(0)  # what bench and compare run by default
-    assert (preset.default_height, preset.default_width, preset.default_steps) == (
-        tiny_flux_call.height, tiny_flux_call.width, tiny_flux_call.steps)  # and tiny_pipeline("tiny-flux")
+    call = tiny_flux_shapes_call
+    preset = MODELS["tiny-flux-shapes"].build_preset(0)  # what bench and compare run by default
+    assert (preset.default_height, preset.default_width, preset.default_steps) == (call.height, call.width, call.steps)
     assert main(["demo", "--output-dir", str(tmp_path)]) == 0
-    header = capsys.readouterr().out.splitlines()[0]
-    grid = f"{tiny_flux_call.height // 16}x{tiny_flux_call.width // 16}"
-    assert header.endswith(f"{tiny_flux_call.height}x{tiny_flux_call.width} pixels -> token grid {grid}, "
-                           f"{tiny_flux_call.steps} steps")
+    header = capsys.readouterr().out.splitlines()[1]
+    grid = f"{call.height // 4}x{call.width // 4}"
+    assert header.startswith(f"prompt {call.prompt!r}, {call.height}x{call.width} pixels -> token grid {grid}, "
+                             f"{call.steps} steps")
 
 
 def test_models_lists_every_model_in_aligned_columns(capsys):

@@ -32,6 +32,7 @@ MAX_ERROR = 0.5
 # pixels: an 8x8 grid no window beats dense on); Helios' history keys outweigh a small chunk, and it
 # generates chunk by chunk (its tiny preset: 2 latent frames each; 5 frames is one chunk).
 ARGS_BY_PRESET = {
+    "tiny-flux-shapes": ["--height", "64", "--width", "64"],  # 4 pixels per token: a 16x16 grid
     "tiny-minimax-h3": ["--height", "256", "--width", "256", "--frames", "121"],
     "tiny-hunyuan-image": ["--height", "512", "--width", "512"],
     "tiny-helios": ["--height", "256", "--width", "256", "--frames", "5"],  # one chunk: 2 latent frames

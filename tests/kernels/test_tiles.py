@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from na_accel.errors import ArgumentError
+from na_accel.kernels.natten_tiles import NATTEN_TILE_MODELS
 from na_accel.kernels.tiles import TILE_BACKENDS, default_tiles, dtype_bits, pick_tiles, tile_options
 
 
@@ -162,11 +163,12 @@ def test_the_snapshot_tool_writes_the_shipped_file_byte_for_byte(tmp_path):
 def test_tile_options_come_from_natten_itself_for_another_natten_release(monkeypatch):
     from na_accel.kernels import natten_tile_snapshot as snapshot
 
-    from_snapshot = {b: tile_options(b, 3, 128, 16) for b in snapshot.NATTEN_BACKENDS_WITH_TILES}
+    backends = [model.name for model in NATTEN_TILE_MODELS]
+    from_snapshot = {b: tile_options(b, 3, 128, 16) for b in backends}
     monkeypatch.setattr(snapshot, "installed_natten", lambda: "0.0.0")
     snapshot._snapshot.cache_clear()
     try:
-        assert snapshot.snapshot_pairs("hopper-fna", 3, 128, 16) is None
-        assert {b: tile_options(b, 3, 128, 16) for b in snapshot.NATTEN_BACKENDS_WITH_TILES} == from_snapshot
+        assert snapshot.stored_table(NATTEN_TILE_MODELS[0].snapshot_key(3, 128, 16)) is None
+        assert {b: tile_options(b, 3, 128, 16) for b in backends} == from_snapshot
     finally:
         snapshot._snapshot.cache_clear()

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
+from na_accel.kernels.triton_tiles import window_tiles
 from na_accel.speed.problem import AttentionProblem, sparse_work
-from na_accel.speed.problem import _triton_tiles
 from na_accel.windows import WindowSpec
 from na_accel.windows.masks import visual_neighborhood_mask
 
@@ -57,7 +57,7 @@ def test_triton_work_matches_the_explicit_mask(grid, kernel, stride, text):
     window = _window(grid, kernel, stride)
     problem = AttentionProblem((window,), text, batch=2, heads=3, head_dim=64, element_size=2)
     work = sparse_work(problem, "triton")
-    tiles = _triton_tiles(window, text, 64, 2, None)
+    tiles = window_tiles(window, text, 64, 2, None)
     full, partial = _pairs_from_mask(grid, window, tiles.q_tile, tiles.kv_tile)
     per_score = 4.0 * 2 * 3 * 64
     scores = tiles.block_m * tiles.block_n
@@ -95,6 +95,6 @@ def test_triton_work_counts_the_tiles_of_the_profiles_device():
     """An A100's profile counts the 128 x 64 tiles the launcher picks there (the pre-Hopper register
     cap), an H100's the 128 x 128 ones: the same window, different work."""
     window = WindowSpec((80, 80), (16, 16), (1, 1), (False, False)).resolve((256, 256))
-    hopper = _triton_tiles(window, 512, 128, 2, 232448, 90)
-    ampere = _triton_tiles(window, 512, 128, 2, 166912, 80)
+    hopper = window_tiles(window, 512, 128, 2, 232448, 90)
+    ampere = window_tiles(window, 512, 128, 2, 166912, 80)
     assert (hopper.block_m, hopper.block_n) == (128, 128) and ampere.block_m * ampere.block_n == 128 * 64

@@ -19,6 +19,7 @@ from na_accel.tiny import TINY_PIPELINES, tiny_pipeline, cosmos_transformer_inpu
 # preset -> (output attribute, token grid of the call helper's default sizes, transformer calls per step)
 PRESETS = {
     "tiny-flux": ("images", (16, 16), 1),
+    "tiny-flux-shapes": ("images", (32, 32), 2),  # trained; true CFG with the empty negative prompt
     "tiny-flux-kontext": ("images", ((16, 16), (12, 10)), 1),  # the output's grid, then its reference image's
     "tiny-hunyuan-video": ("frames", (3, 3, 8), 1),
     "tiny-cosmos": ("frames", (3, 3, 44), 2),

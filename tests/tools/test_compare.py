@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from na_accel.cli import main
-from na_accel.tools.report import SCALE_STRIP_H
+from na_accel.tools.report import LABEL_STRIP_H, SCALE_STRIP_H
 
 SPARSE_RECIPE = "model: flux\ndense_steps: 1\ndefault: {kernel_size: [3, 3], stride: [1, 1]}\n"
 SMALL = ["--height", "64", "--width", "80", "--steps", "2", "--no-progress"]
@@ -36,7 +36,7 @@ def test_compare_one_prompt_writes_pictures_and_metrics(recipe_path, tmp_path, c
     assert f"Outputs in {out_dir}/" in stdout
     assert "lpips: skipped (no --lpips-weights given" in stdout
     with Image.open(out_dir / "side_by_side.png") as image:
-        assert image.size == (3 * 80, 64 + SCALE_STRIP_H)  # the heat map's colour bar under it
+        assert image.size == (3 * 80, LABEL_STRIP_H + 64 + SCALE_STRIP_H)  # the heat map's colour bar under it
     with Image.open(out_dir / "dense.png") as dense, Image.open(out_dir / "patched.png") as patched:
         assert dense.size == (80, 64)
         difference = numpy.abs(numpy.asarray(dense, dtype=float) - numpy.asarray(patched, dtype=float))
@@ -272,6 +272,6 @@ def test_compare_cosmos2_text_to_image_preset(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "48x80, token grid 1x3x5" in out and "frames" not in out.split("token grid")[0]
     with Image.open(tmp_path / "o" / "side_by_side.png") as image:
-        assert image.size == (3 * 80, 48 + SCALE_STRIP_H)
+        assert image.size == (3 * 80, LABEL_STRIP_H + 48 + SCALE_STRIP_H)
     result = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert result["token_grid"] == [1, 3, 5] and result["layer_calls"]["sparse"] > 0

@@ -15,7 +15,7 @@ from PIL import Image
 
 from na_accel.tools.json_files import json_safe, write_json
 from na_accel.tools.report import (GRID_LABEL_HEIGHT, GRID_MAX_FRAMES, SCALE_BAR_H,
-                                   SCALE_STRIP_H, grid_frame_indices, heat_map, side_by_side,
+                                   SCALE_STRIP_H, LABEL_STRIP_H, grid_frame_indices, heat_map, save_side_by_side_png, side_by_side,
                                    with_colour_scale, write_html_report, write_outputs)
 
 MP4S = {"dense": "dense.mp4", "patched": "patched.mp4", "side_by_side": "side_by_side.mp4"}
@@ -49,7 +49,7 @@ def test_image_outputs_are_written_and_readable(tmp_path):
     files = write_outputs(tmp_path, dense, patched)
     assert files == {"dense": "dense.png", "patched": "patched.png", "side_by_side": "side_by_side.png"}
     with Image.open(tmp_path / "side_by_side.png") as image:
-        assert image.size == (72, 16 + SCALE_STRIP_H)  # the heat map's colour bar under it
+        assert image.size == (72, LABEL_STRIP_H + 16 + SCALE_STRIP_H)  # names above, the colour bar under it
     with Image.open(tmp_path / "dense.png") as image:
         pixels = torch.from_numpy(numpy.array(image)).permute(2, 0, 1).float() / 255
     assert (pixels - dense).abs().max() <= 0.5 / 255 + 1e-6
@@ -199,7 +199,8 @@ def test_a_side_by_side_still_has_a_colour_bar_from_the_maps_extremes(tmp_path):
     write_outputs(tmp_path, dense, patched)
     with Image.open(tmp_path / "side_by_side.png") as image:
         pixels = numpy.asarray(image.convert("RGB"))
-    assert pixels.shape == (40 + SCALE_STRIP_H, 3 * 120, 3)
+    assert pixels.shape == (LABEL_STRIP_H + 40 + SCALE_STRIP_H, 3 * 120, 3)
+    pixels = pixels[LABEL_STRIP_H:]  # under the panels' names
     heat = pixels[:40, 240:]
     assert numpy.array_equal(heat[20, 60], [255, 255, 255]) and numpy.array_equal(heat[0, 0], [0, 0, 0])
     bar = pixels[40 + 2:40 + 2 + SCALE_BAR_H, 240:]
@@ -218,3 +219,18 @@ def test_the_colour_bar_states_the_scale():
     a, b = with_colour_scale(picture, 0.125, 200), with_colour_scale(picture, 0.5, 200)
     assert a.shape == b.shape == (8 + SCALE_STRIP_H, 300, 3)
     assert not numpy.array_equal(a[8 + 2 + SCALE_BAR_H:], b[8 + 2 + SCALE_BAR_H:])  # other values, other labels
+
+
+def test_a_side_by_side_still_names_its_panels_inside_the_picture(tmp_path):
+    """Issue #37: each panel's name is written above it, in the image (white text on black)."""
+    dense = torch.zeros(3, 32, 64)
+    path = save_side_by_side_png(tmp_path / "a.png", dense, dense, labels=("dense", "GNA", "|difference|"))
+    other = save_side_by_side_png(tmp_path / "b.png", dense, dense, labels=("dense", "GNA flux_gna", "|difference|"))
+    with Image.open(path) as a, Image.open(other) as b:
+        a, b = numpy.asarray(a.convert("RGB")), numpy.asarray(b.convert("RGB"))
+    strip = a[:LABEL_STRIP_H]
+    for panel in range(3):
+        assert (strip[:, panel * 64:(panel + 1) * 64] > 200).any(), f"panel {panel} has no name"
+    assert numpy.array_equal(a[:LABEL_STRIP_H, :64], b[:LABEL_STRIP_H, :64])  # the same first name
+    assert not numpy.array_equal(a[:LABEL_STRIP_H, 64:128], b[:LABEL_STRIP_H, 64:128])  # another second one
+    assert (a[LABEL_STRIP_H:LABEL_STRIP_H + 32] == 0).all()  # the pictures themselves, black, start under it

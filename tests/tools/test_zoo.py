@@ -105,7 +105,7 @@ def test_tiny_preset_prompts_change_the_output():
 
 
 @pytest.mark.parametrize("call,message", [
-    (lambda: load_model("sdxl"), "unknown model 'sdxl'; known: tiny-flux, tiny-flux-kontext, tiny-hunyuan-video"),
+    (lambda: load_model("sdxl"), "unknown model 'sdxl'; known: tiny-flux, tiny-flux-shapes, tiny-flux-kontext, tiny-hunyuan-video"),
     (lambda: load_model("tiny-flux2-klien"), "unknown model 'tiny-flux2-klien' (did you mean 'tiny-flux2-klein'?); known:"),
     (lambda: load_model("Tiny-Flux"), "unknown model 'Tiny-Flux' (did you mean 'tiny-flux'?); known:"),
     (lambda: load_model("TINY-FLUX2-KLIEN"), "unknown model 'TINY-FLUX2-KLIEN' (did you mean 'tiny-flux2-klein'?); known:"),
