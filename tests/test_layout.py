@@ -115,6 +115,8 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
 TYPE_ONLY_EDGES = {
     ("na_accel.comfyui.attention", "na_accel.comfyui.patch"):
         "the override a ComfyPatch installs holds that patch (patch.py finds it there) and names its type",
+    ("na_accel.kernels.window_cost", "na_accel.kernels.tile_model"):
+        "estimate_window takes a TileShape and names its type; a tile model prices a window with estimate_window",
 }
 
 
