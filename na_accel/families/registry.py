@@ -8,6 +8,7 @@ A new family is a ``<family>_spec.py`` (its FamilySpec) next to its adapter modu
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ..errors import ArgumentError, RecipeError, UnsupportedModelError
@@ -75,9 +76,19 @@ def family_spec(family: str) -> FamilySpec:
         raise ArgumentError(f"model: unknown model family {family!r}; allowed: {supported_families()}") from None
 
 
-def family_geometry(family: str) -> FamilyGeometry:
-    """The token geometry of ``family`` (its axes: ``.axes``), or an ArgumentError listing the known families."""
-    return family_spec(family).geometry
+def family_geometry(family: str, *, frames_per_token: int | None = None,
+                    pixels_per_token: int | None = None) -> FamilyGeometry:
+    """The token geometry of ``family`` (its axes: ``.axes``), or an ArgumentError listing the known families.
+
+    ``frames_per_token`` / ``pixels_per_token`` replace its VAE's temporal / spatial compression: a model
+    of the family whose VAE compresses differently (the tiny presets').
+    """
+    geometry = family_spec(family).geometry
+    if frames_per_token is not None:
+        geometry = dataclasses.replace(geometry, frames_per_token=frames_per_token)
+    if pixels_per_token is not None:
+        geometry = dataclasses.replace(geometry, pixels_per_token=pixels_per_token)
+    return geometry
 
 
 def check_recipe_family(recipe_family: str, family: str, where: str, model: str) -> None:

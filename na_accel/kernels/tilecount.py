@@ -13,9 +13,9 @@ The N-D neighborhood mask is the outer product of per-axis masks, and so is the 
 * density = product over axes of the per-axis densities.
 
 Along one axis every query's neighborhood is a contiguous range (in its dilation group's
-coordinates), which gives the counts in O(axis length) without building a mask. Window rules are
-NATTEN's, as written in ``na_accel.windows.masks`` (the tests check these counts against tiles cut
-from those masks).
+coordinates: ``na_accel.windows.neighborhoods.axis_ranges``), which gives the counts in O(axis
+length) without building a mask. Window rules are NATTEN's, as written in ``na_accel.windows.masks``
+(the tests check these counts against tiles cut from those masks).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..windows.neighborhoods import axis_ranges
 
 
 @dataclass(frozen=True)
@@ -46,24 +48,6 @@ class AxisTiles:
     def block_sparse(self) -> bool:
         """Every visited pair fully used (implies no padded tile is visited)."""
         return self.visited == self.full
-
-
-def axis_ranges(n: int, kernel: int, stride: int, dilation: int, causal: bool):
-    """Per dilation group g: (group length, lo, hi) arrays; query i of the group sees keys [lo, hi)."""
-    groups = []
-    for g in range(min(dilation, n)):
-        m = (n - g + dilation - 1) // dilation
-        q = np.arange(m)
-        if causal:
-            leader = np.minimum((q // stride) * stride + stride - 1, m - 1)
-            lo = np.maximum(leader - kernel + 1, 0)
-            hi = q + 1
-        else:
-            leader = np.minimum((q // stride) * stride + stride // 2, m - 1)
-            lo = np.minimum(np.maximum(leader - kernel // 2, 0), m - kernel)
-            hi = lo + kernel
-        groups.append((m, lo, hi))
-    return groups
 
 
 def axis_tiles(n: int, kernel: int, stride: int, dilation: int, causal: bool, q_tile: int, kv_tile: int) -> AxisTiles:

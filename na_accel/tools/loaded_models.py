@@ -13,9 +13,8 @@ from typing import Any, Callable
 import torch
 
 from ..families.family_types import FamilyGeometry
-from ..families.registry import family_spec
+from ..families.registry import family_geometry, family_spec
 from ..pipeline_parts import generated, pipeline_transformers
-from .model_list import model_geometry
 
 
 @dataclass
@@ -39,7 +38,8 @@ class LoadedModel:
 
     @property
     def geometry(self) -> FamilyGeometry:
-        return model_geometry(self.family, self.frames_per_token, self.pixels_per_token)
+        return family_geometry(self.family, frames_per_token=self.frames_per_token,
+                               pixels_per_token=self.pixels_per_token)
 
     @property
     def is_video(self) -> bool:

@@ -8,7 +8,6 @@ them), so the CLI's help and ``na-accel models`` start at once.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,22 +15,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ArgumentError
 from ..families.family_types import FamilyGeometry
-from ..families.registry import FAMILY_SPECS, family_spec, supported_families
+from ..families.registry import FAMILY_SPECS, family_geometry, family_spec, supported_families
 from .prompts import DEFAULT_PROMPT, SHAPES_PROMPTS, SHIPPED_PROMPTS
 
 if TYPE_CHECKING:
     from .loaded_models import PipelineModel
-
-
-def model_geometry(family: str, frames_per_token: int | None, pixels_per_token: int | None = None) -> FamilyGeometry:
-    """The family's geometry; ``frames_per_token`` / ``pixels_per_token`` override its VAE's temporal /
-    spatial compression (tiny VAEs)."""
-    geometry = family_spec(family).geometry
-    if frames_per_token is not None:
-        geometry = dataclasses.replace(geometry, frames_per_token=frames_per_token)
-    if pixels_per_token is not None:
-        geometry = dataclasses.replace(geometry, pixels_per_token=pixels_per_token)
-    return geometry
 
 
 @dataclass(frozen=True)
@@ -48,7 +36,8 @@ class ModelSpec:
 
     @property
     def geometry(self) -> FamilyGeometry:
-        return model_geometry(self.family, self.frames_per_token, self.pixels_per_token)
+        return family_geometry(self.family, frames_per_token=self.frames_per_token,
+                               pixels_per_token=self.pixels_per_token)
 
     @property
     def unavailable(self) -> str | None:

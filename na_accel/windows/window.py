@@ -2,7 +2,8 @@
 
 Windows are per token-grid axis: (height, width) for images, (frames, height, width) for video.
 They are the vocabulary recipes and kernels share, so they sit below both (``na_accel.recipe``
-states them, ``na_accel.kernels`` runs them); ``masks`` gives their exact meaning as boolean masks.
+states them, ``na_accel.kernels`` runs them); ``masks`` gives their exact meaning as boolean masks,
+``neighborhoods`` the same per axis as key ranges (what counts use).
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ class ResolvedWindow:
         """Fraction of visual query-key pairs computed, exact (border shifts and strides included).
 
         The N-D neighborhood mask is the outer product of per-axis masks, so its density is the
-        product of the per-axis densities.
+        product of the per-axis densities, counted from key ranges without building a mask.
         """
-        from .masks import axis_neighborhood_mask  # torch: recipes and estimates run without it
+        from .neighborhoods import axis_attended_pairs  # numpy: ``na-accel --help`` and ``models`` run without it
 
         fraction = 1.0
         for n, k, s, d, c in zip(self.grid, self.kernel_size, self.stride, self.dilation, self.is_causal):
-            fraction *= axis_neighborhood_mask(n, k, s, d, c).float().mean().item()
+            fraction *= axis_attended_pairs(n, k, s, d, c) / (n * n)
         return fraction
 
     def describe(self) -> str:

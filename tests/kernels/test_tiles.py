@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+from pathlib import Path
 
 import pytest
 import torch
 
 from na_accel.errors import ArgumentError
+from na_accel.kernels.natten_tiles import NATTEN_TILE_MODELS
 from na_accel.kernels.tiles import TILE_BACKENDS, default_tiles, dtype_bits, pick_tiles, tile_options
 
 
@@ -129,23 +132,43 @@ def test_a_dtype_that_is_not_floating_point_is_an_argument_error(dtype):
 # --------------------------------------------------------------------------------------------
 
 
+def _snapshot_tool():
+    """scripts/snapshot_natten_tiles.py, the tool that writes the snapshot (not part of the package)."""
+    path = Path(__file__).resolve().parents[2] / "scripts" / "snapshot_natten_tiles.py"
+    spec = importlib.util.spec_from_file_location("snapshot_natten_tiles", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_the_natten_tile_snapshot_equals_the_installed_natten_tables():
     from na_accel.kernels import natten_tile_snapshot as snapshot
 
     stored = json.loads(snapshot.SNAPSHOT.read_text())
     assert stored["natten"] == snapshot.installed_natten(), (
-        "natten was upgraded: rewrite the snapshot with python -m na_accel.kernels.natten_tile_snapshot")
-    assert stored["tables"] == snapshot.live_tables()
+        "natten was upgraded: rewrite the snapshot with python scripts/snapshot_natten_tiles.py")
+    assert stored["tables"] == _snapshot_tool().live_tables(), (
+        "the snapshot is stale: rewrite it with python scripts/snapshot_natten_tiles.py")
+
+
+def test_the_snapshot_tool_writes_the_shipped_file_byte_for_byte(tmp_path):
+    from na_accel.kernels import natten_tile_snapshot as snapshot
+
+    if json.loads(snapshot.SNAPSHOT.read_text())["natten"] != snapshot.installed_natten():
+        pytest.skip("another NATTEN release: the test above says so")
+    assert _snapshot_tool().main(["--output", str(tmp_path / "tiles.json")]) == 0
+    assert (tmp_path / "tiles.json").read_text() == snapshot.SNAPSHOT.read_text()
 
 
 def test_tile_options_come_from_natten_itself_for_another_natten_release(monkeypatch):
     from na_accel.kernels import natten_tile_snapshot as snapshot
 
-    from_snapshot = {b: tile_options(b, 3, 128, 16) for b in snapshot.NATTEN_BACKENDS_WITH_TILES}
+    backends = [model.name for model in NATTEN_TILE_MODELS]
+    from_snapshot = {b: tile_options(b, 3, 128, 16) for b in backends}
     monkeypatch.setattr(snapshot, "installed_natten", lambda: "0.0.0")
     snapshot._snapshot.cache_clear()
     try:
-        assert snapshot.snapshot_pairs("hopper-fna", 3, 128, 16) is None
-        assert {b: tile_options(b, 3, 128, 16) for b in snapshot.NATTEN_BACKENDS_WITH_TILES} == from_snapshot
+        assert snapshot.stored_table(NATTEN_TILE_MODELS[0].snapshot_key(3, 128, 16)) is None
+        assert {b: tile_options(b, 3, 128, 16) for b in backends} == from_snapshot
     finally:
         snapshot._snapshot.cache_clear()
