@@ -21,51 +21,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from .scenes import BACKGROUND, COLOURS, JITTER, POSITIONS, SHAPES, SIZE_RANGE, draw, foreground, random_scene
+from .config import TrainingConfig
+from .flow import Stage, learning_rate, token_weights, train_transformer
+from .scenes import BACKGROUND, COLOURS, JITTER, POSITIONS, SHAPES, SIZE_RANGE, draw, random_scene
 from .tokenizer import CLIP_TOKENS, T5_TOKENS, shapes_tokenizer
-
-PICTURE_SIZE = 128  # pixels per side: 64x64 latents, a 32x32 token grid
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    seed: int = 0
-    picture_size: int = PICTURE_SIZE  # a multiple of 4 (tests train smaller)
-    pictures: int = 6000  # scenes drawn once (at both sizes); the VAE and the transformer train on them
-    # The first stage trains on small pictures (16x16 tokens: 5x faster per step) what the caption means,
-    # their tokens' position ids spread over the full size's (0, 2, ..., 30): FLUX's RoPE ids are absolute
-    # (relative to the text's id 0), so "top left" keeps its ids; the second stage, at the full size's
-    # 32x32 grid, learns the neighbours one id apart.
-    warm_size: int = 64  # 0: no first stage
-    warm_steps: int = 2000
-    vae_steps: int = 600  # on the small pictures (the VAE is convolutional: any size)
-    vae_batch: int = 8
-    vae_lr: float = 2e-3
-    transformer_steps: int = 500  # at picture_size, after the warm stage
-    transformer_batch: int = 8
-    transformer_lr: float = 8e-4
-    warmup_steps: int = 50
-    caption_dropout: float = 0.1
-    # The shape covers ~10% of the tokens, yet it is all the caption says: its tokens' loss counts
-    # (1 + foreground_weight) times, so the text is learned in minutes rather than hours.
-    foreground_weight: float = 4.0
-    timestep_mean: float = 0.5  # t = sigmoid(N(mean, 1)): more noisy steps, where layout and colour are decided
-    log_every: int = 25
-    threads: int | None = None  # torch.set_num_threads; None: torch's default (all cores)
-    architecture: dict = field(default_factory=lambda: {
-        "attention_heads": 4, "head_dim": 32, "double_blocks": 2, "single_blocks": 2,
-        "text_dim": 32, "pooled_dim": 32, "vae_channels": [16, 32], "latent_channels": 4,
-    })
-
 
 def build_components(config: TrainingConfig) -> dict:
     """The untrained pipeline components (seeded): what training starts from."""
@@ -141,13 +108,6 @@ def draw_pictures(config: TrainingConfig, sizes: tuple[int, ...]) -> tuple[dict[
     return {size: torch.stack(drawn) * 2 - 1 for size, drawn in pictures.items()}, captions
 
 
-def _learning_rate(step: int, total: int, peak: float, warmup: int) -> float:
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def train_vae(vae, pictures: torch.Tensor, config: TrainingConfig, generator: torch.Generator) -> list[dict]:
     from tqdm import tqdm
 
@@ -156,7 +116,7 @@ def train_vae(vae, pictures: torch.Tensor, config: TrainingConfig, generator: to
     vae.train()
     for step in (bar := tqdm(range(config.vae_steps), desc="VAE", unit="step")):
         for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(step, config.vae_steps, config.vae_lr, config.warmup_steps)
+            group["lr"] = learning_rate(step, config.vae_steps, config.vae_lr, config.warmup_steps)
         batch = pictures[torch.randint(len(pictures), (config.vae_batch,), generator=generator)]
         posterior = vae.encode(batch).latent_dist
         reconstruction = vae.decode(posterior.sample(generator)).sample
@@ -187,110 +147,6 @@ def set_latent_scale(vae, latents: torch.Tensor) -> None:
 
 def scaled(vae, latents: torch.Tensor) -> torch.Tensor:
     return (latents - vae.config.shift_factor) * vae.config.scaling_factor
-
-
-def pack_latents(latents: torch.Tensor) -> torch.Tensor:
-    """[B, C, H, W] -> [B, H/2 * W/2, 4C]: FLUX's 2x2 packing (FluxPipeline._pack_latents)."""
-    b, c, h, w = latents.shape
-    latents = latents.view(b, c, h // 2, 2, w // 2, 2).permute(0, 2, 4, 1, 3, 5)
-    return latents.reshape(b, (h // 2) * (w // 2), c * 4)
-
-
-def image_ids(height: int, width: int) -> torch.Tensor:
-    """FLUX's image position ids over a (height, width) token grid: (0, row, column)."""
-    ids = torch.zeros(height, width, 3)
-    ids[..., 1] = torch.arange(height)[:, None]
-    ids[..., 2] = torch.arange(width)[None, :]
-    return ids.reshape(height * width, 3)
-
-
-def encode_prompts(components: dict, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(T5 hidden states, CLIP pooled output) of ``captions``, as FluxPipeline.encode_prompt computes them."""
-    def ids(tokenizer, length):
-        return tokenizer(captions, padding="max_length", max_length=length, truncation=True,
-                         return_tensors="pt").input_ids
-
-    pooled = components["text_encoder"](ids(components["tokenizer"], CLIP_TOKENS), output_hidden_states=False).pooler_output
-    hidden = components["text_encoder_2"](ids(components["tokenizer_2"], T5_TOKENS), output_hidden_states=False)[0]
-    return hidden, pooled
-
-
-def token_weights(pictures: torch.Tensor, config: TrainingConfig) -> torch.Tensor:
-    """[N, tokens]: each token's loss weight, 1 + foreground_weight where its 4x4 pixels show the shape."""
-    masks = torch.stack([foreground((picture + 1) / 2) for picture in pictures]).float()
-    covered = torch.nn.functional.max_pool2d(masks[:, None], 4)[:, 0]  # 4 pixels per token
-    return 1 + config.foreground_weight * covered.flatten(1)
-
-
-@dataclass
-class Stage:
-    """Transformer training steps on the latents of one picture size."""
-
-    size: int
-    steps: int
-    latents: torch.Tensor  # [N, C, H, W], scaled
-    weights: torch.Tensor  # [N, tokens] (token_weights)
-
-
-def train_transformer(components: dict, stages: list[Stage], captions: list[str], config: TrainingConfig,
-                      generator: torch.Generator) -> list[dict]:
-    """Rectified flow (FLUX's objective): x_t = (1 - t) x_0 + t noise, predict noise - x_0; t logit-normal;
-    each token's squared error weighted (``token_weights``). One learning-rate schedule over all stages."""
-    from tqdm import tqdm
-
-    modules = [components[name] for name in ("transformer", "text_encoder", "text_encoder_2")]
-    parameters = [p for module in modules for p in module.parameters()]
-    optimizer = torch.optim.AdamW(parameters, lr=config.transformer_lr, weight_decay=0.01)
-    total = sum(stage.steps for stage in stages)
-    for module in modules:
-        module.train()
-    curve, running, step = [], [], 0
-    bar = tqdm(total=total, desc="transformer", unit="step")
-    for stage in stages:
-        packed, weights = pack_latents(stage.latents), stage.weights
-        img_ids = image_ids(stage.latents.shape[2] // 2, stage.latents.shape[3] // 2) * (config.picture_size / stage.size)
-        txt_ids = torch.zeros(T5_TOKENS, 3)
-        bar.set_description(f"transformer, {stage.size}x{stage.size} pixels")
-        for stage_step in range(stage.steps):
-            loss = _flow_step(components, optimizer, parameters, packed, weights, img_ids, txt_ids, captions,
-                              config, generator, _learning_rate(step, total, config.transformer_lr, config.warmup_steps))
-            running.append(loss)
-            step += 1
-            bar.update()
-            if step % config.log_every == 0 or stage_step + 1 == stage.steps:
-                curve.append({"step": step, "picture_size": stage.size, "flow_loss": round(sum(running) / len(running), 5)})
-                bar.set_postfix(loss=curve[-1]["flow_loss"])
-                running = []
-    bar.close()
-    for module in modules:
-        module.eval()
-    return curve
-
-
-def _flow_step(components, optimizer, parameters, packed, weights, img_ids, txt_ids, captions, config, generator,
-               learning_rate: float) -> float:
-    """One optimizer step on a random batch of ``packed`` latents; the batch's weighted loss."""
-    for group in optimizer.param_groups:
-        group["lr"] = learning_rate
-    index = torch.randint(len(packed), (config.transformer_batch,), generator=generator)
-    clean = packed[index]
-    drop = torch.rand(len(index), generator=generator) < config.caption_dropout
-    batch_captions = ["" if dropped else captions[i] for i, dropped in zip(index.tolist(), drop.tolist())]
-    prompt_embeds, pooled = encode_prompts(components, batch_captions)
-    t = torch.sigmoid(torch.randn(len(index), generator=generator) + config.timestep_mean)
-    noise = torch.randn(clean.shape, generator=generator)
-    noisy = (1 - t[:, None, None]) * clean + t[:, None, None] * noise
-    prediction = components["transformer"](
-        hidden_states=noisy, timestep=t, pooled_projections=pooled, encoder_hidden_states=prompt_embeds,
-        txt_ids=txt_ids, img_ids=img_ids, return_dict=False,
-    )[0]
-    weight = weights[index]
-    loss = ((prediction - (noise - clean)).pow(2).mean(-1) * weight).sum() / weight.sum()
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(parameters, 1.0)
-    optimizer.step()
-    return float(loss)
 
 
 def data_recipe(config: TrainingConfig) -> dict:

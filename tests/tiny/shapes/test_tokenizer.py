@@ -23,7 +23,8 @@ def test_prompts_are_lower_cased_split_on_punctuation_and_padded():
 
 def test_the_clip_encoder_pools_at_the_end_token(tmp_path):
     """FluxPipeline takes CLIP's pooled output: the hidden state at the end token, which moves with the prompt."""
-    from na_accel.tiny.shapes.train import TrainingConfig, build_components
+    from na_accel.tiny.shapes.config import TrainingConfig
+    from na_accel.tiny.shapes.train import build_components
 
     components = build_components(TrainingConfig())
     tokenizer, encoder = components["tokenizer"], components["text_encoder"]

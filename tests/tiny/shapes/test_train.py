@@ -6,7 +6,9 @@ import json
 import pytest
 import torch
 
-from na_accel.tiny.shapes.train import TrainingConfig, image_ids, main, pack_latents
+from na_accel.tiny.shapes.config import TrainingConfig
+from na_accel.tiny.shapes.flow import image_ids, pack_latents, token_weights
+from na_accel.tiny.shapes.train import main
 
 
 def test_packing_and_position_ids_are_flux_pipelines():
@@ -73,7 +75,6 @@ def test_the_same_seed_draws_the_same_data_and_builds_the_same_start():
 
 def test_the_loss_weighs_the_tokens_that_show_the_shape_more():
     from na_accel.tiny.shapes.scenes import Scene, draw
-    from na_accel.tiny.shapes.train import token_weights
 
     config = TrainingConfig(foreground_weight=4.0)
     picture = draw(Scene("red", "square", "top left", size=0.3), 64, 64) * 2 - 1  # 16x16 tokens of 4x4 pixels
