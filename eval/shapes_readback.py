@@ -3,8 +3,8 @@
     python eval/shapes_readback.py                                    # flux_gna, every colour x position
     python eval/shapes_readback.py --recipes flux_gna tuned.yaml --seeds 0 1 --json readback.json
 
-For each of the 54 prompts (or every Nth: ``--every``) "a <colour> <shape> <position>" (6 colours x 9 positions, the shape
-cycling), each seed: the colour and position read back from the dense picture and from each
+For each of the 54 prompts (or every Nth: ``--every``) "a <colour> <shape> <position>" (6 colours x 9 positions, each colour
+with every shape), each seed: the colour and position read back from the dense picture and from each
 recipe's (``na_accel.tiny.shapes.scenes.read_picture``), and PSNR vs dense. Prints one line per
 run (dense and each recipe): how many pictures read back as asked, and the mean PSNR.
 """
@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from
 def prompts() -> list[tuple[str, str, str]]:
     from na_accel.tiny.shapes.scenes import COLOURS, POSITIONS, SHAPES, Scene
 
-    return [(Scene(colour, SHAPES[i % len(SHAPES)], position).caption(), colour, position)
-            for i, (colour, position) in enumerate(itertools.product(COLOURS, POSITIONS))]
+    return [(Scene(colour, SHAPES[(c + p) % len(SHAPES)], position).caption(), colour, position)
+            for (c, colour), (p, position) in itertools.product(enumerate(COLOURS), enumerate(POSITIONS))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipes", nargs="*", default=["flux_gna"], help="shipped names or recipe files")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--every", type=int, default=1, help="every Nth of the 54 prompts (3: 18, each colour thrice)")
+    parser.add_argument("--every", type=int, default=1,
+                        help="every Nth of the 54 prompts (5: 11 prompts, every position and shape)")
     parser.add_argument("--steps", type=int, default=None, help="default: the preset's")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--json", type=Path, default=None, help="write every reading here")

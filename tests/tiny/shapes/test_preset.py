@@ -51,7 +51,7 @@ def test_compare_and_tune_take_the_shapes_prompts_on_it():
 
 @pytest.mark.slow
 def test_a_looser_budget_tunes_sparser_windows(pipe):
-    """Learned attention is local: as the error budget grows, tune picks smaller (cheaper) windows."""
+    """As the error budget grows, tune picks smaller (cheaper) windows on the learned attention."""
     costs = []
     for budget in (0.05, 0.2, 0.5):
         result = na_accel.tune(pipe, "flux_gna", max_error=budget, prompts=[CASES[0][0]], steps=4,
