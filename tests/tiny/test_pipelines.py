@@ -47,6 +47,7 @@ PRESETS = {
 # preset -> its family's shipped recipe
 SHIPPED_RECIPES = {
     "tiny-flux": "flux_gna",
+    "tiny-flux-shapes": "flux_gna",
     "tiny-flux-kontext": "flux_gna",
     "tiny-hunyuan-video": "hunyuan_video_gna",
     "tiny-cosmos": "cosmos_gna",

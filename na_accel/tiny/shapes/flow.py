@@ -126,4 +126,4 @@ def _flow_step(components, optimizer, parameters, packed, weights, img_ids, txt_
     loss.backward()
     torch.nn.utils.clip_grad_norm_(parameters, 1.0)
     optimizer.step()
-    return float(loss)
+    return loss.item()
