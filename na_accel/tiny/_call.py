@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 DEFAULT_PROMPT = "a red fox in the snow"
+_DEFAULT = object()  # a call's prompt left out: the preset's default prompt
 TEXT_TOKENS = 32  # max_sequence_length of every tiny generation (the tiny tokenizers: one token per character)
 
 
@@ -33,14 +34,14 @@ class TinyCall:
     text_tokens_kwarg: str | None = "max_sequence_length"
     prompt: str = DEFAULT_PROMPT  # the default prompt (a trained preset's is one it knows how to draw)
 
-    def __call__(self, *, steps: int | None = None, seed: int = 0, prompt: Any = None, **overrides) -> dict:
+    def __call__(self, *, steps: int | None = None, seed: int = 0, prompt: Any = _DEFAULT, **overrides) -> dict:
         kwargs = {
             "height": self.height,
             "width": self.width,
             "num_inference_steps": self.steps if steps is None else steps,
             "generator": torch.Generator().manual_seed(seed),
             "output_type": self.output_type,
-            "prompt": self.prompt if prompt is None else prompt,
+            "prompt": self.prompt if prompt is _DEFAULT else prompt,  # None: no prompt (embeddings given)
         }
         if self.text_tokens_kwarg is not None:
             kwargs[self.text_tokens_kwarg] = TEXT_TOKENS
