@@ -49,9 +49,9 @@ from na_accel.kernels.joint import gna_joint_attention, sdpa_attention
 from na_accel.kernels import BackendTarget, GNACall, backend_reasons, dtype_name, resolve_backend
 from na_accel.errors import ArgumentError, NaAccelError
 from na_accel.families.registry import family_spec, supported_families
-from na_accel.tools.bench import versions
+from na_accel.commands.bench import versions
 from na_accel.kernels.window_cost import joint_speedup_bound
-from na_accel.tools.estimate import estimate_recipe
+from na_accel.commands.estimate import estimate_recipe
 from na_accel.windows import ResolvedWindow, WindowSpec
 
 # name: (grid, window, stride, text tokens, text first, heads, head_dim)

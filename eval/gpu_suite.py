@@ -208,7 +208,7 @@ def load_eval_script(name: str):
 def preflight(args: argparse.Namespace) -> int:
     import torch
 
-    from na_accel.tools.bench import device_info, versions
+    from na_accel.commands.bench import device_info, versions
 
     device = torch.device("cpu" if args.smoke else "cuda")
     problems = []
@@ -378,7 +378,7 @@ def smoke_step_rows() -> list[StepRow]:
     VAEs dominate a CPU run; the windows stay sparse along the width), else the preset's own frames
     (MiniMax-H3's pipeline makes at least 121)."""
     from na_accel.families.registry import FAMILY_SPECS
-    from na_accel.tools.zoo import MODELS
+    from na_accel.models.zoo import MODELS
 
     def frames(spec) -> int | None:
         if not spec.geometry.is_video:
@@ -396,7 +396,7 @@ def smoke_step_rows() -> list[StepRow]:
 def step_model(family: str, smoke: bool) -> str:
     """The zoo's model for a family: its tiny preset (smoke) or its random-weights config."""
     from na_accel.families.registry import family_spec
-    from na_accel.tools.zoo import MODELS
+    from na_accel.models.zoo import MODELS
 
     spec = family_spec(family)
     for name, model in MODELS.items():

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from
 
 from na_accel.cli import main as na_accel_main  # noqa: E402
 
-from na_accel.tools.prompts import SHIPPED_PROMPTS as PROMPTS  # noqa: E402 (shipped with the package)
+from na_accel.inputs.prompts import SHIPPED_PROMPTS as PROMPTS  # noqa: E402 (shipped with the package)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     import na_accel
     from na_accel.tiny import tiny_flux_shapes_call, tiny_pipeline
     from na_accel.tiny.shapes.scenes import read_picture
-    from na_accel.tools.metrics import psnr
+    from na_accel.metrics import psnr
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipes", nargs="*", default=["flux_gna"], help="shipped names or recipe files")

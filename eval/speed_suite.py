@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from
 
 from na_accel.cli import main as na_accel_main  # noqa: E402
 from na_accel.recipe import load_recipe  # noqa: E402
-from na_accel.tools.zoo import MODELS  # noqa: E402
+from na_accel.models.zoo import MODELS  # noqa: E402
 
 
 def parse_size(text: str) -> tuple[int, int, int | None]:

@@ -49,10 +49,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import na_accel
     from na_accel.cli.arguments import parse_overrides
-    from na_accel.tools.bench import device_info, versions
-    from na_accel.tools.json_files import write_json
-    from na_accel.tools.prompts import SHIPPED_PROMPTS, read_prompts
-    from na_accel.tools.zoo import load_model
+    from na_accel.commands.bench import device_info, versions
+    from na_accel.outputs.json_files import write_json
+    from na_accel.inputs.prompts import SHIPPED_PROMPTS, read_prompts
+    from na_accel.models.zoo import load_model
 
     model = load_model(args.model, random_weights=args.random_weights, device=args.device, dtype=args.dtype,
                        seed=0, config_overrides=parse_overrides(args.config_override), text_len=None)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from na_accel.kernels.joint import gna_joint_attention
 from na_accel.kernels import BackendTarget, GNACall, resolve_backend
-from na_accel.tools.bench import versions
+from na_accel.commands.bench import versions
 from na_accel.windows import WindowSpec
 
 # grid, kernel, stride, dilation, causal, text tokens, batch

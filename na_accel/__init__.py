@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 from .errors import (ArgumentError, BackendUnavailableError, CostProfileError, NaAccelError, PatchStateError, RecipeError,
                      UnsupportedModelError)
 from .lazy import lazy_exports
-
-__version__ = "0.1.0"
+from .version import __version__
 
 # Imported on first use: `import na_accel` (and the CLI's light commands) start without torch.
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
@@ -25,7 +24,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ".patch_report": ["PatchReport", "describe"],
     ".patching": ["patch", "unpatch"],
     ".recipe": ["Recipe", "list_recipes", "load_recipe"],
-    ".tools.estimate": ["estimate_recipe"],  # the public face may use a tool; the core never does
+    ".commands.estimate": ["estimate_recipe"],  # the public face may use a command's engine; the core never does
     ".tuning": ["TuneResult", "tune"],
     ".windows": ["WindowSpec"],
 }, eager=["ArgumentError", "BackendUnavailableError", "CostProfileError", "NaAccelError", "PatchStateError", "RecipeError",
@@ -36,6 +35,6 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from .patch_report import PatchReport, describe
     from .patching import patch, unpatch
     from .recipe import Recipe, list_recipes, load_recipe
-    from .tools.estimate import estimate_recipe
+    from .commands.estimate import estimate_recipe
     from .tuning import TuneResult, tune
     from .windows import WindowSpec

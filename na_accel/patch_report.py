@@ -81,7 +81,7 @@ class LayerReport:
 
     @property
     def last_estimate(self) -> dict[str, Any] | None:
-        """na_accel.tools.estimate for the last window (bounds, tiles)."""
+        """na_accel.commands.estimate for the last window (bounds, tiles)."""
         return self.estimate.to_dict() if self.estimate else None
 
     @property

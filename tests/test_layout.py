@@ -2,8 +2,9 @@
 
 Layers, lowest first: errors, lazy (package exports on first use) < windows < kernels < families < recipe
 < plan < speed < runtime < patching < patch_report < tuning < comfyui (the ComfyUI front end, on the same
-route as patching), then tiny (fixtures), tools and cli. The core (everything below tiny) never imports tiny, tools or
-cli, not even inside a function. No import circles either, counting every import: function-local ones (a
+route as patching), then the program around it: tiny (fixtures) < inputs (what users type) < metrics < outputs
+(what commands write) < models (names -> runnable models) < commands (each command's engine) < cli. The core
+(everything below tiny) never imports any of those, not even inside a function. No import circles either, counting every import: function-local ones (a
 deferred import hides a circle, it does not remove it) and those under ``if TYPE_CHECKING:`` (the modules
 still depend on each other), but for the type-only edges listed with their reasons in ``TYPE_ONLY_EDGES``.
 """
@@ -14,8 +15,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "na_accel"
-LAYERS = ["errors", "lazy", "windows", "kernels", "families", "recipe", "plan", "speed", "runtime", "patching", "patch_report", "tuning",
-          "comfyui", "tiny", "tools", "cli"]
+LAYERS = ["errors", "version", "lazy", "windows", "kernels", "families", "recipe", "plan", "speed", "runtime", "patching", "patch_report", "tuning",
+          "comfyui", "tiny", "inputs", "metrics", "outputs", "models", "commands", "cli"]
 MAX_LINES = 350
 
 
@@ -77,6 +78,13 @@ def test_a_module_imports_only_its_own_layer_and_those_below(module):
     upward = sorted(m for m in _imports(module, MODULES[module])
                     if _layer(m) and LAYERS.index(_layer(m)) > own)
     assert not upward, f"{module} imports from higher layers: {upward}"
+
+
+def test_no_module_imports_the_package_face():
+    """``na_accel/__init__.py`` is the users' door: the modules inside never import it (``from .. import
+    x``), so the face can import any of them without a circle."""
+    importers = sorted(m for m, p in MODULES.items() if m != "na_accel" and "na_accel" in _imports(m, p))
+    assert not importers, f"import the package face: {importers}"
 
 
 def _import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:

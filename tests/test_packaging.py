@@ -36,4 +36,4 @@ def test_the_wheel_holds_every_module_and_data_file(tmp_path):
     installed = {name for name in zipfile.ZipFile(wheel).namelist() if name.startswith("na_accel/")}
     expected = _package_files()
     assert not expected - installed, f"missing from the wheel: {sorted(expected - installed)}"
-    assert "na_accel/tools/prompts.txt" in installed and "na_accel/speed/profiles/h100.json" in installed
+    assert "na_accel/inputs/prompts.txt" in installed and "na_accel/speed/profiles/h100.json" in installed

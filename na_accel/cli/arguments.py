@@ -1,7 +1,7 @@
 """Arguments more than one subcommand takes, and the parsing of their values.
 
-The checks themselves live with what they check (``kernels.check_backend_name``, ``tools.sizes``,
-``tools.devices``, ``tools.output_paths``); the subcommands call them before any model is built.
+The checks themselves live with what they check (``kernels.check_backend_name``, ``inputs.sizes``,
+``inputs.devices``, ``outputs.output_paths``); the subcommands call them before any model is built.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def add_output_dir_argument(parser: argparse.ArgumentParser, default: str, conte
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """What bench and compare take: a model, a recipe, and how to build and run the model."""
-    from ..tools.model_list import models_help
+    from ..models.model_list import models_help
 
     parser.add_argument("model", help=models_help())
     parser.add_argument("--recipe", required=True, help="shipped recipe name or .yaml/.json path")
@@ -80,7 +80,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 def check_prompt(prompt: str | None, default: str | None = None) -> str:
     """``--prompt``: the text, or ``default`` (the model's default prompt; else the shipped default) when
     not given; an empty (or blank) one is refused rather than silently replaced by the default."""
-    from ..tools.prompts import DEFAULT_PROMPT
+    from ..inputs.prompts import DEFAULT_PROMPT
 
     default = DEFAULT_PROMPT if default is None else default
     if prompt is None:

@@ -1,4 +1,4 @@
-"""``na-accel bench``: time a pipeline dense vs patched with a recipe; a table, and the JSON (``tools.bench``)."""
+"""``na-accel bench``: time a pipeline dense vs patched with a recipe; a table, and the JSON (``commands.bench``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
-from ..tools.prompts import DEFAULT_PROMPT
+from ..inputs.prompts import DEFAULT_PROMPT
 from .arguments import add_model_arguments, check_prompt
 from .model_run import prepare_model_run
 
@@ -29,10 +29,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tools.bench import BenchSettings, format_table, run_bench
-    from ..tools.model_list import model_default_prompt
-    from ..tools.output_paths import OutputWriteError, check_output_file, write_output
-    from ..tools.json_files import write_json
+    from ..commands.bench import BenchSettings, format_table, run_bench
+    from ..models.model_list import model_default_prompt
+    from ..outputs.output_paths import OutputWriteError, check_output_file, write_output
+    from ..outputs.json_files import write_json
 
     path = bench_json_path(args)
     prompt = check_prompt(args.prompt, model_default_prompt(args.model))

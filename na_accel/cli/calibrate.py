@@ -1,5 +1,5 @@
 """``na-accel calibrate``: time dense and GNA attention on this device and cache its cost profile,
-which the speed gate then uses instead of the shipped one (``tools.calibrate``)."""
+which the speed gate then uses instead of the shipped one (``commands.calibrate``)."""
 
 from __future__ import annotations
 
@@ -31,10 +31,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tools.calibrate import calibrate, format_calibration
-    from ..tools.devices import parse_device, parse_dtype
-    from ..tools.output_paths import check_output_file
-    from ..tools.sizes import MAX_HEAD_DIM, MAX_HEADS, MAX_REPEATS, check_count
+    from ..commands.calibrate import calibrate, format_calibration
+    from ..inputs.devices import parse_device, parse_dtype
+    from ..outputs.output_paths import check_output_file
+    from ..inputs.sizes import MAX_HEAD_DIM, MAX_HEADS, MAX_REPEATS, check_count
 
     device = parse_device(args.device)
     dtype = parse_dtype(args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))

@@ -1,5 +1,5 @@
 """``na-accel compare``: dense vs patched outputs of one seed: pictures, metrics and (for a prompt file)
-an HTML report; the work is ``tools.compare``'s, the summary ``tools.compare_summary``'s."""
+an HTML report; the work is ``commands.compare``'s, the summary ``outputs.compare_summary``'s."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ArgumentError
-from ..tools.prompts import DEFAULT_PROMPT
+from ..inputs.prompts import DEFAULT_PROMPT
 from ..windows import format_axes
 from .arguments import add_model_arguments, add_output_dir_argument, check_prompt
 from .model_run import prepare_model_run
@@ -34,13 +34,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tools.compare import CompareSettings, compare_output_names, run_compare, write_compare
-    from ..tools.model_list import model_default_prompt
-    from ..tools.prompts import read_prompts
-    from ..tools.compare_summary import format_compare_summary
-    from ..tools.metrics import QualityMetrics
-    from ..tools.output_paths import check_output_dir, check_output_names
-    from ..tools.run_folder import RunFolder
+    from ..commands.compare import CompareSettings, compare_output_names, run_compare, write_compare
+    from ..models.model_list import model_default_prompt
+    from ..inputs.prompts import read_prompts
+    from ..outputs.compare_summary import format_compare_summary
+    from ..metrics import QualityMetrics
+    from ..outputs.output_paths import check_output_dir, check_output_names
+    from ..outputs.run_folder import RunFolder
 
     if args.prompt_file is not None and args.prompt is not None:
         raise ArgumentError("--prompt and --prompt-file: give one of them, not both")

@@ -48,10 +48,10 @@ def run(args: argparse.Namespace) -> int:
     from ..patching import patch, unpatch
     from ..recipe.parse import load_recipe
     from ..tiny import tiny_flux_shapes_call, tiny_flux_shapes_pipeline
-    from ..tools.bench import check_recipe_family
-    from ..tools.model_list import MODELS, model_default_prompt
-    from ..tools.output_paths import check_output_dir, check_output_names
-    from ..tools.sizes import MAX_STEPS, check_count, check_size, check_tiny_size
+    from ..commands.bench import check_recipe_family
+    from ..models.model_list import MODELS, model_default_prompt
+    from ..outputs.output_paths import check_output_dir, check_output_names
+    from ..inputs.sizes import MAX_STEPS, check_count, check_size, check_tiny_size
 
     # everything checked before the pipeline is built
     prompt = check_prompt(args.prompt, model_default_prompt(MODEL))
@@ -114,12 +114,12 @@ def print_what_they_show(prompt: str, dense: torch.Tensor, sparse: torch.Tensor)
 def print_demo_outputs(out_dir: Path, dense: torch.Tensor, sparse: torch.Tensor, gna_label: str = "GNA") -> None:
     """The demo's pictures and quality metrics, written the way `na-accel compare`
     writes them; the files of the previous run in ``out_dir`` are replaced (``RunFolder``)."""
-    from ..tools.metrics import QualityMetrics, format_metrics
-    from ..tools.output_paths import write_output
-    from ..tools.prompts import SHAPES_PROMPTS
-    from ..tools.json_files import write_json
-    from ..tools.report import save_png, save_side_by_side
-    from ..tools.run_folder import RunFolder
+    from ..metrics import QualityMetrics, format_metrics
+    from ..outputs.output_paths import write_output
+    from ..inputs.prompts import SHAPES_PROMPTS
+    from ..outputs.json_files import write_json
+    from ..outputs.report import save_png, save_side_by_side
+    from ..outputs.run_folder import RunFolder
 
     metrics = QualityMetrics().compute(dense, sparse)
     print("\nQuality of GNA vs dense (what `na-accel compare` reports):")

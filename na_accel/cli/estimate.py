@@ -1,5 +1,5 @@
 """``na-accel estimate``: what a recipe buys at a resolution: density, FLOP / tile bounds and an
-end-to-end estimate (``tools.estimate``), optionally with the attention share a bench run measured."""
+end-to-end estimate (``commands.estimate``), optionally with the attention share a bench run measured."""
 
 from __future__ import annotations
 
@@ -50,9 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from ..recipe.parse import load_recipe
-    from ..tools.estimate import estimate_recipe, format_estimate
-    from ..tools.output_paths import check_output_file, write_output
-    from ..tools.json_files import write_json
+    from ..commands.estimate import estimate_recipe, format_estimate
+    from ..outputs.output_paths import check_output_file, write_output
+    from ..outputs.json_files import write_json
 
     if args.bench_json is not None and args.attention_share is not None:
         raise ArgumentError("--attention-share and --bench-json: give one of them, not both")
@@ -105,7 +105,7 @@ def parse_tile(flag: str, text: str | None) -> tuple[int, ...] | None:
 def attention_share_from_bench(path: Path, family: str, grid: Sequence[int]) -> tuple[float, str]:
     """``--bench-json``: the dense run's measured attention share from a ``na-accel bench --json`` file,
     checked to be for the same model family and token grid (the share grows with the token count)."""
-    from ..tools.input_files import read_input_text
+    from ..inputs.input_files import read_input_text
 
     text = read_input_text("--bench-json", path)  # a regular file of at most MAX_INPUT_BYTES, UTF-8
     try:

@@ -25,7 +25,7 @@ import os
 import sys
 import textwrap
 
-from .. import __version__
+from ..version import __version__
 from ..errors import NaAccelError
 from . import bench, calibrate, compare, demo, estimate, models, recipes, tune
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 def _print_result(result: object) -> None:
     import json
 
-    from ..tools.json_files import json_safe
+    from ..outputs.json_files import json_safe
 
     try:
         print(json.dumps(json_safe(result), indent=2, allow_nan=False, default=str))

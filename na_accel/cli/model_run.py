@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..tools import sizes
+from ..inputs import sizes
 from .arguments import parse_overrides
 
 # The integer options and their allowed range (absent ones, e.g. compare's --batch, are skipped); the
-# maximums are documented in tools.sizes. A known model's --frames is its geometry's to check (per model).
+# maximums are documented in inputs.sizes. A known model's --frames is its geometry's to check (per model).
 COUNT_LIMITS = {"steps": (1, sizes.MAX_STEPS), "batch": (1, sizes.MAX_BATCH), "repeats": (1, sizes.MAX_REPEATS),
                 "warmup": (0, sizes.MAX_WARMUP), "text_len": (1, sizes.MAX_TEXT_LEN),
                 "frames": (1, sizes.MAX_FRAMES)}
@@ -33,7 +33,7 @@ class ModelRun:
     def plan(self, command: str, runs: str) -> str:
         """The line a command prints before it starts: the size, token grid, steps and runs it will
         run, and where each value comes from (a flag, the pipeline's config, a default)."""
-        from ..tools.loaded_models import validate_size
+        from ..models.loaded_models import validate_size
         from ..windows import format_axes
 
         model = self.model
@@ -58,7 +58,7 @@ class ModelRun:
         (``value_sources``) for the command's JSON."""
         import torch
 
-        from ..tools.bench import device_info, versions
+        from ..commands.bench import device_info, versions
 
         device = next(self.model.transformer.parameters()).device
         arguments = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "command"}
@@ -73,10 +73,10 @@ def prepare_model_run(args: argparse.Namespace, check_outputs: Callable[[], Any]
     ``check_outputs``), then build the model."""
     from ..kernels import check_backend_name
     from ..recipe.parse import load_recipe
-    from ..tools.bench import check_recipe_family
-    from ..tools.devices import parse_device, parse_dtype
-    from ..tools.sizes import check_count, check_size, check_tiny_size
-    from ..tools.zoo import MODELS, load_model  # looked up at run time: tests replace load_model
+    from ..commands.bench import check_recipe_family
+    from ..inputs.devices import parse_device, parse_dtype
+    from ..inputs.sizes import check_count, check_size, check_tiny_size
+    from ..models.zoo import MODELS, load_model  # looked up at run time: tests replace load_model
 
     spec = MODELS.get(args.model)
     for name, (minimum, maximum) in COUNT_LIMITS.items():

@@ -1,4 +1,4 @@
-"""``na-accel models``: the model names bench and compare accept (``tools.model_list.MODELS``)."""
+"""``na-accel models``: the model names bench and compare accept (``models.model_list.MODELS``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tools.model_list import MODELS
+    from ..models.model_list import MODELS
 
     rows = [("name", "family", "kind", "usage", "description")]
     for spec in MODELS.values():

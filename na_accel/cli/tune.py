@@ -1,7 +1,7 @@
 """``na-accel tune``: a recipe tuned on your weights, prompts and size (``na_accel.tune``'s command).
 
 Every argument is checked before a model is built (budget, output paths, prompts, then what bench
-and compare check); the work is ``tools.tune``'s.
+and compare check); the work is ``commands.tune``'s.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _prompts(args: argparse.Namespace) -> tuple[list[str], list[str] | None]:
-    from ..tools.model_list import model_prompts
-    from ..tools.prompts import read_prompts
+    from ..models.model_list import model_prompts
+    from ..inputs.prompts import read_prompts
 
     if args.prompt_file is not None and args.prompt is not None:
         raise ArgumentError("--prompt and --prompt-file: give one of them, not both")
@@ -69,9 +69,9 @@ def _prompts(args: argparse.Namespace) -> tuple[list[str], list[str] | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tools.compare import compare_output_names
-    from ..tools.output_paths import check_output_dir, check_output_file, check_output_names
-    from ..tools.tune import TuneSettings, measurements_path, run_tune
+    from ..commands.compare import compare_output_names
+    from ..outputs.output_paths import check_output_dir, check_output_file, check_output_names
+    from ..commands.tune import TuneSettings, measurements_path, run_tune
     from ..tuning import check_max_error
 
     max_error = check_max_error(args.max_error, "--max-error")

@@ -20,7 +20,7 @@ import pytest
 from bounded import ROOT, _limit_memory, run_bounded_cli, run_bounded_code
 
 from na_accel.cli import main
-from na_accel.tools.run_folder import MANIFEST
+from na_accel.outputs.run_folder import MANIFEST
 
 pytestmark = pytest.mark.slow  # each case a CLI run, most in a subprocess with a time limit and a memory cap
 
@@ -62,13 +62,13 @@ CASES = {
 
 CHILD = """
 import contextlib, io, json, sys, traceback
-import na_accel.tools.zoo
+import na_accel.models.zoo
 from na_accel.cli import main
 
 def refuse(*args, **kwargs):
     raise AssertionError("a model was built before the sizes were checked")
 
-na_accel.tools.zoo.load_model = refuse
+na_accel.models.zoo.load_model = refuse
 results = []
 for argv in json.loads(sys.argv[1]):
     err = io.StringIO()
@@ -175,7 +175,7 @@ def test_a_json_that_cannot_be_written_after_the_run_prints_the_measurement(tmp_
 
 
 def test_a_demo_whose_write_fails_ends_in_one_line_with_the_metrics(tmp_path, monkeypatch, capsys):
-    import na_accel.tools.json_files as json_files
+    import na_accel.outputs.json_files as json_files
 
     def full_disk(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))

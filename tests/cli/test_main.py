@@ -15,7 +15,7 @@ from PIL import Image
 from na_accel.cli import build_parser, main
 from na_accel.cli.main import SUBCOMMANDS
 from na_accel.errors import ArgumentError
-from na_accel.tools.report import LABEL_STRIP_H, SCALE_STRIP_H
+from na_accel.outputs.report import LABEL_STRIP_H, SCALE_STRIP_H
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -201,7 +201,7 @@ def test_an_na_accel_error_becomes_exit_code_2_and_one_line_on_stderr(monkeypatc
 @pytest.mark.slow
 def test_the_demo_takes_the_shapes_presets_one_default_prompt_size_and_steps(tmp_path, capsys):
     from na_accel.tiny import tiny_flux_shapes_call
-    from na_accel.tools.zoo import MODELS
+    from na_accel.models.zoo import MODELS
 
     call = tiny_flux_shapes_call
     preset = MODELS["tiny-flux-shapes"].build_preset(0)  # what bench and compare run by default
@@ -214,7 +214,7 @@ def test_the_demo_takes_the_shapes_presets_one_default_prompt_size_and_steps(tmp
 
 
 def test_models_lists_every_model_in_aligned_columns(capsys):
-    from na_accel.tools.zoo import MODELS
+    from na_accel.models.zoo import MODELS
 
     assert main(["models"]) == 0
     out = capsys.readouterr().out

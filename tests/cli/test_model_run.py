@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-import na_accel.tools.zoo
+import na_accel.models.zoo
 from na_accel.cli.arguments import add_model_arguments
 from na_accel.cli.model_run import prepare_model_run
 from na_accel.errors import NaAccelError
@@ -25,7 +25,7 @@ def no_model(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the model was built before the arguments were checked")
 
-    monkeypatch.setattr(na_accel.tools.zoo, "load_model", refuse)
+    monkeypatch.setattr(na_accel.models.zoo, "load_model", refuse)
 
 
 @pytest.mark.parametrize("extra,message", [
@@ -80,7 +80,7 @@ def test_the_models_defaults_fill_what_was_not_given_and_the_header_records_them
         built.update(name=name, **kwargs)
         return fake_model()
 
-    monkeypatch.setattr(na_accel.tools.zoo, "load_model", load_model)
+    monkeypatch.setattr(na_accel.models.zoo, "load_model", load_model)
     args = parse("tiny-flux", "--recipe", "flux_gna", "--width", "64", "--seed", "3", "--device", "cpu",
                  "--config-override", "num_layers=1")
     run = prepare_model_run(args, lambda: None)
@@ -108,13 +108,13 @@ def test_where_each_value_comes_from_a_flag_the_models_own_default_or_the_family
 
 
 def test_bench_says_what_it_will_run_before_it_runs(tmp_path, capsys, monkeypatch):
-    import na_accel.tools.bench
+    import na_accel.commands.bench
     from na_accel.cli import main
 
     def stop(*args, **kwargs):
         raise KeyboardInterrupt  # main: exit 130 after the line
 
-    monkeypatch.setattr(na_accel.tools.bench, "run_bench", stop)
+    monkeypatch.setattr(na_accel.commands.bench, "run_bench", stop)
     assert main(["bench", "tiny-flux", "--recipe", "flux_gna", "--height", "32", "--steps", "1", "--warmup", "0",
                  "--repeats", "1", "--no-progress", "--json", str(tmp_path / "b.json")]) == 130
     assert capsys.readouterr().out.splitlines()[0] == (

@@ -12,12 +12,12 @@ import pytest
 from PIL import Image
 
 import na_accel
-import na_accel.tools.zoo
+import na_accel.models.zoo
 from na_accel.cli import main
 from na_accel.families.registry import FAMILY_SPECS
 from na_accel.patching import patches_of
 from na_accel.tiny import TINY_PIPELINES
-from na_accel.tools.zoo import MODELS
+from na_accel.models.zoo import MODELS
 
 # The shipped recipe of each family (the base a tune starts from).
 RECIPES = {spec.name: spec.recipe for spec in FAMILY_SPECS}
@@ -61,7 +61,7 @@ def files_under(folder: Path) -> set[str]:
 def no_model(monkeypatch):
     """Building any model fails the test; a name that is no model still gets load_model's own refusal
     (the one place unknown names are refused), which builds nothing."""
-    real_load_model = na_accel.tools.zoo.load_model
+    real_load_model = na_accel.models.zoo.load_model
     asked = []
 
     def refuse(*args, **kwargs):
@@ -73,9 +73,9 @@ def no_model(monkeypatch):
             refuse(name, **kwargs)
         return real_load_model(name, **kwargs)
 
-    monkeypatch.setattr(na_accel.tools.zoo, "load_model", guarded)
-    monkeypatch.setattr(na_accel.tools.zoo, "load_pretrained", refuse)
-    monkeypatch.setattr(na_accel.tools.zoo, "build_random_weights", refuse)
+    monkeypatch.setattr(na_accel.models.zoo, "load_model", guarded)
+    monkeypatch.setattr(na_accel.models.zoo, "load_pretrained", refuse)
+    monkeypatch.setattr(na_accel.models.zoo, "build_random_weights", refuse)
     return asked
 
 

@@ -289,7 +289,7 @@ def test_the_checks_catch_drift():
     assert not _exists(_pattern("na_accel/configs/*.json")) and _exists(_pattern("na_accel/families/configs/*.json"))
     assert named_paths("see `kernels/<name>.py` and na_accel/sizes.py.") == {"na_accel/kernels/*.py",
                                                                             "na_accel/sizes.py"}
-    assert not resolves("na_accel.sizes") and resolves("na_accel.tools.sizes.TINY_MAX_TOKENS")
+    assert not resolves("na_accel.sizes") and resolves("na_accel.inputs.sizes.TINY_MAX_TOKENS")
     assert not resolves("na_accel.recipe.scaling.NO_SUCH_LIMIT") and resolves("na_accel.recipe.scaling.MAX_AXIS")
     assert DOTTED.findall("torch.ops.na_accel.gna_forward and na_accel.patch.") == ["na_accel.patch"]
 

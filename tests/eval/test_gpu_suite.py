@@ -176,17 +176,17 @@ def test_every_gpu_step_command_passes_the_bench_checks(tmp_path, monkeypatch):
     with the model build replaced: the plan can't fail on an argument once on the GPU."""
     import torch
 
-    import na_accel.tools.devices
-    import na_accel.tools.zoo
+    import na_accel.inputs.devices
+    import na_accel.models.zoo
     from na_accel.cli.main import build_parser
     from na_accel.cli.model_run import prepare_model_run
     from na_accel.recipe import load_recipe
-    from na_accel.tools.zoo import shipped_config
+    from na_accel.models.zoo import shipped_config
 
     suite = load("gpu_suite")
     built = []
-    monkeypatch.setattr(na_accel.tools.zoo, "load_model", lambda name, **kw: built.append((name, kw)) or _Fake())
-    monkeypatch.setattr(na_accel.tools.devices, "parse_device", torch.device)  # no GPU here
+    monkeypatch.setattr(na_accel.models.zoo, "load_model", lambda name, **kw: built.append((name, kw)) or _Fake())
+    monkeypatch.setattr(na_accel.inputs.devices, "parse_device", torch.device)  # no GPU here
     families = set()
     for row in (*suite.GPU_STEP_ROWS, *suite.NEW_FAMILY_STEP_ROWS):
         entry, argv = suite.step_item(row, tmp_path, smoke=False)

@@ -41,7 +41,7 @@ def benchmark_commands():
 @pytest.mark.parametrize("argv", benchmark_commands(), ids=lambda argv: argv[0])
 def test_the_documented_gpu_commands_are_valid(argv, monkeypatch):
     from na_accel.families.registry import family_spec
-    from na_accel.tools import zoo
+    from na_accel.models import zoo
 
     seen = {}
 

@@ -19,8 +19,8 @@ from na_accel.families import (FAMILY_SPECS, adapter_for, check_recipe_family, f
                                supported_families)
 from na_accel.plan import plan_layers
 from na_accel.tiny import TINY_PIPELINES, TINY_TRANSFORMERS
-from na_accel.tools.random_weights import meta_model
-from na_accel.tools.zoo import MODELS
+from na_accel.models.random_weights import meta_model
+from na_accel.models.zoo import MODELS
 
 SPECS = pytest.mark.parametrize("spec", FAMILY_SPECS, ids=[spec.name for spec in FAMILY_SPECS])
 
@@ -90,7 +90,7 @@ def test_geometry_predicts_the_token_grid_the_adapter_reads_on_tiny_pipelines(sp
     """Pixels -> tokens (the geometry) against what the adapter reads from the transformer's inputs,
     at each tiny preset's default size (a preset may compress time differently: its zoo geometry)."""
     presets = [name for name, model in MODELS.items() if model.family == spec.name and name in TINY_PIPELINES]
-    assert presets, f"no tiny preset of family {spec.name!r} in na_accel.tools.zoo.MODELS"
+    assert presets, f"no tiny preset of family {spec.name!r} in na_accel.models.zoo.MODELS"
     for name in presets:
         factory, call = TINY_PIPELINES[name]
         pipe, kwargs = factory(seed=0), call(steps=1)

@@ -36,7 +36,7 @@ from na_accel.kernels.reference import REFERENCE
 from na_accel.pipeline_parts import generated, latent_output, pipeline_transformers
 from na_accel.runtime.seam import unroutable_reason
 from na_accel.tiny import TINY_PIPELINES, unavailable_reason
-from na_accel.tools.zoo import MODELS
+from na_accel.models.zoo import MODELS
 
 TOLERANCE = 1e-5  # float32, relative to the output's scale
 # Cosmos' EDM preconditioning scales the model's output by sigma (~80 at the first step) and its CFG

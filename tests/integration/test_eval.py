@@ -109,7 +109,7 @@ def test_verify_backend_cases_picks_cases_and_names_the_allowed_range(verify_bac
 
 def test_attention_bench_family_cases_come_from_the_family_spec_and_recipe():
     from na_accel.families.registry import family_spec
-    from na_accel.tools.estimate import estimate_recipe
+    from na_accel.commands.estimate import estimate_recipe
 
     bench = _load("attention_bench")
     assert set(bench.CASE_GROUPS["all"]) == {*bench.CASES, *bench.FAMILY_CASES}

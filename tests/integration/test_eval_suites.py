@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from na_accel.tools.prompts import SHIPPED_PROMPTS
+from na_accel.inputs.prompts import SHIPPED_PROMPTS
 
 EVAL = Path(__file__).resolve().parents[2] / "eval"
 

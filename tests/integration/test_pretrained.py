@@ -64,8 +64,8 @@ def test_a_local_pipeline_folder_without_sizes_says_what_it_will_run_first(pipel
                                                                             monkeypatch, command):
     """No --height/--width/--steps: the size the pipeline's own call uses (FluxPipeline: default_sample_size
     128 x vae_scale_factor 8, whatever the weights), the family's steps; the line says so before any run."""
-    import na_accel.tools.bench
-    import na_accel.tools.compare
+    import na_accel.commands.bench
+    import na_accel.commands.compare
 
     seen = {}
 
@@ -73,8 +73,8 @@ def test_a_local_pipeline_folder_without_sizes_says_what_it_will_run_first(pipel
         seen.update(height=settings.height, width=settings.width, steps=settings.steps)
         raise _Stop
 
-    monkeypatch.setattr(na_accel.tools.bench, "run_bench", stop)
-    monkeypatch.setattr(na_accel.tools.compare, "run_compare", stop)
+    monkeypatch.setattr(na_accel.commands.bench, "run_bench", stop)
+    monkeypatch.setattr(na_accel.commands.compare, "run_compare", stop)
     out = ["--json", str(tmp_path / "b.json")] if command == "bench" else ["--output-dir", str(tmp_path / "o")]
     with pytest.raises(_Stop):
         main([command, str(pipeline_folder), "--recipe", "flux_gna", "--no-progress", *out])
@@ -110,7 +110,7 @@ def test_a_pipeline_with_an_unsupported_transformer_is_a_clear_error(monkeypatch
     from diffusers import DiffusionPipeline
 
     from na_accel.errors import NaAccelError
-    from na_accel.tools.zoo import load_pretrained
+    from na_accel.models.zoo import load_pretrained
 
     class Loaded:
         components = {"transformer": transformer}
@@ -156,7 +156,7 @@ def test_a_modular_hub_repo_loads_through_modular_pipeline(monkeypatch):
     from diffusers.modular_pipelines import ModularPipeline
 
     from na_accel.tiny import tiny_pipeline
-    from na_accel.tools.zoo import load_pretrained
+    from na_accel.models.zoo import load_pretrained
 
     tiny = tiny_pipeline("tiny-flux-modular")
     asked = []

@@ -159,7 +159,7 @@ def test_bad_scaling_sections_name_field_value_and_choices(scaling, message):
 
 @pytest.mark.parametrize("height,width", [(1024, 1024), (2048, 2048), (4096, 4096), (1024, 1536), (1360, 768), (1008, 752)])
 def test_shipped_flux_gna_at_many_sizes(height, width):
-    from na_accel.tools.estimate import estimate_recipe
+    from na_accel.commands.estimate import estimate_recipe
 
     result = estimate_recipe("flux_gna", height=height, width=width)
     window = result.rows[0].estimate.window
@@ -172,7 +172,7 @@ def test_shipped_flux_gna_at_many_sizes(height, width):
 
 @pytest.mark.parametrize("height,width,frames", [(720, 1280, 129), (544, 960, 129), (768, 1280, 117)])
 def test_shipped_hunyuan_video_gna_sizes(height, width, frames):
-    from na_accel.tools.estimate import estimate_recipe
+    from na_accel.commands.estimate import estimate_recipe
 
     result = estimate_recipe("hunyuan_video_gna", height=height, width=width, frames=frames)
     window = result.rows[0].estimate.window

@@ -10,7 +10,7 @@ import torch
 import na_accel
 from na_accel import load_recipe
 from na_accel.errors import RecipeError
-from na_accel.tools.estimate import estimate_recipe
+from na_accel.commands.estimate import estimate_recipe
 from conftest import run_flux_pipe, window_recipe
 
 

@@ -12,7 +12,7 @@ import torch
 import na_accel
 from na_accel.pipeline_parts import generated, is_modular
 from na_accel.tiny import TINY_PIPELINES, tiny_pipeline
-from na_accel.tools.zoo import MODELS
+from na_accel.models.zoo import MODELS
 
 NAME = "tiny-minimax-h3"
 

@@ -11,7 +11,7 @@ from na_accel.errors import NaAccelError
 from na_accel.tiny import TINY_PIPELINES, TinyPresetUnavailable, tiny_pipeline, unavailable_reason
 from na_accel.tiny import _requirements
 from na_accel.tiny._requirements import PRESET_CLASSES, config_arguments
-from na_accel.tools.model_list import MODELS
+from na_accel.models.model_list import MODELS
 
 NEWER = Version(diffusers.__version__) >= Version(_requirements.DIFFUSERS_0_37)
 

@@ -28,7 +28,7 @@ from .tokenizer import T5_TOKENS
 
 MODEL_DIR = Path(__file__).with_name("model")
 PIXELS_PER_TOKEN = 4  # the 2x VAE times FLUX's 2x2 packing (FLUX.1's own: 16)
-PROMPTS_FILE = Path(__file__).with_name("prompts.txt")  # compare and tune take these on it (tools/model_list.py)
+PROMPTS_FILE = Path(__file__).with_name("prompts.txt")  # compare and tune take these on it (models/model_list.py)
 # its first prompt: the preset's default (one prompt per line, # comments)
 DEFAULT_SHAPES_PROMPT = next(line.strip() for line in PROMPTS_FILE.read_text(encoding="utf-8").splitlines()
                              if line.strip() and not line.lstrip().startswith("#"))

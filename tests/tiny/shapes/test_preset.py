@@ -8,7 +8,7 @@ import na_accel
 from na_accel.tiny import TINY_PIPELINES, tiny_flux_shapes_call, tiny_pipeline
 from na_accel.tiny.shapes import MODEL_DIR, PROMPTS_FILE
 from na_accel.tiny.shapes.scenes import prompt_scene, read_picture
-from na_accel.tools.model_list import MODELS, model_default_prompt, model_prompts
+from na_accel.models.model_list import MODELS, model_default_prompt, model_prompts
 
 # same seed; the colour, the shape and the position each change
 CASES = [
