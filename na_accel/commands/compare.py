@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..patch_report import describe
+from ..patch_report import PatchReport, describe
 from ..patching import patch, unpatch
 from .bench import check_recipe_family
 from ..errors import ArgumentError
@@ -18,6 +18,9 @@ from ..outputs.output_paths import write_output
 from ..outputs.run_folder import MANIFEST
 from ..outputs.run_summary import no_sparse_reason, patch_summary
 from ..models.loaded_models import LoadedModel, validate_size
+
+if TYPE_CHECKING:
+    import torch
 
 # The files ``write_outputs`` may write in one comparison's folder (images or videos), relative names.
 PICTURE_NAMES = ("dense.png", "patched.png", "side_by_side.png", "dense.gif", "patched.gif", "side_by_side.gif",
@@ -43,6 +46,59 @@ class CompareSettings:
     progress: bool = True
 
 
+@dataclass
+class Comparison:
+    """Every prompt's output dense and patched with ``recipe`` (same seed each), and what ran sparse."""
+    model: LoadedModel
+    recipe: Any
+    settings: CompareSettings
+    prompts: list[str]
+    backend: str
+    token_grid: tuple[int, ...]
+    dense: list[torch.Tensor]
+    patched: list[torch.Tensor]
+    report: PatchReport
+
+
+def generate_outputs(model: LoadedModel, settings: CompareSettings, prompts: list[str], mode: str) -> list[torch.Tensor]:
+    """One output per prompt (float32, on the CPU), with the pipeline as it is now (``mode`` names the run)."""
+    from tqdm.auto import tqdm
+
+    outputs = []
+    for prompt in tqdm(prompts, desc=f"{model.name} {mode}", unit="prompt", disable=not settings.progress, leave=False):
+        output = model.generate(prompt=prompt, seed=settings.seed, height=settings.height, width=settings.width,
+                                frames=settings.frames, steps=settings.steps, batch=1)
+        outputs.append(output[0].float().cpu())
+    return outputs
+
+
+def generate_patched(model: LoadedModel, recipe: Any, settings: CompareSettings, prompts: list[str],
+                     backend: str) -> tuple[list[torch.Tensor], PatchReport]:
+    """Every prompt's output with ``recipe`` patched in on ``backend``, and the report of that run; the
+    pipeline is unpatched again whatever happens."""
+    patch(model.pipe, recipe, backend=backend)
+    try:
+        outputs = generate_outputs(model, settings, prompts, f"patched ({backend})" if backend != "auto" else "patched")
+        return outputs, describe(model.pipe)
+    finally:
+        unpatch(model.pipe)
+
+
+def generate_comparison(model: LoadedModel, recipe: Any, settings: CompareSettings, prompts: list[str], *,
+                        backend: str = "auto") -> Comparison:
+    """Check the size and the recipe's family, then generate every prompt dense, then patched."""
+    grid = validate_size(model, settings.height, settings.width, settings.frames)
+    recipe = check_recipe_family(recipe, model.family, model.name)
+    if not model.outputs_pixels:
+        raise ArgumentError(
+            f"compare: {model.name} with --random-weights has no VAE and outputs latents; compare a tiny "
+            "preset or real weights (bench measures random-weight models)"
+        )
+    dense = generate_outputs(model, settings, prompts, "dense")
+    patched, report = generate_patched(model, recipe, settings, prompts, backend)
+    return Comparison(model, recipe, settings, list(prompts), backend, grid, dense, patched, report)
+
+
 def run_compare(
     model: LoadedModel,
     recipe: Any,
@@ -57,40 +113,23 @@ def run_compare(
     """Generate every prompt dense, then patched (same seed), and write the pictures (``write_compare``
     writes metrics.json and report.html). The files of the previous run in ``out_dir`` are removed
     first (``RunFolder``); anything else there is left alone."""
-    from tqdm.auto import tqdm
+    comparison = generate_comparison(model, recipe, settings, prompts, backend=backend)
+    return write_comparison(comparison, out_dir, metrics=metrics, html_report=html_report)
 
+
+def write_comparison(comparison: Comparison, out_dir: Path | RunFolder, *, metrics: QualityMetrics | None = None,
+                     html_report: bool = False) -> dict[str, Any]:
+    """The metrics of every prompt and their average, the pictures written (``write_outputs``), and
+    what ran: compare's result (``write_compare`` writes it as metrics.json)."""
     folder = out_dir if isinstance(out_dir, RunFolder) else RunFolder(out_dir, "compare")
     out_dir = folder.path
-
-    grid = validate_size(model, settings.height, settings.width, settings.frames)
-    recipe = check_recipe_family(recipe, model.family, model.name)
-    if not model.outputs_pixels:
-        raise ArgumentError(
-            f"compare: {model.name} with --random-weights has no VAE and outputs latents; compare a tiny "
-            "preset or real weights (bench measures random-weight models)"
-        )
     metrics = metrics or QualityMetrics()
-
-    def generate_all(mode: str) -> list:
-        outputs = []
-        for prompt in tqdm(prompts, desc=f"{model.name} {mode}", unit="prompt", disable=not settings.progress,
-                           leave=False):
-            output = model.generate(prompt=prompt, seed=settings.seed, height=settings.height, width=settings.width,
-                                    frames=settings.frames, steps=settings.steps, batch=1)
-            outputs.append(output[0].float().cpu())
-        return outputs
-
-    dense_outputs = generate_all("dense")
-    patch(model.pipe, recipe, backend=backend)
-    try:
-        patched_outputs = generate_all("patched")
-        report = describe(model.pipe)
-    finally:
-        unpatch(model.pipe)
+    prompts, recipe, grid = comparison.prompts, comparison.recipe, comparison.token_grid
+    labels = ("dense", f"GNA ({recipe.name})", "|difference|")
 
     # The metrics first, so a write that fails below (a full disk) still reports them.
     entries = []
-    for index, (prompt, dense, patched) in enumerate(zip(prompts, dense_outputs, patched_outputs)):
+    for index, (prompt, dense, patched) in enumerate(zip(prompts, comparison.dense, comparison.patched)):
         prompt_dir = out_dir if len(prompts) == 1 and not html_report else out_dir / f"prompt_{index:03d}"
         entries.append({
             "prompt": prompt,
@@ -102,21 +141,21 @@ def run_compare(
 
     def write_pictures() -> None:
         folder.clear_previous()
-        for entry, dense, patched in zip(entries, dense_outputs, patched_outputs):
+        for entry, dense, patched in zip(entries, comparison.dense, comparison.patched):
             written: list[Path] = []
             try:
-                entry["files"] = write_outputs(out_dir / entry["folder"], dense, patched, written)
+                entry["files"] = write_outputs(out_dir / entry["folder"], dense, patched, written, labels=labels)
             finally:
                 folder.record(written)
 
     measured = {"token_grid": list(grid), "outputs": entries, "averages": averages}
     write_output("--output-dir", out_dir, write_pictures, result=measured)
-    summary = patch_summary(recipe, report, backend, runs=len(prompts))
+    summary = patch_summary(recipe, comparison.report, comparison.backend, runs=len(prompts))
     result: dict[str, Any] = {
         "token_grid": list(grid),
         **summary,
         # Why patched equals dense (PSNR inf) when no attention call ran sparse, as bench says it.
-        "note": None if summary["layer_calls"]["sparse"] else no_sparse_reason(recipe, settings.steps),
+        "note": None if summary["layer_calls"]["sparse"] else no_sparse_reason(recipe, comparison.settings.steps),
         "outputs": entries,
         "averages": averages,
         "skipped_metrics": metrics.skipped(),

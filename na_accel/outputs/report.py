@@ -109,13 +109,6 @@ def side_by_side(dense: torch.Tensor, patched: torch.Tensor, scale: float | None
     return torch.cat([dense.float().clamp(0, 1), patched.float().clamp(0, 1), heat_map(dense, patched, scale)], dim=2)
 
 
-def save_side_by_side(path: Path, dense: torch.Tensor, sparse: torch.Tensor,
-                      labels: tuple[str, ...] = STILL_LABELS) -> Path:
-    """PNG of dense | sparse | |difference| heat map scaled to its maximum, from [3, H, W] images in [0, 1],
-    each panel named above it and the heat map's colour bar under it."""
-    return save_side_by_side_png(path, dense, sparse, labels=labels)
-
-
 # The video picture (side_by_side.png of a video): each panel (dense, patched, heat map) shows the
 # frames as a grid, left to right then top to bottom, under a label strip drawn into the image.
 GRID_MAX_FRAMES = 16
@@ -210,9 +203,9 @@ def save_mp4(path: Path, frames: torch.Tensor, fps: int = 8) -> Path | None:
 
 
 def write_outputs(out_dir: Path, dense: torch.Tensor, patched: torch.Tensor,
-                  written: list[Path] | None = None) -> dict[str, Any]:
+                  written: list[Path] | None = None, labels: tuple[str, ...] = STILL_LABELS) -> dict[str, Any]:
     """Writes the pictures of one comparison; returns their paths relative to ``out_dir`` (and appends
-    every file written to ``written`` when given).
+    every file written to ``written`` when given). ``labels``: the still's panel names.
 
     Images ([3, H, W]): dense.png, patched.png, side_by_side.png (with the heat map's colour bar under it,
     ``with_colour_scale``). Videos ([F, 3, H, W]):
@@ -232,7 +225,8 @@ def write_outputs(out_dir: Path, dense: torch.Tensor, patched: torch.Tensor,
     if dense.ndim == 3:
         files["dense"] = keep(save_png(out_dir / "dense.png", dense)).name
         files["patched"] = keep(save_png(out_dir / "patched.png", patched)).name
-        files["side_by_side"] = keep(save_side_by_side_png(out_dir / "side_by_side.png", dense, patched)).name
+        files["side_by_side"] = keep(save_side_by_side_png(out_dir / "side_by_side.png", dense, patched,
+                                                                   labels=labels)).name
         return files
     scale = difference_scale(dense, patched)
     pairs = torch.stack([side_by_side(d, p, scale) for d, p in zip(dense, patched)])

@@ -148,7 +148,7 @@ def test_bad_inputs_and_outputs_in_the_way_fail_before_the_run(tmp_path):
         ("demo", "--output-dir", str(taken["dense.png"])):
             f"--output-dir: {str(taken['dense.png'] / 'dense.png')!r} is a folder",
         ("demo", "--output-dir", str(taken[MANIFEST])): f"{str(taken[MANIFEST] / MANIFEST)!r} is a folder",
-        ("compare", *TINY, "--prompt-file", str(ROOT / "na_accel" / "tools" / "prompts.txt"), "--output-dir",
+        ("compare", *TINY, "--prompt-file", str(ROOT / "na_accel" / "inputs" / "prompts.txt"), "--output-dir",
          str(prompt_file_in_the_way)):
             f"{str(prompt_file_in_the_way / 'prompt_000')!r} is a file, but this command writes a folder",
         ("bench", *TINY, "--json", str(tmp_path / long_name / "x.json")):
@@ -175,21 +175,21 @@ def test_a_json_that_cannot_be_written_after_the_run_prints_the_measurement(tmp_
 
 
 def test_a_demo_whose_write_fails_ends_in_one_line_with_the_metrics(tmp_path, monkeypatch, capsys):
-    import na_accel.outputs.json_files as json_files
+    import na_accel.commands.compare as compare  # the demo writes what compare writes, with compare's engine
 
     def full_disk(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(json_files, "write_json", full_disk)
+    monkeypatch.setattr(compare, "write_json", full_disk)
     assert main(["demo", "--height", "32", "--width", "32", "--steps", "1", "--output-dir", str(tmp_path)]) == 2
     captured = capsys.readouterr()
     assert captured.err.splitlines()[-1] == (
         f"na-accel: error: --output-dir: could not write {str(tmp_path / 'metrics.json')!r}: No space left on "
         "device; the result is printed to stdout above")
     metrics = json.loads(captured.out[captured.out.rindex("\n{") + 1:])
-    assert "psnr" in metrics
+    assert metrics["command"] == "demo" and "psnr" in metrics["averages"]
     # What was written is recorded (a next run replaces it), the failed file is not.
-    assert json.loads((tmp_path / MANIFEST).read_text())["files"] == ["demo.png", "dense.png", "patched.png"]
+    assert json.loads((tmp_path / MANIFEST).read_text())["files"] == ["dense.png", "patched.png", "side_by_side.png"]
 
 
 def _read_until(stream, marker: bytes, seconds: float) -> bytes:

@@ -31,7 +31,7 @@ def test_demo_runs_and_writes_a_side_by_side(tmp_path, capsys):
     assert reference_diff <= 1e-5
     shows = out.split("What the pictures show")[1]
     assert "  dense " in shows and "  GNA " in shows
-    with Image.open(tmp_path / "demo.png") as image:  # the panels' names above, the heat map's colour bar under
+    with Image.open(tmp_path / "side_by_side.png") as image:  # the panels' names above, the heat map's colour bar under
         assert image.size == (3 * 160, LABEL_STRIP_H + 128 + SCALE_STRIP_H)
 
 

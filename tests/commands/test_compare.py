@@ -109,14 +109,16 @@ def test_empty_prompt_file_is_a_clear_error(tmp_path, capsys):
 
 
 def test_main_job_demo_shows_where_the_outputs_went(tmp_path, capsys):
-    """README's main job (scripts/demo.sh -> na-accel demo) writes compare-style outputs and lists them."""
+    """README's main job (scripts/demo.sh -> na-accel demo) writes what compare writes and lists it."""
     assert main(["demo", "--height", "64", "--width", "64", "--steps", "2", "--output-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert f"Outputs in {tmp_path}/" in out and "psnr:" in out and "lpips: skipped" in out
-    for name in ("demo.png", "dense.png", "patched.png", "metrics.json"):
+    for name in ("side_by_side.png", "dense.png", "patched.png", "metrics.json"):
         assert (tmp_path / name).is_file() and name in out
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert 0 < metrics["ssim"] <= 1 and "skipped" in metrics["lpips"]
+    result = json.loads((tmp_path / "metrics.json").read_text())
+    assert result["command"] == "demo" and result["outputs"][0]["prompt"] == "a blue square at the bottom right"
+    assert 0 < result["averages"]["ssim"] <= 1 and "skipped" in result["averages"]["lpips"]
+    assert result["layer_calls"]["sparse"] == 16  # 4 layers x 2 steps x 2 calls (true CFG)
 
 
 @pytest.mark.slow
@@ -261,7 +263,7 @@ def test_a_demo_after_a_compare_in_the_same_folder_removes_the_compare_run(recip
     assert main(["demo", "--height", "32", "--width", "32", "--steps", "1", "--output-dir", str(out_dir)]) == 0
     assert not (out_dir / "report.html").exists() and not (out_dir / "prompt_000").exists()
     assert sorted(p.name for p in out_dir.iterdir() if not p.name.startswith(".")) == [
-        "demo.png", "dense.png", "metrics.json", "patched.png"]
+        "dense.png", "metrics.json", "patched.png", "side_by_side.png"]
 
 
 def test_compare_cosmos2_text_to_image_preset(tmp_path, capsys):
