@@ -2,9 +2,10 @@
 
 Layers, lowest first: errors, lazy (package exports on first use) < windows < kernels < families < recipe
 < plan < speed < runtime < patching < patch_report < tuning < comfyui (the ComfyUI front end, on the same
-route as patching), then the program around it: tiny (fixtures) < inputs (what users type) < metrics < outputs
-(what commands write) < models (names -> runnable models) < commands (each command's engine) < cli. The core
-(everything below tiny) never imports any of those, not even inside a function. No import circles either, counting every import: function-local ones (a
+route as patching), then the program around it: inputs (what users type: the tiny presets' default prompt is
+every command's) < tiny (fixtures) < metrics < outputs (what commands write) < models (names -> runnable models)
+< commands (each command's engine) < cli. The core (everything below inputs) never imports any of those, not even
+inside a function. No import circles either, counting every import: function-local ones (a
 deferred import hides a circle, it does not remove it) and those under ``if TYPE_CHECKING:`` (the modules
 still depend on each other), but for the type-only edges listed with their reasons in ``TYPE_ONLY_EDGES``.
 """
@@ -16,7 +17,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "na_accel"
 LAYERS = ["errors", "version", "lazy", "windows", "kernels", "families", "recipe", "plan", "speed", "runtime", "patching", "patch_report", "tuning",
-          "comfyui", "tiny", "inputs", "metrics", "outputs", "models", "commands", "cli"]
+          "comfyui", "inputs", "tiny", "metrics", "outputs", "models", "commands", "cli"]
 MAX_LINES = 350
 
 

@@ -6,8 +6,8 @@ import torch
 
 from na_accel.errors import Refusal
 from na_accel.families.base import video_token_grid
-from na_accel.families.image_ids import flux_image_grids, image_grids as flux2_image_grids
-from na_accel.families.qwen_image import image_grids as qwen_image_grids
+from na_accel.families.image_ids import flux_image_grids, grids_from_img_ids as flux2_image_grids
+from na_accel.families.qwen_image import grids_from_img_shapes as qwen_image_grids
 from na_accel.kernels.ulysses import ulysses_shards
 
 

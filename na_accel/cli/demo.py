@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..commands.bench import check_recipe_family
+    from ..commands.bench import load_recipe_for
     from ..commands.compare import (CompareSettings, compare_output_names, generate_comparison, generate_patched,
                                     write_compare, write_comparison)
     from ..inputs.prompts import SHAPES_PROMPTS
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     check_tiny_size(MODEL, grid, 1, f"{height}x{width} pixels")
     check_count("steps", steps, 1, MAX_STEPS)
     check_backend_name(args.backend, field="--backend")
-    recipe = check_recipe_family(load_recipe(args.recipe, field="--recipe"), "flux", f"the demo's {MODEL}")
+    recipe = load_recipe_for(load_recipe(args.recipe, field="--recipe"), "flux", f"the demo's {MODEL}")
     check_output_dir("--output-dir", args.output_dir)
     check_output_names("--output-dir", args.output_dir, compare_output_names(1, html_report=False))
 

@@ -15,7 +15,7 @@ from ..windows import format_axes
 from .arguments import add_size_arguments
 
 NAME = "estimate"
-DTYPES = ("float16", "bfloat16", "float32")  # the element types of the tile tables
+TILE_DTYPES = ("float16", "bfloat16", "float32")  # the element types of the tile tables
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -28,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--backend", default=DEFAULT_TILE_BACKEND,
                         help=f"whose tiles: {', '.join(TILE_BACKENDS)} (default: %(default)s)")
     parser.add_argument("--head-dim", type=int, default=None, help="attention head_dim (default: the family's, 128)")
-    parser.add_argument("--dtype", default="bfloat16", choices=DTYPES,
+    parser.add_argument("--dtype", default="bfloat16", choices=TILE_DTYPES,
                         help="element type: picks the tile table (default: %(default)s)")
     parser.add_argument("--q-tile", default=None,
                         help="q tile, e.g. 16x8 (with --kv-tile; default: NATTEN's default)")

@@ -73,7 +73,7 @@ def prepare_model_run(args: argparse.Namespace, check_outputs: Callable[[], Any]
     ``check_outputs``), then build the model."""
     from ..kernels import check_backend_name
     from ..recipe.parse import load_recipe
-    from ..commands.bench import check_recipe_family
+    from ..commands.bench import load_recipe_for
     from ..inputs.devices import parse_device, parse_dtype
     from ..inputs.sizes import check_count, check_size, check_tiny_size
     from ..models.zoo import MODELS, load_model  # looked up at run time: tests replace load_model
@@ -88,7 +88,7 @@ def prepare_model_run(args: argparse.Namespace, check_outputs: Callable[[], Any]
     parse_dtype(args.dtype)
     parse_device(args.device)
     if spec is not None:
-        check_recipe_family(recipe, spec.family, args.model)
+        load_recipe_for(recipe, spec.family, args.model)
         geometry = spec.geometry  # the sizes given, checked now (the family's defaults stand in for the rest)
         height = geometry.default_height if args.height is None else args.height
         width = geometry.default_width if args.width is None else args.width

@@ -84,7 +84,7 @@ class ComfyFamily:
 _SIGNATURES: dict[type, inspect.Signature] = {}
 
 
-def forward_arguments(model: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+def comfy_forward_arguments(model: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
     """``model._forward``'s arguments by name, its ``**kwargs`` merged in (ComfyUI passes extra
     conditioning, e.g. FLUX's ``ref_latents_method``, through them)."""
     signature = _SIGNATURES.setdefault(type(model), inspect.signature(type(model)._forward))
@@ -100,4 +100,4 @@ def patched_grid(size: tuple[int, ...], patch: tuple[int, ...]) -> tuple[int, ..
     return tuple(-(-n // p) for n, p in zip(size, patch))
 
 
-__all__ = ["BlockStack", "ComfyFamily", "ComfyLayoutReader", "forward_arguments", "patched_grid"]
+__all__ = ["BlockStack", "ComfyFamily", "ComfyLayoutReader", "comfy_forward_arguments", "patched_grid"]

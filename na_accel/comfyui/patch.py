@@ -43,7 +43,7 @@ from ..runtime import BackendChoice, LayerRoute, RouteState
 from ..speed import SpeedGate
 from .attention import OVERRIDE_KEY, AttentionOverride
 from .families import COMFY_FAMILIES, comfy_family_for
-from .family import ComfyFamily, forward_arguments
+from .family import ComfyFamily, comfy_forward_arguments
 from .schedule import DenseSchedule, check_percents
 
 WRAPPER_KEY = "na_accel"
@@ -105,7 +105,7 @@ class ComfyPatch:
     # wrapper): reading the layout and the sigmas syncs with the device, as in patching.py.
     @torch.compiler.disable
     def _begin_call(self, model: torch.nn.Module, args: tuple, kwargs: dict) -> list:
-        inputs = forward_arguments(model, args, kwargs)
+        inputs = comfy_forward_arguments(model, args, kwargs)
         step, dense_reason = self.schedule.decide(inputs.get("transformer_options") or {})
         self.routing.contexts.begin(self.family.token_layout(model, inputs), step, dense_reason)
         handles = []

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from ..patch_report import describe
+from ..inputs.prompts import DEFAULT_PROMPT
 from ..version import __version__
 from ..patching import patch, unpatch
 from ..runtime import denoising_step
@@ -140,11 +141,11 @@ class BenchSettings:
     warmup: int = 1
     repeats: int = 3
     seed: int = 0
-    prompt: str = "a photo of a red fox in fresh snow"
+    prompt: str = DEFAULT_PROMPT
     progress: bool = True
 
 
-def check_recipe_family(recipe: Any, family: str, model_name: str) -> Recipe:
+def load_recipe_for(recipe: Any, family: str, model_name: str) -> Recipe:
     """The loaded recipe, if it is for ``family`` (the model's), else a RecipeError saying so."""
     recipe = load_recipe(recipe)
     family_registry.check_recipe_family(recipe.model, family, f"--recipe: {recipe.name or '<inline>'}", model_name)
@@ -160,7 +161,7 @@ def run_bench(model: LoadedModel, recipe: Any, settings: BenchSettings, *, backe
     from tqdm.auto import tqdm
 
     grid = validate_size(model, settings.height, settings.width, settings.frames, settings.batch)
-    recipe = check_recipe_family(recipe, model.family, model.name)
+    recipe = load_recipe_for(recipe, model.family, model.name)
     device = next(model.transformer.parameters()).device
     clock = Clock(device)
     records: dict[str, dict[str, list]] = {mode: {"warmup": [], "repeats": []} for mode in MODES}

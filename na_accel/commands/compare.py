@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..patch_report import PatchReport, describe
 from ..patching import patch, unpatch
-from .bench import check_recipe_family
+from .bench import load_recipe_for
 from ..errors import ArgumentError
 from ..metrics import QualityMetrics
 from ..outputs.json_files import write_json
@@ -88,7 +88,7 @@ def generate_comparison(model: LoadedModel, recipe: Any, settings: CompareSettin
                         backend: str = "auto") -> Comparison:
     """Check the size and the recipe's family, then generate every prompt dense, then patched."""
     grid = validate_size(model, settings.height, settings.width, settings.frames)
-    recipe = check_recipe_family(recipe, model.family, model.name)
+    recipe = load_recipe_for(recipe, model.family, model.name)
     if not model.outputs_pixels:
         raise ArgumentError(
             f"compare: {model.name} with --random-weights has no VAE and outputs latents; compare a tiny "

@@ -11,7 +11,7 @@ from typing import Any
 from ..families.registry import family_spec
 from ..kernels.tiles import DEFAULT_TILE_BACKEND, TILE_BACKENDS
 from ..tuning import TuneResult, tune
-from .bench import check_recipe_family
+from .bench import load_recipe_for
 from ..outputs.json_files import write_json
 from ..models.loaded_models import LoadedModel, validate_size
 from ..outputs.output_paths import write_output
@@ -41,7 +41,7 @@ def run_tune(model: LoadedModel, recipe: Any, settings: TuneSettings, prompts: l
     """Tune ``recipe`` on ``model``; write the recipe to ``output`` and the measurements (after
     ``run_header``: device, versions, arguments) next to it."""
     validate_size(model, settings.height, settings.width, settings.frames)
-    recipe = check_recipe_family(recipe, model.family, model.name)
+    recipe = load_recipe_for(recipe, model.family, model.name)
 
     def generate(prompt: str) -> Any:
         return model.generate(prompt=prompt, seed=settings.seed, height=settings.height, width=settings.width,

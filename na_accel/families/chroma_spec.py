@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
-from .inputs import check_grid, randn
+from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
@@ -30,7 +30,7 @@ def transformer_inputs(transformer, grid=(4, 4), batch: int = 1, text_len: int =
     marking each row's first valid_text_lens[b] text tokens and every image token."""
     import torch
     dtype = torch.float32 if dtype is None else dtype
-    height, width = check_grid(grid, batch, ("height", "width"))
+    height, width = check_grid_and_batch(grid, batch, ("height", "width"))
     config = transformer.config
     generator = torch.Generator().manual_seed(seed)
     rows = torch.arange(height).repeat_interleave(width)

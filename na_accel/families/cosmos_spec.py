@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import ArgumentError
 from .family_types import FamilyGeometry, FamilySpec, numbered
-from .inputs import check_grid, patch_sizes, randn
+from .inputs import check_grid_and_batch, patch_sizes, randn
 
 if TYPE_CHECKING:
     import torch
@@ -43,7 +43,7 @@ def transformer_inputs(
     """
     import torch
     dtype = torch.float32 if dtype is None else dtype
-    frames, height, width = check_grid(grid, batch)
+    frames, height, width = check_grid_and_batch(grid, batch)
     config = transformer.config
     if config.concat_padding_mask:
         try:

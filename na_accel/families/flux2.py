@@ -33,12 +33,12 @@ from diffusers.models.transformers.transformer_flux2 import (
 
 from ..errors import Refusal
 from .base import ModelAdapter, TokenLayout
-from .image_ids import grids_text, image_grids
+from .image_ids import format_grids, grids_from_img_ids
 from .read_cache import TensorReadCache
 
 
 def _image_grids_of_ids(ids: torch.Tensor) -> Any:
-    return image_grids(ids[0] if ids.ndim == 3 else ids)  # batched (B, N, 4): row 0
+    return grids_from_img_ids(ids[0] if ids.ndim == 3 else ids)  # batched (B, N, 4): row 0
 
 
 def kv_cache_reason(mode: Any) -> str:
@@ -68,7 +68,7 @@ class Flux2Layout:
         n_image = sum(h * w for h, w in grids)
         if hidden_states.shape[1] != n_image:
             return TokenLayout(None, text_len, True,
-                               f"{hidden_states.shape[1]} image tokens but img_ids describe {grids_text(grids)}")
+                               f"{hidden_states.shape[1]} image tokens but img_ids describe {format_grids(grids)}")
         return TokenLayout(grids[0], text_len, True, extra_grids=grids[1:])
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
-from .inputs import check_grid, randn
+from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
@@ -41,7 +41,7 @@ def transformer_inputs(transformer, grid=(4, 4), batch: int = 1, text_len: int =
     batched int64 img_ids / txt_ids (B, N, 4), t / 1000, guidance (guidance-distilled configs)."""
     import torch
     dtype = torch.float32 if dtype is None else dtype
-    height, width = check_grid(grid, batch, ("height", "width"))
+    height, width = check_grid_and_batch(grid, batch, ("height", "width"))
     config = transformer.config
     generator = torch.Generator().manual_seed(seed)
     inputs = {

@@ -29,7 +29,7 @@ from diffusers.models.transformers.transformer_flux3 import Flux3AttnProcessor, 
 
 from ..errors import Refusal
 from .base import ModelAdapter, TokenLayout
-from .image_ids import grids_text
+from .image_ids import format_grids
 from .read_cache import TensorReadCache
 
 
@@ -86,7 +86,7 @@ class Flux3Layout:
             return TokenLayout(None, text_len, True, grids)
         if len(grids) != 1 or hidden_states.shape[1] != grids[0][0] * grids[0][1]:
             return TokenLayout(None, text_len, True, f"{hidden_states.shape[1]} image tokens but img_ids describe "
-                               f"{grids_text(grids)}")
+                               f"{format_grids(grids)}")
         references: tuple[tuple[int, int], ...] = ()
         cond, cond_ids = inputs.get("image_cond_hidden_states"), inputs.get("image_cond_ids")
         if cond is not None:
@@ -97,7 +97,7 @@ class Flux3Layout:
                 return TokenLayout(None, text_len, True, references)
             if cond.shape[1] != sum(h * w for h, w in references):
                 return TokenLayout(None, text_len, True, f"{cond.shape[1]} reference image tokens but image_cond_ids "
-                                   f"describe {grids_text(references)}")
+                                   f"describe {format_grids(references)}")
         return TokenLayout(grids[0], text_len, True, extra_grids=references)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
-from .inputs import check_grid, randn
+from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
@@ -48,7 +48,7 @@ def transformer_inputs(transformer, grid=(4, 4), batch: int = 1, text_len: int =
     ``reference_grids``: reference images (image_cond_hidden_states / image_cond_ids), one grid each."""
     import torch
     dtype = torch.float32 if dtype is None else dtype
-    height, width = check_grid(grid, batch, ("height", "width"))
+    height, width = check_grid_and_batch(grid, batch, ("height", "width"))
     config = transformer.config
     generator = torch.Generator().manual_seed(seed)
     inputs = {
@@ -60,7 +60,7 @@ def transformer_inputs(transformer, grid=(4, 4), batch: int = 1, text_len: int =
     if config.flow_map:  # step-distilled: the timestep each step jumps to
         inputs["target_timestep"] = torch.full((batch,), 0.25, device=device, dtype=dtype)
     if reference_grids:
-        grids = [check_grid(g, batch, ("height", "width")) for g in reference_grids]
+        grids = [check_grid_and_batch(g, batch, ("height", "width")) for g in reference_grids]
         tokens = sum(h * w for h, w in grids)
         inputs["image_cond_hidden_states"] = randn((batch, tokens, config.cond_in_channels), generator, device, dtype)
         inputs["image_cond_ids"] = torch.cat([image_ids(h, w, -(1 + i)) for i, (h, w) in enumerate(grids)]).to(device)

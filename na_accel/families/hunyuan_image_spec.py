@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
-from .inputs import check_grid, randn
+from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
@@ -52,7 +52,7 @@ def transformer_inputs(
     """
     import torch
     dtype = torch.float32 if dtype is None else dtype
-    height, width = check_grid(grid, batch, ("height", "width"))
+    height, width = check_grid_and_batch(grid, batch, ("height", "width"))
     config = transformer.config
     if valid_text_lens is None:
         valid_text_lens = [text_len] * batch

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
-from .inputs import check_grid, randn
+from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
@@ -56,7 +56,7 @@ def transformer_inputs(
     """
     import torch
     dtype = torch.float32 if dtype is None else dtype
-    frames, height, width = check_grid(grid, batch)
+    frames, height, width = check_grid_and_batch(grid, batch)
     config = transformer.config
     n_image, n_byt5, n_qwen = text_parts(text_len)
     always = n_image if image_to_video else 0  # image tokens are valid exactly for image-to-video

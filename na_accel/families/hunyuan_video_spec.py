@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
-from .inputs import check_grid, randn
+from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
@@ -40,7 +40,7 @@ def transformer_inputs(
     """
     import torch
     dtype = torch.float32 if dtype is None else dtype
-    frames, height, width = check_grid(grid, batch)
+    frames, height, width = check_grid_and_batch(grid, batch)
     config = transformer.config
     if valid_text_lens is None:
         valid_text_lens = [text_len] * batch

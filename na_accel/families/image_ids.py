@@ -24,7 +24,7 @@ def flux_image_grids(img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | Ref
     return _image_grids(img_ids, 3, "(image, h, w)", flux2=False)
 
 
-def image_grids(img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | Refusal:
+def grids_from_img_ids(img_ids: torch.Tensor) -> tuple[tuple[int, int], ...] | Refusal:
     """FLUX.2's (tokens, 4) ids: the (height, width) grid of each image in token order, or why there are none."""
     return _image_grids(img_ids, 4, "(t, h, w, l)", flux2=True)
 
@@ -67,10 +67,10 @@ def _row_major_grid(ids: torch.Tensor, ids_name: str) -> tuple[int, int] | Refus
     return height, width
 
 
-def grids_text(grids: tuple[tuple[int, int], ...]) -> str:
+def format_grids(grids: tuple[tuple[int, int], ...]) -> str:
     """'a 4x5 grid' or 'grids 4x5 + 2x3' (for messages)."""
     sizes = " + ".join(f"{h}x{w}" for h, w in grids)
     return f"a {sizes} grid" if len(grids) == 1 else f"grids {sizes}"
 
 
-__all__ = ["flux_image_grids", "grids_text", "image_grids"]
+__all__ = ["flux_image_grids", "format_grids", "grids_from_img_ids"]

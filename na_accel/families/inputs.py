@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import torch
 
 
-def check_grid(grid: Any, batch: Any, axes: tuple[str, ...] = ("frames", "height", "width")) -> tuple[int, ...]:
+def check_grid_and_batch(grid: Any, batch: Any, axes: tuple[str, ...] = ("frames", "height", "width")) -> tuple[int, ...]:
     """A token grid of positive ints over ``axes``, and a positive batch."""
     grid = tuple(grid)
     if len(grid) != len(axes) or not all(is_int(n) and n >= 1 for n in grid):
@@ -33,4 +33,4 @@ def randn(shape, generator: torch.Generator, device, dtype) -> torch.Tensor:
     return torch.randn(*shape, generator=generator).to(device=device, dtype=dtype)
 
 
-__all__ = ["check_grid", "patch_sizes", "randn"]
+__all__ = ["check_grid_and_batch", "patch_sizes", "randn"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
-from .inputs import check_grid, patch_sizes, randn
+from .inputs import check_grid_and_batch, patch_sizes, randn
 
 if TYPE_CHECKING:
     import torch
@@ -45,7 +45,7 @@ def transformer_inputs(
     (``valid_text_lens[b]`` valid tokens in row b; None when every token is valid, as the pipeline)."""
     import torch
     dtype = torch.float32 if dtype is None else dtype
-    frames, height, width = check_grid(grid, batch)
+    frames, height, width = check_grid_and_batch(grid, batch)
     config = transformer.config
     p_t, p_h, p_w = patch_sizes(config.patch_size)
     channels = 2 * config.in_visual_dim + 1 if config.visual_cond else config.in_visual_dim

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
-from .inputs import check_grid, randn
+from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
@@ -47,7 +47,7 @@ def transformer_inputs(
     import torch
 
     dtype = torch.float32 if dtype is None else dtype
-    frames, height, width = check_grid(grid, batch)
+    frames, height, width = check_grid_and_batch(grid, batch)
     if not isinstance(keyframe_tokens, int) or keyframe_tokens < 0:
         raise ValueError(f"keyframe_tokens: {keyframe_tokens!r} is not valid; allowed: an int >= 0")
     config = transformer.config

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .family_types import FamilyGeometry, FamilySpec, is_int, numbered
-from .inputs import check_grid, patch_sizes, randn
+from .inputs import check_grid_and_batch, patch_sizes, randn
 
 if TYPE_CHECKING:
     import torch
@@ -59,7 +59,7 @@ def transformer_inputs(
                                                                        MiniMaxH3SetTimestepsStep)
 
     dtype = torch.float32 if dtype is None else dtype
-    frames, height, width = check_grid(grid, batch)
+    frames, height, width = check_grid_and_batch(grid, batch)
     if not is_int(audio_latents) or audio_latents < 0:
         raise ValueError(f"audio_latents: {audio_latents!r} is not valid; allowed: an int >= 0")
     if not is_int(text_len) or text_len < 1:

@@ -46,7 +46,7 @@ class QwenImageLayout:
         if not isinstance(hidden_states, torch.Tensor) or not isinstance(text, torch.Tensor):
             return TokenLayout(None, 0, True, "forward called without hidden_states or encoder_hidden_states")
         text_len = int(text.shape[1])
-        grids = image_grids(inputs.get("img_shapes"))
+        grids = grids_from_img_shapes(inputs.get("img_shapes"))
         if isinstance(grids, Refusal):
             return TokenLayout(None, text_len, True, grids)
         if getattr(transformer.config, "use_layer3d_rope", False):  # diffusers >= 0.37
@@ -65,7 +65,7 @@ class QwenImageLayout:
         return TokenLayout(first, text_len, True, text_valid_lens=valid, extra_grids=tuple(references))
 
 
-def image_grids(img_shapes: Any) -> tuple[tuple[int, int, int], ...] | Refusal:
+def grids_from_img_shapes(img_shapes: Any) -> tuple[tuple[int, int, int], ...] | Refusal:
     """The (frames, height, width) token grids of one batch row, in token order, or why there are none.
 
     Read as the stock RoPE reads ``img_shapes`` (a list of rows, each a list of shapes or one

@@ -13,7 +13,7 @@ import inspect
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
-from .inputs import check_grid, randn
+from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
@@ -57,7 +57,7 @@ def transformer_inputs(
     (``use_additional_t_cond``) also get ``additional_t_cond``."""
     import torch
     dtype = torch.float32 if dtype is None else dtype
-    grids = [check_grid(g, batch, ("height", "width")) for g in (grid, *reference_grids)]
+    grids = [check_grid_and_batch(g, batch, ("height", "width")) for g in (grid, *reference_grids)]
     config = transformer.config
     generator = torch.Generator().manual_seed(seed)
     tokens = sum(h * w for h, w in grids)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
-from .inputs import check_grid, patch_sizes, randn
+from .inputs import check_grid_and_batch, patch_sizes, randn
 
 if TYPE_CHECKING:
     import torch
@@ -39,7 +39,7 @@ def transformer_inputs(
     """
     import torch
     dtype = torch.float32 if dtype is None else dtype
-    frames, height, width = check_grid(grid, batch)
+    frames, height, width = check_grid_and_batch(grid, batch)
     config = transformer.config
     p_t, p_h, p_w = patch_sizes(config.patch_size)
     generator = torch.Generator().manual_seed(seed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
-from .inputs import check_grid, patch_sizes, randn
+from .inputs import check_grid_and_batch, patch_sizes, randn
 from .wan_spec import transformer_inputs as wan_transformer_inputs
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def transformer_inputs(
     latents and its mask)."""
     import torch
     dtype = torch.float32 if dtype is None else dtype
-    frames, height, width = check_grid(grid, batch)
+    frames, height, width = check_grid_and_batch(grid, batch)
     inputs = wan_transformer_inputs(transformer, grid, batch, text_len, seed, device, dtype)
     config = transformer.config
     p_t, p_h, p_w = patch_sizes(config.patch_size)

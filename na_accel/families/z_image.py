@@ -23,16 +23,11 @@ import math
 from typing import Any
 
 import torch
-from diffusers.models.transformers import transformer_z_image
 from diffusers.models.transformers.transformer_z_image import ZImageTransformer2DModel, ZSingleStreamAttnProcessor
 
 from .base import ModelAdapter, PaddingMask, TokenLayout
+from .z_image_spec import padded
 
-SEQ_MULTI_OF = getattr(transformer_z_image, "SEQ_MULTI_OF", 32)  # the forward pads images and captions to it
-
-
-def _padded(n: int) -> int:
-    return n + (-n) % SEQ_MULTI_OF
 
 
 class JointTokenMask(PaddingMask):
@@ -71,7 +66,7 @@ class ZImageLayout:
         grid = (height // patch, width // patch)
         visual = math.prod(grid)
         # each row: its image padded to 32, then its caption padded to 32; rows padded to the longest
-        valid = tuple(_padded(visual) - visual + _padded(int(c.shape[0])) for c in captions)
+        valid = tuple(padded(visual) - visual + padded(int(c.shape[0])) for c in captions)
         return TokenLayout(grid, max(valid), False, text_valid_lens=valid)
 
 

@@ -14,16 +14,17 @@ import math
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .family_types import FamilyGeometry, FamilySpec, numbered
-from .inputs import check_grid, randn
+from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
 
 
-SEQ_MULTI_OF = 32  # the forward pads each image's tokens and each caption to a multiple of it
+SEQ_MULTI_OF = 32  # the forward pads each image's tokens and each caption to a multiple of it (diffusers' own constant)
 
 
-def _padded(n: int) -> int:
+def padded(n: int) -> int:
+    """``n`` tokens as the forward pads them: up to a multiple of ``SEQ_MULTI_OF``."""
     return n + (-n) % SEQ_MULTI_OF
 
 
@@ -36,7 +37,7 @@ def joint_text_tokens(grid: tuple[int, ...], text_len: int) -> int:
     """The tokens after the image grid for a caption of ``text_len`` tokens: the image's pad tokens
     and the caption padded to a multiple of 32."""
     visual = math.prod(grid)
-    return _padded(visual) - visual + _padded(text_len)
+    return padded(visual) - visual + padded(text_len)
 
 
 def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -60,7 +61,7 @@ def transformer_inputs(
     caption length (default ``text_len`` each)."""
     import torch
     dtype = torch.float32 if dtype is None else dtype
-    height, width = check_grid(grid, batch, ("height", "width"))
+    height, width = check_grid_and_batch(grid, batch, ("height", "width"))
     lens = [text_len] * batch if valid_text_lens is None else [int(n) for n in valid_text_lens]
     if len(lens) != batch or not all(1 <= n <= text_len for n in lens):
         raise ValueError(f"valid_text_lens: {valid_text_lens!r} is not valid; allowed: {batch} ints in [1, {text_len}]")

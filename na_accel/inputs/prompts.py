@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import ArgumentError
 from .input_files import read_input_text
 
-DEFAULT_PROMPT = "a photo of a red fox in fresh snow"
+DEFAULT_PROMPT = "a red fox in the snow"  # every command's and every tiny preset's (tiny/_call.py), short enough for their 32 text tokens
 # A small prompt set shipped with the package (`--prompt-file` takes its path; the eval suites use it).
 SHIPPED_PROMPTS = Path(__file__).with_name("prompts.txt")
 # The prompts tiny-flux-shapes understands (a model's ``prompt_file``: models/model_list.py).

@@ -16,7 +16,7 @@ import os
 from .base import Backend, BackendTarget, dtype_name
 from .triton_tiles import TritonTileModel
 
-DTYPES = ("float16", "bfloat16", "float32")  # as dtype_name writes them (no torch at import)
+TRITON_DTYPES = ("float16", "bfloat16", "float32")  # as dtype_name writes them (no torch at import)
 HEAD_DIM_LIMIT = 256  # one program holds a (query tile x head_dim) float32 accumulator in registers
 
 
@@ -34,7 +34,7 @@ class TritonBackend(Backend):
             return "runs on CUDA GPUs (on CPU only under TRITON_INTERPRET=1, for tests)"
         if target.device.type not in ("cpu", "cuda"):
             return f"runs on CUDA GPUs, not on {target.device.type}"
-        if dtype_name(target.dtype) not in DTYPES:
+        if dtype_name(target.dtype) not in TRITON_DTYPES:
             return f"dtype {dtype_name(target.dtype)} unsupported; allowed: float16, bfloat16, float32"
         if not 1 <= target.head_dim <= HEAD_DIM_LIMIT:
             return f"head_dim {target.head_dim} unsupported; allowed: 1..{HEAD_DIM_LIMIT}"

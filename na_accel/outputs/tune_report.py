@@ -21,7 +21,7 @@ from ..tuning.tuned_recipe import SPEEDUP_DEFINITION, SPEEDUP_NAME
 
 CELL_W, CELL_H = 24, 16  # heat-map cell size in px
 SCALE_STOPS, SCALE_STOP_W, SCALE_H = 32, 8, 14  # the heat map's colour bar: stops, px per stop, bar height
-SCALE_NAME = "chosen window's attention error (relative to dense)"
+ERROR_SCALE_NAME = "chosen window's attention error (relative to dense)"
 GREY = "#c8c8c8"  # dense step, dense layer or not measured
 STYLE = """body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:2px 8px;text-align:left;font-size:13px}th{background:#f0f0f0}
@@ -82,7 +82,7 @@ def _cell(layer: dict, step: int, dense: set[int], budget: float | None) -> tupl
 
 
 def _scale_title(budget: float | None) -> str:
-    return f"{SCALE_NAME}; colour: error / budget ({_num(budget, 'g')})"
+    return f"{ERROR_SCALE_NAME}; colour: error / budget ({_num(budget, 'g')})"
 
 
 def _colour_scale(x: float, y: float, low: float, high: float, budget: float | None) -> list[str]:
@@ -258,4 +258,4 @@ def write_tune_report(path: Path, result: dict, *, title: str, header: dict[str,
     return path
 
 
-__all__ = ["SCALE_NAME", "error_colour", "heat_map_svg", "window_svg", "write_tune_report"]
+__all__ = ["ERROR_SCALE_NAME", "error_colour", "heat_map_svg", "window_svg", "write_tune_report"]

@@ -14,7 +14,7 @@ import threading
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from ..errors import Refusal
 from ..families import TokenLayout
@@ -46,29 +46,41 @@ class RouteState:
 
 
 @dataclass(frozen=True)
-class ResolvedWindows:
-    """A layer's windows for one (grids, backend, device, dtype, text length, Ulysses degree) key."""
+class WindowsKey:
+    """What a layer's resolved windows depend on: a call with an equal key reuses them."""
 
-    key: tuple
+    grids: tuple[tuple[int, ...], ...]  # the generated image's grid, then one per reference-image grid
+    backend: Any  # the Backend that runs them
+    device: str
+    dtype: Any  # torch.dtype
+    text_len: int
+    ulysses_degree: int  # 1 without context parallelism
+
+
+@dataclass(frozen=True)
+class ResolvedWindows:
+    """A layer's windows for one ``WindowsKey``."""
+
+    key: WindowsKey
     window: ResolvedWindow  # the generated image's grid
     extra: tuple[ResolvedWindow, ...]  # one per reference-image grid
     gated_dense: str | None  # why the speed gate runs them stock, or None (they run GNA)
 
     @property
     def grid(self) -> tuple[int, ...]:
-        return self.key[0][0]
+        return self.key.grids[0]
 
     @property
     def backend(self):
-        return self.key[1]
+        return self.key.backend
 
     @property
     def device(self) -> str:
-        return self.key[2]
+        return self.key.device
 
     @property
     def dtype(self):
-        return self.key[3]
+        return self.key.dtype
 
 
 class WindowCache:
@@ -78,7 +90,7 @@ class WindowCache:
     def __init__(self) -> None:
         self.last: ResolvedWindows | None = None
 
-    def get(self, key: tuple, resolve: Callable[[], ResolvedWindows]) -> ResolvedWindows:
+    def get(self, key: WindowsKey, resolve: Callable[[], ResolvedWindows]) -> ResolvedWindows:
         last = self.last
         if last is None or last.key != key:  # once per grids, backend and text length, not per call
             last = self.last = resolve()
@@ -205,8 +217,8 @@ class LayerRoute:
             return self.dense(text_valid_lens)
         if isinstance(backend := self.state.backend_choice.for_call(call.device, call.dtype, call.needs_grad), Refusal):
             return self.dense(backend)
-        grids = (layout.grid, *layout.extra_grids)
-        key = (grids, backend, str(call.device), call.dtype, layout.text_len, degree)
+        key = WindowsKey((layout.grid, *layout.extra_grids), backend, str(call.device), call.dtype, layout.text_len,
+                         degree)
         windows = self.windows.get(key, lambda: self._resolve(key, call))
         if windows.gated_dense is not None:
             return self.dense(windows.gated_dense, warn=False)
@@ -239,16 +251,15 @@ class LayerRoute:
             return False
         return True
 
-    def _resolve(self, key: tuple, call: AttentionCall) -> ResolvedWindows:
+    def _resolve(self, key: WindowsKey, call: AttentionCall) -> ResolvedWindows:
         """The recipe's windows on these grids, and the speed gate's decision for them."""
-        grids, backend, _, _, text_len, degree = key
         recipe, choice = self.state.recipe, self.state.backend_choice
-        tiles = choice.tiles_for(backend, call.device, call.dtype)
-        window, *extra = (recipe.resolve(self.plan.setting.window, grid, tiles) for grid in grids)
+        tiles = choice.tiles_for(key.backend, call.device, call.dtype)
+        window, *extra = (recipe.resolve(self.plan.setting.window, grid, tiles) for grid in key.grids)
         sparse, why_dense = self.state.gate.decide(
-            (window, *extra), text_len=text_len, head_dim=choice.target.head_dim, backend=backend.name,
+            (window, *extra), text_len=key.text_len, head_dim=choice.target.head_dim, backend=key.backend.name,
             tile_backend=tiles.backend, device=call.device,
-            dtype=call.dtype, ulysses_degree=degree,
+            dtype=call.dtype, ulysses_degree=key.ulysses_degree,
         )
         return ResolvedWindows(key, window, tuple(extra), None if sparse else why_dense)
 

@@ -46,7 +46,7 @@ def device_name(device: torch.device) -> str:
     return device.type
 
 
-def grids_text(windows: Sequence[ResolvedWindow], text_len: int) -> str:
+def call_shape_text(windows: Sequence[ResolvedWindow], text_len: int) -> str:
     grids = " + ".join("x".join(map(str, w.grid)) for w in windows)
     return f"grid {grids}" + (f" + {text_len} text" if text_len else "")
 
@@ -97,7 +97,7 @@ class SpeedGate:
                                            f"{backend!r}")
         if estimate.sparse_pays:
             return GateDecision(True, estimate=estimate)
-        return GateDecision(False, f"sparse would not pay at {grids_text(windows, text_len)}: {estimate.describe()}",
+        return GateDecision(False, f"sparse would not pay at {call_shape_text(windows, text_len)}: {estimate.describe()}",
                             estimate)
 
     def profile_for(self, device: str, dtype: str) -> tuple[str, CostProfile | None]:
@@ -150,4 +150,4 @@ def _decision(gate: SpeedGate, geometry: tuple, text_len: int, head_dim: int, ba
     return decision.sparse, decision.reason
 
 
-__all__ = ["AUTO", "DENSE", "POLICIES", "SPARSE", "GateDecision", "SpeedGate", "device_name", "grids_text"]
+__all__ = ["AUTO", "DENSE", "POLICIES", "SPARSE", "GateDecision", "SpeedGate", "device_name", "call_shape_text"]

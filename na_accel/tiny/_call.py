@@ -13,7 +13,8 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-DEFAULT_PROMPT = "a red fox in the snow"
+from ..inputs.prompts import DEFAULT_PROMPT
+
 _DEFAULT = object()  # a call's prompt left out: the preset's default prompt
 TEXT_TOKENS = 32  # max_sequence_length of every tiny generation (the tiny tokenizers: one token per character)
 
@@ -53,4 +54,4 @@ class TinyCall:
         return {**kwargs, **overrides}
 
 
-__all__ = ["DEFAULT_PROMPT", "TinyCall"]
+__all__ = ["TinyCall"]

@@ -15,7 +15,7 @@ from diffusers.models.transformers.transformer_flux2 import Flux2AttnProcessor, 
 import na_accel
 from na_accel.families import flux2 as flux2_family
 from na_accel.families import flux2_spec
-from na_accel.families.image_ids import image_grids
+from na_accel.families.image_ids import grids_from_img_ids
 from na_accel.runtime.seam import routed_class
 
 from na_accel.tiny import flux2_transformer_inputs, tiny_flux2_klein_pipeline, tiny_flux2_pipeline, tiny_flux2_transformer
@@ -292,8 +292,8 @@ def test_ids_that_are_not_a_grid_run_stock(transformer):
 
 def test_the_grid_is_read_once_per_generation(klein, monkeypatch):
     reads = []
-    original = flux2_family.image_grids
-    monkeypatch.setattr(flux2_family, "image_grids", lambda ids: reads.append(ids.shape) or original(ids))
+    original = flux2_family.grids_from_img_ids
+    monkeypatch.setattr(flux2_family, "grids_from_img_ids", lambda ids: reads.append(ids.shape) or original(ids))
     na_accel.patch(klein, recipe([5, 7]))
     generate(klein, steps=3)  # 6 transformer calls (CFG) on one img_ids tensor
     assert reads == [(35, 4)] and totals(klein) == {"full window": 6 * LAYERS}
@@ -328,11 +328,11 @@ def test_klein_kv_pipeline_runs_gna_without_references_and_stock_with_its_cache(
 
 def test_image_grids_reads_each_image_in_token_order():
     ids = torch.cat([flux2_spec.image_ids(5, 7), flux2_spec.image_ids(4, 6, t=10), flux2_spec.image_ids(1, 3, t=20)])
-    assert image_grids(ids) == image_grids(ids.float()) == ((5, 7), (4, 6), (1, 3))
-    assert image_grids(ids.float() + 0.5) == "img_ids are not integer positions"
-    assert image_grids(ids[:, :3]) == "img_ids of shape (62, 3) are not (tokens, 4) positions (t, h, w, l)"
-    assert image_grids(ids[1:]) == ("the generated image (img_ids t = 0, tokens 0..33): 34 tokens don't form "
+    assert grids_from_img_ids(ids) == grids_from_img_ids(ids.float()) == ((5, 7), (4, 6), (1, 3))
+    assert grids_from_img_ids(ids.float() + 0.5) == "img_ids are not integer positions"
+    assert grids_from_img_ids(ids[:, :3]) == "img_ids of shape (62, 3) are not (tokens, 4) positions (t, h, w, l)"
+    assert grids_from_img_ids(ids[1:]) == ("the generated image (img_ids t = 0, tokens 0..33): 34 tokens don't form "
                                     "the 5x7 grid their (h, w) ids span")
     layered = ids.clone()
     layered[40, 3] = 1
-    assert image_grids(layered) == "reference image 1 (img_ids t = 10, tokens 35..58): the l ids differ within the image"
+    assert grids_from_img_ids(layered) == "reference image 1 (img_ids t = 10, tokens 35..58): the l ids differ within the image"

@@ -125,3 +125,13 @@ def test_the_modular_pipeline_runs_gna_like_the_classic_one():
             na_accel.unpatch(pipe)
     assert (outputs["full"][0] - stock).abs().max().item() <= 1e-5 and outputs["full"][1] == {"full window": 2}
     assert (outputs["sparse"][0] - stock).abs().max().item() > 1e-4 and outputs["sparse"][1] == {"sparse": 2}
+
+
+def test_the_specs_padding_multiple_is_diffusers_own():
+    """The spec states SEQ_MULTI_OF once (it shapes inputs without diffusers); the adapter pads with it."""
+    from diffusers.models.transformers import transformer_z_image
+
+    from na_accel.families.z_image_spec import SEQ_MULTI_OF, padded
+
+    assert SEQ_MULTI_OF == transformer_z_image.SEQ_MULTI_OF
+    assert [padded(n) for n in (1, 32, 33)] == [32, 32, 64]

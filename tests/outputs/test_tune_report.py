@@ -4,7 +4,7 @@ import html
 import re
 from html.parser import HTMLParser
 
-from na_accel.outputs.tune_report import GREY, SCALE_NAME, error_colour, heat_map_svg, write_tune_report
+from na_accel.outputs.tune_report import GREY, ERROR_SCALE_NAME, error_colour, heat_map_svg, write_tune_report
 from na_accel.tuning.tuned_recipe import SPEEDUP_DEFINITION
 
 VOID = {"meta", "br", "hr", "img", "input", "link"}
@@ -190,7 +190,7 @@ def test_the_heat_map_has_a_colour_scale_whose_ends_are_the_maps_extremes():
     values = [float(s["data-value"]) for s in stops]
     assert values == sorted(values)
     text = heat_map_svg(result)
-    assert html.escape(SCALE_NAME, quote=True) in text
+    assert html.escape(ERROR_SCALE_NAME, quote=True) in text
     assert ">min 0.02</text>" in text and ">max 0.2</text>" in text
     assert text.count("<line ") == 1  # the budget (0.1) lies inside the range: one tick
 

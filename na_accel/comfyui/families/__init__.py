@@ -5,22 +5,22 @@ from __future__ import annotations
 import torch
 
 from ..family import ComfyFamily
-from .cosmos import COSMOS_PREDICT2
-from .flux import FLUX
-from .hunyuan_video import HUNYUAN_VIDEO
-from .ltx_video import LTX_VIDEO
-from .qwen_image import QWEN_IMAGE
-from .wan import WAN, WAN_VACE
+from .cosmos import COMFY_COSMOS_PREDICT2
+from .flux import COMFY_FLUX
+from .hunyuan_video import COMFY_HUNYUAN_VIDEO
+from .ltx_video import COMFY_LTX_VIDEO
+from .qwen_image import COMFY_QWEN_IMAGE
+from .wan import COMFY_WAN, COMFY_WAN_VACE
 
 # One per line, in the order the docs list them.
 COMFY_FAMILIES: tuple[ComfyFamily, ...] = (
-    FLUX,
-    QWEN_IMAGE,
-    WAN,
-    WAN_VACE,
-    HUNYUAN_VIDEO,
-    COSMOS_PREDICT2,
-    LTX_VIDEO,
+    COMFY_FLUX,
+    COMFY_QWEN_IMAGE,
+    COMFY_WAN,
+    COMFY_WAN_VACE,
+    COMFY_HUNYUAN_VIDEO,
+    COMFY_COSMOS_PREDICT2,
+    COMFY_LTX_VIDEO,
 )
 
 

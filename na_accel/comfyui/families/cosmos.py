@@ -28,7 +28,7 @@ def token_layout(model: torch.nn.Module, inputs: dict[str, Any]) -> TokenLayout:
     return TokenLayout(patched_grid(tuple(x.shape[-3:]), patch), 0, False)
 
 
-COSMOS_PREDICT2 = ComfyFamily(
+COMFY_COSMOS_PREDICT2 = ComfyFamily(
     name="cosmos",
     model_class="comfy.ldm.cosmos.predict2:MiniTrainDIT",
     blocks=(BlockStack("blocks", "transformer_blocks.{}.attn1"),),

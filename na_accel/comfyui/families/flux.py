@@ -26,7 +26,7 @@ def token_layout(model: torch.nn.Module, inputs: dict[str, Any]) -> TokenLayout:
     return TokenLayout(grid, int(context.shape[1]), True, extra_grids=references)
 
 
-FLUX = ComfyFamily(
+COMFY_FLUX = ComfyFamily(
     name="flux",
     model_class="comfy.ldm.flux.model:Flux",
     blocks=(BlockStack("double_blocks", "transformer_blocks.{}.attn"),

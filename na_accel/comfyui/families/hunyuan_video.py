@@ -58,7 +58,7 @@ def is_hunyuan_video(model: torch.nn.Module) -> bool:
     return len(model.patch_size) == 3 and getattr(model, "vector_in", None) is not None
 
 
-HUNYUAN_VIDEO = ComfyFamily(
+COMFY_HUNYUAN_VIDEO = ComfyFamily(
     name="hunyuan_video",
     model_class="comfy.ldm.hunyuan_video.model:HunyuanVideo",
     blocks=(BlockStack("double_blocks", "transformer_blocks.{}.attn"),

@@ -47,7 +47,7 @@ def attention_shape(model: torch.nn.Module) -> tuple[int, int]:
     return int(attention.heads), int(attention.dim_head)
 
 
-LTX_VIDEO = ComfyFamily(
+COMFY_LTX_VIDEO = ComfyFamily(
     name="ltx_video",
     model_class="comfy.ldm.lightricks.model:LTXVModel",
     blocks=(BlockStack("transformer_blocks", "transformer_blocks.{}.attn1"),),

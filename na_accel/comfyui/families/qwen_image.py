@@ -44,7 +44,7 @@ def token_layout(model: torch.nn.Module, inputs: dict[str, Any]) -> TokenLayout:
     return TokenLayout(grids[0], text_len, True, extra_grids=tuple(grids[1:]))
 
 
-QWEN_IMAGE = ComfyFamily(
+COMFY_QWEN_IMAGE = ComfyFamily(
     name="qwen_image",
     model_class="comfy.ldm.qwen_image.model:QwenImageTransformer2DModel",
     blocks=(BlockStack("transformer_blocks", "transformer_blocks.{}.attn"),),

@@ -79,7 +79,7 @@ def _attention_shape(model: torch.nn.Module) -> tuple[int, int]:
     return model.num_heads, model.dim // model.num_heads
 
 
-WAN = ComfyFamily(
+COMFY_WAN = ComfyFamily(
     name="wan",
     model_class="comfy.ldm.wan.model:WanModel",
     blocks=(BlockStack("blocks", "blocks.{}.attn1"),),
@@ -88,7 +88,7 @@ WAN = ComfyFamily(
     description="Wan 2.1 / 2.2 t2v, i2v, FLF2V, Fun, 5B ti2v (comfy.ldm.wan.model.WanModel)",
 )
 
-WAN_VACE = ComfyFamily(
+COMFY_WAN_VACE = ComfyFamily(
     name="wan_vace",
     model_class="comfy.ldm.wan.model:VaceWanModel",
     blocks=(BlockStack("blocks", "blocks.{}.attn1"), BlockStack("vace_blocks", "vace_blocks.{}.attn1")),

@@ -32,7 +32,7 @@ def pack_latents(latents: torch.Tensor) -> torch.Tensor:
     return latents.reshape(b, (h // 2) * (w // 2), c * 4)
 
 
-def image_ids(height: int, width: int) -> torch.Tensor:
+def flux_image_ids(height: int, width: int) -> torch.Tensor:
     """FLUX's image position ids over a (height, width) token grid: (0, row, column)."""
     ids = torch.zeros(height, width, 3)
     ids[..., 1] = torch.arange(height)[:, None]
@@ -84,7 +84,7 @@ def train_transformer(components: dict, stages: list[Stage], captions: list[str]
     bar = tqdm(total=total, desc="transformer", unit="step")
     for stage in stages:
         packed, weights = pack_latents(stage.latents), stage.weights
-        img_ids = image_ids(stage.latents.shape[2] // 2, stage.latents.shape[3] // 2) * (config.picture_size / stage.size)
+        img_ids = flux_image_ids(stage.latents.shape[2] // 2, stage.latents.shape[3] // 2) * (config.picture_size / stage.size)
         txt_ids = torch.zeros(T5_TOKENS, 3)
         bar.set_description(f"transformer, {stage.size}x{stage.size} pixels")
         for stage_step in range(stage.steps):

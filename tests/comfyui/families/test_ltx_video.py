@@ -19,7 +19,7 @@ from comfyui.cases.ltx_video import (
 )
 from na_accel.comfyui import patch_model, patch_of
 from na_accel.comfyui.attention import OVERRIDE_KEY
-from na_accel.comfyui.families.ltx_video import LTX_VIDEO as FAMILY, token_layout
+from na_accel.comfyui.families.ltx_video import COMFY_LTX_VIDEO as FAMILY, token_layout
 from na_accel.families.base import TokenLayout
 
 SPARSE, FULL = 3, 255

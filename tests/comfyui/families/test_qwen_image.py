@@ -18,8 +18,8 @@ import torch
 from comfyui.cases.base import sample
 from comfyui.cases.qwen_image import EDIT_REFERENCES, QWEN_IMAGE_EDIT, TEXT_TOKENS, conditioning
 from na_accel.comfyui import patch_model, patch_of
-from na_accel.comfyui.families.qwen_image import QWEN_IMAGE
-from na_accel.comfyui.family import forward_arguments
+from na_accel.comfyui.families.qwen_image import COMFY_QWEN_IMAGE
+from na_accel.comfyui.family import comfy_forward_arguments
 
 SPARSE = {"model": "qwen_image", "name": "test_3", "speed_gate": "sparse", "default": {"kernel_size": [3, 3]}}
 STEPS = 2
@@ -42,7 +42,7 @@ def test_layout_matches_comfyui_position_ids(model, method, indices):
     args = (torch.randn(QWEN_IMAGE_EDIT.latent, generator=generator), torch.tensor([0.5]),
             torch.randn(1, TEXT_TOKENS, 32, generator=generator), None, None, refs, {})
     kwargs = {"ref_latents_method": method}
-    layout = QWEN_IMAGE.token_layout(diffusion_model, forward_arguments(diffusion_model, args, kwargs))
+    layout = COMFY_QWEN_IMAGE.token_layout(diffusion_model, comfy_forward_arguments(diffusion_model, args, kwargs))
     assert (layout.problem, layout.text_len, layout.text_first) == (None, TEXT_TOKENS, True)
     assert (layout.grid, layout.extra_grids) == (QWEN_IMAGE_EDIT.grid, QWEN_IMAGE_EDIT.reference_grids)
 

@@ -22,7 +22,7 @@ import torch
 from comfyui.cases import wan as cases
 from comfyui.cases.base import TOLERANCE, patcher, relative_difference, sample
 from na_accel.comfyui import patch_model, patch_of
-from na_accel.comfyui.families.wan import WAN, token_layout
+from na_accel.comfyui.families.wan import COMFY_WAN, token_layout
 from na_accel.errors import UnsupportedModelError
 
 FULL, SPARSE = 255, 3
@@ -179,6 +179,6 @@ def test_no_grid_says_why(inputs, problem):
 def test_camera_model_is_not_matched(comfy):
     # CameraWanModel subclasses WanModel; the family matches the exact class
     model = patcher(comfy, comfy.supported_models.WAN21_Camera, {**cases.UNET, "model_type": "camera", "in_dim": 32})
-    assert not WAN.handles(model.model.diffusion_model)
+    assert not COMFY_WAN.handles(model.model.diffusion_model)
     with pytest.raises(UnsupportedModelError, match="CameraWanModel"):
         patch_model(model, _recipe("wan", SPARSE))

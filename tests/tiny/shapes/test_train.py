@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from na_accel.tiny.shapes.config import TrainingConfig
-from na_accel.tiny.shapes.flow import image_ids, pack_latents, token_weights
+from na_accel.tiny.shapes.flow import flux_image_ids, pack_latents, token_weights
 from na_accel.tiny.shapes.train import main
 
 
@@ -17,7 +17,7 @@ def test_packing_and_position_ids_are_flux_pipelines():
     latents = torch.randn(2, 4, 6, 10)
     assert torch.equal(pack_latents(latents), FluxPipeline._pack_latents(latents, 2, 4, 6, 10))
     expected = FluxPipeline._prepare_latent_image_ids(2, 3, 5, torch.device("cpu"), torch.float32)
-    assert torch.equal(image_ids(3, 5), expected)
+    assert torch.equal(flux_image_ids(3, 5), expected)
 
 
 @pytest.fixture(scope="module")
