@@ -24,9 +24,7 @@ from diffusers.utils import logging as _diffusers_logging  # noqa: E402
 
 _diffusers_logging.get_logger("diffusers")
 
-from na_accel.tiny import (  # noqa: E402
-    flux_transformer_inputs, tiny_flux_pipeline, tiny_flux_prompt, tiny_flux_transformer,
-)
+from na_accel.tiny import tiny_flux_pipeline, tiny_flux_transformer  # noqa: E402
 
 
 INTEGRATION = Path(__file__).resolve().parent / "integration"
@@ -47,34 +45,3 @@ def flux_pipe():
 @pytest.fixture
 def flux_transformer():
     return tiny_flux_transformer(seed=0)
-
-
-def run_flux_pipe(pipe, *, height=80, width=112, steps=2, batch=2, cfg=True, seed=0):
-    """Tiny FLUX generation: 80x112 pixels -> odd 5x7 token grid; batch and true CFG by default."""
-    prompt = tiny_flux_prompt(seed=1, batch=batch)
-    kwargs = dict(prompt.as_kwargs())
-    if cfg:
-        kwargs.update(tiny_flux_prompt(seed=2, batch=batch).as_kwargs("negative_"))
-        kwargs["true_cfg_scale"] = 2.0
-    return pipe(
-        height=height,
-        width=width,
-        num_inference_steps=steps,
-        guidance_scale=3.5,
-        output_type="pt",
-        generator=torch.Generator().manual_seed(seed),
-        **kwargs,
-    ).images
-
-
-def run_flux_transformer(transformer, height, width, batch=2, text_len=8, seed=0):
-    with torch.no_grad():
-        return transformer(**flux_transformer_inputs(height, width, batch, text_len, seed)).sample
-
-
-def window_recipe(kernel_size, stride=1, dilation=1, **extra):
-    return {
-        "model": "flux",
-        "default": {"kernel_size": kernel_size, "stride": stride, "dilation": dilation},
-        **extra,
-    }

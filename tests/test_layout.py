@@ -161,3 +161,108 @@ def test_the_circle_check_sees_function_local_and_type_checking_imports(tmp_path
 def test_no_module_is_over_the_size_limit(module):
     lines = len(MODULES[module].read_text().splitlines())
     assert lines <= MAX_LINES, f"{module} has {lines} lines (limit {MAX_LINES}): split it by job"
+
+
+# A public module-level name means one thing. The names below are protocols: each module of a kind
+# defines its own (a subcommand's ``add_parser`` / ``run``, a family's ``adapter``, ...), looked up by
+# module, never imported side by side.
+PROTOCOL_NAMES = {
+    "add_parser": "cli/<subcommand>.py: the subcommand's parser (cli/main.py registers the modules)",
+    "run": "cli/<subcommand>.py: the subcommand's work",
+    "main": "a script's entry point (na-accel, python -m na_accel.models.coverage, the shapes trainer)",
+    "adapter": "families/<family>.py: the family's declaration, named by FamilySpec.adapter_path",
+    "transformer_inputs": "families/<family>_spec.py: the FamilySpec field of that name",
+    "attention_shape": "the FamilySpec / ComfyFamily field of that name, where a family's differs from the default",
+    "image_ids": "families/flux2_spec.py, flux3_spec.py: that pipeline's own image position ids",
+    "text_ids": "families/flux2_spec.py, flux3_spec.py: that pipeline's own text position ids",
+    "token_layout": "comfyui/families/<family>.py: the ComfyFamily field of that name",
+}
+
+
+def _public_definitions() -> dict[str, list[str]]:
+    """Public module-level functions, classes and constants -> the modules defining them."""
+    found: dict[str, list[str]] = {}
+    for module, path in MODULES.items():
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names = [node.target.id]
+            else:
+                continue
+            for name in names:
+                if not name.startswith("_") and name != "NAME":  # NAME: each subcommand's, as add_parser
+                    found.setdefault(name, []).append(module)
+    return found
+
+
+def test_a_public_name_is_defined_once():
+    twice = {name: modules for name, modules in _public_definitions().items()
+             if len(modules) > 1 and name not in PROTOCOL_NAMES}
+    assert not twice, f"one name, several meanings (rename, or list a protocol in PROTOCOL_NAMES): {twice}"
+
+
+def test_every_protocol_name_is_still_defined_in_several_modules():
+    definitions = _public_definitions()
+    assert sorted(n for n in PROTOCOL_NAMES if len(definitions.get(n, [])) < 2) == []
+
+
+# --- tests you can find ----------------------------------------------------------------------------
+
+TESTS = Path(__file__).resolve().parent
+# Folders whose test files are not about one module: whole pipelines (integration/), the docs pages
+# (docs/), what several files share (helpers/), the scripts under eval/ (they mirror eval/, not na_accel).
+NOT_MIRRORED = {"integration", "docs", "helpers", "eval"}
+# Test files about the project rather than a module, and why.
+PROJECT_TESTS = {
+    "test_layout.py": "the house plan: layers, circles, module size, names, where tests are",
+    "test_markers.py": "the slow / integration markers select what docs/testing.md says",
+    "test_packaging.py": "what the wheel ships and what a fresh install runs",
+}
+
+
+def _module_of_test(path: Path) -> str | None:
+    """The na_accel module (or package) a test file is about: tests/<package>/test_<module>[_<aspect>].py
+    names na_accel/<package>/<module>.py (a leading underscore dropped), or the package itself."""
+    relative = path.relative_to(TESTS)
+    words = relative.stem[len("test_"):].split("_")
+    for end in range(len(words), 0, -1):
+        name = "_".join(words[:end])
+        folder = PACKAGE.joinpath(*relative.parent.parts)
+        for candidate in (folder / f"{name}.py", folder / f"_{name}.py", folder / name / "__init__.py"):
+            if candidate.is_file():
+                return str(candidate.relative_to(PACKAGE.parent))
+        if relative.parent.parts and relative.parent.parts[-1] == name and (folder / "__init__.py").is_file():
+            return str((folder / "__init__.py").relative_to(PACKAGE.parent))
+    return None
+
+
+def test_every_test_file_names_the_module_it_tests():
+    """tests/ mirrors the package: from a module you find its tests (tests/<package>/test_<module>*.py),
+    from a test file its module."""
+    orphans = sorted(str(p.relative_to(TESTS)) for p in TESTS.rglob("test_*.py")
+                     if p.relative_to(TESTS).parts[0] not in NOT_MIRRORED
+                     and str(p.relative_to(TESTS)) not in PROJECT_TESTS and _module_of_test(p) is None)
+    assert orphans == [], "name each after its module (test_<module>[_<aspect>].py): " + ", ".join(orphans)
+
+
+def test_the_test_file_rule_finds_modules_and_packages():
+    assert _module_of_test(TESTS / "recipe" / "test_model_identity.py") == "na_accel/recipe/model.py"
+    assert _module_of_test(TESTS / "tiny" / "test_requirements.py") == "na_accel/tiny/_requirements.py"
+    assert _module_of_test(TESTS / "tiny" / "test_tiny_pipelines.py") == "na_accel/tiny/__init__.py"
+    assert _module_of_test(TESTS / "test_patching_copies.py") == "na_accel/patching.py"
+    assert _module_of_test(TESTS / "kernels" / "test_no_such_module.py") is None
+
+
+def test_shared_test_helpers_live_in_helpers_not_in_a_conftest():
+    """A helper is imported by name from tests/helpers/ (``from helpers.x import y``, never ``tests.x``); a
+    conftest holds fixtures and hooks, never something a test file imports."""
+    importers = sorted(str(p.relative_to(TESTS)) for p in TESTS.rglob("*.py")
+                       if any(isinstance(node, ast.ImportFrom) and ((node.module or "").split(".")[-1] == "conftest"
+                                                                    or (node.module or "").split(".")[0] == "tests")
+                              for node in ast.walk(ast.parse(p.read_text()))))
+    assert importers == []
+    loose = sorted(p.name for p in TESTS.glob("*.py") if not p.name.startswith("test_") and p.name != "conftest.py")
+    assert loose == [], f"helpers go to tests/helpers/: {loose}"

@@ -21,6 +21,7 @@ import torch
 from ..errors import Refusal
 from .read_cache import TensorReadCache
 from .text_mask import prefix_lengths
+from .family_types import FamilySpec
 
 
 @dataclass(frozen=True)
@@ -105,35 +106,33 @@ LayoutReader = Callable[[torch.nn.Module, dict[str, Any]], TokenLayout]
 class ModelAdapter:
     """One family, declared: the modules GNA routes, the token layout, the padding mask.
 
-    ``processors``: the stock processor classes whose attention call GNA may route (exact class:
-    IP-Adapter and custom processors keep running as they are). ``layer_pattern`` (full match of
-    the qualified module name) picks the self-attention modules; modules of ``module_classes`` are
-    picked when no pattern is given. ``ulysses``: under diffusers' Ulysses context parallelism
+    ``spec``: the family's ``FamilySpec``, which states its name and its attention modules once
+    (``layer_pattern``: full match of the qualified module name). ``processors``: the stock processor
+    classes whose attention call GNA may route (exact class: IP-Adapter and custom processors keep
+    running as they are). ``ulysses``: under diffusers' Ulysses context parallelism
     each rank holds equal chunks of the text and of the visual tokens (the family's cp plan), which
     ``na_accel.kernels.ulysses`` reassembles; without it, context-parallel calls run stock, counted.
     """
 
     def __init__(
         self,
+        spec: FamilySpec,
         *,
-        family: str,
         transformer_class: type,
         pipeline_names: tuple[str, ...],
         processors: tuple[type, ...],
         token_layout: Callable[[], LayoutReader],
-        layer_pattern: str | None = None,
-        module_classes: tuple[type, ...] = (),
         padding_mask: PaddingMask | None = None,
         ulysses: bool = False,
         exact_class: bool = True,
     ) -> None:
-        self.family = family
+        self.spec = spec
+        self.family = spec.name
         self.transformer_class = transformer_class
         self.transformer_class_name = transformer_class.__name__
         self.pipeline_names = pipeline_names
         self.processors = processors
-        self.layer_pattern = re.compile(layer_pattern) if layer_pattern is not None else None
-        self.module_classes = module_classes
+        self.layer_pattern = re.compile(spec.layer_pattern)
         self.padding_mask = padding_mask
         self.ulysses = ulysses
         self.exact_class = exact_class  # subclasses (FramePack, VACE, ...) may lay their tokens out differently
@@ -149,10 +148,7 @@ class ModelAdapter:
     def attention_layers(self, transformer: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module]]:
         """(qualified name, module) of every attention module GNA may route."""
         for name, module in transformer.named_modules():
-            if self.layer_pattern is not None:
-                if self.layer_pattern.fullmatch(name):
-                    yield name, module
-            elif isinstance(module, self.module_classes):
+            if self.layer_pattern.fullmatch(name):
                 yield name, module
 
     def unsupported_processor_reason(self, module: torch.nn.Module) -> str | None:

@@ -22,10 +22,11 @@ from typing import Any
 
 import torch
 from diffusers.models.transformers.transformer_chroma import ChromaTransformer2DModel
-from diffusers.models.transformers.transformer_flux import FluxAttention, FluxAttnProcessor
+from diffusers.models.transformers.transformer_flux import FluxAttnProcessor
 
 from ..errors import Refusal
 from .base import ModelAdapter, PaddingMask, TokenLayout
+from .family_types import FamilySpec
 from .flux import FluxLayout
 from .read_cache import TensorReadCache
 from .text_mask import prefix_lengths
@@ -72,12 +73,11 @@ def additive_mask_reason(dtype: torch.dtype) -> str:
             "add it to its text keys. Pass a bool prompt_attention_mask for GNA")
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="chroma",
+        spec,
         transformer_class=ChromaTransformer2DModel,
         pipeline_names=("ChromaPipeline", "ChromaImg2ImgPipeline", "ChromaInpaintPipeline"),
-        module_classes=(FluxAttention,),
         processors=(FluxAttnProcessor,),  # not IP-Adapter's: it adds its own attention calls
         token_layout=ChromaLayout,
         # each block's (B, 1, S, S) m_i & m_j of the forward's (B, S) joint mask, built in the block

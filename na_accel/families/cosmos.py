@@ -13,15 +13,15 @@ from __future__ import annotations
 from diffusers.models.transformers.transformer_cosmos import CosmosAttnProcessor2_0, CosmosTransformer3DModel
 
 from .base import ModelAdapter, VideoSelfAttentionLayout, config_patch_size
+from .family_types import FamilySpec
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="cosmos",
+        spec,
         transformer_class=CosmosTransformer3DModel,
         pipeline_names=("CosmosTextToWorldPipeline", "CosmosVideoToWorldPipeline", "Cosmos2TextToImagePipeline",
                         "Cosmos2VideoToWorldPipeline"),
-        layer_pattern=r"transformer_blocks\.\d+\.attn1",
         processors=(CosmosAttnProcessor2_0,),
         token_layout=lambda: VideoSelfAttentionLayout(config_patch_size),
     )

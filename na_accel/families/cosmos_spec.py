@@ -7,18 +7,14 @@ text comes by cross attention (attn2).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING
 
 from ..errors import ArgumentError
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, patch_sizes, randn
 
 if TYPE_CHECKING:
     import torch
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return numbered("transformer_blocks.{}.attn1", config["num_layers"])
 
 
 def transformer_inputs(
@@ -77,7 +73,7 @@ COSMOS = FamilySpec(
         "Cosmos-Predict1-7B (VAE 8x spatial, 8x temporal; patch 1x2x2)",
     ),
     config_file="cosmos-7b.json",
-    layer_names=layer_names,
+    attention_layers=(LayerStack("transformer_blocks.{}.attn1", "num_layers"),),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.cosmos:adapter",
     text_in_self_attention=False,

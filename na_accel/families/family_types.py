@@ -10,6 +10,7 @@ on first use.
 from __future__ import annotations
 
 import functools
+import re
 import importlib
 import json
 import math
@@ -122,6 +123,23 @@ InputBuilder = Callable[..., dict]
 
 
 @dataclass(frozen=True)
+class LayerStack:
+    """A stack of attention modules GNA routes: ``template`` with ``{}`` = 0 .. n-1 (their qualified
+    names, in module order), n read from the diffusers config: ``count`` is its key, or a function of it."""
+
+    template: str  # "blocks.{}.attn1"
+    count: str | Callable[[Mapping[str, Any]], int]  # "num_layers"
+
+    def names(self, config: Mapping[str, Any]) -> tuple[str, ...]:
+        return numbered(self.template, self.count(config) if callable(self.count) else config[self.count])
+
+    @property
+    def pattern(self) -> str:
+        """The regular expression of the stack's names (any block number)."""
+        return r"\d+".join(re.escape(part) for part in self.template.split("{}"))
+
+
+@dataclass(frozen=True)
 class FamilySpec:
     """One model family: everything na_accel knows about it, in one place.
 
@@ -132,9 +150,9 @@ class FamilySpec:
     name: str  # the recipe "model" value
     geometry: FamilyGeometry
     config_file: str  # the full-size architecture config, in na_accel/families/configs/
-    # diffusers config (the shipped one, a tiny one, ...) -> qualified names of the attention modules
-    # GNA may replace, in module order (estimate plans over these without building a model).
-    layer_names: Callable[[Mapping[str, Any]], tuple[str, ...]]
+    # The attention modules GNA may route, stated once: ``layer_names`` (estimate plans over them
+    # without building a model) and the adapter's ``layer_pattern`` (patch finds them in a model) derive from it.
+    attention_layers: tuple[LayerStack, ...]
     transformer_inputs: InputBuilder
     adapter_path: str  # "module:function" making the family's ModelAdapter; its module imports diffusers: lazily
     text_in_self_attention: bool  # text tokens join the visual self attention (else: cross attention)
@@ -154,6 +172,16 @@ class FamilySpec:
     def __post_init__(self) -> None:
         if self.geometry.family != self.name:
             raise ValueError(f"FamilySpec {self.name!r}: geometry is for {self.geometry.family!r}")
+
+    def layer_names(self, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """diffusers config (the shipped one, a tiny one, ...) -> the qualified names of the attention
+        modules GNA may route, in module order."""
+        return tuple(name for stack in self.attention_layers for name in stack.names(config))
+
+    @property
+    def layer_pattern(self) -> str:
+        """The regular expression (full match) of those names, whatever the config."""
+        return "|".join(f"(?:{stack.pattern})" for stack in self.attention_layers)
 
     @property
     def recipe(self) -> str:
@@ -177,9 +205,9 @@ class FamilySpec:
 
     def adapter(self) -> Any:
         """A new adapter (na_accel.families.base.ModelAdapter: the family's declaration, with caches of
-        its own) for this family's transformers."""
+        its own) for this family's transformers; it takes its name and layers from this spec."""
         module, _, attribute = self.adapter_path.partition(":")
-        return getattr(importlib.import_module(module), attribute)()
+        return getattr(importlib.import_module(module), attribute)(self)
 
     def unavailable_reason(self) -> str | None:
         """Why the installed diffusers can't give this family (its transformer class came in a later
@@ -203,5 +231,6 @@ def numbered(pattern: str, count: int) -> tuple[str, ...]:
     return tuple(pattern.format(i) for i in range(int(count)))
 
 
-__all__ = ["MAX_AXIS_TOKENS", "MAX_TOKENS", "FamilyGeometry", "FamilySpec", "InputBuilder", "diffusers_attention_shape",
+__all__ = ["MAX_AXIS_TOKENS", "MAX_TOKENS", "FamilyGeometry", "FamilySpec", "InputBuilder", "LayerStack",
+           "diffusers_attention_shape",
            "is_int", "numbered", "same_text_tokens"]

@@ -14,10 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from diffusers.models.transformers.transformer_flux import FluxAttention, FluxAttnProcessor, FluxTransformer2DModel
+from diffusers.models.transformers.transformer_flux import FluxAttnProcessor, FluxTransformer2DModel
 
 from ..errors import Refusal
 from .base import ModelAdapter, TokenLayout
+from .family_types import FamilySpec
 from .image_ids import flux_image_grids
 from .read_cache import TensorReadCache
 
@@ -50,14 +51,13 @@ class FluxLayout:
         return TokenLayout(grids[0], text_len, True, extra_grids=grids[1:])
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="flux",
+        spec,
         transformer_class=FluxTransformer2DModel,
         exact_class=False,
         pipeline_names=("FluxPipeline", "FluxImg2ImgPipeline", "FluxInpaintPipeline", "FluxControlPipeline",
                         "FluxKontextPipeline"),
-        module_classes=(FluxAttention,),
         processors=(FluxAttnProcessor,),  # not IP-Adapter's: it adds its own attention calls
         token_layout=FluxLayout,
         ulysses=True,

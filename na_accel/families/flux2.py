@@ -24,15 +24,14 @@ from typing import Any
 import torch
 from diffusers.models.transformers import transformer_flux2
 from diffusers.models.transformers.transformer_flux2 import (
-    Flux2Attention,
     Flux2AttnProcessor,
-    Flux2ParallelSelfAttention,
     Flux2ParallelSelfAttnProcessor,
     Flux2Transformer2DModel,
 )
 
 from ..errors import Refusal
 from .base import ModelAdapter, TokenLayout
+from .family_types import FamilySpec
 from .image_ids import format_grids, grids_from_img_ids
 from .read_cache import TensorReadCache
 
@@ -72,13 +71,12 @@ class Flux2Layout:
         return TokenLayout(grids[0], text_len, True, extra_grids=grids[1:])
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="flux2",
+        spec,
         transformer_class=Flux2Transformer2DModel,
         exact_class=False,
         pipeline_names=("Flux2Pipeline", "Flux2KleinPipeline", "Flux2KleinKVPipeline", "Flux2KleinInpaintPipeline"),
-        module_classes=(Flux2Attention, Flux2ParallelSelfAttention),
         # the Klein-KV processors arrived in diffusers 0.38
         processors=(Flux2AttnProcessor, Flux2ParallelSelfAttnProcessor) + tuple(
             getattr(transformer_flux2, name) for name in ("Flux2KVAttnProcessor", "Flux2KVParallelSelfAttnProcessor")

@@ -8,18 +8,13 @@ with l = 0, text uses l = 0 .. T-1.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return (numbered("transformer_blocks.{}.attn", config["num_layers"])
-            + numbered("single_transformer_blocks.{}.attn", config["num_single_layers"]))
 
 
 def image_ids(height: int, width: int, t: int = 0) -> torch.Tensor:
@@ -61,7 +56,8 @@ FLUX2 = FamilySpec(
     geometry=FamilyGeometry("flux2", ("height", "width"), 16, None, 1024, 1024, None,
                             "FLUX.2-dev (VAE 8x, 2x2-patchified latents)"),
     config_file="flux2-dev.json",
-    layer_names=layer_names,
+    attention_layers=(LayerStack("transformer_blocks.{}.attn", "num_layers"),
+                      LayerStack("single_transformer_blocks.{}.attn", "num_single_layers")),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.flux2:adapter",
     text_in_self_attention=True,

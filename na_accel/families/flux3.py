@@ -29,6 +29,7 @@ from diffusers.models.transformers.transformer_flux3 import Flux3AttnProcessor, 
 
 from ..errors import Refusal
 from .base import ModelAdapter, TokenLayout
+from .family_types import FamilySpec
 from .image_ids import format_grids
 from .read_cache import TensorReadCache
 
@@ -101,13 +102,12 @@ class Flux3Layout:
         return TokenLayout(grids[0], text_len, True, extra_grids=references)
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="flux3",
+        spec,
         transformer_class=Flux3Transformer2DModel,
         pipeline_names=("Flux3ModularPipeline",),
         # the joint blocks; the per-mode blocks (txt_mode_blocks, mode_blocks.<mode>) attend within one mode
-        layer_pattern=r"single_transformer_blocks\.\d+\.attn",
         processors=(Flux3AttnProcessor,),
         token_layout=Flux3Layout,
     )

@@ -9,19 +9,15 @@ generated image) or -1, -2, ... (references); text has l = 0 .. T-1.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
 
 IMAGE_ROPE_SCALE = 0.5  # Flux3PrepareLatentsStep's default: (h, w) ids are scaled by it
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return numbered("single_transformer_blocks.{}.attn", config["num_single_layers"])
 
 
 def image_ids(height: int, width: int, l_coord: int = 0) -> torch.Tensor:
@@ -73,7 +69,7 @@ FLUX3 = FamilySpec(
     geometry=FamilyGeometry("flux3", ("height", "width"), 16, None, 1024, 1024, None,
                             "FLUX.3 (VAE 8x, 2x2-packed latents)"),
     config_file="flux3.json",
-    layer_names=layer_names,
+    attention_layers=(LayerStack("single_transformer_blocks.{}.attn", "num_single_layers"),),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.flux3:adapter",
     text_in_self_attention=True,

@@ -6,18 +6,13 @@ tokens are a row-major (height, width) grid of 2x2-packed latents: one token per
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return (numbered("transformer_blocks.{}.attn", config["num_layers"])
-            + numbered("single_transformer_blocks.{}.attn", config["num_single_layers"]))
 
 
 def transformer_inputs(transformer, grid=(4, 4), batch: int = 1, text_len: int = 8, seed: int = 0, device="cpu",
@@ -48,7 +43,8 @@ FLUX = FamilySpec(
     name="flux",
     geometry=FamilyGeometry("flux", ("height", "width"), 16, None, 1024, 1024, None, "FLUX.1-dev (VAE 8x, 2x2 patches)"),
     config_file="flux-dev.json",
-    layer_names=layer_names,
+    attention_layers=(LayerStack("transformer_blocks.{}.attn", "num_layers"),
+                      LayerStack("single_transformer_blocks.{}.attn", "num_single_layers")),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.flux:adapter",
     text_in_self_attention=True,

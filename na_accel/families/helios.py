@@ -20,6 +20,7 @@ from diffusers.models.transformers.transformer_helios import HeliosAttnProcessor
 
 from ..errors import Refusal
 from .base import ModelAdapter, TokenLayout, config_patch_size, video_token_grid
+from .family_types import FamilySpec
 from .helios_spec import HISTORY_PATCHES, history_patch_tokens
 
 
@@ -44,13 +45,12 @@ class HeliosLayout:
         return TokenLayout(grid, history, True)
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="helios",
+        spec,
         transformer_class=HeliosTransformer3DModel,
         pipeline_names=("HeliosPipeline", "HeliosPyramidPipeline", "HeliosModularPipeline", "HeliosPyramidModularPipeline",
                         "HeliosPyramidDistilledModularPipeline"),
-        layer_pattern=r"blocks\.\d+\.attn1",  # self attention; attn2 (cross attention to the text) is never touched
         processors=(HeliosAttnProcessor,),
         token_layout=HeliosLayout,
         ulysses=False,  # the cp plan splits history + chunk as one sequence

@@ -11,9 +11,9 @@ attention (attn2).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING
 
-from .family_types import FamilyGeometry, FamilySpec, is_int, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack, is_int
 from .inputs import check_grid_and_batch, patch_sizes, randn
 
 if TYPE_CHECKING:
@@ -27,10 +27,6 @@ HISTORY_PATCHES = (  # (latents argument, indices argument, padding, patch multi
     ("latents_history_mid", "indices_latents_history_mid", (2, 4, 4), 2),
     ("latents_history_long", "indices_latents_history_long", (4, 8, 8), 4),
 )
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return numbered("blocks.{}.attn1", config["num_layers"])
 
 
 def history_patch_tokens(shape: tuple[int, ...], patch: tuple[int, int, int], padding, multiple: int) -> int:
@@ -96,7 +92,8 @@ HELIOS = FamilySpec(
         "Helios-Base, one chunk of 9 latent frames (33 frames; Wan 2.1 VAE 8x spatial, 4x temporal; patch 1x2x2)",
     ),
     config_file="helios-14b.json",
-    layer_names=layer_names,
+    # self attention; attn2 (cross attention to the text) is never touched
+    attention_layers=(LayerStack("blocks.{}.attn1", "num_layers"),),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.helios:adapter",
     text_in_self_attention=False,  # text comes by cross attention; the history context joins as extra keys

@@ -30,6 +30,7 @@ from diffusers.models.transformers.transformer_hunyuanimage import (
 
 from ..errors import Refusal
 from .base import ModelAdapter, PaddingMask, TokenLayout
+from .family_types import FamilySpec
 
 
 def image_token_grid(hidden_states: Any, patch_size: Any) -> tuple[int, int] | Refusal:
@@ -84,12 +85,11 @@ class HunyuanImageLayout:
         return TokenLayout(grid, text_len, False, text_valid_lens=tuple(int(n) for n in valid.tolist()))
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="hunyuan_image",
+        spec,
         transformer_class=HunyuanImageTransformer2DModel,
         pipeline_names=("HunyuanImagePipeline", "HunyuanImageRefinerPipeline"),
-        layer_pattern=r"(single_)?transformer_blocks\.\d+\.attn",
         processors=(HunyuanImageAttnProcessor,),
         token_layout=HunyuanImageLayout,
         # the forward's (B, 1, 1, image + text) bool key mask, handed to every block as is

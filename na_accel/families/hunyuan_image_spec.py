@@ -8,18 +8,13 @@ tokens) is masked by ``encoder_attention_mask`` (and ``encoder_attention_mask_2`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return (numbered("transformer_blocks.{}.attn", config["num_layers"])
-            + numbered("single_transformer_blocks.{}.attn", config["num_single_layers"]))
 
 
 def _prefix_mask(length: int, valid, device) -> torch.Tensor:
@@ -90,7 +85,8 @@ HUNYUAN_IMAGE = FamilySpec(
         "hunyuan_image", ("height", "width"), 32, None, 2048, 2048, None, "HunyuanImage 2.1 (VAE 32x, 1x1 patches)"
     ),
     config_file="hunyuan-image21.json",
-    layer_names=layer_names,
+    attention_layers=(LayerStack("transformer_blocks.{}.attn", "num_layers"),
+                      LayerStack("single_transformer_blocks.{}.attn", "num_single_layers")),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.hunyuan_image:adapter",
     text_in_self_attention=True,

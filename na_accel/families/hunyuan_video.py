@@ -24,6 +24,7 @@ from diffusers.models.transformers.transformer_hunyuan_video import (
 
 from ..errors import Refusal
 from .base import ModelAdapter, PaddingMask, TokenLayout, video_token_grid
+from .family_types import FamilySpec
 
 
 def temporal_patch_size(config: Any) -> tuple[int, int, int]:
@@ -47,12 +48,11 @@ class HunyuanVideoLayout:
         return TokenLayout(grid, text_len, False, text_valid_lens=valid)
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="hunyuan_video",
+        spec,
         transformer_class=HunyuanVideoTransformer3DModel,
         pipeline_names=("HunyuanVideoPipeline", "HunyuanVideoImageToVideoPipeline"),
-        layer_pattern=r"(single_)?transformer_blocks\.\d+\.attn",
         processors=(HunyuanVideoAttnProcessor2_0,),
         token_layout=HunyuanVideoLayout,
         # the forward's (B, 1, 1, video + text) key mask, handed to every block as is

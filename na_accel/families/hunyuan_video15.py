@@ -29,6 +29,7 @@ from diffusers.models.transformers.transformer_hunyuan_video15 import (
 
 from ..errors import Refusal
 from .base import ModelAdapter, PaddingMask, TokenLayout, video_token_grid
+from .family_types import FamilySpec
 from .hunyuan_video import temporal_patch_size
 
 # The forward inputs the joint text is built from (the stock forward needs every one of them).
@@ -73,12 +74,11 @@ class HunyuanVideo15Layout:
         return TokenLayout(grid, text_len, False, text_valid_lens=tuple(int(n) for n in valid.tolist()))
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="hunyuan_video15",
+        spec,
         transformer_class=HunyuanVideo15Transformer3DModel,
         pipeline_names=("HunyuanVideo15Pipeline", "HunyuanVideo15ImageToVideoPipeline"),
-        layer_pattern=r"transformer_blocks\.\d+\.attn",
         processors=(HunyuanVideo15AttnProcessor2_0,),
         token_layout=HunyuanVideo15Layout,
         # the forward's (B, text) mask, handed to every block; the processor builds its (query AND

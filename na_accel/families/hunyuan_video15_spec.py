@@ -9,9 +9,9 @@ and the Qwen2.5-VL prompt (1000).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
@@ -20,10 +20,6 @@ if TYPE_CHECKING:
 # The pipelines' joint text: image tokens, ByT5 tokens, Qwen tokens (vision_num_semantic_tokens,
 # tokenizer_2_max_length, tokenizer_max_length of HunyuanVideo15Pipeline).
 PIPELINE_TEXT_PARTS = (729, 256, 1000)
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return numbered("transformer_blocks.{}.attn", config["num_layers"])
 
 
 def text_parts(text_len: int) -> tuple[int, int, int]:
@@ -98,7 +94,7 @@ HUNYUAN_VIDEO15 = FamilySpec(
         "HunyuanVideo 1.5 480p (VAE 16x spatial, 4x temporal; patch 1x1x1)",
     ),
     config_file="hunyuan-video15.json",
-    layer_names=layer_names,
+    attention_layers=(LayerStack("transformer_blocks.{}.attn", "num_layers"),),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.hunyuan_video15:adapter",
     text_in_self_attention=True,

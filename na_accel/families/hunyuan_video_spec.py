@@ -7,18 +7,13 @@ text is right-padded and masked by ``encoder_attention_mask``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return (numbered("transformer_blocks.{}.attn", config["num_layers"])
-            + numbered("single_transformer_blocks.{}.attn", config["num_single_layers"]))
 
 
 def transformer_inputs(
@@ -74,7 +69,8 @@ HUNYUAN_VIDEO = FamilySpec(
         "HunyuanVideo (VAE 8x spatial, 4x temporal; patch 1x2x2)",
     ),
     config_file="hunyuan-video.json",
-    layer_names=layer_names,
+    attention_layers=(LayerStack("transformer_blocks.{}.attn", "num_layers"),
+                      LayerStack("single_transformer_blocks.{}.attn", "num_single_layers")),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.hunyuan_video:adapter",
     text_in_self_attention=True,

@@ -23,6 +23,7 @@ from diffusers.models.transformers.transformer_kandinsky6 import (
 )
 
 from .base import ModelAdapter, TokenLayout
+from .family_types import FamilySpec
 
 
 class Kandinsky6Layout:
@@ -67,13 +68,12 @@ class Kandinsky6Adapter(ModelAdapter):
         return int(transformer.config.model_dim) // self.head_dim(transformer)
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return Kandinsky6Adapter(
-        family="kandinsky6",
+        spec,
         transformer_class=Kandinsky6Transformer3DModel,
         pipeline_names=("Kandinsky6TI2VAPipeline",),
         # video self attention only: text, audio and cross-modal attention stay stock
-        layer_pattern=r"visual_transformer_blocks\.\d+\.video_dec_block\.self_attention",
         processors=(Kandinsky6AttnProcessor,),
         token_layout=Kandinsky6Layout,
     )

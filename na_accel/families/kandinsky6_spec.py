@@ -11,15 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, patch_sizes, randn
 
 if TYPE_CHECKING:
     import torch
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return numbered("visual_transformer_blocks.{}.video_dec_block.self_attention", config["num_visual_blocks"])
 
 
 def attention_shape(config: Mapping[str, Any]) -> tuple[int, int]:
@@ -73,7 +69,7 @@ KANDINSKY6 = FamilySpec(
         "Kandinsky 6.0 TI2VA (HunyuanVideo VAE 8x spatial, 4x temporal; patch 1x2x2)",
     ),
     config_file="kandinsky6-pro.json",
-    layer_names=layer_names,
+    attention_layers=(LayerStack("visual_transformer_blocks.{}.video_dec_block.self_attention", "num_visual_blocks"),),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.kandinsky6:adapter",
     text_in_self_attention=False,

@@ -27,6 +27,7 @@ from diffusers.models.transformers import transformer_ltx2
 from diffusers.models.transformers.transformer_ltx2 import LTX2AudioVideoAttnProcessor, LTX2VideoTransformer3DModel
 
 from .base import ModelAdapter, TokenLayout
+from .family_types import FamilySpec
 from .ltx_video import packed_grid_sizes
 
 
@@ -58,13 +59,12 @@ class LTX2Layout:
         return TokenLayout(grid, extra, False)  # appended conditioning tokens: extra keys after the grid
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="ltx2",
+        spec,
         transformer_class=LTX2VideoTransformer3DModel,
         pipeline_names=("LTX2Pipeline", "LTX2ImageToVideoPipeline", "LTX2ConditionPipeline", "LTX2HDRPipeline",
                         "LTX2InContextPipeline"),
-        layer_pattern=r"transformer_blocks\.\d+\.attn1",  # video self attention only
         processors=PROCESSORS,
         token_layout=LTX2Layout,
     )

@@ -9,17 +9,13 @@ modules and stay stock.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return numbered("transformer_blocks.{}.attn1", config["num_layers"])
 
 
 def transformer_inputs(
@@ -94,7 +90,8 @@ LTX2 = FamilySpec(
         "LTX-2.3 (VAE 32x spatial, 8x temporal; patch 1x1x1)",
     ),
     config_file="ltx2.3.json",
-    layer_names=layer_names,
+    # video self attention only
+    attention_layers=(LayerStack("transformer_blocks.{}.attn1", "num_layers"),),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.ltx2:adapter",
     text_in_self_attention=False,

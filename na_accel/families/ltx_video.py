@@ -25,6 +25,7 @@ from diffusers.models.transformers.transformer_ltx import LTXVideoAttnProcessor,
 
 from ..errors import Refusal
 from .base import ModelAdapter, TokenLayout
+from .family_types import FamilySpec
 from .family_types import is_int
 from .read_cache import TensorReadCache
 
@@ -107,12 +108,11 @@ class LTXVideoLayout:
         return TokenLayout(grid, 0, False)
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="ltx_video",
+        spec,
         transformer_class=LTXVideoTransformer3DModel,
         pipeline_names=("LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline"),
-        layer_pattern=r"transformer_blocks\.\d+\.attn1",  # attn2 (cross attention to text) is never touched
         processors=(LTXVideoAttnProcessor,),
         token_layout=LTXVideoLayout,
     )

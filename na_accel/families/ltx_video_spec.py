@@ -8,17 +8,13 @@ tokens, (batch, tokens, channels), with the grid as ``num_frames``, ``height`` a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return numbered("transformer_blocks.{}.attn1", config["num_layers"])
 
 
 def transformer_inputs(
@@ -64,7 +60,8 @@ LTX_VIDEO = FamilySpec(
         "LTX-Video 0.9.7 13B (VAE 32x spatial, 8x temporal; patch 1x1x1)",
     ),
     config_file="ltx-video-13b.json",
-    layer_names=layer_names,
+    # attn2 (cross attention to text) is never touched
+    attention_layers=(LayerStack("transformer_blocks.{}.attn1", "num_layers"),),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.ltx_video:adapter",
     text_in_self_attention=False,

@@ -31,6 +31,7 @@ from diffusers.models.transformers.transformer_minimax_h3 import (MiniMaxH3AttnP
 
 from ..errors import Refusal
 from .base import ModelAdapter, TokenLayout
+from .family_types import FamilySpec
 from .read_cache import TensorReadCache
 
 
@@ -103,12 +104,11 @@ class MiniMaxH3Layout:
         return TokenLayout(grid, sequence_length - rows, True)
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="minimax_h3",
+        spec,
         transformer_class=MiniMaxH3Transformer3DModel,
         pipeline_names=("MiniMaxH3ModularPipeline",),
-        layer_pattern=r"transformer_blocks\.\d+\.attn",  # not token_refiner.*.attn (text alone, same class)
         processors=(MiniMaxH3AttnProcessor,),
         token_layout=MiniMaxH3Layout,
     )

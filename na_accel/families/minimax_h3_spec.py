@@ -17,9 +17,9 @@ default size are right; at other frame counts they are approximate.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING
 
-from .family_types import FamilyGeometry, FamilySpec, is_int, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack, is_int
 from .inputs import check_grid_and_batch, patch_sizes, randn
 
 if TYPE_CHECKING:
@@ -28,10 +28,6 @@ if TYPE_CHECKING:
 # The pipeline's modality tags (diffusers.modular_pipelines.minimax_h3.modular_pipeline) and stereo.
 VIDEO_TAG, TEXT_TAG, AUDIO_TAG = 0, 1, 2
 AUDIO_CHANNELS = 2
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return numbered("transformer_blocks.{}.attn", config["num_layers"])
 
 
 def transformer_inputs(
@@ -103,7 +99,8 @@ MINIMAX_H3 = FamilySpec(
         "145 frames model the pipeline default 124 (37 latent frames)",
     ),
     config_file="minimax-h3.json",
-    layer_names=layer_names,
+    # not token_refiner.*.attn (text alone, same class)
+    attention_layers=(LayerStack("transformer_blocks.{}.attn", "num_layers"),),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.minimax_h3:adapter",
     text_in_self_attention=True,

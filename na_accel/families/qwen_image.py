@@ -30,6 +30,7 @@ from diffusers.models.transformers.transformer_qwenimage import (
 
 from ..errors import Refusal
 from .base import ModelAdapter, PaddingMask, TokenLayout
+from .family_types import FamilySpec
 from .read_cache import TensorReadCache
 from .text_mask import prefix_lengths
 
@@ -116,14 +117,13 @@ def text_valid_lens(mask: Any, batch: int, text_len: int,
     return lens
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="qwen_image",
+        spec,
         transformer_class=QwenImageTransformer2DModel,
         pipeline_names=("QwenImagePipeline", "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline",
                         "QwenImageControlNetPipeline", "QwenImageControlNetInpaintPipeline", "QwenImageEditPipeline",
                         "QwenImageEditInpaintPipeline", "QwenImageEditPlusPipeline"),
-        layer_pattern=r"transformer_blocks\.\d+\.attn",
         processors=(QwenDoubleStreamAttnProcessor2_0,),
         token_layout=QwenImageLayout,
         # the forward's bool (B, text) mask, handed to every block; a float one adds its values to the

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import inspect
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
     import torch
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return numbered("transformer_blocks.{}.attn", config["num_layers"])
 
 
 def text_padding_mask(text_len: int, valid_text_lens, batch: int, device="cpu") -> torch.Tensor | None:
@@ -82,7 +78,7 @@ QWEN_IMAGE = FamilySpec(
         "qwen_image", ("height", "width"), 16, None, 1024, 1024, None, "Qwen-Image (VAE 8x, 2x2 patches)"
     ),
     config_file="qwen-image.json",
-    layer_names=layer_names,
+    attention_layers=(LayerStack("transformer_blocks.{}.attn", "num_layers"),),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.qwen_image:adapter",
     text_in_self_attention=True,

@@ -22,6 +22,7 @@ from diffusers.models.transformers.transformer_skyreels_v2 import (SkyReelsV2Att
                                                                   SkyReelsV2Transformer3DModel)
 
 from .base import ModelAdapter, TokenLayout, VideoSelfAttentionLayout, config_patch_size
+from .family_types import FamilySpec
 
 
 class SkyReelsV2Layout(VideoSelfAttentionLayout):
@@ -39,14 +40,13 @@ class SkyReelsV2Layout(VideoSelfAttentionLayout):
         return super().__call__(transformer, inputs)
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="skyreels_v2",
+        spec,
         transformer_class=SkyReelsV2Transformer3DModel,
         pipeline_names=("SkyReelsV2Pipeline", "SkyReelsV2ImageToVideoPipeline", "SkyReelsV2DiffusionForcingPipeline",
                         "SkyReelsV2DiffusionForcingImageToVideoPipeline",
                         "SkyReelsV2DiffusionForcingVideoToVideoPipeline"),
-        layer_pattern=r"blocks\.\d+\.attn1",  # self attention; attn2 (cross attention) is never touched
         processors=(SkyReelsV2AttnProcessor,),
         token_layout=SkyReelsV2Layout,
         ulysses=False,  # diffusers has no context-parallel plan for SkyReels-V2: such calls run stock, counted

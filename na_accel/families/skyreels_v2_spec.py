@@ -8,17 +8,13 @@ spatial, 4x temporal); text (and image tokens for image-to-video checkpoints) by
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .wan_spec import transformer_inputs as wan_transformer_inputs
 
 if TYPE_CHECKING:
     import torch
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return numbered("blocks.{}.attn1", config["num_layers"])
 
 
 def transformer_inputs(
@@ -48,7 +44,8 @@ SKYREELS_V2 = FamilySpec(
         "SkyReels-V2 T2V 14B 540P (Wan VAE 8x spatial, 4x temporal; patch 1x2x2)",
     ),
     config_file="skyreels-v2-14b-540p.json",
-    layer_names=layer_names,
+    # self attention; attn2 (cross attention) is never touched
+    attention_layers=(LayerStack("blocks.{}.attn1", "num_layers"),),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.skyreels_v2:adapter",
     text_in_self_attention=False,

@@ -11,14 +11,14 @@ from __future__ import annotations
 from diffusers.models.transformers.transformer_wan import WanAttnProcessor, WanTransformer3DModel
 
 from .base import ModelAdapter, VideoSelfAttentionLayout, config_patch_size
+from .family_types import FamilySpec
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="wan",
+        spec,
         transformer_class=WanTransformer3DModel,  # exact class: subclasses (VACE, ...) add other tokens
         pipeline_names=("WanPipeline", "WanImageToVideoPipeline", "WanVideoToVideoPipeline"),
-        layer_pattern=r"blocks\.\d+\.attn1",
         processors=(WanAttnProcessor,),
         token_layout=lambda: VideoSelfAttentionLayout(config_patch_size),
         ulysses=True,

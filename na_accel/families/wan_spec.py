@@ -7,19 +7,15 @@ image-to-video checkpoints) come by cross attention (attn2).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, patch_sizes, randn
 
 if TYPE_CHECKING:
     import torch
 
 WAN_IMAGE_TOKENS = 257  # CLIP ViT-H/14 image tokens of the Wan 2.1 image-to-video checkpoints
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return numbered("blocks.{}.attn1", config["num_layers"])
 
 
 def transformer_inputs(
@@ -67,7 +63,7 @@ WAN = FamilySpec(
         "Wan 2.1 T2V (VAE 8x spatial, 4x temporal; patch 1x2x2)",
     ),
     config_file="wan-14b.json",
-    layer_names=layer_names,
+    attention_layers=(LayerStack("blocks.{}.attn1", "num_layers"),),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.wan:adapter",
     text_in_self_attention=False,

@@ -17,14 +17,14 @@ from diffusers.models.transformers.transformer_wan import WanAttnProcessor
 from diffusers.models.transformers.transformer_wan_vace import WanVACETransformer3DModel
 
 from .base import ModelAdapter, VideoSelfAttentionLayout, config_patch_size
+from .family_types import FamilySpec
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ModelAdapter(
-        family="wan_vace",
+        spec,
         transformer_class=WanVACETransformer3DModel,
         pipeline_names=("WanVACEPipeline",),
-        layer_pattern=r"(vace_)?blocks\.\d+\.attn1",  # self attention of both stacks; attn2 (cross) never
         processors=(WanAttnProcessor,),
         token_layout=lambda: VideoSelfAttentionLayout(config_patch_size),
         ulysses=False,  # diffusers has no context-parallel plan for VACE: such calls run stock, counted

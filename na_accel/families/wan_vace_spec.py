@@ -10,18 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, patch_sizes, randn
 from .wan_spec import transformer_inputs as wan_transformer_inputs
 
 if TYPE_CHECKING:
     import torch
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    """In module order: the Wan blocks' self attention, then the VACE blocks' (one per vace layer)."""
-    return numbered("blocks.{}.attn1", config["num_layers"]) + numbered("vace_blocks.{}.attn1",
-                                                                         len(config["vace_layers"]))
 
 
 def transformer_inputs(
@@ -50,6 +44,11 @@ def transformer_inputs(
     return inputs
 
 
+def vace_layer_count(config: Mapping[str, Any]) -> int:
+    """The VACE blocks: one per entry of ``vace_layers`` (the Wan blocks they feed)."""
+    return len(config["vace_layers"])
+
+
 WAN_VACE = FamilySpec(
     name="wan_vace",
     geometry=FamilyGeometry(
@@ -57,7 +56,9 @@ WAN_VACE = FamilySpec(
         "Wan 2.1 VACE 14B (VAE 8x spatial, 4x temporal; patch 1x2x2)",
     ),
     config_file="wan-vace-14b.json",
-    layer_names=layer_names,
+    # self attention of both stacks; attn2 (cross) never
+    attention_layers=(LayerStack("blocks.{}.attn1", "num_layers"),
+                      LayerStack("vace_blocks.{}.attn1", vace_layer_count)),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.wan_vace:adapter",
     text_in_self_attention=False,

@@ -26,6 +26,7 @@ import torch
 from diffusers.models.transformers.transformer_z_image import ZImageTransformer2DModel, ZSingleStreamAttnProcessor
 
 from .base import ModelAdapter, PaddingMask, TokenLayout
+from .family_types import FamilySpec
 from .z_image_spec import padded
 
 
@@ -80,13 +81,12 @@ class ZImageAdapter(ModelAdapter):
         return int(transformer.config.n_heads)
 
 
-def adapter() -> ModelAdapter:
+def adapter(spec: FamilySpec) -> ModelAdapter:
     return ZImageAdapter(
-        family="z_image",
+        spec,
         transformer_class=ZImageTransformer2DModel,
         pipeline_names=("ZImagePipeline", "ZImageImg2ImgPipeline", "ZImageInpaintPipeline",
                         "ZImageControlNetPipeline", "ZImageControlNetInpaintPipeline", "ZImageModularPipeline"),
-        layer_pattern=r"layers\.\d+\.attention",  # the main layers; the refiners stay stock
         processors=(ZSingleStreamAttnProcessor,),
         token_layout=ZImageLayout,
         padding_mask=JointTokenMask("attention_mask", "joint_keys"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .family_types import FamilyGeometry, FamilySpec, numbered
+from .family_types import FamilyGeometry, FamilySpec, LayerStack
 from .inputs import check_grid_and_batch, randn
 
 if TYPE_CHECKING:
@@ -38,10 +38,6 @@ def joint_text_tokens(grid: tuple[int, ...], text_len: int) -> int:
     and the caption padded to a multiple of 32."""
     visual = math.prod(grid)
     return padded(visual) - visual + padded(text_len)
-
-
-def layer_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    return numbered("layers.{}.attention", config["n_layers"])
 
 
 def transformer_inputs(
@@ -84,7 +80,8 @@ Z_IMAGE = FamilySpec(
         "z_image", ("height", "width"), 16, None, 1024, 1024, None, "Z-Image (VAE 8x, 2x2 patches)"
     ),
     config_file="z-image.json",
-    layer_names=layer_names,
+    # the main layers; the refiners stay stock
+    attention_layers=(LayerStack("layers.{}.attention", "n_layers"),),
     transformer_inputs=transformer_inputs,
     adapter_path="na_accel.families.z_image:adapter",
     text_in_self_attention=True,

@@ -78,7 +78,7 @@ class Backend(ABC):
     instance (and where ``auto`` ranks it).
 
     What the rest of na_accel knows about a backend it reads from the traits below, never from its
-    name (``tests/kernels/test_backend_modules.py`` holds that).
+    name (``tests/kernels/test_registry_backend_modules.py`` holds that).
     """
 
     name: str = ""

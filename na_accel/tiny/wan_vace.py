@@ -48,7 +48,7 @@ def tiny_wan_vace_pipeline(seed: int = 0):
     """A WanVACEPipeline: tiny VACE transformer, UMT5 text encoder and Wan VAE. Called without a
     control video it conditions on a blank one (the pipeline's own default: text-to-video). Like
     diffusers' WanVACEPipeline (0.42) it makes one video per call: a list of prompts is refused there
-    ("not yet supported"); batch 2 is tested on the transformer (tests/family_cases.py)."""
+    ("not yet supported"); batch 2 is tested on the transformer (tests/helpers/family_cases.py)."""
     require_with_ftfy("tiny-wan-vace", "WanVACEPipeline")
     FlowMatchEulerDiscreteScheduler, WanVACEPipeline = pipeline_classes(
         "FlowMatchEulerDiscreteScheduler", "WanVACEPipeline")

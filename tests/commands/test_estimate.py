@@ -20,7 +20,7 @@ from na_accel.windows import axis_neighborhood_mask, masks, visual_neighborhood_
 from na_accel.kernels import tilecount
 from na_accel.kernels.tilecount import axis_tiles
 from na_accel.kernels.tiles import TILE_BACKENDS, TileShape, default_tiles, pick_tiles, tile_options
-from window_oracles import tiles_from_mask
+from helpers.window_oracles import tiles_from_mask
 
 
 def spec(kernel, stride=None, dilation=None, causal=None):

@@ -15,6 +15,7 @@ from diffusers.models.transformers.transformer_flux2 import Flux2AttnProcessor, 
 import na_accel
 from na_accel.families import flux2 as flux2_family
 from na_accel.families import flux2_spec
+from na_accel.families.registry import family_spec
 from na_accel.families.image_ids import grids_from_img_ids
 from na_accel.runtime.seam import routed_class
 
@@ -76,51 +77,7 @@ def reference_image(height=64, width=96, seed=0):
     return PIL.Image.fromarray(pixels)
 
 
-# --- full window reproduces stock --------------------------------------------------------------
-
-
-def test_full_window_pipeline_reproduces_stock(preset):
-    pipe, calls_per_step = preset
-    stock = generate(pipe)
-    na_accel.patch(pipe, recipe([5, 7]))
-    patched = generate(pipe)
-    assert max_diff(patched, stock) <= TOLERANCE
-    assert totals(pipe) == {"full window": 2 * calls_per_step * LAYERS}  # every call went through GNA
-
-
-def test_full_window_transformer_reproduces_stock(transformer):
-    inputs = flux2_transformer_inputs(transformer, (6, 4), batch=2, text_len=7, seed=1)
-    stock = run(transformer, inputs)
-    na_accel.patch(transformer, recipe([6, 4]))
-    assert max_diff(run(transformer, inputs), stock) <= TOLERANCE
-    assert totals(transformer) == {"full window": LAYERS}
-
-
-# --- sparse windows match the reference backend -------------------------------------------------
-
-SPARSE_RECIPES = [
-    recipe([3, 4], stride=[2, 3]),
-    recipe([2, 3], dilation=[2, 2]),
-    recipe(3, stride=[1, 3], dilation=[1, 2], layers=[{"match": "single_*", "kernel_size": [4, 3]}]),
-]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, window", [
-    ("tiny-flux2", SPARSE_RECIPES[0]), ("tiny-flux2-klein", SPARSE_RECIPES[1]), ("tiny-flux2-klein", SPARSE_RECIPES[2]),
-])
-def test_sparse_pipeline_matches_reference(name, window):
-    make, calls_per_step = PRESETS[name]
-    pipe = make(seed=0)
-    stock = generate(pipe)
-    na_accel.patch(pipe, window)
-    sparse = generate(pipe)
-    assert totals(pipe) == {"sparse": 2 * calls_per_step * LAYERS}
-    na_accel.unpatch(pipe)
-    na_accel.patch(pipe, window, backend="reference")
-    reference = generate(pipe)
-    assert max_diff(sparse, reference) <= TOLERANCE
-    assert max_diff(sparse, stock) > 1e-4  # the neighborhood really changed the attention
+# --- sparse windows match the reference backend (full window == stock: tests/integration/) ------
 
 
 @pytest.mark.parametrize("grid, window", [
@@ -172,7 +129,7 @@ def test_only_planned_layers_change_and_unpatch_is_bit_identical(klein):
 
 
 def test_processors_keep_stock_call_parameters():
-    for stock in flux2_family.adapter().processors:
+    for stock in family_spec("flux2").adapter().processors:
         gna = routed_class(stock)
         assert list(inspect.signature(gna.__call__).parameters) == list(inspect.signature(stock.__call__).parameters)
 
@@ -310,7 +267,7 @@ def test_klein_kv_pipeline_runs_gna_without_references_and_stock_with_its_cache(
     window = recipe([3, 3], stride=[2, 1])
     stock = generate(pipe, steps=3, image=reference_image(), **kwargs)
     na_accel.patch(pipe, window)
-    assert {type(m.processor).__name__ for _, m in flux2_family.adapter().attention_layers(pipe.transformer)} \
+    assert {type(m.processor).__name__ for _, m in family_spec("flux2").adapter().attention_layers(pipe.transformer)} \
         == {"GNAFlux2KVAttnProcessor", "GNAFlux2KVParallelSelfAttnProcessor"}
     sparse = generate(pipe, **kwargs)  # no reference image: no KV cache, plain joint attention
     assert totals(pipe) == {"sparse": 2 * LAYERS}

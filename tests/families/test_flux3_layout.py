@@ -8,8 +8,8 @@ import torch
 
 from na_accel import tiny
 from na_accel.errors import Refusal
-from na_accel.families.flux3 import Flux3Layout, adapter, scaled_image_grids
-from na_accel.families.flux3_spec import image_ids, layer_names
+from na_accel.families.flux3 import Flux3Layout, scaled_image_grids
+from na_accel.families.flux3_spec import FLUX3, image_ids
 
 
 def test_layout_of_image_and_reference_grids():
@@ -35,8 +35,8 @@ def test_ids_that_are_no_row_major_grid_are_refused():
 
 def test_only_the_joint_blocks_are_routed():
     transformer = tiny.tiny_flux3_transformer(seed=0)
-    names = [name for name, _ in adapter().attention_layers(transformer)]
-    assert names == list(layer_names(transformer.config))
+    names = [name for name, _ in FLUX3.adapter().attention_layers(transformer)]
+    assert names == list(FLUX3.layer_names(transformer.config))
     assert names == ["single_transformer_blocks.0.attn", "single_transformer_blocks.1.attn"]
 
 

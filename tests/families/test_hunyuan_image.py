@@ -10,8 +10,8 @@ import torch
 from diffusers import HunyuanImageTransformer2DModel
 
 import na_accel
-from na_accel.families.hunyuan_image import adapter as hunyuan_image_adapter
 from na_accel.tiny import hunyuan_image_transformer_inputs, tiny_hunyuan_image_transformer
+from na_accel.families.registry import family_spec
 
 TOLERANCE = 1e-5
 TEXT_LEN = 8  # 6 Qwen + 2 ByT5 tokens for the text-to-image model (hunyuan_image_transformer_inputs)
@@ -67,7 +67,7 @@ def _layers(transformer):
 
 
 def test_layout_reads_the_grid_and_the_valid_joint_text():
-    adapter = hunyuan_image_adapter()
+    adapter = family_spec("hunyuan_image").adapter()
     transformer = tiny_hunyuan_image_transformer()
     layout = adapter.token_layout(transformer, (), _inputs(transformer, (3, 5)))
     assert layout.problem is None and layout.grid == (3, 5) and layout.text_first is False
@@ -108,7 +108,7 @@ def test_several_latent_frames_have_no_grid_and_run_stock_counted():
     transformer = _refiner()
     inputs = _inputs(transformer, (3, 5))
     inputs["hidden_states"] = torch.cat([inputs["hidden_states"]] * 2, dim=2)  # 2 latent frames
-    layout = hunyuan_image_adapter().token_layout(transformer, (), inputs)
+    layout = family_spec("hunyuan_image").adapter().token_layout(transformer, (), inputs)
     assert layout.grid is None and "2 token frames" in layout.problem
     with pytest.warns(UserWarning, match="token frames"):
         _, totals = _run_patched(transformer, inputs, {"kernel_size": [3, 3]})
@@ -130,7 +130,7 @@ def test_left_padded_text_runs_stock_counted():
 
 def test_compiles_to_the_stock_graphs_with_the_byt5_join():
     """The stock forward's ByT5 join (boolean indexing: data-dependent shapes) breaks dynamo's
-    graph, so no fullgraph compile (tests/family_cases.py passes Qwen text only for that test);
+    graph, so no fullgraph compile (tests/helpers/family_cases.py passes Qwen text only for that test);
     patched, it compiles to as many graphs as stock, with eager's output and counts."""
     from torch._dynamo.utils import counters
 

@@ -10,11 +10,11 @@ import na_accel
 from na_accel.errors import UnsupportedModelError
 from diffusers.models.transformers.transformer_hunyuan_video15 import HunyuanVideo15AttnProcessor2_0
 
-from na_accel.families.hunyuan_video15 import adapter as hunyuan_video15_adapter
 from na_accel.runtime.seam import routed_class
 
 from na_accel.families.hunyuan_video15_spec import text_parts
 from na_accel.tiny import hunyuan_video15_transformer_inputs, tiny_hunyuan_video15_transformer
+from na_accel.families.registry import family_spec
 
 GNAHunyuanVideo15AttnProcessor = routed_class(HunyuanVideo15AttnProcessor2_0)
 
@@ -73,7 +73,7 @@ def _run_patched(transformer, inputs, recipe, backend="auto"):
 
 
 def test_layout_reads_grid_and_valid_joint_text(transformer):
-    adapter = hunyuan_video15_adapter()
+    adapter = family_spec("hunyuan_video15").adapter()
     for image_to_video in (False, True):
         layout = adapter.token_layout(transformer, (), _inputs(transformer, (2, 3, 5), image_to_video=image_to_video))
         assert layout.problem is None and layout.grid == (2, 3, 5) and layout.text_first is False
@@ -224,11 +224,11 @@ def test_a_mask_other_than_the_inputs_is_followed_or_counted(transformer, change
 def test_missing_text_inputs_are_a_counted_dense_fallback_naming_them(transformer):
     inputs = _inputs(transformer, (2, 3, 4))
     del inputs["image_embeds"]
-    layout = hunyuan_video15_adapter().token_layout(transformer, (), inputs)
+    layout = family_spec("hunyuan_video15").adapter().token_layout(transformer, (), inputs)
     assert layout.grid is None and "forward called without image_embeds (expected all of" in layout.problem
     inputs = _inputs(transformer, (2, 3, 4))
     inputs["encoder_attention_mask_2"] = inputs["encoder_attention_mask_2"][:, :2]
-    layout = hunyuan_video15_adapter().token_layout(transformer, (), inputs)
+    layout = family_spec("hunyuan_video15").adapter().token_layout(transformer, (), inputs)
     assert layout.grid is None and "encoder_attention_mask_2 (B, N2)" in layout.problem
     assert "encoder_attention_mask_2 (2, 2)" in layout.problem
 
@@ -248,7 +248,7 @@ def test_input_builder_splits_the_joint_text_as_the_pipeline(transformer):
     assert inputs["encoder_attention_mask"].sum(dim=1).tolist() == [13, 5]  # Qwen first ...
     assert inputs["encoder_attention_mask_2"].sum(dim=1).tolist() == [1, 0]  # ... then ByT5
     assert not inputs["image_embeds"].any()  # text-to-video
-    layout = hunyuan_video15_adapter().token_layout(transformer, (), inputs)
+    layout = family_spec("hunyuan_video15").adapter().token_layout(transformer, (), inputs)
     assert layout.text_len == 24 and layout.text_valid_lens == (14, 5)
     with pytest.raises(ValueError, match=r"valid_text_lens: \[17, 1\] is not valid; allowed: 2 ints in \[0, 16\]"):
         hunyuan_video15_transformer_inputs(transformer, batch=2, text_len=24, valid_text_lens=[17, 1])

@@ -173,7 +173,7 @@ def test_an_adapter_must_declare_what_patch_asks_of_it():
     from na_accel.families import ModelAdapter
 
     with pytest.raises(TypeError, match="processors.*token_layout"):
-        ModelAdapter(family="partial", transformer_class=torch.nn.Module, pipeline_names=())
+        ModelAdapter(family_spec("wan"), transformer_class=torch.nn.Module, pipeline_names=())
 
 
 def test_a_family_whose_transformer_diffusers_lacks_is_left_out(monkeypatch):

@@ -21,7 +21,7 @@ import na_accel
 from na_accel import tiny
 from na_accel.tiny import TINY_PIPELINES
 
-from family_cases import TRANSFORMER_CASES, prediction
+from helpers.family_cases import TRANSFORMER_CASES, prediction
 
 # HunyuanVideo 1.5 compiles block by block: its own test below
 FAMILIES = {family: case for family, case in TRANSFORMER_CASES.items() if family != "hunyuan_video15"}

@@ -62,7 +62,7 @@ TRUE_CFG = {
 
 
 # Pipelines that take one prompt string per call, no batch (their transformers run batch 2 in
-# tests/family_cases.py): MiniMax-H3 packs one request per sequence; FLUX.3's modular pipeline refuses lists.
+# tests/helpers/family_cases.py): MiniMax-H3 packs one request per sequence; FLUX.3's modular pipeline refuses lists.
 ONE_PROMPT_FAMILIES = {
     "minimax_h3",
     "flux3",

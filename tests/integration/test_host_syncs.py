@@ -21,7 +21,7 @@ from na_accel.families import adapter_for
 SYNC_OPS = {"_local_scalar_dense", "item", "equal", "nonzero", "is_nonzero", "masked_select"}
 PYTHON_READS = ("tolist", "item", "__bool__", "__int__", "__float__")
 
-from family_cases import TRANSFORMER_CASES as FAMILIES
+from helpers.family_cases import TRANSFORMER_CASES as FAMILIES
 
 
 class SyncCounter(TorchDispatchMode):

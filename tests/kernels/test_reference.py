@@ -9,7 +9,7 @@ import torch
 from na_accel.windows import WindowSpec
 from na_accel.kernels import GNACall
 from na_accel.kernels.reference import reference_joint_attention
-from window_oracles import natten_rule_neighbors
+from helpers.window_oracles import natten_rule_neighbors
 
 
 def loop_joint_attention(q, k, v, text_len, text_first, grid, window):

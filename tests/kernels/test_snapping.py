@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from bounded import run_bounded_code
+from helpers.bounded import run_bounded_code
 from na_accel.kernels.snapping import STRIDE_WEIGHT, snap_axis
 from na_accel.kernels.tilecount import axis_tiles
 from na_accel.recipe.scaling import MAX_AXIS

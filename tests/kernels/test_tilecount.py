@@ -8,7 +8,7 @@ import pytest
 
 from na_accel.kernels.tilecount import axis_ranges, axis_tiles
 from na_accel.windows import axis_neighborhood_mask
-from window_oracles import axis_configs, natten_rule_neighbors, random_axis, tiles_from_mask
+from helpers.window_oracles import axis_configs, natten_rule_neighbors, random_axis, tiles_from_mask
 
 
 def counted(n, k, s, d, causal, tq, tk):

@@ -21,7 +21,7 @@ from na_accel.kernels.triton_op import triton_visual_attention
 from na_accel.kernels.triton_tiles import choose_tiles, count_tiles
 from na_accel.windows import WindowSpec
 
-from conftest import window_recipe
+from helpers.sample_recipes import window_recipe
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

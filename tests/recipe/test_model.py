@@ -9,7 +9,7 @@ import yaml
 
 from na_accel import load_recipe
 from na_accel.recipe.model import LayerSetting
-from sample_recipes import base_recipe, window
+from helpers.sample_recipes import base_recipe, window
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 from na_accel import RecipeError, load_recipe
 from na_accel.recipe.parse import parse_recipe
-from sample_recipes import base_recipe, default_only, one_rule, window, without
+from helpers.sample_recipes import base_recipe, default_only, one_rule, window, without
 
 
 def test_load_dict():

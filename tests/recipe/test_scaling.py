@@ -16,8 +16,8 @@ from na_accel.kernels.tiles import default_tiles
 from na_accel.recipe.model import MAX_DENSE_STEPS
 from na_accel.recipe.scaling import MAX_AXIS, SnapContext
 from na_accel.windows import axis_neighborhood_mask
-from sample_recipes import assert_natten_legal, base_recipe, default_only, one_rule
-from window_oracles import tiles_from_mask
+from helpers.sample_recipes import assert_natten_legal, base_recipe, default_only, one_rule
+from helpers.window_oracles import tiles_from_mask
 
 
 def scaled_recipe(**scaling):

@@ -13,7 +13,7 @@ import na_accel
 from na_accel import Recipe, RecipeError, list_recipes, load_recipe
 from na_accel.cli import main
 from na_accel.families.registry import supported_families
-from sample_recipes import base_recipe, window
+from helpers.sample_recipes import base_recipe, window
 
 LOCAL = {"model": "wan", "dense_steps": 7, "default": {"kernel_size": [2, 4, 4]}}
 

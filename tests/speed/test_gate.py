@@ -19,7 +19,7 @@ from na_accel.speed.profiles import find_profile
 from na_accel.tiny import TINY_PIPELINES
 from na_accel.windows import WindowSpec
 
-from .conftest import cpu_profile
+from helpers.cost_profiles import cpu_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = {"model": "flux", "default": {"kernel_size": [3, 5]}}

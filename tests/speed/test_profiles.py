@@ -10,7 +10,7 @@ from na_accel.errors import CostProfileError
 from na_accel.speed import profiles
 from na_accel.speed.profiles import find_profile, load_profile, parse_profile, shipped_profiles
 
-from .conftest import cpu_profile
+from helpers.cost_profiles import cpu_profile
 
 
 def test_shipped_profiles_parse_and_round_trip():

@@ -1,6 +1,6 @@
 """The tiny MiniMax-H3 preset: a modular pipeline (MiniMaxH3Blocks less decode) generating video and
 audio latents offline; a plain prompt call runs its defaults, and its default run is sparse with the
-shipped recipe. (tests/tiny/test_pipelines.py checks the classic presets' decoded outputs.)"""
+shipped recipe. (tests/tiny/test_tiny_pipelines.py checks the classic presets' decoded outputs.)"""
 
 from __future__ import annotations
 

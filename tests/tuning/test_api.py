@@ -15,7 +15,7 @@ from na_accel.patching import patches_of
 from na_accel.tiny import TINY_PIPELINES
 from na_accel.tuning.recorder import Recorder
 from na_accel.windows import WindowSpec
-from tuning_oracle import expected_error
+from helpers.tuning_oracle import expected_error
 
 # preset -> (recipe, call overrides): joint text first (FLUX), a reference image (Kontext), padded text
 # and true CFG in two calls (Qwen-Image), padded video text (HunyuanVideo), CFG without text (Wan)

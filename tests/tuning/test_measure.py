@@ -9,7 +9,7 @@ import torch
 from na_accel.kernels import GNACall
 from na_accel.tuning.measure import sample_rows, window_errors
 from na_accel.windows import WindowSpec
-from tuning_oracle import expected_error
+from helpers.tuning_oracle import expected_error
 
 
 @pytest.mark.parametrize("text_first", [True, False])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from na_accel.windows import WindowSpec, axis_neighborhood_mask, joint_attention_mask, visual_neighborhood_mask
-from window_oracles import axis_configs, natten_rule_neighbors
+from helpers.window_oracles import axis_configs, natten_rule_neighbors
 
 
 def neighbors(n, k, s, d, causal, i):

@@ -15,7 +15,7 @@ import pytest
 
 from na_accel.windows import WindowSpec, axis_neighborhood_mask, visual_neighborhood_mask
 from na_accel.windows.neighborhoods import axis_attended_pairs, axis_ranges
-from window_oracles import natten_rule_neighbors, random_axis
+from helpers.window_oracles import natten_rule_neighbors, random_axis
 
 
 def mask_count(n, k, s, d, causal) -> int:

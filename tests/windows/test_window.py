@@ -8,8 +8,8 @@ import pytest
 
 from na_accel import load_recipe
 from na_accel.windows import ResolvedWindow, WindowSpec, format_axes
-from sample_recipes import base_recipe, window
-from window_oracles import pair_count, random_axis
+from helpers.sample_recipes import base_recipe, window
+from helpers.window_oracles import pair_count, random_axis
 
 
 def test_resolve_fits_no_clamping():

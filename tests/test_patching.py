@@ -8,7 +8,8 @@ import torch
 import na_accel
 from na_accel.patching import STATE_ATTRIBUTE, patches_of
 from na_accel.tiny import flux_transformer_inputs
-from conftest import run_flux_pipe, window_recipe
+from helpers.flux_runs import run_flux_pipe
+from helpers.sample_recipes import window_recipe
 
 SPARSE = window_recipe([3, 4], stride=[2, 3])
 

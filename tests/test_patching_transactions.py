@@ -8,7 +8,7 @@ from na_accel.errors import PatchStateError, RecipeError
 from na_accel.families import adapter_for
 from na_accel.patching import STATE_ATTRIBUTE
 from na_accel.tiny import flux_transformer_inputs, tiny_wan_pipeline
-from conftest import window_recipe
+from helpers.sample_recipes import window_recipe
 from test_patch import assert_untouched, processors
 
 FLUX = window_recipe([3, 4], stride=[2, 3])

@@ -17,7 +17,7 @@ import sys
 import time
 
 import pytest
-from bounded import ROOT, _limit_memory, run_bounded_cli, run_bounded_code
+from helpers.bounded import ROOT, _limit_memory, run_bounded_cli, run_bounded_code
 
 from na_accel.cli import main
 from na_accel.outputs.run_folder import MANIFEST

@@ -8,7 +8,7 @@ import pytest
 
 from na_accel import RecipeError, load_recipe
 from na_accel.recipe.scaling import GridOverride, ScalingSpec
-from sample_recipes import base_recipe
+from helpers.sample_recipes import base_recipe
 
 FLUX = {"model": "flux", "default": {"kernel_size": 8}}
 

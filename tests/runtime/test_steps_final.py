@@ -11,7 +11,8 @@ import na_accel
 from na_accel import load_recipe
 from na_accel.errors import RecipeError
 from na_accel.commands.estimate import estimate_recipe
-from conftest import run_flux_pipe, window_recipe
+from helpers.flux_runs import run_flux_pipe
+from helpers.sample_recipes import window_recipe
 
 
 def test_rule_by_step_index():

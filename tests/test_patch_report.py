@@ -4,7 +4,7 @@ import na_accel
 from na_accel.patching import patches_of
 from na_accel.windows import WindowSpec
 
-from conftest import run_flux_pipe
+from helpers.flux_runs import run_flux_pipe
 
 
 def _window_text(window) -> str:

@@ -11,7 +11,7 @@ import torch
 
 import na_accel
 from na_accel.tiny import TINY_PIPELINES
-from family_cases import TRANSFORMER_CASES, prediction
+from helpers.family_cases import TRANSFORMER_CASES, prediction
 from test_patch import processors
 
 

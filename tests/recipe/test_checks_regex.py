@@ -10,12 +10,12 @@ import textwrap
 
 import pytest
 
-from bounded import run_bounded_code
+from helpers.bounded import run_bounded_code
 from na_accel import RecipeError, load_recipe
 from na_accel.recipe.model import LayerRule, Recipe
-from sample_recipes import base_recipe, window
+from helpers.sample_recipes import base_recipe, window
 
-# The re: patterns in the README, tests/test_plan.py, tests/test_patch.py and tests/recipe/ (the
+# The re: patterns in the README, tests/test_plan.py, tests/test_patching.py and tests/recipe/ (the
 # shipped recipes use globs only), and a few more of the same kind.
 ORDINARY_PATTERNS = [
     r"single_transformer_blocks\.[0-9]+\.attn",

@@ -2,7 +2,7 @@
 
 LTX-2's condition pipelines append keyframe tokens after the video grid: they must join every
 video query's keys (like text) and attend densely themselves, checked against an explicit mask
-built from NATTEN's per-axis rule (tests/window_oracles.py), not na_accel's code. What GNA can't
+built from NATTEN's per-axis rule (tests/helpers/window_oracles.py), not na_accel's code. What GNA can't
 do exactly (a perturbed block's skipped attention, IC-LoRA's self-attention mask, a call without
 the grid size) runs stock and is counted with its reason.
 """
@@ -18,7 +18,7 @@ from diffusers.models.transformers import transformer_ltx2
 
 import na_accel
 from na_accel import tiny
-from tests.window_oracles import natten_rule_neighbors
+from helpers.window_oracles import natten_rule_neighbors
 
 TOLERANCE = 1e-5
 GRID = (2, 3, 4)

@@ -55,3 +55,11 @@ def assert_natten_legal(resolved):
         if n == 1:
             continue
         assert 2 <= k <= n and k * d <= n and 1 <= s <= k, resolved
+
+
+def window_recipe(kernel_size, stride=1, dilation=1, **extra):
+    return {
+        "model": "flux",
+        "default": {"kernel_size": kernel_size, "stride": stride, "dilation": dilation},
+        **extra,
+    }

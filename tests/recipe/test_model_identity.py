@@ -20,7 +20,7 @@ from na_accel import RecipeError, load_recipe
 from na_accel.recipe import LayerRule, Recipe, WindowSpec
 from na_accel.recipe import model as recipe_model
 from na_accel.recipe.scaling import GridOverride, ScalingSpec, SnapSpec
-from sample_recipes import base_recipe, window
+from helpers.sample_recipes import base_recipe, window
 
 # A recipe that uses every field: a causal default, a window rule and a dense rule, and a relative
 # scaling section with an override and explicit snap tiles.
