@@ -1,7 +1,6 @@
 """The backend registry: every backend explains itself; auto picks the best that can run, and on a
 GPU never the unfused flex-fna. Parametrized over the registry, so a new backend is covered."""
 
-import copy
 from pathlib import Path
 
 import pytest
@@ -117,14 +116,6 @@ class _Fake(Backend):
 
     def visual_attention(self, query, key, value, call):
         return query
-
-
-@pytest.fixture
-def scratch_registry(monkeypatch):
-    """The registry on copies of its state: registrations in a test are gone after it."""
-    for state in ("BACKENDS", "_GPU_RANKS", "_OTHER_DEVICES"):
-        monkeypatch.setattr(registry, state, copy.copy(getattr(registry, state)))
-    return registry
 
 
 def test_a_registered_backend_is_tried_at_its_rank(scratch_registry, monkeypatch):

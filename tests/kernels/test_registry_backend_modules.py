@@ -12,7 +12,6 @@ branching on the name that is not.
 from __future__ import annotations
 
 import ast
-import copy
 import sys
 from pathlib import Path
 
@@ -153,10 +152,8 @@ class _Squares(Backend):
 
 
 @pytest.fixture
-def squares(monkeypatch):
-    for state in ("BACKENDS", "_GPU_RANKS", "_OTHER_DEVICES"):
-        monkeypatch.setattr(registry, state, copy.copy(getattr(registry, state)))
-    return registry.register_backend(_Squares(), auto_gpu_rank=99)
+def squares(scratch_registry):
+    return scratch_registry.register_backend(_Squares(), auto_gpu_rank=99)
 
 
 def test_a_registered_backend_brings_its_tiles_work_and_install_hint(squares):
