@@ -198,15 +198,30 @@ def test_an_na_accel_error_becomes_exit_code_2_and_one_line_on_stderr(monkeypatc
     assert capsys.readouterr().err == "na-accel: error: --model: 'x' is not known\n"
 
 
-@pytest.mark.slow
-def test_the_demo_takes_the_shapes_presets_one_default_prompt_size_and_steps(tmp_path, capsys):
+class _Planned(Exception):
+    """Raised where the demo would start generating: its plan is printed by then."""
+
+
+def test_the_demo_takes_the_shapes_presets_one_default_prompt_size_and_steps(tmp_path, capsys, monkeypatch):
+    import na_accel.commands.compare as compare
     from na_accel.tiny import tiny_flux_shapes_call
     from na_accel.models.zoo import MODELS
 
     call = tiny_flux_shapes_call
     preset = MODELS["tiny-flux-shapes"].build_preset(0)  # what bench and compare run by default
     assert (preset.default_height, preset.default_width, preset.default_steps) == (call.height, call.width, call.steps)
-    assert main(["demo", "--output-dir", str(tmp_path)]) == 0
+    seen = {}
+
+    def planned(model, recipe, settings, prompts, backend):
+        seen.update(settings=settings, prompts=prompts)
+        raise _Planned
+
+    monkeypatch.setattr(compare, "generate_comparison", planned)  # the run itself: test_demo_runs_...
+    with pytest.raises(_Planned):
+        main(["demo", "--output-dir", str(tmp_path)])
+    settings = seen["settings"]
+    assert (settings.height, settings.width, settings.steps, seen["prompts"]) == (
+        call.height, call.width, call.steps, [call.prompt])
     header = capsys.readouterr().out.splitlines()[1]
     grid = f"{call.height // 4}x{call.width // 4}"
     assert header.startswith(f"prompt {call.prompt!r}, {call.height}x{call.width} pixels -> token grid {grid}, "

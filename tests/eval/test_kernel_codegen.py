@@ -129,17 +129,25 @@ def test_load_widths_read_vectors_scalars_and_async_copies():
     assert tool.tensor_cores("fma.rn.f32") == "none (FMA)"
 
 
-def test_bad_arguments_are_refused_by_name_before_compiling(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+def test_bad_arguments_are_refused_by_name_before_compiling(tmp_path, capsys):
     (tmp_path / "plain.md").write_text("no markers here")
-    for args, message in ((["--targets", "sm_75"], "--targets: sm_75 unknown; allowed: sm_80, sm_89, sm_90, sm_120"),
-                          (["--cases", "flux-8k"], "--cases: flux-8k unknown; allowed: flux-1k"),
-                          (["--dtypes", "int8"], "--dtypes: int8 unknown; allowed: bfloat16, float16, float32"),
-                          (["--head-dims", "0,x"], "--head-dims: 0, x not allowed; allowed: integers 1..256"),
-                          (["--jobs", "0"], "argument --jobs: '0' is not allowed; allowed: an integer >= 1"),
-                          (["--update", str(tmp_path / "plain.md")],
-                           "plain.md is not a readable file with a <!-- kernel-codegen:begin --> ... "
-                           "<!-- kernel-codegen:end --> section")):
-        result = subprocess.run([sys.executable, str(TOOL), *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                                timeout=300)
-        assert result.returncode == 2 and message in result.stderr, result.stderr
+    cases = ((["--targets", "sm_75"], "--targets: sm_75 unknown; allowed: sm_80, sm_89, sm_90, sm_120"),
+             (["--cases", "flux-8k"], "--cases: flux-8k unknown; allowed: flux-1k"),
+             (["--dtypes", "int8"], "--dtypes: int8 unknown; allowed: bfloat16, float16, float32"),
+             (["--head-dims", "0,x"], "--head-dims: 0, x not allowed; allowed: integers 1..256"),
+             (["--jobs", "0"], "argument --jobs: '0' is not allowed; allowed: an integer >= 1"),
+             (["--update", str(tmp_path / "plain.md")],
+              "plain.md is not a readable file with a <!-- kernel-codegen:begin --> ... "
+              "<!-- kernel-codegen:end --> section"))
+    # As a script, once (the exit status and stderr a user sees) ...
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    args, message = cases[0]
+    result = subprocess.run([sys.executable, str(TOOL), *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    # ... and every refusal through its main() in this process (each script start imports torch and Triton).
+    tool = _load_tool()
+    for args, message in cases:
+        with pytest.raises(SystemExit) as info:
+            tool.main(args)
+        assert info.value.code == 2 and message in capsys.readouterr().err

@@ -241,7 +241,15 @@ PARAMS = [p for p in _case_params() if _applies(*p.values[:2])]
 RUNNABLE = [p for p in PARAMS if p.values[0] not in UNAVAILABLE]
 
 
-@pytest.mark.parametrize("preset, config, backend", PARAMS)
+# The Triton kernel runs under the interpreter on CPU (minutes a case at full window): its full window
+# is checked in the stock configuration (and at the transformer, batch 2 with padded text:
+# test_transformer_contract.py); in the others its sparse windows equal the reference, while the
+# other backends' full windows reproduce stock there.
+INTERPRETED = {"triton"}
+FULL_WINDOW_PARAMS = [p for p in PARAMS if p.values[2] not in INTERPRETED or p.values[1] == "stock"]
+
+
+@pytest.mark.parametrize("preset, config, backend", FULL_WINDOW_PARAMS)
 def test_full_window_reproduces_stock(preset, config, backend):
     stock, _, stock_calls = _run(preset, config, None, None)
     out, totals, calls = _run(preset, config, _freeze(FULL_WINDOW), backend)
@@ -270,5 +278,6 @@ def test_every_family_and_backend_is_in_the_contract():
     assert families == {spec.name for spec in available_family_specs()}  # all of them on the newest diffusers
     backends = {backend for _, _, backend in (p.values for p in RUNNABLE)}
     assert {"reference", "triton", "flex-fna"} <= backends  # what CI's machine runs
+    assert {p.values[2] for p in FULL_WINDOW_PARAMS if p.values[0] not in UNAVAILABLE} == backends
     configs = {config for _, config, _ in (p.values for p in RUNNABLE)}
     assert configs == set(CONFIG_BY_NAME)
