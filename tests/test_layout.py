@@ -1,23 +1,33 @@
-"""The house plan holds: layers import downwards only, no import circles, small modules.
+"""The house plan holds: layers import downwards only, no import circles, small modules, one meaning per
+public name, tests named after their modules.
 
-Layers, lowest first: errors, lazy (package exports on first use) < windows < kernels < families < recipe
-< plan < speed < runtime < patching < patch_report < tuning < comfyui (the ComfyUI front end, on the same
-route as patching), then the program around it: inputs (what users type: the tiny presets' default prompt is
-every command's) < tiny (fixtures) < metrics < outputs (what commands write) < models (names -> runnable models)
-< commands (each command's engine) < cli. The core (everything below inputs) never imports any of those, not even
-inside a function. No import circles either, counting every import: function-local ones (a
-deferred import hides a circle, it does not remove it) and those under ``if TYPE_CHECKING:`` (the modules
-still depend on each other), but for the type-only edges listed with their reasons in ``TYPE_ONLY_EDGES``.
+Layers, lowest first, are stated once in scripts/import_graph.py (``LAYERS``, which also draws the graph that
+docs/architecture.md shows): the core (errors ... comfyui: what ``patch`` is, and the ComfyUI front end on the
+same route), then the program around it: inputs (what users type: the tiny presets' default prompt is every
+command's) < tiny (fixtures) < metrics < outputs (what commands write) < models (names -> runnable models) <
+commands (each command's engine) < cli. The core never imports the program, not even inside a function. No
+import circles either, counting every import: function-local ones (a deferred import hides a circle, it does
+not remove it) and those under ``if TYPE_CHECKING:`` (the modules still depend on each other), but for the
+type-only edges listed with their reasons in ``TYPE_ONLY_EDGES``.
 """
 
 import ast
+import importlib.util
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "na_accel"
-LAYERS = ["errors", "version", "lazy", "windows", "kernels", "families", "recipe", "plan", "speed", "runtime", "patching", "patch_report", "tuning",
-          "comfyui", "inputs", "tiny", "metrics", "outputs", "models", "commands", "cli"]
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, PACKAGE.parent / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+IMPORT_GRAPH = _script("import_graph")  # the layers are stated there once, with the drawing of the graph
+LAYERS = IMPORT_GRAPH.LAYERS
 MAX_LINES = 350
 
 
@@ -266,3 +276,9 @@ def test_shared_test_helpers_live_in_helpers_not_in_a_conftest():
     assert importers == []
     loose = sorted(p.name for p in TESTS.glob("*.py") if not p.name.startswith("test_") and p.name != "conftest.py")
     assert loose == [], f"helpers go to tests/helpers/: {loose}"
+
+
+def test_the_architecture_page_shows_the_current_import_graph():
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    shown = page.split("<!-- import-graph:begin -->\n```text\n", 1)[1].split("```\n<!-- import-graph:end -->", 1)[0]
+    assert shown == IMPORT_GRAPH.drawing() + "\n", "run python scripts/import_graph.py and paste its output"
