@@ -267,11 +267,12 @@ def test_the_test_file_rule_finds_modules_and_packages():
 
 
 def test_shared_test_helpers_live_in_helpers_not_in_a_conftest():
-    """A helper is imported by name from tests/helpers/ (``from helpers.x import y``, never ``tests.x``); a
-    conftest holds fixtures and hooks, never something a test file imports."""
+    """A helper is imported by name from tests/helpers/ (``from helpers.x import y``, never ``tests.x`` nor
+    another test file); a conftest holds fixtures and hooks, never something a test file imports."""
     importers = sorted(str(p.relative_to(TESTS)) for p in TESTS.rglob("*.py")
                        if any(isinstance(node, ast.ImportFrom) and ((node.module or "").split(".")[-1] == "conftest"
-                                                                    or (node.module or "").split(".")[0] == "tests")
+                                                                    or (node.module or "").split(".")[0] == "tests"
+                                                                    or (node.module or "").startswith("test_"))
                               for node in ast.walk(ast.parse(p.read_text()))))
     assert importers == []
     loose = sorted(p.name for p in TESTS.glob("*.py") if not p.name.startswith("test_") and p.name != "conftest.py")

@@ -9,19 +9,10 @@ import na_accel
 from na_accel.patching import STATE_ATTRIBUTE, patches_of
 from na_accel.tiny import flux_transformer_inputs
 from helpers.flux_runs import run_flux_pipe
+from helpers.patch_state import assert_untouched, processors
 from helpers.sample_recipes import window_recipe
 
 SPARSE = window_recipe([3, 4], stride=[2, 3])
-
-
-def processors(transformer):
-    return {name: m.processor for name, m in transformer.named_modules() if hasattr(m, "processor")}
-
-
-def assert_untouched(transformer, original_processors):
-    assert processors(transformer) == original_processors  # the very same objects
-    assert not hasattr(transformer, STATE_ATTRIBUTE)
-    assert not transformer._forward_pre_hooks and not transformer._forward_hooks
 
 
 def layer_reports(obj):

@@ -12,7 +12,7 @@ import torch
 import na_accel
 from na_accel.tiny import TINY_PIPELINES
 from helpers.family_cases import TRANSFORMER_CASES, prediction
-from test_patch import processors
+from helpers.patch_state import processors
 
 
 def copy_of(model, how):

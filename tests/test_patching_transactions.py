@@ -9,7 +9,7 @@ from na_accel.families import adapter_for
 from na_accel.patching import STATE_ATTRIBUTE
 from na_accel.tiny import flux_transformer_inputs, tiny_wan_pipeline
 from helpers.sample_recipes import window_recipe
-from test_patch import assert_untouched, processors
+from helpers.patch_state import assert_untouched, processors
 
 FLUX = window_recipe([3, 4], stride=[2, 3])
 WAN = {"model": "wan", "default": {"kernel_size": [2, 3, 3]}}

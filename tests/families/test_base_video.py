@@ -17,6 +17,7 @@ from diffusers.models.transformers.transformer_hunyuan_video import HunyuanVideo
 from diffusers.models.transformers.transformer_wan import WanAttnProcessor
 
 from na_accel.runtime.seam import routed_class
+from helpers.patched_runs import run, run_patched
 
 GNACosmosAttnProcessor = routed_class(CosmosAttnProcessor2_0)
 GNAHunyuanVideoAttnProcessor = routed_class(HunyuanVideoAttnProcessor2_0)
@@ -55,21 +56,6 @@ def family(request):
     return request.param, make(seed=0), inputs, processor_class
 
 
-def _run(transformer, inputs):
-    with torch.no_grad():
-        return transformer(**inputs).sample
-
-
-def _run_patched(transformer, inputs, recipe, backend="auto"):
-    na_accel.patch(transformer, recipe, backend=backend)
-    try:
-        output = _run(transformer, inputs)
-        totals = na_accel.describe(transformer).transformers[0].totals
-    finally:
-        na_accel.unpatch(transformer)
-    return output, totals
-
-
 def _recipe(family, kernel_size, stride=1, dilation=1, is_causal=False, **extra):
     window = {"kernel_size": kernel_size, "stride": stride, "dilation": dilation, "is_causal": is_causal}
     return {"model": family, "default": window, **extra}
@@ -86,9 +72,9 @@ def test_sparse_window_matches_reference(family, grid, window):
     name, transformer, make_inputs, _ = family
     inputs = make_inputs(transformer, grid, seed=2)
     recipe = _recipe(name, **window)
-    sparse, totals = _run_patched(transformer, inputs, recipe)
-    reference, _ = _run_patched(transformer, inputs, recipe, backend="reference")
-    stock = _run(transformer, inputs)
+    sparse, totals = run_patched(transformer, inputs, recipe)
+    reference, _ = run_patched(transformer, inputs, recipe, backend="reference")
+    stock = run(transformer, inputs)
     assert totals["sparse"] > 0 and totals["full window"] == 0
     assert (sparse - reference).abs().max().item() <= TOLERANCE
     assert (sparse - stock).abs().max().item() > 1e-3  # the window really changed the attention
@@ -99,8 +85,8 @@ def test_one_latent_frame_runs_as_2d(family):
     name, transformer, make_inputs, _ = family
     inputs = make_inputs(transformer, (1, 5, 6), seed=3)
     recipe = _recipe(name, kernel_size=[4, 3, 3], stride=[2, 1, 2])
-    sparse, totals = _run_patched(transformer, inputs, recipe)
-    reference, _ = _run_patched(transformer, inputs, recipe, backend="reference")
+    sparse, totals = run_patched(transformer, inputs, recipe)
+    reference, _ = run_patched(transformer, inputs, recipe, backend="reference")
     assert totals["sparse"] > 0
     assert (sparse - reference).abs().max().item() <= TOLERANCE
     report = na_accel.describe(transformer, recipe)
@@ -111,7 +97,7 @@ def test_only_self_attention_is_replaced_and_unpatch_is_bit_identical(family):
     name, transformer, make_inputs, processor_class = family
     before = {n: m.processor for n, m in transformer.named_modules() if hasattr(m, "processor")}
     inputs = make_inputs(transformer, (3, 4, 5), seed=4)
-    stock = _run(transformer, inputs)
+    stock = run(transformer, inputs)
 
     na_accel.patch(transformer, _recipe(name, kernel_size=[2, 3, 3]))
     after = {n: m.processor for n, m in transformer.named_modules() if hasattr(m, "processor")}
@@ -130,7 +116,7 @@ def test_only_self_attention_is_replaced_and_unpatch_is_bit_identical(family):
     na_accel.unpatch(transformer)
     restored = {n: m.processor for n, m in transformer.named_modules() if hasattr(m, "processor")}
     assert all(restored[n] is before[n] for n in before)
-    assert torch.equal(_run(transformer, inputs), stock)
+    assert torch.equal(run(transformer, inputs), stock)
     assert not transformer._forward_pre_hooks and not transformer._forward_hooks
 
 
@@ -138,7 +124,7 @@ def test_layer_rules_use_module_names(family):
     name, transformer, make_inputs, _ = family
     first = next(iter(na_accel.describe(transformer, _recipe(name, [2, 2, 2])).transformers[0].layers))
     recipe = _recipe(name, kernel_size=[2, 3, 3], layers=[{"match": first.name, "dense": True}])
-    _, totals = _run_patched(transformer, make_inputs(transformer, (3, 4, 5), seed=5), recipe)
+    _, totals = run_patched(transformer, make_inputs(transformer, (3, 4, 5), seed=5), recipe)
     layers = na_accel.describe(transformer, recipe).transformers[0].layers
     assert [layer.name for layer in layers if layer.plan.startswith("dense")] == [first.name]
     assert totals["sparse"] == len(layers) - 1
@@ -186,23 +172,23 @@ def test_hunyuan_padded_text_is_excluded(hunyuan, backend):
     changed["encoder_hidden_states"] = inputs["encoder_hidden_states"].clone()
     changed["encoder_hidden_states"][1, 3:] += 5.0  # row 1's padding
     recipe = _recipe("hunyuan_video", kernel_size=[2, 3, 3], stride=[1, 2, 1])
-    out, _ = _run_patched(hunyuan, inputs, recipe, backend=backend)
-    out_changed, _ = _run_patched(hunyuan, changed, recipe, backend=backend)
+    out, _ = run_patched(hunyuan, inputs, recipe, backend=backend)
+    out_changed, _ = run_patched(hunyuan, changed, recipe, backend=backend)
     assert (out - out_changed).abs().max().item() <= TOLERANCE
     # ... while row 0, whose text is all valid, does see a change of its text.
     changed["encoder_hidden_states"][0, 6] += 5.0
-    out_changed, _ = _run_patched(hunyuan, changed, recipe, backend=backend)
+    out_changed, _ = run_patched(hunyuan, changed, recipe, backend=backend)
     assert (out[0] - out_changed[0]).abs().max().item() > 1e-3
 
 
 def test_hunyuan_rows_with_different_valid_lengths_match_single_rows(hunyuan):
     inputs = _hunyuan_inputs(hunyuan, (2, 5, 4), valid_text_lens=[7, 2], seed=7)
     recipe = _recipe("hunyuan_video", kernel_size=[2, 3, 2], dilation=[1, 1, 2])
-    batched, totals = _run_patched(hunyuan, inputs, recipe)
+    batched, totals = run_patched(hunyuan, inputs, recipe)
     assert totals["sparse"] > 0
     for row in range(2):
         single = {k: v[row : row + 1] if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
-        alone, _ = _run_patched(hunyuan, single, recipe)
+        alone, _ = run_patched(hunyuan, single, recipe)
         assert (batched[row] - alone[0]).abs().max().item() <= TOLERANCE
 
 
@@ -237,12 +223,12 @@ def test_hunyuan_mask_other_than_the_inputs_padding_is_followed(hunyuan, change)
     handle = layer.register_forward_pre_hook(edit_mask, with_kwargs=True)
     try:
         if change == "shorter text":
-            out, totals = _run_patched(hunyuan, inputs, recipe, backend="flex-fna")
-            reference, _ = _run_patched(hunyuan, inputs, recipe, backend="reference")
+            out, totals = run_patched(hunyuan, inputs, recipe, backend="flex-fna")
+            reference, _ = run_patched(hunyuan, inputs, recipe, backend="reference")
             assert totals == {"sparse": layers} and (out - reference).abs().max().item() <= TOLERANCE
             return
         with pytest.warns(UserWarning, match="transformer_blocks.0.attn ran dense"):
-            _, totals = _run_patched(hunyuan, inputs, recipe)
+            _, totals = run_patched(hunyuan, inputs, recipe)
     finally:
         handle.remove()
     dense = {k: v for k, v in totals.items() if k.startswith("dense:")}

@@ -15,6 +15,7 @@ from na_accel.runtime.seam import routed_class
 from na_accel.families.hunyuan_video15_spec import text_parts
 from na_accel.tiny import hunyuan_video15_transformer_inputs, tiny_hunyuan_video15_transformer
 from na_accel.families.registry import family_spec
+from helpers.patched_runs import run, run_patched
 
 GNAHunyuanVideo15AttnProcessor = routed_class(HunyuanVideo15AttnProcessor2_0)
 
@@ -57,21 +58,6 @@ def _recipe(kernel_size, stride=1, dilation=1, is_causal=False, **extra):
     return {"model": "hunyuan_video15", "default": window, **extra}
 
 
-def _run(transformer, inputs):
-    with torch.no_grad():
-        return transformer(**inputs).sample
-
-
-def _run_patched(transformer, inputs, recipe, backend="auto"):
-    na_accel.patch(transformer, recipe, backend=backend)
-    try:
-        output = _run(transformer, inputs)
-        totals = na_accel.describe(transformer).transformers[0].totals
-    finally:
-        na_accel.unpatch(transformer)
-    return output, totals
-
-
 def test_layout_reads_grid_and_valid_joint_text(transformer):
     adapter = family_spec("hunyuan_video15").adapter()
     for image_to_video in (False, True):
@@ -84,8 +70,8 @@ def test_layout_reads_grid_and_valid_joint_text(transformer):
 @pytest.mark.parametrize("grid", [(3, 5, 4), (2, 3, 7)])
 def test_full_window_reproduces_stock(transformer, grid, image_to_video):
     inputs = _inputs(transformer, grid, seed=1, image_to_video=image_to_video)
-    stock = _run(transformer, inputs)
-    patched, totals = _run_patched(transformer, inputs, _recipe(list(grid)))
+    stock = run(transformer, inputs)
+    patched, totals = run_patched(transformer, inputs, _recipe(list(grid)))
     assert totals == {"full window": transformer.config.num_layers}
     assert (patched - stock).abs().max().item() <= TOLERANCE
 
@@ -100,11 +86,11 @@ def test_full_window_reproduces_stock(transformer, grid, image_to_video):
 )
 def test_sparse_window_matches_reference(transformer, grid, window, image_to_video):
     inputs = _inputs(transformer, grid, seed=2, image_to_video=image_to_video)
-    sparse, totals = _run_patched(transformer, inputs, _recipe(**window))
-    reference, _ = _run_patched(transformer, inputs, _recipe(**window), backend="reference")
+    sparse, totals = run_patched(transformer, inputs, _recipe(**window))
+    reference, _ = run_patched(transformer, inputs, _recipe(**window), backend="reference")
     assert totals == {"sparse": transformer.config.num_layers}
     assert (sparse - reference).abs().max().item() <= TOLERANCE
-    assert (sparse - _run(transformer, inputs)).abs().max().item() > 1e-3  # the window changed attention
+    assert (sparse - run(transformer, inputs)).abs().max().item() > 1e-3  # the window changed attention
 
 
 def _edit_text_at_attention(transformer, row, positions, amount=5.0):
@@ -126,13 +112,13 @@ def test_padded_text_is_never_a_key(transformer, backend):
     attention layers leaves the video output as it is; a valid text token changed does not."""
     inputs = _inputs(transformer, (3, 4, 5), seed=3)
     recipe = _recipe(kernel_size=[2, 3, 3], stride=[1, 2, 1])
-    out, totals = _run_patched(transformer, inputs, recipe, backend=backend)
+    out, totals = run_patched(transformer, inputs, recipe, backend=backend)
     assert totals["sparse"] > 0
     valid = _valid_lens()[1]
     for positions, changes in ((slice(valid, None), False), (slice(valid - 1, valid), True)):
         handles = _edit_text_at_attention(transformer, 1, positions)
         try:
-            edited, _ = _run_patched(transformer, inputs, recipe, backend=backend)
+            edited, _ = run_patched(transformer, inputs, recipe, backend=backend)
         finally:
             for handle in handles:
                 handle.remove()
@@ -147,9 +133,9 @@ def test_padded_text_queries_run_as_stock_with_a_full_window(transformer):
     layer = dict(transformer.named_modules())["transformer_blocks.0.attn"]
     handle = layer.register_forward_hook(lambda m, args, kwargs, out: seen.setdefault("out", out), with_kwargs=True)
     try:
-        _run(transformer, inputs)
+        run(transformer, inputs)
         stock = seen.pop("out")
-        _run_patched(transformer, inputs, _recipe([2, 3, 4]))
+        run_patched(transformer, inputs, _recipe([2, 3, 4]))
         patched = seen.pop("out")
     finally:
         handle.remove()
@@ -161,18 +147,18 @@ def test_padded_text_queries_run_as_stock_with_a_full_window(transformer):
 def test_rows_with_different_valid_lengths_match_single_rows(transformer):
     inputs = _inputs(transformer, (2, 5, 4), seed=5)
     recipe = _recipe(kernel_size=[2, 3, 2], dilation=[1, 1, 2])
-    batched, totals = _run_patched(transformer, inputs, recipe)
+    batched, totals = run_patched(transformer, inputs, recipe)
     assert totals["sparse"] > 0 and len(set(_valid_lens())) == 2
     for row in range(2):
         single = {k: v[row: row + 1] if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
-        alone, _ = _run_patched(transformer, single, recipe)
+        alone, _ = run_patched(transformer, single, recipe)
         assert (batched[row] - alone[0]).abs().max().item() <= TOLERANCE
 
 
 def test_only_the_dual_stream_attention_is_replaced_and_unpatch_is_bit_identical(transformer):
     before = {n: m.processor for n, m in transformer.named_modules() if hasattr(m, "processor")}
     inputs = _inputs(transformer, (3, 4, 5), seed=6)
-    stock = _run(transformer, inputs)
+    stock = run(transformer, inputs)
     na_accel.patch(transformer, _recipe([2, 3, 3]))
     after = {n: m.processor for n, m in transformer.named_modules() if hasattr(m, "processor")}
     replaced = sorted(n for n in after if after[n] is not before[n])
@@ -183,7 +169,7 @@ def test_only_the_dual_stream_attention_is_replaced_and_unpatch_is_bit_identical
     na_accel.unpatch(transformer)
     restored = {n: m.processor for n, m in transformer.named_modules() if hasattr(m, "processor")}
     assert all(restored[n] is before[n] for n in before)
-    assert torch.equal(_run(transformer, inputs), stock)
+    assert torch.equal(run(transformer, inputs), stock)
     assert not transformer._forward_pre_hooks and not transformer._forward_hooks
 
 
@@ -207,13 +193,13 @@ def test_a_mask_other_than_the_inputs_is_followed_or_counted(transformer, change
     handle = layer.register_forward_pre_hook(edit_mask, with_kwargs=True)
     try:
         if change == "shorter text":
-            stock = _run(transformer, inputs)
-            out, totals = _run_patched(transformer, inputs, _recipe([2, 3, 4]), backend="flex-fna")
+            stock = run(transformer, inputs)
+            out, totals = run_patched(transformer, inputs, _recipe([2, 3, 4]), backend="flex-fna")
             assert totals == {"full window": transformer.config.num_layers}
             assert (out - stock).abs().max().item() <= TOLERANCE
             return
         with pytest.warns(UserWarning, match="transformer_blocks.0.attn ran dense"):
-            _, totals = _run_patched(transformer, inputs, _recipe([2, 2, 3]))
+            _, totals = run_patched(transformer, inputs, _recipe([2, 2, 3]))
     finally:
         handle.remove()
     dense = [k for k in totals if k.startswith("dense:")]
@@ -287,7 +273,7 @@ def test_under_torch_compile_the_trusted_mask_runs_sparse_and_equals_eager(trans
     torch._dynamo.reset()
     na_accel.patch(transformer, recipe, backend="reference")
     try:
-        eager = _run(transformer, inputs)
+        eager = run(transformer, inputs)
         compiled = torch.compile(transformer, backend="eager")
         with torch.no_grad():
             outputs = [compiled(**inputs).sample for _ in range(2)]

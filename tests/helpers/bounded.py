@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository (this file is tests/helpers/bounded.py)
 # Address space, not resident memory: importing torch alone maps about 2 GB.
 DEFAULT_MEMORY_BYTES = 6 * 2**30
 DEFAULT_SECONDS = 120
