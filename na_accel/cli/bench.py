@@ -31,8 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from ..commands.bench import BenchSettings, format_table, run_bench
     from ..models.model_list import model_default_prompt
-    from ..outputs.output_paths import OutputWriteError, check_output_file, write_output
     from ..outputs.json_files import write_json
+    from ..outputs.output_paths import OutputWriteError, check_output_file, write_output
 
     path = bench_json_path(args)
     prompt = check_prompt(args.prompt, model_default_prompt(args.model))

@@ -33,8 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from ..commands.calibrate import calibrate, format_calibration
     from ..inputs.devices import parse_device, parse_dtype
-    from ..outputs.output_paths import check_output_file
     from ..inputs.sizes import MAX_HEAD_DIM, MAX_HEADS, MAX_REPEATS, check_count
+    from ..outputs.output_paths import check_output_file
 
     device = parse_device(args.device)
     dtype = parse_dtype(args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))

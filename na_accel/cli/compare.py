@@ -35,10 +35,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from ..commands.compare import CompareSettings, compare_output_names, run_compare, write_compare
-    from ..models.model_list import model_default_prompt
     from ..inputs.prompts import read_prompts
-    from ..outputs.compare_summary import format_compare_summary
     from ..metrics import QualityMetrics
+    from ..models.model_list import model_default_prompt
+    from ..outputs.compare_summary import format_compare_summary
     from ..outputs.output_paths import check_output_dir, check_output_names
     from ..outputs.run_folder import RunFolder
 

@@ -49,10 +49,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..recipe.parse import load_recipe
     from ..commands.estimate import estimate_recipe, format_estimate
-    from ..outputs.output_paths import check_output_file, write_output
     from ..outputs.json_files import write_json
+    from ..outputs.output_paths import check_output_file, write_output
+    from ..recipe.parse import load_recipe
 
     if args.bench_json is not None and args.attention_share is not None:
         raise ArgumentError("--attention-share and --bench-json: give one of them, not both")

@@ -25,8 +25,8 @@ import os
 import sys
 import textwrap
 
-from ..version import __version__
 from ..errors import NaAccelError
+from ..version import __version__
 from . import bench, calibrate, compare, demo, estimate, models, recipes, tune
 
 SUBCOMMANDS = (demo, recipes, models, bench, compare, estimate, calibrate, tune)  # in --help's order

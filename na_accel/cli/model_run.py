@@ -71,12 +71,12 @@ class ModelRun:
 def prepare_model_run(args: argparse.Namespace, check_outputs: Callable[[], Any]) -> ModelRun:
     """Validate everything cheap first (counts, backend, recipe, model name, sizes, output paths via
     ``check_outputs``), then build the model."""
-    from ..kernels import check_backend_name
-    from ..recipe.parse import load_recipe
     from ..commands.bench import load_recipe_for
     from ..inputs.devices import parse_device, parse_dtype
     from ..inputs.sizes import check_count, check_size, check_tiny_size
+    from ..kernels import check_backend_name
     from ..models.zoo import MODELS, load_model  # looked up at run time: tests replace load_model
+    from ..recipe.parse import load_recipe
 
     spec = MODELS.get(args.model)
     for name, (minimum, maximum) in COUNT_LIMITS.items():

@@ -47,8 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _prompts(args: argparse.Namespace) -> tuple[list[str], list[str] | None]:
-    from ..models.model_list import model_prompts
     from ..inputs.prompts import read_prompts
+    from ..models.model_list import model_prompts
 
     if args.prompt_file is not None and args.prompt is not None:
         raise ArgumentError("--prompt and --prompt-file: give one of them, not both")
@@ -70,8 +70,8 @@ def _prompts(args: argparse.Namespace) -> tuple[list[str], list[str] | None]:
 
 def run(args: argparse.Namespace) -> int:
     from ..commands.compare import compare_output_names
-    from ..outputs.output_paths import check_output_dir, check_output_file, check_output_names
     from ..commands.tune import TuneSettings, measurements_path, run_tune
+    from ..outputs.output_paths import check_output_dir, check_output_file, check_output_names
     from ..tuning import check_max_error
 
     max_error = check_max_error(args.max_error, "--max-error")

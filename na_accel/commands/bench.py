@@ -22,17 +22,17 @@ from typing import Any
 
 import torch
 
-from ..patch_report import describe
-from ..inputs.prompts import DEFAULT_PROMPT
-from ..version import __version__
-from ..patching import patch, unpatch
-from ..runtime import denoising_step
 from ..families import registry as family_registry
+from ..inputs.prompts import DEFAULT_PROMPT
+from ..models.loaded_models import LoadedModel, validate_size
+from ..outputs.run_summary import no_sparse_reason, patch_summary
+from ..patch_report import describe
+from ..patching import patch, unpatch
 from ..recipe.model import Recipe
 from ..recipe.parse import load_recipe
+from ..runtime import denoising_step
+from ..version import __version__
 from ..windows import format_axes
-from ..outputs.run_summary import no_sparse_reason, patch_summary
-from ..models.loaded_models import LoadedModel, validate_size
 
 CPU_NOTE = ("CPU timings say nothing about GPU speed: NATTEN's CPU path (flex-fna, unfused) materializes "
             "the score matrix; measure speedups on a GPU with NATTEN's fused kernels")

@@ -6,18 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ArgumentError
+from ..metrics import QualityMetrics
+from ..models.loaded_models import LoadedModel, validate_size
+from ..outputs.json_files import write_json
+from ..outputs.output_paths import write_output
+from ..outputs.report import write_html_report, write_outputs
+from ..outputs.run_folder import MANIFEST, RunFolder
+from ..outputs.run_summary import no_sparse_reason, patch_summary
 from ..patch_report import PatchReport, describe
 from ..patching import patch, unpatch
 from .bench import load_recipe_for
-from ..errors import ArgumentError
-from ..metrics import QualityMetrics
-from ..outputs.json_files import write_json
-from ..outputs.report import write_html_report, write_outputs
-from ..outputs.run_folder import RunFolder
-from ..outputs.output_paths import write_output
-from ..outputs.run_folder import MANIFEST
-from ..outputs.run_summary import no_sparse_reason, patch_summary
-from ..models.loaded_models import LoadedModel, validate_size
 
 if TYPE_CHECKING:
     import torch

@@ -29,8 +29,8 @@ from ..plan import check_rules_decide, plan_layers
 from ..recipe.parse import load_recipe
 from ..recipe.scaling import SnapContext
 from ..speed.model import CostEstimate
-from .estimate_speed import add_cost_model, cost_profile
 from ..windows import effective_axes, format_axes
+from .estimate_speed import add_cost_model, cost_profile
 from ..models.family_model import FamilyModel, attention_flop_share, family_model  # noqa: F401 (re-exported)
 from ..inputs.sizes import MAX_HEAD_DIM, MAX_STEPS, check_count, check_fraction
 

@@ -10,11 +10,11 @@ from typing import Any
 
 from ..families.registry import family_spec
 from ..kernels.tiles import DEFAULT_TILE_BACKEND, TILE_BACKENDS
+from ..models.loaded_models import LoadedModel, validate_size
+from ..outputs.json_files import write_json
+from ..outputs.output_paths import write_output
 from ..tuning import TuneResult, tune
 from .bench import load_recipe_for
-from ..outputs.json_files import write_json
-from ..models.loaded_models import LoadedModel, validate_size
-from ..outputs.output_paths import write_output
 
 
 @dataclass

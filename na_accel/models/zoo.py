@@ -23,8 +23,8 @@ import torch
 from ..errors import ArgumentError, close_name
 from ..families import adapter_for
 from ..families.registry import SUPPORTED_HEADING, family_spec, supported_models_list
-from ..pipeline_parts import disable_progress_bars, is_modular
 from ..inputs.devices import parse_device, parse_dtype
+from ..pipeline_parts import disable_progress_bars, is_modular
 from .loaded_models import LoadedModel, PipelineModel, SyntheticModel
 from .model_list import MODELS, known_models_text, shipped_config
 from .random_weights import build_on_device
