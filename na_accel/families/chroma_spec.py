@@ -49,7 +49,7 @@ def transformer_inputs(transformer, grid=(4, 4), batch: int = 1, text_len: int =
 
 CHROMA = FamilySpec(
     name="chroma",
-    geometry=FamilyGeometry("chroma", ("height", "width"), 16, None, 1024, 1024, None,
+    geometry=FamilyGeometry(("height", "width"), 16, None, 1024, 1024, None,
                             "Chroma1-HD (FLUX.1-schnell derived; VAE 8x, 2x2 patches)"),
     config_file="chroma1-hd.json",
     attention_layers=(LayerStack("transformer_blocks.{}.attn", "num_layers"),

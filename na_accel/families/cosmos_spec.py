@@ -68,8 +68,7 @@ def transformer_inputs(
 
 COSMOS = FamilySpec(
     name="cosmos",
-    geometry=FamilyGeometry(
-        "cosmos", ("frames", "height", "width"), 16, 8, 704, 1280, 121,
+    geometry=FamilyGeometry(("frames", "height", "width"), 16, 8, 704, 1280, 121,
         "Cosmos-Predict1-7B (VAE 8x spatial, 8x temporal; patch 1x2x2)",
     ),
     config_file="cosmos-7b.json",

@@ -9,6 +9,7 @@ on first use.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import importlib
@@ -48,7 +49,6 @@ class FamilyGeometry:
     for image models). Video VAEs keep the first frame apart: ``latent = (frames - 1) // c + 1``.
     """
 
-    family: str
     axes: tuple[str, ...]  # token-grid axes in token order (row-major)
     pixels_per_token: int
     frames_per_token: int | None
@@ -56,6 +56,7 @@ class FamilyGeometry:
     default_width: int
     default_frames: int | None
     reference: str  # the checkpoint whose geometry this is
+    family: str = ""  # the family's name, filled in by its FamilySpec (stated once, there)
 
     @property
     def is_video(self) -> bool:
@@ -170,8 +171,9 @@ class FamilySpec:
     schedule_extra_points: int = 0
 
     def __post_init__(self) -> None:
-        if self.geometry.family != self.name:
+        if self.geometry.family not in ("", self.name):
             raise ValueError(f"FamilySpec {self.name!r}: geometry is for {self.geometry.family!r}")
+        object.__setattr__(self, "geometry", dataclasses.replace(self.geometry, family=self.name))
 
     def layer_names(self, config: Mapping[str, Any]) -> tuple[str, ...]:
         """diffusers config (the shipped one, a tiny one, ...) -> the qualified names of the attention

@@ -53,7 +53,7 @@ def transformer_inputs(transformer, grid=(4, 4), batch: int = 1, text_len: int =
 
 FLUX2 = FamilySpec(
     name="flux2",
-    geometry=FamilyGeometry("flux2", ("height", "width"), 16, None, 1024, 1024, None,
+    geometry=FamilyGeometry(("height", "width"), 16, None, 1024, 1024, None,
                             "FLUX.2-dev (VAE 8x, 2x2-patchified latents)"),
     config_file="flux2-dev.json",
     attention_layers=(LayerStack("transformer_blocks.{}.attn", "num_layers"),

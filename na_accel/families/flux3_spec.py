@@ -66,7 +66,7 @@ def transformer_inputs(transformer, grid=(4, 4), batch: int = 1, text_len: int =
 
 FLUX3 = FamilySpec(
     name="flux3",
-    geometry=FamilyGeometry("flux3", ("height", "width"), 16, None, 1024, 1024, None,
+    geometry=FamilyGeometry(("height", "width"), 16, None, 1024, 1024, None,
                             "FLUX.3 (VAE 8x, 2x2-packed latents)"),
     config_file="flux3.json",
     attention_layers=(LayerStack("single_transformer_blocks.{}.attn", "num_single_layers"),),

@@ -41,7 +41,7 @@ def transformer_inputs(transformer, grid=(4, 4), batch: int = 1, text_len: int =
 
 FLUX = FamilySpec(
     name="flux",
-    geometry=FamilyGeometry("flux", ("height", "width"), 16, None, 1024, 1024, None, "FLUX.1-dev (VAE 8x, 2x2 patches)"),
+    geometry=FamilyGeometry(("height", "width"), 16, None, 1024, 1024, None, "FLUX.1-dev (VAE 8x, 2x2 patches)"),
     config_file="flux-dev.json",
     attention_layers=(LayerStack("transformer_blocks.{}.attn", "num_layers"),
                       LayerStack("single_transformer_blocks.{}.attn", "num_single_layers")),

@@ -87,8 +87,7 @@ def transformer_inputs(
 
 HELIOS = FamilySpec(
     name="helios",
-    geometry=FamilyGeometry(
-        "helios", ("frames", "height", "width"), 16, 4, 384, 640, 33,
+    geometry=FamilyGeometry(("frames", "height", "width"), 16, 4, 384, 640, 33,
         "Helios-Base, one chunk of 9 latent frames (33 frames; Wan 2.1 VAE 8x spatial, 4x temporal; patch 1x2x2)",
     ),
     config_file="helios-14b.json",

@@ -81,8 +81,7 @@ def transformer_inputs(
 
 HUNYUAN_IMAGE = FamilySpec(
     name="hunyuan_image",
-    geometry=FamilyGeometry(
-        "hunyuan_image", ("height", "width"), 32, None, 2048, 2048, None, "HunyuanImage 2.1 (VAE 32x, 1x1 patches)"
+    geometry=FamilyGeometry(("height", "width"), 32, None, 2048, 2048, None, "HunyuanImage 2.1 (VAE 32x, 1x1 patches)"
     ),
     config_file="hunyuan-image21.json",
     attention_layers=(LayerStack("transformer_blocks.{}.attn", "num_layers"),

@@ -89,8 +89,7 @@ def transformer_inputs(
 
 HUNYUAN_VIDEO15 = FamilySpec(
     name="hunyuan_video15",
-    geometry=FamilyGeometry(
-        "hunyuan_video15", ("frames", "height", "width"), 16, 4, 480, 848, 121,
+    geometry=FamilyGeometry(("frames", "height", "width"), 16, 4, 480, 848, 121,
         "HunyuanVideo 1.5 480p (VAE 16x spatial, 4x temporal; patch 1x1x1)",
     ),
     config_file="hunyuan-video15.json",

@@ -64,8 +64,7 @@ def transformer_inputs(
 
 HUNYUAN_VIDEO = FamilySpec(
     name="hunyuan_video",
-    geometry=FamilyGeometry(
-        "hunyuan_video", ("frames", "height", "width"), 16, 4, 720, 1280, 129,
+    geometry=FamilyGeometry(("frames", "height", "width"), 16, 4, 720, 1280, 129,
         "HunyuanVideo (VAE 8x spatial, 4x temporal; patch 1x2x2)",
     ),
     config_file="hunyuan-video.json",

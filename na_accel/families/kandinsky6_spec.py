@@ -64,8 +64,7 @@ def transformer_inputs(
 
 KANDINSKY6 = FamilySpec(
     name="kandinsky6",
-    geometry=FamilyGeometry(
-        "kandinsky6", ("frames", "height", "width"), 16, 4, 512, 768, 121,
+    geometry=FamilyGeometry(("frames", "height", "width"), 16, 4, 512, 768, 121,
         "Kandinsky 6.0 TI2VA (HunyuanVideo VAE 8x spatial, 4x temporal; patch 1x2x2)",
     ),
     config_file="kandinsky6-pro.json",

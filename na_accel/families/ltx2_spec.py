@@ -85,8 +85,7 @@ def transformer_inputs(
 
 LTX2 = FamilySpec(
     name="ltx2",
-    geometry=FamilyGeometry(
-        "ltx2", ("frames", "height", "width"), 32, 8, 512, 768, 121,
+    geometry=FamilyGeometry(("frames", "height", "width"), 32, 8, 512, 768, 121,
         "LTX-2.3 (VAE 32x spatial, 8x temporal; patch 1x1x1)",
     ),
     config_file="ltx2.3.json",

@@ -55,8 +55,7 @@ def transformer_inputs(
 
 LTX_VIDEO = FamilySpec(
     name="ltx_video",
-    geometry=FamilyGeometry(
-        "ltx_video", ("frames", "height", "width"), 32, 8, 512, 704, 161,
+    geometry=FamilyGeometry(("frames", "height", "width"), 32, 8, 512, 704, 161,
         "LTX-Video 0.9.7 13B (VAE 32x spatial, 8x temporal; patch 1x1x1)",
     ),
     config_file="ltx-video-13b.json",

@@ -93,8 +93,7 @@ def transformer_inputs(
 
 MINIMAX_H3 = FamilySpec(
     name="minimax_h3",
-    geometry=FamilyGeometry(
-        "minimax_h3", ("frames", "height", "width"), 32, 4, 768, 1344, 145,
+    geometry=FamilyGeometry(("frames", "height", "width"), 32, 4, 768, 1344, 145,
         "MiniMax-H3 t2va on its 16:9 canvas (VAE 16x spatial, 17n+5 frames -> 5n+2 latent frames; patch 1x2x2); "
         "145 frames model the pipeline default 124 (37 latent frames)",
     ),

@@ -74,8 +74,7 @@ def transformer_inputs(
 
 QWEN_IMAGE = FamilySpec(
     name="qwen_image",
-    geometry=FamilyGeometry(
-        "qwen_image", ("height", "width"), 16, None, 1024, 1024, None, "Qwen-Image (VAE 8x, 2x2 patches)"
+    geometry=FamilyGeometry(("height", "width"), 16, None, 1024, 1024, None, "Qwen-Image (VAE 8x, 2x2 patches)"
     ),
     config_file="qwen-image.json",
     attention_layers=(LayerStack("transformer_blocks.{}.attn", "num_layers"),),

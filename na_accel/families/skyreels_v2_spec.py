@@ -39,8 +39,7 @@ def transformer_inputs(
 
 SKYREELS_V2 = FamilySpec(
     name="skyreels_v2",
-    geometry=FamilyGeometry(
-        "skyreels_v2", ("frames", "height", "width"), 16, 4, 544, 960, 97,
+    geometry=FamilyGeometry(("frames", "height", "width"), 16, 4, 544, 960, 97,
         "SkyReels-V2 T2V 14B 540P (Wan VAE 8x spatial, 4x temporal; patch 1x2x2)",
     ),
     config_file="skyreels-v2-14b-540p.json",

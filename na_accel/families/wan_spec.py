@@ -58,8 +58,7 @@ def transformer_inputs(
 
 WAN = FamilySpec(
     name="wan",
-    geometry=FamilyGeometry(
-        "wan", ("frames", "height", "width"), 16, 4, 480, 832, 81,
+    geometry=FamilyGeometry(("frames", "height", "width"), 16, 4, 480, 832, 81,
         "Wan 2.1 T2V (VAE 8x spatial, 4x temporal; patch 1x2x2)",
     ),
     config_file="wan-14b.json",

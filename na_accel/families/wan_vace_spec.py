@@ -51,8 +51,7 @@ def vace_layer_count(config: Mapping[str, Any]) -> int:
 
 WAN_VACE = FamilySpec(
     name="wan_vace",
-    geometry=FamilyGeometry(
-        "wan_vace", ("frames", "height", "width"), 16, 4, 480, 832, 81,
+    geometry=FamilyGeometry(("frames", "height", "width"), 16, 4, 480, 832, 81,
         "Wan 2.1 VACE 14B (VAE 8x spatial, 4x temporal; patch 1x2x2)",
     ),
     config_file="wan-vace-14b.json",

@@ -76,8 +76,7 @@ def transformer_inputs(
 
 Z_IMAGE = FamilySpec(
     name="z_image",
-    geometry=FamilyGeometry(
-        "z_image", ("height", "width"), 16, None, 1024, 1024, None, "Z-Image (VAE 8x, 2x2 patches)"
+    geometry=FamilyGeometry(("height", "width"), 16, None, 1024, 1024, None, "Z-Image (VAE 8x, 2x2 patches)"
     ),
     config_file="z-image.json",
     # the main layers; the refiners stay stock
