@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 import importlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Callable, Mapping
