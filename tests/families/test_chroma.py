@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-import na_accel
 from na_accel import tiny
+from helpers.patched_runs import run, run_patched
 
 TEXT_LEN = 6
 GRID = (5, 7)
@@ -24,25 +24,14 @@ def _inputs(transformer, valid=(6, 3), batch=2):
     return tiny.chroma_transformer_inputs(transformer, GRID, batch=batch, text_len=TEXT_LEN, valid_text_lens=valid)
 
 
-def _run(transformer, inputs):
-    with torch.no_grad():
-        return transformer(**inputs).sample
-
-
 def _run_patched(transformer, inputs, kernel_size, backend="reference"):
-    na_accel.patch(transformer, {"model": "chroma", "default": {"kernel_size": kernel_size}}, backend=backend)
-    try:
-        output = _run(transformer, inputs)
-        totals = na_accel.describe(transformer).transformers[0].totals
-    finally:
-        na_accel.unpatch(transformer)
-    return output, totals
+    return run_patched(transformer, inputs, {"model": "chroma", "default": {"kernel_size": kernel_size}}, backend)
 
 
 def test_full_window_with_padded_text_is_stock(transformer):
     inputs = _inputs(transformer)
     out, totals = _run_patched(transformer, inputs, 4096)
-    assert (out - _run(transformer, inputs)).abs().max().item() <= 1e-5
+    assert (out - run(transformer, inputs)).abs().max().item() <= 1e-5
     assert totals == {"full window": 4}
 
 
@@ -57,7 +46,7 @@ def test_padded_row_equals_the_same_prompt_without_its_padding(transformer):
     del cut["attention_mask"]
     alone, _ = _run_patched(transformer, cut, [3, 3])
     assert (out[1] - alone[0]).abs().max().item() <= 1e-5
-    assert (out - _run(transformer, inputs)).abs().max().item() > 1e-4  # the window is sparse
+    assert (out - run(transformer, inputs)).abs().max().item() > 1e-4  # the window is sparse
 
 
 @pytest.mark.parametrize("backend", ["flex-fna", "triton"])
@@ -74,12 +63,12 @@ def test_diffusers_float_mask_runs_stock_counted(transformer):
     inputs["attention_mask"] = inputs["attention_mask"].float()
     with pytest.warns(UserWarning, match="added to the scores"):
         out, totals = _run_patched(transformer, inputs, [3, 3])
-    assert (out - _run(transformer, inputs)).abs().max().item() == 0
+    assert (out - run(transformer, inputs)).abs().max().item() == 0
     [(reason, calls)] = totals.items()
     assert calls == 4 and "float32, not bool" in reason and "#12116" in reason
     # and that mask really is not padding: stock output differs from the bool mask's
     bool_inputs = _inputs(transformer)
-    assert (_run(transformer, bool_inputs) - out).abs().max().item() > 1e-4
+    assert (run(transformer, bool_inputs) - out).abs().max().item() > 1e-4
 
 
 def test_left_padding_runs_stock_counted(transformer):
@@ -87,7 +76,7 @@ def test_left_padding_runs_stock_counted(transformer):
     inputs["attention_mask"][1, :TEXT_LEN] = torch.tensor([False, False, False, True, True, True])
     with pytest.warns(UserWarning, match="right-padded text only"):
         out, totals = _run_patched(transformer, inputs, [3, 3])
-    assert (out - _run(transformer, inputs)).abs().max().item() == 0
+    assert (out - run(transformer, inputs)).abs().max().item() == 0
     assert sum(totals.values()) == 4 and all("right-padded text only" in k for k in totals)
 
 

@@ -12,6 +12,7 @@ from diffusers import HunyuanImageTransformer2DModel
 import na_accel
 from na_accel.tiny import hunyuan_image_transformer_inputs, tiny_hunyuan_image_transformer
 from na_accel.families.registry import family_spec
+from helpers.patched_runs import run_patched
 
 TOLERANCE = 1e-5
 TEXT_LEN = 8  # 6 Qwen + 2 ByT5 tokens for the text-to-image model (hunyuan_image_transformer_inputs)
@@ -52,14 +53,7 @@ def _inputs(transformer, grid, seed=0):
 
 
 def _run_patched(transformer, inputs, window, backend="auto"):
-    na_accel.patch(transformer, {"model": "hunyuan_image", "default": window}, backend=backend)
-    try:
-        with torch.no_grad():
-            output = transformer(**inputs).sample
-        totals = na_accel.describe(transformer).transformers[0].totals
-    finally:
-        na_accel.unpatch(transformer)
-    return output, totals
+    return run_patched(transformer, inputs, {"model": "hunyuan_image", "default": window}, backend)
 
 
 def _layers(transformer):

@@ -31,12 +31,12 @@ import torch
 
 import na_accel
 from na_accel.families import adapter_for, family_geometry, family_spec
-from na_accel.kernels import BACKENDS, BackendTarget
 from na_accel.kernels.reference import REFERENCE
 from na_accel.pipeline_parts import generated, latent_output, pipeline_transformers
 from na_accel.runtime.seam import unroutable_reason
 from na_accel.tiny import TINY_PIPELINES, unavailable_reason
 from na_accel.models.zoo import MODELS
+from helpers.contract import difference, runnable_backends
 
 TOLERANCE = 1e-5  # float32, relative to the output's scale
 # Cosmos' EDM preconditioning scales the model's output by sigma (~80 at the first step) and its CFG
@@ -121,11 +121,6 @@ CONFIGS = [
 CONFIG_BY_NAME = {config.name: config for config in CONFIGS}
 
 
-def _runnable_backends(family: str) -> list[str]:
-    target = BackendTarget(torch.device("cpu"), torch.float32, 16, len(family_geometry(family).axes))
-    return [name for name, backend in BACKENDS.items() if backend.unavailable_reason(target) is None]
-
-
 @functools.lru_cache(maxsize=None)
 def _pipeline(preset: str, config: str):
     """The preset's tiny pipeline in ``config``; None where the configuration does not exist."""
@@ -201,10 +196,6 @@ def _thaw(window: tuple) -> dict:
     return {key: list(value) if isinstance(value, tuple) else value for key, value in window}
 
 
-def _difference(a, b):
-    return (a - b).abs().max().item() / max(1.0, b.abs().max().item())
-
-
 def _unrouted_reason(preset: str) -> str | None:
     """Why no stock processor of the preset's family can be routed on the installed diffusers (its
     Cosmos processor called F.scaled_dot_product_attention itself before 0.37), else None: patch
@@ -228,7 +219,7 @@ def _case_params():
     params = []
     for preset, config in CASES:
         marks = [pytest.mark.skip(reason=UNAVAILABLE[preset])] if preset in UNAVAILABLE else []
-        for backend in _runnable_backends(MODELS[preset].family):
+        for backend in runnable_backends(MODELS[preset].family):
             params.append(pytest.param(preset, config, backend, id=f"{preset}-{config}-{backend}", marks=marks))
     return params
 
@@ -253,7 +244,7 @@ FULL_WINDOW_PARAMS = [p for p in PARAMS if p.values[2] not in INTERPRETED or p.v
 def test_full_window_reproduces_stock(preset, config, backend):
     stock, _, stock_calls = _run(preset, config, None, None)
     out, totals, calls = _run(preset, config, _freeze(FULL_WINDOW), backend)
-    assert _difference(out, stock) <= TOLERANCE_BY_FAMILY.get(MODELS[preset].family, TOLERANCE)
+    assert difference(out, stock) <= TOLERANCE_BY_FAMILY.get(MODELS[preset].family, TOLERANCE)
     assert calls == stock_calls > 0
     assert totals == {"full window": calls}  # every attention call went through GNA, counted once
 
@@ -265,8 +256,8 @@ def test_sparse_window_matches_reference(preset, config, backend):
     reference, _, _ = _run(preset, config, window, REFERENCE)
     out, totals, calls = _run(preset, config, window, backend)
     stock, _, _ = _run(preset, config, None, None)
-    assert _difference(out, reference) <= TOLERANCE_BY_FAMILY.get(MODELS[preset].family, TOLERANCE)
-    assert _difference(out, stock) > 1e-4  # the window is sparse: GNA changed the generation
+    assert difference(out, reference) <= TOLERANCE_BY_FAMILY.get(MODELS[preset].family, TOLERANCE)
+    assert difference(out, stock) > 1e-4  # the window is sparse: GNA changed the generation
     assert sum(totals.values()) == calls and totals.get("sparse", 0) > 0
     assert all(outcome in ("sparse", "full window") for outcome in totals), totals  # no dense by surprise
 

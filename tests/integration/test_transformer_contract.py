@@ -19,16 +19,11 @@ import torch
 
 import na_accel
 from helpers.family_cases import TRANSFORMER_CASES, prediction
-from na_accel.families import family_geometry, family_spec
-from na_accel.kernels import BACKENDS, BackendTarget
+from na_accel.families import family_spec
+from helpers.contract import difference, runnable_backends
 
 TOLERANCE = 1e-5
 FULL_WINDOW = 4096  # clamped to every grid
-
-
-def _runnable_backends(family: str) -> list[str]:
-    target = BackendTarget(torch.device("cpu"), torch.float32, 16, len(family_geometry(family).axes))
-    return [name for name, backend in BACKENDS.items() if backend.unavailable_reason(target) is None]
 
 
 def _params():
@@ -37,7 +32,7 @@ def _params():
         reason = family_spec(family).unavailable_reason()
         marks = [pytest.mark.skip(reason=reason)] if reason else []
         params += [pytest.param(family, backend, id=f"{family}-{backend}", marks=marks)
-                   for backend in (_runnable_backends(family) if not reason else ["reference"])]
+                   for backend in (runnable_backends(family) if not reason else ["reference"])]
     return params
 
 
@@ -64,15 +59,11 @@ def _patched(family: str, window: dict, backend: str):
     return out, totals
 
 
-def _difference(a, b):
-    return (a - b).abs().max().item() / max(1.0, b.abs().max().item())
-
-
 @pytest.mark.parametrize("family, backend", _params())
 def test_full_window_reproduces_stock(family, backend):
     *_, stock = _case(family)
     out, totals = _patched(family, {"kernel_size": FULL_WINDOW}, backend)
-    assert _difference(out, stock) <= TOLERANCE
+    assert difference(out, stock) <= TOLERANCE
     assert set(totals) == {"full window"} and totals["full window"] > 0  # every call through GNA
 
 
@@ -82,8 +73,8 @@ def test_sparse_window_matches_reference(family, backend):
     window = {"kernel_size": kernel, "stride": [1] * (len(kernel) - 1) + [2]}
     reference, _ = _patched(family, window, "reference")
     out, totals = _patched(family, window, backend)
-    assert _difference(out, reference) <= TOLERANCE
-    assert _difference(out, stock) > 1e-4  # the window is sparse: GNA changed the output
+    assert difference(out, reference) <= TOLERANCE
+    assert difference(out, stock) > 1e-4  # the window is sparse: GNA changed the output
     assert set(totals) == {"sparse"} and totals["sparse"] > 0  # nothing ran dense, nothing full-window
 
 
